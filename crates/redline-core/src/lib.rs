@@ -1,0 +1,13 @@
+//! The decisions the redline daemon and the ESP32 firmware share.
+//!
+//! This crate does no I/O and reads no clock: time reaches it as an argument, so every rule
+//! here runs the same on the host (in tests, in virtual time) and on the chip. It holds
+//! the token arithmetic and model families now; the wire types of `/usage`, gauge scales,
+//! lamp rules and the needle motion planner join it as those parts are built.
+#![cfg_attr(not(any(test, feature = "std")), no_std)]
+
+pub mod model;
+pub mod tokens;
+
+pub use model::ModelFamily;
+pub use tokens::TokenCounts;

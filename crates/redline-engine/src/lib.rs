@@ -1,0 +1,18 @@
+//! Reading and accounting for Claude Code's transcripts: where they are, how their lines
+//! are read, which copies of a response count, what they cost, and the reports built on
+//! them. No HTTP and no clock: whatever depends on the time takes `now` as an argument.
+//!
+//! The pieces, in the order data flows through them:
+//! [`roots`] finds the files, [`reader`] splits them into lines, [`record`] reads a line,
+//! [`ledger`] keeps each response once, [`scan`] does all of that on every core,
+//! [`prices`] prices a response, [`blocks`] and [`report`] group responses for people.
+
+pub mod blocks;
+pub mod ledger;
+pub mod prices;
+pub mod reader;
+pub mod record;
+pub mod report;
+pub mod roots;
+pub mod scan;
+pub mod timestamp;

@@ -1,0 +1,468 @@
+//! Prices: a table of per-model rates kept as data (`data/prices.toml`), and the cost of
+//! one response under the three cost modes ccusage users know.
+//!
+//! The bundled table is Anthropic's list prices with the date each was read. A user file
+//! of the same format adds models or replaces entries by id. Tiers are whole-request: once
+//! a request's prompt passes a tier's threshold, every token of it is billed at the tier's
+//! rates, as Anthropic bills long context (ccusage instead tiers each token field apart,
+//! which under-prices such requests).
+
+use std::collections::HashMap;
+use std::fmt;
+use std::path::Path;
+
+use serde::Deserialize;
+
+use crate::ledger::{Entry, FLAG_FAST, FLAG_GEO_US};
+
+/// The price table shipped inside the binary.
+pub const BUNDLED: &str = include_str!("../data/prices.toml");
+
+/// Rates in US dollars per million tokens.
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Rates {
+    /// Uncached input.
+    pub input: f64,
+    /// Output (thinking included).
+    pub output: f64,
+    /// Cache writes with the 5-minute lifetime.
+    pub cache_write_5m: f64,
+    /// Cache writes with the 1-hour lifetime.
+    pub cache_write_1h: f64,
+    /// Cache reads.
+    pub cache_read: f64,
+}
+
+/// A whole-request premium above a prompt size.
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Tier {
+    /// The tier applies when input + cache writes + cache reads exceed this.
+    pub above_input_tokens: u64,
+    /// The rates for every token of such a request.
+    #[serde(flatten)]
+    pub rates: Rates,
+}
+
+/// One model's entry in the table.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ModelPrice {
+    /// Display name.
+    pub name: String,
+    /// Model ids as transcripts write them.
+    pub ids: Vec<String>,
+    /// Base rates.
+    #[serde(flatten)]
+    pub rates: Rates,
+    /// Multiplier on every rate for `speed: "fast"` requests, when the model has fast mode.
+    #[serde(default)]
+    pub fast_multiplier: Option<f64>,
+    /// Multiplier on every rate for `inference_geo: "us"` requests.
+    #[serde(default)]
+    pub us_geo_multiplier: Option<f64>,
+    /// Prompt-size tiers.
+    #[serde(default, rename = "tier")]
+    pub tiers: Vec<Tier>,
+    /// Where the figures were read.
+    #[serde(default)]
+    pub source: Option<String>,
+    /// When they were read.
+    #[serde(default)]
+    pub read: Option<String>,
+    /// Free text.
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TableFile {
+    version: u32,
+    #[serde(default)]
+    model: Vec<ModelPrice>,
+}
+
+/// A price table could not be read.
+#[derive(Debug)]
+pub struct PriceError {
+    /// Which table: a path or `bundled`.
+    pub origin: String,
+    /// What was wrong, with the line when the parser knows it.
+    pub message: String,
+}
+
+impl fmt::Display for PriceError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.origin, self.message)
+    }
+}
+
+impl std::error::Error for PriceError {}
+
+/// Model id to price entry.
+#[derive(Clone, Debug, Default)]
+pub struct PriceTable {
+    models: Vec<ModelPrice>,
+    by_id: HashMap<String, usize>,
+}
+
+impl PriceTable {
+    /// The bundled table.
+    pub fn bundled() -> PriceTable {
+        match PriceTable::parse(BUNDLED, "bundled prices.toml") {
+            Ok(t) => t,
+            // The bundled file is tested; this cannot happen in a released binary.
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    /// The bundled table with a user file's entries laid over it (an entry replaces every
+    /// bundled id it names).
+    pub fn bundled_with(user_file: Option<&Path>) -> Result<PriceTable, PriceError> {
+        let mut table = PriceTable::bundled();
+        if let Some(path) = user_file {
+            let origin = path.display().to_string();
+            let text = std::fs::read_to_string(path).map_err(|e| PriceError {
+                origin: origin.clone(),
+                message: e.to_string(),
+            })?;
+            table.overlay(PriceTable::parse(&text, &origin)?);
+        }
+        Ok(table)
+    }
+
+    /// Parses a table in the `prices.toml` format.
+    pub fn parse(text: &str, origin: &str) -> Result<PriceTable, PriceError> {
+        let err = |message: String| PriceError {
+            origin: origin.to_string(),
+            message,
+        };
+        let file: TableFile = toml::from_str(text).map_err(|e| {
+            let line = e.span().map(|s| text[..s.start].matches('\n').count() + 1);
+            err(match line {
+                Some(l) => format!("line {l}: {}", e.message()),
+                None => e.message().to_string(),
+            })
+        })?;
+        if file.version != 1 {
+            return Err(err(format!(
+                "unsupported version {} (this redline reads 1)",
+                file.version
+            )));
+        }
+        let mut table = PriceTable::default();
+        for m in file.model {
+            if m.ids.is_empty() {
+                return Err(err(format!("model {:?} lists no ids", m.name)));
+            }
+            table.insert(m);
+        }
+        Ok(table)
+    }
+
+    fn insert(&mut self, m: ModelPrice) {
+        let index = self.models.len();
+        for id in &m.ids {
+            self.by_id.insert(id.to_ascii_lowercase(), index);
+        }
+        self.models.push(m);
+    }
+
+    fn overlay(&mut self, other: PriceTable) {
+        for m in other.models {
+            self.insert(m);
+        }
+    }
+
+    /// The entry for a model id as written in a transcript. Tried in order: the id as it
+    /// is, without a provider prefix (`anthropic/`, `anthropic.`), without a trailing
+    /// date (`-20250929`, `@20250929`) or version tag (`-v1:0`), and without a `[1m]`
+    /// context suffix.
+    pub fn lookup(&self, model: &str) -> Option<&ModelPrice> {
+        let mut id = model.trim().to_ascii_lowercase();
+        if let Some(&i) = self.by_id.get(&id) {
+            return Some(&self.models[i]);
+        }
+        for prefix in ["anthropic/", "anthropic.", "us.anthropic.", "eu.anthropic."] {
+            if let Some(rest) = id.strip_prefix(prefix) {
+                id = rest.to_string();
+            }
+        }
+        if let Some(i) = id.find('[') {
+            id.truncate(i);
+        }
+        if let Some(i) = id.find("-v1:") {
+            id.truncate(i);
+        }
+        if let Some(&i) = self.by_id.get(&id) {
+            return Some(&self.models[i]);
+        }
+        let undated = strip_date(&id);
+        self.by_id.get(undated).map(|&i| &self.models[i])
+    }
+
+    /// Every entry.
+    pub fn models(&self) -> &[ModelPrice] {
+        &self.models
+    }
+}
+
+fn strip_date(id: &str) -> &str {
+    let b = id.as_bytes();
+    if b.len() > 9
+        && (b[b.len() - 9] == b'-' || b[b.len() - 9] == b'@')
+        && b[b.len() - 8..].iter().all(u8::is_ascii_digit)
+    {
+        &id[..id.len() - 9]
+    } else {
+        id
+    }
+}
+
+/// The cost of one response at these prices, in US dollars.
+pub fn cost_of(price: &ModelPrice, e: &Entry) -> f64 {
+    let t = e.tokens;
+    let prompt = t.prompt();
+    let rates = price
+        .tiers
+        .iter()
+        .filter(|tier| prompt > tier.above_input_tokens)
+        .max_by_key(|tier| tier.above_input_tokens)
+        .map_or(price.rates, |tier| tier.rates);
+    let write_1h = e.cache_write_1h.min(t.cache_creation);
+    let write_5m = t.cache_creation - write_1h;
+    let per_million = t.input as f64 * rates.input
+        + t.output as f64 * rates.output
+        + write_5m as f64 * rates.cache_write_5m
+        + write_1h as f64 * rates.cache_write_1h
+        + t.cache_read as f64 * rates.cache_read;
+    let mut mult = 1.0;
+    if e.has(FLAG_FAST) {
+        mult *= price.fast_multiplier.unwrap_or(1.0);
+    }
+    if e.has(FLAG_GEO_US) {
+        mult *= price.us_geo_multiplier.unwrap_or(1.0);
+    }
+    per_million * mult / 1_000_000.0
+}
+
+/// How a response's cost is found (ccusage's `--mode`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum CostMode {
+    /// The line's own `costUSD` when it has one, else computed from tokens.
+    #[default]
+    Auto,
+    /// Always computed from tokens.
+    Calculate,
+    /// Only the line's own `costUSD` (0 without one).
+    Display,
+}
+
+impl std::str::FromStr for CostMode {
+    type Err = String;
+    fn from_str(s: &str) -> Result<CostMode, String> {
+        match s {
+            "auto" => Ok(CostMode::Auto),
+            "calculate" => Ok(CostMode::Calculate),
+            "display" => Ok(CostMode::Display),
+            other => Err(format!(
+                "unknown cost mode {other:?} (auto, calculate or display)"
+            )),
+        }
+    }
+}
+
+/// What pricing one response came to.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Priced {
+    /// A cost in US dollars.
+    Cost(f64),
+    /// The model is not in the table (and the line had no `costUSD` to use): reported,
+    /// counted as 0 in sums.
+    UnknownModel,
+}
+
+impl Priced {
+    /// The dollars, 0 for an unknown model.
+    pub fn usd(self) -> f64 {
+        match self {
+            Priced::Cost(c) => c,
+            Priced::UnknownModel => 0.0,
+        }
+    }
+}
+
+/// Prices one response. `model` is its model id, if any.
+pub fn price_entry(table: &PriceTable, mode: CostMode, model: Option<&str>, e: &Entry) -> Priced {
+    let computed = || match model.and_then(|m| table.lookup(m)) {
+        Some(p) => Priced::Cost(cost_of(p, e)),
+        // Tokenless lines (synthetic error messages) cost nothing whatever their model.
+        None if e.tokens.total() == 0 => Priced::Cost(0.0),
+        None => Priced::UnknownModel,
+    };
+    match (mode, e.cost_usd) {
+        (CostMode::Display, c) => Priced::Cost(c.unwrap_or(0.0)),
+        (CostMode::Auto, Some(c)) => Priced::Cost(c),
+        (CostMode::Auto, None) | (CostMode::Calculate, _) => computed(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use redline_core::TokenCounts;
+
+    fn entry(t: TokenCounts, h1: u64, flags: u8, cost: Option<f64>) -> Entry {
+        Entry {
+            ts_ms: 0,
+            tokens: t,
+            cache_write_1h: h1,
+            cost_usd: cost,
+            model: None,
+            file: 0,
+            line: 1,
+            limit_reset_s: None,
+            flags,
+        }
+    }
+
+    fn tokens(input: u64, output: u64, cache_creation: u64, cache_read: u64) -> TokenCounts {
+        TokenCounts {
+            input,
+            output,
+            cache_creation,
+            cache_read,
+        }
+    }
+
+    fn close(a: f64, b: f64) -> bool {
+        (a - b).abs() < 1e-9
+    }
+
+    #[test]
+    fn bundled_table_loads_and_names_every_family() {
+        let t = PriceTable::bundled();
+        assert!(t.models().len() >= 15);
+        for m in t.models() {
+            assert!(
+                m.read.is_some() && m.source.is_some(),
+                "{} lacks provenance",
+                m.name
+            );
+            assert!(
+                m.rates.input > 0.0 && m.rates.output > m.rates.input,
+                "{}",
+                m.name
+            );
+        }
+        for id in [
+            "claude-opus-4-6",
+            "claude-sonnet-4-5-20250929",
+            "claude-haiku-4-5-20251001",
+        ] {
+            assert!(t.lookup(id).is_some(), "{id}");
+        }
+    }
+
+    #[test]
+    fn ids_match_through_dates_prefixes_and_suffixes() {
+        let t = PriceTable::bundled();
+        let name = |id: &str| t.lookup(id).map(|m| m.name.clone());
+        let opus46 = name("claude-opus-4-6");
+        assert!(opus46.is_some());
+        assert_eq!(name("claude-opus-4-6-20260205"), opus46);
+        assert_eq!(name("anthropic/claude-opus-4-6"), opus46);
+        assert_eq!(name("claude-opus-4-6[1m]"), opus46);
+        assert_eq!(name("CLAUDE-OPUS-4-6"), opus46);
+        assert_eq!(name("claude-opus-4-6@20260205"), opus46);
+        assert_eq!(name("gpt-5"), None);
+        assert_eq!(name("<synthetic>"), None);
+    }
+
+    #[test]
+    fn opus_4_6_rates_with_both_cache_lifetimes() {
+        let t = PriceTable::bundled();
+        let p = t.lookup("claude-opus-4-6").unwrap();
+        // 1M each of input, output, 5m write (2M writes of which 1M 1h), read.
+        let e = entry(
+            tokens(1_000_000, 1_000_000, 2_000_000, 1_000_000),
+            1_000_000,
+            0,
+            None,
+        );
+        assert!(close(cost_of(p, &e), 5.0 + 25.0 + 6.25 + 10.0 + 0.5));
+        let fast = entry(e.tokens, e.cache_write_1h, FLAG_FAST, None);
+        assert!(close(
+            cost_of(p, &fast),
+            6.0 * (5.0 + 25.0 + 6.25 + 10.0 + 0.5)
+        ));
+        let us = entry(e.tokens, e.cache_write_1h, FLAG_GEO_US, None);
+        assert!(close(
+            cost_of(p, &us),
+            1.1 * (5.0 + 25.0 + 6.25 + 10.0 + 0.5)
+        ));
+    }
+
+    #[test]
+    fn long_context_prices_the_whole_request_at_the_premium() {
+        let t = PriceTable::bundled();
+        let p = t.lookup("claude-sonnet-4-5").unwrap();
+        // Exactly 200k prompt: base rates.
+        let at = entry(tokens(1_000, 10_000, 0, 199_000), 0, 0, None);
+        let base = (1_000.0 * 3.0 + 10_000.0 * 15.0 + 199_000.0 * 0.3) / 1e6;
+        assert!(close(cost_of(p, &at), base));
+        // One token more: every token at 6 / 22.50 / 0.60.
+        let over = entry(tokens(1_001, 10_000, 0, 199_000), 0, 0, None);
+        let premium = (1_001.0 * 6.0 + 10_000.0 * 22.5 + 199_000.0 * 0.6) / 1e6;
+        assert!(close(cost_of(p, &over), premium));
+    }
+
+    #[test]
+    fn cost_modes() {
+        let t = PriceTable::bundled();
+        let e = entry(tokens(1_000_000, 0, 0, 0), 0, 0, Some(42.0));
+        let m = Some("claude-opus-4-6");
+        assert_eq!(price_entry(&t, CostMode::Auto, m, &e), Priced::Cost(42.0));
+        assert_eq!(
+            price_entry(&t, CostMode::Calculate, m, &e),
+            Priced::Cost(5.0)
+        );
+        assert_eq!(
+            price_entry(&t, CostMode::Display, m, &e),
+            Priced::Cost(42.0)
+        );
+        let no_cost = entry(e.tokens, 0, 0, None);
+        assert_eq!(
+            price_entry(&t, CostMode::Display, m, &no_cost),
+            Priced::Cost(0.0)
+        );
+        assert_eq!(
+            price_entry(&t, CostMode::Auto, Some("mystery-1"), &no_cost),
+            Priced::UnknownModel
+        );
+        // The line's own cost still counts for a model the table lacks.
+        assert_eq!(
+            price_entry(&t, CostMode::Auto, Some("mystery-1"), &e),
+            Priced::Cost(42.0)
+        );
+    }
+
+    #[test]
+    fn user_file_overrides_by_id_and_errors_name_the_line() {
+        let user = "version = 1\n[[model]]\nname = \"Mine\"\nids = [\"claude-opus-4-6\", \"house-model\"]\ninput = 1.0\noutput = 2.0\ncache_write_5m = 0.0\ncache_write_1h = 0.0\ncache_read = 0.0\n";
+        let mut t = PriceTable::bundled();
+        t.overlay(PriceTable::parse(user, "mine.toml").unwrap());
+        assert_eq!(t.lookup("claude-opus-4-6").unwrap().name, "Mine");
+        assert_eq!(t.lookup("house-model").unwrap().name, "Mine");
+        let bad = user.replace("input = 1.0", "input = \"one\"");
+        let e = PriceTable::parse(&bad, "mine.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("mine.toml: line ") && e.contains("invalid type"),
+            "{e}"
+        );
+    }
+}

@@ -1,0 +1,376 @@
+//! One transcript line into the few facts accounting needs.
+//!
+//! Most lines carry no usage (user turns, tool results, progress, snapshots); they are
+//! recognised by the absence of the bytes `"usage"` and skipped without parsing. The rest
+//! are parsed into borrowed fields only: the message content, often large, is never
+//! decoded except on the rare API-error line that may carry a usage-limit reset time.
+
+use std::borrow::Cow;
+
+use redline_core::TokenCounts;
+use serde::Deserialize;
+use serde_json::value::RawValue;
+
+use crate::timestamp;
+
+/// The usage facts of one line.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Record<'a> {
+    /// Milliseconds since the epoch.
+    pub ts_ms: i64,
+    /// The four token counts.
+    pub tokens: TokenCounts,
+    /// The part of `tokens.cache_creation` written with the 1-hour lifetime.
+    pub cache_write_1h: u64,
+    /// `message.model`, if present.
+    pub model: Option<Cow<'a, str>>,
+    /// The dedup key: a hash of `message.id` and `requestId`, or `None` when the line has no
+    /// `message.id` (such lines are never deduplicated).
+    pub key: Option<u128>,
+    /// `isSidechain`.
+    pub sidechain: bool,
+    /// The line's own `costUSD` (written by old Claude Code versions).
+    pub cost_usd: Option<f64>,
+    /// `usage.speed == "fast"`.
+    pub fast: bool,
+    /// Whether `usage.speed` is present at all (a dedup tie-breaker, as in ccusage).
+    pub has_speed: bool,
+    /// `usage.inference_geo == "us"`.
+    pub geo_us: bool,
+    /// `isApiErrorMessage`.
+    pub api_error: bool,
+    /// The reset time (seconds since the epoch) of a `Claude AI usage limit reached|<epoch>`
+    /// message.
+    pub limit_reset_s: Option<i64>,
+    /// Whether the line had exactly the shape Claude Code writes; lines accepted beyond it
+    /// (nulls, other timestamp precisions, ids that are not strings) are counted apart.
+    pub canonical: bool,
+}
+
+/// Why a line could not be read.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LineProblem {
+    /// Not JSON at all, or cut off.
+    Malformed(String),
+    /// JSON, with usage, but a field has the wrong type or value.
+    BadField(String),
+}
+
+impl std::fmt::Display for LineProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            LineProblem::Malformed(m) => write!(f, "malformed JSON: {m}"),
+            LineProblem::BadField(m) => write!(f, "{m}"),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct Line<'a> {
+    #[serde(borrow, default)]
+    timestamp: Option<Cow<'a, str>>,
+    #[serde(rename = "isSidechain", default)]
+    is_sidechain: Option<bool>,
+    #[serde(borrow, default)]
+    message: Option<Message<'a>>,
+    #[serde(rename = "requestId", borrow, default)]
+    request_id: Option<&'a RawValue>,
+    #[serde(rename = "costUSD", default)]
+    cost_usd: Option<f64>,
+    #[serde(rename = "isApiErrorMessage", default)]
+    is_api_error: Option<bool>,
+}
+
+#[derive(Deserialize)]
+struct Message<'a> {
+    #[serde(borrow, default)]
+    id: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    model: Option<Cow<'a, str>>,
+    #[serde(default)]
+    usage: Option<Usage<'a>>,
+    #[serde(borrow, default)]
+    content: Option<&'a RawValue>,
+}
+
+#[derive(Deserialize)]
+struct Usage<'a> {
+    #[serde(default)]
+    input_tokens: Option<u64>,
+    #[serde(default)]
+    output_tokens: Option<u64>,
+    #[serde(default)]
+    cache_creation_input_tokens: Option<u64>,
+    #[serde(default)]
+    cache_read_input_tokens: Option<u64>,
+    #[serde(default)]
+    cache_creation: Option<CacheCreation>,
+    #[serde(borrow, default)]
+    speed: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    inference_geo: Option<Cow<'a, str>>,
+}
+
+#[derive(Deserialize)]
+struct CacheCreation {
+    #[serde(default)]
+    ephemeral_5m_input_tokens: Option<u64>,
+    #[serde(default)]
+    ephemeral_1h_input_tokens: Option<u64>,
+}
+
+#[derive(Deserialize)]
+struct ContentBlock<'a> {
+    #[serde(borrow, default)]
+    text: Option<Cow<'a, str>>,
+}
+
+/// Reads one line. `Ok(None)`: the line carries no usage (or is blank). `Err`: the line is
+/// broken; the caller reports it with its path and line number and goes on.
+pub fn parse_line(line: &[u8]) -> Result<Option<Record<'_>>, LineProblem> {
+    let trimmed = line.trim_ascii();
+    if trimmed.is_empty() {
+        return Ok(None);
+    }
+    // A cheap shape check catches cut-off lines even when they carry no usage.
+    if trimmed[0] != b'{' || trimmed[trimmed.len() - 1] != b'}' {
+        return Err(LineProblem::Malformed(if trimmed[0] == b'{' {
+            "line is cut off (no closing brace)".into()
+        } else {
+            "line does not start with '{'".into()
+        }));
+    }
+    if memchr::memmem::find(trimmed, b"\"usage\"").is_none() {
+        return Ok(None);
+    }
+    let parsed: Line<'_> = serde_json::from_slice(trimmed).map_err(|e| classify(&e))?;
+    let Some(message) = parsed.message else {
+        return Ok(None);
+    };
+    let Some(usage) = message.usage else {
+        return Ok(None);
+    };
+    let mut canonical = true;
+
+    let ts = parsed
+        .timestamp
+        .ok_or_else(|| LineProblem::BadField("usage line without a timestamp".into()))?;
+    let ts = timestamp::parse(&ts)
+        .ok_or_else(|| LineProblem::BadField(format!("timestamp {ts:?} is not RFC 3339")))?;
+    canonical &= ts.canonical;
+
+    let (Some(input), Some(output)) = (usage.input_tokens, usage.output_tokens) else {
+        return Err(LineProblem::BadField(
+            "usage lacks input_tokens or output_tokens".into(),
+        ));
+    };
+    let mut cache_creation = usage.cache_creation_input_tokens.unwrap_or(0);
+    let mut cache_write_1h = 0;
+    if let Some(cc) = &usage.cache_creation {
+        let m5 = cc.ephemeral_5m_input_tokens.unwrap_or(0);
+        let h1 = cc.ephemeral_1h_input_tokens.unwrap_or(0);
+        // The split is authoritative when present; the flat figure is its sum.
+        if m5 + h1 > 0 || usage.cache_creation_input_tokens.is_none() {
+            cache_creation = m5 + h1;
+        }
+        cache_write_1h = h1.min(cache_creation);
+    }
+    let tokens = TokenCounts {
+        input,
+        output,
+        cache_creation,
+        cache_read: usage.cache_read_input_tokens.unwrap_or(0),
+    };
+
+    let id = string_or_absent(message.id, "message.id", &mut canonical)?;
+    let request_id = string_or_absent(parsed.request_id, "requestId", &mut canonical)?;
+    let key = id.map(|id| dedup_key(&id, request_id.as_deref()));
+
+    let api_error = parsed.is_api_error.unwrap_or(false);
+    let limit_reset_s = if api_error {
+        message.content.and_then(usage_limit_reset)
+    } else {
+        None
+    };
+
+    Ok(Some(Record {
+        ts_ms: ts.ms,
+        tokens,
+        cache_write_1h,
+        model: message.model,
+        key,
+        sidechain: parsed.is_sidechain.unwrap_or(false),
+        cost_usd: parsed.cost_usd,
+        fast: usage.speed.as_deref() == Some("fast"),
+        has_speed: usage.speed.is_some(),
+        geo_us: usage.inference_geo.as_deref() == Some("us"),
+        api_error,
+        limit_reset_s,
+        canonical,
+    }))
+}
+
+/// An id field: a string, absent, or (beyond Claude Code's shape) `null` or a number.
+fn string_or_absent<'a>(
+    raw: Option<&'a RawValue>,
+    field: &str,
+    canonical: &mut bool,
+) -> Result<Option<Cow<'a, str>>, LineProblem> {
+    let Some(raw) = raw else { return Ok(None) };
+    let text = raw.get();
+    if text.starts_with('"') {
+        let s: Cow<'a, str> = serde_json::from_str(text)
+            .map_err(|e| LineProblem::BadField(format!("{field}: {e}")))?;
+        return Ok(Some(s));
+    }
+    *canonical = false;
+    match text {
+        "null" => Ok(None),
+        t if t.bytes().all(|b| b.is_ascii_digit() || b == b'-') => Ok(Some(Cow::Borrowed(t))),
+        t => Err(LineProblem::BadField(format!(
+            "{field} is not a string: {t}"
+        ))),
+    }
+}
+
+/// The key two copies of one response share.
+pub fn dedup_key(message_id: &str, request_id: Option<&str>) -> u128 {
+    let mut h = xxhash_rust::xxh3::Xxh3::new();
+    h.update(message_id.as_bytes());
+    match request_id {
+        Some(r) => {
+            h.update(&[0xff]);
+            h.update(r.as_bytes());
+        }
+        None => h.update(&[0xfe]),
+    }
+    h.digest128()
+}
+
+const LIMIT_MARKER: &str = "Claude AI usage limit reached|";
+
+fn usage_limit_reset(content: &RawValue) -> Option<i64> {
+    let text = content.get();
+    if !text.contains(LIMIT_MARKER) {
+        return None;
+    }
+    let blocks: Vec<ContentBlock<'_>> = serde_json::from_str(text).ok()?;
+    blocks
+        .iter()
+        .filter_map(|b| b.text.as_deref())
+        .find_map(|t| {
+            let rest = &t[t.find(LIMIT_MARKER)? + LIMIT_MARKER.len()..];
+            let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+            rest[..digits].parse().ok()
+        })
+}
+
+fn classify(e: &serde_json::Error) -> LineProblem {
+    use serde_json::error::Category;
+    match e.classify() {
+        Category::Data => LineProblem::BadField(e.to_string()),
+        Category::Eof => LineProblem::Malformed(format!("cut off ({e})")),
+        _ => LineProblem::Malformed(e.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LINE: &str = r#"{"isSidechain":false,"message":{"model":"claude-opus-4-6","id":"msg_1","content":[{"type":"text","text":"hi"}],"usage":{"input_tokens":3,"cache_creation_input_tokens":8165,"cache_read_input_tokens":17842,"cache_creation":{"ephemeral_5m_input_tokens":8000,"ephemeral_1h_input_tokens":165},"output_tokens":9,"service_tier":"standard","inference_geo":"global"}},"requestId":"req_1","type":"assistant","timestamp":"2026-02-12T14:12:01.177Z"}"#;
+
+    #[test]
+    fn reads_claude_codes_shape() {
+        let r = parse_line(LINE.as_bytes()).unwrap().unwrap();
+        assert_eq!(
+            r.tokens,
+            TokenCounts {
+                input: 3,
+                output: 9,
+                cache_creation: 8165,
+                cache_read: 17842
+            }
+        );
+        assert_eq!(r.cache_write_1h, 165);
+        assert_eq!(r.model.as_deref(), Some("claude-opus-4-6"));
+        assert_eq!(r.key, Some(dedup_key("msg_1", Some("req_1"))));
+        assert!(r.canonical && !r.sidechain && !r.fast && !r.geo_us && !r.api_error);
+    }
+
+    #[test]
+    fn lines_without_usage_are_skipped_unparsed() {
+        assert_eq!(
+            parse_line(br#"{"type":"user","message":{"content":"x"}}"#),
+            Ok(None)
+        );
+        // Usage nested in a progress line is not the line's own usage.
+        let nested = r#"{"type":"progress","data":{"message":{"message":{"usage":{"input_tokens":1,"output_tokens":1}}}},"timestamp":"2026-02-12T14:12:01.177Z"}"#;
+        assert_eq!(parse_line(nested.as_bytes()), Ok(None));
+        assert_eq!(parse_line(b"   "), Ok(None));
+    }
+
+    #[test]
+    fn broken_lines_say_what_is_wrong() {
+        let cut = &LINE[..LINE.len() - 40];
+        assert!(matches!(
+            parse_line(cut.as_bytes()),
+            Err(LineProblem::Malformed(_))
+        ));
+        let cut_inside = format!("{}}}", &LINE[..LINE.find("output_tokens").unwrap()]);
+        assert!(matches!(
+            parse_line(cut_inside.as_bytes()),
+            Err(LineProblem::Malformed(_))
+        ));
+        let bad = LINE.replace(r#""output_tokens":9"#, r#""output_tokens":"nine""#);
+        let err = parse_line(bad.as_bytes()).unwrap_err();
+        assert!(
+            matches!(err, LineProblem::BadField(ref m) if m.contains("output_tokens") || m.contains("invalid type")),
+            "{err}"
+        );
+        let no_ts = LINE.replace(r#","timestamp":"2026-02-12T14:12:01.177Z""#, "");
+        assert!(
+            parse_line(no_ts.as_bytes())
+                .unwrap_err()
+                .to_string()
+                .contains("timestamp")
+        );
+    }
+
+    #[test]
+    fn spaced_json_nulls_and_other_precisions_are_accepted_apart() {
+        let spaced = r#"{ "message" : { "id" : "m", "model" : "claude-sonnet-4-5", "usage" : { "input_tokens" : 1, "output_tokens" : 2 } }, "requestId" : null, "timestamp" : "2026-02-12T14:12:01Z" }"#;
+        let r = parse_line(spaced.as_bytes()).unwrap().unwrap();
+        assert_eq!(r.key, Some(dedup_key("m", None)));
+        assert_eq!(r.tokens.total(), 3);
+        assert!(!r.canonical);
+    }
+
+    #[test]
+    fn cache_split_replaces_the_flat_figure() {
+        let l = LINE.replace(
+            r#""cache_creation_input_tokens":8165"#,
+            r#""cache_creation_input_tokens":1"#,
+        );
+        let r = parse_line(l.as_bytes()).unwrap().unwrap();
+        assert_eq!((r.tokens.cache_creation, r.cache_write_1h), (8165, 165));
+    }
+
+    #[test]
+    fn usage_limit_reset_time_is_read() {
+        let l = r#"{"message":{"id":"e","model":"<synthetic>","content":[{"type":"text","text":"Claude AI usage limit reached|1760000000"}],"usage":{"input_tokens":0,"output_tokens":0}},"isApiErrorMessage":true,"timestamp":"2026-02-12T14:12:01.177Z"}"#;
+        let r = parse_line(l.as_bytes()).unwrap().unwrap();
+        assert!(r.api_error);
+        assert_eq!(r.limit_reset_s, Some(1_760_000_000));
+    }
+
+    #[test]
+    fn fast_and_us_geo_flags() {
+        let l = LINE.replace(
+            r#""inference_geo":"global""#,
+            r#""inference_geo":"us","speed":"fast""#,
+        );
+        let r = parse_line(l.as_bytes()).unwrap().unwrap();
+        assert!(r.fast && r.geo_us);
+    }
+}

@@ -1,0 +1,228 @@
+//! Where Claude Code keeps its transcripts, and which files under there are read.
+//!
+//! The rule is SPEC.md's (and ccusage's): `CLAUDE_CONFIG_DIR` is a comma-separated list
+//! whose entries may name the config directory or its `projects/` folder itself; without
+//! it, both `$XDG_CONFIG_HOME/claude` (default `~/.config/claude`) and `~/.claude` are
+//! used. Every `*.jsonl` below `projects/` is read, `subagents/` included.
+
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+
+/// The environment the roots are resolved from, passed in so the rule is testable.
+#[derive(Clone, Debug, Default)]
+pub struct RootEnv {
+    /// `CLAUDE_CONFIG_DIR`, if set.
+    pub claude_config_dir: Option<String>,
+    /// `XDG_CONFIG_HOME`, if set.
+    pub xdg_config_home: Option<String>,
+    /// The user's home directory.
+    pub home: Option<PathBuf>,
+}
+
+impl RootEnv {
+    /// Reads the three values from this process's environment.
+    pub fn from_process() -> RootEnv {
+        let var = |k: &str| std::env::var(k).ok().filter(|v| !v.trim().is_empty());
+        RootEnv {
+            claude_config_dir: var("CLAUDE_CONFIG_DIR"),
+            xdg_config_home: var("XDG_CONFIG_HOME"),
+            home: var("HOME").map(PathBuf::from),
+        }
+    }
+}
+
+/// A `projects/` directory to read, whether or not it exists yet.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Root {
+    /// The `projects/` directory itself.
+    pub projects: PathBuf,
+    /// Whether the user named it (`CLAUDE_CONFIG_DIR`) rather than it being a default.
+    pub explicit: bool,
+}
+
+/// The `projects/` directories to read, in the order given, without duplicates.
+///
+/// An entry of `CLAUDE_CONFIG_DIR` that already ends in `projects` is taken as the
+/// projects directory; any other entry gets `projects` appended.
+pub fn resolve_roots(env: &RootEnv) -> Vec<Root> {
+    let mut roots: Vec<Root> = Vec::new();
+    let mut push = |projects: PathBuf, explicit: bool| {
+        if !roots.iter().any(|r| r.projects == projects) {
+            roots.push(Root { projects, explicit });
+        }
+    };
+    if let Some(list) = &env.claude_config_dir {
+        for entry in list.split(',').map(str::trim).filter(|e| !e.is_empty()) {
+            let path = expand_home(entry, env.home.as_deref());
+            let projects = if path.file_name().is_some_and(|n| n == "projects") {
+                path
+            } else {
+                path.join("projects")
+            };
+            push(projects, true);
+        }
+        return roots;
+    }
+    let xdg = env
+        .xdg_config_home
+        .as_ref()
+        .map(PathBuf::from)
+        .or_else(|| env.home.as_ref().map(|h| h.join(".config")));
+    if let Some(xdg) = xdg {
+        push(xdg.join("claude").join("projects"), false);
+    }
+    if let Some(home) = &env.home {
+        push(home.join(".claude").join("projects"), false);
+    }
+    roots
+}
+
+fn expand_home(entry: &str, home: Option<&Path>) -> PathBuf {
+    match (entry.strip_prefix("~/"), home) {
+        (Some(rest), Some(home)) => home.join(rest),
+        _ if entry == "~" && home.is_some() => home.map(Path::to_path_buf).unwrap_or_default(),
+        _ => PathBuf::from(entry),
+    }
+}
+
+/// One transcript file and what its place under `projects/` says about it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Transcript {
+    /// Full path of the file.
+    pub path: PathBuf,
+    /// The first component under `projects/`: Claude Code's encoded working directory.
+    pub project: String,
+    /// The session the file belongs to: its stem, or for a file under
+    /// `<session>/subagents/` the parent session's id.
+    pub session: String,
+}
+
+impl Transcript {
+    /// Describes `path`, which lies below the `projects` directory `root`.
+    /// Returns `None` for a file directly in `projects/` (it belongs to no project).
+    pub fn describe(root: &Path, path: &Path) -> Option<Transcript> {
+        let rel = path.strip_prefix(root).ok()?;
+        let parts: Vec<&str> = rel.iter().filter_map(|c| c.to_str()).collect();
+        if parts.len() < 2 {
+            return None;
+        }
+        let project = parts[0].to_string();
+        let stem = path.file_stem()?.to_str()?.to_string();
+        // <project>/<session>/subagents/<agent>.jsonl folds into <session>.
+        let session = match parts.iter().rposition(|p| *p == "subagents") {
+            Some(i) if i >= 2 => parts[i - 1].to_string(),
+            _ => stem,
+        };
+        Some(Transcript {
+            path: path.to_path_buf(),
+            project,
+            session,
+        })
+    }
+}
+
+/// Every `*.jsonl` below the given roots, sorted by path (the order ties are broken in).
+/// A root that does not exist is skipped; one that cannot be read is an error.
+pub fn list_transcripts(roots: &[Root]) -> io::Result<Vec<Transcript>> {
+    let mut out = Vec::new();
+    for root in roots {
+        match fs::metadata(&root.projects) {
+            Ok(m) if m.is_dir() => {}
+            Ok(_) => continue,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(with_path(e, &root.projects)),
+        }
+        let mut files = Vec::new();
+        walk(&root.projects, &mut files)?;
+        out.extend(
+            files
+                .iter()
+                .filter_map(|p| Transcript::describe(&root.projects, p)),
+        );
+    }
+    out.sort_by(|a, b| a.path.cmp(&b.path));
+    out.dedup_by(|a, b| a.path == b.path);
+    Ok(out)
+}
+
+fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> io::Result<()> {
+    let entries = fs::read_dir(dir).map_err(|e| with_path(e, dir))?;
+    for entry in entries {
+        let entry = entry.map_err(|e| with_path(e, dir))?;
+        let path = entry.path();
+        let kind = entry.file_type().map_err(|e| with_path(e, &path))?;
+        // Follow a symlink only to learn what it points at; a dangling one is skipped.
+        let (is_dir, is_file) = if kind.is_symlink() {
+            match fs::metadata(&path) {
+                Ok(m) => (m.is_dir(), m.is_file()),
+                Err(_) => continue,
+            }
+        } else {
+            (kind.is_dir(), kind.is_file())
+        };
+        if is_dir {
+            walk(&path, out)?;
+        } else if is_file && path.extension().is_some_and(|x| x == "jsonl") {
+            out.push(path);
+        }
+    }
+    Ok(())
+}
+
+fn with_path(e: io::Error, path: &Path) -> io::Error {
+    io::Error::new(e.kind(), format!("{}: {e}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(ccd: Option<&str>, xdg: Option<&str>) -> RootEnv {
+        RootEnv {
+            claude_config_dir: ccd.map(String::from),
+            xdg_config_home: xdg.map(String::from),
+            home: Some(PathBuf::from("/home/u")),
+        }
+    }
+
+    fn paths(roots: Vec<Root>) -> Vec<String> {
+        roots
+            .into_iter()
+            .map(|r| r.projects.display().to_string())
+            .collect()
+    }
+
+    #[test]
+    fn defaults_are_both_roots() {
+        assert_eq!(
+            paths(resolve_roots(&env(None, None))),
+            [
+                "/home/u/.config/claude/projects",
+                "/home/u/.claude/projects"
+            ]
+        );
+        assert_eq!(
+            paths(resolve_roots(&env(None, Some("/x")))),
+            ["/x/claude/projects", "/home/u/.claude/projects"]
+        );
+    }
+
+    #[test]
+    fn config_dir_is_a_comma_list_of_dirs_or_projects_dirs() {
+        let roots = resolve_roots(&env(Some("/a, ~/b/projects,,/a"), Some("/x")));
+        assert_eq!(paths(roots.clone()), ["/a/projects", "/home/u/b/projects"]);
+        assert!(roots.iter().all(|r| r.explicit));
+    }
+
+    #[test]
+    fn subagent_files_fold_into_their_session() {
+        let root = Path::new("/r/projects");
+        let t = Transcript::describe(root, Path::new("/r/projects/-p/s1.jsonl")).unwrap();
+        assert_eq!((t.project.as_str(), t.session.as_str()), ("-p", "s1"));
+        let t = Transcript::describe(root, Path::new("/r/projects/-p/s1/subagents/agent-a.jsonl"))
+            .unwrap();
+        assert_eq!((t.project.as_str(), t.session.as_str()), ("-p", "s1"));
+        assert!(Transcript::describe(root, Path::new("/r/projects/x.jsonl")).is_none());
+    }
+}

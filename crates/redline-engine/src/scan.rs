@@ -1,0 +1,209 @@
+//! The cold scan: every transcript read once, on every core, into one [`Ledger`].
+//!
+//! Workers take files from a shared queue (largest first, so one big file does not finish
+//! last alone), each into its own ledger and model table; the ledgers are then folded
+//! together. The survivor rule is a total order on copies, so the result is the same for
+//! any number of threads and any scheduling.
+
+use std::fs::File;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use crate::ledger::{Entry, FileId, FileMeta, Files, Ledger, ModelId, Models};
+use crate::reader::for_each_line;
+use crate::record::parse_line;
+use crate::roots::Transcript;
+
+/// How many line errors are kept with their text; the rest are only counted.
+pub const KEPT_ERRORS: usize = 200;
+
+/// A line that could not be read.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LineError {
+    /// The file.
+    pub path: PathBuf,
+    /// 1-based line number; 0 when the whole file failed.
+    pub line: u64,
+    /// What was wrong.
+    pub message: String,
+}
+
+impl std::fmt::Display for LineError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.line == 0 {
+            write!(f, "{}: {}", self.path.display(), self.message)
+        } else {
+            write!(f, "{}:{}: {}", self.path.display(), self.line, self.message)
+        }
+    }
+}
+
+/// Counts of what a scan saw.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ScanStats {
+    /// Files read.
+    pub files: u64,
+    /// Files that could not be opened or read to the end.
+    pub unreadable_files: u64,
+    /// Bytes read.
+    pub bytes: u64,
+    /// Lines read.
+    pub lines: u64,
+    /// Lines that carried usage (every copy, before dedup).
+    pub usage_lines: u64,
+    /// Usage lines accepted although they differ from Claude Code's own shape.
+    pub lenient_lines: u64,
+    /// Broken lines (reported, not counted).
+    pub bad_lines: u64,
+}
+
+impl ScanStats {
+    fn add(&mut self, o: &ScanStats) {
+        self.files += o.files;
+        self.unreadable_files += o.unreadable_files;
+        self.bytes += o.bytes;
+        self.lines += o.lines;
+        self.usage_lines += o.usage_lines;
+        self.lenient_lines += o.lenient_lines;
+        self.bad_lines += o.bad_lines;
+    }
+}
+
+/// The result of a scan.
+#[derive(Clone, Debug, Default)]
+pub struct Scan {
+    /// The files read, by [`FileId`].
+    pub files: Files,
+    /// Model ids seen.
+    pub models: Models,
+    /// The distinct responses.
+    pub ledger: Ledger,
+    /// What was seen.
+    pub stats: ScanStats,
+    /// The first [`KEPT_ERRORS`] problems, in file and line order.
+    pub errors: Vec<LineError>,
+}
+
+struct Worker {
+    ledger: Ledger,
+    models: Models,
+    stats: ScanStats,
+    errors: Vec<LineError>,
+}
+
+/// Reads every transcript. `threads` of `None` uses every core.
+pub fn scan(transcripts: &[Transcript], threads: Option<usize>) -> Scan {
+    let mut files = Files::default();
+    for t in transcripts {
+        files.add(FileMeta {
+            path: t.path.clone(),
+            project: t.project.clone(),
+            session: t.session.clone(),
+        });
+    }
+    // Largest first; equal sizes in path order, so the queue itself is deterministic.
+    let mut queue: Vec<(u64, FileId)> = (0..files.len())
+        .map(|i| {
+            let id = FileId::try_from(i).unwrap_or(FileId::MAX);
+            let size = std::fs::metadata(&files.get(id).path).map_or(0, |m| m.len());
+            (size, id)
+        })
+        .collect();
+    queue.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+
+    let threads = threads
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+        .clamp(1, queue.len().max(1));
+    let next = AtomicUsize::new(0);
+    let workers: Vec<Worker> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..threads)
+            .map(|_| {
+                s.spawn(|| {
+                    let mut w = Worker {
+                        ledger: Ledger::default(),
+                        models: Models::default(),
+                        stats: ScanStats::default(),
+                        errors: Vec::new(),
+                    };
+                    let mut buf = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        let Some(&(_, id)) = queue.get(i) else { break };
+                        read_file(&files, id, &mut w, &mut buf);
+                    }
+                    w
+                })
+            })
+            .collect();
+        handles.into_iter().filter_map(|h| h.join().ok()).collect()
+    });
+
+    let mut out = Scan {
+        files,
+        ..Scan::default()
+    };
+    for mut w in workers {
+        let map: Vec<ModelId> = w.models.names().map(|n| out.models.intern(n)).collect();
+        w.ledger.remap_models(&map);
+        out.ledger.merge(w.ledger, &out.files);
+        out.stats.add(&w.stats);
+        out.errors.append(&mut w.errors);
+    }
+    out.errors
+        .sort_by(|a, b| a.path.cmp(&b.path).then(a.line.cmp(&b.line)));
+    out.errors.truncate(KEPT_ERRORS);
+    out
+}
+
+fn read_file(files: &Files, id: FileId, w: &mut Worker, buf: &mut Vec<u8>) {
+    let path = &files.get(id).path;
+    let push_error = |errors: &mut Vec<LineError>, line: u64, message: String| {
+        // Each worker keeps enough to fill the final list on its own.
+        if errors.len() < KEPT_ERRORS {
+            errors.push(LineError {
+                path: path.clone(),
+                line,
+                message,
+            });
+        }
+    };
+    let file = match File::open(path) {
+        Ok(f) => f,
+        Err(e) => {
+            w.stats.unreadable_files += 1;
+            push_error(&mut w.errors, 0, e.to_string());
+            return;
+        }
+    };
+    w.stats.files += 1;
+    let Worker {
+        ledger,
+        models,
+        stats,
+        errors,
+    } = w;
+    let result = for_each_line(file, 1, true, buf, |line_no, line| {
+        stats.lines += 1;
+        match parse_line(line) {
+            Ok(None) => {}
+            Ok(Some(rec)) => {
+                stats.usage_lines += 1;
+                stats.lenient_lines += u64::from(!rec.canonical);
+                let model = rec.model.as_deref().map(|m| models.intern(m));
+                let line32 = u32::try_from(line_no).unwrap_or(u32::MAX);
+                ledger.offer(rec.key, Entry::new(&rec, model, id, line32), files);
+            }
+            Err(problem) => {
+                stats.bad_lines += 1;
+                push_error(errors, line_no, problem.to_string());
+            }
+        }
+    });
+    match result {
+        Ok(end) => stats.bytes += end.consumed,
+        Err(e) => {
+            stats.unreadable_files += 1;
+            push_error(errors, 0, format!("read failed: {e}"));
+        }
+    }
+}

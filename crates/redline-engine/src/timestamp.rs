@@ -1,0 +1,148 @@
+//! Timestamps as milliseconds since the Unix epoch.
+//!
+//! Claude Code writes `2026-02-12T14:12:01.177Z`; that shape is parsed by hand because it
+//! is on every line. Anything else RFC 3339 allows (other precisions, offsets) goes
+//! through `jiff` and is reported as non-canonical, so the scan can count it apart.
+
+/// A parsed timestamp.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Parsed {
+    /// Milliseconds since 1970-01-01T00:00:00Z (sub-millisecond digits are truncated).
+    pub ms: i64,
+    /// Whether the text had Claude Code's own shape (`YYYY-MM-DDTHH:MM:SS.mmmZ`).
+    pub canonical: bool,
+}
+
+/// Parses an RFC 3339 timestamp. Returns `None` when it is not one.
+pub fn parse(s: &str) -> Option<Parsed> {
+    if let Some(ms) = parse_canonical(s.as_bytes()) {
+        return Some(Parsed {
+            ms,
+            canonical: true,
+        });
+    }
+    let ts: jiff::Timestamp = s.trim().parse().ok()?;
+    Some(Parsed {
+        ms: ts.as_millisecond(),
+        canonical: false,
+    })
+}
+
+fn parse_canonical(b: &[u8]) -> Option<i64> {
+    if b.len() != 24
+        || b[4] != b'-'
+        || b[7] != b'-'
+        || b[10] != b'T'
+        || b[13] != b':'
+        || b[16] != b':'
+        || b[19] != b'.'
+        || b[23] != b'Z'
+    {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| -> Option<i64> {
+        b[r].iter().try_fold(0i64, |acc, &c| {
+            c.is_ascii_digit().then(|| acc * 10 + i64::from(c - b'0'))
+        })
+    };
+    let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    let (h, mi, s, ms) = (num(11..13)?, num(14..16)?, num(17..19)?, num(20..23)?);
+    if !(1..=12).contains(&mo) || d < 1 || d > days_in_month(y, mo) || h > 23 || mi > 59 || s > 59 {
+        return None;
+    }
+    let days = days_from_civil(y, mo, d);
+    Some(((days * 24 + h) * 60 + mi) * 60_000 + s * 1000 + ms)
+}
+
+fn days_in_month(y: i64, m: i64) -> i64 {
+    match m {
+        2 if (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    }
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// Formats milliseconds since the epoch as `YYYY-MM-DDTHH:MM:SS.mmmZ`, as ccusage prints
+/// block times.
+pub fn format_ms(ms: i64) -> String {
+    match jiff::Timestamp::from_millisecond(ms) {
+        Ok(ts) => ts.strftime("%Y-%m-%dT%H:%M:%S%.3fZ").to_string(),
+        Err(_) => String::from("invalid"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reference(s: &str) -> i64 {
+        s.parse::<jiff::Timestamp>().unwrap().as_millisecond()
+    }
+
+    #[test]
+    fn canonical_shape_matches_jiff() {
+        for s in [
+            "1970-01-01T00:00:00.000Z",
+            "2026-02-12T14:12:01.177Z",
+            "2024-02-29T23:59:59.999Z",
+            "2000-03-01T00:00:00.001Z",
+            "1969-12-31T23:59:59.999Z",
+        ] {
+            assert_eq!(
+                parse(s),
+                Some(Parsed {
+                    ms: reference(s),
+                    canonical: true
+                }),
+                "{s}"
+            );
+        }
+    }
+
+    #[test]
+    fn other_rfc3339_shapes_are_accepted_but_not_canonical() {
+        let p = parse("2026-02-12T15:12:01+01:00").unwrap();
+        assert_eq!(
+            p,
+            Parsed {
+                ms: reference("2026-02-12T14:12:01Z"),
+                canonical: false
+            }
+        );
+        let p = parse("2026-02-12T14:12:01.177123Z").unwrap();
+        assert_eq!(p.ms, reference("2026-02-12T14:12:01.177Z"));
+        assert!(!p.canonical);
+    }
+
+    #[test]
+    fn nonsense_is_rejected() {
+        for s in [
+            "",
+            "yesterday",
+            "2026-02-30T00:00:00.000Z",
+            "2026-13-01T00:00:00.000Z",
+        ] {
+            assert_eq!(parse(s), None, "{s}");
+        }
+    }
+
+    #[test]
+    fn formats_like_ccusage() {
+        assert_eq!(
+            format_ms(reference("2026-02-10T22:16:56.821Z")),
+            "2026-02-10T22:16:56.821Z"
+        );
+    }
+}
