@@ -11,6 +11,12 @@
 //! 3. then the larger `costUSD` of its own;
 //! 4. then a copy that states `usage.speed`;
 //! 5. then the copy from the earlier file in sorted path order, then the earlier line.
+//!
+//! Copies share the key `message.id` + `requestId`; a sidechain copy (a subagent's replay)
+//! also matches a response with the same `message.id` under another `requestId`, as
+//! ccusage matches them. Besides the survivor, each response remembers where its first
+//! copy stands (file, line): reports walk responses in that order, as ccusage does, so
+//! first-seen lists such as `modelsUsed` come out the same.
 
 use std::cmp::Ordering;
 use std::collections::HashMap;
@@ -20,6 +26,7 @@ use std::path::PathBuf;
 use redline_core::TokenCounts;
 
 use crate::record::Record;
+use crate::roots::path_order;
 
 /// Index of a transcript file in a [`Files`] table.
 pub type FileId = u32;
@@ -43,6 +50,12 @@ pub struct Entry {
     pub file: FileId,
     /// The 1-based line of the surviving copy.
     pub line: u32,
+    /// The file of the earliest copy (in sorted path order).
+    pub first_file: FileId,
+    /// The line of the earliest copy.
+    pub first_line: u32,
+    /// Hash of `message.id` (0 without one).
+    pub id_hash: u64,
     /// Reset time of a usage-limit message, seconds since the epoch.
     pub limit_reset_s: Option<i64>,
     /// Boolean facts, see the `FLAG_*` constants.
@@ -74,6 +87,9 @@ impl Entry {
             model,
             file,
             line,
+            first_file: file,
+            first_line: line,
+            id_hash: r.id_hash,
             limit_reset_s: r.limit_reset_s,
             flags: flag(r.sidechain, FLAG_SIDECHAIN)
                 | flag(r.fast, FLAG_FAST)
@@ -105,13 +121,31 @@ pub struct FileMeta {
 #[derive(Clone, Debug, Default)]
 pub struct Files {
     files: Vec<FileMeta>,
+    /// Whether ids were handed out in path order, so ids compare as paths do.
+    ids_in_path_order: bool,
 }
 
 impl Files {
     /// Adds a file and returns its id.
     pub fn add(&mut self, meta: FileMeta) -> FileId {
+        self.ids_in_path_order = self
+            .files
+            .last()
+            .is_none_or(|last| path_order(&last.path, &meta.path).is_lt())
+            && (self.files.is_empty() || self.ids_in_path_order);
         self.files.push(meta);
         FileId::try_from(self.files.len() - 1).unwrap_or(FileId::MAX)
+    }
+
+    /// Orders two files by path (the tie-break order).
+    pub fn order(&self, a: FileId, b: FileId) -> Ordering {
+        if a == b {
+            Ordering::Equal
+        } else if self.ids_in_path_order {
+            a.cmp(&b)
+        } else {
+            path_order(&self.get(a).path, &self.get(b).path)
+        }
     }
     /// The file with this id.
     pub fn get(&self, id: FileId) -> &FileMeta {
@@ -179,27 +213,55 @@ impl Hasher for KeyHasher {
 #[derive(Clone, Debug, Default)]
 pub struct Ledger {
     keyed: HashMap<u128, Entry, BuildHasherDefault<KeyHasher>>,
+    /// `message.id` hash to the key of the first response stored under that id, for
+    /// matching sidechain copies that carry another `requestId`.
+    by_id: HashMap<u64, u128, BuildHasherDefault<KeyHasher>>,
     unkeyed: Vec<Entry>,
     copies: u64,
 }
 
 impl Ledger {
-    /// Offers one copy of a response. It is kept if it is the first copy of its key or beats
-    /// the copy held (see the module docs).
+    /// Offers one copy of a response. It is kept if it is the first copy of its response or
+    /// beats the copy held (see the module docs).
     pub fn offer(&mut self, key: Option<u128>, entry: Entry, files: &Files) {
-        let Some(key) = key else {
+        let Some(mut key) = key else {
             self.unkeyed.push(entry);
             return;
         };
         self.copies += 1;
+        if !self.keyed.contains_key(&key) && entry.id_hash != 0 {
+            if let Some(&other) = self.by_id.get(&entry.id_hash) {
+                let sidechain_replay = entry.has(FLAG_SIDECHAIN)
+                    || self
+                        .keyed
+                        .get(&other)
+                        .is_some_and(|e| e.has(FLAG_SIDECHAIN));
+                if sidechain_replay {
+                    key = other;
+                }
+            }
+        }
         match self.keyed.entry(key) {
             std::collections::hash_map::Entry::Vacant(v) => {
+                if entry.id_hash != 0 {
+                    self.by_id.entry(entry.id_hash).or_insert(key);
+                }
                 v.insert(entry);
             }
             std::collections::hash_map::Entry::Occupied(mut o) => {
-                if survivor_order(&entry, o.get(), files) == Ordering::Greater {
-                    o.insert(entry);
+                let held = o.get_mut();
+                let first = if (files.order(entry.first_file, held.first_file))
+                    .then(entry.first_line.cmp(&held.first_line))
+                    == Ordering::Less
+                {
+                    (entry.first_file, entry.first_line)
+                } else {
+                    (held.first_file, held.first_line)
+                };
+                if survivor_order(&entry, held, files) == Ordering::Greater {
+                    *held = entry;
                 }
+                (held.first_file, held.first_line) = first;
             }
         }
     }
@@ -218,15 +280,14 @@ impl Ledger {
         self.keyed.values().chain(self.unkeyed.iter())
     }
 
-    /// Every counted response, sorted by time, then file path, then line: the order reports
-    /// and blocks are built in.
-    pub fn sorted(&self, files: &Files) -> Vec<&Entry> {
+    /// Every counted response in the order of its first copy (file path, then line): the
+    /// order ccusage walks responses in.
+    pub fn in_file_order(&self, files: &Files) -> Vec<&Entry> {
         let mut v: Vec<&Entry> = self.entries().collect();
         v.sort_by(|a, b| {
-            a.ts_ms
-                .cmp(&b.ts_ms)
-                .then_with(|| files.get(a.file).path.cmp(&files.get(b.file).path))
-                .then(a.line.cmp(&b.line))
+            files
+                .order(a.first_file, b.first_file)
+                .then(a.first_line.cmp(&b.first_line))
         });
         v
     }
@@ -257,7 +318,7 @@ fn survivor_order(a: &Entry, b: &Entry, files: &Files) -> Ordering {
         .then(cost(a).total_cmp(&cost(b)))
         .then(a.has(FLAG_HAS_SPEED).cmp(&b.has(FLAG_HAS_SPEED)))
         // Earlier file, then earlier line, wins: reversed.
-        .then_with(|| files.get(b.file).path.cmp(&files.get(a.file).path))
+        .then_with(|| files.order(b.file, a.file))
         .then(b.line.cmp(&a.line))
 }
 
@@ -268,5 +329,208 @@ impl Ledger {
         for e in self.keyed.values_mut().chain(self.unkeyed.iter_mut()) {
             e.model = e.model.map(|m| map[m as usize]);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::record::dedup_key;
+
+    fn files(paths: &[&str]) -> Files {
+        let mut f = Files::default();
+        for p in paths {
+            f.add(FileMeta {
+                path: PathBuf::from(p),
+                project: "p".into(),
+                session: "s".into(),
+            });
+        }
+        f
+    }
+
+    fn copy(file: FileId, line: u32, output: u64, flags: u8) -> Entry {
+        Entry {
+            ts_ms: 1_000,
+            tokens: TokenCounts {
+                input: 10,
+                output,
+                cache_creation: 0,
+                cache_read: 0,
+            },
+            cache_write_1h: 0,
+            cost_usd: None,
+            model: Some(0),
+            file,
+            line,
+            first_file: file,
+            first_line: line,
+            id_hash: 7,
+            limit_reset_s: None,
+            flags,
+        }
+    }
+
+    /// Offers copies in every order and across two "threads", and checks one outcome.
+    fn survivor(
+        f: &Files,
+        copies: &[(Option<u128>, Entry)],
+    ) -> Vec<(FileId, u32, u64, FileId, u32)> {
+        let summary = |l: &Ledger| {
+            let mut v: Vec<_> = l
+                .entries()
+                .map(|e| (e.file, e.line, e.tokens.output, e.first_file, e.first_line))
+                .collect();
+            v.sort();
+            v
+        };
+        let mut expected = None;
+        let n = copies.len();
+        // Every rotation, forwards and backwards, and every split point between two ledgers.
+        for rot in 0..n {
+            for rev in [false, true] {
+                let mut order: Vec<_> = copies.iter().cycle().skip(rot).take(n).cloned().collect();
+                if rev {
+                    order.reverse();
+                }
+                for split in 0..=n {
+                    let (mut a, mut b) = (Ledger::default(), Ledger::default());
+                    for (i, (k, e)) in order.iter().enumerate() {
+                        if i < split {
+                            a.offer(*k, e.clone(), f)
+                        } else {
+                            b.offer(*k, e.clone(), f)
+                        }
+                    }
+                    a.merge(b, f);
+                    let got = summary(&a);
+                    match &expected {
+                        None => expected = Some(got),
+                        Some(want) => {
+                            assert_eq!(&got, want, "rotation {rot} reversed {rev} split {split}")
+                        }
+                    }
+                }
+            }
+        }
+        expected.unwrap_or_default()
+    }
+
+    #[test]
+    fn streamed_copies_keep_the_largest_and_the_first_position() {
+        let f = files(&["/a.jsonl", "/b.jsonl"]);
+        let k = Some(dedup_key("m", Some("r")));
+        let got = survivor(
+            &f,
+            &[
+                (k, copy(0, 1, 3, 0)),
+                (k, copy(0, 2, 3, 0)),
+                (k, copy(0, 3, 420, 0)),
+                (k, copy(1, 1, 8, 0)),
+            ],
+        );
+        assert_eq!(got, [(0, 3, 420, 0, 1)]);
+    }
+
+    #[test]
+    fn main_chain_beats_a_larger_sidechain_copy() {
+        let f = files(&["/a.jsonl", "/b.jsonl"]);
+        let k = Some(dedup_key("m", Some("r")));
+        let got = survivor(
+            &f,
+            &[
+                (k, copy(1, 5, 900, FLAG_SIDECHAIN)),
+                (k, copy(1, 6, 100, 0)),
+            ],
+        );
+        assert_eq!(got, [(1, 6, 100, 1, 5)]);
+    }
+
+    #[test]
+    fn full_tie_goes_to_the_earlier_path_then_line() {
+        let f = files(&["/p/a.jsonl", "/p/b.jsonl"]);
+        let k = Some(dedup_key("m", Some("r")));
+        let got = survivor(
+            &f,
+            &[
+                (k, copy(1, 1, 50, 0)),
+                (k, copy(0, 9, 50, 0)),
+                (k, copy(0, 4, 50, 0)),
+            ],
+        );
+        assert_eq!(got, [(0, 4, 50, 0, 4)]);
+        // A copy that states its speed wins a token tie.
+        let got = survivor(
+            &f,
+            &[(k, copy(0, 4, 50, 0)), (k, copy(1, 1, 50, FLAG_HAS_SPEED))],
+        );
+        assert_eq!(got, [(1, 1, 50, 0, 4)]);
+    }
+
+    #[test]
+    fn files_added_out_of_path_order_still_break_ties_by_path() {
+        let f = files(&["/p/b.jsonl", "/p/a.jsonl"]);
+        let k = Some(dedup_key("m", Some("r")));
+        let got = survivor(&f, &[(k, copy(0, 1, 50, 0)), (k, copy(1, 1, 50, 0))]);
+        assert_eq!(got, [(1, 1, 50, 1, 1)]);
+    }
+
+    #[test]
+    fn missing_ids() {
+        let f = files(&["/a.jsonl"]);
+        // Same id without requestId: one response. No id at all: every line counts.
+        let id_only = Some(dedup_key("m", None));
+        let got = survivor(
+            &f,
+            &[
+                (id_only, copy(0, 1, 5, 0)),
+                (id_only, copy(0, 2, 6, 0)),
+                (None, copy(0, 3, 1, 0)),
+                (None, copy(0, 4, 1, 0)),
+            ],
+        );
+        assert_eq!(got, [(0, 2, 6, 0, 1), (0, 3, 1, 0, 3), (0, 4, 1, 0, 4)]);
+        // id + requestId and id alone are different responses.
+        let both = Some(dedup_key("m", Some("r")));
+        let mut l = Ledger::default();
+        l.offer(both, copy(0, 1, 5, 0), &f);
+        l.offer(id_only, copy(0, 2, 5, 0), &f);
+        assert_eq!(l.len(), 2);
+    }
+
+    #[test]
+    fn a_sidechain_replay_under_another_request_id_is_the_same_response() {
+        let f = files(&["/a.jsonl", "/s/agent.jsonl"]);
+        let main = Some(dedup_key("m", Some("r1")));
+        let replay = Some(dedup_key("m", Some("r2")));
+        let got = survivor(
+            &f,
+            &[
+                (main, copy(0, 1, 5, 0)),
+                (replay, copy(1, 1, 9, FLAG_SIDECHAIN)),
+            ],
+        );
+        assert_eq!(got, [(0, 1, 5, 0, 1)]);
+        // Two main-chain copies with different request ids are two responses.
+        let mut l = Ledger::default();
+        l.offer(main, copy(0, 1, 5, 0), &f);
+        l.offer(replay, copy(0, 2, 5, 0), &f);
+        assert_eq!((l.len(), l.duplicates_dropped()), (2, 0));
+    }
+
+    #[test]
+    fn file_order_is_the_first_copys_position() {
+        let f = files(&["/a.jsonl", "/b.jsonl"]);
+        let mut l = Ledger::default();
+        l.offer(Some(dedup_key("x", Some("1"))), copy(1, 1, 5, 0), &f);
+        l.offer(Some(dedup_key("y", Some("1"))), copy(1, 2, 5, 0), &f);
+        l.offer(Some(dedup_key("y", Some("1"))), copy(0, 7, 9, 0), &f);
+        let order: Vec<_> = l
+            .in_file_order(&f)
+            .iter()
+            .map(|e| (e.first_file, e.first_line))
+            .collect();
+        assert_eq!(order, [(0, 7), (1, 1)]);
+        assert_eq!(l.duplicates_dropped(), 1);
     }
 }

@@ -19,7 +19,7 @@ use crate::ledger::{Entry, FLAG_FAST, FLAG_GEO_US};
 pub const BUNDLED: &str = include_str!("../data/prices.toml");
 
 /// Rates in US dollars per million tokens.
-#[derive(Clone, Copy, Debug, Deserialize, PartialEq)]
+#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct Rates {
     /// Uncached input.
@@ -43,6 +43,9 @@ pub struct Tier {
     /// The rates for every token of such a request.
     #[serde(flatten)]
     pub rates: Rates,
+    /// The same per token, worked out once when the table is loaded.
+    #[serde(skip)]
+    per_token: Rates,
 }
 
 /// One model's entry in the table.
@@ -56,6 +59,9 @@ pub struct ModelPrice {
     /// Base rates.
     #[serde(flatten)]
     pub rates: Rates,
+    /// The same per token, worked out once when the table is loaded.
+    #[serde(skip)]
+    per_token: Rates,
     /// Multiplier on every rate for `speed: "fast"` requests, when the model has fast mode.
     #[serde(default)]
     pub fast_multiplier: Option<f64>,
@@ -162,10 +168,14 @@ impl PriceTable {
         Ok(table)
     }
 
-    fn insert(&mut self, m: ModelPrice) {
+    fn insert(&mut self, mut m: ModelPrice) {
+        m.per_token = m.rates.per_token();
+        for tier in &mut m.tiers {
+            tier.per_token = tier.rates.per_token();
+        }
         let index = self.models.len();
         for id in &m.ids {
-            self.by_id.insert(id.to_ascii_lowercase(), index);
+            self.by_id.insert(normalize(id), index);
         }
         self.models.push(m);
     }
@@ -177,36 +187,84 @@ impl PriceTable {
     }
 
     /// The entry for a model id as written in a transcript. Tried in order: the id as it
-    /// is, without a provider prefix (`anthropic/`, `anthropic.`), without a trailing
-    /// date (`-20250929`, `@20250929`) or version tag (`-v1:0`), and without a `[1m]`
-    /// context suffix.
+    /// is (case-insensitive, `.` and `@` read as `-`); without a provider prefix
+    /// (`anthropic/`, `anthropic.`, `us.anthropic.`), a `[1m]`-style suffix or a `-v1:0`
+    /// version tag; without a trailing `-YYYYMMDD` date; and last, the longest known id
+    /// that stands inside it as whole dash-separated parts (`claude-opus-4-6-thinking`
+    /// is Opus 4.6), where a known id ending in a number never matches a longer version
+    /// (`claude-opus-4` is not `claude-opus-4-6`) but does match a date after it.
     pub fn lookup(&self, model: &str) -> Option<&ModelPrice> {
-        let mut id = model.trim().to_ascii_lowercase();
+        let mut id = normalize(model);
         if let Some(&i) = self.by_id.get(&id) {
             return Some(&self.models[i]);
         }
-        for prefix in ["anthropic/", "anthropic.", "us.anthropic.", "eu.anthropic."] {
+        for prefix in ["us-anthropic-", "eu-anthropic-", "anthropic/", "anthropic-"] {
             if let Some(rest) = id.strip_prefix(prefix) {
                 id = rest.to_string();
             }
         }
-        if let Some(i) = id.find('[') {
-            id.truncate(i);
+        for cut in ["[", "-v1:"] {
+            if let Some(i) = id.find(cut) {
+                id.truncate(i);
+            }
         }
-        if let Some(i) = id.find("-v1:") {
-            id.truncate(i);
-        }
-        if let Some(&i) = self.by_id.get(&id) {
+        if let Some(&i) = self
+            .by_id
+            .get(&id)
+            .or_else(|| self.by_id.get(strip_date(&id)))
+        {
             return Some(&self.models[i]);
         }
-        let undated = strip_date(&id);
-        self.by_id.get(undated).map(|&i| &self.models[i])
+        self.by_id
+            .iter()
+            .filter(|(known, _)| contains_as_parts(&id, known))
+            .max_by(|a, b| a.0.len().cmp(&b.0.len()).then(b.0.cmp(a.0)))
+            .map(|(_, &i)| &self.models[i])
     }
 
     /// Every entry.
     pub fn models(&self) -> &[ModelPrice] {
         &self.models
     }
+}
+
+fn normalize(id: &str) -> String {
+    id.trim()
+        .chars()
+        .map(|c| match c {
+            '.' | '@' => '-',
+            c => c.to_ascii_lowercase(),
+        })
+        .collect()
+}
+
+/// Whether `known` occurs in `id` as whole parts: not glued to letters or digits on either
+/// side, and when it ends in a digit, not followed by `-<digits>` unless those are an
+/// eight-digit date.
+fn contains_as_parts(id: &str, known: &str) -> bool {
+    let (hay, needle) = (id.as_bytes(), known.as_bytes());
+    if needle.is_empty() || needle.len() > hay.len() {
+        return false;
+    }
+    (0..=hay.len() - needle.len()).any(|at| {
+        if &hay[at..at + needle.len()] != needle {
+            return false;
+        }
+        if at > 0 && hay[at - 1].is_ascii_alphanumeric() {
+            return false;
+        }
+        let after = &hay[at + needle.len()..];
+        match after.first() {
+            None => true,
+            Some(c) if c.is_ascii_alphanumeric() => false,
+            Some(_) if needle.last().is_some_and(u8::is_ascii_digit) => {
+                let digits = after[1..].iter().take_while(|c| c.is_ascii_digit()).count();
+                digits == 0
+                    || (digits == 8 && after.get(9).is_none_or(|c| !c.is_ascii_alphanumeric()))
+            }
+            Some(_) => true,
+        }
+    })
 }
 
 fn strip_date(id: &str) -> &str {
@@ -222,6 +280,10 @@ fn strip_date(id: &str) -> &str {
 }
 
 /// The cost of one response at these prices, in US dollars.
+///
+/// Each token kind is multiplied by its per-token rate and the products are added in a
+/// fixed order (input, output, 5-minute writes, 1-hour writes, reads), the way ccusage
+/// adds them, so equal inputs give equal dollars to the last digit.
 pub fn cost_of(price: &ModelPrice, e: &Entry) -> f64 {
     let t = e.tokens;
     let prompt = t.prompt();
@@ -230,14 +292,15 @@ pub fn cost_of(price: &ModelPrice, e: &Entry) -> f64 {
         .iter()
         .filter(|tier| prompt > tier.above_input_tokens)
         .max_by_key(|tier| tier.above_input_tokens)
-        .map_or(price.rates, |tier| tier.rates);
+        .map_or(price.per_token, |tier| tier.per_token);
     let write_1h = e.cache_write_1h.min(t.cache_creation);
     let write_5m = t.cache_creation - write_1h;
-    let per_million = t.input as f64 * rates.input
-        + t.output as f64 * rates.output
-        + write_5m as f64 * rates.cache_write_5m
-        + write_1h as f64 * rates.cache_write_1h
-        + t.cache_read as f64 * rates.cache_read;
+    let part = |n: u64, rate: f64| if n == 0 { 0.0 } else { n as f64 * rate };
+    let cost = part(t.input, rates.input)
+        + part(t.output, rates.output)
+        + part(write_5m, rates.cache_write_5m)
+        + part(write_1h, rates.cache_write_1h)
+        + part(t.cache_read, rates.cache_read);
     let mut mult = 1.0;
     if e.has(FLAG_FAST) {
         mult *= price.fast_multiplier.unwrap_or(1.0);
@@ -245,7 +308,27 @@ pub fn cost_of(price: &ModelPrice, e: &Entry) -> f64 {
     if e.has(FLAG_GEO_US) {
         mult *= price.us_geo_multiplier.unwrap_or(1.0);
     }
-    per_million * mult / 1_000_000.0
+    cost * mult
+}
+
+impl Rates {
+    /// Per-million rates as per-token rates: each the double nearest the decimal rate x
+    /// 10^-6 (shifting the exponent in text, since dividing by 10^6 can land one bit off,
+    /// and ccusage's table holds per-token rates written in decimal).
+    fn per_token(&self) -> Rates {
+        let shift = |per_million: f64| -> f64 {
+            format!("{per_million}e-6")
+                .parse()
+                .unwrap_or(per_million / 1_000_000.0)
+        };
+        Rates {
+            input: shift(self.input),
+            output: shift(self.output),
+            cache_write_5m: shift(self.cache_write_5m),
+            cache_write_1h: shift(self.cache_write_1h),
+            cache_read: shift(self.cache_read),
+        }
+    }
 }
 
 /// How a response's cost is found (ccusage's `--mode`).
@@ -323,6 +406,9 @@ mod tests {
             model: None,
             file: 0,
             line: 1,
+            first_file: 0,
+            first_line: 1,
+            id_hash: 0,
             limit_reset_s: None,
             flags,
         }
@@ -377,6 +463,12 @@ mod tests {
         assert_eq!(name("claude-opus-4-6[1m]"), opus46);
         assert_eq!(name("CLAUDE-OPUS-4-6"), opus46);
         assert_eq!(name("claude-opus-4-6@20260205"), opus46);
+        assert_eq!(name("claude-opus-4.6"), opus46);
+        assert_eq!(name("claude-opus-4-6-thinking"), opus46);
+        assert_eq!(name("us.anthropic.claude-opus-4-6-v1:0"), opus46);
+        // A known id ending in a number never stands for a later version.
+        assert_ne!(name("claude-opus-4-9"), name("claude-opus-4"));
+        assert_eq!(name("claude-sonnet-4-5-2"), None);
         assert_eq!(name("gpt-5"), None);
         assert_eq!(name("<synthetic>"), None);
     }

@@ -27,6 +27,9 @@ pub struct Record<'a> {
     /// The dedup key: a hash of `message.id` and `requestId`, or `None` when the line has no
     /// `message.id` (such lines are never deduplicated).
     pub key: Option<u128>,
+    /// A hash of `message.id` alone (0 without one): a sidechain copy of a response may carry
+    /// another `requestId` and is still the same response.
+    pub id_hash: u64,
     /// `isSidechain`.
     pub sidechain: bool,
     /// The line's own `costUSD` (written by old Claude Code versions).
@@ -42,8 +45,9 @@ pub struct Record<'a> {
     /// The reset time (seconds since the epoch) of a `Claude AI usage limit reached|<epoch>`
     /// message.
     pub limit_reset_s: Option<i64>,
-    /// Whether the line had exactly the shape Claude Code writes; lines accepted beyond it
-    /// (nulls, other timestamp precisions, ids that are not strings) are counted apart.
+    /// Whether ccusage 20 would read this line too. Lines redline accepts beyond it (spaced
+    /// JSON, `null` fields, other timestamp precisions, odd `speed` or `version` values) are
+    /// counted, and counted apart, so parity holds on what Claude Code itself writes.
     pub canonical: bool,
 }
 
@@ -69,6 +73,10 @@ impl std::fmt::Display for LineProblem {
 struct Line<'a> {
     #[serde(borrow, default)]
     timestamp: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    version: Option<&'a RawValue>,
+    #[serde(rename = "sessionId", borrow, default)]
+    session_id: Option<&'a RawValue>,
     #[serde(rename = "isSidechain", default)]
     is_sidechain: Option<bool>,
     #[serde(borrow, default)]
@@ -119,12 +127,6 @@ struct CacheCreation {
     ephemeral_1h_input_tokens: Option<u64>,
 }
 
-#[derive(Deserialize)]
-struct ContentBlock<'a> {
-    #[serde(borrow, default)]
-    text: Option<Cow<'a, str>>,
-}
-
 /// Reads one line. `Ok(None)`: the line carries no usage (or is blank). `Err`: the line is
 /// broken; the caller reports it with its path and line number and goes on.
 pub fn parse_line(line: &[u8]) -> Result<Option<Record<'_>>, LineProblem> {
@@ -150,31 +152,31 @@ pub fn parse_line(line: &[u8]) -> Result<Option<Record<'_>>, LineProblem> {
     let Some(usage) = message.usage else {
         return Ok(None);
     };
-    let mut canonical = true;
+    // ccusage looks for these exact bytes before it parses a line.
+    let mut canonical =
+        memchr::memmem::find(trimmed, b"\"usage\":{").is_some() && !has_rejected_null(trimmed);
 
     let ts = parsed
         .timestamp
         .ok_or_else(|| LineProblem::BadField("usage line without a timestamp".into()))?;
-    let ts = timestamp::parse(&ts)
+    let parsed_ts = timestamp::parse(&ts)
         .ok_or_else(|| LineProblem::BadField(format!("timestamp {ts:?} is not RFC 3339")))?;
-    canonical &= ts.canonical;
+    canonical &= timestamp::ccusage_accepts(&ts);
 
     let (Some(input), Some(output)) = (usage.input_tokens, usage.output_tokens) else {
         return Err(LineProblem::BadField(
             "usage lacks input_tokens or output_tokens".into(),
         ));
     };
-    let mut cache_creation = usage.cache_creation_input_tokens.unwrap_or(0);
-    let mut cache_write_1h = 0;
-    if let Some(cc) = &usage.cache_creation {
-        let m5 = cc.ephemeral_5m_input_tokens.unwrap_or(0);
-        let h1 = cc.ephemeral_1h_input_tokens.unwrap_or(0);
-        // The split is authoritative when present; the flat figure is its sum.
-        if m5 + h1 > 0 || usage.cache_creation_input_tokens.is_none() {
-            cache_creation = m5 + h1;
+    // When the 5-minute/1-hour split is present it is the figure (as ccusage reads it);
+    // the flat `cache_creation_input_tokens` is its sum on every line Claude Code writes.
+    let (cache_creation, cache_write_1h) = match &usage.cache_creation {
+        Some(cc) => {
+            let h1 = cc.ephemeral_1h_input_tokens.unwrap_or(0);
+            (cc.ephemeral_5m_input_tokens.unwrap_or(0) + h1, h1)
         }
-        cache_write_1h = h1.min(cache_creation);
-    }
+        None => (usage.cache_creation_input_tokens.unwrap_or(0), 0),
+    };
     let tokens = TokenCounts {
         input,
         output,
@@ -182,9 +184,27 @@ pub fn parse_line(line: &[u8]) -> Result<Option<Record<'_>>, LineProblem> {
         cache_read: usage.cache_read_input_tokens.unwrap_or(0),
     };
 
-    let id = string_or_absent(message.id, "message.id", &mut canonical)?;
-    let request_id = string_or_absent(parsed.request_id, "requestId", &mut canonical)?;
-    let key = id.map(|id| dedup_key(&id, request_id.as_deref()));
+    let id = id_field(message.id, "message.id", &mut canonical)?;
+    let request_id = id_field(parsed.request_id, "requestId", &mut canonical)?;
+    id_field(parsed.session_id, "sessionId", &mut canonical)?;
+    let key = id.as_deref().map(|id| dedup_key(id, request_id.as_deref()));
+    let id_hash = id
+        .as_deref()
+        .map_or(0, |id| xxhash_rust::xxh3::xxh3_64(id.as_bytes()) | 1);
+
+    let model = match message.model {
+        Some(m) if m.is_empty() => {
+            canonical = false;
+            None
+        }
+        m => m,
+    };
+    if let Some(speed) = usage.speed.as_deref() {
+        canonical &= speed == "standard" || speed == "fast";
+    }
+    if let Some(v) = parsed.version {
+        canonical &= is_semver_like(v.get());
+    }
 
     let api_error = parsed.is_api_error.unwrap_or(false);
     let limit_reset_s = if api_error {
@@ -194,11 +214,12 @@ pub fn parse_line(line: &[u8]) -> Result<Option<Record<'_>>, LineProblem> {
     };
 
     Ok(Some(Record {
-        ts_ms: ts.ms,
+        ts_ms: parsed_ts.ms,
         tokens,
         cache_write_1h,
-        model: message.model,
+        model,
         key,
+        id_hash,
         sidechain: parsed.is_sidechain.unwrap_or(false),
         cost_usd: parsed.cost_usd,
         fast: usage.speed.as_deref() == Some("fast"),
@@ -210,8 +231,54 @@ pub fn parse_line(line: &[u8]) -> Result<Option<Record<'_>>, LineProblem> {
     }))
 }
 
-/// An id field: a string, absent, or (beyond Claude Code's shape) `null` or a number.
-fn string_or_absent<'a>(
+/// Keys whose `null` value makes ccusage skip the whole line, wherever they occur in it.
+const NULL_REJECTING_KEYS: [&[u8]; 11] = [
+    b"id",
+    b"cwd",
+    b"model",
+    b"speed",
+    b"costUSD",
+    b"version",
+    b"sessionId",
+    b"requestId",
+    b"isApiErrorMessage",
+    b"cache_read_input_tokens",
+    b"cache_creation_input_tokens",
+];
+
+/// Whether one of [`NULL_REJECTING_KEYS`] is `null` somewhere in the line.
+fn has_rejected_null(line: &[u8]) -> bool {
+    memchr::memmem::find_iter(line, b"null").any(|at| {
+        let before = line[..at].trim_ascii_end();
+        let Some(before) = before.strip_suffix(b":") else {
+            return false;
+        };
+        let Some(before) = before.trim_ascii_end().strip_suffix(b"\"") else {
+            return false;
+        };
+        NULL_REJECTING_KEYS
+            .iter()
+            .any(|k| before.ends_with(k) && before[..before.len() - k.len()].ends_with(b"\""))
+    })
+}
+
+/// `version` as ccusage wants it: a JSON string starting `<digits>.<digits>.<digit>`.
+fn is_semver_like(raw: &str) -> bool {
+    let Some(v) = raw.strip_prefix('"') else {
+        return false;
+    };
+    let mut parts = v.splitn(3, '.');
+    let digits =
+        |s: Option<&str>| s.is_some_and(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()));
+    digits(parts.next())
+        && digits(parts.next())
+        && parts
+            .next()
+            .is_some_and(|rest| rest.as_bytes().first().is_some_and(u8::is_ascii_digit))
+}
+
+/// An id field: a string, absent, or (beyond what ccusage reads) `null`, empty, or a number.
+fn id_field<'a>(
     raw: Option<&'a RawValue>,
     field: &str,
     canonical: &mut bool,
@@ -221,6 +288,10 @@ fn string_or_absent<'a>(
     if text.starts_with('"') {
         let s: Cow<'a, str> = serde_json::from_str(text)
             .map_err(|e| LineProblem::BadField(format!("{field}: {e}")))?;
+        if s.is_empty() {
+            *canonical = false;
+            return Ok(None);
+        }
         return Ok(Some(s));
     }
     *canonical = false;
@@ -247,22 +318,16 @@ pub fn dedup_key(message_id: &str, request_id: Option<&str>) -> u128 {
     h.digest128()
 }
 
-const LIMIT_MARKER: &str = "Claude AI usage limit reached|";
+const LIMIT_MARKER: &str = "Claude AI usage limit reached";
 
+/// `Claude AI usage limit reached|<epoch seconds>`: the digits after the first `|` that
+/// follows the marker (as ccusage reads it); 0 or no digits is no reset time.
 fn usage_limit_reset(content: &RawValue) -> Option<i64> {
     let text = content.get();
-    if !text.contains(LIMIT_MARKER) {
-        return None;
-    }
-    let blocks: Vec<ContentBlock<'_>> = serde_json::from_str(text).ok()?;
-    blocks
-        .iter()
-        .filter_map(|b| b.text.as_deref())
-        .find_map(|t| {
-            let rest = &t[t.find(LIMIT_MARKER)? + LIMIT_MARKER.len()..];
-            let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
-            rest[..digits].parse().ok()
-        })
+    let after = &text[text.find(LIMIT_MARKER)? + LIMIT_MARKER.len()..];
+    let rest = &after[after.find('|')? + 1..];
+    let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+    rest[..digits].parse().ok().filter(|&s: &i64| s > 0)
 }
 
 fn classify(e: &serde_json::Error) -> LineProblem {
@@ -344,6 +409,52 @@ mod tests {
         assert_eq!(r.key, Some(dedup_key("m", None)));
         assert_eq!(r.tokens.total(), 3);
         assert!(!r.canonical);
+        // Each of these alone makes ccusage skip the line; redline counts it, apart.
+        for (from, to) in [
+            (r#""requestId":"req_1""#, r#""requestId":null"#),
+            (r#""model":"claude-opus-4-6""#, r#""model": null"#),
+            (r#""text":"hi""#, r#""text":"hi","id":null"#),
+            (
+                r#""cache_read_input_tokens":17842"#,
+                r#""cache_read_input_tokens":null"#,
+            ),
+            ("14:12:01.177Z", "14:12:01.177123Z"),
+            (
+                r#""type":"assistant""#,
+                r#""type":"assistant","version":"2.1""#,
+            ),
+            (
+                r#""type":"assistant""#,
+                r#""type":"assistant","sessionId":"""#,
+            ),
+            (r#""service_tier""#, r#""speed":"turbo","service_tier""#),
+        ] {
+            let l = LINE.replace(from, to);
+            assert_ne!(l, LINE, "{to}");
+            let r = parse_line(l.as_bytes()).unwrap().unwrap();
+            assert!(!r.canonical, "{to}");
+        }
+        // And these ccusage reads too.
+        for (from, to) in [
+            (r#""isSidechain":false"#, r#""isSidechain":null"#),
+            ("14:12:01.177Z", "14:12:01Z"),
+            ("14:12:01.177Z", "15:12:01.177+01:00"),
+            (
+                r#""type":"assistant""#,
+                r#""type":"assistant","version":"2.1.3-beta""#,
+            ),
+            (r#""service_tier""#, r#""speed":"standard","service_tier""#),
+        ] {
+            let l = LINE.replace(from, to);
+            assert_ne!(l, LINE, "{to}");
+            let r = parse_line(l.as_bytes()).unwrap().unwrap();
+            assert!(r.canonical, "{to}");
+            assert_eq!(
+                r.ts_ms,
+                parse_line(LINE.as_bytes()).unwrap().unwrap().ts_ms
+                    - if to.contains("01Z") { 177 } else { 0 }
+            );
+        }
     }
 
     #[test]
@@ -354,6 +465,13 @@ mod tests {
         );
         let r = parse_line(l.as_bytes()).unwrap().unwrap();
         assert_eq!((r.tokens.cache_creation, r.cache_write_1h), (8165, 165));
+        // Without the split, the flat figure is all 5-minute writes.
+        let flat = LINE.replace(
+            r#","cache_creation":{"ephemeral_5m_input_tokens":8000,"ephemeral_1h_input_tokens":165}"#,
+            "",
+        );
+        let r = parse_line(flat.as_bytes()).unwrap().unwrap();
+        assert_eq!((r.tokens.cache_creation, r.cache_write_1h), (8165, 0));
     }
 
     #[test]

@@ -1,1 +1,553 @@
-//! Reports.
+//! Reports as ccusage users know them: daily, weekly, monthly, per session and per
+//! 5-hour block, with the same JSON shapes, so a script written against
+//! `ccusage claude daily --json` reads redline's output unchanged.
+//!
+//! Responses are walked in the order of their first copy (file path, then line), as
+//! ccusage walks them, so first-seen lists (`modelsUsed`) and sums come out the same. The
+//! day of a response is its local date in the report's time zone. Pure: `now` is an
+//! argument and the time zone is given, never read from the machine here.
+
+use std::collections::HashMap;
+
+use jiff::civil::{Date, Weekday};
+use jiff::tz::TimeZone;
+use redline_core::TokenCounts;
+use serde_json::{Map, Value, json};
+
+use crate::blocks::{self, Block, BlockEntry};
+use crate::ledger::{Entry, FLAG_FAST, Files, ModelId, Models};
+use crate::prices::{CostMode, PriceTable, Priced, price_entry};
+use crate::scan::Scan;
+use crate::timestamp::format_ms;
+
+/// The model id Claude Code writes for messages it made itself; never listed as a model.
+pub const SYNTHETIC_MODEL: &str = "<synthetic>";
+
+/// Ascending or descending order of report rows.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Order {
+    /// Oldest first (the default).
+    #[default]
+    Asc,
+    /// Newest first.
+    Desc,
+}
+
+/// What every report is built with.
+#[derive(Clone, Debug)]
+pub struct ReportOptions {
+    /// The zone whose local dates group responses into days.
+    pub tz: TimeZone,
+    /// How a response's cost is found.
+    pub mode: CostMode,
+    /// First local date included.
+    pub since: Option<Date>,
+    /// Last local date included.
+    pub until: Option<Date>,
+    /// Row order (not for sessions, which come by cost, as in ccusage).
+    pub order: Order,
+    /// Only this project (the directory name under `projects/`).
+    pub project: Option<String>,
+    /// The day weeks start on.
+    pub start_of_week: Weekday,
+}
+
+impl Default for ReportOptions {
+    fn default() -> ReportOptions {
+        ReportOptions {
+            tz: TimeZone::UTC,
+            mode: CostMode::Auto,
+            since: None,
+            until: None,
+            order: Order::Asc,
+            project: None,
+            start_of_week: Weekday::Sunday,
+        }
+    }
+}
+
+/// One response with what reports need of it.
+#[derive(Clone, Debug)]
+pub struct Item<'a> {
+    /// The response.
+    pub entry: &'a Entry,
+    /// Its local date.
+    pub date: Date,
+    /// Its cost in dollars (0 when unpriced).
+    pub cost: f64,
+    /// The model as listed (`-fast` appended for fast-mode requests), `None` for none or
+    /// `<synthetic>`.
+    pub model: Option<&'a str>,
+    /// The model has no price and the cost had to be computed.
+    pub unpriced: bool,
+}
+
+/// The responses of a scan, priced and dated, in first-copy order.
+pub struct Dataset<'a> {
+    /// The responses.
+    pub items: Vec<Item<'a>>,
+    /// The files they came from.
+    pub files: &'a Files,
+}
+
+/// Model display names and prices resolved once per model id, not per response.
+struct ModelInfo {
+    name: Option<String>,
+    fast_name: Option<String>,
+}
+
+/// Prices and dates every response of `scan` (filtered to the options' project).
+pub fn prepare<'a>(
+    scan: &'a Scan,
+    table: &PriceTable,
+    opts: &ReportOptions,
+    names: &'a ModelNames,
+) -> Dataset<'a> {
+    let mut items = Vec::with_capacity(scan.ledger.len());
+    for e in scan.ledger.in_file_order(&scan.files) {
+        if let Some(p) = &opts.project {
+            if &scan.files.get(e.file).project != p {
+                continue;
+            }
+        }
+        let model_id = e.model.map(|m| scan.models.name(m));
+        let priced = price_entry(table, opts.mode, model_id, e);
+        let model = e.model.and_then(|m| names.display(m, e.has(FLAG_FAST)));
+        let date = opts.tz.to_datetime(timestamp(e.ts_ms)).date();
+        items.push(Item {
+            entry: e,
+            date,
+            cost: priced.usd(),
+            model,
+            unpriced: priced == Priced::UnknownModel && model.is_some(),
+        });
+    }
+    Dataset {
+        items,
+        files: &scan.files,
+    }
+}
+
+/// Display names of the models of a scan.
+pub struct ModelNames {
+    info: Vec<ModelInfo>,
+}
+
+impl ModelNames {
+    /// Names for every model id of `models`.
+    pub fn new(models: &Models) -> ModelNames {
+        let info = models
+            .names()
+            .map(|n| {
+                let listed = !n.is_empty() && n != SYNTHETIC_MODEL;
+                ModelInfo {
+                    name: listed.then(|| n.to_string()),
+                    fast_name: listed.then(|| format!("{n}-fast")),
+                }
+            })
+            .collect();
+        ModelNames { info }
+    }
+
+    fn display(&self, id: ModelId, fast: bool) -> Option<&str> {
+        let i = &self.info[id as usize];
+        if fast {
+            i.fast_name.as_deref()
+        } else {
+            i.name.as_deref()
+        }
+    }
+}
+
+fn timestamp(ms: i64) -> jiff::Timestamp {
+    jiff::Timestamp::from_millisecond(ms).unwrap_or(jiff::Timestamp::UNIX_EPOCH)
+}
+
+/// Tokens and cost of one model within a row.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Breakdown {
+    /// The model as listed.
+    pub model: String,
+    /// Its tokens.
+    pub tokens: TokenCounts,
+    /// Its cost.
+    pub cost: f64,
+    /// No price was found for it.
+    pub missing_pricing: bool,
+}
+
+/// What a session row adds.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct SessionInfo {
+    /// The session id.
+    pub session_id: String,
+    /// The project directory name.
+    pub project: String,
+    /// The earliest response, ms since the epoch.
+    pub first_ms: i64,
+    /// The latest response.
+    pub last_ms: i64,
+}
+
+/// One row of a report: a day, week, month or session.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Row {
+    /// `2026-02-11`, `2026-02-08` (week start), `2026-02` or the session id.
+    pub key: String,
+    /// Token sums.
+    pub tokens: TokenCounts,
+    /// Cost sum.
+    pub cost: f64,
+    /// Models in first-seen order.
+    pub models_used: Vec<String>,
+    /// Per-model figures, costliest first.
+    pub breakdowns: Vec<Breakdown>,
+    /// For session rows.
+    pub session: Option<SessionInfo>,
+}
+
+impl Row {
+    fn add(&mut self, tokens: TokenCounts, cost: f64, model: Option<&str>, unpriced: bool) {
+        self.tokens += tokens;
+        self.cost += cost;
+        let Some(model) = model else { return };
+        if !self.models_used.iter().any(|m| m == model) {
+            self.models_used.push(model.to_string());
+        }
+        match self.breakdowns.iter_mut().find(|b| b.model == model) {
+            Some(b) => {
+                b.tokens += tokens;
+                b.cost += cost;
+                b.missing_pricing |= unpriced;
+            }
+            None => self.breakdowns.push(Breakdown {
+                model: model.to_string(),
+                tokens,
+                cost,
+                missing_pricing: unpriced,
+            }),
+        }
+    }
+
+    fn add_item(&mut self, it: &Item<'_>) {
+        self.add(it.entry.tokens, it.cost, it.model, it.unpriced);
+    }
+
+    fn finish(&mut self) {
+        // Stable: equal costs keep first-seen order.
+        self.breakdowns.sort_by(|a, b| b.cost.total_cmp(&a.cost));
+    }
+}
+
+/// Sums over the rows of a report, in their output order.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Totals {
+    /// Token sums.
+    pub tokens: TokenCounts,
+    /// Cost sum.
+    pub cost: f64,
+    /// Models that had no price, sorted.
+    pub unpriced_models: Vec<String>,
+}
+
+/// A finished report.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Report {
+    /// Its rows, in output order.
+    pub rows: Vec<Row>,
+    /// Their sums.
+    pub totals: Totals,
+}
+
+fn totals(rows: &[Row], items: &[&Item<'_>]) -> Totals {
+    let mut unpriced: Vec<String> = items
+        .iter()
+        .filter(|i| i.unpriced && i.entry.tokens.total() > 0)
+        .filter_map(|i| i.model.map(String::from))
+        .collect();
+    unpriced.sort();
+    unpriced.dedup();
+    Totals {
+        tokens: rows
+            .iter()
+            .fold(TokenCounts::default(), |t, r| t + r.tokens),
+        cost: rows.iter().map(|r| r.cost).sum(),
+        unpriced_models: unpriced,
+    }
+}
+
+fn in_range(date: Date, opts: &ReportOptions) -> bool {
+    opts.since.is_none_or(|s| date >= s) && opts.until.is_none_or(|u| date <= u)
+}
+
+fn ordered(mut rows: Vec<Row>, order: Order) -> Vec<Row> {
+    rows.sort_by(|a, b| a.key.cmp(&b.key));
+    if order == Order::Desc {
+        rows.reverse();
+    }
+    rows
+}
+
+/// One row per local date.
+pub fn daily(p: &Dataset<'_>, opts: &ReportOptions) -> Report {
+    let items: Vec<&Item<'_>> = p.items.iter().filter(|i| in_range(i.date, opts)).collect();
+    let mut rows: Vec<Row> = Vec::new();
+    let mut index: HashMap<Date, usize> = HashMap::new();
+    for it in &items {
+        let i = *index.entry(it.date).or_insert_with(|| {
+            rows.push(Row {
+                key: it.date.to_string(),
+                ..Row::default()
+            });
+            rows.len() - 1
+        });
+        rows[i].add_item(it);
+    }
+    rows.iter_mut().for_each(Row::finish);
+    let rows = ordered(rows, opts.order);
+    Report {
+        totals: totals(&rows, &items),
+        rows,
+    }
+}
+
+/// Daily rows folded into periods: weeks (keyed by their first day) or months.
+fn fold_days(daily: Report, key: impl Fn(Date) -> String, order: Order) -> Report {
+    let mut days = daily.rows;
+    days.sort_by(|a, b| a.key.cmp(&b.key));
+    let mut rows: Vec<Row> = Vec::new();
+    for day in days {
+        let Ok(date) = day.key.parse::<Date>() else {
+            continue;
+        };
+        let k = key(date);
+        if rows.last().is_none_or(|r| r.key != k) {
+            rows.push(Row {
+                key: k,
+                ..Row::default()
+            });
+        }
+        let Some(row) = rows.last_mut() else { continue };
+        row.tokens += day.tokens;
+        row.cost += day.cost;
+        for m in day.models_used {
+            if !row.models_used.contains(&m) {
+                row.models_used.push(m);
+            }
+        }
+        for b in day.breakdowns {
+            match row.breakdowns.iter_mut().find(|x| x.model == b.model) {
+                Some(x) => {
+                    x.tokens += b.tokens;
+                    x.cost += b.cost;
+                    x.missing_pricing |= b.missing_pricing;
+                }
+                None => row.breakdowns.push(b),
+            }
+        }
+    }
+    rows.iter_mut().for_each(Row::finish);
+    let rows = ordered(rows, order);
+    let mut totals = daily.totals;
+    totals.tokens = rows
+        .iter()
+        .fold(TokenCounts::default(), |t, r| t + r.tokens);
+    totals.cost = rows.iter().map(|r| r.cost).sum();
+    Report { rows, totals }
+}
+
+/// One row per week, keyed by the local date its week starts on.
+pub fn weekly(p: &Dataset<'_>, opts: &ReportOptions) -> Report {
+    let start = opts.start_of_week;
+    let week_start = move |d: Date| {
+        let back =
+            (d.weekday().to_sunday_zero_offset() - start.to_sunday_zero_offset()).rem_euclid(7);
+        d.checked_sub(jiff::Span::new().days(i64::from(back)))
+            .unwrap_or(d)
+            .to_string()
+    };
+    fold_days(daily(p, opts), week_start, opts.order)
+}
+
+/// One row per local month (`YYYY-MM`).
+pub fn monthly(p: &Dataset<'_>, opts: &ReportOptions) -> Report {
+    fold_days(
+        daily(p, opts),
+        |d| format!("{:04}-{:02}", d.year(), d.month()),
+        opts.order,
+    )
+}
+
+/// One row per session (subagent files count toward their parent), costliest first.
+/// Responses outside `since`/`until` are left out before grouping.
+pub fn session(p: &Dataset<'_>, opts: &ReportOptions) -> Report {
+    let items: Vec<&Item<'_>> = p.items.iter().filter(|i| in_range(i.date, opts)).collect();
+    let mut rows: Vec<Row> = Vec::new();
+    let mut index: HashMap<(&str, &str), usize> = HashMap::new();
+    for it in &items {
+        let f = p.files.get(it.entry.file);
+        let i = *index
+            .entry((f.project.as_str(), f.session.as_str()))
+            .or_insert_with(|| {
+                rows.push(Row {
+                    key: f.session.clone(),
+                    session: Some(SessionInfo {
+                        session_id: f.session.clone(),
+                        project: f.project.clone(),
+                        first_ms: it.entry.ts_ms,
+                        last_ms: it.entry.ts_ms,
+                    }),
+                    ..Row::default()
+                });
+                rows.len() - 1
+            });
+        let row = &mut rows[i];
+        row.add_item(it);
+        if let Some(s) = &mut row.session {
+            s.first_ms = s.first_ms.min(it.entry.ts_ms);
+            s.last_ms = s.last_ms.max(it.entry.ts_ms);
+        }
+    }
+    rows.retain(|r| r.tokens.total() > 0);
+    rows.iter_mut().for_each(Row::finish);
+    rows.sort_by(|a, b| b.cost.total_cmp(&a.cost));
+    Report {
+        totals: totals(&rows, &items),
+        rows,
+    }
+}
+
+/// Which blocks a blocks report shows.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct BlockFilter {
+    /// Only the active block.
+    pub active: bool,
+    /// Only blocks that started in the last three days, or are active.
+    pub recent: bool,
+}
+
+/// The 5-hour blocks of the responses, filtered and ordered.
+pub fn blocks(
+    p: &Dataset<'_>,
+    opts: &ReportOptions,
+    filter: BlockFilter,
+    now_ms: i64,
+) -> Vec<Block> {
+    let mut items: Vec<&Item<'_>> = p.items.iter().collect();
+    // Stable: equal times keep first-copy order.
+    items.sort_by_key(|i| i.entry.ts_ms);
+    let entries: Vec<BlockEntry<'_>> = items
+        .iter()
+        .map(|i| BlockEntry {
+            ts_ms: i.entry.ts_ms,
+            tokens: i.entry.tokens,
+            cost_usd: i.cost,
+            model: i.model,
+            limit_reset_s: i.entry.limit_reset_s,
+        })
+        .collect();
+    let mut out: Vec<Block> = blocks::build_blocks(&entries, blocks::BLOCK_MS)
+        .into_iter()
+        .filter(|b| in_range(opts.tz.to_datetime(timestamp(b.start_ms)).date(), opts))
+        .filter(|b| !filter.active || b.is_active(now_ms))
+        .filter(|b| {
+            !filter.recent || b.start_ms >= now_ms - 3 * 24 * 3_600_000 || b.is_active(now_ms)
+        })
+        .collect();
+    out.sort_by_key(|b| b.start_ms);
+    if opts.order == Order::Desc {
+        out.reverse();
+    }
+    out
+}
+
+/// Which report a JSON document is for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// `{"daily": [{"date": ...}]}`
+    Daily,
+    /// `{"weekly": [{"week": ...}]}`
+    Weekly,
+    /// `{"monthly": [{"month": ...}]}`
+    Monthly,
+    /// `{"sessions": [{"sessionId": ...}]}`
+    Session,
+}
+
+fn token_fields(m: &mut Map<String, Value>, t: TokenCounts) {
+    m.insert("inputTokens".into(), json!(t.input));
+    m.insert("outputTokens".into(), json!(t.output));
+    m.insert("cacheCreationTokens".into(), json!(t.cache_creation));
+    m.insert("cacheReadTokens".into(), json!(t.cache_read));
+}
+
+/// The report as ccusage's `--json` prints it. `project` adds the `project` field to daily
+/// rows, as ccusage does under `--project`.
+pub fn report_json(kind: Kind, report: &Report, project: Option<&str>) -> Value {
+    let rows: Vec<Value> = report
+        .rows
+        .iter()
+        .map(|r| {
+            let mut m = Map::new();
+            token_fields(&mut m, r.tokens);
+            m.insert("totalTokens".into(), json!(r.tokens.total()));
+            m.insert("totalCost".into(), json!(r.cost));
+            m.insert("modelsUsed".into(), json!(r.models_used));
+            let breakdowns: Vec<Value> = r
+                .breakdowns
+                .iter()
+                .map(|b| {
+                    let mut bm = Map::new();
+                    token_fields(&mut bm, b.tokens);
+                    bm.insert("modelName".into(), json!(b.model));
+                    bm.insert("cost".into(), json!(b.cost));
+                    if b.missing_pricing {
+                        bm.insert("missingPricing".into(), json!(true));
+                    }
+                    Value::Object(bm)
+                })
+                .collect();
+            m.insert("modelBreakdowns".into(), Value::Array(breakdowns));
+            match kind {
+                Kind::Daily => {
+                    m.insert("date".into(), json!(r.key));
+                    if let Some(p) = project {
+                        m.insert("project".into(), json!(p));
+                    }
+                }
+                Kind::Weekly => {
+                    m.insert("week".into(), json!(r.key));
+                }
+                Kind::Monthly => {
+                    m.insert("month".into(), json!(r.key));
+                }
+                Kind::Session => {
+                    if let Some(s) = &r.session {
+                        m.insert("sessionId".into(), json!(s.session_id));
+                        m.insert("projectPath".into(), json!(s.project));
+                        m.insert("firstActivity".into(), json!(format_ms(s.first_ms)));
+                        m.insert("lastActivity".into(), json!(format_ms(s.last_ms)));
+                    }
+                }
+            }
+            Value::Object(m)
+        })
+        .collect();
+    let mut totals = Map::new();
+    token_fields(&mut totals, report.totals.tokens);
+    totals.insert("totalTokens".into(), json!(report.totals.tokens.total()));
+    totals.insert("totalCost".into(), json!(report.totals.cost));
+    if !report.totals.unpriced_models.is_empty() {
+        totals.insert(
+            "unpricedModels".into(),
+            json!(report.totals.unpriced_models),
+        );
+    }
+    let name = match kind {
+        Kind::Daily => "daily",
+        Kind::Weekly => "weekly",
+        Kind::Monthly => "monthly",
+        Kind::Session => "sessions",
+    };
+    json!({ name: rows, "totals": totals })
+}

@@ -122,7 +122,17 @@ impl Transcript {
     }
 }
 
-/// Every `*.jsonl` below the given roots, sorted by path (the order ties are broken in).
+/// Orders paths as strings, byte by byte: the order ccusage sorts files in, which decides
+/// dedup ties. (`Path`'s own order compares components, which puts `s/agent.jsonl` before
+/// `s.jsonl`; as strings `.` sorts before `/`.)
+pub fn path_order(a: &Path, b: &Path) -> std::cmp::Ordering {
+    a.as_os_str()
+        .as_encoded_bytes()
+        .cmp(b.as_os_str().as_encoded_bytes())
+}
+
+/// Every `*.jsonl` below the given roots, sorted by [`path_order`] (the order ties are
+/// broken in).
 /// A root that does not exist is skipped; one that cannot be read is an error.
 pub fn list_transcripts(roots: &[Root]) -> io::Result<Vec<Transcript>> {
     let mut out = Vec::new();
@@ -141,7 +151,7 @@ pub fn list_transcripts(roots: &[Root]) -> io::Result<Vec<Transcript>> {
                 .filter_map(|p| Transcript::describe(&root.projects, p)),
         );
     }
-    out.sort_by(|a, b| a.path.cmp(&b.path));
+    out.sort_by(|a, b| path_order(&a.path, &b.path));
     out.dedup_by(|a, b| a.path == b.path);
     Ok(out)
 }
@@ -224,5 +234,23 @@ mod tests {
             .unwrap();
         assert_eq!((t.project.as_str(), t.session.as_str()), ("-p", "s1"));
         assert!(Transcript::describe(root, Path::new("/r/projects/x.jsonl")).is_none());
+    }
+
+    #[test]
+    fn paths_sort_as_strings() {
+        let mut v = [
+            Path::new("/p/s/subagents/a.jsonl"),
+            Path::new("/p/s.jsonl"),
+            Path::new("/p/r.jsonl"),
+        ];
+        v.sort_by(|a, b| path_order(a, b));
+        assert_eq!(
+            v,
+            [
+                Path::new("/p/r.jsonl"),
+                Path::new("/p/s.jsonl"),
+                Path::new("/p/s/subagents/a.jsonl")
+            ]
+        );
     }
 }

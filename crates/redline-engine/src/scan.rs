@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use crate::ledger::{Entry, FileId, FileMeta, Files, Ledger, ModelId, Models};
 use crate::reader::for_each_line;
 use crate::record::parse_line;
-use crate::roots::Transcript;
+use crate::roots::{Transcript, path_order};
 
 /// How many line errors are kept with their text; the rest are only counted.
 pub const KEPT_ERRORS: usize = 200;
@@ -150,7 +150,7 @@ pub fn scan(transcripts: &[Transcript], threads: Option<usize>) -> Scan {
         out.errors.append(&mut w.errors);
     }
     out.errors
-        .sort_by(|a, b| a.path.cmp(&b.path).then(a.line.cmp(&b.line)));
+        .sort_by(|a, b| path_order(&a.path, &b.path).then(a.line.cmp(&b.line)));
     out.errors.truncate(KEPT_ERRORS);
     out
 }

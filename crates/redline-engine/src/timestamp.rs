@@ -28,6 +28,43 @@ pub fn parse(s: &str) -> Option<Parsed> {
     })
 }
 
+/// Whether ccusage 20 reads this timestamp: `YYYY-MM-DDTHH:MM:SS`, optionally `.mmm`
+/// (exactly three digits), then `Z` or `+HH:MM`/`-HH:MM`, and a real date.
+pub fn ccusage_accepts(s: &str) -> bool {
+    let b = s.as_bytes();
+    let digits =
+        |r: std::ops::Range<usize>| b.get(r).is_some_and(|d| d.iter().all(u8::is_ascii_digit));
+    let base = b.len() >= 19
+        && digits(0..4)
+        && b[4] == b'-'
+        && digits(5..7)
+        && b[7] == b'-'
+        && digits(8..10)
+        && b[10] == b'T'
+        && digits(11..13)
+        && b[13] == b':'
+        && digits(14..16)
+        && b[16] == b':'
+        && digits(17..19);
+    if !base {
+        return false;
+    }
+    let mut rest = &b[19..];
+    if rest.first() == Some(&b'.') {
+        if !(rest.len() >= 4 && rest[1..4].iter().all(u8::is_ascii_digit)) {
+            return false;
+        }
+        rest = &rest[4..];
+    }
+    let zone_ok = rest == b"Z"
+        || (rest.len() == 6
+            && (rest[0] == b'+' || rest[0] == b'-')
+            && rest[1..3].iter().all(u8::is_ascii_digit)
+            && rest[3] == b':'
+            && rest[4..6].iter().all(u8::is_ascii_digit));
+    zone_ok && parse(s).is_some()
+}
+
 fn parse_canonical(b: &[u8]) -> Option<i64> {
     if b.len() != 24
         || b[4] != b'-'
@@ -135,6 +172,25 @@ mod tests {
             "2026-13-01T00:00:00.000Z",
         ] {
             assert_eq!(parse(s), None, "{s}");
+        }
+    }
+
+    #[test]
+    fn ccusage_shapes() {
+        for s in [
+            "2026-02-12T14:12:01Z",
+            "2026-02-12T14:12:01.177Z",
+            "2026-02-12T14:12:01+02:00",
+        ] {
+            assert!(ccusage_accepts(s), "{s}");
+        }
+        for s in [
+            "2026-02-12T14:12:01.177123Z",
+            "2026-02-12T14:12:01+0200",
+            "2026-02-30T00:00:00Z",
+            "2026-02-12 14:12:01Z",
+        ] {
+            assert!(!ccusage_accepts(s), "{s}");
         }
     }
 

@@ -1,0 +1,212 @@
+//! The command line's shape: every subcommand and flag, each flag with its `REDLINE_*`
+//! variable where one makes sense, and the parse tests right under the definitions.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use jiff::civil::Date;
+
+/// A desk instrument cluster for Claude Code usage.
+#[derive(Debug, Parser)]
+#[command(name = "redline", version, about, propagate_version = true)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Usage reports from Claude Code's transcripts, as ccusage prints them.
+    Report(ReportArgs),
+}
+
+/// `redline report <kind> [flags]`.
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// Which report.
+    #[arg(value_enum)]
+    pub kind: ReportKind,
+    /// Print JSON in ccusage's shapes instead of a table.
+    #[arg(long)]
+    pub json: bool,
+    /// First day to include (YYYYMMDD or YYYY-MM-DD, in --timezone).
+    #[arg(long, short = 's', value_parser = parse_date)]
+    pub since: Option<Date>,
+    /// Last day to include (YYYYMMDD or YYYY-MM-DD, in --timezone).
+    #[arg(long, short = 'u', value_parser = parse_date)]
+    pub until: Option<Date>,
+    /// Time zone for days (IANA name such as Europe/Berlin, or UTC); default: the system's.
+    #[arg(long, short = 'z', env = "REDLINE_TIMEZONE")]
+    pub timezone: Option<String>,
+    /// Cost source: auto (a line's own costUSD, else computed), calculate, display.
+    #[arg(long, short = 'm', value_enum, default_value_t = Mode::Auto, env = "REDLINE_COST_MODE")]
+    pub mode: Mode,
+    /// Row order by date.
+    #[arg(long, short = 'o', value_enum, default_value_t = OrderArg::Asc)]
+    pub order: OrderArg,
+    /// Show each model's figures under each row (tables only; JSON always has them).
+    #[arg(long, short = 'b')]
+    pub breakdown: bool,
+    /// Only this project (its directory name under projects/).
+    #[arg(long, short = 'p')]
+    pub project: Option<String>,
+    /// Accepted for ccusage compatibility: redline never goes online.
+    #[arg(long, short = 'O')]
+    pub offline: bool,
+    /// First day of the week for the weekly report.
+    #[arg(long, value_enum, default_value_t = WeekStart::Sunday, env = "REDLINE_START_OF_WEEK")]
+    pub start_of_week: WeekStart,
+    /// A prices file laid over the bundled table (same format as data/prices.toml).
+    #[arg(long, env = "REDLINE_PRICES")]
+    pub prices: Option<PathBuf>,
+    /// Blocks: only the active block.
+    #[arg(long, short = 'a')]
+    pub active: bool,
+    /// Blocks: only blocks of the last 3 days (and the active one).
+    #[arg(long, short = 'r')]
+    pub recent: bool,
+    /// Blocks: token budget of a block, a number or `max` (largest completed block).
+    #[arg(long, short = 't', value_parser = parse_limit, env = "REDLINE_BLOCK_BUDGET")]
+    pub token_limit: Option<TokenLimit>,
+}
+
+/// Report kinds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ReportKind {
+    /// One row per day.
+    Daily,
+    /// One row per week.
+    Weekly,
+    /// One row per month.
+    Monthly,
+    /// One row per session, costliest first.
+    Session,
+    /// 5-hour billing blocks.
+    Blocks,
+}
+
+/// `--mode`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Mode {
+    /// A line's own costUSD when present, else computed from tokens.
+    Auto,
+    /// Always computed from tokens.
+    Calculate,
+    /// Only lines' own costUSD.
+    Display,
+}
+
+/// `--order`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum OrderArg {
+    /// Oldest first.
+    Asc,
+    /// Newest first.
+    Desc,
+}
+
+/// `--start-of-week`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+#[allow(missing_docs)]
+pub enum WeekStart {
+    Sunday,
+    Monday,
+    Tuesday,
+    Wednesday,
+    Thursday,
+    Friday,
+    Saturday,
+}
+
+/// `--token-limit`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TokenLimit {
+    /// A fixed budget.
+    Tokens(u64),
+    /// The largest completed block.
+    Max,
+}
+
+/// `YYYYMMDD` or `YYYY-MM-DD`.
+pub fn parse_date(s: &str) -> Result<Date, String> {
+    let t = s.trim();
+    let dashed = if t.len() == 8 && t.bytes().all(|b| b.is_ascii_digit()) {
+        format!("{}-{}-{}", &t[..4], &t[4..6], &t[6..])
+    } else {
+        t.to_string()
+    };
+    dashed
+        .parse::<Date>()
+        .map_err(|_| format!("{s:?} is not a date (use YYYYMMDD or YYYY-MM-DD)"))
+}
+
+fn parse_limit(s: &str) -> Result<TokenLimit, String> {
+    match s.trim() {
+        "max" | "" => Ok(TokenLimit::Max),
+        n => n
+            .replace('_', "")
+            .parse()
+            .map(TokenLimit::Tokens)
+            .map_err(|_| format!("{s:?} is neither a token count nor `max`")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<ReportArgs, clap::Error> {
+        let mut v = vec!["redline", "report"];
+        v.extend_from_slice(args);
+        Cli::try_parse_from(v).map(|c| match c.command {
+            Command::Report(r) => r,
+        })
+    }
+
+    #[test]
+    fn dates_in_both_forms() {
+        let r = parse(&["daily", "--since", "20260211", "--until", "2026-02-12"]).unwrap();
+        assert_eq!(r.since, Some(jiff::civil::date(2026, 2, 11)));
+        assert_eq!(r.until, Some(jiff::civil::date(2026, 2, 12)));
+        let e = parse(&["daily", "--since", "2026021"])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("is not a date"), "{e}");
+        assert!(parse(&["daily", "--since", "20260230"]).is_err());
+    }
+
+    #[test]
+    fn token_limit_is_a_number_or_max() {
+        let r = parse(&["blocks", "--token-limit", "max"]).unwrap();
+        assert_eq!(r.token_limit, Some(TokenLimit::Max));
+        let r = parse(&["blocks", "-t", "8_000_000"]).unwrap();
+        assert_eq!(r.token_limit, Some(TokenLimit::Tokens(8_000_000)));
+        assert!(parse(&["blocks", "-t", "lots"]).is_err());
+    }
+
+    #[test]
+    fn ccusage_flags_are_accepted() {
+        let r = parse(&[
+            "session",
+            "--json",
+            "--offline",
+            "--mode",
+            "calculate",
+            "--order",
+            "desc",
+            "--breakdown",
+            "--project",
+            "p",
+            "--timezone",
+            "UTC",
+        ])
+        .unwrap();
+        assert_eq!(r.kind, ReportKind::Session);
+        assert!(r.json && r.offline && r.breakdown);
+        assert_eq!((r.mode, r.order), (Mode::Calculate, OrderArg::Desc));
+        assert!(parse(&["hourly"]).is_err());
+        assert!(parse(&["daily", "--mode", "guess"]).is_err());
+    }
+}
