@@ -14,7 +14,8 @@ pub enum Align {
 #[derive(Debug, Default)]
 pub struct Table {
     header: Vec<(String, Align)>,
-    rows: Vec<Vec<String>>,
+    /// Cells, and whether the row hangs under the one before it (no rule between).
+    rows: Vec<(Vec<String>, bool)>,
     footer: Option<Vec<String>>,
 }
 
@@ -29,7 +30,12 @@ impl Table {
 
     /// Adds a row.
     pub fn row(&mut self, cells: Vec<String>) {
-        self.rows.push(cells);
+        self.rows.push((cells, false));
+    }
+
+    /// Adds a row that belongs to the one before it (a breakdown): no rule between them.
+    pub fn sub_row(&mut self, cells: Vec<String>) {
+        self.rows.push((cells, true));
     }
 
     /// Sets the footer (the totals).
@@ -41,7 +47,7 @@ impl Table {
     pub fn render(&self) -> String {
         let n = self.header.len();
         let mut widths: Vec<usize> = self.header.iter().map(|(h, _)| width(h)).collect();
-        for row in self.rows.iter().chain(self.footer.iter()) {
+        for row in self.rows.iter().map(|(r, _)| r).chain(self.footer.iter()) {
             for (i, cell) in row.iter().enumerate().take(n) {
                 for line in cell.lines() {
                     widths[i] = widths[i].max(width(line));
@@ -56,8 +62,8 @@ impl Table {
         let header: Vec<String> = self.header.iter().map(|(h, _)| h.clone()).collect();
         out += &self.line(&header, &widths, true);
         out += &rule("├", "┼", "┤");
-        for (i, row) in self.rows.iter().enumerate() {
-            if i > 0 {
+        for (i, (row, attached)) in self.rows.iter().enumerate() {
+            if i > 0 && !attached {
                 out += &rule("├", "┼", "┤");
             }
             out += &self.line(row, &widths, false);
@@ -138,13 +144,18 @@ mod tests {
     fn cells_align_and_wrap() {
         let mut t = Table::new(&[("Date", Align::Left), ("Cost", Align::Right)]);
         t.row(vec!["2026-02-11\nsecond".into(), "$1.00".into()]);
+        t.sub_row(vec!["  └─ x".into(), "$0.50".into()]);
+        t.row(vec!["2026-02-12".into(), "$9.00".into()]);
         t.footer(vec!["Total".into(), "$10.00".into()]);
         let text = t.render();
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines[1], "│ Date       │ Cost   │");
         assert_eq!(lines[3], "│ 2026-02-11 │  $1.00 │");
         assert_eq!(lines[4], "│ second     │        │");
-        assert_eq!(lines[6], "│ Total      │ $10.00 │");
+        assert_eq!(lines[5], "│   └─ x     │  $0.50 │");
+        assert_eq!(lines[6], "├────────────┼────────┤");
+        assert_eq!(lines[7], "│ 2026-02-12 │  $9.00 │");
+        assert_eq!(lines[9], "│ Total      │ $10.00 │");
         assert!(
             lines
                 .iter()

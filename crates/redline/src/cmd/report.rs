@@ -241,7 +241,7 @@ fn rows_table(r: &Report, kind: Kind, title: &str, breakdown: bool) -> String {
                 }
                 cells.push(String::new());
                 cells.extend(numbers(b.tokens, b.cost));
-                t.row(cells);
+                t.sub_row(cells);
             }
         }
     }
