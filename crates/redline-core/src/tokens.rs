@@ -19,6 +19,17 @@ pub struct TokenCounts {
 }
 
 impl TokenCounts {
+    /// Counts in the order the API's `usage` lists them less the cache split: input,
+    /// output, cache writes, cache reads.
+    pub const fn new(input: u64, output: u64, cache_creation: u64, cache_read: u64) -> Self {
+        TokenCounts {
+            input,
+            output,
+            cache_creation,
+            cache_read,
+        }
+    }
+
     /// All four kinds together: ccusage's `totalTokens`, and the fuel gauge's basis.
     pub const fn total(&self) -> u64 {
         self.input + self.output + self.cache_creation + self.cache_read

@@ -19,8 +19,7 @@ use crate::ledger::{Entry, FLAG_FAST, FLAG_GEO_US};
 pub const BUNDLED: &str = include_str!("../data/prices.toml");
 
 /// Rates in US dollars per million tokens.
-#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct Rates {
     /// Uncached input.
     pub input: f64,
@@ -35,59 +34,126 @@ pub struct Rates {
 }
 
 /// A whole-request premium above a prompt size.
-#[derive(Clone, Copy, Debug, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Tier {
     /// The tier applies when input + cache writes + cache reads exceed this.
     pub above_input_tokens: u64,
     /// The rates for every token of such a request.
-    #[serde(flatten)]
     pub rates: Rates,
     /// The same per token, worked out once when the table is loaded.
-    #[serde(skip)]
     per_token: Rates,
 }
 
 /// One model's entry in the table.
-#[derive(Clone, Debug, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct ModelPrice {
     /// Display name.
     pub name: String,
     /// Model ids as transcripts write them.
     pub ids: Vec<String>,
     /// Base rates.
-    #[serde(flatten)]
     pub rates: Rates,
     /// The same per token, worked out once when the table is loaded.
-    #[serde(skip)]
     per_token: Rates,
     /// Multiplier on every rate for `speed: "fast"` requests, when the model has fast mode.
-    #[serde(default)]
     pub fast_multiplier: Option<f64>,
     /// Multiplier on every rate for `inference_geo: "us"` requests.
-    #[serde(default)]
     pub us_geo_multiplier: Option<f64>,
     /// Prompt-size tiers.
-    #[serde(default, rename = "tier")]
     pub tiers: Vec<Tier>,
     /// Where the figures were read.
-    #[serde(default)]
     pub source: Option<String>,
     /// When they were read.
-    #[serde(default)]
     pub read: Option<String>,
     /// Free text.
-    #[serde(default)]
     pub note: Option<String>,
 }
 
+// The file's own shape: flat fields (no `flatten`, which would hide the line of a bad
+// value and let misspelt keys through).
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct TableFile {
     version: u32,
     #[serde(default)]
-    model: Vec<ModelPrice>,
+    model: Vec<RawModel>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawModel {
+    name: String,
+    ids: Vec<String>,
+    input: f64,
+    output: f64,
+    cache_write_5m: f64,
+    cache_write_1h: f64,
+    cache_read: f64,
+    #[serde(default)]
+    fast_multiplier: Option<f64>,
+    #[serde(default)]
+    us_geo_multiplier: Option<f64>,
+    #[serde(default)]
+    tier: Vec<RawTier>,
+    #[serde(default)]
+    source: Option<String>,
+    #[serde(default)]
+    read: Option<String>,
+    #[serde(default)]
+    note: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTier {
+    above_input_tokens: u64,
+    input: f64,
+    output: f64,
+    cache_write_5m: f64,
+    cache_write_1h: f64,
+    cache_read: f64,
+}
+
+impl From<RawModel> for ModelPrice {
+    fn from(m: RawModel) -> ModelPrice {
+        let rates = Rates {
+            input: m.input,
+            output: m.output,
+            cache_write_5m: m.cache_write_5m,
+            cache_write_1h: m.cache_write_1h,
+            cache_read: m.cache_read,
+        };
+        let tiers = m
+            .tier
+            .into_iter()
+            .map(|t| {
+                let rates = Rates {
+                    input: t.input,
+                    output: t.output,
+                    cache_write_5m: t.cache_write_5m,
+                    cache_write_1h: t.cache_write_1h,
+                    cache_read: t.cache_read,
+                };
+                Tier {
+                    above_input_tokens: t.above_input_tokens,
+                    rates,
+                    per_token: rates.per_token(),
+                }
+            })
+            .collect();
+        ModelPrice {
+            name: m.name,
+            ids: m.ids,
+            rates,
+            per_token: rates.per_token(),
+            fast_multiplier: m.fast_multiplier,
+            us_geo_multiplier: m.us_geo_multiplier,
+            tiers,
+            source: m.source,
+            read: m.read,
+            note: m.note,
+        }
+    }
 }
 
 /// A price table could not be read.
@@ -163,16 +229,12 @@ impl PriceTable {
             if m.ids.is_empty() {
                 return Err(err(format!("model {:?} lists no ids", m.name)));
             }
-            table.insert(m);
+            table.insert(m.into());
         }
         Ok(table)
     }
 
-    fn insert(&mut self, mut m: ModelPrice) {
-        m.per_token = m.rates.per_token();
-        for tier in &mut m.tiers {
-            tier.per_token = tier.rates.per_token();
-        }
+    fn insert(&mut self, m: ModelPrice) {
         let index = self.models.len();
         for id in &m.ids {
             self.by_id.insert(normalize(id), index);
@@ -414,15 +476,6 @@ mod tests {
         }
     }
 
-    fn tokens(input: u64, output: u64, cache_creation: u64, cache_read: u64) -> TokenCounts {
-        TokenCounts {
-            input,
-            output,
-            cache_creation,
-            cache_read,
-        }
-    }
-
     fn close(a: f64, b: f64) -> bool {
         (a - b).abs() < 1e-9
     }
@@ -479,7 +532,7 @@ mod tests {
         let p = t.lookup("claude-opus-4-6").unwrap();
         // 1M each of input, output, 5m write (2M writes of which 1M 1h), read.
         let e = entry(
-            tokens(1_000_000, 1_000_000, 2_000_000, 1_000_000),
+            TokenCounts::new(1_000_000, 1_000_000, 2_000_000, 1_000_000),
             1_000_000,
             0,
             None,
@@ -502,11 +555,11 @@ mod tests {
         let t = PriceTable::bundled();
         let p = t.lookup("claude-sonnet-4-5").unwrap();
         // Exactly 200k prompt: base rates.
-        let at = entry(tokens(1_000, 10_000, 0, 199_000), 0, 0, None);
+        let at = entry(TokenCounts::new(1_000, 10_000, 0, 199_000), 0, 0, None);
         let base = (1_000.0 * 3.0 + 10_000.0 * 15.0 + 199_000.0 * 0.3) / 1e6;
         assert!(close(cost_of(p, &at), base));
         // One token more: every token at 6 / 22.50 / 0.60.
-        let over = entry(tokens(1_001, 10_000, 0, 199_000), 0, 0, None);
+        let over = entry(TokenCounts::new(1_001, 10_000, 0, 199_000), 0, 0, None);
         let premium = (1_001.0 * 6.0 + 10_000.0 * 22.5 + 199_000.0 * 0.6) / 1e6;
         assert!(close(cost_of(p, &over), premium));
     }
@@ -514,7 +567,7 @@ mod tests {
     #[test]
     fn cost_modes() {
         let t = PriceTable::bundled();
-        let e = entry(tokens(1_000_000, 0, 0, 0), 0, 0, Some(42.0));
+        let e = entry(TokenCounts::new(1_000_000, 0, 0, 0), 0, 0, Some(42.0));
         let m = Some("claude-opus-4-6");
         assert_eq!(price_entry(&t, CostMode::Auto, m, &e), Priced::Cost(42.0));
         assert_eq!(

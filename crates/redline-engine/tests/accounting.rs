@@ -167,15 +167,6 @@ fn run(
     f(&data, opts)
 }
 
-fn tokens(input: u64, output: u64, cache_creation: u64, cache_read: u64) -> TokenCounts {
-    TokenCounts {
-        input,
-        output,
-        cache_creation,
-        cache_read,
-    }
-}
-
 #[test]
 fn streamed_copies_count_once_with_the_final_output() {
     let c = Corpus::new(&[(
@@ -192,7 +183,11 @@ fn streamed_copies_count_once_with_the_final_output() {
         assert_eq!(s.ledger.len(), 2);
         assert_eq!(s.ledger.duplicates_dropped(), 2);
         let r = run(&s, &utc(), report::daily);
-        assert_eq!(r.totals.tokens, tokens(20, 427, 0, 0), "threads {threads}");
+        assert_eq!(
+            r.totals.tokens,
+            TokenCounts::new(20, 427, 0, 0),
+            "threads {threads}"
+        );
     }
 }
 
