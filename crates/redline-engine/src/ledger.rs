@@ -33,19 +33,20 @@ pub type FileId = u32;
 /// Index of a model id in a [`Models`] table.
 pub type ModelId = u32;
 
-/// One counted API response.
+/// One counted API response, kept small (72 bytes): a corpus of 300k responses must fit
+/// in a few dozen megabytes. Counts are 32-bit (one response never comes near 4 billion
+/// tokens; the parser rejects a line that claims more); absent values use sentinels, read
+/// through the accessors.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Entry {
     /// Milliseconds since the epoch.
     pub ts_ms: i64,
-    /// The four token counts.
-    pub tokens: TokenCounts,
-    /// The part of `tokens.cache_creation` written with the 1-hour lifetime.
-    pub cache_write_1h: u64,
-    /// The line's own `costUSD`.
-    pub cost_usd: Option<f64>,
-    /// The model, or `None` when the line named none.
-    pub model: Option<ModelId>,
+    /// input, output, cache writes (all), cache reads, 1-hour cache writes.
+    counts: [u32; 5],
+    /// The line's own `costUSD`; NaN when it had none.
+    cost_usd: f64,
+    /// The model, [`NO_MODEL`] when the line named none.
+    model: ModelId,
     /// The file the surviving copy came from (its session and project).
     pub file: FileId,
     /// The 1-based line of the surviving copy.
@@ -56,11 +57,14 @@ pub struct Entry {
     pub first_line: u32,
     /// Hash of `message.id` (0 without one).
     pub id_hash: u64,
-    /// Reset time of a usage-limit message, seconds since the epoch.
-    pub limit_reset_s: Option<i64>,
+    /// Reset time of a usage-limit message, seconds since the epoch; 0 when none.
+    limit_reset_s: u32,
     /// Boolean facts, see the `FLAG_*` constants.
     pub flags: u8,
 }
+
+/// The model id of an entry whose line named no model.
+pub const NO_MODEL: ModelId = ModelId::MAX;
 
 /// `isSidechain`.
 pub const FLAG_SIDECHAIN: u8 = 1;
@@ -79,25 +83,91 @@ impl Entry {
     /// Builds the entry for a parsed line.
     pub fn new(r: &Record<'_>, model: Option<ModelId>, file: FileId, line: u32) -> Entry {
         let flag = |on: bool, f: u8| if on { f } else { 0 };
-        Entry {
-            ts_ms: r.ts_ms,
-            tokens: r.tokens,
-            cache_write_1h: r.cache_write_1h,
-            cost_usd: r.cost_usd,
+        let mut e = Entry::with_usage(
+            r.ts_ms,
+            r.tokens,
+            r.cache_write_1h,
+            r.cost_usd,
             model,
+            file,
+            line,
+        );
+        e.limit_reset_s = r
+            .limit_reset_s
+            .and_then(|s| u32::try_from(s).ok())
+            .unwrap_or(0);
+        e.id_hash = r.id_hash;
+        e.flags = flag(r.sidechain, FLAG_SIDECHAIN)
+            | flag(r.fast, FLAG_FAST)
+            | flag(r.geo_us, FLAG_GEO_US)
+            | flag(r.api_error, FLAG_API_ERROR)
+            | flag(r.has_speed, FLAG_HAS_SPEED)
+            | flag(!r.canonical, FLAG_LENIENT);
+        e
+    }
+
+    /// An entry from its usage alone (no id, no flags): for sources other than a
+    /// transcript line, and for tests. Counts above `u32::MAX` are clamped.
+    pub fn with_usage(
+        ts_ms: i64,
+        tokens: TokenCounts,
+        cache_write_1h: u64,
+        cost_usd: Option<f64>,
+        model: Option<ModelId>,
+        file: FileId,
+        line: u32,
+    ) -> Entry {
+        let c = |n: u64| u32::try_from(n).unwrap_or(u32::MAX);
+        Entry {
+            ts_ms,
+            counts: [
+                c(tokens.input),
+                c(tokens.output),
+                c(tokens.cache_creation),
+                c(tokens.cache_read),
+                c(cache_write_1h.min(tokens.cache_creation)),
+            ],
+            cost_usd: cost_usd.unwrap_or(f64::NAN),
+            model: model.unwrap_or(NO_MODEL),
             file,
             line,
             first_file: file,
             first_line: line,
-            id_hash: r.id_hash,
-            limit_reset_s: r.limit_reset_s,
-            flags: flag(r.sidechain, FLAG_SIDECHAIN)
-                | flag(r.fast, FLAG_FAST)
-                | flag(r.geo_us, FLAG_GEO_US)
-                | flag(r.api_error, FLAG_API_ERROR)
-                | flag(r.has_speed, FLAG_HAS_SPEED)
-                | flag(!r.canonical, FLAG_LENIENT),
+            id_hash: 0,
+            limit_reset_s: 0,
+            flags: 0,
         }
+    }
+
+    /// The four token counts.
+    pub fn tokens(&self) -> TokenCounts {
+        let [input, output, cache_creation, cache_read, _] = self.counts.map(u64::from);
+        TokenCounts {
+            input,
+            output,
+            cache_creation,
+            cache_read,
+        }
+    }
+
+    /// The part of the cache writes made with the 1-hour lifetime.
+    pub fn cache_write_1h(&self) -> u64 {
+        u64::from(self.counts[4])
+    }
+
+    /// The line's own `costUSD`.
+    pub fn cost_usd(&self) -> Option<f64> {
+        (!self.cost_usd.is_nan()).then_some(self.cost_usd)
+    }
+
+    /// The model, if the line named one.
+    pub fn model(&self) -> Option<ModelId> {
+        (self.model != NO_MODEL).then_some(self.model)
+    }
+
+    /// The reset time of a usage-limit message, seconds since the epoch.
+    pub fn limit_reset_s(&self) -> Option<i64> {
+        (self.limit_reset_s != 0).then_some(i64::from(self.limit_reset_s))
     }
 
     /// Whether the flag is set.
@@ -189,7 +259,7 @@ impl Models {
     }
 }
 
-/// Keys are already 128-bit hashes: hashing them again would only cost time.
+/// Keys are already hashes: hashing them again would only cost time.
 #[derive(Default)]
 struct KeyHasher(u64);
 
@@ -204,18 +274,18 @@ impl Hasher for KeyHasher {
             self.0 ^= u64::from_le_bytes(b);
         }
     }
-    fn write_u128(&mut self, v: u128) {
-        self.0 = v as u64 ^ (v >> 64) as u64;
+    fn write_u64(&mut self, v: u64) {
+        self.0 = v;
     }
 }
 
 /// Distinct responses: keyed ones deduplicated, unkeyed ones (no `message.id`) as they come.
 #[derive(Clone, Debug, Default)]
 pub struct Ledger {
-    keyed: HashMap<u128, Entry, BuildHasherDefault<KeyHasher>>,
+    keyed: HashMap<u64, Entry, BuildHasherDefault<KeyHasher>>,
     /// `message.id` hash to the key of the first response stored under that id, for
     /// matching sidechain copies that carry another `requestId`.
-    by_id: HashMap<u64, u128, BuildHasherDefault<KeyHasher>>,
+    by_id: HashMap<u64, u64, BuildHasherDefault<KeyHasher>>,
     unkeyed: Vec<Entry>,
     copies: u64,
 }
@@ -223,7 +293,7 @@ pub struct Ledger {
 impl Ledger {
     /// Offers one copy of a response. It is kept if it is the first copy of its response or
     /// beats the copy held (see the module docs).
-    pub fn offer(&mut self, key: Option<u128>, entry: Entry, files: &Files) {
+    pub fn offer(&mut self, key: Option<u64>, entry: Entry, files: &Files) {
         let Some(mut key) = key else {
             self.unkeyed.push(entry);
             return;
@@ -311,10 +381,10 @@ impl Ledger {
 /// `Greater` when `a` should survive over `b`.
 fn survivor_order(a: &Entry, b: &Entry, files: &Files) -> Ordering {
     let main_chain = |e: &Entry| !e.has(FLAG_SIDECHAIN);
-    let cost = |e: &Entry| e.cost_usd.unwrap_or(f64::NEG_INFINITY);
+    let cost = |e: &Entry| e.cost_usd().unwrap_or(f64::NEG_INFINITY);
     main_chain(a)
         .cmp(&main_chain(b))
-        .then(a.tokens.total().cmp(&b.tokens.total()))
+        .then(a.tokens().total().cmp(&b.tokens().total()))
         .then(cost(a).total_cmp(&cost(b)))
         .then(a.has(FLAG_HAS_SPEED).cmp(&b.has(FLAG_HAS_SPEED)))
         // Earlier file, then earlier line, wins: reversed.
@@ -327,7 +397,9 @@ impl Ledger {
     /// own model table joins another.
     pub fn remap_models(&mut self, map: &[ModelId]) {
         for e in self.keyed.values_mut().chain(self.unkeyed.iter_mut()) {
-            e.model = e.model.map(|m| map[m as usize]);
+            if e.model != NO_MODEL {
+                e.model = map[e.model as usize];
+            }
         }
     }
 }
@@ -350,36 +422,37 @@ mod tests {
     }
 
     fn copy(file: FileId, line: u32, output: u64, flags: u8) -> Entry {
-        Entry {
-            ts_ms: 1_000,
-            tokens: TokenCounts {
-                input: 10,
-                output,
-                cache_creation: 0,
-                cache_read: 0,
-            },
-            cache_write_1h: 0,
-            cost_usd: None,
-            model: Some(0),
+        let mut e = Entry::with_usage(
+            1_000,
+            TokenCounts::new(10, output, 0, 0),
+            0,
+            None,
+            Some(0),
             file,
             line,
-            first_file: file,
-            first_line: line,
-            id_hash: 7,
-            limit_reset_s: None,
-            flags,
-        }
+        );
+        e.id_hash = 7;
+        e.flags = flags;
+        e
     }
 
     /// Offers copies in every order and across two "threads", and checks one outcome.
     fn survivor(
         f: &Files,
-        copies: &[(Option<u128>, Entry)],
+        copies: &[(Option<u64>, Entry)],
     ) -> Vec<(FileId, u32, u64, FileId, u32)> {
         let summary = |l: &Ledger| {
             let mut v: Vec<_> = l
                 .entries()
-                .map(|e| (e.file, e.line, e.tokens.output, e.first_file, e.first_line))
+                .map(|e| {
+                    (
+                        e.file,
+                        e.line,
+                        e.tokens().output,
+                        e.first_file,
+                        e.first_line,
+                    )
+                })
                 .collect();
             v.sort();
             v

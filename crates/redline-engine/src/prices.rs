@@ -347,7 +347,7 @@ fn strip_date(id: &str) -> &str {
 /// fixed order (input, output, 5-minute writes, 1-hour writes, reads), the way ccusage
 /// adds them, so equal inputs give equal dollars to the last digit.
 pub fn cost_of(price: &ModelPrice, e: &Entry) -> f64 {
-    let t = e.tokens;
+    let t = e.tokens();
     let prompt = t.prompt();
     let rates = price
         .tiers
@@ -355,7 +355,7 @@ pub fn cost_of(price: &ModelPrice, e: &Entry) -> f64 {
         .filter(|tier| prompt > tier.above_input_tokens)
         .max_by_key(|tier| tier.above_input_tokens)
         .map_or(price.per_token, |tier| tier.per_token);
-    let write_1h = e.cache_write_1h.min(t.cache_creation);
+    let write_1h = e.cache_write_1h().min(t.cache_creation);
     let write_5m = t.cache_creation - write_1h;
     let part = |n: u64, rate: f64| if n == 0 { 0.0 } else { n as f64 * rate };
     let cost = part(t.input, rates.input)
@@ -444,10 +444,10 @@ pub fn price_entry(table: &PriceTable, mode: CostMode, model: Option<&str>, e: &
     let computed = || match model.and_then(|m| table.lookup(m)) {
         Some(p) => Priced::Cost(cost_of(p, e)),
         // Tokenless lines (synthetic error messages) cost nothing whatever their model.
-        None if e.tokens.total() == 0 => Priced::Cost(0.0),
+        None if e.tokens().total() == 0 => Priced::Cost(0.0),
         None => Priced::UnknownModel,
     };
-    match (mode, e.cost_usd) {
+    match (mode, e.cost_usd()) {
         (CostMode::Display, c) => Priced::Cost(c.unwrap_or(0.0)),
         (CostMode::Auto, Some(c)) => Priced::Cost(c),
         (CostMode::Auto, None) | (CostMode::Calculate, _) => computed(),
@@ -460,20 +460,9 @@ mod tests {
     use redline_core::TokenCounts;
 
     fn entry(t: TokenCounts, h1: u64, flags: u8, cost: Option<f64>) -> Entry {
-        Entry {
-            ts_ms: 0,
-            tokens: t,
-            cache_write_1h: h1,
-            cost_usd: cost,
-            model: None,
-            file: 0,
-            line: 1,
-            first_file: 0,
-            first_line: 1,
-            id_hash: 0,
-            limit_reset_s: None,
-            flags,
-        }
+        let mut e = Entry::with_usage(0, t, h1, cost, None, 0, 1);
+        e.flags = flags;
+        e
     }
 
     fn close(a: f64, b: f64) -> bool {
@@ -538,12 +527,12 @@ mod tests {
             None,
         );
         assert!(close(cost_of(p, &e), 5.0 + 25.0 + 6.25 + 10.0 + 0.5));
-        let fast = entry(e.tokens, e.cache_write_1h, FLAG_FAST, None);
+        let fast = entry(e.tokens(), e.cache_write_1h(), FLAG_FAST, None);
         assert!(close(
             cost_of(p, &fast),
             6.0 * (5.0 + 25.0 + 6.25 + 10.0 + 0.5)
         ));
-        let us = entry(e.tokens, e.cache_write_1h, FLAG_GEO_US, None);
+        let us = entry(e.tokens(), e.cache_write_1h(), FLAG_GEO_US, None);
         assert!(close(
             cost_of(p, &us),
             1.1 * (5.0 + 25.0 + 6.25 + 10.0 + 0.5)
@@ -578,7 +567,7 @@ mod tests {
             price_entry(&t, CostMode::Display, m, &e),
             Priced::Cost(42.0)
         );
-        let no_cost = entry(e.tokens, 0, 0, None);
+        let no_cost = entry(e.tokens(), 0, 0, None);
         assert_eq!(
             price_entry(&t, CostMode::Display, m, &no_cost),
             Priced::Cost(0.0)

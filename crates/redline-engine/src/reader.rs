@@ -30,45 +30,43 @@ pub fn for_each_line<R: Read>(
     buf: &mut Vec<u8>,
     mut each: impl FnMut(u64, &[u8]),
 ) -> io::Result<ReadEnd> {
-    buf.clear();
-    let mut start = 0usize; // start of the unconsumed part of buf
+    // buf[start..end] is read but not yet handed out. The buffer is zeroed only when it
+    // grows (a line longer than it), never per read.
+    if buf.len() < CHUNK {
+        buf.resize(CHUNK, 0);
+    }
+    let (mut start, mut end) = (0usize, 0usize);
     let mut consumed = 0u64;
     let mut line_no = first_line;
     loop {
-        // Move the partial line to the front, then make room for one more chunk.
-        if start > 0 {
-            buf.drain(..start);
-            start = 0;
+        if end == buf.len() {
+            if start > 0 {
+                buf.copy_within(start..end, 0);
+                end -= start;
+                start = 0;
+            } else {
+                buf.resize(buf.len() * 2, 0);
+            }
         }
-        let filled = buf.len();
-        buf.resize(filled + CHUNK, 0);
-        let n = match src.read(&mut buf[filled..]) {
+        let n = match src.read(&mut buf[end..]) {
+            Ok(0) => break,
             Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {
-                buf.truncate(filled);
-                continue;
-            }
-            Err(e) => {
-                buf.truncate(filled);
-                return Err(e);
-            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
         };
-        buf.truncate(filled + n);
-        if n == 0 {
-            break;
-        }
-        // Only the new bytes can hold newlines we have not seen.
-        let mut search_from = filled;
-        while let Some(i) = memchr::memchr(b'\n', &buf[search_from..]) {
-            let end = search_from + i;
-            each(line_no, trim_cr(&buf[start..end]));
+        // Only the new bytes can hold newlines not yet seen.
+        let mut search_from = end;
+        end += n;
+        while let Some(i) = memchr::memchr(b'\n', &buf[search_from..end]) {
+            let nl = search_from + i;
+            each(line_no, trim_cr(&buf[start..nl]));
             line_no += 1;
-            consumed += (end + 1 - start) as u64;
-            start = end + 1;
+            consumed += (nl + 1 - start) as u64;
+            start = nl + 1;
             search_from = start;
         }
     }
-    let rest = &buf[start..];
+    let rest = &buf[start..end];
     let mut held = 0;
     if !rest.is_empty() {
         if partial_last {

@@ -26,7 +26,7 @@ pub struct Record<'a> {
     pub model: Option<Cow<'a, str>>,
     /// The dedup key: a hash of `message.id` and `requestId`, or `None` when the line has no
     /// `message.id` (such lines are never deduplicated).
-    pub key: Option<u128>,
+    pub key: Option<u64>,
     /// A hash of `message.id` alone (0 without one): a sidechain copy of a response may carry
     /// another `requestId` and is still the same response.
     pub id_hash: u64,
@@ -97,8 +97,6 @@ struct Message<'a> {
     model: Option<Cow<'a, str>>,
     #[serde(default)]
     usage: Option<Usage<'a>>,
-    #[serde(borrow, default)]
-    content: Option<&'a RawValue>,
 }
 
 #[derive(Deserialize)]
@@ -183,6 +181,20 @@ pub fn parse_line(line: &[u8]) -> Result<Option<Record<'_>>, LineProblem> {
         cache_creation,
         cache_read: usage.cache_read_input_tokens.unwrap_or(0),
     };
+    if [
+        tokens.input,
+        tokens.output,
+        tokens.cache_creation,
+        tokens.cache_read,
+    ]
+    .iter()
+    .any(|&n| n > u64::from(u32::MAX))
+    {
+        return Err(LineProblem::BadField(format!(
+            "a token count above {} is not a real response: {tokens:?}",
+            u32::MAX
+        )));
+    }
 
     let id = id_field(message.id, "message.id", &mut canonical)?;
     let request_id = id_field(parsed.request_id, "requestId", &mut canonical)?;
@@ -208,7 +220,7 @@ pub fn parse_line(line: &[u8]) -> Result<Option<Record<'_>>, LineProblem> {
 
     let api_error = parsed.is_api_error.unwrap_or(false);
     let limit_reset_s = if api_error {
-        message.content.and_then(usage_limit_reset)
+        usage_limit_reset(trimmed)
     } else {
         None
     };
@@ -304,8 +316,9 @@ fn id_field<'a>(
     }
 }
 
-/// The key two copies of one response share.
-pub fn dedup_key(message_id: &str, request_id: Option<&str>) -> u128 {
+/// The key two copies of one response share: 64 bits of xxh3 over the ids (a chance
+/// collision among 300k responses is about 1 in 400 million).
+pub fn dedup_key(message_id: &str, request_id: Option<&str>) -> u64 {
     let mut h = xxhash_rust::xxh3::Xxh3::new();
     h.update(message_id.as_bytes());
     match request_id {
@@ -315,19 +328,24 @@ pub fn dedup_key(message_id: &str, request_id: Option<&str>) -> u128 {
         }
         None => h.update(&[0xfe]),
     }
-    h.digest128()
+    h.digest()
 }
 
 const LIMIT_MARKER: &str = "Claude AI usage limit reached";
 
 /// `Claude AI usage limit reached|<epoch seconds>`: the digits after the first `|` that
-/// follows the marker (as ccusage reads it); 0 or no digits is no reset time.
-fn usage_limit_reset(content: &RawValue) -> Option<i64> {
-    let text = content.get();
-    let after = &text[text.find(LIMIT_MARKER)? + LIMIT_MARKER.len()..];
-    let rest = &after[after.find('|')? + 1..];
-    let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
-    rest[..digits].parse().ok().filter(|&s: &i64| s > 0)
+/// follows the marker anywhere in the line (as ccusage reads it; the message content is
+/// never decoded for it); 0 or no digits is no reset time.
+fn usage_limit_reset(line: &[u8]) -> Option<i64> {
+    let at = memchr::memmem::find(line, LIMIT_MARKER.as_bytes())? + LIMIT_MARKER.len();
+    let rest = &line[at..];
+    let rest = &rest[memchr::memchr(b'|', rest)? + 1..];
+    let digits = rest.iter().take_while(|b| b.is_ascii_digit()).count();
+    std::str::from_utf8(&rest[..digits])
+        .ok()?
+        .parse()
+        .ok()
+        .filter(|&s: &i64| s > 0)
 }
 
 fn classify(e: &serde_json::Error) -> LineProblem {

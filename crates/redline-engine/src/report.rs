@@ -110,9 +110,9 @@ pub fn prepare<'a>(
                 continue;
             }
         }
-        let model_id = e.model.map(|m| scan.models.name(m));
+        let model_id = e.model().map(|m| scan.models.name(m));
         let priced = price_entry(table, opts.mode, model_id, e);
-        let model = e.model.and_then(|m| names.display(m, e.has(FLAG_FAST)));
+        let model = e.model().and_then(|m| names.display(m, e.has(FLAG_FAST)));
         let date = opts.tz.to_datetime(timestamp(e.ts_ms)).date();
         items.push(Item {
             entry: e,
@@ -230,7 +230,7 @@ impl Row {
     }
 
     fn add_item(&mut self, it: &Item<'_>) {
-        self.add(it.entry.tokens, it.cost, it.model, it.unpriced);
+        self.add(it.entry.tokens(), it.cost, it.model, it.unpriced);
     }
 
     fn finish(&mut self) {
@@ -262,7 +262,7 @@ pub struct Report {
 fn totals(rows: &[Row], items: &[&Item<'_>]) -> Totals {
     let mut unpriced: Vec<String> = items
         .iter()
-        .filter(|i| i.unpriced && i.entry.tokens.total() > 0)
+        .filter(|i| i.unpriced && i.entry.tokens().total() > 0)
         .filter_map(|i| i.model.map(String::from))
         .collect();
     unpriced.sort();
@@ -440,10 +440,10 @@ pub fn blocks(
         .iter()
         .map(|i| BlockEntry {
             ts_ms: i.entry.ts_ms,
-            tokens: i.entry.tokens,
+            tokens: i.entry.tokens(),
             cost_usd: i.cost,
             model: i.model,
-            limit_reset_s: i.entry.limit_reset_s,
+            limit_reset_s: i.entry.limit_reset_s(),
         })
         .collect();
     let mut out: Vec<Block> = blocks::build_blocks(&entries, blocks::BLOCK_MS)

@@ -1,12 +1,15 @@
 //! The cold scan: every transcript read once, on every core, into one [`Ledger`].
 //!
 //! Workers take files from a shared queue (largest first, so one big file does not finish
-//! last alone), each into its own ledger and model table; the ledgers are then folded
-//! together. The survivor rule is a total order on copies, so the result is the same for
-//! any number of threads and any scheduling.
+//! last alone). Each file is read into a small ledger of its own, which folds its streamed
+//! copies together; that ledger then joins the shared one under a lock held only for the
+//! merge, once per file. Memory is the shared ledger plus one file's responses per
+//! worker. The survivor rule is a total order on copies, so the result is the same for any
+//! number of threads and any scheduling.
 
 use std::fs::File;
 use std::path::PathBuf;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::ledger::{Entry, FileId, FileMeta, Files, Ledger, ModelId, Models};
@@ -85,10 +88,15 @@ pub struct Scan {
 }
 
 struct Worker {
-    ledger: Ledger,
-    models: Models,
     stats: ScanStats,
     errors: Vec<LineError>,
+}
+
+/// What the workers share: the one ledger and its model table.
+#[derive(Default)]
+struct Shared {
+    ledger: Ledger,
+    models: Models,
 }
 
 /// Reads every transcript. `threads` of `None` uses every core.
@@ -115,13 +123,12 @@ pub fn scan(transcripts: &[Transcript], threads: Option<usize>) -> Scan {
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
         .clamp(1, queue.len().max(1));
     let next = AtomicUsize::new(0);
+    let shared = Mutex::new(Shared::default());
     let workers: Vec<Worker> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..threads)
             .map(|_| {
                 s.spawn(|| {
                     let mut w = Worker {
-                        ledger: Ledger::default(),
-                        models: Models::default(),
                         stats: ScanStats::default(),
                         errors: Vec::new(),
                     };
@@ -129,7 +136,16 @@ pub fn scan(transcripts: &[Transcript], threads: Option<usize>) -> Scan {
                     loop {
                         let i = next.fetch_add(1, Ordering::Relaxed);
                         let Some(&(_, id)) = queue.get(i) else { break };
-                        read_file(&files, id, &mut w, &mut buf);
+                        let (mut ledger, models) = read_file(&files, id, &mut w, &mut buf);
+                        let mut guard = shared.lock().unwrap_or_else(|p| p.into_inner());
+                        let Shared {
+                            ledger: all,
+                            models: all_models,
+                        } = &mut *guard;
+                        let map: Vec<ModelId> =
+                            models.names().map(|n| all_models.intern(n)).collect();
+                        ledger.remap_models(&map);
+                        all.merge(ledger, &files);
                     }
                     w
                 })
@@ -138,14 +154,14 @@ pub fn scan(transcripts: &[Transcript], threads: Option<usize>) -> Scan {
         handles.into_iter().filter_map(|h| h.join().ok()).collect()
     });
 
+    let Shared { ledger, models } = shared.into_inner().unwrap_or_else(|p| p.into_inner());
     let mut out = Scan {
         files,
+        models,
+        ledger,
         ..Scan::default()
     };
     for mut w in workers {
-        let map: Vec<ModelId> = w.models.names().map(|n| out.models.intern(n)).collect();
-        w.ledger.remap_models(&map);
-        out.ledger.merge(w.ledger, &out.files);
         out.stats.add(&w.stats);
         out.errors.append(&mut w.errors);
     }
@@ -155,7 +171,10 @@ pub fn scan(transcripts: &[Transcript], threads: Option<usize>) -> Scan {
     out
 }
 
-fn read_file(files: &Files, id: FileId, w: &mut Worker, buf: &mut Vec<u8>) {
+/// Reads one file into a ledger and model table of its own.
+fn read_file(files: &Files, id: FileId, w: &mut Worker, buf: &mut Vec<u8>) -> (Ledger, Models) {
+    let mut ledger = Ledger::default();
+    let mut models = Models::default();
     let path = &files.get(id).path;
     let push_error = |errors: &mut Vec<LineError>, line: u64, message: String| {
         // Each worker keeps enough to fill the final list on its own.
@@ -172,16 +191,11 @@ fn read_file(files: &Files, id: FileId, w: &mut Worker, buf: &mut Vec<u8>) {
         Err(e) => {
             w.stats.unreadable_files += 1;
             push_error(&mut w.errors, 0, e.to_string());
-            return;
+            return (ledger, models);
         }
     };
     w.stats.files += 1;
-    let Worker {
-        ledger,
-        models,
-        stats,
-        errors,
-    } = w;
+    let Worker { stats, errors } = w;
     let result = for_each_line(file, 1, true, buf, |line_no, line| {
         stats.lines += 1;
         match parse_line(line) {
@@ -206,4 +220,5 @@ fn read_file(files: &Files, id: FileId, w: &mut Worker, buf: &mut Vec<u8>) {
             push_error(errors, 0, format!("read failed: {e}"));
         }
     }
+    (ledger, models)
 }
