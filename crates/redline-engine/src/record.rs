@@ -6,6 +6,9 @@
 //! decoded except on the rare API-error line that may carry a usage-limit reset time.
 
 use std::borrow::Cow;
+use std::sync::LazyLock;
+
+use memchr::memmem::Finder;
 
 use redline_core::TokenCounts;
 use serde::Deserialize;
@@ -125,6 +128,12 @@ struct CacheCreation {
     ephemeral_1h_input_tokens: Option<u64>,
 }
 
+// Searchers built once: building one per call cost more than some of the searches.
+static USAGE_KEY: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(b"\"usage\""));
+static USAGE_OBJECT: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(b"\"usage\":{"));
+static NULL: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(b"null"));
+static LIMIT: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(LIMIT_MARKER.as_bytes()));
+
 /// Reads one line. `Ok(None)`: the line carries no usage (or is blank). `Err`: the line is
 /// broken; the caller reports it with its path and line number and goes on.
 pub fn parse_line(line: &[u8]) -> Result<Option<Record<'_>>, LineProblem> {
@@ -140,7 +149,7 @@ pub fn parse_line(line: &[u8]) -> Result<Option<Record<'_>>, LineProblem> {
             "line does not start with '{'".into()
         }));
     }
-    if memchr::memmem::find(trimmed, b"\"usage\"").is_none() {
+    if USAGE_KEY.find(trimmed).is_none() {
         return Ok(None);
     }
     let parsed: Line<'_> = serde_json::from_slice(trimmed).map_err(|e| classify(&e))?;
@@ -151,8 +160,7 @@ pub fn parse_line(line: &[u8]) -> Result<Option<Record<'_>>, LineProblem> {
         return Ok(None);
     };
     // ccusage looks for these exact bytes before it parses a line.
-    let mut canonical =
-        memchr::memmem::find(trimmed, b"\"usage\":{").is_some() && !has_rejected_null(trimmed);
+    let mut canonical = USAGE_OBJECT.find(trimmed).is_some() && !has_rejected_null(trimmed);
 
     let ts = parsed
         .timestamp
@@ -260,7 +268,7 @@ const NULL_REJECTING_KEYS: [&[u8]; 11] = [
 
 /// Whether one of [`NULL_REJECTING_KEYS`] is `null` somewhere in the line.
 fn has_rejected_null(line: &[u8]) -> bool {
-    memchr::memmem::find_iter(line, b"null").any(|at| {
+    NULL.find_iter(line).any(|at| {
         let before = line[..at].trim_ascii_end();
         let Some(before) = before.strip_suffix(b":") else {
             return false;
@@ -337,7 +345,7 @@ const LIMIT_MARKER: &str = "Claude AI usage limit reached";
 /// follows the marker anywhere in the line (as ccusage reads it; the message content is
 /// never decoded for it); 0 or no digits is no reset time.
 fn usage_limit_reset(line: &[u8]) -> Option<i64> {
-    let at = memchr::memmem::find(line, LIMIT_MARKER.as_bytes())? + LIMIT_MARKER.len();
+    let at = LIMIT.find(line)? + LIMIT_MARKER.len();
     let rest = &line[at..];
     let rest = &rest[memchr::memchr(b'|', rest)? + 1..];
     let digits = rest.iter().take_while(|b| b.is_ascii_digit()).count();
