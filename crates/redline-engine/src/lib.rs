@@ -3,11 +3,12 @@
 //! them. No HTTP and no clock: whatever depends on the time takes `now` as an argument.
 //!
 //! The pieces, in the order data flows through them:
-//! [`roots`] finds the files, [`reader`] splits them into lines, [`record`] reads a line,
+//! [`roots`] finds the files, [`reader`] splits them into lines, [`record`] reads a line (with [`json`]),
 //! [`ledger`] keeps each response once, [`scan`] does all of that on every core,
 //! [`prices`] prices a response, [`blocks`] and [`report`] group responses for people.
 
 pub mod blocks;
+pub mod json;
 pub mod ledger;
 pub mod prices;
 pub mod reader;

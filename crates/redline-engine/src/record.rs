@@ -11,9 +11,8 @@ use std::sync::LazyLock;
 use memchr::memmem::Finder;
 
 use redline_core::TokenCounts;
-use serde::Deserialize;
-use serde_json::value::RawValue;
 
+use crate::json::{Cursor, ErrorKind, JsonError};
 use crate::timestamp;
 
 /// The usage facts of one line.
@@ -72,60 +71,127 @@ impl std::fmt::Display for LineProblem {
     }
 }
 
-#[derive(Deserialize)]
+/// The fields of a line that accounting reads; everything else is stepped over.
+#[derive(Default)]
 struct Line<'a> {
-    #[serde(borrow, default)]
     timestamp: Option<Cow<'a, str>>,
-    #[serde(borrow, default)]
-    version: Option<&'a RawValue>,
-    #[serde(rename = "sessionId", borrow, default)]
-    session_id: Option<&'a RawValue>,
-    #[serde(rename = "isSidechain", default)]
+    /// JSON text as written.
+    version: Option<&'a str>,
+    /// JSON text as written.
+    session_id: Option<&'a str>,
     is_sidechain: Option<bool>,
-    #[serde(borrow, default)]
     message: Option<Message<'a>>,
-    #[serde(rename = "requestId", borrow, default)]
-    request_id: Option<&'a RawValue>,
-    #[serde(rename = "costUSD", default)]
+    /// JSON text as written.
+    request_id: Option<&'a str>,
     cost_usd: Option<f64>,
-    #[serde(rename = "isApiErrorMessage", default)]
     is_api_error: Option<bool>,
 }
 
-#[derive(Deserialize)]
+#[derive(Default)]
 struct Message<'a> {
-    #[serde(borrow, default)]
-    id: Option<&'a RawValue>,
-    #[serde(borrow, default)]
+    /// JSON text as written.
+    id: Option<&'a str>,
     model: Option<Cow<'a, str>>,
-    #[serde(default)]
     usage: Option<Usage<'a>>,
 }
 
-#[derive(Deserialize)]
+#[derive(Default)]
 struct Usage<'a> {
-    #[serde(default)]
     input_tokens: Option<u64>,
-    #[serde(default)]
     output_tokens: Option<u64>,
-    #[serde(default)]
     cache_creation_input_tokens: Option<u64>,
-    #[serde(default)]
     cache_read_input_tokens: Option<u64>,
-    #[serde(default)]
     cache_creation: Option<CacheCreation>,
-    #[serde(borrow, default)]
     speed: Option<Cow<'a, str>>,
-    #[serde(borrow, default)]
     inference_geo: Option<Cow<'a, str>>,
 }
 
-#[derive(Deserialize)]
+#[derive(Default)]
 struct CacheCreation {
-    #[serde(default)]
     ephemeral_5m_input_tokens: Option<u64>,
-    #[serde(default)]
     ephemeral_1h_input_tokens: Option<u64>,
+}
+
+fn read_line(b: &[u8]) -> Result<Line<'_>, JsonError> {
+    let mut c = Cursor::new(b);
+    let mut line = Line::default();
+    c.object(|key, c| {
+        match key {
+            b"timestamp" => line.timestamp = c.opt_string("timestamp")?,
+            b"version" => line.version = Some(c.raw_value()?),
+            b"sessionId" => line.session_id = Some(c.raw_value()?),
+            b"isSidechain" => line.is_sidechain = c.opt_bool("isSidechain")?,
+            b"message" => line.message = read_message(c)?,
+            b"requestId" => line.request_id = Some(c.raw_value()?),
+            b"costUSD" => line.cost_usd = c.opt_f64("costUSD")?,
+            b"isApiErrorMessage" => line.is_api_error = c.opt_bool("isApiErrorMessage")?,
+            _ => c.skip()?,
+        }
+        Ok(())
+    })?;
+    c.end()?;
+    Ok(line)
+}
+
+fn read_message<'a>(c: &mut Cursor<'a>) -> Result<Option<Message<'a>>, JsonError> {
+    if !c.opt_object("message")? {
+        return Ok(None);
+    }
+    let mut m = Message::default();
+    c.object(|key, c| {
+        match key {
+            b"id" => m.id = Some(c.raw_value()?),
+            b"model" => m.model = c.opt_string("message.model")?,
+            b"usage" => m.usage = read_usage(c)?,
+            _ => c.skip()?,
+        }
+        Ok(())
+    })?;
+    Ok(Some(m))
+}
+
+fn read_usage<'a>(c: &mut Cursor<'a>) -> Result<Option<Usage<'a>>, JsonError> {
+    if !c.opt_object("usage")? {
+        return Ok(None);
+    }
+    let mut u = Usage::default();
+    c.object(|key, c| {
+        match key {
+            b"input_tokens" => u.input_tokens = c.opt_u64("input_tokens")?,
+            b"output_tokens" => u.output_tokens = c.opt_u64("output_tokens")?,
+            b"cache_creation_input_tokens" => {
+                u.cache_creation_input_tokens = c.opt_u64("cache_creation_input_tokens")?
+            }
+            b"cache_read_input_tokens" => {
+                u.cache_read_input_tokens = c.opt_u64("cache_read_input_tokens")?
+            }
+            b"cache_creation" => {
+                if c.opt_object("cache_creation")? {
+                    let mut cc = CacheCreation::default();
+                    c.object(|key, c| {
+                        match key {
+                            b"ephemeral_5m_input_tokens" => {
+                                cc.ephemeral_5m_input_tokens =
+                                    c.opt_u64("ephemeral_5m_input_tokens")?
+                            }
+                            b"ephemeral_1h_input_tokens" => {
+                                cc.ephemeral_1h_input_tokens =
+                                    c.opt_u64("ephemeral_1h_input_tokens")?
+                            }
+                            _ => c.skip()?,
+                        }
+                        Ok(())
+                    })?;
+                    u.cache_creation = Some(cc);
+                }
+            }
+            b"speed" => u.speed = c.opt_string("usage.speed")?,
+            b"inference_geo" => u.inference_geo = c.opt_string("usage.inference_geo")?,
+            _ => c.skip()?,
+        }
+        Ok(())
+    })?;
+    Ok(Some(u))
 }
 
 // Searchers built once: building one per call cost more than some of the searches.
@@ -152,7 +218,12 @@ pub fn parse_line(line: &[u8]) -> Result<Option<Record<'_>>, LineProblem> {
     if USAGE_KEY.find(trimmed).is_none() {
         return Ok(None);
     }
-    let parsed: Line<'_> = serde_json::from_slice(trimmed).map_err(|e| classify(&e))?;
+    let parsed = read_line(trimmed).map_err(|e| classify(&e))?;
+    finish(parsed, trimmed)
+}
+
+/// From the fields read to the record, whichever reader read them.
+fn finish<'a>(parsed: Line<'a>, trimmed: &'a [u8]) -> Result<Option<Record<'a>>, LineProblem> {
     let Some(message) = parsed.message else {
         return Ok(None);
     };
@@ -223,7 +294,7 @@ pub fn parse_line(line: &[u8]) -> Result<Option<Record<'_>>, LineProblem> {
         canonical &= speed == "standard" || speed == "fast";
     }
     if let Some(v) = parsed.version {
-        canonical &= is_semver_like(v.get());
+        canonical &= is_semver_like(v);
     }
 
     let api_error = parsed.is_api_error.unwrap_or(false);
@@ -297,14 +368,14 @@ fn is_semver_like(raw: &str) -> bool {
             .is_some_and(|rest| rest.as_bytes().first().is_some_and(u8::is_ascii_digit))
 }
 
-/// An id field: a string, absent, or (beyond what ccusage reads) `null`, empty, or a number.
+/// An id field (its JSON text): a string, absent, or (beyond what ccusage reads) `null`,
+/// empty, or a number.
 fn id_field<'a>(
-    raw: Option<&'a RawValue>,
+    raw: Option<&'a str>,
     field: &str,
     canonical: &mut bool,
 ) -> Result<Option<Cow<'a, str>>, LineProblem> {
-    let Some(raw) = raw else { return Ok(None) };
-    let text = raw.get();
+    let Some(text) = raw else { return Ok(None) };
     if text.starts_with('"') {
         let s: Cow<'a, str> = serde_json::from_str(text)
             .map_err(|e| LineProblem::BadField(format!("{field}: {e}")))?;
@@ -356,18 +427,161 @@ fn usage_limit_reset(line: &[u8]) -> Option<i64> {
         .filter(|&s: &i64| s > 0)
 }
 
-fn classify(e: &serde_json::Error) -> LineProblem {
-    use serde_json::error::Category;
-    match e.classify() {
-        Category::Data => LineProblem::BadField(e.to_string()),
-        Category::Eof => LineProblem::Malformed(format!("cut off ({e})")),
-        _ => LineProblem::Malformed(e.to_string()),
+fn classify(e: &JsonError) -> LineProblem {
+    match e.kind {
+        ErrorKind::Type => LineProblem::BadField(e.what.clone()),
+        ErrorKind::Eof => LineProblem::Malformed(format!("cut off ({e})")),
+        ErrorKind::Syntax => LineProblem::Malformed(e.to_string()),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The same fields read by serde_json into a `Value`: the reference the cursor must
+    /// agree with.
+    fn reference(b: &[u8]) -> Result<Line<'static>, LineProblem> {
+        use serde_json::Value;
+        let v: Value = serde_json::from_slice(b).map_err(|e| LineProblem::Malformed(e.to_string()))?;
+        let bad = |f: &str| LineProblem::BadField(f.to_string());
+        let leak = |s: String| -> &'static str { Box::leak(s.into_boxed_str()) };
+        let text = |v: Option<&Value>| v.map(|v| leak(v.to_string()));
+        let string = |v: Option<&Value>, f: &str| match v {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) => Ok(Some(Cow::Owned(s.clone()))),
+            Some(_) => Err(bad(f)),
+        };
+        let boolean = |v: Option<&Value>, f: &str| match v {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::Bool(b)) => Ok(Some(*b)),
+            Some(_) => Err(bad(f)),
+        };
+        let int = |v: Option<&Value>, f: &str| match v {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::Number(n)) => n.as_u64().map(Some).ok_or_else(|| bad(f)),
+            Some(_) => Err(bad(f)),
+        };
+        let object = |v: Option<&Value>, f: &str| match v {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::Object(o)) => Ok(Some(o.clone())),
+            Some(_) => Err(bad(f)),
+        };
+        let Value::Object(top) = v else { return Err(bad("top")) };
+        let message = match object(top.get("message"), "message")? {
+            None => None,
+            Some(m) => Some(Message {
+                id: text(m.get("id")),
+                model: string(m.get("model"), "model")?,
+                usage: match object(m.get("usage"), "usage")? {
+                    None => None,
+                    Some(u) => Some(Usage {
+                        input_tokens: int(u.get("input_tokens"), "input")?,
+                        output_tokens: int(u.get("output_tokens"), "output")?,
+                        cache_creation_input_tokens: int(u.get("cache_creation_input_tokens"), "cc")?,
+                        cache_read_input_tokens: int(u.get("cache_read_input_tokens"), "cr")?,
+                        cache_creation: match object(u.get("cache_creation"), "cache_creation")? {
+                            None => None,
+                            Some(c) => Some(CacheCreation {
+                                ephemeral_5m_input_tokens: int(c.get("ephemeral_5m_input_tokens"), "5m")?,
+                                ephemeral_1h_input_tokens: int(c.get("ephemeral_1h_input_tokens"), "1h")?,
+                            }),
+                        },
+                        speed: string(u.get("speed"), "speed")?,
+                        inference_geo: string(u.get("inference_geo"), "geo")?,
+                    }),
+                },
+            }),
+        };
+        Ok(Line {
+            timestamp: string(top.get("timestamp"), "timestamp")?,
+            version: text(top.get("version")),
+            session_id: text(top.get("sessionId")),
+            is_sidechain: boolean(top.get("isSidechain"), "isSidechain")?,
+            message,
+            request_id: text(top.get("requestId")),
+            cost_usd: match top.get("costUSD") {
+                None | Some(Value::Null) => None,
+                Some(Value::Number(n)) => n.as_f64(),
+                Some(_) => return Err(bad("costUSD")),
+            },
+            is_api_error: boolean(top.get("isApiErrorMessage"), "isApiErrorMessage")?,
+        })
+    }
+
+    /// Both readers, through the same finish: equal records, or both an error (of the same
+    /// kind unless the line has both a type and a syntax problem: the reference parses
+    /// the whole document before it looks at types).
+    fn agree(line: &[u8]) {
+        let trimmed = line.trim_ascii();
+        let fast = parse_line(line);
+        if trimmed.first() != Some(&b'{') || trimmed.last() != Some(&b'}') || USAGE_KEY.find(trimmed).is_none() {
+            return;
+        }
+        let slow = reference(trimmed).and_then(|l| finish(l, trimmed));
+        let kind = |r: &Result<Option<Record<'_>>, LineProblem>| match r {
+            Ok(_) => 0,
+            Err(LineProblem::Malformed(_)) => 1,
+            Err(LineProblem::BadField(_)) => 2,
+        };
+        match (&fast, &slow) {
+            (Ok(a), Ok(b)) => assert_eq!(a, b, "{}", String::from_utf8_lossy(line)),
+            (Err(_), Err(_)) => {}
+            _ => assert_eq!(kind(&fast), kind(&slow), "{fast:?} vs {slow:?}: {}", String::from_utf8_lossy(line)),
+        }
+    }
+
+    #[test]
+    fn the_cursor_reads_what_serde_reads() {
+        let mut lines: Vec<Vec<u8>> = vec![LINE.as_bytes().to_vec()];
+        let shared = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures/claude-real/projects");
+        let mut stack = vec![shared];
+        while let Some(d) = stack.pop() {
+            let Ok(rd) = std::fs::read_dir(&d) else { continue };
+            for e in rd.flatten() {
+                let p = e.path();
+                if p.is_dir() {
+                    stack.push(p);
+                } else if let Ok(text) = std::fs::read(&p) {
+                    lines.extend(text.split(|&b| b == b'\n').filter(|l| USAGE_KEY.find(l).is_some()).map(<[u8]>::to_vec));
+                }
+            }
+        }
+        let mut checked = 0;
+        for (i, l) in lines.iter().enumerate() {
+            agree(l);
+            // Mutations a damaged or foreign file might hold.
+            let s = String::from_utf8_lossy(l);
+            for (from, to) in [
+                ("\"output_tokens\":", "\"output_tokens\":\"1\"+"),
+                ("\"input_tokens\":", "\"input_tokens\": -"),
+                (":", " : "),
+                (",", " ,\t"),
+                ("\"usage\":{", "\"usage\":["),
+                ("\"message\":{", "\"message\":\"x\",\"m\":{"),
+                ("\"isSidechain\":false", "\"isSidechain\":0"),
+                ("\"requestId\":\"", "\"requestId\":null,\"r\":\""),
+                ("}}", "}},\"costUSD\":1.5e-3"),
+                ("\"model\":\"", "\"model\":\"\\u00e9"),
+            ] {
+                agree(s.replacen(from, to, 1).as_bytes());
+            }
+            for cut in [l.len() / 3, l.len() / 2, l.len().saturating_sub(2)] {
+                let mut m = l[..cut].to_vec();
+                m.push(b'}');
+                agree(&m);
+            }
+            if i % 50 == 0 {
+                for cut in 1..l.len() {
+                    let mut m = l[..cut].to_vec();
+                    m.push(b'}');
+                    agree(&m);
+                }
+            }
+            checked += 1;
+        }
+        assert!(checked >= 1);
+    }
 
     const LINE: &str = r#"{"isSidechain":false,"message":{"model":"claude-opus-4-6","id":"msg_1","content":[{"type":"text","text":"hi"}],"usage":{"input_tokens":3,"cache_creation_input_tokens":8165,"cache_read_input_tokens":17842,"cache_creation":{"ephemeral_5m_input_tokens":8000,"ephemeral_1h_input_tokens":165},"output_tokens":9,"service_tier":"standard","inference_geo":"global"}},"requestId":"req_1","type":"assistant","timestamp":"2026-02-12T14:12:01.177Z"}"#;
 
