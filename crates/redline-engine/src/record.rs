@@ -443,7 +443,8 @@ mod tests {
     /// agree with.
     fn reference(b: &[u8]) -> Result<Line<'static>, LineProblem> {
         use serde_json::Value;
-        let v: Value = serde_json::from_slice(b).map_err(|e| LineProblem::Malformed(e.to_string()))?;
+        let v: Value =
+            serde_json::from_slice(b).map_err(|e| LineProblem::Malformed(e.to_string()))?;
         let bad = |f: &str| LineProblem::BadField(f.to_string());
         let leak = |s: String| -> &'static str { Box::leak(s.into_boxed_str()) };
         let text = |v: Option<&Value>| v.map(|v| leak(v.to_string()));
@@ -467,7 +468,9 @@ mod tests {
             Some(Value::Object(o)) => Ok(Some(o.clone())),
             Some(_) => Err(bad(f)),
         };
-        let Value::Object(top) = v else { return Err(bad("top")) };
+        let Value::Object(top) = v else {
+            return Err(bad("top"));
+        };
         let message = match object(top.get("message"), "message")? {
             None => None,
             Some(m) => Some(Message {
@@ -478,13 +481,22 @@ mod tests {
                     Some(u) => Some(Usage {
                         input_tokens: int(u.get("input_tokens"), "input")?,
                         output_tokens: int(u.get("output_tokens"), "output")?,
-                        cache_creation_input_tokens: int(u.get("cache_creation_input_tokens"), "cc")?,
+                        cache_creation_input_tokens: int(
+                            u.get("cache_creation_input_tokens"),
+                            "cc",
+                        )?,
                         cache_read_input_tokens: int(u.get("cache_read_input_tokens"), "cr")?,
                         cache_creation: match object(u.get("cache_creation"), "cache_creation")? {
                             None => None,
                             Some(c) => Some(CacheCreation {
-                                ephemeral_5m_input_tokens: int(c.get("ephemeral_5m_input_tokens"), "5m")?,
-                                ephemeral_1h_input_tokens: int(c.get("ephemeral_1h_input_tokens"), "1h")?,
+                                ephemeral_5m_input_tokens: int(
+                                    c.get("ephemeral_5m_input_tokens"),
+                                    "5m",
+                                )?,
+                                ephemeral_1h_input_tokens: int(
+                                    c.get("ephemeral_1h_input_tokens"),
+                                    "1h",
+                                )?,
                             }),
                         },
                         speed: string(u.get("speed"), "speed")?,
@@ -515,7 +527,10 @@ mod tests {
     fn agree(line: &[u8]) {
         let trimmed = line.trim_ascii();
         let fast = parse_line(line);
-        if trimmed.first() != Some(&b'{') || trimmed.last() != Some(&b'}') || USAGE_KEY.find(trimmed).is_none() {
+        if trimmed.first() != Some(&b'{')
+            || trimmed.last() != Some(&b'}')
+            || USAGE_KEY.find(trimmed).is_none()
+        {
             return;
         }
         let slow = reference(trimmed).and_then(|l| finish(l, trimmed));
@@ -527,23 +542,35 @@ mod tests {
         match (&fast, &slow) {
             (Ok(a), Ok(b)) => assert_eq!(a, b, "{}", String::from_utf8_lossy(line)),
             (Err(_), Err(_)) => {}
-            _ => assert_eq!(kind(&fast), kind(&slow), "{fast:?} vs {slow:?}: {}", String::from_utf8_lossy(line)),
+            _ => assert_eq!(
+                kind(&fast),
+                kind(&slow),
+                "{fast:?} vs {slow:?}: {}",
+                String::from_utf8_lossy(line)
+            ),
         }
     }
 
     #[test]
     fn the_cursor_reads_what_serde_reads() {
         let mut lines: Vec<Vec<u8>> = vec![LINE.as_bytes().to_vec()];
-        let shared = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures/claude-real/projects");
+        let shared = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../../shared/fixtures/claude-real/projects");
         let mut stack = vec![shared];
         while let Some(d) = stack.pop() {
-            let Ok(rd) = std::fs::read_dir(&d) else { continue };
+            let Ok(rd) = std::fs::read_dir(&d) else {
+                continue;
+            };
             for e in rd.flatten() {
                 let p = e.path();
                 if p.is_dir() {
                     stack.push(p);
                 } else if let Ok(text) = std::fs::read(&p) {
-                    lines.extend(text.split(|&b| b == b'\n').filter(|l| USAGE_KEY.find(l).is_some()).map(<[u8]>::to_vec));
+                    lines.extend(
+                        text.split(|&b| b == b'\n')
+                            .filter(|l| USAGE_KEY.find(l).is_some())
+                            .map(<[u8]>::to_vec),
+                    );
                 }
             }
         }

@@ -20,6 +20,9 @@ pub struct Cli {
 pub enum Command {
     /// Usage reports from Claude Code's transcripts, as ccusage prints them.
     Report(ReportArgs),
+    /// Made-up transcripts to try redline on, or to time it.
+    #[command(subcommand)]
+    Demo(DemoCommand),
 }
 
 /// `redline report <kind> [flags]`.
@@ -70,6 +73,38 @@ pub struct ReportArgs {
     /// Blocks: token budget of a block, a number or `max` (largest completed block).
     #[arg(long, short = 't', value_parser = parse_limit, env = "REDLINE_BLOCK_BUDGET")]
     pub token_limit: Option<TokenLimit>,
+}
+
+/// `redline demo <command>`.
+#[derive(Debug, Subcommand)]
+pub enum DemoCommand {
+    /// Write a corpus of made-up Claude Code transcripts under DIR/projects.
+    Generate(GenerateArgs),
+}
+
+/// `redline demo generate --out DIR [flags]`. No `REDLINE_*` variables: a corpus is made
+/// on purpose, one command at a time.
+#[derive(Debug, Args)]
+pub struct GenerateArgs {
+    /// Where to write; point CLAUDE_CONFIG_DIR at it to report on the corpus.
+    #[arg(long, short = 'o')]
+    pub out: PathBuf,
+    /// How many responses (about 6 KB of transcript each; 300000 is about 1.9 GB).
+    #[arg(long, short = 'n', default_value_t = 3000, value_parser = parse_count)]
+    pub responses: usize,
+    /// The seed: the same seed and count give the same bytes.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Leave out the malformed lines (cut copies of lines and lines that are not JSON).
+    #[arg(long)]
+    pub no_malformed: bool,
+    /// Leave out the two constructs ccusage 20's own reports count differently (sidechain
+    /// re-requests, streamed copies without requestId), to compare totals with ccusage.
+    #[arg(long)]
+    pub comparable: bool,
+    /// Write into a directory that is not empty (files of the same names are replaced).
+    #[arg(long, short = 'f')]
+    pub force: bool,
 }
 
 /// Report kinds.
@@ -142,6 +177,14 @@ pub fn parse_date(s: &str) -> Result<Date, String> {
         .map_err(|_| format!("{s:?} is not a date (use YYYYMMDD or YYYY-MM-DD)"))
 }
 
+/// A count, with `_` allowed as a separator.
+fn parse_count(s: &str) -> Result<usize, String> {
+    s.trim()
+        .replace('_', "")
+        .parse()
+        .map_err(|_| format!("{s:?} is not a count"))
+}
+
 fn parse_limit(s: &str) -> Result<TokenLimit, String> {
     match s.trim() {
         "max" | "" => Ok(TokenLimit::Max),
@@ -162,7 +205,49 @@ mod tests {
         v.extend_from_slice(args);
         Cli::try_parse_from(v).map(|c| match c.command {
             Command::Report(r) => r,
+            Command::Demo(_) => unreachable!("parsed as a report"),
         })
+    }
+
+    fn generate(args: &[&str]) -> Result<GenerateArgs, clap::Error> {
+        let mut v = vec!["redline", "demo", "generate"];
+        v.extend_from_slice(args);
+        Cli::try_parse_from(v).map(|c| match c.command {
+            Command::Demo(DemoCommand::Generate(g)) => g,
+            Command::Report(_) => unreachable!("parsed as demo generate"),
+        })
+    }
+
+    #[test]
+    fn demo_generate_needs_out_and_has_defaults() {
+        assert!(generate(&[]).is_err());
+        let g = generate(&["--out", "/tmp/c"]).unwrap();
+        assert_eq!(g.out, PathBuf::from("/tmp/c"));
+        assert_eq!((g.responses, g.seed), (3000, 1));
+        assert!(!g.no_malformed && !g.force && !g.comparable);
+    }
+
+    #[test]
+    fn demo_generate_flags() {
+        let g = generate(&[
+            "-o",
+            "c",
+            "--responses",
+            "300_000",
+            "--seed",
+            "7",
+            "--no-malformed",
+            "--force",
+            "--comparable",
+        ])
+        .unwrap();
+        assert_eq!((g.responses, g.seed), (300_000, 7));
+        assert!(g.no_malformed && g.force && g.comparable);
+        let e = generate(&["-o", "c", "-n", "lots"])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("is not a count"), "{e}");
+        assert!(generate(&["-o", "c", "--seed", "-1"]).is_err());
     }
 
     #[test]

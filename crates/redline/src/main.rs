@@ -14,6 +14,7 @@ fn main() -> ExitCode {
     let cli = cli::Cli::parse();
     let result = match cli.command {
         cli::Command::Report(args) => cmd::report::run(&args),
+        cli::Command::Demo(cli::DemoCommand::Generate(args)) => cmd::demo::generate(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,6 +1,6 @@
 //! Differential test: `redline report` against ccusage 20.0.24 on generated corpora.
 //!
-//! For each seed, `support::corpus` writes a Claude Code `projects/` tree into a fresh
+//! For each seed, `redline_demo` writes a Claude Code `projects/` tree into a fresh
 //! temporary directory; both tools then report daily, weekly, monthly, session and blocks
 //! (and daily with `--mode calculate`) and the JSON is compared row by row: every token
 //! count exactly, dollars within a cent, models, breakdown order, timestamps and block
@@ -13,15 +13,13 @@
 //! skips with a reason, except under `CI=true`, where it fails. Set
 //! `REDLINE_PARITY_KEEP=1` to keep the generated corpora (their paths are printed).
 
-mod support;
-
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
+use redline_demo as corpus;
 use serde_json::Value;
-use support::corpus;
 
 /// (seed, responses).
 const SEEDS: [(u64, usize); 4] = [(1, 420), (2, 800), (3, 600), (4, 320)];
@@ -369,11 +367,14 @@ fn check_seed(seed: u64, responses: usize) {
     // every streamed copy without a requestId; its other reports do the opposite), so no
     // single answer can equal all of them. redline counts one response per message.id in
     // both cases (docs/reports.md); tests/accounting.rs in the engine pins that.
+    // Malformed lines stay in: both tools skip them.
     let options = corpus::Options {
         sidechain_rerequests: false,
         streamed_without_request_id: false,
+        ..corpus::Options::default()
     };
-    let stats = corpus::generate_with(&tmp.dir, seed, responses, &options);
+    let stats =
+        corpus::generate_with(&tmp.dir, seed, responses, &options).expect("write the corpus");
     let mut failures = Vec::new();
     let runs: [(&str, &[&str], &str, &str, bool); 6] = [
         ("daily", &[], "daily", "date", true),
@@ -449,8 +450,8 @@ fn parity_seed_4() {
 #[test]
 fn corpus_is_deterministic_and_covers_the_rules() {
     let (a, b) = (TempCorpus::new("det-a"), TempCorpus::new("det-b"));
-    corpus::generate(&a.dir, 7, 300);
-    corpus::generate(&b.dir, 7, 300);
+    corpus::generate(&a.dir, 7, 300).expect("write the corpus");
+    corpus::generate(&b.dir, 7, 300).expect("write the corpus");
     let (fa, fb) = (files(&a.dir), files(&b.dir));
     assert!(!fa.is_empty());
     assert_eq!(fa, fb, "the same seed gave different corpora");
@@ -458,10 +459,10 @@ fn corpus_is_deterministic_and_covers_the_rules() {
     let mut all = Vec::new();
     for (seed, responses) in SEEDS {
         let tmp = TempCorpus::new(&format!("cover{seed}"));
-        all.push(corpus::generate(&tmp.dir, seed, responses));
+        all.push(corpus::generate(&tmp.dir, seed, responses).expect("write the corpus"));
     }
     let sum = |f: fn(&corpus::Stats) -> usize| all.iter().map(f).sum::<usize>();
-    let checks: [(&str, usize); 20] = [
+    let checks: [(&str, usize); 22] = [
         ("streamed", sum(|s| s.streamed)),
         ("interrupted", sum(|s| s.interrupted)),
         ("resumed_sessions", sum(|s| s.resumed_sessions)),
@@ -482,6 +483,8 @@ fn corpus_is_deterministic_and_covers_the_rules() {
         ("block_edges", sum(|s| s.block_edges)),
         ("gap_edges", sum(|s| s.gap_edges)),
         ("task_results", sum(|s| s.task_results)),
+        ("truncated", sum(|s| s.truncated)),
+        ("garbage", sum(|s| s.garbage)),
     ];
     let missing: Vec<&str> = checks
         .iter()

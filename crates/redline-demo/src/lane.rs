@@ -1,208 +1,17 @@
-//! A deterministic corpus of Claude Code transcripts for differential tests.
-//!
-//! `generate(dir, seed, responses)` writes `dir/projects/...` the way Claude Code lays it
-//! out: several projects, sessions over about three weeks, subagent files, resumed
-//! sessions. Every line is written by hand in Claude Code's own field order and compact
-//! form (`"usage":{`, `YYYY-MM-DDTHH:MM:SS.mmmZ`), because parity is judged on what Claude
-//! Code writes. The only randomness is a splitmix64 seeded by `seed`.
-//!
-//! What it exercises (each counted in [`Stats`]):
-//! - streamed copies of one response (same `message.id` + `requestId`, 2-5 lines, early
-//!   ones with a placeholder `output_tokens` 1..10, the last with the real total), and
-//!   interrupted responses whose copies all carry the same placeholder (first copy wins,
-//!   sometimes on the other side of midnight);
-//! - resumed sessions replaying a suffix of an earlier session verbatim in a new file (a
-//!   full tie: the earlier path in sorted order keeps it), sometimes starting mid-stream,
-//!   sometimes with `"speed":"standard"` added to the replayed copy (the copy with `speed`
-//!   replaces the one without);
-//! - subagent files (`<session>/subagents/agent-<id>.jsonl`, `isSidechain:true`); a
-//!   non-sidechain copy of a subagent response in the main file (the parent copy wins
-//!   even when smaller); sidechain copies with the same `message.id` and another
-//!   `requestId` (deduplicated); two non-sidechain lines with one `message.id` and two
-//!   `requestId`s (both count);
-//! - lines with `message.id` but no `requestId`, lines with no `message.id` (some twice);
-//! - `<synthetic>` lines with zero usage, API errors with `isApiErrorMessage:true`, some
-//!   `Claude AI usage limit reached|<epoch>`;
-//! - four models, `cache_creation` split with `ephemeral_1h_input_tokens`, legacy lines
-//!   with `costUSD` and no split, `usage.speed:"fast"` on claude-opus-4-6;
-//! - user prompts, tool results with large text, Task results whose `toolUseResult`
-//!   carries a `"usage":{` (not an assistant line), `progress` lines without nested
-//!   usage, `system`, `summary` and `file-history-snapshot` lines;
-//! - time: bursts and gaps longer than 5 h, gaps of exactly 5 h and 5 h + 1 ms, a
-//!   response exactly 5 h after a block's start, responses within seconds of midnight.
-//!
-//! Deliberately absent (ccusage and redline differ there on purpose): prompts above 200k
-//! tokens, `inference_geo:"us"`, and progress lines with nested usage.
+//! One lane of the corpus: a person working through sessions in a few projects, period
+//! by period, written in Claude Code's own line shapes.
 
-use std::fs;
+use std::fs::{self, File};
+use std::io::{BufWriter, Write};
 use std::path::Path;
 
-const HOUR: i64 = 3_600_000;
-const DAY: i64 = 24 * HOUR;
+use crate::rng::{B62, Rng};
+use crate::text::{WORDS, days_from_civil, iso, js};
+use crate::{Error, Options, Stats};
+
+pub(crate) const HOUR: i64 = 3_600_000;
+pub(crate) const DAY: i64 = 24 * HOUR;
 const FIVE_H: i64 = 5 * HOUR;
-
-/// How often each construct occurs in a generated corpus.
-#[derive(Debug, Default, Clone)]
-pub struct Stats {
-    /// Assistant responses (distinct message ids), main and subagent.
-    pub responses: usize,
-    /// Lines written.
-    pub lines: usize,
-    /// Files written.
-    pub files: usize,
-    /// Responses written as 2-5 streamed copies.
-    pub streamed: usize,
-    /// Responses with only placeholder copies (interrupted).
-    pub interrupted: usize,
-    /// Sessions that start by replaying an earlier session.
-    pub resumed_sessions: usize,
-    /// Lines replayed verbatim.
-    pub replayed_lines: usize,
-    /// Replayed lines given `"speed":"standard"`.
-    pub speed_replays: usize,
-    /// Subagent files.
-    pub subagent_files: usize,
-    /// Non-sidechain copies of subagent responses in the main file.
-    pub sidechain_main_copies: usize,
-    /// Sidechain copies with the same message id and another request id.
-    pub sidechain_rerequests: usize,
-    /// Non-sidechain lines with a known message id and another request id.
-    pub main_rerequests: usize,
-    /// Assistant lines without `requestId`.
-    pub no_request_id: usize,
-    /// Assistant lines without `message.id`.
-    pub no_message_id: usize,
-    /// `<synthetic>` lines.
-    pub synthetic: usize,
-    /// Usage-limit API errors.
-    pub usage_limit: usize,
-    /// Lines with `costUSD`.
-    pub cost_usd: usize,
-    /// Lines with `speed:"fast"`.
-    pub fast: usize,
-    /// Lines with 1-hour cache writes.
-    pub one_hour: usize,
-    /// Responses placed within seconds of midnight UTC.
-    pub midnight_edges: usize,
-    /// Responses placed exactly 5 h after a block's start.
-    pub block_edges: usize,
-    /// Gaps of exactly 5 h or 5 h + a few ms.
-    pub gap_edges: usize,
-    /// Task results carrying `toolUseResult.usage`.
-    pub task_results: usize,
-}
-
-/// splitmix64.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    /// Uniform in `lo..=hi`.
-    fn range(&mut self, lo: u64, hi: u64) -> u64 {
-        lo + self.next() % (hi - lo + 1)
-    }
-    fn ms(&mut self, lo: i64, hi: i64) -> i64 {
-        lo + (self.next() % ((hi - lo + 1) as u64)) as i64
-    }
-    fn chance(&mut self, p: f64) -> bool {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64 >= 1.0 - p
-    }
-    fn pick<'a, T>(&mut self, v: &'a [T]) -> &'a T {
-        &v[(self.next() % v.len() as u64) as usize]
-    }
-    fn word(&mut self, v: &[&'static str]) -> &'static str {
-        v[(self.next() % v.len() as u64) as usize]
-    }
-    fn chars(&mut self, n: usize, alphabet: &[u8]) -> String {
-        (0..n)
-            .map(|_| alphabet[(self.next() % alphabet.len() as u64) as usize] as char)
-            .collect()
-    }
-    fn uuid(&mut self) -> String {
-        let h = self.chars(32, b"0123456789abcdef").into_bytes();
-        let s = |a: usize, b: usize| String::from_utf8_lossy(&h[a..b]).into_owned();
-        let variant = b"89ab"[(self.next() % 4) as usize] as char;
-        format!(
-            "{}-{}-4{}-{}{}-{}",
-            s(0, 8),
-            s(8, 12),
-            s(13, 16),
-            variant,
-            s(17, 20),
-            s(20, 32)
-        )
-    }
-    fn msg_id(&mut self) -> String {
-        format!("msg_01{}", self.chars(22, B62))
-    }
-    fn req_id(&mut self) -> String {
-        format!("req_011C{}", self.chars(20, B62))
-    }
-    fn tool_id(&mut self) -> String {
-        format!("toolu_01{}", self.chars(22, B62))
-    }
-}
-
-const B62: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-
-const WORDS: &[&str] = &[
-    "the",
-    "parser",
-    "returns",
-    "an",
-    "error",
-    "when",
-    "buffer",
-    "is",
-    "empty",
-    "fix",
-    "test",
-    "module",
-    "config",
-    "value",
-    "spawn",
-    "thread",
-    "async",
-    "retry",
-    "cache",
-    "read",
-    "write",
-    "index",
-    "file",
-    "line",
-    "token",
-    "budget",
-    "gauge",
-    "needle",
-    "stepper",
-    "block",
-    "session",
-    "daily",
-    "report",
-    "ok",
-    "failed",
-    "warning",
-    "unused",
-    "import",
-    "struct",
-    "impl",
-    "fn",
-    "let",
-    "match",
-    "Some",
-    "None",
-    "println",
-    "assert_eq",
-    "cargo",
-    "build",
-    "check",
-];
 
 const OPUS_46: &str = "claude-opus-4-6";
 const SONNET_45: &str = "claude-sonnet-4-5-20250929";
@@ -217,46 +26,6 @@ fn rates(model: &str) -> (f64, f64, f64, f64) {
         HAIKU_45 => (1.0, 5.0, 1.25, 0.1),
         _ => (15.0, 75.0, 18.75, 1.5),
     }
-}
-
-/// `YYYY-MM-DDTHH:MM:SS.mmmZ` for Unix milliseconds.
-pub fn iso(ms: i64) -> String {
-    let days = ms.div_euclid(DAY);
-    let rem = ms.rem_euclid(DAY);
-    let (y, m, d) = civil_from_days(days);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:03}Z",
-        rem / HOUR,
-        rem % HOUR / 60_000,
-        rem % 60_000 / 1000,
-        rem % 1000
-    )
-}
-
-fn civil_from_days(z: i64) -> (i64, i64, i64) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    (yoe + era * 400 + i64::from(m <= 2), m, d)
-}
-
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = if m > 2 { m - 3 } else { m + 9 };
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-fn js(s: &str) -> String {
-    serde_json::to_string(s).expect("a string serialises")
 }
 
 #[derive(Clone, Copy)]
@@ -336,6 +105,8 @@ struct Session {
     last_uuid: Option<String>,
     lines: Vec<String>,
     subagents: Vec<(String, Vec<String>)>,
+    /// The uuid of the running subagent's last line (its next line's parent).
+    agent_last_uuid: Option<String>,
 }
 
 /// Who writes a line: the main thread or a subagent of the session.
@@ -365,39 +136,43 @@ struct Gen {
     sessions: Vec<Session>,
     stats: Stats,
     target: usize,
+    /// Draws for malformed lines, apart from `rng` so that they do not move the rest.
+    junk: Rng,
+    /// This lane has a marathon session: one that gets most of the periods.
+    marathon: bool,
+    marathon_session: Option<usize>,
 }
 
-/// Switches for constructs on which ccusage's own reports disagree with each other.
-#[derive(Debug, Clone)]
-pub struct Options {
-    /// Sidechain copies with the same `message.id` and another `requestId`. ccusage
-    /// 20.0.24 deduplicates them in `daily` only; weekly, monthly, session and blocks
-    /// count every copy.
-    pub sidechain_rerequests: bool,
-    /// Streamed copies of a response without `requestId` (Claude Code 1.0), which carry
-    /// different timestamps. ccusage 20.0.24's `daily` keys such lines on
-    /// (`message.id`, timestamp) and counts each copy; the other reports key them on
-    /// `message.id` alone and keep one.
-    pub streamed_without_request_id: bool,
-}
+/// Chance that a tool result is large (4,000-12,000 words); sets the corpus's bytes per
+/// response.
+const BIG_TOOL_RESULT: f64 = 0.05;
+/// A lane's share of periods that go to its marathon session.
+const MARATHON_SHARE: f64 = 0.75;
+/// Chance that a line is followed by a cut copy of itself, or by a line that is not JSON.
+const TRUNCATED: f64 = 0.001;
+const GARBAGE: f64 = 0.0003;
+/// Chance that a file ends in a cut copy of its last line.
+const TRUNCATED_TAIL: f64 = 0.02;
+/// Lines that are not JSON, as found in real transcripts after crashes and bad merges.
+const GARBAGE_LINES: &[&str] = &[
+    "\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0",
+    "Killed",
+    "<<<<<<< Updated upstream",
+    "undefined",
+    "{\"type\":\"assistant\",\"message\":{\"usage\":",
+];
 
-impl Default for Options {
-    fn default() -> Options {
-        Options {
-            sidechain_rerequests: true,
-            streamed_without_request_id: true,
-        }
-    }
-}
-
-/// Writes the corpus under `dir/projects` and reports what it contains.
-pub fn generate(dir: &Path, seed: u64, responses: usize) -> Stats {
-    generate_with(dir, seed, responses, &Options::default())
-}
-
-/// [`generate`] with some constructs switched off.
-pub fn generate_with(dir: &Path, seed: u64, responses: usize, options: &Options) -> Stats {
-    let mut rng = Rng(seed ^ 0x5EED_F0C0_DE00);
+/// Generates one lane of `responses` responses and writes its files under `dir/projects`.
+/// The start date comes from the corpus's `seed`, everything else from `lane_seed`.
+pub(crate) fn generate(
+    dir: &Path,
+    seed: u64,
+    lane_seed: u64,
+    responses: usize,
+    options: &Options,
+    marathon: bool,
+) -> Result<Stats, Error> {
+    let mut rng = Rng(lane_seed ^ 0x5EED_F0C0_DE00);
     let names = [
         ("-home-dev-code-atlas", "/home/dev/code/atlas"),
         ("-home-dev-code-beacon-api", "/home/dev/code/beacon-api"),
@@ -427,6 +202,9 @@ pub fn generate_with(dir: &Path, seed: u64, responses: usize, options: &Options)
         sessions: Vec::new(),
         stats: Stats::default(),
         target: responses,
+        junk: Rng(lane_seed ^ 0xBAD_11E5),
+        marathon,
+        marathon_session: None,
     };
     let mut first = true;
     while g.stats.responses < g.target {
@@ -436,8 +214,8 @@ pub fn generate_with(dir: &Path, seed: u64, responses: usize, options: &Options)
         first = false;
         g.period();
     }
-    g.write(dir);
-    g.stats
+    g.write(dir)?;
+    Ok(g.stats)
 }
 
 impl Gen {
@@ -551,6 +329,7 @@ impl Gen {
             last_uuid: None,
             lines: Vec::new(),
             subagents: Vec::new(),
+            agent_last_uuid: None,
         };
         self.sessions.push(s);
         self.sessions.len() - 1
@@ -558,6 +337,19 @@ impl Gen {
 
     /// A session to work in: continue one, start one, or resume one in a new file.
     fn choose_session(&mut self) -> usize {
+        if self.marathon && self.rng.chance(MARATHON_SHARE) {
+            if let Some(m) = self.marathon_session {
+                return m;
+            }
+            let project = (self.rng.next() % self.projects.len() as u64) as usize;
+            // A current Claude Code session, whatever the draw.
+            let m = self.new_session(project);
+            let s = &mut self.sessions[m];
+            (s.legacy, s.no_request_id) = (false, false);
+            (s.version, s.model) = ("2.1.41", OPUS_46);
+            self.marathon_session = Some(m);
+            return m;
+        }
         let project = (self.rng.next() % self.projects.len() as u64) as usize;
         let existing: Vec<usize> = (0..self.sessions.len())
             .filter(|&i| self.sessions[i].project == project)
@@ -637,24 +429,36 @@ impl Gen {
     }
 
     fn push(&mut self, w: &Writer, line: String, uuid: Option<String>) {
+        let junk = if !self.options.malformed {
+            None
+        } else if self.junk.chance(TRUNCATED) {
+            self.stats.truncated += 1;
+            Some(cut(&mut self.junk, &line))
+        } else if self.junk.chance(GARBAGE) {
+            self.stats.garbage += 1;
+            Some(self.junk.word(GARBAGE_LINES).to_string())
+        } else {
+            None
+        };
         let s = &mut self.sessions[w.session];
-        if uuid.is_some() && w.agent.is_none() {
-            s.last_uuid = uuid;
+        if uuid.is_some() {
+            match w.agent {
+                Some(_) => s.agent_last_uuid = uuid,
+                None => s.last_uuid = uuid,
+            }
         }
-        match w.agent {
-            Some(a) => s.subagents[a].1.push(line),
-            None => s.lines.push(line),
-        }
+        let lines = match w.agent {
+            Some(a) => &mut s.subagents[a].1,
+            None => &mut s.lines,
+        };
+        lines.push(line);
+        lines.extend(junk);
     }
 
     fn parent(&self, w: &Writer) -> Option<String> {
         let s = &self.sessions[w.session];
         match w.agent {
-            Some(a) => s.subagents[a]
-                .1
-                .last()
-                .and_then(|l| l.split("\"uuid\":\"").nth(1))
-                .map(|u| u[..36].to_string()),
+            Some(_) => s.agent_last_uuid.clone(),
             None => s.last_uuid.clone(),
         }
     }
@@ -704,7 +508,7 @@ impl Gen {
         }
         let d = self.rng.ms(100, 30_000);
         let ts = self.tick(d);
-        let big = self.rng.chance(0.15);
+        let big = self.rng.chance(BIG_TOOL_RESULT);
         let n = if big {
             self.rng.range(4000, 12_000)
         } else {
@@ -980,6 +784,7 @@ impl Gen {
         self.sessions[s]
             .subagents
             .push((agent_id.clone(), Vec::new()));
+        self.sessions[s].agent_last_uuid = None;
         self.stats.subagent_files += 1;
         let legacy = self.sessions[s].legacy;
         let model = if legacy {
@@ -997,7 +802,9 @@ impl Gen {
         let d = self.rng.ms(300, 3000);
         let ts = self.tick(d);
         self.user_prompt(&w, ts);
-        let n = self.rng.range(2, 12);
+        // Never past the lane's target by more than this one response.
+        let left = self.target.saturating_sub(self.stats.responses).max(1);
+        let n = self.rng.range(2, 12).min(left as u64);
         let mut done = Vec::new();
         for i in 0..n {
             let last = i + 1 == n;
@@ -1216,31 +1023,67 @@ impl Gen {
         self.force = None;
     }
 
-    fn write(&mut self, dir: &Path) {
+    fn write(&mut self, dir: &Path) -> Result<(), Error> {
         let root = dir.join("projects");
-        for s in &self.sessions {
+        let sessions = std::mem::take(&mut self.sessions);
+        for s in &sessions {
             let pdir = root.join(&self.projects[s.project].0);
-            fs::create_dir_all(&pdir).expect("create project dir");
+            fs::create_dir_all(&pdir).map_err(|e| Error::new(&pdir, e))?;
             if !s.lines.is_empty() {
-                let mut text = s.lines.join("\n");
-                text.push('\n');
-                fs::write(pdir.join(format!("{}.jsonl", s.id)), text).expect("write session");
-                self.stats.files += 1;
-                self.stats.lines += s.lines.len();
+                self.write_file(&pdir.join(format!("{}.jsonl", s.id)), &s.lines)?;
             }
             if !s.subagents.is_empty() {
                 let sub = pdir.join(&s.id).join("subagents");
-                fs::create_dir_all(&sub).expect("create subagents dir");
+                fs::create_dir_all(&sub).map_err(|e| Error::new(&sub, e))?;
                 for (id, lines) in &s.subagents {
-                    let mut text = lines.join("\n");
-                    text.push('\n');
-                    fs::write(sub.join(format!("agent-{id}.jsonl")), text).expect("write agent");
-                    self.stats.files += 1;
-                    self.stats.lines += lines.len();
+                    self.write_file(&sub.join(format!("agent-{id}.jsonl")), lines)?;
                 }
             }
         }
+        self.sessions = sessions;
+        Ok(())
     }
+
+    /// Writes one file, sometimes ending it in a cut copy of its last line.
+    fn write_file(&mut self, path: &Path, lines: &[String]) -> Result<(), Error> {
+        let fail = |e| Error::new(path, e);
+        let mut out = BufWriter::with_capacity(1 << 20, File::create(path).map_err(fail)?);
+        let mut bytes = 0;
+        for line in lines {
+            out.write_all(line.as_bytes()).map_err(fail)?;
+            out.write_all(b"\n").map_err(fail)?;
+            bytes += line.len() as u64 + 1;
+        }
+        let mut n = lines.len();
+        if let Some(last) = lines.last().filter(|_| self.options.malformed) {
+            if self.junk.chance(TRUNCATED_TAIL) {
+                let tail = cut(&mut self.junk, last);
+                out.write_all(tail.as_bytes()).map_err(fail)?;
+                out.write_all(b"\n").map_err(fail)?;
+                bytes += tail.len() as u64 + 1;
+                n += 1;
+                self.stats.truncated += 1;
+            }
+        }
+        out.flush().map_err(fail)?;
+        self.stats.files += 1;
+        self.stats.lines += n;
+        self.stats.bytes += bytes;
+        self.stats.largest_file = self.stats.largest_file.max(bytes);
+        Ok(())
+    }
+}
+
+/// The first 20-95% of `line` (never all of it, so never valid JSON): what a writer
+/// that crashed mid-line leaves behind.
+fn cut(rng: &mut Rng, line: &str) -> String {
+    let len = line.len();
+    let mut at =
+        (rng.range(len as u64 / 5, len as u64 * 19 / 20) as usize).clamp(1, len.max(2) - 1);
+    while !line.is_char_boundary(at) {
+        at -= 1;
+    }
+    line[..at].to_string()
 }
 
 struct Response {
