@@ -78,6 +78,8 @@ pub const FLAG_API_ERROR: u8 = 8;
 pub const FLAG_HAS_SPEED: u8 = 16;
 /// The line was accepted beyond Claude Code's own shape.
 pub const FLAG_LENIENT: u8 = 32;
+/// The line had no `message.id`: never deduplicated.
+pub const FLAG_UNKEYED: u8 = 64;
 
 impl Entry {
     /// Builds the entry for a parsed line.
@@ -279,75 +281,81 @@ impl Hasher for KeyHasher {
     }
 }
 
-/// Distinct responses: keyed ones deduplicated, unkeyed ones (no `message.id`) as they come.
+/// Distinct responses: keyed ones deduplicated, unkeyed ones (no `message.id`) as they
+/// come. Entries live in one vector (its unused capacity is never touched, so it costs no
+/// memory); the maps hold only 16-byte slots pointing into it.
 #[derive(Clone, Debug, Default)]
 pub struct Ledger {
-    keyed: HashMap<u64, Entry, BuildHasherDefault<KeyHasher>>,
-    /// `message.id` hash to the key of the first response stored under that id, for
-    /// matching sidechain copies that carry another `requestId`.
-    by_id: HashMap<u64, u64, BuildHasherDefault<KeyHasher>>,
-    unkeyed: Vec<Entry>,
+    entries: Vec<Entry>,
+    /// Dedup key to the entry.
+    index: HashMap<u64, u32, BuildHasherDefault<KeyHasher>>,
+    /// `message.id` hash to the first entry stored under that id, for matching sidechain
+    /// copies that carry another `requestId`.
+    by_id: HashMap<u64, u32, BuildHasherDefault<KeyHasher>>,
     copies: u64,
 }
 
 impl Ledger {
     /// Offers one copy of a response. It is kept if it is the first copy of its response or
     /// beats the copy held (see the module docs).
-    pub fn offer(&mut self, key: Option<u64>, entry: Entry, files: &Files) {
-        let Some(mut key) = key else {
-            self.unkeyed.push(entry);
+    pub fn offer(&mut self, key: Option<u64>, mut entry: Entry, files: &Files) {
+        let Some(key) = key else {
+            entry.flags |= FLAG_UNKEYED;
+            self.entries.push(entry);
             return;
         };
+        entry.flags &= !FLAG_UNKEYED;
         self.copies += 1;
-        if !self.keyed.contains_key(&key) && entry.id_hash != 0 {
-            if let Some(&other) = self.by_id.get(&entry.id_hash) {
-                let sidechain_replay = entry.has(FLAG_SIDECHAIN)
-                    || self
-                        .keyed
-                        .get(&other)
-                        .is_some_and(|e| e.has(FLAG_SIDECHAIN));
+        let mut held = self.index.get(&key).copied();
+        if held.is_none() && entry.id_hash != 0 {
+            if let Some(&same_id) = self.by_id.get(&entry.id_hash) {
+                let sidechain_replay =
+                    entry.has(FLAG_SIDECHAIN) || self.entries[same_id as usize].has(FLAG_SIDECHAIN);
                 if sidechain_replay {
-                    key = other;
+                    held = Some(same_id);
                 }
             }
         }
-        match self.keyed.entry(key) {
-            std::collections::hash_map::Entry::Vacant(v) => {
-                if entry.id_hash != 0 {
-                    self.by_id.entry(entry.id_hash).or_insert(key);
-                }
-                v.insert(entry);
+        let Some(at) = held else {
+            let at = u32::try_from(self.entries.len()).unwrap_or(u32::MAX);
+            if entry.id_hash != 0 {
+                self.by_id.entry(entry.id_hash).or_insert(at);
             }
-            std::collections::hash_map::Entry::Occupied(mut o) => {
-                let held = o.get_mut();
-                let first = if (files.order(entry.first_file, held.first_file))
-                    .then(entry.first_line.cmp(&held.first_line))
-                    == Ordering::Less
-                {
-                    (entry.first_file, entry.first_line)
-                } else {
-                    (held.first_file, held.first_line)
-                };
-                if survivor_order(&entry, held, files) == Ordering::Greater {
-                    *held = entry;
-                }
-                (held.first_file, held.first_line) = first;
-            }
+            self.index.insert(key, at);
+            self.entries.push(entry);
+            return;
+        };
+        let held = &mut self.entries[at as usize];
+        let first = if files
+            .order(entry.first_file, held.first_file)
+            .then(entry.first_line.cmp(&held.first_line))
+            == Ordering::Less
+        {
+            (entry.first_file, entry.first_line)
+        } else {
+            (held.first_file, held.first_line)
+        };
+        if survivor_order(&entry, held, files) == Ordering::Greater {
+            *held = entry;
         }
+        (held.first_file, held.first_line) = first;
     }
 
-    /// Folds another ledger (for example another thread's) into this one.
+    /// Folds another ledger (for example one file's) into this one.
     pub fn merge(&mut self, other: Ledger, files: &Files) {
-        self.unkeyed.extend(other.unkeyed);
-        self.copies += other.copies - other.keyed.len() as u64;
-        for (key, entry) in other.keyed {
-            self.offer(Some(key), entry, files);
+        self.copies += other.copies - other.index.len() as u64;
+        let mut keys: Vec<Option<u64>> = vec![None; other.entries.len()];
+        for (&key, &at) in &other.index {
+            keys[at as usize] = Some(key);
+        }
+        for (entry, key) in other.entries.into_iter().zip(keys) {
+            self.offer(key, entry, files);
         }
     }
 
     /// Every counted response, in no particular order.
     pub fn entries(&self) -> impl Iterator<Item = &Entry> {
-        self.keyed.values().chain(self.unkeyed.iter())
+        self.entries.iter()
     }
 
     /// Every counted response in the order of its first copy (file path, then line): the
@@ -364,17 +372,17 @@ impl Ledger {
 
     /// Number of counted responses.
     pub fn len(&self) -> usize {
-        self.keyed.len() + self.unkeyed.len()
+        self.entries.len()
     }
 
     /// Whether nothing was counted.
     pub fn is_empty(&self) -> bool {
-        self.len() == 0
+        self.entries.is_empty()
     }
 
     /// Copies of keyed responses that were dropped as duplicates.
     pub fn duplicates_dropped(&self) -> u64 {
-        self.copies - self.keyed.len() as u64
+        self.copies - self.index.len() as u64
     }
 }
 
@@ -396,7 +404,7 @@ impl Ledger {
     /// Rewrites model ids through `map` (old id to new id), when a ledger built with its
     /// own model table joins another.
     pub fn remap_models(&mut self, map: &[ModelId]) {
-        for e in self.keyed.values_mut().chain(self.unkeyed.iter_mut()) {
+        for e in &mut self.entries {
             if e.model != NO_MODEL {
                 e.model = map[e.model as usize];
             }
