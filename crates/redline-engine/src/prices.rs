@@ -439,9 +439,10 @@ impl Priced {
     }
 }
 
-/// Prices one response. `model` is its model id, if any.
-pub fn price_entry(table: &PriceTable, mode: CostMode, model: Option<&str>, e: &Entry) -> Priced {
-    let computed = || match model.and_then(|m| table.lookup(m)) {
+/// Prices one response. `price` is its model's entry, when the model is in the table
+/// (look it up once per model with [`PriceTable::lookup`], not once per response).
+pub fn price_entry(mode: CostMode, price: Option<&ModelPrice>, e: &Entry) -> Priced {
+    let computed = || match price {
         Some(p) => Priced::Cost(cost_of(p, e)),
         // Tokenless lines (synthetic error messages) cost nothing whatever their model.
         None if e.tokens().total() == 0 => Priced::Cost(0.0),
@@ -557,28 +558,22 @@ mod tests {
     fn cost_modes() {
         let t = PriceTable::bundled();
         let e = entry(TokenCounts::new(1_000_000, 0, 0, 0), 0, 0, Some(42.0));
-        let m = Some("claude-opus-4-6");
-        assert_eq!(price_entry(&t, CostMode::Auto, m, &e), Priced::Cost(42.0));
-        assert_eq!(
-            price_entry(&t, CostMode::Calculate, m, &e),
-            Priced::Cost(5.0)
-        );
-        assert_eq!(
-            price_entry(&t, CostMode::Display, m, &e),
-            Priced::Cost(42.0)
-        );
+        let m = t.lookup("claude-opus-4-6");
+        assert_eq!(price_entry(CostMode::Auto, m, &e), Priced::Cost(42.0));
+        assert_eq!(price_entry(CostMode::Calculate, m, &e), Priced::Cost(5.0));
+        assert_eq!(price_entry(CostMode::Display, m, &e), Priced::Cost(42.0));
         let no_cost = entry(e.tokens(), 0, 0, None);
         assert_eq!(
-            price_entry(&t, CostMode::Display, m, &no_cost),
+            price_entry(CostMode::Display, m, &no_cost),
             Priced::Cost(0.0)
         );
         assert_eq!(
-            price_entry(&t, CostMode::Auto, Some("mystery-1"), &no_cost),
+            price_entry(CostMode::Auto, t.lookup("mystery-1"), &no_cost),
             Priced::UnknownModel
         );
         // The line's own cost still counts for a model the table lacks.
         assert_eq!(
-            price_entry(&t, CostMode::Auto, Some("mystery-1"), &e),
+            price_entry(CostMode::Auto, t.lookup("mystery-1"), &e),
             Priced::Cost(42.0)
         );
     }

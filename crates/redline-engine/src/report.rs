@@ -16,7 +16,7 @@ use serde_json::{Map, Value, json};
 
 use crate::blocks::{self, Block, BlockEntry};
 use crate::ledger::{Entry, FLAG_FAST, Files, ModelId, Models};
-use crate::prices::{CostMode, PriceTable, Priced, price_entry};
+use crate::prices::{CostMode, ModelPrice, PriceTable, Priced, price_entry};
 use crate::scan::Scan;
 use crate::timestamp::format_ms;
 
@@ -103,6 +103,7 @@ pub fn prepare<'a>(
     opts: &ReportOptions,
     names: &'a ModelNames,
 ) -> Dataset<'a> {
+    let prices: Vec<Option<&ModelPrice>> = scan.models.names().map(|m| table.lookup(m)).collect();
     let mut items = Vec::with_capacity(scan.ledger.len());
     for e in scan.ledger.in_file_order(&scan.files) {
         if let Some(p) = &opts.project {
@@ -110,8 +111,8 @@ pub fn prepare<'a>(
                 continue;
             }
         }
-        let model_id = e.model().map(|m| scan.models.name(m));
-        let priced = price_entry(table, opts.mode, model_id, e);
+        let price = e.model().and_then(|m| prices[m as usize]);
+        let priced = price_entry(opts.mode, price, e);
         let model = e.model().and_then(|m| names.display(m, e.has(FLAG_FAST)));
         let date = opts.tz.to_datetime(timestamp(e.ts_ms)).date();
         items.push(Item {
