@@ -281,18 +281,57 @@ impl Hasher for KeyHasher {
     }
 }
 
+/// Entries in fixed-size chunks: growing never copies or doubles the whole store, so
+/// memory follows the number of responses instead of the next power of two.
+#[derive(Clone, Debug, Default)]
+struct Chunks {
+    chunks: Vec<Vec<Entry>>,
+    len: usize,
+}
+
+/// Entries per chunk (about 290 KB).
+const CHUNK: usize = 4096;
+
+impl Chunks {
+    fn push(&mut self, e: Entry) {
+        if self.chunks.last().is_none_or(|c| c.len() == CHUNK) {
+            self.chunks.push(Vec::with_capacity(CHUNK));
+        }
+        if let Some(c) = self.chunks.last_mut() {
+            c.push(e);
+        }
+        self.len += 1;
+    }
+    fn get(&self, i: u32) -> &Entry {
+        &self.chunks[i as usize / CHUNK][i as usize % CHUNK]
+    }
+    fn get_mut(&mut self, i: u32) -> &mut Entry {
+        &mut self.chunks[i as usize / CHUNK][i as usize % CHUNK]
+    }
+    fn iter(&self) -> impl Iterator<Item = &Entry> {
+        self.chunks.iter().flatten()
+    }
+    fn iter_mut(&mut self) -> impl Iterator<Item = &mut Entry> {
+        self.chunks.iter_mut().flatten()
+    }
+    fn into_entries(self) -> impl Iterator<Item = Entry> {
+        self.chunks.into_iter().flatten()
+    }
+}
+
 /// Distinct responses: keyed ones deduplicated, unkeyed ones (no `message.id`) as they
-/// come. Entries live in one vector (its unused capacity is never touched, so it costs no
-/// memory); the maps hold only 16-byte slots pointing into it.
+/// come. Entries live in chunks; the maps hold only 16-byte slots pointing into them.
 #[derive(Clone, Debug, Default)]
 pub struct Ledger {
-    entries: Vec<Entry>,
+    entries: Chunks,
     /// Dedup key to the entry.
     index: HashMap<u64, u32, BuildHasherDefault<KeyHasher>>,
     /// `message.id` hash to the first entry stored under that id, for matching sidechain
     /// copies that carry another `requestId`.
     by_id: HashMap<u64, u32, BuildHasherDefault<KeyHasher>>,
+    /// Copies of keyed responses offered, and distinct keyed responses kept.
     copies: u64,
+    keyed: u64,
 }
 
 impl Ledger {
@@ -310,22 +349,23 @@ impl Ledger {
         if held.is_none() && entry.id_hash != 0 {
             if let Some(&same_id) = self.by_id.get(&entry.id_hash) {
                 let sidechain_replay =
-                    entry.has(FLAG_SIDECHAIN) || self.entries[same_id as usize].has(FLAG_SIDECHAIN);
+                    entry.has(FLAG_SIDECHAIN) || self.entries.get(same_id).has(FLAG_SIDECHAIN);
                 if sidechain_replay {
                     held = Some(same_id);
                 }
             }
         }
         let Some(at) = held else {
-            let at = u32::try_from(self.entries.len()).unwrap_or(u32::MAX);
+            let at = u32::try_from(self.entries.len).unwrap_or(u32::MAX);
             if entry.id_hash != 0 {
                 self.by_id.entry(entry.id_hash).or_insert(at);
             }
             self.index.insert(key, at);
             self.entries.push(entry);
+            self.keyed += 1;
             return;
         };
-        let held = &mut self.entries[at as usize];
+        let held = self.entries.get_mut(at);
         let first = if files
             .order(entry.first_file, held.first_file)
             .then(entry.first_line.cmp(&held.first_line))
@@ -343,14 +383,22 @@ impl Ledger {
 
     /// Folds another ledger (for example one file's) into this one.
     pub fn merge(&mut self, other: Ledger, files: &Files) {
-        self.copies += other.copies - other.index.len() as u64;
-        let mut keys: Vec<Option<u64>> = vec![None; other.entries.len()];
+        self.copies += other.copies - other.keyed;
+        let mut keys: Vec<Option<u64>> = vec![None; other.entries.len];
         for (&key, &at) in &other.index {
             keys[at as usize] = Some(key);
         }
-        for (entry, key) in other.entries.into_iter().zip(keys) {
+        for (entry, key) in other.entries.into_entries().zip(keys) {
             self.offer(key, entry, files);
         }
+    }
+
+    /// Frees the dedup index, for a one-shot report once every file has been read: the
+    /// index is about a third of the ledger's memory. Copies offered after this are no
+    /// longer matched with the responses held, so a live reader must not call it.
+    pub fn release_index(&mut self) {
+        self.index = HashMap::default();
+        self.by_id = HashMap::default();
     }
 
     /// Every counted response, in no particular order.
@@ -372,17 +420,17 @@ impl Ledger {
 
     /// Number of counted responses.
     pub fn len(&self) -> usize {
-        self.entries.len()
+        self.entries.len
     }
 
     /// Whether nothing was counted.
     pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+        self.entries.len == 0
     }
 
     /// Copies of keyed responses that were dropped as duplicates.
     pub fn duplicates_dropped(&self) -> u64 {
-        self.copies - self.index.len() as u64
+        self.copies - self.keyed
     }
 }
 
@@ -404,7 +452,7 @@ impl Ledger {
     /// Rewrites model ids through `map` (old id to new id), when a ledger built with its
     /// own model table joins another.
     pub fn remap_models(&mut self, map: &[ModelId]) {
-        for e in &mut self.entries {
+        for e in self.entries.iter_mut() {
             if e.model != NO_MODEL {
                 e.model = map[e.model as usize];
             }

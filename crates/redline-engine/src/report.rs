@@ -105,7 +105,7 @@ pub fn prepare<'a>(
 ) -> Dataset<'a> {
     let prices: Vec<Option<&ModelPrice>> = scan.models.names().map(|m| table.lookup(m)).collect();
     let mut items = Vec::with_capacity(scan.ledger.len());
-    for e in scan.ledger.in_file_order(&scan.files) {
+    for e in scan.ledger.entries() {
         if let Some(p) = &opts.project {
             if &scan.files.get(e.file).project != p {
                 continue;
@@ -123,6 +123,13 @@ pub fn prepare<'a>(
             unpriced: priced == Priced::UnknownModel && model.is_some(),
         });
     }
+    // First-copy order (the order ccusage walks responses in).
+    let files = &scan.files;
+    items.sort_by(|a, b| {
+        files
+            .order(a.entry.first_file, b.entry.first_file)
+            .then(a.entry.first_line.cmp(&b.entry.first_line))
+    });
     Dataset {
         items,
         files: &scan.files,

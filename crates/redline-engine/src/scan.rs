@@ -100,13 +100,13 @@ struct Shared {
 }
 
 /// Reads every transcript. `threads` of `None` uses every core.
-pub fn scan(transcripts: &[Transcript], threads: Option<usize>) -> Scan {
+pub fn scan(transcripts: Vec<Transcript>, threads: Option<usize>) -> Scan {
     let mut files = Files::default();
     for t in transcripts {
         files.add(FileMeta {
-            path: t.path.clone(),
-            project: t.project.clone(),
-            session: t.session.clone(),
+            path: t.path,
+            project: t.project,
+            session: t.session,
         });
     }
     // Largest first; equal sizes in path order, so the queue itself is deterministic.

@@ -44,7 +44,7 @@ impl Corpus {
             projects: self.projects(),
             explicit: true,
         }];
-        scan(&list_transcripts(&roots).unwrap(), Some(threads))
+        scan(list_transcripts(&roots).unwrap(), Some(threads))
     }
 }
 

@@ -37,7 +37,9 @@ pub fn run(args: &ReportArgs) -> Result<()> {
             names.join(", ")
         );
     }
-    let scan = scan(&transcripts, None);
+    let mut scan = scan(transcripts, None);
+    // A report reads no more lines: the dedup index can go before the report is built.
+    scan.ledger.release_index();
     warn_about_input(&scan);
 
     let prices = PriceTable::bundled_with(price_file(args).as_deref())?;
