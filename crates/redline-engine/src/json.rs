@@ -98,50 +98,47 @@ impl<'a> Cursor<'a> {
     /// Walks the object at the cursor, calling `f(key, cursor)` for each member; `f` must
     /// read or skip the value. Keys are handed over raw (escapes not decoded).
     pub fn object(&mut self, mut f: impl FnMut(&'a [u8], &mut Cursor<'a>) -> R<()>) -> R<()> {
-        self.expect(b'{')?;
-        self.enter()?;
-        if self.peek() == Some(b'}') {
-            self.i += 1;
-            self.depth -= 1;
-            return Ok(());
-        }
-        loop {
-            if self.peek() != Some(b'"') {
-                return Err(self.err(ErrorKind::Syntax, "expected a key"));
+        self.sequence(b'{', b'}', |c| {
+            if c.peek() != Some(b'"') {
+                return Err(c.err(ErrorKind::Syntax, "expected a key"));
             }
-            let key = self.raw_str()?;
-            self.expect(b':')?;
-            f(key, self)?;
-            match self.peek() {
-                Some(b',') => self.i += 1,
-                Some(b'}') => {
-                    self.i += 1;
-                    self.depth -= 1;
-                    return Ok(());
-                }
-                _ => return Err(self.err(ErrorKind::Syntax, "expected ',' or '}'")),
-            }
-        }
+            let key = c.raw_str()?;
+            c.expect(b':')?;
+            f(key, c)
+        })
     }
 
     fn array(&mut self) -> R<()> {
-        self.expect(b'[')?;
+        self.sequence(b'[', b']', Cursor::skip)
+    }
+
+    /// `open`, then items separated by commas, each read by `item`, then `close`.
+    fn sequence(
+        &mut self,
+        open: u8,
+        close: u8,
+        mut item: impl FnMut(&mut Cursor<'a>) -> R<()>,
+    ) -> R<()> {
+        self.expect(open)?;
         self.enter()?;
-        if self.peek() == Some(b']') {
+        if self.peek() == Some(close) {
             self.i += 1;
             self.depth -= 1;
             return Ok(());
         }
         loop {
-            self.skip()?;
+            item(self)?;
             match self.peek() {
                 Some(b',') => self.i += 1,
-                Some(b']') => {
+                Some(c) if c == close => {
                     self.i += 1;
                     self.depth -= 1;
                     return Ok(());
                 }
-                _ => return Err(self.err(ErrorKind::Syntax, "expected ',' or ']'")),
+                _ => {
+                    let what = format!("expected ',' or '{}'", close as char);
+                    return Err(self.err(ErrorKind::Syntax, what));
+                }
             }
         }
     }

@@ -209,6 +209,13 @@ impl Files {
         FileId::try_from(self.files.len() - 1).unwrap_or(FileId::MAX)
     }
 
+    /// Orders two responses by where their first copies stand: file path, then line. The
+    /// order ccusage walks responses in, and so the order of first-seen lists.
+    pub fn first_copy_order(&self, a: &Entry, b: &Entry) -> Ordering {
+        self.order(a.first_file, b.first_file)
+            .then(a.first_line.cmp(&b.first_line))
+    }
+
     /// Orders two files by path (the tie-break order).
     pub fn order(&self, a: FileId, b: FileId) -> Ordering {
         if a == b {
@@ -366,11 +373,7 @@ impl Ledger {
             return;
         };
         let held = self.entries.get_mut(at);
-        let first = if files
-            .order(entry.first_file, held.first_file)
-            .then(entry.first_line.cmp(&held.first_line))
-            == Ordering::Less
-        {
+        let first = if files.first_copy_order(&entry, held) == Ordering::Less {
             (entry.first_file, entry.first_line)
         } else {
             (held.first_file, held.first_line)
@@ -410,11 +413,7 @@ impl Ledger {
     /// order ccusage walks responses in.
     pub fn in_file_order(&self, files: &Files) -> Vec<&Entry> {
         let mut v: Vec<&Entry> = self.entries().collect();
-        v.sort_by(|a, b| {
-            files
-                .order(a.first_file, b.first_file)
-                .then(a.first_line.cmp(&b.first_line))
-        });
+        v.sort_by(|a, b| files.first_copy_order(a, b));
         v
     }
 

@@ -125,11 +125,7 @@ pub fn prepare<'a>(
     }
     // First-copy order (the order ccusage walks responses in).
     let files = &scan.files;
-    items.sort_by(|a, b| {
-        files
-            .order(a.entry.first_file, b.entry.first_file)
-            .then(a.entry.first_line.cmp(&b.entry.first_line))
-    });
+    items.sort_by(|a, b| files.first_copy_order(a.entry, b.entry));
     Dataset {
         items,
         files: &scan.files,
