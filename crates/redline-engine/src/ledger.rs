@@ -661,4 +661,33 @@ mod tests {
         assert_eq!(order, [(0, 7), (1, 1)]);
         assert_eq!(l.duplicates_dropped(), 1);
     }
+
+    #[test]
+    fn many_responses_across_chunks_and_a_released_index() {
+        let f = files(&["/a.jsonl", "/b.jsonl"]);
+        let mut l = Ledger::default();
+        let n = 3 * CHUNK as u32 + 17;
+        for i in 0..n {
+            let k = Some(dedup_key(&format!("m{i}"), Some("r")));
+            // Two copies of each response, the later one larger.
+            let mut small = copy(0, i + 1, 1, 0);
+            small.id_hash = u64::from(i) + 1;
+            let mut big = copy(1, i + 1, 100 + u64::from(i), 0);
+            big.id_hash = u64::from(i) + 1;
+            l.offer(k, small, &f);
+            l.offer(k, big, &f);
+        }
+        assert_eq!(l.len(), n as usize);
+        assert_eq!(l.duplicates_dropped(), u64::from(n));
+        let total: u64 = l.entries().map(|e| e.tokens().output).sum();
+        assert_eq!(total, (0..u64::from(n)).map(|i| 100 + i).sum::<u64>());
+        l.release_index();
+        assert_eq!(
+            (l.len(), l.duplicates_dropped()),
+            (n as usize, u64::from(n))
+        );
+        let order: Vec<u32> = l.in_file_order(&f).iter().map(|e| e.first_line).collect();
+        assert_eq!(order, (1..=n).collect::<Vec<_>>());
+        assert!(l.entries().all(|e| e.file == 1), "the larger copy survives");
+    }
 }
