@@ -103,15 +103,19 @@ impl Transcript {
     /// Returns `None` for a file directly in `projects/` (it belongs to no project).
     pub fn describe(root: &Path, path: &Path) -> Option<Transcript> {
         let rel = path.strip_prefix(root).ok()?;
-        let parts: Vec<&str> = rel.iter().filter_map(|c| c.to_str()).collect();
+        // Names that are not UTF-8 are read lossily rather than skipped: the file still counts.
+        let parts: Vec<String> = rel
+            .iter()
+            .map(|c| c.to_string_lossy().into_owned())
+            .collect();
         if parts.len() < 2 {
             return None;
         }
-        let project = parts[0].to_string();
-        let stem = path.file_stem()?.to_str()?.to_string();
+        let project = parts[0].clone();
+        let stem = path.file_stem()?.to_string_lossy().into_owned();
         // <project>/<session>/subagents/<agent>.jsonl folds into <session>.
-        let session = match parts.iter().rposition(|p| *p == "subagents") {
-            Some(i) if i >= 2 => parts[i - 1].to_string(),
+        let session = match parts.iter().rposition(|p| p == "subagents") {
+            Some(i) if i >= 2 => parts[i - 1].clone(),
             _ => stem,
         };
         Some(Transcript {
@@ -144,7 +148,7 @@ pub fn list_transcripts(roots: &[Root]) -> io::Result<Vec<Transcript>> {
             Err(e) => return Err(with_path(e, &root.projects)),
         }
         let mut files = Vec::new();
-        walk(&root.projects, &mut files)?;
+        walk(&root.projects, &mut files, &mut Vec::new())?;
         out.extend(
             files
                 .iter()
@@ -156,7 +160,14 @@ pub fn list_transcripts(roots: &[Root]) -> io::Result<Vec<Transcript>> {
     Ok(out)
 }
 
-fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> io::Result<()> {
+/// Walks `dir`, following symbolic links to directories but never into a directory it
+/// is already inside (`ancestors`), so a link loop ends instead of recursing forever.
+fn walk(dir: &Path, out: &mut Vec<PathBuf>, ancestors: &mut Vec<PathBuf>) -> io::Result<()> {
+    let real = fs::canonicalize(dir).map_err(|e| with_path(e, dir))?;
+    if ancestors.contains(&real) {
+        return Ok(());
+    }
+    ancestors.push(real);
     let entries = fs::read_dir(dir).map_err(|e| with_path(e, dir))?;
     for entry in entries {
         let entry = entry.map_err(|e| with_path(e, dir))?;
@@ -172,11 +183,12 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> io::Result<()> {
             (kind.is_dir(), kind.is_file())
         };
         if is_dir {
-            walk(&path, out)?;
+            walk(&path, out, ancestors)?;
         } else if is_file && path.extension().is_some_and(|x| x == "jsonl") {
             out.push(path);
         }
     }
+    ancestors.pop();
     Ok(())
 }
 
@@ -234,6 +246,24 @@ mod tests {
             .unwrap();
         assert_eq!((t.project.as_str(), t.session.as_str()), ("-p", "s1"));
         assert!(Transcript::describe(root, Path::new("/r/projects/x.jsonl")).is_none());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_link_loop_ends_and_linked_files_count() {
+        let root = std::env::temp_dir().join(format!("redline-roots-{}", std::process::id()));
+        let projects = root.join("projects");
+        fs::create_dir_all(projects.join("-p")).unwrap();
+        fs::write(projects.join("-p/s.jsonl"), "{}\n").unwrap();
+        std::os::unix::fs::symlink(&projects, projects.join("-p/loop")).unwrap();
+        let found = list_transcripts(&[Root {
+            projects: projects.clone(),
+            explicit: true,
+        }])
+        .unwrap();
+        let _ = fs::remove_dir_all(&root);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].session, "s");
     }
 
     #[test]
