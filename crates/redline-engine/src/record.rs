@@ -2,8 +2,9 @@
 //!
 //! Most lines carry no usage (user turns, tool results, progress, snapshots); they are
 //! recognised by the absence of the bytes `"usage"` and skipped without parsing. The rest
-//! are parsed into borrowed fields only: the message content, often large, is never
-//! decoded except on the rare API-error line that may carry a usage-limit reset time.
+//! are read with the [`crate::json`] cursor into borrowed fields only: the message
+//! content, often large, is stepped over and never decoded (the usage-limit reset time of
+//! an API-error line is found in the line's bytes).
 
 use std::borrow::Cow;
 use std::sync::LazyLock;

@@ -90,7 +90,7 @@ pub struct Dataset<'a> {
     pub files: &'a Files,
 }
 
-/// Model display names and prices resolved once per model id, not per response.
+/// A model's display names, worked out once per model id, not per response.
 struct ModelInfo {
     name: Option<String>,
     fast_name: Option<String>,
