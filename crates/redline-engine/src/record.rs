@@ -239,7 +239,7 @@ fn finish<'a>(parsed: Line<'a>, trimmed: &'a [u8]) -> Result<Option<Record<'a>>,
         .ok_or_else(|| LineProblem::BadField("usage line without a timestamp".into()))?;
     let parsed_ts = timestamp::parse(&ts)
         .ok_or_else(|| LineProblem::BadField(format!("timestamp {ts:?} is not RFC 3339")))?;
-    canonical &= timestamp::ccusage_accepts(&ts);
+    canonical &= parsed_ts.ccusage;
 
     let (Some(input), Some(output)) = (usage.input_tokens, usage.output_tokens) else {
         return Err(LineProblem::BadField(

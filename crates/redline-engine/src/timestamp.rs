@@ -2,36 +2,38 @@
 //!
 //! Claude Code writes `2026-02-12T14:12:01.177Z`; that shape is parsed by hand because it
 //! is on every line. Anything else RFC 3339 allows (other precisions, offsets) goes
-//! through `jiff` and is reported as non-canonical, so the scan can count it apart.
+//! through `jiff`, and the result says whether ccusage would read it too, so the scan can
+//! count the lines it would skip apart.
 
 /// A parsed timestamp.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Parsed {
     /// Milliseconds since 1970-01-01T00:00:00Z (sub-millisecond digits are truncated).
     pub ms: i64,
-    /// Whether the text had Claude Code's own shape (`YYYY-MM-DDTHH:MM:SS.mmmZ`).
-    pub canonical: bool,
+    /// Whether ccusage 20 reads this timestamp too (see [`ccusage_accepts`]).
+    pub ccusage: bool,
 }
 
 /// Parses an RFC 3339 timestamp. Returns `None` when it is not one.
 pub fn parse(s: &str) -> Option<Parsed> {
     if let Some(ms) = parse_canonical(s.as_bytes()) {
-        return Some(Parsed {
-            ms,
-            canonical: true,
-        });
+        return Some(Parsed { ms, ccusage: true });
     }
     let ts: jiff::Timestamp = s.trim().parse().ok()?;
     Some(Parsed {
         ms: ts.as_millisecond(),
-        canonical: false,
+        ccusage: ccusage_shape(s.as_bytes()),
     })
 }
 
 /// Whether ccusage 20 reads this timestamp: `YYYY-MM-DDTHH:MM:SS`, optionally `.mmm`
 /// (exactly three digits), then `Z` or `+HH:MM`/`-HH:MM`, and a real date.
 pub fn ccusage_accepts(s: &str) -> bool {
-    let b = s.as_bytes();
+    parse(s).is_some_and(|p| p.ccusage)
+}
+
+/// The shape half of [`ccusage_accepts`], for text that already parsed as a timestamp.
+fn ccusage_shape(b: &[u8]) -> bool {
     let digits =
         |r: std::ops::Range<usize>| b.get(r).is_some_and(|d| d.iter().all(u8::is_ascii_digit));
     let base = b.len() >= 19
@@ -56,13 +58,12 @@ pub fn ccusage_accepts(s: &str) -> bool {
         }
         rest = &rest[4..];
     }
-    let zone_ok = rest == b"Z"
+    rest == b"Z"
         || (rest.len() == 6
             && (rest[0] == b'+' || rest[0] == b'-')
             && rest[1..3].iter().all(u8::is_ascii_digit)
             && rest[3] == b':'
-            && rest[4..6].iter().all(u8::is_ascii_digit));
-    zone_ok && parse(s).is_some()
+            && rest[4..6].iter().all(u8::is_ascii_digit))
 }
 
 fn parse_canonical(b: &[u8]) -> Option<i64> {
@@ -141,7 +142,7 @@ mod tests {
                 parse(s),
                 Some(Parsed {
                     ms: reference(s),
-                    canonical: true
+                    ccusage: true
                 }),
                 "{s}"
             );
@@ -149,18 +150,18 @@ mod tests {
     }
 
     #[test]
-    fn other_rfc3339_shapes_are_accepted_but_not_canonical() {
+    fn other_rfc3339_shapes_parse_and_say_whether_ccusage_reads_them() {
         let p = parse("2026-02-12T15:12:01+01:00").unwrap();
         assert_eq!(
             p,
             Parsed {
                 ms: reference("2026-02-12T14:12:01Z"),
-                canonical: false
+                ccusage: true
             }
         );
         let p = parse("2026-02-12T14:12:01.177123Z").unwrap();
         assert_eq!(p.ms, reference("2026-02-12T14:12:01.177Z"));
-        assert!(!p.canonical);
+        assert!(!p.ccusage);
     }
 
     #[test]
