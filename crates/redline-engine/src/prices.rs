@@ -329,7 +329,8 @@ fn contains_as_parts(id: &str, known: &str) -> bool {
     })
 }
 
-fn strip_date(id: &str) -> &str {
+/// A model id without a trailing release date (`-20250929` or `@20250929`).
+pub fn strip_date(id: &str) -> &str {
     let b = id.as_bytes();
     if b.len() > 9
         && (b[b.len() - 9] == b'-' || b[b.len() - 9] == b'@')

@@ -8,7 +8,7 @@ use anyhow::{Context, Result};
 use jiff::civil::Weekday;
 use jiff::tz::TimeZone;
 use redline_engine::blocks::{self, Block};
-use redline_engine::prices::{CostMode, PriceTable};
+use redline_engine::prices::{CostMode, PriceTable, strip_date};
 use redline_engine::report::{self, BlockFilter, Kind, ModelNames, Order, Report, ReportOptions};
 use redline_engine::roots::{RootEnv, list_transcripts, resolve_roots};
 use redline_engine::scan::{Scan, scan};
@@ -169,13 +169,7 @@ fn warn_unpriced(r: &Report) {
 
 /// `claude-opus-4-6` as `opus-4-6`, `claude-haiku-4-5-20251001` as `haiku-4-5`.
 fn short_model(m: &str) -> String {
-    let m = m.strip_prefix("claude-").unwrap_or(m);
-    let b = m.as_bytes();
-    if b.len() > 9 && b[b.len() - 9] == b'-' && b[b.len() - 8..].iter().all(u8::is_ascii_digit) {
-        m[..m.len() - 9].to_string()
-    } else {
-        m.to_string()
-    }
+    strip_date(m.strip_prefix("claude-").unwrap_or(m)).to_string()
 }
 
 fn models_cell(models: &[String]) -> String {
