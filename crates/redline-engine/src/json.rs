@@ -265,52 +265,53 @@ impl<'a> Cursor<'a> {
         Ok(false)
     }
 
-    /// A whole non-negative number, or `None` for `null`.
-    pub fn opt_u64(&mut self, field: &str) -> R<Option<u64>> {
+    /// The text of a number and where it starts, or `None` for `null`; anything else is
+    /// a type error saying `wanted`.
+    fn opt_number(&mut self, field: &str, wanted: &str) -> R<Option<(usize, &'a [u8])>> {
         if self.take_null()? {
             return Ok(None);
         }
         match self.peek() {
             Some(b'-' | b'0'..=b'9') => {
                 let at = self.i;
-                let text = self.number()?;
-                std::str::from_utf8(text)
-                    .ok()
-                    .and_then(|t| t.parse::<u64>().ok())
-                    .map(Some)
-                    .ok_or_else(|| JsonError {
-                        at,
-                        kind: ErrorKind::Type,
-                        what: format!(
-                            "{field}: expected a whole number, found {}",
-                            text.escape_ascii()
-                        ),
-                    })
+                Ok(Some((at, self.number()?)))
             }
-            _ => Err(self.type_error(field, "a whole number")),
+            _ => Err(self.type_error(field, wanted)),
         }
+    }
+
+    /// A whole non-negative number, or `None` for `null`.
+    pub fn opt_u64(&mut self, field: &str) -> R<Option<u64>> {
+        let Some((at, text)) = self.opt_number(field, "a whole number")? else {
+            return Ok(None);
+        };
+        std::str::from_utf8(text)
+            .ok()
+            .and_then(|t| t.parse::<u64>().ok())
+            .map(Some)
+            .ok_or_else(|| JsonError {
+                at,
+                kind: ErrorKind::Type,
+                what: format!(
+                    "{field}: expected a whole number, found {}",
+                    text.escape_ascii()
+                ),
+            })
     }
 
     /// A number, or `None` for `null`. Parsed by serde_json, so the value is the one
     /// ccusage reads to the last bit.
     pub fn opt_f64(&mut self, field: &str) -> R<Option<f64>> {
-        if self.take_null()? {
+        let Some((at, text)) = self.opt_number(field, "a number")? else {
             return Ok(None);
-        }
-        match self.peek() {
-            Some(b'-' | b'0'..=b'9') => {
-                let at = self.i;
-                let text = self.number()?;
-                serde_json::from_slice::<f64>(text)
-                    .map(Some)
-                    .map_err(|e| JsonError {
-                        at,
-                        kind: ErrorKind::Type,
-                        what: format!("{field}: {e}"),
-                    })
-            }
-            _ => Err(self.type_error(field, "a number")),
-        }
+        };
+        serde_json::from_slice::<f64>(text)
+            .map(Some)
+            .map_err(|e| JsonError {
+                at,
+                kind: ErrorKind::Type,
+                what: format!("{field}: {e}"),
+            })
     }
 
     /// `true`/`false`, or `None` for `null`.
