@@ -13,6 +13,16 @@ fn redline(args: &[&str], config_dir: Option<&Path>) -> Output {
     cmd.output().expect("run redline")
 }
 
+/// `redline demo generate` into `dir`: 3000 responses, seed 3, and `extra` flags.
+fn generate(dir: &Path, extra: &[&str]) -> Output {
+    let dir = dir.to_str().expect("a UTF-8 temp path");
+    let mut args = vec![
+        "demo", "generate", "--out", dir, "-n", "3000", "--seed", "3",
+    ];
+    args.extend_from_slice(extra);
+    redline(&args, None)
+}
+
 fn temp(tag: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("redline-demo-cli-{tag}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
@@ -40,19 +50,7 @@ fn tree(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
 #[test]
 fn generate_then_report() {
     let dir = temp("a");
-    let out = redline(
-        &[
-            "demo",
-            "generate",
-            "--out",
-            dir.to_str().unwrap(),
-            "-n",
-            "3000",
-            "--seed",
-            "3",
-        ],
-        None,
-    );
+    let out = generate(&dir, &[]);
     assert!(
         out.status.success(),
         "{}",
@@ -92,69 +90,19 @@ fn generate_then_report() {
     );
 
     // A directory that holds something is refused, unless --force.
-    let again = redline(
-        &[
-            "demo",
-            "generate",
-            "--out",
-            dir.to_str().unwrap(),
-            "-n",
-            "3000",
-            "--seed",
-            "3",
-        ],
-        None,
-    );
+    let again = generate(&dir, &[]);
     assert!(!again.status.success());
     assert!(String::from_utf8_lossy(&again.stderr).contains("--force"));
-    let forced = redline(
-        &[
-            "demo",
-            "generate",
-            "--out",
-            dir.to_str().unwrap(),
-            "-n",
-            "3000",
-            "--seed",
-            "3",
-            "--force",
-        ],
-        None,
-    );
+    let forced = generate(&dir, &["--force"]);
     assert!(forced.status.success());
 
     // The same seed and count give the same bytes; --comparable changes them.
     let twin = temp("b");
-    let out = redline(
-        &[
-            "demo",
-            "generate",
-            "--out",
-            twin.to_str().unwrap(),
-            "-n",
-            "3000",
-            "--seed",
-            "3",
-        ],
-        None,
-    );
+    let out = generate(&twin, &[]);
     assert!(out.status.success());
     assert_eq!(tree(&dir), tree(&twin));
     let other = temp("c");
-    let out = redline(
-        &[
-            "demo",
-            "generate",
-            "--out",
-            other.to_str().unwrap(),
-            "-n",
-            "3000",
-            "--seed",
-            "3",
-            "--comparable",
-        ],
-        None,
-    );
+    let out = generate(&other, &["--comparable"]);
     assert!(out.status.success());
     assert_ne!(tree(&dir), tree(&other));
     for d in [dir, twin, other] {
