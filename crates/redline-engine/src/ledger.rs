@@ -409,14 +409,6 @@ impl Ledger {
         self.entries.iter()
     }
 
-    /// Every counted response in the order of its first copy (file path, then line): the
-    /// order ccusage walks responses in.
-    pub fn in_file_order(&self, files: &Files) -> Vec<&Entry> {
-        let mut v: Vec<&Entry> = self.entries().collect();
-        v.sort_by(|a, b| files.first_copy_order(a, b));
-        v
-    }
-
     /// Number of counted responses.
     pub fn len(&self) -> usize {
         self.entries.len
@@ -463,6 +455,13 @@ impl Ledger {
 mod tests {
     use super::*;
     use crate::record::dedup_key;
+
+    /// The responses as reports walk them (see `report::prepare`).
+    fn in_file_order<'a>(l: &'a Ledger, files: &Files) -> Vec<&'a Entry> {
+        let mut v: Vec<&Entry> = l.entries().collect();
+        v.sort_by(|a, b| files.first_copy_order(a, b));
+        v
+    }
 
     fn files(paths: &[&str]) -> Files {
         let mut f = Files::default();
@@ -653,8 +652,7 @@ mod tests {
         l.offer(Some(dedup_key("x", Some("1"))), copy(1, 1, 5, 0), &f);
         l.offer(Some(dedup_key("y", Some("1"))), copy(1, 2, 5, 0), &f);
         l.offer(Some(dedup_key("y", Some("1"))), copy(0, 7, 9, 0), &f);
-        let order: Vec<_> = l
-            .in_file_order(&f)
+        let order: Vec<_> = in_file_order(&l, &f)
             .iter()
             .map(|e| (e.first_file, e.first_line))
             .collect();
@@ -686,7 +684,7 @@ mod tests {
             (l.len(), l.duplicates_dropped()),
             (n as usize, u64::from(n))
         );
-        let order: Vec<u32> = l.in_file_order(&f).iter().map(|e| e.first_line).collect();
+        let order: Vec<u32> = in_file_order(&l, &f).iter().map(|e| e.first_line).collect();
         assert_eq!(order, (1..=n).collect::<Vec<_>>());
         assert!(l.entries().all(|e| e.file == 1), "the larger copy survives");
     }
