@@ -272,11 +272,20 @@ fn totals(rows: &[Row], items: &[&Item<'_>]) -> Totals {
     unpriced.sort();
     unpriced.dedup();
     Totals {
+        unpriced_models: unpriced,
+        ..sum_rows(rows)
+    }
+}
+
+/// Tokens and cost added over `rows` in their output order (the order ccusage adds
+/// them in, which decides the last digits of the cost).
+fn sum_rows(rows: &[Row]) -> Totals {
+    Totals {
         tokens: rows
             .iter()
             .fold(TokenCounts::default(), |t, r| t + r.tokens),
         cost: rows.iter().map(|r| r.cost).sum(),
-        unpriced_models: unpriced,
+        unpriced_models: Vec::new(),
     }
 }
 
@@ -352,11 +361,10 @@ fn fold_days(daily: Report, key: impl Fn(Date) -> String, order: Order) -> Repor
     }
     rows.iter_mut().for_each(Row::finish);
     let rows = ordered(rows, order);
-    let mut totals = daily.totals;
-    totals.tokens = rows
-        .iter()
-        .fold(TokenCounts::default(), |t, r| t + r.tokens);
-    totals.cost = rows.iter().map(|r| r.cost).sum();
+    let totals = Totals {
+        unpriced_models: daily.totals.unpriced_models,
+        ..sum_rows(&rows)
+    };
     Report { rows, totals }
 }
 
