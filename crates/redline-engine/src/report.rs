@@ -215,21 +215,31 @@ impl Row {
         self.tokens += tokens;
         self.cost += cost;
         let Some(model) = model else { return };
+        self.note_model(model);
+        self.merge(Breakdown {
+            model: model.to_string(),
+            tokens,
+            cost,
+            missing_pricing: unpriced,
+        });
+    }
+
+    /// Lists a model if it is not listed yet (first-seen order).
+    fn note_model(&mut self, model: &str) {
         if !self.models_used.iter().any(|m| m == model) {
             self.models_used.push(model.to_string());
         }
-        match self.breakdowns.iter_mut().find(|b| b.model == model) {
-            Some(b) => {
-                b.tokens += tokens;
-                b.cost += cost;
-                b.missing_pricing |= unpriced;
+    }
+
+    /// Adds a model's figures to its breakdown, opening one on its first appearance.
+    fn merge(&mut self, b: Breakdown) {
+        match self.breakdowns.iter_mut().find(|x| x.model == b.model) {
+            Some(x) => {
+                x.tokens += b.tokens;
+                x.cost += b.cost;
+                x.missing_pricing |= b.missing_pricing;
             }
-            None => self.breakdowns.push(Breakdown {
-                model: model.to_string(),
-                tokens,
-                cost,
-                missing_pricing: unpriced,
-            }),
+            None => self.breakdowns.push(b),
         }
     }
 
@@ -343,20 +353,11 @@ fn fold_days(daily: Report, key: impl Fn(Date) -> String, order: Order) -> Repor
         let Some(row) = rows.last_mut() else { continue };
         row.tokens += day.tokens;
         row.cost += day.cost;
-        for m in day.models_used {
-            if !row.models_used.contains(&m) {
-                row.models_used.push(m);
-            }
+        for m in &day.models_used {
+            row.note_model(m);
         }
         for b in day.breakdowns {
-            match row.breakdowns.iter_mut().find(|x| x.model == b.model) {
-                Some(x) => {
-                    x.tokens += b.tokens;
-                    x.cost += b.cost;
-                    x.missing_pricing |= b.missing_pricing;
-                }
-                None => row.breakdowns.push(b),
-            }
+            row.merge(b);
         }
     }
     rows.iter_mut().for_each(Row::finish);
