@@ -32,6 +32,17 @@ impl RootEnv {
     }
 }
 
+impl RootEnv {
+    /// `$XDG_CONFIG_HOME`, else `~/.config`: where Claude Code's second default root and
+    /// redline's own configuration live.
+    pub fn config_home(&self) -> Option<PathBuf> {
+        self.xdg_config_home
+            .as_ref()
+            .map(PathBuf::from)
+            .or_else(|| self.home.as_ref().map(|h| h.join(".config")))
+    }
+}
+
 /// A `projects/` directory to read, whether or not it exists yet.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Root {
@@ -64,12 +75,7 @@ pub fn resolve_roots(env: &RootEnv) -> Vec<Root> {
         }
         return roots;
     }
-    let xdg = env
-        .xdg_config_home
-        .as_ref()
-        .map(PathBuf::from)
-        .or_else(|| env.home.as_ref().map(|h| h.join(".config")));
-    if let Some(xdg) = xdg {
+    if let Some(xdg) = env.config_home() {
         push(xdg.join("claude").join("projects"), false);
     }
     if let Some(home) = &env.home {

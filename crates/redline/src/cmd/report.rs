@@ -42,7 +42,7 @@ pub fn run(args: &ReportArgs) -> Result<()> {
     scan.ledger.release_index();
     warn_about_input(&scan);
 
-    let prices = PriceTable::bundled_with(price_file(args).as_deref())?;
+    let prices = PriceTable::bundled_with(price_file(args, &env).as_deref())?;
     let opts = ReportOptions {
         tz: time_zone(args.timezone.as_deref())?,
         mode: match args.mode {
@@ -108,14 +108,11 @@ fn json(v: &serde_json::Value) -> Result<String> {
 }
 
 /// `--prices`, else `$XDG_CONFIG_HOME/redline/prices.toml` when it exists.
-fn price_file(args: &ReportArgs) -> Option<PathBuf> {
+fn price_file(args: &ReportArgs, env: &RootEnv) -> Option<PathBuf> {
     if args.prices.is_some() {
         return args.prices.clone();
     }
-    let config = std::env::var_os("XDG_CONFIG_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".config")))?;
-    Some(config.join("redline").join("prices.toml")).filter(|p| p.is_file())
+    Some(env.config_home()?.join("redline").join("prices.toml")).filter(|p| p.is_file())
 }
 
 fn time_zone(name: Option<&str>) -> Result<TimeZone> {
