@@ -8,6 +8,8 @@
 
 pub mod model;
 pub mod tokens;
+pub mod wire;
 
 pub use model::ModelFamily;
 pub use tokens::TokenCounts;
+pub use wire::{GaugeReport, Gauges, LampState, Lamps};
