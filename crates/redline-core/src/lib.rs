@@ -6,6 +6,8 @@
 //! lamp rules and the needle motion planner join it as those parts are built.
 #![cfg_attr(not(any(test, feature = "std")), no_std)]
 
+pub mod gauges;
+pub mod lamps;
 pub mod model;
 pub mod tokens;
 pub mod wire;
