@@ -197,28 +197,67 @@ impl Block {
 /// a gap block covers the stretch from the previous entry plus `block_ms` to that entry.
 pub fn build_blocks(entries: &[BlockEntry<'_>], block_ms: i64) -> Vec<Block> {
     let mut blocks = Vec::new();
-    let Some(first) = entries.first() else {
-        return blocks;
-    };
-    let mut current = Block::open(floor_to_hour(first.ts_ms), block_ms);
-    let mut last_ms = first.ts_ms;
+    let mut walk = BlockWalk::new(block_ms);
     for e in entries {
-        if current.entries > 0 {
-            let since_start = e.ts_ms.saturating_sub(current.start_ms);
-            let since_last = e.ts_ms.saturating_sub(last_ms);
-            if since_start > block_ms || since_last > block_ms {
-                let next = Block::open(floor_to_hour(e.ts_ms), block_ms);
-                blocks.push(std::mem::replace(&mut current, next));
-                if since_last > block_ms {
-                    blocks.push(Block::gap(last_ms, e.ts_ms, block_ms));
-                }
-            }
-        }
-        current.push(e);
-        last_ms = e.ts_ms;
+        walk.push(e, |closed| blocks.push(closed));
     }
-    blocks.push(current);
+    blocks.extend(walk.into_current());
     blocks
+}
+
+/// The block walk one entry at a time, for a reader that keeps going: the live daemon
+/// walks its history once, keeps the walk, and continues it with recent entries.
+#[derive(Clone, Debug)]
+pub struct BlockWalk {
+    block_ms: i64,
+    current: Option<Block>,
+    last_ms: i64,
+}
+
+impl BlockWalk {
+    /// A walk that has seen nothing.
+    pub fn new(block_ms: i64) -> BlockWalk {
+        BlockWalk {
+            block_ms,
+            current: None,
+            last_ms: 0,
+        }
+    }
+
+    /// Adds the next entry (in time order). Blocks it closes, and the gap block after one
+    /// of them, go to `closed` in order.
+    pub fn push(&mut self, e: &BlockEntry<'_>, mut closed: impl FnMut(Block)) {
+        let block_ms = self.block_ms;
+        let current = match &mut self.current {
+            Some(b) => {
+                let since_start = e.ts_ms.saturating_sub(b.start_ms);
+                let since_last = e.ts_ms.saturating_sub(self.last_ms);
+                if since_start > block_ms || since_last > block_ms {
+                    let next = Block::open(floor_to_hour(e.ts_ms), block_ms);
+                    closed(std::mem::replace(b, next));
+                    if since_last > block_ms {
+                        closed(Block::gap(self.last_ms, e.ts_ms, block_ms));
+                    }
+                }
+                b
+            }
+            None => self
+                .current
+                .insert(Block::open(floor_to_hour(e.ts_ms), block_ms)),
+        };
+        current.push(e);
+        self.last_ms = e.ts_ms;
+    }
+
+    /// The block still open (the last one), if any entry was seen.
+    pub fn current(&self) -> Option<&Block> {
+        self.current.as_ref()
+    }
+
+    /// Ends the walk, giving the block still open.
+    pub fn into_current(self) -> Option<Block> {
+        self.current
+    }
 }
 
 /// `--token-limit max`: the largest total of completed (non-gap, non-active) blocks among

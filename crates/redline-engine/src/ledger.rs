@@ -55,7 +55,7 @@ pub struct Entry {
     pub first_file: FileId,
     /// The line of the earliest copy.
     pub first_line: u32,
-    /// Hash of `message.id` (0 without one).
+    /// Hash of `message.id`, or of the whole line for an unkeyed one (0 when not from a line).
     pub id_hash: u64,
     /// Reset time of a usage-limit message, seconds since the epoch; 0 when none.
     limit_reset_s: u32,
@@ -343,12 +343,14 @@ pub struct Ledger {
 
 impl Ledger {
     /// Offers one copy of a response. It is kept if it is the first copy of its response or
-    /// beats the copy held (see the module docs).
-    pub fn offer(&mut self, key: Option<u64>, mut entry: Entry, files: &Files) {
+    /// beats the copy held (see the module docs). The answer says what changed, for a live
+    /// reader that keeps running figures; a scan may ignore it.
+    pub fn offer(&mut self, key: Option<u64>, mut entry: Entry, files: &Files) -> Offered {
         let Some(key) = key else {
             entry.flags |= FLAG_UNKEYED;
+            let at = self.next_slot();
             self.entries.push(entry);
-            return;
+            return Offered::Added(at);
         };
         entry.flags &= !FLAG_UNKEYED;
         self.copies += 1;
@@ -363,14 +365,14 @@ impl Ledger {
             }
         }
         let Some(at) = held else {
-            let at = u32::try_from(self.entries.len).unwrap_or(u32::MAX);
+            let at = self.next_slot();
             if entry.id_hash != 0 {
                 self.by_id.entry(entry.id_hash).or_insert(at);
             }
             self.index.insert(key, at);
             self.entries.push(entry);
             self.keyed += 1;
-            return;
+            return Offered::Added(at);
         };
         let held = self.entries.get_mut(at);
         let first = if files.first_copy_order(&entry, held) == Ordering::Less {
@@ -378,10 +380,22 @@ impl Ledger {
         } else {
             (held.first_file, held.first_line)
         };
-        if survivor_order(&entry, held, files) == Ordering::Greater {
-            *held = entry;
-        }
+        let answer = if survivor_order(&entry, held, files) == Ordering::Greater {
+            Offered::Replaced(at, Box::new(std::mem::replace(held, entry)))
+        } else {
+            Offered::Kept(at)
+        };
         (held.first_file, held.first_line) = first;
+        answer
+    }
+
+    fn next_slot(&self) -> u32 {
+        u32::try_from(self.entries.len).unwrap_or(u32::MAX)
+    }
+
+    /// The entry in slot `at` (as [`Offered`] names it).
+    pub fn get(&self, at: u32) -> &Entry {
+        self.entries.get(at)
     }
 
     /// Folds another ledger (for example one file's) into this one.
@@ -423,6 +437,17 @@ impl Ledger {
     pub fn duplicates_dropped(&self) -> u64 {
         self.copies - self.keyed
     }
+}
+
+/// What an offer changed.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Offered {
+    /// A new response, in this slot.
+    Added(u32),
+    /// The copy in this slot beat the one held, which is given back.
+    Replaced(u32, Box<Entry>),
+    /// The copy held in this slot stays; the offered one was a duplicate.
+    Kept(u32),
 }
 
 /// `Greater` when `a` should survive over `b`.
@@ -524,9 +549,9 @@ mod tests {
                     let (mut a, mut b) = (Ledger::default(), Ledger::default());
                     for (i, (k, e)) in order.iter().enumerate() {
                         if i < split {
-                            a.offer(*k, e.clone(), f)
+                            a.offer(*k, e.clone(), f);
                         } else {
-                            b.offer(*k, e.clone(), f)
+                            b.offer(*k, e.clone(), f);
                         }
                     }
                     a.merge(b, f);

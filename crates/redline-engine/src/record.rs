@@ -30,8 +30,9 @@ pub struct Record<'a> {
     /// The dedup key: a hash of `message.id` and `requestId`, or `None` when the line has no
     /// `message.id` (such lines are never deduplicated).
     pub key: Option<u64>,
-    /// A hash of `message.id` alone (0 without one): a sidechain copy of a response may carry
-    /// another `requestId` and is still the same response.
+    /// A hash of `message.id` alone: a sidechain copy of a response may carry another
+    /// `requestId` and is still the same response. For a line without `message.id`, a hash
+    /// of the whole line.
     pub id_hash: u64,
     /// `isSidechain`.
     pub sidechain: bool,
@@ -280,9 +281,9 @@ fn finish<'a>(parsed: Line<'a>, trimmed: &'a [u8]) -> Result<Option<Record<'a>>,
     let request_id = id_field(parsed.request_id, "requestId", &mut canonical)?;
     id_field(parsed.session_id, "sessionId", &mut canonical)?;
     let key = id.as_deref().map(|id| dedup_key(id, request_id.as_deref()));
-    let id_hash = id
-        .as_deref()
-        .map_or(0, |id| xxhash_rust::xxh3::xxh3_64(id.as_bytes()) | 1);
+    // Without an id, the whole line stands in: a live reader that re-reads a truncated or
+    // replaced file recognises the unkeyed lines it already counted from it.
+    let id_hash = xxhash_rust::xxh3::xxh3_64(id.as_deref().map_or(trimmed, str::as_bytes)) | 1;
 
     let model = match message.model {
         Some(m) if m.is_empty() => {
