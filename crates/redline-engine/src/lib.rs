@@ -5,15 +5,22 @@
 //! The pieces, in the order data flows through them:
 //! [`roots`] finds the files, [`reader`] splits them into lines, [`record`] reads a line (with [`json`]),
 //! [`ledger`] keeps each response once, [`scan`] does all of that on every core,
-//! [`prices`] prices a response, [`blocks`] and [`report`] group responses for people.
+//! [`prices`] prices a response, [`blocks`] and [`report`] group responses for people;
+//! [`live`] keeps a ledger going as lines arrive and computes the five values of
+//! [`usage`] for any `now`, [`tail`] follows files as they grow and [`follow`] says
+//! when to look.
 
 pub mod blocks;
+pub mod follow;
 pub mod json;
 pub mod ledger;
+pub mod live;
 pub mod prices;
 pub mod reader;
 pub mod record;
 pub mod report;
 pub mod roots;
 pub mod scan;
+pub mod tail;
 pub mod timestamp;
+pub mod usage;

@@ -85,11 +85,37 @@ pub struct Scan {
     pub stats: ScanStats,
     /// The first [`KEPT_ERRORS`] problems, in file and line order.
     pub errors: Vec<LineError>,
+    /// Where each file's reading stopped, by [`FileId`]: a live reader carries on from
+    /// there.
+    pub ends: Vec<FileEnd>,
+}
+
+/// Where the scan stopped reading one file.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct FileEnd {
+    /// Bytes read: just past the last line handed out.
+    pub offset: u64,
+    /// Lines handed out.
+    pub lines: u64,
+    /// The file's identity when it was read (device and inode on Unix; 0 elsewhere).
+    pub identity: (u64, u64),
+}
+
+/// How a scan reads.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ScanOptions {
+    /// Threads; `None` uses every core.
+    pub threads: Option<usize>,
+    /// Leave a last line without its newline unread: a writer may be in the middle of it,
+    /// and a live reader will pick it up whole. A one-shot report reads it.
+    pub hold_partial_last: bool,
 }
 
 struct Worker {
     stats: ScanStats,
     errors: Vec<LineError>,
+    ends: Vec<(FileId, FileEnd)>,
+    hold_partial_last: bool,
 }
 
 /// What the workers share: the one ledger and its model table.
@@ -101,6 +127,18 @@ struct Shared {
 
 /// Reads every transcript. `threads` of `None` uses every core.
 pub fn scan(transcripts: Vec<Transcript>, threads: Option<usize>) -> Scan {
+    scan_with(
+        transcripts,
+        ScanOptions {
+            threads,
+            hold_partial_last: false,
+        },
+    )
+}
+
+/// Reads every transcript, as `options` say.
+pub fn scan_with(transcripts: Vec<Transcript>, options: ScanOptions) -> Scan {
+    let threads = options.threads;
     let mut files = Files::default();
     for t in transcripts {
         files.add(FileMeta {
@@ -131,6 +169,8 @@ pub fn scan(transcripts: Vec<Transcript>, threads: Option<usize>) -> Scan {
                     let mut w = Worker {
                         stats: ScanStats::default(),
                         errors: Vec::new(),
+                        ends: Vec::new(),
+                        hold_partial_last: options.hold_partial_last,
                     };
                     let mut buf = Vec::new();
                     loop {
@@ -156,6 +196,7 @@ pub fn scan(transcripts: Vec<Transcript>, threads: Option<usize>) -> Scan {
 
     let Shared { ledger, models } = shared.into_inner().unwrap_or_else(|p| p.into_inner());
     let mut out = Scan {
+        ends: vec![FileEnd::default(); files.len()],
         files,
         models,
         ledger,
@@ -164,6 +205,9 @@ pub fn scan(transcripts: Vec<Transcript>, threads: Option<usize>) -> Scan {
     for mut w in workers {
         out.stats.add(&w.stats);
         out.errors.append(&mut w.errors);
+        for (id, end) in w.ends {
+            out.ends[id as usize] = end;
+        }
     }
     out.errors
         .sort_by(|a, b| path_order(&a.path, &b.path).then(a.line.cmp(&b.line)));
@@ -195,8 +239,14 @@ fn read_file(files: &Files, id: FileId, w: &mut Worker, buf: &mut Vec<u8>) -> (L
         }
     };
     w.stats.files += 1;
-    let Worker { stats, errors } = w;
-    let result = for_each_line(file, 1, true, buf, |line_no, line| {
+    let identity = file.metadata().map_or((0, 0), |m| file_identity(&m));
+    let Worker {
+        stats,
+        errors,
+        ends,
+        hold_partial_last,
+    } = w;
+    let result = for_each_line(file, 1, !*hold_partial_last, buf, |line_no, line| {
         stats.lines += 1;
         match parse_line(line) {
             Ok(None) => {}
@@ -214,11 +264,36 @@ fn read_file(files: &Files, id: FileId, w: &mut Worker, buf: &mut Vec<u8>) -> (L
         }
     });
     match result {
-        Ok(end) => stats.bytes += end.consumed,
+        Ok(end) => {
+            stats.bytes += end.consumed;
+            ends.push((
+                id,
+                FileEnd {
+                    offset: end.consumed,
+                    lines: end.lines,
+                    identity,
+                },
+            ));
+        }
         Err(e) => {
             stats.unreadable_files += 1;
             push_error(errors, 0, format!("read failed: {e}"));
         }
     }
     (ledger, models)
+}
+
+/// A file's identity: device and inode, which survive a rename and change when a file is
+/// replaced by another of the same name.
+#[cfg(unix)]
+pub fn file_identity(m: &std::fs::Metadata) -> (u64, u64) {
+    use std::os::unix::fs::MetadataExt;
+    (m.dev(), m.ino())
+}
+
+/// A file's identity: not available on this platform, so files are told apart by size
+/// and content alone.
+#[cfg(not(unix))]
+pub fn file_identity(_: &std::fs::Metadata) -> (u64, u64) {
+    (0, 0)
 }

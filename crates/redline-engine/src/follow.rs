@@ -1,0 +1,232 @@
+//! Change notifications for the transcript roots, by the operating system's file watcher
+//! (inotify on Linux), never by polling files on a timer.
+//!
+//! Each `projects/` root is watched recursively once it exists. A root that does not exist
+//! yet is not an error: its nearest existing ancestor is watched instead (not recursively),
+//! and when the root appears it is watched and reported whole, so files written before the
+//! watch took hold are still read. A root that disappears goes back to waiting. A new
+//! directory is reported too (a new project, a session's `subagents/`), for the same
+//! reason. Events are handed out as soon as they arrive, the ones already queued in the
+//! same batch: there is no debounce delay. This module only says where to look; reading
+//! is [`crate::tail`]'s and counting [`crate::live`]'s.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::time::Duration;
+
+use notify::{Event, EventKind, RecommendedWatcher, RecursiveMode, Watcher};
+
+use crate::roots::Root;
+
+/// Something to look at.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Happening {
+    /// A transcript (below root number `root`) may have changed, appeared or gone.
+    File {
+        /// Index into the roots.
+        root: usize,
+        /// The file.
+        path: PathBuf,
+    },
+    /// A directory appeared (or the watcher lost events): every transcript below it
+    /// should be looked at.
+    Dir {
+        /// Index into the roots.
+        root: usize,
+        /// The directory.
+        path: PathBuf,
+    },
+    /// The watcher reported a failure.
+    Error(String),
+}
+
+/// Where one root stands.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RootState {
+    /// Watched, with everything below it.
+    Watching,
+    /// Not there yet; this ancestor is watched for it.
+    Waiting(PathBuf),
+    /// Could not be watched.
+    Failed(String),
+}
+
+/// The watcher over every root.
+pub struct Follower {
+    roots: Vec<Root>,
+    states: Vec<RootState>,
+    /// Ancestors watched (not recursively) on behalf of waiting roots.
+    ancestors: BTreeSet<PathBuf>,
+    watcher: RecommendedWatcher,
+    rx: Receiver<notify::Result<Event>>,
+}
+
+impl Follower {
+    /// Starts watching `roots`. What is already there is not reported: the caller scans it.
+    pub fn start(roots: Vec<Root>) -> notify::Result<Follower> {
+        let (tx, rx) = mpsc::channel();
+        let watcher = notify::recommended_watcher(move |ev| {
+            let _ = tx.send(ev);
+        })?;
+        let states = vec![RootState::Waiting(PathBuf::new()); roots.len()];
+        let mut f = Follower {
+            roots,
+            states,
+            ancestors: BTreeSet::new(),
+            watcher,
+            rx,
+        };
+        f.refresh(&mut Vec::new(), false);
+        Ok(f)
+    }
+
+    /// The roots, in the order given.
+    pub fn roots(&self) -> &[Root] {
+        &self.roots
+    }
+
+    /// Each root's state, in the same order.
+    pub fn states(&self) -> &[RootState] {
+        &self.states
+    }
+
+    /// Waits up to `timeout` for changes and returns them, each once (empty after a quiet
+    /// `timeout`).
+    pub fn wait(&mut self, timeout: Duration) -> Vec<Happening> {
+        let mut out = Vec::new();
+        match self.rx.recv_timeout(timeout) {
+            Ok(ev) => self.take(ev, &mut out),
+            Err(RecvTimeoutError::Timeout) => return out,
+            Err(RecvTimeoutError::Disconnected) => {
+                out.push(Happening::Error("the file watcher stopped".into()));
+                return out;
+            }
+        }
+        while let Ok(ev) = self.rx.try_recv() {
+            self.take(ev, &mut out);
+        }
+        self.refresh(&mut out, true);
+        out.sort();
+        out.dedup();
+        out
+    }
+
+    fn take(&mut self, ev: notify::Result<Event>, out: &mut Vec<Happening>) {
+        let ev = match ev {
+            Ok(ev) => ev,
+            Err(e) => {
+                out.push(Happening::Error(format!("file watcher: {e}")));
+                return;
+            }
+        };
+        if ev.need_rescan() {
+            for (root, r) in self.roots.iter().enumerate() {
+                if self.states[root] == RootState::Watching {
+                    out.push(Happening::Dir {
+                        root,
+                        path: r.projects.clone(),
+                    });
+                }
+            }
+        }
+        if matches!(ev.kind, EventKind::Access(_)) {
+            return;
+        }
+        for path in ev.paths {
+            let Some(root) = self.root_of(&path) else {
+                continue;
+            };
+            if path.extension().is_some_and(|e| e == "jsonl") {
+                out.push(Happening::File { root, path });
+            } else if matches!(ev.kind, EventKind::Create(_) | EventKind::Modify(_))
+                && path.is_dir()
+            {
+                out.push(Happening::Dir { root, path });
+            }
+        }
+    }
+
+    /// The watched root `path` lies in (the deepest, should roots nest).
+    fn root_of(&self, path: &Path) -> Option<usize> {
+        self.roots
+            .iter()
+            .enumerate()
+            .filter(|(i, r)| {
+                self.states[*i] == RootState::Watching && path.starts_with(&r.projects)
+            })
+            .max_by_key(|(_, r)| r.projects.as_os_str().len())
+            .map(|(i, _)| i)
+    }
+
+    /// Moves each root between watching and waiting as it appears or disappears, and
+    /// keeps exactly the ancestors of waiting roots watched. A root that starts being
+    /// watched is reported whole when `report` is set.
+    fn refresh(&mut self, out: &mut Vec<Happening>, report: bool) {
+        let mut wanted = BTreeSet::new();
+        for i in 0..self.roots.len() {
+            let projects = self.roots[i].projects.clone();
+            let exists = projects.is_dir();
+            match (&self.states[i], exists) {
+                (RootState::Watching, true) => continue,
+                (RootState::Watching, false) => {
+                    let _ = self.watcher.unwatch(&projects);
+                }
+                (_, true) => match self.watcher.watch(&projects, RecursiveMode::Recursive) {
+                    Ok(()) => {
+                        self.states[i] = RootState::Watching;
+                        if report {
+                            out.push(Happening::Dir {
+                                root: i,
+                                path: projects,
+                            });
+                        }
+                        continue;
+                    }
+                    Err(e) => {
+                        self.states[i] =
+                            RootState::Failed(format!("cannot watch {}: {e}", projects.display()));
+                        continue;
+                    }
+                },
+                (_, false) => {}
+            }
+            match nearest_existing_ancestor(&projects) {
+                Some(a) => {
+                    wanted.insert(a.clone());
+                    self.states[i] = RootState::Waiting(a);
+                }
+                None => {
+                    self.states[i] = RootState::Failed(format!(
+                        "no existing directory above {}",
+                        projects.display()
+                    ));
+                }
+            }
+        }
+        for gone in self.ancestors.difference(&wanted) {
+            let _ = self.watcher.unwatch(gone);
+        }
+        for new in wanted.difference(&self.ancestors) {
+            if let Err(e) = self.watcher.watch(new, RecursiveMode::NonRecursive) {
+                for (i, s) in self.states.iter_mut().enumerate() {
+                    if *s == RootState::Waiting(new.clone()) {
+                        *s = RootState::Failed(format!(
+                            "cannot watch {} for {}: {e}",
+                            new.display(),
+                            self.roots[i].projects.display()
+                        ));
+                    }
+                }
+            }
+        }
+        self.ancestors = wanted;
+    }
+}
+
+fn nearest_existing_ancestor(path: &Path) -> Option<PathBuf> {
+    path.ancestors()
+        .skip(1)
+        .find(|a| a.is_dir())
+        .map(Path::to_path_buf)
+}

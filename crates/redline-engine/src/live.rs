@@ -1,0 +1,591 @@
+//! The live state: every counted response, kept deduplicated as lines arrive, and the
+//! five values computed from it for any `now`.
+//!
+//! The cold scan's ledger is kept whole (its dedup index too), so a copy written later,
+//! in any file, still folds into the response it belongs to. The values need only recent
+//! responses (the tach window, today, the open 5-hour block) plus one fact about the past:
+//! the block walk up to a horizon some two days back, with the largest block it closed
+//! (the `max` budget). That walk is built once from the whole ledger and rebuilt only when
+//! the horizon has moved an hour, or when a response older than the horizon arrives;
+//! otherwise each value is a pass over the recent responses. Nothing here reads a clock:
+//! `now` is an argument, so scenarios run in virtual time.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+
+use jiff::tz::TimeZone;
+use redline_core::gauges::{Readings, Scales, gauges};
+use redline_core::lamps::{LampInputs, Thresholds, lamps};
+use redline_core::{ModelFamily, TokenCounts};
+
+use crate::blocks::{BLOCK_MS, Block, BlockEntry, BlockWalk};
+use crate::ledger::{
+    Entry, FLAG_API_ERROR, FLAG_SIDECHAIN, FLAG_UNKEYED, FileId, FileMeta, Files, Ledger, ModelId,
+    Models, Offered,
+};
+use crate::prices::{CostMode, PriceTable, price_entry};
+use crate::record::{LineProblem, parse_line};
+use crate::roots::Transcript;
+use crate::scan::Scan;
+use crate::usage::{self, Usage};
+
+/// How far back the recent list reaches: enough for today in any time zone (a day can
+/// last 25 hours) plus an open block that began five hours before midnight.
+const RECENT_SPAN_MS: i64 = 48 * 3600 * 1000;
+/// How far the horizon may fall behind before the walk is rebuilt.
+const REBUILD_EVERY_MS: i64 = 3600 * 1000;
+/// Context windows: the default, and the 1M window a session shows it has once a request
+/// passes the default.
+const WINDOW_DEFAULT: u64 = 200_000;
+const WINDOW_LARGE: u64 = 1_000_000;
+
+/// A block's token budget (`REDLINE_BLOCK_BUDGET`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Budget {
+    /// The largest completed non-gap block in history, as ccusage's `--token-limit max`.
+    #[default]
+    Max,
+    /// A fixed number of tokens.
+    Tokens(u64),
+}
+
+impl std::str::FromStr for Budget {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Budget, String> {
+        let s = s.trim();
+        if s.eq_ignore_ascii_case("max") {
+            return Ok(Budget::Max);
+        }
+        match s.replace('_', "").parse::<u64>() {
+            Ok(n) if n > 0 => Ok(Budget::Tokens(n)),
+            _ => Err(format!(
+                "block budget {s:?} is neither `max` nor a positive number of tokens"
+            )),
+        }
+    }
+}
+
+/// What the values are computed against: the calibration variables and the rest of the
+/// configuration that shapes them.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Settings {
+    /// Tokens per minute where the red zone starts.
+    pub tach_redline: u64,
+    /// Seconds of trailing window for the tach.
+    pub tach_window_s: u64,
+    /// A block's budget.
+    pub budget: Budget,
+    /// Dollars at COST's full scale.
+    pub cost_full_scale_usd: f64,
+    /// Lamp thresholds.
+    pub thresholds: Thresholds,
+    /// The user's time zone: "today" for COST.
+    pub tz: TimeZone,
+    /// API errors this recent light CHECK.
+    pub api_error_window_s: u64,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            tach_redline: 20_000,
+            tach_window_s: 60,
+            budget: Budget::Max,
+            cost_full_scale_usd: 50.0,
+            thresholds: Thresholds::default(),
+            tz: TimeZone::UTC,
+            api_error_window_s: 300,
+        }
+    }
+}
+
+/// A source's health, as `/usage`'s `sources` reports it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SourceHealth {
+    /// What is failing, if anything (a root that cannot be read, a watch that broke).
+    pub error: Option<String>,
+}
+
+/// Tokens and dollars per model since the daemon started: Prometheus counters.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct ModelCounters {
+    /// Tokens by kind.
+    pub tokens: TokenCounts,
+    /// US dollars.
+    pub cost_usd: f64,
+}
+
+/// What the live reader has seen.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LiveStats {
+    /// Lines read, the cold scan's included.
+    pub lines: u64,
+    /// Lines that could not be read.
+    pub bad_lines: u64,
+    /// Responses counted (distinct).
+    pub responses: u64,
+    /// Copies folded into a response already counted.
+    pub duplicates: u64,
+}
+
+/// The live state. See the module docs.
+pub struct Live {
+    files: Files,
+    paths: HashMap<PathBuf, FileId>,
+    models: Models,
+    ledger: Ledger,
+    prices: PriceTable,
+    cost_mode: CostMode,
+    /// Per model id: the index of its price in `prices.models()`, once looked up.
+    price_index: Vec<Option<Option<usize>>>,
+    /// Responses at or after `horizon_ms`, as (time, slot), sorted by time.
+    recent: Vec<(i64, u32)>,
+    horizon_ms: i64,
+    /// The block walk over every response before the horizon.
+    anchor: BlockWalk,
+    /// The largest total of a non-gap block the anchor walk closed.
+    anchor_max: u64,
+    needs_rebuild: bool,
+    /// The most recent main-chain response: (time, slot).
+    last_main: Option<(i64, u32)>,
+    /// Per session: the largest prompt a main-chain response sent.
+    session_prompt_max: HashMap<String, u64>,
+    /// Per file being re-read from its start: unkeyed lines (by hash) already counted from
+    /// it, to be passed over once each.
+    reread_skip: HashMap<FileId, HashMap<u64, u32>>,
+    counters: BTreeMap<String, ModelCounters>,
+    stats: LiveStats,
+    last_event_ms: Option<i64>,
+    health: SourceHealth,
+}
+
+impl Live {
+    /// An empty state pricing with `prices` in `cost_mode`.
+    pub fn new(prices: PriceTable, cost_mode: CostMode) -> Live {
+        Live::from_scan(Scan::default(), prices, cost_mode)
+    }
+
+    /// Takes over a cold scan's result. Counters start at zero: they count what arrives
+    /// from here on.
+    pub fn from_scan(scan: Scan, prices: PriceTable, cost_mode: CostMode) -> Live {
+        let Scan {
+            files,
+            models,
+            ledger,
+            stats,
+            ..
+        } = scan;
+        let paths = (0..files.len())
+            .map(|i| {
+                let id = FileId::try_from(i).unwrap_or(FileId::MAX);
+                (files.get(id).path.clone(), id)
+            })
+            .collect();
+        let mut live = Live {
+            files,
+            paths,
+            models,
+            ledger,
+            prices,
+            cost_mode,
+            price_index: Vec::new(),
+            recent: Vec::new(),
+            horizon_ms: i64::MIN,
+            anchor: BlockWalk::new(BLOCK_MS),
+            anchor_max: 0,
+            needs_rebuild: true,
+            last_main: None,
+            session_prompt_max: HashMap::new(),
+            reread_skip: HashMap::new(),
+            counters: BTreeMap::new(),
+            stats: LiveStats {
+                lines: stats.lines,
+                bad_lines: stats.bad_lines,
+                responses: 0,
+                duplicates: 0,
+            },
+            last_event_ms: None,
+            health: SourceHealth::default(),
+        };
+        live.stats.responses = live.ledger.len() as u64;
+        live.stats.duplicates = live.ledger.duplicates_dropped();
+        for slot in 0..live.ledger.len() {
+            let slot = u32::try_from(slot).unwrap_or(u32::MAX);
+            let e = live.ledger.get(slot).clone();
+            live.note_main_chain(&e, slot);
+            live.last_event_ms = live.last_event_ms.max(Some(e.ts_ms));
+        }
+        live
+    }
+
+    /// The id of the transcript at `path` (below the projects directory `root`), adding it
+    /// on first sight. `None` for a file that belongs to no project.
+    pub fn file_id(&mut self, root: &Path, path: &Path) -> Option<FileId> {
+        if let Some(&id) = self.paths.get(path) {
+            return Some(id);
+        }
+        let t = Transcript::describe(root, path)?;
+        let id = self.files.add(FileMeta {
+            path: t.path,
+            project: t.project,
+            session: t.session,
+        });
+        self.paths.insert(path.to_path_buf(), id);
+        Some(id)
+    }
+
+    /// The files known, by id.
+    pub fn files(&self) -> &Files {
+        &self.files
+    }
+
+    /// Says that `file` is about to be read again from its first line (it was truncated or
+    /// replaced). Keyed responses fold into themselves on their own; the unkeyed lines
+    /// already counted from it are remembered, so the re-read passes over each once.
+    pub fn restart_file(&mut self, file: FileId) {
+        let mut seen: HashMap<u64, u32> = HashMap::new();
+        for e in self.ledger.entries() {
+            if e.file == file && e.has(FLAG_UNKEYED) {
+                *seen.entry(e.id_hash).or_default() += 1;
+            }
+        }
+        if seen.is_empty() {
+            self.reread_skip.remove(&file);
+        } else {
+            self.reread_skip.insert(file, seen);
+        }
+    }
+
+    /// Reads one line of `file`. `Ok(true)` when it changed what is counted.
+    pub fn ingest(&mut self, file: FileId, line_no: u64, line: &[u8]) -> Result<bool, LineProblem> {
+        self.stats.lines += 1;
+        let rec = match parse_line(line) {
+            Ok(Some(rec)) => rec,
+            Ok(None) => return Ok(false),
+            Err(problem) => {
+                self.stats.bad_lines += 1;
+                return Err(problem);
+            }
+        };
+        if rec.key.is_none()
+            && let Some(skip) = self.reread_skip.get_mut(&file)
+            && let Some(n) = skip.get_mut(&rec.id_hash)
+            && *n > 0
+        {
+            *n -= 1;
+            return Ok(false);
+        }
+        let model = rec.model.as_deref().map(|m| self.models.intern(m));
+        let line32 = u32::try_from(line_no).unwrap_or(u32::MAX);
+        let entry = Entry::new(&rec, model, file, line32);
+        let (slot, old) = match self.ledger.offer(rec.key, entry, &self.files) {
+            Offered::Kept(_) => {
+                self.stats.duplicates += 1;
+                return Ok(false);
+            }
+            Offered::Added(slot) => {
+                self.stats.responses += 1;
+                (slot, None)
+            }
+            Offered::Replaced(slot, old) => {
+                self.stats.duplicates += 1;
+                (slot, Some(*old))
+            }
+        };
+        let e = self.ledger.get(slot).clone();
+        self.count_since_start(&e, old.as_ref());
+        self.place_recent(slot, e.ts_ms, old.as_ref().map(|o| o.ts_ms));
+        self.note_main_chain(&e, slot);
+        self.last_event_ms = self.last_event_ms.max(Some(e.ts_ms));
+        Ok(true)
+    }
+
+    /// Sets the transcript source's health (the follower knows when a root or watch fails).
+    pub fn set_health(&mut self, health: SourceHealth) {
+        self.health = health;
+    }
+
+    /// The transcript source's health.
+    pub fn health(&self) -> &SourceHealth {
+        &self.health
+    }
+
+    /// Per-model tokens and dollars since the daemon started.
+    pub fn counters(&self) -> &BTreeMap<String, ModelCounters> {
+        &self.counters
+    }
+
+    /// What has been read.
+    pub fn stats(&self) -> LiveStats {
+        self.stats
+    }
+
+    /// The newest response's time.
+    pub fn last_event_ms(&self) -> Option<i64> {
+        self.last_event_ms
+    }
+
+    /// The whole `/usage` document at `now_ms`.
+    pub fn usage(&mut self, now_ms: i64, s: &Settings) -> Usage {
+        if self.needs_rebuild
+            || now_ms.saturating_sub(self.horizon_ms) > RECENT_SPAN_MS + REBUILD_EVERY_MS
+        {
+            self.rebuild(now_ms);
+        }
+        let window_ms = i64::try_from(s.tach_window_s.max(1) * 1000).unwrap_or(i64::MAX);
+        let api_window_ms = i64::try_from(s.api_error_window_s * 1000).unwrap_or(i64::MAX);
+        let (day_start, day_end) = local_day(now_ms, &s.tz);
+
+        let mut walk = self.anchor.clone();
+        let mut max_closed = self.anchor_max;
+        let mut tach_tokens = 0u64;
+        let mut today_usd = 0.0;
+        let mut api_errors = false;
+        for i in 0..self.recent.len() {
+            let (ts, slot) = self.recent[i];
+            let e = self.ledger.get(slot).clone();
+            let cost = self.cost(&e);
+            walk.push(&block_entry(&e, cost), |b| {
+                if !b.is_gap {
+                    max_closed = max_closed.max(b.tokens.total());
+                }
+            });
+            if ts > now_ms.saturating_sub(window_ms) {
+                tach_tokens += e.tokens().tach();
+            }
+            if (day_start..day_end).contains(&ts) {
+                today_usd += cost;
+            }
+            api_errors |= e.has(FLAG_API_ERROR) && ts > now_ms.saturating_sub(api_window_ms);
+        }
+        let current = walk.current();
+        if let Some(b) = current.filter(|b| !b.is_active(now_ms)) {
+            max_closed = max_closed.max(b.tokens.total());
+        }
+        let active: Option<&Block> = current.filter(|b| b.is_active(now_ms));
+        let budget = match s.budget {
+            Budget::Tokens(n) => Some(n),
+            Budget::Max => Some(max_closed).filter(|&m| m > 0),
+        };
+        let block_tokens = active.map_or(0, |b| b.tokens.total());
+        let remaining = budget.map(|b| (1.0 - block_tokens as f64 / b as f64).clamp(0.0, 1.0));
+        let tokens_per_min = tach_tokens as f64 * 60_000.0 / window_ms as f64;
+
+        let main = self.last_main.map(|(_, slot)| self.ledger.get(slot));
+        let model_id = main
+            .and_then(Entry::model)
+            .map(|m| self.models.name(m).to_owned());
+        let family = model_id.as_deref().map(ModelFamily::of);
+        let session = main.map(|e| self.files.get(e.file).session.clone());
+        let context = main.map(|e| {
+            let big = session
+                .as_ref()
+                .and_then(|s| self.session_prompt_max.get(s))
+                .is_some_and(|&m| m > WINDOW_DEFAULT);
+            let window = if big { WINDOW_LARGE } else { WINDOW_DEFAULT };
+            (e.tokens().prompt(), window)
+        });
+        let limit_reset_s = active.and_then(|b| b.usage_limit_reset_s);
+
+        let readings = Readings {
+            tokens_per_min: Some(tokens_per_min),
+            fuel_remaining: remaining,
+            cost_today_usd: Some(today_usd),
+            context,
+        };
+        let scales = Scales {
+            tach_redline: s.tach_redline as f64,
+            cost_full_scale_usd: s.cost_full_scale_usd,
+        };
+        let lamp_inputs = LampInputs {
+            family,
+            tokens_per_min: Some(tokens_per_min),
+            tach_redline: s.tach_redline as f64,
+            fuel_remaining: remaining,
+            limit_hit: limit_reset_s.is_some(),
+            context_share: context.map(|(used, window)| used as f64 / window as f64),
+            source_failing: self.health.error.is_some(),
+            recent_api_errors: api_errors,
+        };
+        Usage {
+            version: redline_core::wire::USAGE_VERSION,
+            generated_at: usage::format_s(now_ms),
+            sources: usage::Sources {
+                jsonl: usage::Source {
+                    ok: self.health.error.is_none(),
+                    last_event_at: self.last_event_ms.map(usage::format_s),
+                    error: self.health.error.clone(),
+                },
+            },
+            tach: usage::Tach {
+                tokens_per_min: (tokens_per_min * 10.0).round() / 10.0,
+                redline: s.tach_redline,
+                window_s: s.tach_window_s,
+            },
+            fuel: usage::Fuel {
+                remaining: remaining.map(|r| (r * 10_000.0).round() / 10_000.0),
+                basis: remaining.map(|_| "estimate"),
+                block_tokens: active.map(|_| block_tokens),
+                budget_tokens: budget,
+                block_start: active.map(|b| usage::format_s(b.start_ms)),
+                block_end: active.map(|b| usage::format_s(b.end_ms)),
+                projected_tokens: active
+                    .and_then(|b| b.projection(now_ms))
+                    .map(|p| p.total_tokens),
+                limit_reset_at: limit_reset_s.map(|s| usage::format_s(s.saturating_mul(1000))),
+                weekly_used: None,
+                weekly_reset_at: None,
+            },
+            cost: usage::Cost {
+                today_usd: usage::round_usd(today_usd),
+                block_usd: active.map(|b| usage::round_usd(b.cost_usd)),
+                full_scale_usd: s.cost_full_scale_usd,
+            },
+            context: usage::Context {
+                used_tokens: context.map(|c| c.0),
+                window_tokens: context.map(|c| c.1),
+                session_id: session,
+            },
+            model: usage::Model {
+                family: family.map(ModelFamily::as_str),
+                id: model_id,
+            },
+            gauges: gauges(&readings, &scales),
+            lamps: lamps(&lamp_inputs, &s.thresholds),
+        }
+    }
+
+    /// Rebuilds the walk up to a horizon two days before `now_ms`, and the recent list
+    /// after it, from the whole ledger.
+    fn rebuild(&mut self, now_ms: i64) {
+        let horizon = now_ms.saturating_sub(RECENT_SPAN_MS);
+        let mut all: Vec<(i64, u32)> = (0..self.ledger.len())
+            .map(|i| {
+                let slot = u32::try_from(i).unwrap_or(u32::MAX);
+                (self.ledger.get(slot).ts_ms, slot)
+            })
+            .collect();
+        all.sort_unstable();
+        let split = all.partition_point(|&(ts, _)| ts < horizon);
+        let mut walk = BlockWalk::new(BLOCK_MS);
+        let mut max = 0;
+        for &(_, slot) in &all[..split] {
+            let e = self.ledger.get(slot).clone();
+            let cost = self.cost(&e);
+            walk.push(&block_entry(&e, cost), |b| {
+                if !b.is_gap {
+                    max = max.max(b.tokens.total());
+                }
+            });
+        }
+        self.recent = all.split_off(split);
+        self.anchor = walk;
+        self.anchor_max = max;
+        self.horizon_ms = horizon;
+        self.needs_rebuild = false;
+    }
+
+    /// Keeps the recent list in time order as a response arrives or moves.
+    fn place_recent(&mut self, slot: u32, ts: i64, old_ts: Option<i64>) {
+        if let Some(old) = old_ts
+            && old >= self.horizon_ms
+        {
+            let from = self.recent.partition_point(|&(t, _)| t < old);
+            if let Some(i) = self.recent[from..].iter().position(|&r| r == (old, slot)) {
+                self.recent.remove(from + i);
+            }
+        }
+        if ts < self.horizon_ms || old_ts.is_some_and(|o| o < self.horizon_ms) {
+            // The past changed: the walk before the horizon must be redone.
+            self.needs_rebuild = true;
+            return;
+        }
+        let at = self.recent.partition_point(|&r| r <= (ts, slot));
+        self.recent.insert(at, (ts, slot));
+    }
+
+    /// Tracks the latest main-chain response and each session's largest prompt. Sidechain
+    /// (subagent) responses and API-error lines do not move TEMP or MODEL.
+    fn note_main_chain(&mut self, e: &Entry, slot: u32) {
+        if e.has(FLAG_SIDECHAIN) || e.has(FLAG_API_ERROR) || e.tokens().total() == 0 {
+            return;
+        }
+        let session = &self.files.get(e.file).session;
+        let prompt = e.tokens().prompt();
+        match self.session_prompt_max.get_mut(session) {
+            Some(m) => *m = (*m).max(prompt),
+            None => {
+                self.session_prompt_max.insert(session.clone(), prompt);
+            }
+        }
+        if self.last_main.is_none_or(|(ts, _)| e.ts_ms >= ts) {
+            self.last_main = Some((e.ts_ms, slot));
+        }
+    }
+
+    /// Adds what a response brought since the daemon started. A copy that replaces a
+    /// smaller one adds the difference; counters never go down.
+    fn count_since_start(&mut self, e: &Entry, old: Option<&Entry>) {
+        let Some(model) = e.model() else { return };
+        if self.models.name(model) == "<synthetic>" {
+            return;
+        }
+        let (t, was) = (e.tokens(), old.map(Entry::tokens).unwrap_or_default());
+        let old_cost = old.map_or(0.0, |o| self.cost(o));
+        let cost = self.cost(e) - old_cost;
+        let name = self.models.name(model).to_owned();
+        let c = self.counters.entry(name).or_default();
+        c.tokens += TokenCounts::new(
+            t.input.saturating_sub(was.input),
+            t.output.saturating_sub(was.output),
+            t.cache_creation.saturating_sub(was.cache_creation),
+            t.cache_read.saturating_sub(was.cache_read),
+        );
+        c.cost_usd += cost.max(0.0);
+    }
+
+    /// A response's cost in the configured mode (0 for a model without a price).
+    fn cost(&mut self, e: &Entry) -> f64 {
+        let price = e.model().and_then(|m| self.price_of(m));
+        price_entry(self.cost_mode, price.map(|i| &self.prices.models()[i]), e).usd()
+    }
+
+    fn price_of(&mut self, model: ModelId) -> Option<usize> {
+        let i = model as usize;
+        if self.price_index.len() <= i {
+            self.price_index.resize(i + 1, None);
+        }
+        if let Some(known) = self.price_index[i] {
+            return known;
+        }
+        let found = self
+            .prices
+            .lookup(self.models.name(model))
+            .and_then(|p| self.prices.models().iter().position(|m| std::ptr::eq(m, p)));
+        self.price_index[i] = Some(found);
+        found
+    }
+}
+
+fn block_entry(e: &Entry, cost_usd: f64) -> BlockEntry<'static> {
+    BlockEntry {
+        ts_ms: e.ts_ms,
+        tokens: e.tokens(),
+        cost_usd,
+        model: None,
+        limit_reset_s: e.limit_reset_s(),
+    }
+}
+
+/// The start and end (exclusive) of the local day holding `now_ms`, in milliseconds.
+fn local_day(now_ms: i64, tz: &TimeZone) -> (i64, i64) {
+    let ts = jiff::Timestamp::from_millisecond(now_ms).unwrap_or(jiff::Timestamp::UNIX_EPOCH);
+    let date = tz.to_datetime(ts).date();
+    let start_of = |d: jiff::civil::Date| {
+        tz.to_ambiguous_timestamp(d.to_datetime(jiff::civil::Time::midnight()))
+            .compatible()
+            .map_or(now_ms, |t| t.as_millisecond())
+    };
+    let next = date.tomorrow().unwrap_or(date);
+    (start_of(date), start_of(next))
+}

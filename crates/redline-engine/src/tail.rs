@@ -1,0 +1,276 @@
+//! Following files as they grow: where each one was read to, and what to do when it
+//! changes under us.
+//!
+//! A file is known by its identity (device and inode), not its name. A look at a file
+//! reads whatever complete lines were appended since the last look; a last line without its
+//! newline stays unread until the writer finishes it. A file that got shorter, whose byte
+//! before the read offset is no longer a newline (rewritten in place), or whose name now
+//! points at another file (replaced) is read again from its start: the caller is told
+//! first, so it can pass over what it already counted. A file that disappears is
+//! forgotten; what was counted from it stays counted. This module knows nothing of
+//! notifications: the caller decides when to look.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{self, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+
+use crate::reader::for_each_line;
+use crate::scan::{FileEnd, file_identity};
+
+/// Why a file is read again from its start.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Restart {
+    /// It got shorter, or was rewritten in place.
+    Truncated,
+    /// The name now points at another file.
+    Replaced,
+}
+
+/// What one look at a file found.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Look {
+    /// Set when the file was read again from its start.
+    pub restart: Option<Restart>,
+    /// Complete lines handed out.
+    pub lines: u64,
+    /// Bytes of an unfinished last line left for the next look.
+    pub held: u64,
+    /// The file is gone (deleted or moved away).
+    pub gone: bool,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct TailState {
+    identity: (u64, u64),
+    offset: u64,
+    next_line: u64,
+}
+
+/// Read positions of every file followed.
+#[derive(Debug, Default)]
+pub struct Tailer {
+    files: HashMap<PathBuf, TailState>,
+    buf: Vec<u8>,
+}
+
+impl Tailer {
+    /// Carries on from where a cold scan stopped reading `path`.
+    pub fn adopt(&mut self, path: PathBuf, end: FileEnd) {
+        self.files.insert(
+            path,
+            TailState {
+                identity: end.identity,
+                offset: end.offset,
+                next_line: end.lines + 1,
+            },
+        );
+    }
+
+    /// Number of files followed.
+    pub fn len(&self) -> usize {
+        self.files.len()
+    }
+
+    /// Whether no file is followed.
+    pub fn is_empty(&self) -> bool {
+        self.files.is_empty()
+    }
+
+    /// Whether `path` is followed.
+    pub fn follows(&self, path: &Path) -> bool {
+        self.files.contains_key(path)
+    }
+
+    /// Reads what is new in `path`: `restart` is called before a file is read again from
+    /// its start, `each(line_number, line)` for each complete new line. A file seen for
+    /// the first time is read from its start (without a restart).
+    pub fn look(
+        &mut self,
+        path: &Path,
+        restart: impl FnOnce(Restart),
+        each: impl FnMut(u64, &[u8]),
+    ) -> io::Result<Look> {
+        let mut file = match File::open(path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                self.files.remove(path);
+                return Ok(Look {
+                    gone: true,
+                    ..Look::default()
+                });
+            }
+            Err(e) => return Err(e),
+        };
+        let meta = file.metadata()?;
+        if !meta.is_file() {
+            return Ok(Look::default());
+        }
+        let identity = file_identity(&meta);
+        let state = self.files.entry(path.to_path_buf()).or_insert(TailState {
+            identity,
+            offset: 0,
+            next_line: 1,
+        });
+        let why = if state.identity != identity {
+            Some(Restart::Replaced)
+        } else if meta.len() < state.offset || !ends_a_line(&file, state.offset)? {
+            Some(Restart::Truncated)
+        } else {
+            None
+        };
+        if let Some(why) = why {
+            restart(why);
+            *state = TailState {
+                identity,
+                offset: 0,
+                next_line: 1,
+            };
+        }
+        let mut look = Look {
+            restart: why,
+            ..Look::default()
+        };
+        if meta.len() == state.offset {
+            return Ok(look);
+        }
+        file.seek(SeekFrom::Start(state.offset))?;
+        let end = for_each_line(file, state.next_line, false, &mut self.buf, each)?;
+        state.offset += end.consumed;
+        state.next_line += end.lines;
+        look.lines = end.lines;
+        look.held = end.held;
+        Ok(look)
+    }
+
+    /// Stops following `path`.
+    pub fn forget(&mut self, path: &Path) {
+        self.files.remove(path);
+    }
+}
+
+/// Whether the byte before `offset` is a newline (or `offset` is 0): what was read up to
+/// there is still a whole line, so the file was appended to, not rewritten.
+fn ends_a_line(file: &File, offset: u64) -> io::Result<bool> {
+    if offset == 0 {
+        return Ok(true);
+    }
+    let mut byte = [0u8; 1];
+    let n = read_at(file, &mut byte, offset - 1)?;
+    Ok(n == 1 && byte[0] == b'\n')
+}
+
+#[cfg(unix)]
+fn read_at(file: &File, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+    std::os::unix::fs::FileExt::read_at(file, buf, offset)
+}
+
+#[cfg(not(unix))]
+fn read_at(file: &File, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+    use std::io::Read;
+    let mut f = file.try_clone()?;
+    f.seek(SeekFrom::Start(offset))?;
+    f.read(buf)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    struct Dir(PathBuf);
+    impl Drop for Dir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+    fn dir(name: &str) -> Dir {
+        let d = std::env::temp_dir().join(format!("redline-tail-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        Dir(d)
+    }
+    fn append(path: &Path, bytes: &str) {
+        let mut f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .unwrap();
+        f.write_all(bytes.as_bytes()).unwrap();
+    }
+    fn look(t: &mut Tailer, path: &Path) -> (Look, Vec<(u64, String)>, Option<Restart>) {
+        let mut lines = Vec::new();
+        let mut why = None;
+        let l = t
+            .look(
+                path,
+                |r| why = Some(r),
+                |n, b| lines.push((n, String::from_utf8_lossy(b).into_owned())),
+            )
+            .unwrap();
+        (l, lines, why)
+    }
+
+    #[test]
+    fn appends_partial_lines_truncation_replacement_and_deletion() {
+        let d = dir("cases");
+        let p = d.0.join("s.jsonl");
+        let mut t = Tailer::default();
+        append(&p, "a\nb\nhal");
+        let (l, lines, why) = look(&mut t, &p);
+        assert_eq!(lines, vec![(1, "a".into()), (2, "b".into())]);
+        assert_eq!((l.held, why), (3, None));
+        // The second half arrives.
+        append(&p, "f\n");
+        let (_, lines, _) = look(&mut t, &p);
+        assert_eq!(lines, vec![(3, "half".into())]);
+        // Nothing new: nothing read.
+        assert_eq!(look(&mut t, &p).1, vec![]);
+        // Truncated and rewritten shorter.
+        std::fs::write(&p, "x\n").unwrap();
+        let (l, lines, why) = look(&mut t, &p);
+        assert_eq!(
+            (why, l.restart),
+            (Some(Restart::Truncated), Some(Restart::Truncated))
+        );
+        assert_eq!(lines, vec![(1, "x".into())]);
+        // Rewritten in place to the same length or longer: the byte before the offset
+        // is no longer a newline.
+        std::fs::write(&p, "yyyyyy\n").unwrap();
+        let (_, lines, why) = look(&mut t, &p);
+        assert_eq!(why, Some(Restart::Truncated));
+        assert_eq!(lines, vec![(1, "yyyyyy".into())]);
+        // Replaced by another file under the same name.
+        let q = d.0.join("new.tmp");
+        std::fs::write(&q, "yyyyyy\nz\n").unwrap();
+        std::fs::rename(&q, &p).unwrap();
+        let (_, lines, why) = look(&mut t, &p);
+        assert_eq!(why, Some(Restart::Replaced));
+        assert_eq!(lines.len(), 2);
+        // Deleted.
+        std::fs::remove_file(&p).unwrap();
+        assert!(look(&mut t, &p).0.gone);
+        assert!(!t.follows(&p));
+    }
+
+    #[test]
+    fn adopting_a_scan_end_reads_only_what_came_after() {
+        let d = dir("adopt");
+        let p = d.0.join("s.jsonl");
+        append(&p, "one\ntwo\n");
+        let meta = std::fs::metadata(&p).unwrap();
+        let mut t = Tailer::default();
+        t.adopt(
+            p.clone(),
+            FileEnd {
+                offset: 8,
+                lines: 2,
+                identity: file_identity(&meta),
+            },
+        );
+        append(&p, "three\n");
+        let (_, lines, why) = look(&mut t, &p);
+        assert_eq!(why, None);
+        assert_eq!(lines, vec![(3, "three".into())]);
+    }
+}
