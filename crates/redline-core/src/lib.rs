@@ -6,9 +6,15 @@
 //! lamp rules and the needle motion planner join it as those parts are built.
 #![cfg_attr(not(any(test, feature = "std")), no_std)]
 
+pub mod calibration;
+pub mod follow;
 pub mod gauges;
+pub mod homing;
 pub mod lamps;
+pub mod led;
 pub mod model;
+pub mod motion;
+pub mod poll;
 pub mod tokens;
 pub mod wire;
 
