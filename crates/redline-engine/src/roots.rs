@@ -166,6 +166,15 @@ pub fn list_transcripts(roots: &[Root]) -> io::Result<Vec<Transcript>> {
     Ok(out)
 }
 
+/// Every `*.jsonl` below `dir` (a directory inside a root), sorted by [`path_order`]: what a
+/// live reader looks at when a directory appears.
+pub fn transcripts_below(dir: &Path) -> io::Result<Vec<PathBuf>> {
+    let mut files = Vec::new();
+    walk(dir, &mut files, &mut Vec::new())?;
+    files.sort_by(|a, b| path_order(a, b));
+    Ok(files)
+}
+
 /// Walks `dir`, following symbolic links to directories but never into a directory it
 /// is already inside (`ancestors`), so a link loop ends instead of recursing forever.
 fn walk(dir: &Path, out: &mut Vec<PathBuf>, ancestors: &mut Vec<PathBuf>) -> io::Result<()> {

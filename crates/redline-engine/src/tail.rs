@@ -27,6 +27,15 @@ pub enum Restart {
     Replaced,
 }
 
+/// What a look hands to its caller, in order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TailEvent<'a> {
+    /// The file is read again from its start, for this reason; its lines follow.
+    Restart(Restart),
+    /// A complete new line (without its newline), with its 1-based number.
+    Line(u64, &'a [u8]),
+}
+
 /// What one look at a file found.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Look {
@@ -82,15 +91,10 @@ impl Tailer {
         self.files.contains_key(path)
     }
 
-    /// Reads what is new in `path`: `restart` is called before a file is read again from
-    /// its start, `each(line_number, line)` for each complete new line. A file seen for
-    /// the first time is read from its start (without a restart).
-    pub fn look(
-        &mut self,
-        path: &Path,
-        restart: impl FnOnce(Restart),
-        each: impl FnMut(u64, &[u8]),
-    ) -> io::Result<Look> {
+    /// Reads what is new in `path`, handing each [`TailEvent`] to `each`: a restart before a
+    /// file is read again from its start, then every complete new line. A file seen for the
+    /// first time is read from its start (without a restart).
+    pub fn look(&mut self, path: &Path, mut each: impl FnMut(TailEvent<'_>)) -> io::Result<Look> {
         let mut file = match File::open(path) {
             Ok(f) => f,
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
@@ -120,7 +124,7 @@ impl Tailer {
             None
         };
         if let Some(why) = why {
-            restart(why);
+            each(TailEvent::Restart(why));
             *state = TailState {
                 identity,
                 offset: 0,
@@ -135,7 +139,9 @@ impl Tailer {
             return Ok(look);
         }
         file.seek(SeekFrom::Start(state.offset))?;
-        let end = for_each_line(file, state.next_line, false, &mut self.buf, each)?;
+        let end = for_each_line(file, state.next_line, false, &mut self.buf, |n, line| {
+            each(TailEvent::Line(n, line));
+        })?;
         state.offset += end.consumed;
         state.next_line += end.lines;
         look.lines = end.lines;
@@ -202,11 +208,10 @@ mod tests {
         let mut lines = Vec::new();
         let mut why = None;
         let l = t
-            .look(
-                path,
-                |r| why = Some(r),
-                |n, b| lines.push((n, String::from_utf8_lossy(b).into_owned())),
-            )
+            .look(path, |ev| match ev {
+                TailEvent::Restart(r) => why = Some(r),
+                TailEvent::Line(n, b) => lines.push((n, String::from_utf8_lossy(b).into_owned())),
+            })
             .unwrap();
         (l, lines, why)
     }

@@ -4,20 +4,28 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+
+pub use crate::config::DaemonArgs;
 use jiff::civil::Date;
 
 /// A desk instrument cluster for Claude Code usage.
 #[derive(Debug, Parser)]
 #[command(name = "redline", version, about, propagate_version = true)]
 pub struct Cli {
-    /// What to do.
+    /// What to do [default: serve].
     #[command(subcommand)]
-    pub command: Command,
+    pub command: Option<Command>,
 }
 
 /// Subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Follow Claude Code's transcripts and serve the five values over HTTP (the default).
+    Serve(DaemonArgs),
+    /// The five values in the terminal, once a second, without a server.
+    Watch(WatchArgs),
+    /// The resolved configuration, the roots and what each source has seen.
+    Doctor(DaemonArgs),
     /// Usage reports from Claude Code's transcripts, as ccusage prints them.
     Report(ReportArgs),
     /// Made-up transcripts to try redline on, or to time it.
@@ -73,6 +81,17 @@ pub struct ReportArgs {
     /// Blocks: token budget of a block, a number or `max` (largest completed block).
     #[arg(long, short = 't', value_parser = parse_limit, env = "REDLINE_BLOCK_BUDGET")]
     pub token_limit: Option<TokenLimit>,
+}
+
+/// `redline watch [flags]`.
+#[derive(Debug, Args)]
+pub struct WatchArgs {
+    /// Print the values once and exit.
+    #[arg(long)]
+    pub once: bool,
+    /// Everything `serve` reads (only the values' settings matter here).
+    #[command(flatten)]
+    pub daemon: DaemonArgs,
 }
 
 /// `redline demo <command>`.
@@ -204,8 +223,8 @@ mod tests {
         let mut v = vec!["redline", "report"];
         v.extend_from_slice(args);
         Cli::try_parse_from(v).map(|c| match c.command {
-            Command::Report(r) => r,
-            Command::Demo(_) => unreachable!("parsed as a report"),
+            Some(Command::Report(r)) => r,
+            _ => unreachable!("parsed as a report"),
         })
     }
 
@@ -213,8 +232,8 @@ mod tests {
         let mut v = vec!["redline", "demo", "generate"];
         v.extend_from_slice(args);
         Cli::try_parse_from(v).map(|c| match c.command {
-            Command::Demo(DemoCommand::Generate(g)) => g,
-            Command::Report(_) => unreachable!("parsed as demo generate"),
+            Some(Command::Demo(DemoCommand::Generate(g))) => g,
+            _ => unreachable!("parsed as demo generate"),
         })
     }
 
@@ -293,5 +312,33 @@ mod tests {
         assert_eq!((r.mode, r.order), (Mode::Calculate, OrderArg::Desc));
         assert!(parse(&["hourly"]).is_err());
         assert!(parse(&["daily", "--mode", "guess"]).is_err());
+    }
+
+    #[test]
+    fn no_subcommand_is_serve_and_daemon_flags_parse() {
+        assert!(Cli::try_parse_from(["redline"]).unwrap().command.is_none());
+        let c = Cli::try_parse_from([
+            "redline",
+            "serve",
+            "--listen",
+            "0.0.0.0:7878",
+            "--tach-redline",
+            "30000",
+            "--block-budget",
+            "max",
+        ])
+        .unwrap();
+        let Some(Command::Serve(d)) = c.command else {
+            panic!("parsed as serve")
+        };
+        assert_eq!(d.listen.as_deref(), Some("0.0.0.0:7878"));
+        assert_eq!(d.tach_redline, Some(30_000));
+        assert!(Cli::try_parse_from(["redline", "serve", "--tach-redline", "fast"]).is_err());
+        let c = Cli::try_parse_from(["redline", "watch", "--once", "--tach-window", "30"]).unwrap();
+        let Some(Command::Watch(w)) = c.command else {
+            panic!("parsed as watch")
+        };
+        assert!(w.once);
+        assert_eq!(w.daemon.tach_window, Some(30));
     }
 }

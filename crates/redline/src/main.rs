@@ -3,18 +3,33 @@
 
 mod cli;
 mod cmd;
+mod config;
+mod http;
+mod hub;
+mod metrics;
 mod table;
 
 use std::io::{self, Write};
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches};
+use redline_engine::roots::RootEnv;
 
 fn main() -> ExitCode {
-    let cli = cli::Cli::parse();
+    let matches = cli::Cli::command().get_matches();
+    let cli = cli::Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    let sub = matches.subcommand().map(|(_, m)| m);
+    // Where each daemon value came from (flag or variable), for `redline doctor`.
+    let source =
+        |id: &str| sub.and_then(|m| m.try_get_raw(id).ok().flatten().and(m.value_source(id)));
+    let env = RootEnv::from_process();
     let result = match cli.command {
-        cli::Command::Report(args) => cmd::report::run(&args),
-        cli::Command::Demo(cli::DemoCommand::Generate(args)) => cmd::demo::generate(&args),
+        None => cmd::serve::run(&cli::DaemonArgs::default(), &source, &env),
+        Some(cli::Command::Serve(args)) => cmd::serve::run(&args, &source, &env),
+        Some(cli::Command::Watch(args)) => cmd::watch::run(&args, &source, &env),
+        Some(cli::Command::Doctor(args)) => cmd::doctor::run(&args, &source, &env),
+        Some(cli::Command::Report(args)) => cmd::report::run(&args),
+        Some(cli::Command::Demo(cli::DemoCommand::Generate(args))) => cmd::demo::generate(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,4 +1,7 @@
 //! One module per subcommand.
 
 pub mod demo;
+pub mod doctor;
 pub mod report;
+pub mod serve;
+pub mod watch;

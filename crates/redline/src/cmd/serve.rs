@@ -1,0 +1,182 @@
+//! `redline serve` (and `redline` alone): scan, follow, serve.
+
+use std::io::Write;
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use clap::parser::ValueSource;
+use redline_engine::prices::PriceTable;
+use redline_engine::roots::{RootEnv, resolve_roots};
+
+use crate::config::{self, Config, DaemonArgs};
+use crate::http::{AppState, app};
+use crate::hub::{self, HubConfig};
+
+/// Runs the daemon until SIGINT or SIGTERM.
+pub fn run(
+    args: &DaemonArgs,
+    source: &dyn Fn(&str) -> Option<ValueSource>,
+    env: &RootEnv,
+) -> Result<()> {
+    let cfg = config::resolve(args, source, env)?;
+    let token = if cfg.exposed() {
+        Some(token(&cfg)?)
+    } else {
+        cfg.token.clone()
+    };
+    let started = std::time::Instant::now();
+    let snapshots = hub::start(hub_config(&cfg, env, true)?)?;
+    let first = snapshots.borrow().clone();
+    let status = Arc::new(status_json(&cfg));
+    let state = AppState {
+        snapshots,
+        token: token.as_deref().map(Arc::from),
+        exposed: cfg.exposed(),
+        status,
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(async {
+        let listener = tokio::net::TcpListener::bind(cfg.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", cfg.listen))?;
+        let addr = listener.local_addr()?;
+        let mut err = std::io::stderr();
+        let _ = writeln!(
+            err,
+            "redline: serving http://{addr}/usage: {} files, {} responses read in {:.2} s",
+            first.files_watched,
+            first.stats.responses,
+            started.elapsed().as_secs_f64()
+        );
+        if cfg.exposed() {
+            let _ = writeln!(
+                err,
+                "redline: listening beyond loopback: /usage, /usage/gauge, /events, /healthz and /metrics are open; everything else needs the token in {}",
+                cfg.state_dir.join("token").display()
+            );
+        }
+        // On a signal, stop accepting and let requests finish; open `/events` streams
+        // never finish by themselves, so they get a moment and are then dropped.
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        tokio::spawn(async move {
+            shutdown().await;
+            let _ = stop_tx.send(true);
+        });
+        let mut graceful = stop_rx.clone();
+        let mut hard = stop_rx;
+        let server = axum::serve(listener, app(state)).with_graceful_shutdown(async move {
+            let _ = graceful.changed().await;
+        });
+        tokio::select! {
+            r = server => r.context("server failed"),
+            () = async move {
+                let _ = hard.changed().await;
+                tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+            } => Ok(()),
+        }
+    })
+}
+
+/// What the hub needs from the configuration.
+pub fn hub_config(cfg: &Config, env: &RootEnv, log: bool) -> Result<HubConfig> {
+    Ok(HubConfig {
+        roots: resolve_roots(env),
+        settings: cfg.settings.clone(),
+        prices: PriceTable::bundled_with(cfg.prices.as_deref())?,
+        cost_mode: cfg.cost_mode,
+        log,
+    })
+}
+
+/// The configured token, else the one kept in the state directory, else a new one that
+/// is stored there (readable by the user alone).
+fn token(cfg: &Config) -> Result<String> {
+    if let Some(t) = &cfg.token {
+        return Ok(t.clone());
+    }
+    let path = cfg.state_dir.join("token");
+    if let Ok(t) = std::fs::read_to_string(&path)
+        && t.trim().len() >= 8
+    {
+        return Ok(t.trim().to_owned());
+    }
+    let t = new_token().context("cannot make a token")?;
+    std::fs::create_dir_all(&cfg.state_dir)
+        .with_context(|| format!("cannot create {}", cfg.state_dir.display()))?;
+    write_private(&path, &t).with_context(|| format!("cannot write {}", path.display()))?;
+    eprintln!(
+        "redline: generated a token for the protected endpoints: {t} (kept in {})",
+        path.display()
+    );
+    Ok(t)
+}
+
+/// 32 hex digits from the operating system's random source.
+fn new_token() -> std::io::Result<String> {
+    use std::io::Read;
+    let mut bytes = [0u8; 16];
+    std::fs::File::open("/dev/urandom")?.read_exact(&mut bytes)?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+#[cfg(unix)]
+fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)?;
+    f.write_all(text.as_bytes())
+}
+
+#[cfg(not(unix))]
+fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
+    std::fs::write(path, text)
+}
+
+/// The resolved configuration as `/api/status` shows it.
+fn status_json(cfg: &Config) -> serde_json::Value {
+    let values: serde_json::Map<String, serde_json::Value> = cfg
+        .resolved
+        .iter()
+        .map(|r| {
+            (
+                r.key.to_owned(),
+                serde_json::json!({"value": r.value, "origin": format!("{:?}", r.origin).to_lowercase()}),
+            )
+        })
+        .collect();
+    serde_json::json!({
+        "file": cfg.file.as_ref().map(|p| p.display().to_string()),
+        "values": values,
+    })
+}
+
+/// Resolves on SIGINT or SIGTERM.
+async fn shutdown() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}

@@ -1,0 +1,587 @@
+//! The daemon's configuration: a TOML file, `REDLINE_*` variables and flags, in rising
+//! order of precedence, resolved into one [`Config`] that remembers where each value came
+//! from (for `redline doctor`).
+//!
+//! The file is `$XDG_CONFIG_HOME/redline/config.toml` (`~/.config/redline/config.toml`),
+//! or `--config` / `REDLINE_CONFIG`. A missing default file is fine; a named file that is
+//! missing, an unknown key or a bad value is an error that names the file and line.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use clap::Args;
+use clap::parser::ValueSource;
+use jiff::tz::TimeZone;
+use redline_core::lamps::Thresholds;
+use redline_engine::live::{Budget, Settings};
+use redline_engine::prices::CostMode;
+use redline_engine::roots::RootEnv;
+use serde::Deserialize;
+
+/// The default address: loopback only.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:7878";
+
+/// Flags shared by `serve`, `watch` and `doctor`. Each also reads a `REDLINE_*` variable
+/// and a key of the config file.
+#[derive(Clone, Debug, Default, Args)]
+pub struct DaemonArgs {
+    /// Config file [default: $XDG_CONFIG_HOME/redline/config.toml].
+    #[arg(long, env = "REDLINE_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Address to serve on. Anything but loopback exposes the gauge endpoints to the
+    /// network and puts everything else behind the token [default: 127.0.0.1:7878].
+    #[arg(long, env = "REDLINE_LISTEN", value_name = "ADDR")]
+    pub listen: Option<String>,
+    /// Bearer token for the protected endpoints [default: generated and kept in the
+    /// state directory when serving beyond loopback].
+    #[arg(long, env = "REDLINE_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    /// Tokens per minute where the tach's red zone starts [default: 20000].
+    #[arg(long, env = "REDLINE_TACH_REDLINE", value_name = "TOKENS")]
+    pub tach_redline: Option<u64>,
+    /// Seconds of trailing window for the tach [default: 60].
+    #[arg(long, env = "REDLINE_TACH_WINDOW", value_name = "SECONDS")]
+    pub tach_window: Option<u64>,
+    /// Tokens in a full 5-hour block: a number, or `max` (the largest completed block)
+    /// [default: max].
+    #[arg(long, env = "REDLINE_BLOCK_BUDGET", value_name = "TOKENS|max")]
+    pub block_budget: Option<String>,
+    /// Dollars at the cost gauge's full scale [default: 50].
+    #[arg(long, env = "REDLINE_COST_FULL_SCALE", value_name = "USD")]
+    pub cost_full_scale: Option<f64>,
+    /// Time zone for "today" (IANA name or UTC) [default: the system's].
+    #[arg(long, env = "REDLINE_TIMEZONE", value_name = "TZ")]
+    pub timezone: Option<String>,
+    /// Cost source: auto, calculate or display [default: auto].
+    #[arg(long, env = "REDLINE_COST_MODE", value_name = "MODE")]
+    pub cost_mode: Option<String>,
+    /// A prices file laid over the bundled table [default: $XDG_CONFIG_HOME/redline/prices.toml
+    /// when present].
+    #[arg(long, env = "REDLINE_PRICES", value_name = "FILE")]
+    pub prices: Option<PathBuf>,
+    /// Seconds an API error keeps the CHECK lamp on [default: 300].
+    #[arg(long, env = "REDLINE_API_ERROR_WINDOW", value_name = "SECONDS")]
+    pub api_error_window: Option<u64>,
+    /// Directory for the daemon's own state (its generated token)
+    /// [default: $XDG_STATE_HOME/redline].
+    #[arg(long, env = "REDLINE_STATE_DIR", value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+}
+
+/// The config file's keys. Lamp thresholds live only here (`[lamps]`).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    listen: Option<String>,
+    token: Option<String>,
+    tach_redline: Option<u64>,
+    tach_window: Option<u64>,
+    block_budget: Option<toml::Value>,
+    cost_full_scale: Option<f64>,
+    timezone: Option<String>,
+    cost_mode: Option<String>,
+    prices: Option<PathBuf>,
+    api_error_window: Option<u64>,
+    state_dir: Option<PathBuf>,
+    #[serde(default)]
+    lamps: FileLamps,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileLamps {
+    fuel_low: Option<f64>,
+    fuel_critical: Option<f64>,
+    hot: Option<f64>,
+    hot_critical: Option<f64>,
+}
+
+/// Where a value came from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Origin {
+    /// A command-line flag.
+    Flag,
+    /// A `REDLINE_*` variable.
+    Env,
+    /// The config file.
+    File,
+    /// Built in.
+    Default,
+}
+
+/// One resolved value, as `redline doctor` prints it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Resolved {
+    /// The config file key.
+    pub key: &'static str,
+    /// The value, as text (the token is masked).
+    pub value: String,
+    /// Where it came from.
+    pub origin: Origin,
+}
+
+/// Everything the daemon runs with.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// The config file read, if any.
+    pub file: Option<PathBuf>,
+    /// Where to serve.
+    pub listen: SocketAddr,
+    /// A configured token.
+    pub token: Option<String>,
+    /// The values' settings.
+    pub settings: Settings,
+    /// Cost mode.
+    pub cost_mode: CostMode,
+    /// A user prices file.
+    pub prices: Option<PathBuf>,
+    /// The state directory.
+    pub state_dir: PathBuf,
+    /// Each value and its origin.
+    pub resolved: Vec<Resolved>,
+}
+
+impl Config {
+    /// Whether the address is beyond loopback (so the token is needed for everything but
+    /// the gauge endpoints).
+    pub fn exposed(&self) -> bool {
+        !self.listen.ip().is_loopback()
+    }
+}
+
+/// Resolves `args` (whose origins `source` tells, by argument id) over the config file.
+pub fn resolve(
+    args: &DaemonArgs,
+    source: &dyn Fn(&str) -> Option<ValueSource>,
+    env: &RootEnv,
+) -> Result<Config> {
+    let default_file = env
+        .config_home()
+        .map(|h| h.join("redline").join("config.toml"));
+    let (file_path, text) = match (&args.config, default_file) {
+        (Some(p), _) => {
+            let text = std::fs::read_to_string(p)
+                .with_context(|| format!("cannot read config file {}", p.display()))?;
+            (Some(p.clone()), text)
+        }
+        (None, Some(p)) if p.is_file() => {
+            let text = std::fs::read_to_string(&p)
+                .with_context(|| format!("cannot read config file {}", p.display()))?;
+            (Some(p), text)
+        }
+        _ => (None, String::new()),
+    };
+    let file: FileConfig = match toml::from_str(&text) {
+        Ok(f) => f,
+        Err(e) => {
+            let at = file_path
+                .as_deref()
+                .map_or_else(|| "config".to_owned(), |p| p.display().to_string());
+            let line = e.span().map(|s| text[..s.start].matches('\n').count() + 1);
+            match line {
+                Some(l) => bail!("{at}:{l}: {}", e.message()),
+                None => bail!("{at}: {}", e.message()),
+            }
+        }
+    };
+    let mut r = Resolver {
+        source,
+        text: &text,
+        file_path: file_path.as_deref(),
+        resolved: Vec::new(),
+    };
+
+    let listen_text = r.pick(
+        "listen",
+        args.listen.clone(),
+        file.listen.clone(),
+        DEFAULT_LISTEN.into(),
+    );
+    let listen = listen_text.parse::<SocketAddr>().map_err(|_| {
+        r.error(
+            "listen",
+            &format!("{listen_text:?} is not an address such as 127.0.0.1:7878 or 0.0.0.0:7878"),
+        )
+    })?;
+    let token = r.pick_opt("token", args.token.clone(), file.token.clone());
+    if let Some(last) = r.resolved.last_mut()
+        && token.is_some()
+    {
+        last.value = "(set)".into();
+    }
+    if token.as_deref().is_some_and(|t| t.trim().len() < 8) {
+        return Err(r.error("token", "a token needs at least 8 characters"));
+    }
+    let tach_redline = r.pick("tach_redline", args.tach_redline, file.tach_redline, 20_000);
+    if tach_redline == 0 {
+        return Err(r.error(
+            "tach_redline",
+            "must be a positive number of tokens per minute",
+        ));
+    }
+    let tach_window = r.pick("tach_window", args.tach_window, file.tach_window, 60);
+    if !(1..=3600).contains(&tach_window) {
+        return Err(r.error("tach_window", "must be 1 to 3600 seconds"));
+    }
+    let budget_text = r.pick(
+        "block_budget",
+        args.block_budget.clone(),
+        file.block_budget.as_ref().map(|v| match v {
+            toml::Value::String(s) => s.clone(),
+            toml::Value::Integer(n) => n.to_string(),
+            _ => "(not a number or \"max\")".to_owned(),
+        }),
+        "max".into(),
+    );
+    let budget: Budget = budget_text
+        .parse()
+        .map_err(|e: String| r.error("block_budget", &e))?;
+    let cost_full_scale = r.pick(
+        "cost_full_scale",
+        args.cost_full_scale,
+        file.cost_full_scale,
+        50.0,
+    );
+    if cost_full_scale.is_nan() || cost_full_scale <= 0.0 {
+        return Err(r.error("cost_full_scale", "must be a positive number of dollars"));
+    }
+    let tz_name = r.pick_opt("timezone", args.timezone.clone(), file.timezone.clone());
+    let tz = time_zone(tz_name.as_deref()).map_err(|e| r.error("timezone", &e))?;
+    if tz_name.is_none()
+        && let Some(last) = r.resolved.last_mut()
+    {
+        last.value = tz.iana_name().unwrap_or("system").to_owned();
+    }
+    let mode_text = r.pick(
+        "cost_mode",
+        args.cost_mode.clone(),
+        file.cost_mode.clone(),
+        "auto".into(),
+    );
+    let cost_mode: CostMode = mode_text
+        .parse()
+        .map_err(|e: String| r.error("cost_mode", &e))?;
+    let prices = r
+        .pick_opt("prices", args.prices.clone(), file.prices.clone())
+        .or_else(|| {
+            env.config_home()
+                .map(|h| h.join("redline").join("prices.toml"))
+                .filter(|p| p.is_file())
+        });
+    let api_error_window = r.pick(
+        "api_error_window",
+        args.api_error_window,
+        file.api_error_window,
+        300,
+    );
+    let default_state = state_home(env).join("redline");
+    let state_dir = r.pick(
+        "state_dir",
+        args.state_dir.clone(),
+        file.state_dir.clone(),
+        default_state,
+    );
+
+    let d = Thresholds::default();
+    let mut share = |key: &'static str, v: Option<f64>, default: f64| -> Result<f64> {
+        let v = r.pick(key, None, v, default);
+        if !(0.0..=1.0).contains(&v) {
+            return Err(r.error(key, "must be a share from 0 to 1"));
+        }
+        Ok(v)
+    };
+    let thresholds = Thresholds {
+        fuel_low: share("lamps.fuel_low", file.lamps.fuel_low, d.fuel_low)?,
+        fuel_critical: share(
+            "lamps.fuel_critical",
+            file.lamps.fuel_critical,
+            d.fuel_critical,
+        )?,
+        hot: share("lamps.hot", file.lamps.hot, d.hot)?,
+        hot_critical: share(
+            "lamps.hot_critical",
+            file.lamps.hot_critical,
+            d.hot_critical,
+        )?,
+    };
+
+    Ok(Config {
+        file: file_path.clone(),
+        listen,
+        token,
+        settings: Settings {
+            tach_redline,
+            tach_window_s: tach_window,
+            budget,
+            cost_full_scale_usd: cost_full_scale,
+            thresholds,
+            tz,
+            api_error_window_s: api_error_window,
+        },
+        cost_mode,
+        prices,
+        state_dir,
+        resolved: r.resolved,
+    })
+}
+
+/// Picks each value from flag/variable, file or default, noting where it came from.
+struct Resolver<'a> {
+    source: &'a dyn Fn(&str) -> Option<ValueSource>,
+    text: &'a str,
+    file_path: Option<&'a Path>,
+    resolved: Vec<Resolved>,
+}
+
+impl Resolver<'_> {
+    fn pick<T: ToDisplay>(
+        &mut self,
+        key: &'static str,
+        arg: Option<T>,
+        file: Option<T>,
+        default: T,
+    ) -> T {
+        let (v, origin) = match (arg, file) {
+            (Some(a), _) => (a, self.arg_origin(key)),
+            (None, Some(f)) => (f, Origin::File),
+            (None, None) => (default, Origin::Default),
+        };
+        self.resolved.push(Resolved {
+            key,
+            value: v.to_display(),
+            origin,
+        });
+        v
+    }
+
+    fn pick_opt<T: ToDisplay>(
+        &mut self,
+        key: &'static str,
+        arg: Option<T>,
+        file: Option<T>,
+    ) -> Option<T> {
+        let (v, origin) = match (arg, file) {
+            (Some(a), _) => (Some(a), self.arg_origin(key)),
+            (None, Some(f)) => (Some(f), Origin::File),
+            (None, None) => (None, Origin::Default),
+        };
+        self.resolved.push(Resolved {
+            key,
+            value: v.as_ref().map_or("(none)".into(), ToDisplay::to_display),
+            origin,
+        });
+        v
+    }
+
+    fn arg_origin(&self, key: &str) -> Origin {
+        match (self.source)(key) {
+            Some(ValueSource::EnvVariable) => Origin::Env,
+            _ => Origin::Flag,
+        }
+    }
+
+    /// An error about `key` that names where its value came from: the file and line, the
+    /// variable, or the flag.
+    fn error(&self, key: &str, message: &str) -> anyhow::Error {
+        let origin = self
+            .resolved
+            .iter()
+            .rev()
+            .find(|r| r.key == key)
+            .map(|r| r.origin.clone());
+        let flag = key.replace('_', "-");
+        let var = format!("REDLINE_{}", key.to_ascii_uppercase());
+        match origin {
+            Some(Origin::File) => {
+                let at = self
+                    .file_path
+                    .map_or_else(|| "config".to_owned(), |p| p.display().to_string());
+                let leaf = key.rsplit('.').next().unwrap_or(key);
+                match line_of_key(self.text, leaf) {
+                    Some(l) => anyhow::anyhow!("{at}:{l}: {key}: {message}"),
+                    None => anyhow::anyhow!("{at}: {key}: {message}"),
+                }
+            }
+            Some(Origin::Env) => anyhow::anyhow!("{var}: {message}"),
+            _ => anyhow::anyhow!("--{flag}: {message}"),
+        }
+    }
+}
+
+/// The 1-based line where `key = ...` is set in a TOML text.
+fn line_of_key(text: &str, key: &str) -> Option<usize> {
+    text.lines()
+        .position(|l| {
+            let l = l.trim_start();
+            l.strip_prefix(key)
+                .is_some_and(|rest| rest.trim_start().starts_with('='))
+        })
+        .map(|i| i + 1)
+}
+
+trait ToDisplay {
+    fn to_display(&self) -> String;
+}
+impl ToDisplay for String {
+    fn to_display(&self) -> String {
+        self.clone()
+    }
+}
+impl ToDisplay for PathBuf {
+    fn to_display(&self) -> String {
+        self.display().to_string()
+    }
+}
+impl ToDisplay for u64 {
+    fn to_display(&self) -> String {
+        self.to_string()
+    }
+}
+impl ToDisplay for f64 {
+    fn to_display(&self) -> String {
+        self.to_string()
+    }
+}
+
+/// A time zone by IANA name or `UTC`; the system's when none is named.
+pub fn time_zone(name: Option<&str>) -> Result<TimeZone, String> {
+    match name {
+        None => Ok(TimeZone::try_system().unwrap_or(TimeZone::UTC)),
+        Some(n) if n.eq_ignore_ascii_case("utc") => Ok(TimeZone::UTC),
+        Some(n) => TimeZone::get(n).map_err(|_| format!("unknown time zone {n:?}")),
+    }
+}
+
+/// `$XDG_STATE_HOME`, else `~/.local/state`.
+fn state_home(env: &RootEnv) -> PathBuf {
+    std::env::var_os("XDG_STATE_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| env.home.as_ref().map(|h| h.join(".local").join("state")))
+        .unwrap_or_else(|| PathBuf::from(".redline-state"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env_in(dir: &Path) -> RootEnv {
+        RootEnv {
+            claude_config_dir: None,
+            xdg_config_home: Some(dir.display().to_string()),
+            home: Some(dir.to_path_buf()),
+        }
+    }
+
+    fn temp(name: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("redline-config-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(d.join("redline")).unwrap();
+        d
+    }
+
+    fn no_source(_: &str) -> Option<ValueSource> {
+        None
+    }
+
+    #[test]
+    fn defaults_without_a_file() {
+        let d = temp("defaults");
+        let c = resolve(&DaemonArgs::default(), &no_source, &env_in(&d)).unwrap();
+        assert_eq!(c.listen.to_string(), DEFAULT_LISTEN);
+        assert!(!c.exposed());
+        assert_eq!(c.settings.tach_redline, 20_000);
+        assert_eq!(c.settings.tach_window_s, 60);
+        assert_eq!(c.settings.budget, Budget::Max);
+        assert!(c.resolved.iter().all(|r| r.origin == Origin::Default));
+        assert_eq!(c.file, None);
+    }
+
+    #[test]
+    fn file_then_variable_then_flag() {
+        let d = temp("layers");
+        std::fs::write(
+            d.join("redline/config.toml"),
+            "listen = \"0.0.0.0:9000\"\ntach_redline = 30000\nblock_budget = 5000000\n[lamps]\nhot = 0.7\n",
+        )
+        .unwrap();
+        let args = DaemonArgs {
+            tach_redline: Some(40_000),
+            tach_window: Some(30),
+            ..DaemonArgs::default()
+        };
+        let source = |id: &str| match id {
+            "tach_redline" => Some(ValueSource::EnvVariable),
+            "tach_window" => Some(ValueSource::CommandLine),
+            _ => None,
+        };
+        let c = resolve(&args, &source, &env_in(&d)).unwrap();
+        assert!(c.exposed());
+        assert_eq!(c.settings.tach_redline, 40_000);
+        assert_eq!(c.settings.budget, Budget::Tokens(5_000_000));
+        assert_eq!(c.settings.thresholds.hot, 0.7);
+        let origin = |k: &str| {
+            c.resolved
+                .iter()
+                .find(|r| r.key == k)
+                .unwrap()
+                .origin
+                .clone()
+        };
+        assert_eq!(origin("listen"), Origin::File);
+        assert_eq!(origin("tach_redline"), Origin::Env);
+        assert_eq!(origin("tach_window"), Origin::Flag);
+        assert_eq!(origin("lamps.hot"), Origin::File);
+        assert_eq!(origin("cost_full_scale"), Origin::Default);
+    }
+
+    #[test]
+    fn errors_name_file_and_line_or_variable() {
+        let d = temp("errors");
+        let f = d.join("redline/config.toml");
+        std::fs::write(&f, "# redline\ntach_window = 60\n[lamps]\nfuel_low = 3\n").unwrap();
+        let e = resolve(&DaemonArgs::default(), &no_source, &env_in(&d))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.ends_with("config.toml:4: lamps.fuel_low: must be a share from 0 to 1"),
+            "{e}"
+        );
+        std::fs::write(&f, "tach_windw = 60\n").unwrap();
+        let e = resolve(&DaemonArgs::default(), &no_source, &env_in(&d))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("config.toml:1:") && e.contains("tach_windw"),
+            "{e}"
+        );
+        std::fs::write(&f, "").unwrap();
+        let args = DaemonArgs {
+            block_budget: Some("lots".into()),
+            ..DaemonArgs::default()
+        };
+        let env_source = |_: &str| Some(ValueSource::EnvVariable);
+        let e = resolve(&args, &env_source, &env_in(&d))
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("REDLINE_BLOCK_BUDGET: "), "{e}");
+        let args = DaemonArgs {
+            listen: Some("everywhere".into()),
+            ..DaemonArgs::default()
+        };
+        let flag_source = |_: &str| Some(ValueSource::CommandLine);
+        let e = resolve(&args, &flag_source, &env_in(&d))
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("--listen: "), "{e}");
+        let args = DaemonArgs {
+            config: Some(d.join("missing.toml")),
+            ..DaemonArgs::default()
+        };
+        let e = resolve(&args, &no_source, &env_in(&d))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("missing.toml"), "{e}");
+    }
+}

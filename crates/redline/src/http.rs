@@ -1,0 +1,202 @@
+//! The HTTP face of the daemon: the router as a plain function of its state, so every
+//! route is tested without a socket, and the Exposure rules of SPEC.md.
+//!
+//! On loopback everything answers. Bound beyond loopback, only the gauge endpoints
+//! (`/usage`, `/usage/gauge`, `/events`, `/healthz`, `/metrics`) answer without the token;
+//! the rest needs `Authorization: Bearer <token>` (or the `redline_token` cookie). No
+//! request body over 1 MiB is read, on any bind.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use tokio::sync::watch;
+use tokio_stream::StreamExt;
+use tokio_stream::wrappers::WatchStream;
+
+use crate::hub::Snapshot;
+use crate::metrics;
+
+/// The largest request body read, after decompression.
+pub const BODY_LIMIT: usize = 1024 * 1024;
+/// How often `/events` sends a comment to keep idle connections open.
+const KEEP_ALIVE: Duration = Duration::from_secs(15);
+
+/// What the handlers share.
+#[derive(Clone)]
+pub struct AppState {
+    /// The newest snapshot.
+    pub snapshots: watch::Receiver<Arc<Snapshot>>,
+    /// The token, when the bind is beyond loopback (or one was configured).
+    pub token: Option<Arc<str>>,
+    /// Whether the bind is beyond loopback.
+    pub exposed: bool,
+    /// The resolved configuration, for `/api/status`.
+    pub status: Arc<serde_json::Value>,
+}
+
+impl AppState {
+    fn now(&self) -> Arc<Snapshot> {
+        self.snapshots.borrow().clone()
+    }
+}
+
+/// The router.
+pub fn app(state: AppState) -> Router {
+    let open = Router::new()
+        .route("/usage", get(usage))
+        .route("/usage/gauge", get(gauge))
+        .route("/metrics", get(metrics_text))
+        .route("/healthz", get(healthz))
+        .route("/events", get(events));
+    let guarded = Router::new()
+        .route("/api/status", get(status))
+        .route_layer(middleware::from_fn_with_state(state.clone(), require_token));
+    open.merge(guarded)
+        .layer(middleware::from_fn(limit_body))
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .with_state(state)
+}
+
+fn json(body: String) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "application/json"),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+async fn usage(State(s): State<AppState>) -> Response {
+    json(s.now().usage_json.clone())
+}
+
+async fn gauge(State(s): State<AppState>) -> Response {
+    json(s.now().gauge_json.clone())
+}
+
+async fn metrics_text(State(s): State<AppState>) -> Response {
+    (
+        [
+            (
+                header::CONTENT_TYPE,
+                "text/plain; version=0.0.4; charset=utf-8",
+            ),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        metrics::render(&s.now()),
+    )
+        .into_response()
+}
+
+async fn healthz(State(s): State<AppState>) -> Response {
+    let snap = s.now();
+    let body = serde_json::json!({
+        "status": "ok",
+        "sources": {"jsonl": snap.usage.sources.jsonl.ok},
+        "files_watched": snap.files_watched,
+    });
+    json(body.to_string())
+}
+
+async fn status(State(s): State<AppState>) -> Response {
+    let snap = s.now();
+    let roots: Vec<_> = snap
+        .roots
+        .iter()
+        .map(|(p, st)| serde_json::json!({"path": p, "state": format!("{st:?}")}))
+        .collect();
+    let body = serde_json::json!({
+        "config": *s.status,
+        "roots": roots,
+        "files_watched": snap.files_watched,
+        "lines_read": snap.stats.lines,
+        "parse_errors": snap.stats.bad_lines,
+        "responses": snap.stats.responses,
+        "sources": {"jsonl": {"ok": snap.usage.sources.jsonl.ok, "error": snap.usage.sources.jsonl.error}},
+    });
+    json(body.to_string())
+}
+
+/// Server-sent events: the `/usage` object now, then each time the values change.
+async fn events(
+    State(s): State<AppState>,
+) -> Sse<impl tokio_stream::Stream<Item = Result<Event, Infallible>>> {
+    let mut last_seq = None;
+    let stream = WatchStream::new(s.snapshots.clone()).filter_map(move |snap| {
+        if last_seq == Some(snap.seq) {
+            return None;
+        }
+        last_seq = Some(snap.seq);
+        Some(Ok(Event::default()
+            .event("usage")
+            .data(snap.usage_json.clone())))
+    });
+    Sse::new(stream).keep_alive(KeepAlive::new().interval(KEEP_ALIVE))
+}
+
+/// Lets a request through when the bind is loopback or it carries the token.
+async fn require_token(State(s): State<AppState>, req: Request, next: Next) -> Response {
+    if !s.exposed {
+        return next.run(req).await;
+    }
+    match &s.token {
+        Some(t) if presented(req.headers()).is_some_and(|p| same(p.as_bytes(), t.as_bytes())) => {
+            next.run(req).await
+        }
+        _ => (
+            StatusCode::UNAUTHORIZED,
+            [(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"))],
+            "this endpoint needs the token: Authorization: Bearer <token>\n",
+        )
+            .into_response(),
+    }
+}
+
+/// The token a request presents, by header or cookie.
+fn presented(h: &HeaderMap) -> Option<&str> {
+    if let Some(v) = h.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok())
+        && let Some(t) = v.strip_prefix("Bearer ")
+    {
+        return Some(t.trim());
+    }
+    h.get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .find_map(|c| c.trim().strip_prefix("redline_token="))
+}
+
+/// Compares without stopping at the first difference, so timing does not tell how much of
+/// a guessed token was right.
+fn same(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// Refuses a declared body over the limit before anything reads it; a body without a
+/// length is cut at the limit by [`DefaultBodyLimit`] when a handler reads it.
+async fn limit_body(req: Request<Body>, next: Next) -> Response {
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > BODY_LIMIT as u64) {
+        return (
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("request bodies are limited to {BODY_LIMIT} bytes\n"),
+        )
+            .into_response();
+    }
+    next.run(req).await
+}

@@ -1,0 +1,294 @@
+//! The one thread that owns the live state: it scans history, follows the transcripts,
+//! and publishes a fresh [`Snapshot`] whenever something changed and once a second (the
+//! tach decays and the day turns with time alone). Readers (HTTP handlers, `redline
+//! watch`) only ever clone an `Arc` of the newest snapshot, so a burst of requests never
+//! waits for a file to be read, and reading never waits for a request.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use anyhow::Result;
+use redline_engine::follow::{Follower, Happening, RootState};
+use redline_engine::ledger::FileId;
+use redline_engine::live::{Live, LiveStats, ModelCounters, Settings, SourceHealth};
+use redline_engine::prices::{CostMode, PriceTable};
+use redline_engine::roots::{Root, list_transcripts, transcripts_below};
+use redline_engine::scan::{ScanOptions, scan_with};
+use redline_engine::tail::{TailEvent, Tailer};
+use redline_engine::usage::Usage;
+use tokio::sync::watch;
+
+/// How many broken lines are logged with their place before the rest are only counted.
+const LOGGED_ERRORS: u64 = 50;
+
+/// Everything a reader needs, computed once per change or second.
+#[derive(Debug)]
+pub struct Snapshot {
+    /// The `/usage` document.
+    pub usage: Usage,
+    /// It, serialized.
+    pub usage_json: String,
+    /// `/usage/gauge`, serialized.
+    pub gauge_json: String,
+    /// Bumped each time the values changed (not merely the time): `/events` sends then.
+    pub seq: u64,
+    /// Tokens and dollars per model since the daemon started.
+    pub counters: BTreeMap<String, ModelCounters>,
+    /// Lines and responses read.
+    pub stats: LiveStats,
+    /// Transcript files followed.
+    pub files_watched: usize,
+    /// Each root and its state.
+    pub roots: Vec<(PathBuf, RootState)>,
+}
+
+/// What the hub is started with.
+pub struct HubConfig {
+    /// The roots to read.
+    pub roots: Vec<Root>,
+    /// Value settings.
+    pub settings: Settings,
+    /// Prices.
+    pub prices: PriceTable,
+    /// Cost mode.
+    pub cost_mode: CostMode,
+    /// Log each broken line (the daemon) or stay quiet (the terminal view).
+    pub log: bool,
+}
+
+/// Milliseconds since the epoch, now.
+pub fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+/// Scans history, then follows it on a thread of its own. Returns once the first snapshot
+/// is published.
+pub fn start(cfg: HubConfig) -> Result<watch::Receiver<Arc<Snapshot>>> {
+    let HubConfig {
+        roots,
+        settings,
+        prices,
+        cost_mode,
+        log,
+    } = cfg;
+    // Watch first, then scan: a line written in between is then both scanned and
+    // announced, and the tailer reads it only once.
+    let (follower, watch_error) = match Follower::start(roots.clone()) {
+        Ok(f) => (Some(f), None),
+        Err(e) => (None, Some(format!("cannot start the file watcher: {e}"))),
+    };
+    let (transcripts, list_error) = match list_transcripts(&roots) {
+        Ok(t) => (t, None),
+        Err(e) => (Vec::new(), Some(format!("cannot list transcripts: {e}"))),
+    };
+    let scan = scan_with(
+        transcripts,
+        ScanOptions {
+            threads: None,
+            hold_partial_last: true,
+        },
+    );
+    let mut errors_logged = 0;
+    if log {
+        for e in &scan.errors {
+            eprintln!("redline: warning: {e}");
+            errors_logged += 1;
+        }
+    }
+    let mut tailer = Tailer::default();
+    for (i, end) in scan.ends.iter().enumerate() {
+        let id = FileId::try_from(i).unwrap_or(FileId::MAX);
+        tailer.adopt(scan.files.get(id).path.clone(), *end);
+    }
+    let live = Live::from_scan(scan, prices, cost_mode);
+    let mut hub = Hub {
+        live,
+        tailer,
+        follower,
+        roots,
+        settings,
+        sticky_error: watch_error.or(list_error),
+        failing_files: BTreeMap::new(),
+        log,
+        errors_logged,
+        seq: 0,
+        last_values: None,
+        tx: None,
+    };
+    let first = hub.snapshot(now_ms());
+    let (tx, rx) = watch::channel(Arc::new(first));
+    hub.tx = Some(tx);
+    std::thread::Builder::new()
+        .name("redline-hub".into())
+        .spawn(move || hub.run())?;
+    Ok(rx)
+}
+
+struct Hub {
+    live: Live,
+    tailer: Tailer,
+    follower: Option<Follower>,
+    roots: Vec<Root>,
+    settings: Settings,
+    /// A failure that stays until the daemon restarts (the watcher broke: events may be lost).
+    sticky_error: Option<String>,
+    /// Files that could not be read, with why.
+    failing_files: BTreeMap<PathBuf, String>,
+    log: bool,
+    errors_logged: u64,
+    seq: u64,
+    /// The last values published, without their time, to tell a change from a tick.
+    last_values: Option<Usage>,
+    tx: Option<watch::Sender<Arc<Snapshot>>>,
+}
+
+impl Hub {
+    fn run(mut self) {
+        loop {
+            let now = now_ms();
+            // Wake at the next whole second: the values move with time alone.
+            let to_tick = Duration::from_millis(1000 - now.rem_euclid(1000) as u64);
+            let happenings = match &mut self.follower {
+                Some(f) => f.wait(to_tick),
+                None => {
+                    std::thread::sleep(to_tick);
+                    Vec::new()
+                }
+            };
+            for h in happenings {
+                match h {
+                    Happening::File { root, path } => self.look(root, &path),
+                    Happening::Dir { root, path } => match transcripts_below(&path) {
+                        Ok(files) => {
+                            for f in files {
+                                self.look(root, &f);
+                            }
+                        }
+                        Err(e) => self.warn(&format!("{}: {e}", path.display())),
+                    },
+                    Happening::Error(e) => {
+                        self.warn(&e);
+                        self.sticky_error = Some(e);
+                    }
+                }
+            }
+            let snapshot = self.snapshot(now_ms());
+            let Some(tx) = &self.tx else { return };
+            if tx.send(Arc::new(snapshot)).is_err() {
+                // Nobody reads any more: the daemon is shutting down.
+                return;
+            }
+        }
+    }
+
+    /// Reads what is new in one file.
+    fn look(&mut self, root: usize, path: &Path) {
+        let Some(projects) = self.roots.get(root).map(|r| r.projects.clone()) else {
+            return;
+        };
+        let Some(id) = self.live.file_id(&projects, path) else {
+            return;
+        };
+        let live = &mut self.live;
+        let mut bad: Vec<String> = Vec::new();
+        let result = self.tailer.look(path, |ev| match ev {
+            TailEvent::Restart(_) => live.restart_file(id),
+            TailEvent::Line(n, line) => {
+                if let Err(problem) = live.ingest(id, n, line) {
+                    bad.push(format!("{}:{n}: {problem}", path.display()));
+                }
+            }
+        });
+        for b in bad {
+            self.warn(&b);
+        }
+        match result {
+            Ok(_) => {
+                self.failing_files.remove(path);
+            }
+            Err(e) => {
+                let msg = format!("{}: {e}", path.display());
+                if self.failing_files.get(path) != Some(&msg) {
+                    self.warn(&msg);
+                }
+                self.failing_files.insert(path.to_path_buf(), msg);
+            }
+        }
+    }
+
+    fn warn(&mut self, msg: &str) {
+        if !self.log {
+            return;
+        }
+        self.errors_logged += 1;
+        if self.errors_logged <= LOGGED_ERRORS {
+            eprintln!("redline: warning: {msg}");
+        } else if self.errors_logged == LOGGED_ERRORS + 1 {
+            eprintln!(
+                "redline: warning: more problems follow; they are counted in /metrics, not logged"
+            );
+        }
+    }
+
+    fn health(&self) -> SourceHealth {
+        let mut problems: BTreeSet<String> = BTreeSet::new();
+        problems.extend(self.sticky_error.clone());
+        if let Some(f) = &self.follower {
+            for s in f.states() {
+                if let RootState::Failed(why) = s {
+                    problems.insert(why.clone());
+                }
+            }
+        }
+        problems.extend(self.failing_files.values().take(3).cloned());
+        SourceHealth {
+            error: (!problems.is_empty())
+                .then(|| problems.into_iter().collect::<Vec<_>>().join("; ")),
+        }
+    }
+
+    fn snapshot(&mut self, now: i64) -> Snapshot {
+        self.live.set_health(self.health());
+        let usage = self.live.usage(now, &self.settings);
+        let values = Usage {
+            generated_at: String::new(),
+            ..usage.clone()
+        };
+        if self.last_values.as_ref() != Some(&values) {
+            self.seq += 1;
+            self.last_values = Some(values);
+        }
+        let roots = match &self.follower {
+            Some(f) => f
+                .roots()
+                .iter()
+                .zip(f.states())
+                .map(|(r, s)| (r.projects.clone(), s.clone()))
+                .collect(),
+            None => self
+                .roots
+                .iter()
+                .map(|r| {
+                    (
+                        r.projects.clone(),
+                        RootState::Failed("no file watcher".into()),
+                    )
+                })
+                .collect(),
+        };
+        Snapshot {
+            usage_json: serde_json::to_string(&usage).unwrap_or_default(),
+            gauge_json: serde_json::to_string(&usage.gauge_report()).unwrap_or_default(),
+            usage,
+            seq: self.seq,
+            counters: self.live.counters().clone(),
+            stats: self.live.stats(),
+            files_watched: self.tailer.len(),
+            roots,
+        }
+    }
+}

@@ -1,0 +1,239 @@
+//! `/metrics`: every metric name the daemon exposes, declared here and nowhere else, and
+//! the Prometheus text rendering of a [`Snapshot`].
+//!
+//! Token and cost counters use the names an OpenTelemetry collector gives Claude Code's
+//! own metrics (`claude_code_token_usage_tokens_total{type,model}`,
+//! `claude_code_cost_usage_USD_total{model}`), so dashboards written for those (Grafana
+//! 25255) read redline unchanged. Like any Prometheus counter they count from the
+//! daemon's start; history read at start-up is in `/usage`, not here. Labels come from
+//! closed sets (the four token types, lamp and gauge names) or model ids.
+
+use std::fmt::Write;
+
+use redline_core::LampState;
+
+use crate::hub::Snapshot;
+
+/// Tokens by `type` and `model`, since the daemon started.
+pub const TOKENS: &str = "claude_code_token_usage_tokens_total";
+/// Dollars by `model`, since the daemon started.
+pub const COST: &str = "claude_code_cost_usage_USD_total";
+/// Tokens per minute over the tach window.
+pub const TACH: &str = "redline_tach_tokens_per_minute";
+/// Share of the block budget left.
+pub const FUEL: &str = "redline_fuel_remaining_ratio";
+/// Tokens in the open 5-hour block.
+pub const BLOCK_TOKENS: &str = "redline_block_tokens";
+/// The block budget.
+pub const BUDGET: &str = "redline_block_budget_tokens";
+/// Dollars today.
+pub const COST_TODAY: &str = "redline_cost_today_usd";
+/// Context tokens in use.
+pub const CONTEXT_USED: &str = "redline_context_used_tokens";
+/// The context window.
+pub const CONTEXT_WINDOW: &str = "redline_context_window_tokens";
+/// The current model, as labels.
+pub const MODEL_INFO: &str = "redline_model_info";
+/// Needle positions, by `gauge`.
+pub const GAUGE: &str = "redline_gauge_position";
+/// Lamp states by `lamp`: 0 off, 1 on, 2 blinking.
+pub const LAMP: &str = "redline_lamp_state";
+/// Whether a source is healthy, by `source`.
+pub const SOURCE_UP: &str = "redline_source_up";
+/// Transcript lines read (the start-up scan included).
+pub const LINES: &str = "redline_lines_read_total";
+/// Lines that could not be read.
+pub const PARSE_ERRORS: &str = "redline_parse_errors_total";
+/// Distinct responses counted.
+pub const RESPONSES: &str = "redline_responses_total";
+/// Copies folded into a response already counted.
+pub const DUPLICATES: &str = "redline_duplicate_copies_total";
+/// Transcript files followed.
+pub const FILES: &str = "redline_files_watched";
+
+/// The Prometheus text exposition of a snapshot.
+pub fn render(s: &Snapshot) -> String {
+    let mut out = String::with_capacity(4096);
+    let u = &s.usage;
+    head(
+        &mut out,
+        TOKENS,
+        "counter",
+        "Tokens used since the daemon started, by type and model.",
+    );
+    for (model, c) in &s.counters {
+        for (kind, n) in [
+            ("input", c.tokens.input),
+            ("output", c.tokens.output),
+            ("cacheRead", c.tokens.cache_read),
+            ("cacheCreation", c.tokens.cache_creation),
+        ] {
+            let _ = writeln!(
+                out,
+                "{TOKENS}{{type=\"{kind}\",model=\"{}\"}} {n}",
+                escape(model)
+            );
+        }
+    }
+    head(
+        &mut out,
+        COST,
+        "counter",
+        "US dollars spent since the daemon started, by model.",
+    );
+    for (model, c) in &s.counters {
+        let _ = writeln!(out, "{COST}{{model=\"{}\"}} {}", escape(model), c.cost_usd);
+    }
+    gauge(
+        &mut out,
+        TACH,
+        "Tokens per minute over the tach window.",
+        Some(u.tach.tokens_per_min),
+    );
+    gauge(
+        &mut out,
+        FUEL,
+        "Share of the 5-hour block's budget left.",
+        u.fuel.remaining,
+    );
+    gauge(
+        &mut out,
+        BLOCK_TOKENS,
+        "Tokens in the open 5-hour block.",
+        u.fuel.block_tokens.map(|v| v as f64),
+    );
+    gauge(
+        &mut out,
+        BUDGET,
+        "Tokens in a full 5-hour block.",
+        u.fuel.budget_tokens.map(|v| v as f64),
+    );
+    gauge(
+        &mut out,
+        COST_TODAY,
+        "US dollars spent today.",
+        Some(u.cost.today_usd),
+    );
+    gauge(
+        &mut out,
+        CONTEXT_USED,
+        "Context tokens the active session uses.",
+        u.context.used_tokens.map(|v| v as f64),
+    );
+    gauge(
+        &mut out,
+        CONTEXT_WINDOW,
+        "The active session's context window.",
+        u.context.window_tokens.map(|v| v as f64),
+    );
+    head(
+        &mut out,
+        MODEL_INFO,
+        "gauge",
+        "The model of the most recent main-chain response.",
+    );
+    if let (Some(id), Some(family)) = (&u.model.id, u.model.family) {
+        let _ = writeln!(
+            out,
+            "{MODEL_INFO}{{model=\"{}\",family=\"{family}\"}} 1",
+            escape(id)
+        );
+    }
+    head(
+        &mut out,
+        GAUGE,
+        "gauge",
+        "Needle positions, 0 to 1 (absent when unknown).",
+    );
+    for (name, v) in [
+        ("tach", u.gauges.tach),
+        ("fuel", u.gauges.fuel),
+        ("cost", u.gauges.cost),
+        ("temp", u.gauges.temp),
+    ] {
+        if let Some(v) = v {
+            let _ = writeln!(out, "{GAUGE}{{gauge=\"{name}\"}} {v}");
+        }
+    }
+    head(
+        &mut out,
+        LAMP,
+        "gauge",
+        "Lamp states: 0 off, 1 on, 2 blinking.",
+    );
+    let l = &u.lamps;
+    for (name, state) in [
+        ("model", l.model),
+        ("redline", l.redline),
+        ("fuel", l.fuel),
+        ("hot", l.hot),
+        ("check", l.check),
+    ] {
+        let v = match state {
+            LampState::Off => 0,
+            LampState::On => 1,
+            LampState::Blink => 2,
+        };
+        let _ = writeln!(out, "{LAMP}{{lamp=\"{name}\"}} {v}");
+    }
+    head(&mut out, SOURCE_UP, "gauge", "1 when a source is healthy.");
+    let _ = writeln!(
+        out,
+        "{SOURCE_UP}{{source=\"jsonl\"}} {}",
+        u8::from(u.sources.jsonl.ok)
+    );
+    counter(
+        &mut out,
+        LINES,
+        "Transcript lines read, the start-up scan included.",
+        s.stats.lines,
+    );
+    counter(
+        &mut out,
+        PARSE_ERRORS,
+        "Transcript lines that could not be read.",
+        s.stats.bad_lines,
+    );
+    counter(
+        &mut out,
+        RESPONSES,
+        "Distinct API responses counted.",
+        s.stats.responses,
+    );
+    counter(
+        &mut out,
+        DUPLICATES,
+        "Copies folded into a response already counted.",
+        s.stats.duplicates,
+    );
+    gauge(
+        &mut out,
+        FILES,
+        "Transcript files followed.",
+        Some(s.files_watched as f64),
+    );
+    out
+}
+
+fn head(out: &mut String, name: &str, kind: &str, help: &str) {
+    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+}
+
+fn gauge(out: &mut String, name: &str, help: &str, v: Option<f64>) {
+    head(out, name, "gauge", help);
+    if let Some(v) = v {
+        let _ = writeln!(out, "{name} {v}");
+    }
+}
+
+fn counter(out: &mut String, name: &str, help: &str, v: u64) {
+    head(out, name, "counter", help);
+    let _ = writeln!(out, "{name} {v}");
+}
+
+/// Label values escape backslash, double quote and newline.
+fn escape(v: &str) -> String {
+    v.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
