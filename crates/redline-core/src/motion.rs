@@ -49,7 +49,7 @@ pub struct AccelPoint {
 /// where the curve bends most. Linear interpolation between the samples keeps the
 /// acceleration within 10% of the design figure. The last point lies above 600 deg/s on
 /// purpose: the speed cap, not the table, decides the top speed.
-pub const ACCEL_TABLE: [AccelPoint; 14] = [
+pub const ACCEL_TABLE: [AccelPoint; 15] = [
     AccelPoint {
         travelled_deg: 0,
         speed_dps: 100,
@@ -65,6 +65,10 @@ pub const ACCEL_TABLE: [AccelPoint; 14] = [
     AccelPoint {
         travelled_deg: 3,
         speed_dps: 167,
+    },
+    AccelPoint {
+        travelled_deg: 4,
+        speed_dps: 184,
     },
     AccelPoint {
         travelled_deg: 5,

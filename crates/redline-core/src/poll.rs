@@ -104,13 +104,13 @@ pub struct PollConfig {
 }
 
 impl PollConfig {
-    /// A 1 s poll, the 5 s failure rule, a deadband of half a degree and a 60 deg/s
-    /// return to zero, in this profile's steps.
+    /// A 1 s poll, the 5 s failure rule, a deadband of one degree and a 60 deg/s return
+    /// to zero, in this profile's steps.
     pub const fn for_profile(profile: &Profile) -> PollConfig {
         PollConfig {
             interval_us: 1_000_000,
             stale_after_us: 5_000_000,
-            deadband_steps: profile.steps_per_degree.div_ceil(2),
+            deadband_steps: profile.steps_per_degree,
             ease_steps_per_s: 60 * profile.steps_per_degree as u32,
         }
     }
