@@ -204,7 +204,7 @@ impl Live {
                 responses: 0,
                 duplicates: 0,
             },
-            last_event_ms: None,
+            last_event_ms: stats.newest_ms,
             health: SourceHealth::default(),
         };
         live.stats.responses = live.ledger.len() as u64;
@@ -213,7 +213,6 @@ impl Live {
             let slot = u32::try_from(slot).unwrap_or(u32::MAX);
             let e = live.ledger.get(slot).clone();
             live.note_main_chain(&e, slot);
-            live.last_event_ms = live.last_event_ms.max(Some(e.ts_ms));
         }
         live
     }
@@ -275,6 +274,7 @@ impl Live {
             *n -= 1;
             return Ok(false);
         }
+        self.last_event_ms = self.last_event_ms.max(Some(rec.ts_ms));
         let model = rec.model.as_deref().map(|m| self.models.intern(m));
         let line32 = u32::try_from(line_no).unwrap_or(u32::MAX);
         let entry = Entry::new(&rec, model, file, line32);
@@ -296,7 +296,6 @@ impl Live {
         self.count_since_start(&e, old.as_ref());
         self.place_recent(slot, e.ts_ms, old.as_ref().map(|o| o.ts_ms));
         self.note_main_chain(&e, slot);
-        self.last_event_ms = self.last_event_ms.max(Some(e.ts_ms));
         Ok(true)
     }
 
@@ -320,7 +319,7 @@ impl Live {
         self.stats
     }
 
-    /// The newest response's time.
+    /// The newest usage line's time.
     pub fn last_event_ms(&self) -> Option<i64> {
         self.last_event_ms
     }
@@ -368,7 +367,11 @@ impl Live {
             Budget::Max => Some(max_closed).filter(|&m| m > 0),
         };
         let block_tokens = active.map_or(0, |b| b.tokens.total());
-        let remaining = budget.map(|b| (1.0 - block_tokens as f64 / b as f64).clamp(0.0, 1.0));
+        // Rounded before anything uses it, so the lamp and the figure shown never disagree
+        // (1 - 0.85 is 0.15000000000000002 in floating point).
+        let remaining = budget.map(|b| {
+            ((1.0 - block_tokens as f64 / b as f64).clamp(0.0, 1.0) * 10_000.0).round() / 10_000.0
+        });
         let tokens_per_min = tach_tokens as f64 * 60_000.0 / window_ms as f64;
 
         let main = self.last_main.map(|(_, slot)| self.ledger.get(slot));
@@ -423,7 +426,7 @@ impl Live {
                 window_s: s.tach_window_s,
             },
             fuel: usage::Fuel {
-                remaining: remaining.map(|r| (r * 10_000.0).round() / 10_000.0),
+                remaining,
                 basis: remaining.map(|_| "estimate"),
                 block_tokens: active.map(|_| block_tokens),
                 budget_tokens: budget,

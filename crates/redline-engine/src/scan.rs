@@ -58,6 +58,8 @@ pub struct ScanStats {
     pub lenient_lines: u64,
     /// Broken lines (reported, not counted).
     pub bad_lines: u64,
+    /// The newest timestamp of any usage line.
+    pub newest_ms: Option<i64>,
 }
 
 impl ScanStats {
@@ -69,6 +71,7 @@ impl ScanStats {
         self.usage_lines += o.usage_lines;
         self.lenient_lines += o.lenient_lines;
         self.bad_lines += o.bad_lines;
+        self.newest_ms = self.newest_ms.max(o.newest_ms);
     }
 }
 
@@ -253,6 +256,7 @@ fn read_file(files: &Files, id: FileId, w: &mut Worker, buf: &mut Vec<u8>) -> (L
             Ok(Some(rec)) => {
                 stats.usage_lines += 1;
                 stats.lenient_lines += u64::from(!rec.canonical);
+                stats.newest_ms = stats.newest_ms.max(Some(rec.ts_ms));
                 let model = rec.model.as_deref().map(|m| models.intern(m));
                 let line32 = u32::try_from(line_no).unwrap_or(u32::MAX);
                 ledger.offer(rec.key, Entry::new(&rec, model, id, line32), files);
