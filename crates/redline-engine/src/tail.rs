@@ -4,8 +4,9 @@
 //! A file is known by its identity (device and inode), not its name. A look at a file
 //! reads whatever complete lines were appended since the last look; a last line without its
 //! newline stays unread until the writer finishes it. A file that got shorter, whose byte
-//! before the read offset is no longer a newline (rewritten in place), or whose name now
-//! points at another file (replaced) is read again from its start: the caller is told
+//! before the read offset is no longer a newline or whose first bytes changed (rewritten
+//! in place), or whose name now points at another file (replaced) is read again from its
+//! start: the caller is told
 //! first, so it can pass over what it already counted. A file that disappears is
 //! forgotten; what was counted from it stays counted. This module knows nothing of
 //! notifications: the caller decides when to look.
@@ -54,7 +55,13 @@ struct TailState {
     identity: (u64, u64),
     offset: u64,
     next_line: u64,
+    /// A hash of the file's first `fp_len` bytes as last read; `None` until known.
+    fingerprint: Option<(u64, u64)>,
 }
+
+/// How many leading bytes fingerprint a file: enough to cover its first line (session
+/// metadata and the first message differ between any two transcripts).
+const FINGERPRINT_BYTES: u64 = 4096;
 
 /// Read positions of every file followed.
 #[derive(Debug, Default)]
@@ -66,12 +73,18 @@ pub struct Tailer {
 impl Tailer {
     /// Carries on from where a cold scan stopped reading `path`.
     pub fn adopt(&mut self, path: PathBuf, end: FileEnd) {
+        let fp_len = end.offset.min(FINGERPRINT_BYTES);
+        let fingerprint = File::open(&path)
+            .and_then(|f| fingerprint(&f, fp_len))
+            .ok()
+            .map(|hash| (fp_len, hash));
         self.files.insert(
             path,
             TailState {
                 identity: end.identity,
                 offset: end.offset,
                 next_line: end.lines + 1,
+                fingerprint,
             },
         );
     }
@@ -111,25 +124,28 @@ impl Tailer {
             return Ok(Look::default());
         }
         let identity = file_identity(&meta);
-        let state = self.files.entry(path.to_path_buf()).or_insert(TailState {
+        let fresh = TailState {
             identity,
             offset: 0,
             next_line: 1,
-        });
+            fingerprint: None,
+        };
+        let state = self.files.entry(path.to_path_buf()).or_insert(fresh);
         let why = if state.identity != identity {
             Some(Restart::Replaced)
-        } else if meta.len() < state.offset || !ends_a_line(&file, state.offset)? {
+        } else if meta.len() < state.offset
+            || !ends_a_line(&file, state.offset)?
+            || state
+                .fingerprint
+                .is_some_and(|(len, hash)| fingerprint(&file, len).ok() != Some(hash))
+        {
             Some(Restart::Truncated)
         } else {
             None
         };
         if let Some(why) = why {
             each(TailEvent::Restart(why));
-            *state = TailState {
-                identity,
-                offset: 0,
-                next_line: 1,
-            };
+            *state = fresh;
         }
         let mut look = Look {
             restart: why,
@@ -139,11 +155,16 @@ impl Tailer {
             return Ok(look);
         }
         file.seek(SeekFrom::Start(state.offset))?;
+        let file_for_fp = file.try_clone()?;
         let end = for_each_line(file, state.next_line, false, &mut self.buf, |n, line| {
             each(TailEvent::Line(n, line));
         })?;
         state.offset += end.consumed;
         state.next_line += end.lines;
+        let fp_len = state.offset.min(FINGERPRINT_BYTES);
+        if state.fingerprint.is_none_or(|(len, _)| len < fp_len) {
+            state.fingerprint = Some((fp_len, fingerprint(&file_for_fp, fp_len)?));
+        }
         look.lines = end.lines;
         look.held = end.held;
         Ok(look)
@@ -153,6 +174,20 @@ impl Tailer {
     pub fn forget(&mut self, path: &Path) {
         self.files.remove(path);
     }
+}
+
+/// A hash of the first `len` bytes: a file rewritten in place to the same length or
+/// longer has other first bytes.
+fn fingerprint(file: &File, len: u64) -> io::Result<u64> {
+    let mut buf = vec![0u8; len as usize];
+    let mut at = 0;
+    while at < buf.len() {
+        match read_at(file, &mut buf[at..], at as u64)? {
+            0 => break,
+            n => at += n,
+        }
+    }
+    Ok(xxhash_rust::xxh3::xxh3_64(&buf[..at]))
 }
 
 /// Whether the byte before `offset` is a newline (or `offset` is 0): what was read up to
@@ -245,6 +280,11 @@ mod tests {
         let (_, lines, why) = look(&mut t, &p);
         assert_eq!(why, Some(Restart::Truncated));
         assert_eq!(lines, vec![(1, "yyyyyy".into())]);
+        // Rewritten in place with other content of exactly the same length.
+        std::fs::write(&p, "zzzzzz\n").unwrap();
+        let (_, lines, why) = look(&mut t, &p);
+        assert_eq!(why, Some(Restart::Truncated));
+        assert_eq!(lines, vec![(1, "zzzzzz".into())]);
         // Replaced by another file under the same name.
         let q = d.0.join("new.tmp");
         std::fs::write(&q, "yyyyyy\nz\n").unwrap();

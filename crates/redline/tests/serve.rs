@@ -1,0 +1,488 @@
+//! The real `redline serve` on a temporary Claude directory: files written the ways Claude
+//! Code (and users) write them, read back through the HTTP endpoints. Each test starts its
+//! own daemon on a free loopback port.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+/// A temporary home with a Claude directory, removed when dropped.
+struct Home {
+    dir: PathBuf,
+}
+
+impl Home {
+    fn new() -> Home {
+        static N: AtomicU32 = AtomicU32::new(0);
+        let dir = std::env::temp_dir().join(format!(
+            "redline-serve-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        Home { dir }
+    }
+    fn claude(&self) -> PathBuf {
+        self.dir.join("claude")
+    }
+    fn projects(&self) -> PathBuf {
+        self.claude().join("projects")
+    }
+    fn file(&self, rel: &str) -> PathBuf {
+        let p = self.projects().join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        p
+    }
+    fn append(&self, rel: &str, text: &str) {
+        let mut f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.file(rel))
+            .unwrap();
+        f.write_all(text.as_bytes()).unwrap();
+    }
+}
+
+impl Drop for Home {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// A response line stamped now.
+fn response(id: &str, output: u64) -> String {
+    let ts = jiff::Timestamp::now()
+        .strftime("%Y-%m-%dT%H:%M:%S%.3fZ")
+        .to_string();
+    json!({
+        "type": "assistant", "isSidechain": false, "sessionId": "s", "version": "2.1.39",
+        "requestId": format!("req_{id}"), "timestamp": ts,
+        "message": {"id": format!("msg_{id}"), "model": "claude-sonnet-4-5", "type": "message",
+            "role": "assistant", "content": [{"type": "text", "text": "ok"}],
+            "usage": {"input_tokens": 100, "output_tokens": output,
+                      "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0}}
+    })
+    .to_string()
+        + "\n"
+}
+
+/// A running daemon; killed when dropped.
+struct Daemon {
+    child: Child,
+    addr: String,
+    stderr: Arc<Mutex<Vec<String>>>,
+}
+
+impl Daemon {
+    fn start(home: &Home, args: &[&str]) -> Daemon {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_redline"));
+        cmd.arg("serve")
+            .args(args)
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", &home.dir)
+            .env("XDG_CONFIG_HOME", home.dir.join("config"))
+            .env("XDG_STATE_HOME", home.dir.join("state"))
+            .env("CLAUDE_CONFIG_DIR", home.claude())
+            .env("REDLINE_TIMEZONE", "UTC")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        if !args.contains(&"--listen") {
+            cmd.args(["--listen", "127.0.0.1:0"]);
+        }
+        let mut child = cmd.spawn().unwrap();
+        let stderr = Arc::new(Mutex::new(Vec::new()));
+        let (tx, rx) = std::sync::mpsc::channel();
+        let lines = BufReader::new(child.stderr.take().unwrap());
+        let keep = stderr.clone();
+        std::thread::spawn(move || {
+            for line in lines.lines().map_while(Result::ok) {
+                if let Some(rest) = line.split("serving http://").nth(1) {
+                    let _ = tx.send(rest.split('/').next().unwrap_or("").to_owned());
+                }
+                keep.lock().unwrap().push(line);
+            }
+        });
+        let addr = rx
+            .recv_timeout(Duration::from_secs(20))
+            .unwrap_or_else(|_| panic!("daemon did not start: {:?}", stderr.lock().unwrap()));
+        // A daemon bound to every address is reached through loopback.
+        let addr = addr.replace("0.0.0.0", "127.0.0.1");
+        Daemon {
+            child,
+            addr,
+            stderr,
+        }
+    }
+
+    fn get(&self, path: &str) -> Reply {
+        self.request(&format!(
+            "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        ))
+    }
+
+    fn request(&self, raw: &str) -> Reply {
+        let mut s = TcpStream::connect(&self.addr).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        s.write_all(raw.as_bytes()).unwrap();
+        let mut buf = Vec::new();
+        let _ = s.read_to_end(&mut buf);
+        Reply::parse(&buf)
+    }
+
+    fn usage(&self) -> Value {
+        serde_json::from_str(&self.get("/usage").body).unwrap()
+    }
+
+    /// A metric's value, 0 when absent.
+    fn metric(&self, series: &str) -> f64 {
+        self.get("/metrics")
+            .body
+            .lines()
+            .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+            .unwrap_or(0.0)
+    }
+
+    fn output_tokens(&self) -> f64 {
+        self.metric(
+            r#"claude_code_token_usage_tokens_total{type="output",model="claude-sonnet-4-5"}"#,
+        )
+    }
+
+    /// Waits until `f` holds, failing with `what` after five seconds.
+    fn until(&self, what: &str, f: impl Fn(&Daemon) -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if f(self) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!(
+            "timed out waiting for {what}; /metrics:\n{}\nstderr: {:?}",
+            self.get("/metrics").body,
+            self.stderr.lock().unwrap()
+        );
+    }
+
+    /// Gives the daemon time to read something it should then ignore.
+    fn settle(&self) {
+        std::thread::sleep(Duration::from_millis(300));
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+struct Reply {
+    status: u16,
+    head: String,
+    body: String,
+}
+
+impl Reply {
+    fn parse(raw: &[u8]) -> Reply {
+        let text = String::from_utf8_lossy(raw).into_owned();
+        let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+        let status = head
+            .split_whitespace()
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
+        Reply {
+            status,
+            head: head.to_ascii_lowercase(),
+            body: body.to_owned(),
+        }
+    }
+}
+
+#[test]
+fn appends_half_lines_garbage_and_duplicates() {
+    let home = Home::new();
+    home.append("p/s.jsonl", &response("old", 5));
+    let d = Daemon::start(&home, &[]);
+    // History counts in /usage, not in the since-start counters.
+    assert_eq!(d.output_tokens(), 0.0);
+    assert!(d.usage()["tach"]["tokens_per_min"].as_f64().unwrap() >= 105.0);
+
+    home.append("p/s.jsonl", &response("a", 10));
+    d.until("an appended response", |d| d.output_tokens() == 10.0);
+
+    // A line written in two halves counts once it is whole, and is no error.
+    let line = response("b", 20);
+    let (first, second) = line.split_at(line.len() / 2);
+    home.append("p/s.jsonl", first);
+    d.settle();
+    assert_eq!(d.output_tokens(), 10.0);
+    home.append("p/s.jsonl", second);
+    d.until("the second half", |d| d.output_tokens() == 30.0);
+    assert_eq!(d.metric("redline_parse_errors_total"), 0.0);
+
+    // A garbage line is reported with its place and the next good line still counts.
+    home.append(
+        "p/s.jsonl",
+        "{\"type\":\"assistant\",\"message\":{\"usage\":\n",
+    );
+    home.append("p/s.jsonl", &response("c", 40));
+    d.until("the line after the garbage", |d| d.output_tokens() == 70.0);
+    assert_eq!(d.metric("redline_parse_errors_total"), 1.0);
+    let logged = d.stderr.lock().unwrap().join("\n");
+    assert!(logged.contains("s.jsonl:4: malformed JSON"), "{logged}");
+
+    // A streamed copy of the same response with more output replaces it; one with less
+    // is a duplicate and changes nothing.
+    home.append("p/s.jsonl", &response("c", 100));
+    d.until("the larger copy", |d| d.output_tokens() == 130.0);
+    home.append("p/s.jsonl", &response("c", 1));
+    d.settle();
+    assert_eq!(d.output_tokens(), 130.0);
+    assert_eq!(d.metric("redline_duplicate_copies_total"), 2.0);
+}
+
+#[test]
+fn new_directories_truncation_and_replacement() {
+    let home = Home::new();
+    home.append("p/s.jsonl", &response("a", 10));
+    let d = Daemon::start(&home, &[]);
+
+    // A new project directory with a session and a subagent file in it.
+    home.append("newproject/s2.jsonl", &response("n", 7));
+    home.append("newproject/s2/subagents/agent-1.jsonl", &response("m", 3));
+    d.until("files in a new directory", |d| d.output_tokens() == 10.0);
+
+    // Truncated and rewritten: what was counted stays, the new line adds.
+    std::fs::write(home.file("p/s.jsonl"), response("t", 50)).unwrap();
+    d.until("the rewritten file", |d| d.output_tokens() == 60.0);
+    // Everything was written within the tach's minute: a, n, m and t (input + output).
+    assert_eq!(
+        d.usage()["tach"]["tokens_per_min"],
+        110.0 + 107.0 + 103.0 + 150.0
+    );
+
+    // Replaced by a file holding the old lines and one more: only the new one adds.
+    let tmp = home.dir.join("replacement.tmp");
+    std::fs::write(&tmp, response("t", 50) + &response("r", 5)).unwrap();
+    std::fs::rename(&tmp, home.file("p/s.jsonl")).unwrap();
+    d.until("the replaced file", |d| d.output_tokens() == 65.0);
+    d.settle();
+    assert_eq!(d.output_tokens(), 65.0);
+
+    // Deleted: nothing counted is lost.
+    std::fs::remove_file(home.file("p/s.jsonl")).unwrap();
+    d.settle();
+    assert_eq!(d.output_tokens(), 65.0);
+    assert_eq!(d.usage()["sources"]["jsonl"]["ok"], true);
+}
+
+#[test]
+fn a_root_created_after_start_is_picked_up_and_nothing_fails_meanwhile() {
+    let home = Home::new();
+    let d = Daemon::start(&home, &[]);
+    let u = d.usage();
+    assert_eq!(u["sources"]["jsonl"]["ok"], true, "{u}");
+    assert_eq!(u["lamps"]["check"], "off");
+    assert!(u["model"]["family"].is_null());
+    // The whole directory chain appears, the file with it.
+    home.append("p/s.jsonl", &response("a", 10));
+    d.until("the new root", |d| d.usage()["model"]["family"] == "sonnet");
+    home.append("p/s.jsonl", &response("b", 4));
+    d.until("a line appended in the new root", |d| {
+        d.output_tokens() == 14.0
+    });
+}
+
+#[test]
+fn every_endpoint_and_bad_requests() {
+    let home = Home::new();
+    home.append("p/s.jsonl", &response("a", 10));
+    let d = Daemon::start(&home, &[]);
+
+    let r = d.get("/usage");
+    assert_eq!(r.status, 200);
+    assert!(
+        r.head.contains("content-type: application/json"),
+        "{}",
+        r.head
+    );
+    assert!(r.head.contains("cache-control: no-store"));
+    let u: Value = serde_json::from_str(&r.body).unwrap();
+    assert_eq!(u["version"], 1);
+    for (key, fields) in [
+        ("tach", &["tokens_per_min", "redline", "window_s"][..]),
+        (
+            "fuel",
+            &[
+                "remaining",
+                "basis",
+                "block_tokens",
+                "budget_tokens",
+                "block_start",
+                "block_end",
+                "projected_tokens",
+                "limit_reset_at",
+                "weekly_used",
+                "weekly_reset_at",
+            ][..],
+        ),
+        ("cost", &["today_usd", "block_usd", "full_scale_usd"][..]),
+        (
+            "context",
+            &["used_tokens", "window_tokens", "session_id"][..],
+        ),
+        ("model", &["id", "family"][..]),
+        ("gauges", &["tach", "fuel", "cost", "temp"][..]),
+        ("lamps", &["model", "redline", "fuel", "hot", "check"][..]),
+    ] {
+        for f in fields {
+            assert!(u[key].get(f).is_some(), "{key}.{f} missing: {u}");
+        }
+    }
+
+    let r = d.get("/usage/gauge");
+    assert_eq!(r.status, 200);
+    assert!(r.body.len() < 256, "{} bytes", r.body.len());
+    let g: Value = serde_json::from_str(&r.body).unwrap();
+    assert_eq!(g["gauges"], u["gauges"]);
+
+    let r = d.get("/metrics");
+    assert_eq!(r.status, 200);
+    assert!(r.head.contains("content-type: text/plain; version=0.0.4"));
+    for name in [
+        "redline_tach_tokens_per_minute",
+        "redline_lines_read_total",
+        "redline_files_watched 1",
+        "redline_lamp_state{lamp=\"check\"} 0",
+    ] {
+        assert!(r.body.contains(name), "{name} missing");
+    }
+
+    let r = d.get("/healthz");
+    assert_eq!((r.status, r.body.contains("\"ok\"")), (200, true));
+
+    // /events: the values at once, then again when they change.
+    let mut s = TcpStream::connect(&d.addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    s.write_all(b"GET /events HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    let mut events = BufReader::new(s);
+    let next_event = |r: &mut BufReader<TcpStream>| -> Value {
+        let mut line = String::new();
+        loop {
+            line.clear();
+            assert!(r.read_line(&mut line).unwrap() > 0, "stream ended");
+            if let Some(data) = line.trim_end().strip_prefix("data: ") {
+                return serde_json::from_str(data).unwrap();
+            }
+        }
+    };
+    let first = next_event(&mut events);
+    assert_eq!(first["version"], 1);
+    home.append("p/s.jsonl", &response("b", 5_000));
+    let second = next_event(&mut events);
+    assert_ne!(second["tach"], first["tach"]);
+
+    // Bad requests.
+    assert_eq!(d.get("/nope").status, 404);
+    assert_eq!(
+        d.request(
+            "POST /usage HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+        )
+        .status,
+        405
+    );
+    assert_eq!(d.request("BLAH\r\n\r\n").status, 400);
+    // No body over 1 MiB is read.
+    let r = d.request(&format!(
+        "POST /usage HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        2 * 1024 * 1024
+    ));
+    assert_eq!(r.status, 413);
+    // On loopback the status page needs no token.
+    assert_eq!(d.get("/api/status").status, 200);
+}
+
+#[test]
+fn beyond_loopback_only_the_gauge_endpoints_answer_without_the_token() {
+    let home = Home::new();
+    let d = Daemon::start(&home, &["--listen", "0.0.0.0:0", "--token", "s3cret-token"]);
+    for open in ["/usage", "/usage/gauge", "/healthz", "/metrics"] {
+        assert_eq!(d.get(open).status, 200, "{open}");
+    }
+    let r = d.get("/api/status");
+    assert_eq!(r.status, 401);
+    assert!(r.head.contains("www-authenticate: bearer"));
+    let with = |h: &str| {
+        d.request(&format!(
+            "GET /api/status HTTP/1.1\r\nHost: x\r\n{h}\r\nConnection: close\r\n\r\n"
+        ))
+        .status
+    };
+    assert_eq!(with("Authorization: Bearer wrong-token!"), 401);
+    assert_eq!(with("Authorization: Bearer s3cret-token"), 200);
+    assert_eq!(with("Cookie: a=b; redline_token=s3cret-token"), 200);
+    // The token never shows in the status page.
+    let status = d.request("GET /api/status HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer s3cret-token\r\nConnection: close\r\n\r\n");
+    assert!(!status.body.contains("s3cret-token"), "{}", status.body);
+}
+
+#[test]
+fn a_token_is_generated_and_kept_when_none_is_configured() {
+    let home = Home::new();
+    let d = Daemon::start(&home, &["--listen", "0.0.0.0:0"]);
+    let path: PathBuf = home.dir.join("state/redline/token");
+    let token = std::fs::read_to_string(&path).unwrap();
+    assert_eq!(token.len(), 32);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+    }
+    let status = |t: &str| {
+        d.request(&format!("GET /api/status HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {t}\r\nConnection: close\r\n\r\n"))
+            .status
+    };
+    assert_eq!(status(&token), 200);
+    drop(d);
+    // A restart keeps the same token.
+    let d = Daemon::start(&home, &["--listen", "0.0.0.0:0"]);
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), token);
+    drop(d);
+    assert!(Path::new(&path).exists());
+}
+
+#[test]
+fn a_bad_config_file_stops_the_daemon_with_its_place() {
+    let home = Home::new();
+    let dir = home.dir.join("config/redline");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("config.toml"),
+        "tach_redline = 30000\ncost_full_scale = -5\n",
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_redline"))
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .env("XDG_CONFIG_HOME", home.dir.join("config"))
+        .env("CLAUDE_CONFIG_DIR", home.claude())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("config.toml:2: cost_full_scale: must be a positive number"),
+        "{err}"
+    );
+}
