@@ -288,6 +288,29 @@ impl Hasher for KeyHasher {
     }
 }
 
+/// A 64-bit hash kept as two halves: a map slot (key and entry index) then takes 12 bytes
+/// instead of 16, which on 300k responses is 4 MB less for the two maps together.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Key([u32; 2]);
+
+impl Key {
+    fn new(k: u64) -> Key {
+        Key([k as u32, (k >> 32) as u32])
+    }
+    fn get(self) -> u64 {
+        u64::from(self.0[0]) | (u64::from(self.0[1]) << 32)
+    }
+}
+
+impl std::hash::Hash for Key {
+    fn hash<H: Hasher>(&self, h: &mut H) {
+        h.write_u64(self.get());
+    }
+}
+
+/// Dedup keys to entry slots.
+type SlotMap = HashMap<Key, u32, BuildHasherDefault<KeyHasher>>;
+
 /// Entries in fixed-size chunks: growing never copies or doubles the whole store, so
 /// memory follows the number of responses instead of the next power of two.
 #[derive(Clone, Debug, Default)]
@@ -332,10 +355,10 @@ impl Chunks {
 pub struct Ledger {
     entries: Chunks,
     /// Dedup key to the entry.
-    index: HashMap<u64, u32, BuildHasherDefault<KeyHasher>>,
+    index: SlotMap,
     /// `message.id` hash to the first entry stored under that id, for matching sidechain
     /// copies that carry another `requestId`.
-    by_id: HashMap<u64, u32, BuildHasherDefault<KeyHasher>>,
+    by_id: SlotMap,
     /// Copies of keyed responses offered, and distinct keyed responses kept.
     copies: u64,
     keyed: u64,
@@ -354,9 +377,9 @@ impl Ledger {
         };
         entry.flags &= !FLAG_UNKEYED;
         self.copies += 1;
-        let mut held = self.index.get(&key).copied();
+        let mut held = self.index.get(&Key::new(key)).copied();
         if held.is_none() && entry.id_hash != 0 {
-            if let Some(&same_id) = self.by_id.get(&entry.id_hash) {
+            if let Some(&same_id) = self.by_id.get(&Key::new(entry.id_hash)) {
                 let sidechain_replay =
                     entry.has(FLAG_SIDECHAIN) || self.entries.get(same_id).has(FLAG_SIDECHAIN);
                 if sidechain_replay {
@@ -367,9 +390,9 @@ impl Ledger {
         let Some(at) = held else {
             let at = self.next_slot();
             if entry.id_hash != 0 {
-                self.by_id.entry(entry.id_hash).or_insert(at);
+                self.by_id.entry(Key::new(entry.id_hash)).or_insert(at);
             }
-            self.index.insert(key, at);
+            self.index.insert(Key::new(key), at);
             self.entries.push(entry);
             self.keyed += 1;
             return Offered::Added(at);
@@ -402,7 +425,8 @@ impl Ledger {
     pub fn merge(&mut self, other: Ledger, files: &Files) {
         self.copies += other.copies - other.keyed;
         let mut keys: Vec<Option<u64>> = vec![None; other.entries.len];
-        for (&key, &at) in &other.index {
+        for (key, &at) in &other.index {
+            let key = key.get();
             keys[at as usize] = Some(key);
         }
         for (entry, key) in other.entries.into_entries().zip(keys) {
