@@ -66,7 +66,15 @@ impl Follower {
     /// Starts watching `roots`. What is already there is not reported: the caller scans it.
     pub fn start(roots: Vec<Root>) -> notify::Result<Follower> {
         let (tx, rx) = mpsc::channel();
-        let watcher = notify::recommended_watcher(move |ev| {
+        let watcher = notify::recommended_watcher(move |ev: notify::Result<Event>| {
+            // inotify reports every open of a watched file, our own reads included: a cold
+            // scan would queue one event per file. Only changes matter here.
+            if ev
+                .as_ref()
+                .is_ok_and(|e| matches!(e.kind, EventKind::Access(_)))
+            {
+                return;
+            }
             let _ = tx.send(ev);
         })?;
         let states = vec![RootState::Waiting(PathBuf::new()); roots.len()];
@@ -129,9 +137,6 @@ impl Follower {
                     });
                 }
             }
-        }
-        if matches!(ev.kind, EventKind::Access(_)) {
-            return;
         }
         for path in ev.paths {
             let Some(root) = self.root_of(&path) else {
