@@ -11,7 +11,7 @@
 //! `now` is an argument, so scenarios run in virtual time.
 
 use std::collections::{BTreeMap, HashMap};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use jiff::tz::TimeZone;
 use redline_core::gauges::{Readings, Scales, gauges};
@@ -131,7 +131,8 @@ pub struct LiveStats {
 /// The live state. See the module docs.
 pub struct Live {
     files: Files,
-    paths: HashMap<PathBuf, FileId>,
+    /// A hash of each file's path to its id (the path itself is in `files` once).
+    paths: HashMap<u64, FileId>,
     models: Models,
     ledger: Ledger,
     prices: PriceTable,
@@ -178,7 +179,7 @@ impl Live {
         let paths = (0..files.len())
             .map(|i| {
                 let id = FileId::try_from(i).unwrap_or(FileId::MAX);
-                (files.get(id).path.clone(), id)
+                (path_hash(&files.get(id).path), id)
             })
             .collect();
         let mut live = Live {
@@ -220,8 +221,21 @@ impl Live {
     /// The id of the transcript at `path` (below the projects directory `root`), adding it
     /// on first sight. `None` for a file that belongs to no project.
     pub fn file_id(&mut self, root: &Path, path: &Path) -> Option<FileId> {
-        if let Some(&id) = self.paths.get(path) {
-            return Some(id);
+        let hash = path_hash(path);
+        match self.paths.get(&hash) {
+            Some(&id) if self.files.get(id).path == path => return Some(id),
+            // Two paths with one 64-bit hash: never seen, but then look the slow way.
+            Some(_) => {
+                if let Some(i) = (0..self.files.len()).find(|&i| {
+                    self.files
+                        .get(FileId::try_from(i).unwrap_or(FileId::MAX))
+                        .path
+                        == path
+                }) {
+                    return FileId::try_from(i).ok();
+                }
+            }
+            None => {}
         }
         let t = Transcript::describe(root, path)?;
         let id = self.files.add(FileMeta {
@@ -229,7 +243,7 @@ impl Live {
             project: t.project,
             session: t.session,
         });
-        self.paths.insert(path.to_path_buf(), id);
+        self.paths.entry(hash).or_insert(id);
         Some(id)
     }
 
@@ -568,6 +582,10 @@ impl Live {
         self.price_index[i] = Some(found);
         found
     }
+}
+
+fn path_hash(p: &Path) -> u64 {
+    xxhash_rust::xxh3::xxh3_64(p.as_os_str().as_encoded_bytes())
 }
 
 fn block_entry(e: &Entry, cost_usd: f64) -> BlockEntry<'static> {

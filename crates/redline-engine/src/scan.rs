@@ -16,6 +16,7 @@ use crate::ledger::{Entry, FileId, FileMeta, Files, Ledger, ModelId, Models};
 use crate::reader::for_each_line;
 use crate::record::parse_line;
 use crate::roots::{Transcript, path_order};
+use crate::tail::{FINGERPRINT_BYTES, fingerprint};
 
 /// How many line errors are kept with their text; the rest are only counted.
 pub const KEPT_ERRORS: usize = 200;
@@ -102,6 +103,9 @@ pub struct FileEnd {
     pub lines: u64,
     /// The file's identity when it was read (device and inode on Unix; 0 elsewhere).
     pub identity: (u64, u64),
+    /// A hash of its first bytes as read (see [`crate::tail::fingerprint`]); only when
+    /// the scan holds partial last lines back, that is, for a live reader.
+    pub fingerprint: Option<u64>,
 }
 
 /// How a scan reads.
@@ -249,7 +253,7 @@ fn read_file(files: &Files, id: FileId, w: &mut Worker, buf: &mut Vec<u8>) -> (L
         ends,
         hold_partial_last,
     } = w;
-    let result = for_each_line(file, 1, !*hold_partial_last, buf, |line_no, line| {
+    let result = for_each_line(&file, 1, !*hold_partial_last, buf, |line_no, line| {
         stats.lines += 1;
         match parse_line(line) {
             Ok(None) => {}
@@ -270,12 +274,18 @@ fn read_file(files: &Files, id: FileId, w: &mut Worker, buf: &mut Vec<u8>) -> (L
     match result {
         Ok(end) => {
             stats.bytes += end.consumed;
+            let fingerprint = if *hold_partial_last {
+                fingerprint(&file, end.consumed.min(FINGERPRINT_BYTES)).ok()
+            } else {
+                None
+            };
             ends.push((
                 id,
                 FileEnd {
                     offset: end.consumed,
                     lines: end.lines,
                     identity,
+                    fingerprint,
                 },
             ));
         }

@@ -11,11 +11,11 @@
 //! forgotten; what was counted from it stays counted. This module knows nothing of
 //! notifications: the caller decides when to look.
 
-use std::collections::HashMap;
 use std::fs::File;
 use std::io::{self, Seek, SeekFrom};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
+use crate::ledger::FileId;
 use crate::reader::for_each_line;
 use crate::scan::{FileEnd, file_identity};
 
@@ -61,57 +61,72 @@ struct TailState {
 
 /// How many leading bytes fingerprint a file: enough to cover its first line (session
 /// metadata and the first message differ between any two transcripts).
-const FINGERPRINT_BYTES: u64 = 4096;
+pub const FINGERPRINT_BYTES: u64 = 4096;
 
-/// Read positions of every file followed.
+/// Read positions of every file followed, by [`FileId`] (a path's id in the caller's
+/// file table: a few dozen bytes a file, however long its path).
 #[derive(Debug, Default)]
 pub struct Tailer {
-    files: HashMap<PathBuf, TailState>,
+    files: Vec<Option<TailState>>,
+    followed: usize,
     buf: Vec<u8>,
 }
 
 impl Tailer {
-    /// Carries on from where a cold scan stopped reading `path`.
-    pub fn adopt(&mut self, path: PathBuf, end: FileEnd) {
-        let fp_len = end.offset.min(FINGERPRINT_BYTES);
-        let fingerprint = File::open(&path)
-            .and_then(|f| fingerprint(&f, fp_len))
-            .ok()
-            .map(|hash| (fp_len, hash));
-        self.files.insert(
-            path,
-            TailState {
+    /// Carries on from where a cold scan stopped reading file `id`.
+    pub fn adopt(&mut self, id: FileId, end: FileEnd) {
+        let fingerprint = end
+            .fingerprint
+            .map(|hash| (end.offset.min(FINGERPRINT_BYTES), hash));
+        self.set(
+            id,
+            Some(TailState {
                 identity: end.identity,
                 offset: end.offset,
                 next_line: end.lines + 1,
                 fingerprint,
-            },
+            }),
         );
+    }
+
+    fn set(&mut self, id: FileId, state: Option<TailState>) {
+        let i = id as usize;
+        if self.files.len() <= i {
+            self.files.resize(i + 1, None);
+        }
+        self.followed =
+            self.followed + usize::from(state.is_some()) - usize::from(self.files[i].is_some());
+        self.files[i] = state;
     }
 
     /// Number of files followed.
     pub fn len(&self) -> usize {
-        self.files.len()
+        self.followed
     }
 
     /// Whether no file is followed.
     pub fn is_empty(&self) -> bool {
-        self.files.is_empty()
+        self.followed == 0
     }
 
-    /// Whether `path` is followed.
-    pub fn follows(&self, path: &Path) -> bool {
-        self.files.contains_key(path)
+    /// Whether file `id` is followed.
+    pub fn follows(&self, id: FileId) -> bool {
+        self.files.get(id as usize).is_some_and(Option::is_some)
     }
 
-    /// Reads what is new in `path`, handing each [`TailEvent`] to `each`: a restart before a
+    /// Reads what is new in file `id` at `path`, handing each [`TailEvent`] to `each`: a restart before a
     /// file is read again from its start, then every complete new line. A file seen for the
     /// first time is read from its start (without a restart).
-    pub fn look(&mut self, path: &Path, mut each: impl FnMut(TailEvent<'_>)) -> io::Result<Look> {
+    pub fn look(
+        &mut self,
+        id: FileId,
+        path: &Path,
+        mut each: impl FnMut(TailEvent<'_>),
+    ) -> io::Result<Look> {
         let mut file = match File::open(path) {
             Ok(f) => f,
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                self.files.remove(path);
+                self.forget(id);
                 return Ok(Look {
                     gone: true,
                     ..Look::default()
@@ -130,7 +145,12 @@ impl Tailer {
             next_line: 1,
             fingerprint: None,
         };
-        let state = self.files.entry(path.to_path_buf()).or_insert(fresh);
+        if !self.follows(id) {
+            self.set(id, Some(fresh));
+        }
+        let Some(state) = self.files[id as usize].as_mut() else {
+            return Ok(Look::default());
+        };
         let why = if state.identity != identity {
             Some(Restart::Replaced)
         } else if meta.len() < state.offset
@@ -170,15 +190,17 @@ impl Tailer {
         Ok(look)
     }
 
-    /// Stops following `path`.
-    pub fn forget(&mut self, path: &Path) {
-        self.files.remove(path);
+    /// Stops following file `id`.
+    pub fn forget(&mut self, id: FileId) {
+        if self.follows(id) {
+            self.set(id, None);
+        }
     }
 }
 
 /// A hash of the first `len` bytes: a file rewritten in place to the same length or
 /// longer has other first bytes.
-fn fingerprint(file: &File, len: u64) -> io::Result<u64> {
+pub fn fingerprint(file: &File, len: u64) -> io::Result<u64> {
     let mut buf = vec![0u8; len as usize];
     let mut at = 0;
     while at < buf.len() {
@@ -218,6 +240,7 @@ fn read_at(file: &File, buf: &mut [u8], offset: u64) -> io::Result<usize> {
 mod tests {
     use super::*;
     use std::io::Write;
+    use std::path::PathBuf;
 
     struct Dir(PathBuf);
     impl Drop for Dir {
@@ -240,10 +263,11 @@ mod tests {
         f.write_all(bytes.as_bytes()).unwrap();
     }
     fn look(t: &mut Tailer, path: &Path) -> (Look, Vec<(u64, String)>, Option<Restart>) {
+        let id = 7;
         let mut lines = Vec::new();
         let mut why = None;
         let l = t
-            .look(path, |ev| match ev {
+            .look(id, path, |ev| match ev {
                 TailEvent::Restart(r) => why = Some(r),
                 TailEvent::Line(n, b) => lines.push((n, String::from_utf8_lossy(b).into_owned())),
             })
@@ -294,8 +318,9 @@ mod tests {
         assert_eq!(lines.len(), 2);
         // Deleted.
         std::fs::remove_file(&p).unwrap();
+        assert_eq!(t.len(), 1);
         assert!(look(&mut t, &p).0.gone);
-        assert!(!t.follows(&p));
+        assert!(!t.follows(7) && t.is_empty());
     }
 
     #[test]
@@ -306,11 +331,12 @@ mod tests {
         let meta = std::fs::metadata(&p).unwrap();
         let mut t = Tailer::default();
         t.adopt(
-            p.clone(),
+            7,
             FileEnd {
                 offset: 8,
                 lines: 2,
                 identity: file_identity(&meta),
+                fingerprint: Some(fingerprint(&File::open(&p).unwrap(), 8).unwrap()),
             },
         );
         append(&p, "three\n");

@@ -102,7 +102,7 @@ pub fn start(cfg: HubConfig) -> Result<watch::Receiver<Arc<Snapshot>>> {
     let mut tailer = Tailer::default();
     for (i, end) in scan.ends.iter().enumerate() {
         let id = FileId::try_from(i).unwrap_or(FileId::MAX);
-        tailer.adopt(scan.files.get(id).path.clone(), *end);
+        tailer.adopt(id, *end);
     }
     let live = Live::from_scan(scan, prices, cost_mode);
     let mut hub = Hub {
@@ -195,7 +195,7 @@ impl Hub {
         };
         let live = &mut self.live;
         let mut bad: Vec<String> = Vec::new();
-        let result = self.tailer.look(path, |ev| match ev {
+        let result = self.tailer.look(id, path, |ev| match ev {
             TailEvent::Restart(_) => live.restart_file(id),
             TailEvent::Line(n, line) => {
                 if let Err(problem) = live.ingest(id, n, line) {
