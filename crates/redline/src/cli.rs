@@ -26,6 +26,9 @@ pub enum Command {
     Watch(WatchArgs),
     /// The resolved configuration, the roots and what each source has seen.
     Doctor(DaemonArgs),
+    /// The instrument cluster in the terminal: a daemon's values through the firmware's
+    /// own motion and lamp logic.
+    Cluster(ClusterArgs),
     /// Usage reports from Claude Code's transcripts, as ccusage prints them.
     Report(ReportArgs),
     /// Made-up transcripts to try redline on, or to time it.
@@ -92,6 +95,33 @@ pub struct WatchArgs {
     /// Everything `serve` reads (only the values' settings matter here).
     #[command(flatten)]
     pub daemon: DaemonArgs,
+}
+
+/// `redline cluster [flags]`.
+#[derive(Debug, Args)]
+pub struct ClusterArgs {
+    /// The daemon to poll.
+    #[arg(long, env = "REDLINE_URL", default_value = "http://127.0.0.1:7878")]
+    pub url: String,
+    /// The motors to simulate: quad (1/12 degree microsteps through the quad driver) or
+    /// direct (1/3 degree steps on four pins).
+    #[arg(long, value_enum, default_value_t = MotorProfile::Quad, env = "REDLINE_MOTOR_PROFILE")]
+    pub profile: MotorProfile,
+    /// Milliseconds between polls, as the firmware's poll interval.
+    #[arg(long, default_value_t = 1000, env = "REDLINE_POLL_MS")]
+    pub poll_ms: u64,
+    /// Run this many seconds, then print the last frame as plain text and exit.
+    #[arg(long = "for", value_name = "SECONDS")]
+    pub run_for: Option<f64>,
+}
+
+/// Motor wiring, as in the firmware.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum MotorProfile {
+    /// The quad driver: STEP/DIR, 1/12 degree microsteps.
+    Quad,
+    /// One motor on four GPIOs: 1/3 degree partial steps.
+    Direct,
 }
 
 /// `redline demo <command>`.
@@ -340,5 +370,33 @@ mod tests {
         };
         assert!(w.once);
         assert_eq!(w.daemon.tach_window, Some(30));
+    }
+
+    #[test]
+    fn cluster_flags() {
+        let c = Cli::try_parse_from(["redline", "cluster"]).unwrap();
+        let Some(Command::Cluster(a)) = c.command else {
+            panic!("parsed as cluster")
+        };
+        assert_eq!(
+            (a.url.as_str(), a.profile, a.poll_ms, a.run_for),
+            ("http://127.0.0.1:7878", MotorProfile::Quad, 1000, None)
+        );
+        let c = Cli::try_parse_from([
+            "redline",
+            "cluster",
+            "--url",
+            "http://desk:7878",
+            "--profile",
+            "direct",
+            "--for",
+            "2.5",
+        ])
+        .unwrap();
+        let Some(Command::Cluster(a)) = c.command else {
+            panic!("parsed as cluster")
+        };
+        assert_eq!((a.profile, a.run_for), (MotorProfile::Direct, Some(2.5)));
+        assert!(Cli::try_parse_from(["redline", "cluster", "--profile", "x27"]).is_err());
     }
 }

@@ -2,6 +2,7 @@
 //! file only dispatches and prints an error chain once, with the program's name.
 
 mod cli;
+mod client;
 mod cmd;
 mod config;
 mod http;
@@ -28,6 +29,7 @@ fn main() -> ExitCode {
         Some(cli::Command::Serve(args)) => cmd::serve::run(&args, &source, &env),
         Some(cli::Command::Watch(args)) => cmd::watch::run(&args, &source, &env),
         Some(cli::Command::Doctor(args)) => cmd::doctor::run(&args, &source, &env),
+        Some(cli::Command::Cluster(args)) => cmd::cluster::run(&args),
         Some(cli::Command::Report(args)) => cmd::report::run(&args),
         Some(cli::Command::Demo(cli::DemoCommand::Generate(args))) => cmd::demo::generate(&args),
     };

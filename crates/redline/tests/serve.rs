@@ -486,3 +486,35 @@ fn a_bad_config_file_stops_the_daemon_with_its_place() {
         "{err}"
     );
 }
+
+/// `redline cluster` for a while against `url`: the last frame, as plain text.
+fn cluster(url: &str, seconds: &str) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_redline"))
+        .args(["cluster", "--url", url, "--for", seconds, "--poll-ms", "250"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn the_terminal_cluster_moves_its_needles_as_the_motors_would() {
+    let home = Home::new();
+    // 10,000 tach tokens this minute: 40 % of TACH's full scale (1.25 x 20,000).
+    home.append("p/s.jsonl", &response("a", 9_900));
+    let d = Daemon::start(&home, &[]);
+    let frame = cluster(&format!("http://{}", d.addr), "2");
+    let tach = frame.lines().find(|l| l.starts_with("TACH")).unwrap_or_default();
+    assert!(tach.ends_with(" 40%"), "{frame}");
+    // 40 % of the 313 degrees between the margins off each stop.
+    assert!(tach.contains("125.2°"), "{frame}");
+    assert!(frame.contains(" model ") && frame.contains(" check "), "{frame}");
+}
+
+#[test]
+fn the_terminal_cluster_blinks_check_when_no_daemon_answers() {
+    let frame = cluster("http://127.0.0.1:1", "5.5");
+    assert!(frame.contains("[CHECK*]"), "{frame}");
+    assert!(frame.contains("failure rule"), "{frame}");
+    assert_eq!(frame.matches("   0.0°").count(), 4, "{frame}");
+}

@@ -2,8 +2,7 @@
 //! configuration with each value's origin, the roots and whether they exist, what a scan
 //! of them finds, and whether a daemon answers at the configured address.
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
+use std::io::Write;
 use std::time::Duration;
 
 use anyhow::Result;
@@ -91,22 +90,13 @@ pub fn run(
     Ok(())
 }
 
-/// `GET /healthz` with a short timeout, by hand: doctor needs no HTTP client.
+/// `GET /healthz` with a short timeout.
 fn probe(addr: &std::net::SocketAddr) -> std::io::Result<String> {
     let target = if addr.ip().is_unspecified() {
         std::net::SocketAddr::from(([127, 0, 0, 1], addr.port()))
     } else {
         *addr
     };
-    let mut s = TcpStream::connect_timeout(&target, Duration::from_secs(1))?;
-    s.set_read_timeout(Some(Duration::from_secs(2)))?;
-    write!(
-        s,
-        "GET /healthz HTTP/1.1\r\nHost: {target}\r\nConnection: close\r\n\r\n"
-    )?;
-    let mut response = String::new();
-    s.read_to_string(&mut response)?;
-    Ok(response
-        .split_once("\r\n\r\n")
-        .map_or(response.clone(), |(_, body)| body.to_owned()))
+    let (_, body) = crate::client::get(&target.to_string(), "/healthz", Duration::from_secs(2))?;
+    Ok(String::from_utf8_lossy(&body).into_owned())
 }
