@@ -84,48 +84,47 @@ pub fn render(s: &Snapshot) -> String {
     for (model, c) in &s.counters {
         let _ = writeln!(out, "{COST}{{model=\"{}\"}} {}", escape(model), c.cost_usd);
     }
-    gauge(
-        &mut out,
-        TACH,
-        "Tokens per minute over the tach window.",
-        Some(u.tach.tokens_per_min),
-    );
-    gauge(
-        &mut out,
-        FUEL,
-        "Share of the 5-hour block's budget left.",
-        u.fuel.remaining,
-    );
-    gauge(
-        &mut out,
-        BLOCK_TOKENS,
-        "Tokens in the open 5-hour block.",
-        u.fuel.block_tokens.map(|v| v as f64),
-    );
-    gauge(
-        &mut out,
-        BUDGET,
-        "Tokens in a full 5-hour block.",
-        u.fuel.budget_tokens.map(|v| v as f64),
-    );
-    gauge(
-        &mut out,
-        COST_TODAY,
-        "US dollars spent today.",
-        Some(u.cost.today_usd),
-    );
-    gauge(
-        &mut out,
-        CONTEXT_USED,
-        "Context tokens the active session uses.",
-        u.context.used_tokens.map(|v| v as f64),
-    );
-    gauge(
-        &mut out,
-        CONTEXT_WINDOW,
-        "The active session's context window.",
-        u.context.window_tokens.map(|v| v as f64),
-    );
+    let count = |v: Option<u64>| v.map(|v| v as f64);
+    let values: [(&str, &str, Option<f64>); 7] = [
+        (
+            TACH,
+            "Tokens per minute over the tach window.",
+            Some(u.tach.tokens_per_min),
+        ),
+        (
+            FUEL,
+            "Share of the 5-hour block's budget left.",
+            u.fuel.remaining,
+        ),
+        (
+            BLOCK_TOKENS,
+            "Tokens in the open 5-hour block.",
+            count(u.fuel.block_tokens),
+        ),
+        (
+            BUDGET,
+            "Tokens in a full 5-hour block.",
+            count(u.fuel.budget_tokens),
+        ),
+        (
+            COST_TODAY,
+            "US dollars spent today.",
+            Some(u.cost.today_usd),
+        ),
+        (
+            CONTEXT_USED,
+            "Context tokens the active session uses.",
+            count(u.context.used_tokens),
+        ),
+        (
+            CONTEXT_WINDOW,
+            "The active session's context window.",
+            count(u.context.window_tokens),
+        ),
+    ];
+    for (name, help, v) in values {
+        gauge(&mut out, name, help, v);
+    }
     head(
         &mut out,
         MODEL_INFO,

@@ -490,10 +490,22 @@ fn a_bad_config_file_stops_the_daemon_with_its_place() {
 /// `redline cluster` for a while against `url`: the last frame, as plain text.
 fn cluster(url: &str, seconds: &str) -> String {
     let out = Command::new(env!("CARGO_BIN_EXE_redline"))
-        .args(["cluster", "--url", url, "--for", seconds, "--poll-ms", "250"])
+        .args([
+            "cluster",
+            "--url",
+            url,
+            "--for",
+            seconds,
+            "--poll-ms",
+            "250",
+        ])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
@@ -504,11 +516,17 @@ fn the_terminal_cluster_moves_its_needles_as_the_motors_would() {
     home.append("p/s.jsonl", &response("a", 9_900));
     let d = Daemon::start(&home, &[]);
     let frame = cluster(&format!("http://{}", d.addr), "2");
-    let tach = frame.lines().find(|l| l.starts_with("TACH")).unwrap_or_default();
+    let tach = frame
+        .lines()
+        .find(|l| l.starts_with("TACH"))
+        .unwrap_or_default();
     assert!(tach.ends_with(" 40%"), "{frame}");
     // 40 % of the 313 degrees between the margins off each stop.
     assert!(tach.contains("125.2°"), "{frame}");
-    assert!(frame.contains(" model ") && frame.contains(" check "), "{frame}");
+    assert!(
+        frame.contains(" model ") && frame.contains(" check "),
+        "{frame}"
+    );
 }
 
 #[test]
