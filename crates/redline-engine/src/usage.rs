@@ -140,3 +140,33 @@ pub fn format_s(ms: i64) -> String {
 pub fn round_usd(v: f64) -> f64 {
     (v * 10_000.0).round() / 10_000.0
 }
+
+#[cfg(test)]
+mod tests {
+    use redline_core::{GaugeReport, Gauges, LampState, Lamps};
+
+    #[test]
+    fn the_longest_gauge_report_fits_the_firmware_buffer() {
+        // The longest f32 texts (nine significant digits, an exponent for tiny values)
+        // and every lamp blinking.
+        let g = Some(1.175_494_4e-38_f32);
+        let report = GaugeReport {
+            version: 1,
+            gauges: Gauges {
+                tach: Some(0.123_456_79),
+                fuel: g,
+                cost: g,
+                temp: g,
+            },
+            lamps: Lamps {
+                model: LampState::Blink,
+                redline: LampState::Blink,
+                fuel: LampState::Blink,
+                hot: LampState::Blink,
+                check: LampState::Blink,
+            },
+        };
+        let text = serde_json::to_string(&report).unwrap();
+        assert!(text.len() < 256, "{} bytes: {text}", text.len());
+    }
+}
