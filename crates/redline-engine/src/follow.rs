@@ -147,6 +147,10 @@ impl Follower {
             } else if matches!(ev.kind, EventKind::Create(_) | EventKind::Modify(_))
                 && path.is_dir()
             {
+                // Directories made inside it before the watcher's own watch on it took hold
+                // would go unwatched: watching it again covers whatever is there now, and
+                // the caller lists it after this.
+                let _ = self.watcher.watch(&path, RecursiveMode::Recursive);
                 out.push(Happening::Dir { root, path });
             }
         }
@@ -168,6 +172,19 @@ impl Follower {
     /// keeps exactly the ancestors of waiting roots watched. A root that starts being
     /// watched is reported whole when `report` is set.
     fn refresh(&mut self, out: &mut Vec<Happening>, report: bool) {
+        // A directory can appear between looking for it and the watch on its parent taking
+        // hold (`mkdir -p` makes a whole chain at once): look again after every change of
+        // watches, until nothing moves.
+        for _ in 0..16 {
+            let before = (self.states.clone(), self.ancestors.clone());
+            self.refresh_once(out, report);
+            if (&self.states, &self.ancestors) == (&before.0, &before.1) {
+                return;
+            }
+        }
+    }
+
+    fn refresh_once(&mut self, out: &mut Vec<Happening>, report: bool) {
         let mut wanted = BTreeSet::new();
         for i in 0..self.roots.len() {
             let projects = self.roots[i].projects.clone();

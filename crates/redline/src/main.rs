@@ -17,7 +17,11 @@ use clap::{CommandFactory, FromArgMatches};
 use redline_engine::roots::RootEnv;
 
 fn main() -> ExitCode {
-    let matches = cli::Cli::command().get_matches();
+    let mut matches = cli::Cli::command().get_matches();
+    if matches.subcommand().is_none() {
+        // `redline` alone is `redline serve`, its REDLINE_* variables included.
+        matches = cli::Cli::command().get_matches_from(["redline", "serve"]);
+    }
     let cli = cli::Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     let sub = matches.subcommand().map(|(_, m)| m);
     // Where each daemon value came from (flag or variable), for `redline doctor`.

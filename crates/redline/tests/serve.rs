@@ -82,9 +82,18 @@ struct Daemon {
 
 impl Daemon {
     fn start(home: &Home, args: &[&str]) -> Daemon {
+        let mut full = vec!["serve"];
+        full.extend_from_slice(args);
+        if !args.contains(&"--listen") {
+            full.extend(["--listen", "127.0.0.1:0"]);
+        }
+        Daemon::run(home, &full, &[])
+    }
+
+    /// The binary with exactly these arguments and extra variables.
+    fn run(home: &Home, args: &[&str], vars: &[(&str, &str)]) -> Daemon {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_redline"));
-        cmd.arg("serve")
-            .args(args)
+        cmd.args(args)
             .env_clear()
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
             .env("HOME", &home.dir)
@@ -92,11 +101,9 @@ impl Daemon {
             .env("XDG_STATE_HOME", home.dir.join("state"))
             .env("CLAUDE_CONFIG_DIR", home.claude())
             .env("REDLINE_TIMEZONE", "UTC")
+            .envs(vars.iter().copied())
             .stdout(Stdio::null())
             .stderr(Stdio::piped());
-        if !args.contains(&"--listen") {
-            cmd.args(["--listen", "127.0.0.1:0"]);
-        }
         let mut child = cmd.spawn().unwrap();
         let stderr = Arc::new(Mutex::new(Vec::new()));
         let (tx, rx) = std::sync::mpsc::channel();
@@ -462,6 +469,21 @@ fn a_token_is_generated_and_kept_when_none_is_configured() {
     assert_eq!(std::fs::read_to_string(&path).unwrap(), token);
     drop(d);
     assert!(Path::new(&path).exists());
+}
+
+#[test]
+fn redline_alone_is_serve_and_reads_its_variables() {
+    let home = Home::new();
+    home.append("p/s.jsonl", &response("a", 10));
+    let d = Daemon::run(
+        &home,
+        &[],
+        &[
+            ("REDLINE_LISTEN", "127.0.0.1:0"),
+            ("REDLINE_TACH_REDLINE", "12345"),
+        ],
+    );
+    assert_eq!(d.usage()["tach"]["redline"], 12345);
 }
 
 #[test]
