@@ -11,6 +11,7 @@
 //! when to look.
 
 pub mod blocks;
+pub mod feed;
 pub mod follow;
 pub mod json;
 pub mod ledger;

@@ -19,6 +19,7 @@ use redline_core::lamps::{LampInputs, Thresholds, lamps};
 use redline_core::{ModelFamily, TokenCounts};
 
 use crate::blocks::{BLOCK_MS, Block, BlockEntry, BlockWalk};
+use crate::feed::{HookEvent, HookKind, LimitWindow, StatusFeed};
 use crate::ledger::{
     Entry, FLAG_API_ERROR, FLAG_SIDECHAIN, FLAG_UNKEYED, FileId, FileMeta, Files, Ledger, ModelId,
     Models, Offered,
@@ -38,6 +39,8 @@ const REBUILD_EVERY_MS: i64 = 3600 * 1000;
 /// passes the default.
 const WINDOW_DEFAULT: u64 = 200_000;
 const WINDOW_LARGE: u64 = 1_000_000;
+/// A turn whose `Stop` never came is over after this long without a hook.
+const TURN_TIMEOUT_MS: i64 = 10 * 60 * 1000;
 
 /// A block's token budget (`REDLINE_BLOCK_BUDGET`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -158,6 +161,27 @@ pub struct Live {
     stats: LiveStats,
     last_event_ms: Option<i64>,
     health: SourceHealth,
+    /// Claude Code's own figures and turn state (statusLine and hooks).
+    claude: ClaudeState,
+}
+
+/// What Claude Code said itself, through its statusLine and hooks.
+#[derive(Clone, Debug, Default)]
+struct ClaudeState {
+    /// The 5-hour and weekly plan limits.
+    five_hour: Option<LimitWindow>,
+    seven_day: Option<LimitWindow>,
+    /// Context window sizes by session.
+    windows: HashMap<String, u64>,
+    /// Sessions in a turn, with their last hook's time.
+    turns: HashMap<String, i64>,
+    /// Sessions that ended, and when.
+    ended: HashMap<String, i64>,
+    /// When a turn last failed on a rate limit.
+    rate_limited_ms: Option<i64>,
+    /// The tach as it stood after the last transcript write: held while a turn goes on.
+    tach_hold: f64,
+    wrote: bool,
 }
 
 impl Live {
@@ -207,6 +231,7 @@ impl Live {
             },
             last_event_ms: stats.newest_ms,
             health: SourceHealth::default(),
+            claude: ClaudeState::default(),
         };
         live.stats.responses = live.ledger.len() as u64;
         live.stats.duplicates = live.ledger.duplicates_dropped();
@@ -310,7 +335,60 @@ impl Live {
         self.count_since_start(&e, old.as_ref());
         self.place_recent(slot, e.ts_ms, old.as_ref().map(|o| o.ts_ms));
         self.note_main_chain(&e, slot);
+        self.claude.wrote = true;
         Ok(true)
+    }
+
+    /// Takes in a statusLine object: the plan's own limits (which then drive FUEL until
+    /// they reset) and the session's context window. A limit's use never falls before its
+    /// reset: a lower figure for the same window (from a session that had not caught up)
+    /// is ignored.
+    pub fn apply_status(&mut self, f: &StatusFeed) {
+        let merge = |held: &mut Option<LimitWindow>, new: Option<LimitWindow>| {
+            let Some(new) = new else { return };
+            *held = Some(match *held {
+                Some(old) if old.resets_at_s == new.resets_at_s => LimitWindow {
+                    used: old.used.max(new.used),
+                    ..new
+                },
+                Some(old) if old.resets_at_s > new.resets_at_s => old,
+                _ => new,
+            });
+        };
+        merge(&mut self.claude.five_hour, f.five_hour);
+        merge(&mut self.claude.seven_day, f.seven_day);
+        if let (Some(s), Some(w)) = (&f.session_id, f.context_window_size) {
+            self.claude.windows.insert(s.clone(), w);
+        }
+    }
+
+    /// Takes in a hook: turn state, the end of a session, a rate-limited turn.
+    pub fn apply_hook(&mut self, h: &HookEvent, now_ms: i64) {
+        let session = h.session_id.clone().unwrap_or_default();
+        let c = &mut self.claude;
+        match h.kind {
+            HookKind::UserPromptSubmit | HookKind::PostToolUse => {
+                c.ended.remove(&session);
+                c.turns.insert(session, now_ms);
+            }
+            HookKind::SessionStart => {
+                c.ended.remove(&session);
+            }
+            HookKind::Stop => {
+                c.turns.remove(&session);
+            }
+            HookKind::StopFailure => {
+                c.turns.remove(&session);
+                if h.error.as_deref().is_some_and(|e| e.contains("rate_limit")) {
+                    c.rate_limited_ms = Some(now_ms);
+                }
+            }
+            HookKind::SessionEnd => {
+                c.turns.remove(&session);
+                c.ended.insert(session, now_ms);
+            }
+            HookKind::Other => {}
+        }
     }
 
     /// Sets the transcript source's health (the follower knows when a root or watch fails).
@@ -386,7 +464,37 @@ impl Live {
         let remaining = budget.map(|b| {
             ((1.0 - block_tokens as f64 / b as f64).clamp(0.0, 1.0) * 10_000.0).round() / 10_000.0
         });
-        let tokens_per_min = tach_tokens as f64 * 60_000.0 / window_ms as f64;
+        let mut tokens_per_min = tach_tokens as f64 * 60_000.0 / window_ms as f64;
+        // During a turn the tach holds what the last write showed instead of decaying
+        // while Claude Code thinks or a tool runs between transcript writes.
+        let c = &mut self.claude;
+        if std::mem::take(&mut c.wrote) {
+            c.tach_hold = tokens_per_min;
+        }
+        if c.turns
+            .values()
+            .any(|&t| now_ms.saturating_sub(t) < TURN_TIMEOUT_MS)
+        {
+            tokens_per_min = tokens_per_min.max(c.tach_hold);
+        } else {
+            c.tach_hold = 0.0;
+        }
+        // Claude Code's own plan figures, while their window lasts.
+        let live_window =
+            |w: Option<LimitWindow>| w.filter(|w| w.resets_at_s.saturating_mul(1000) > now_ms);
+        let five_hour = live_window(c.five_hour);
+        let seven_day = live_window(c.seven_day);
+        let rate_limited = c.rate_limited_ms.is_some_and(|t| match five_hour {
+            Some(w) => t < w.resets_at_s.saturating_mul(1000),
+            None => now_ms.saturating_sub(t) < BLOCK_MS,
+        });
+        let (remaining, basis) = match five_hour {
+            Some(w) => (
+                Some(((1.0 - w.used) * 10_000.0).round() / 10_000.0),
+                Some("rate_limits"),
+            ),
+            None => (remaining, remaining.map(|_| "estimate")),
+        };
 
         let main = self.last_main.map(|(_, slot)| self.ledger.get(slot));
         let model_id = main
@@ -394,12 +502,22 @@ impl Live {
             .map(|m| self.models.name(m).to_owned());
         let family = model_id.as_deref().map(ModelFamily::of);
         let session = main.map(|e| self.files.get(e.file).session.clone());
-        let context = main.map(|e| {
+        // A session that ended (SessionEnd hook) after its last response shows no context.
+        let ended = main
+            .zip(session.as_ref())
+            .is_some_and(|(e, s)| self.claude.ended.get(s).is_some_and(|&t| t >= e.ts_ms));
+        let session = session.filter(|_| !ended);
+        let context = main.filter(|_| !ended).map(|e| {
+            let reported = session.as_ref().and_then(|s| self.claude.windows.get(s));
             let big = session
                 .as_ref()
                 .and_then(|s| self.session_prompt_max.get(s))
                 .is_some_and(|&m| m > WINDOW_DEFAULT);
-            let window = if big { WINDOW_LARGE } else { WINDOW_DEFAULT };
+            let window = match reported {
+                Some(&w) => w,
+                None if big => WINDOW_LARGE,
+                None => WINDOW_DEFAULT,
+            };
             (e.tokens().prompt(), window)
         });
         let limit_reset_s = active.and_then(|b| b.usage_limit_reset_s);
@@ -419,7 +537,7 @@ impl Live {
             tokens_per_min: Some(tokens_per_min),
             tach_redline: s.tach_redline as f64,
             fuel_remaining: remaining,
-            limit_hit: limit_reset_s.is_some(),
+            limit_hit: limit_reset_s.is_some() || rate_limited,
             context_share: context.map(|(used, window)| used as f64 / window as f64),
             source_failing: self.health.error.is_some(),
             recent_api_errors: api_errors,
@@ -441,7 +559,7 @@ impl Live {
             },
             fuel: usage::Fuel {
                 remaining,
-                basis: remaining.map(|_| "estimate"),
+                basis,
                 block_tokens: active.map(|_| block_tokens),
                 budget_tokens: budget,
                 block_start: active.map(|b| usage::format_s(b.start_ms)),
@@ -450,8 +568,9 @@ impl Live {
                     .and_then(|b| b.projection(now_ms))
                     .map(|p| p.total_tokens),
                 limit_reset_at: limit_reset_s.map(|s| usage::format_s(s.saturating_mul(1000))),
-                weekly_used: None,
-                weekly_reset_at: None,
+                weekly_used: seven_day.map(|w| w.used),
+                weekly_reset_at: seven_day
+                    .map(|w| usage::format_s(w.resets_at_s.saturating_mul(1000))),
             },
             cost: usage::Cost {
                 today_usd: usage::round_usd(today_usd),

@@ -541,3 +541,145 @@ fn reading_line_by_line_gives_the_values_of_a_cold_scan() {
             .is_some()
     );
 }
+
+fn status(json: &str) -> redline_engine::feed::StatusFeed {
+    redline_engine::feed::StatusFeed::parse(json.as_bytes()).unwrap()
+}
+
+fn hook(json: &str) -> redline_engine::feed::HookEvent {
+    redline_engine::feed::HookEvent::parse(json.as_bytes()).unwrap()
+}
+
+#[test]
+fn the_plans_own_limits_drive_fuel_until_they_reset() {
+    let mut s = Scenario::new();
+    with_history(&mut s);
+    s.respond(r("2026-11-23T10:20:00Z", "a", [100_000, 0, 0, 0]));
+    let reset = t("2026-11-23T14:00:00Z") / 1000;
+    let week = t("2026-11-28T00:00:00Z") / 1000;
+    s.live.apply_status(&status(&format!(
+        r#"{{"session_id":"session-a","rate_limits":{{"five_hour":{{"used_percentage":88,"resets_at":{reset}}},
+            "seven_day":{{"used_percentage":40,"resets_at":{week}}}}}}}"#
+    )));
+    let u = s.at("2026-11-23T12:00:00Z");
+    assert_eq!(
+        (u.fuel.remaining, u.fuel.basis),
+        (Some(0.12), Some("rate_limits"))
+    );
+    assert_eq!(u.lamps.fuel, On);
+    assert_eq!(u.fuel.weekly_used, Some(0.4));
+    assert_eq!(
+        u.fuel.weekly_reset_at.as_deref(),
+        Some("2026-11-28T00:00:00Z")
+    );
+    // The estimate's block figures stay alongside.
+    assert_eq!(u.fuel.block_tokens, Some(100_000));
+    // A lower figure for the same window (another session, behind) does not lower use.
+    s.live.apply_status(&status(&format!(
+        r#"{{"rate_limits":{{"five_hour":{{"used_percentage":30,"resets_at":{reset}}}}}}}"#
+    )));
+    assert_eq!(s.at("2026-11-23T12:00:01Z").fuel.remaining, Some(0.12));
+    // After the reset the estimate is back.
+    let u = s.at("2026-11-23T14:00:00Z");
+    assert_eq!(
+        (u.fuel.remaining, u.fuel.basis),
+        (Some(0.9), Some("estimate"))
+    );
+    // A new window replaces the old.
+    let next = t("2026-11-23T19:00:00Z") / 1000;
+    s.live.apply_status(&status(&format!(
+        r#"{{"rate_limits":{{"five_hour":{{"used_percentage":3,"resets_at":{next}}}}}}}"#
+    )));
+    assert_eq!(s.at("2026-11-23T14:00:01Z").fuel.remaining, Some(0.97));
+}
+
+#[test]
+fn the_status_line_sets_the_context_window() {
+    let mut s = Scenario::new();
+    s.respond(r("2026-11-23T12:00:00Z", "a", [10, 10, 0, 150_000]));
+    assert_eq!(s.at("2026-11-23T12:00:01Z").lamps.hot, Off);
+    s.live.apply_status(&status(
+        r#"{"session_id":"session-a","context_window":{"context_window_size":155000}}"#,
+    ));
+    let u = s.at("2026-11-23T12:00:01Z");
+    assert_eq!(u.context.window_tokens, Some(155_000));
+    assert_eq!(u.lamps.hot, Blink, "150,010 of 155,000");
+    // Another session's window changes nothing here.
+    s.live.apply_status(&status(
+        r#"{"session_id":"other","context_window":{"context_window_size":1000000}}"#,
+    ));
+    assert_eq!(
+        s.at("2026-11-23T12:00:01Z").context.window_tokens,
+        Some(155_000)
+    );
+}
+
+#[test]
+fn hooks_hold_the_tach_during_a_turn_end_sessions_and_report_rate_limits() {
+    let mut s = Scenario::new();
+    with_history(&mut s);
+    s.live.apply_hook(
+        &hook(r#"{"session_id":"session-a","hook_event_name":"UserPromptSubmit"}"#),
+        t("2026-11-23T12:00:00Z"),
+    );
+    s.respond(r("2026-11-23T12:00:05Z", "a", [6_000, 0, 0, 0]));
+    assert_eq!(s.at("2026-11-23T12:00:06Z").tach.tokens_per_min, 6_000.0);
+    // Two minutes of thinking without a write: the tach holds.
+    assert_eq!(s.at("2026-11-23T12:02:06Z").tach.tokens_per_min, 6_000.0);
+    s.live.apply_hook(
+        &hook(r#"{"session_id":"session-a","hook_event_name":"PostToolUse"}"#),
+        t("2026-11-23T12:02:10Z"),
+    );
+    assert_eq!(s.at("2026-11-23T12:02:11Z").tach.tokens_per_min, 6_000.0);
+    // The turn ends: the tach falls to what the window holds.
+    s.live.apply_hook(
+        &hook(r#"{"session_id":"session-a","hook_event_name":"Stop"}"#),
+        t("2026-11-23T12:02:20Z"),
+    );
+    assert_eq!(s.at("2026-11-23T12:02:21Z").tach.tokens_per_min, 0.0);
+    // A turn whose Stop never comes lets go after ten minutes.
+    s.live.apply_hook(
+        &hook(r#"{"session_id":"session-a","hook_event_name":"UserPromptSubmit"}"#),
+        t("2026-11-23T12:03:00Z"),
+    );
+    s.respond(r("2026-11-23T12:03:01Z", "b", [3_000, 0, 0, 0]));
+    assert_eq!(s.at("2026-11-23T12:03:02Z").tach.tokens_per_min, 3_000.0);
+    assert_eq!(s.at("2026-11-23T12:12:59Z").tach.tokens_per_min, 3_000.0);
+    assert_eq!(s.at("2026-11-23T12:13:01Z").tach.tokens_per_min, 0.0);
+
+    // SessionEnd empties TEMP until the session answers again.
+    assert!(s.at("2026-11-23T12:14:00Z").context.used_tokens.is_some());
+    s.live.apply_hook(
+        &hook(r#"{"session_id":"session-a","hook_event_name":"SessionEnd","reason":"exit"}"#),
+        t("2026-11-23T12:14:00Z"),
+    );
+    let u = s.at("2026-11-23T12:14:01Z");
+    assert!(
+        u.context.used_tokens.is_none()
+            && u.gauges.temp.is_none()
+            && u.context.session_id.is_none()
+    );
+    assert_eq!(u.model.family, Some("sonnet"), "MODEL keeps the last model");
+    s.respond(r("2026-11-23T12:20:00Z", "c", [10, 10, 0, 1_000]));
+    assert_eq!(
+        s.at("2026-11-23T12:20:01Z").context.used_tokens,
+        Some(1_010)
+    );
+
+    // StopFailure on a rate limit blinks FUEL for the block.
+    assert_eq!(s.at("2026-11-23T12:20:01Z").lamps.fuel, Off);
+    s.live.apply_hook(
+        &hook(r#"{"session_id":"session-a","hook_event_name":"StopFailure","error":"rate_limit"}"#),
+        t("2026-11-23T12:21:00Z"),
+    );
+    assert_eq!(s.at("2026-11-23T12:21:01Z").lamps.fuel, Blink);
+    assert_eq!(s.at("2026-11-23T17:21:01Z").lamps.fuel, Off);
+    // Other failures do not.
+    s.live.apply_hook(
+        &hook(
+            r#"{"session_id":"session-a","hook_event_name":"StopFailure","error":"server_error"}"#,
+        ),
+        t("2026-11-23T18:00:00Z"),
+    );
+    assert_eq!(s.at("2026-11-23T18:00:01Z").lamps.fuel, Off);
+}
