@@ -6,14 +6,12 @@
 //! and when the root appears it is watched and reported whole, so files written before the
 //! watch took hold are still read. A root that disappears goes back to waiting. A new
 //! directory is reported too (a new project, a session's `subagents/`), for the same
-//! reason. Events are handed out as soon as they arrive, the ones already queued in the
-//! same batch: there is no debounce delay. This module only says where to look; reading
+//! reason. Notifications go to the caller as they arrive; it hands back whatever has
+//! queued up as one batch: there is no debounce delay. This module only says where to look; reading
 //! is [`crate::tail`]'s and counting [`crate::live`]'s.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
-use std::time::Duration;
 
 use notify::{Event, EventKind, RecommendedWatcher, RecursiveMode, Watcher};
 
@@ -59,13 +57,22 @@ pub struct Follower {
     /// Ancestors watched (not recursively) on behalf of waiting roots.
     ancestors: BTreeSet<PathBuf>,
     watcher: RecommendedWatcher,
-    rx: Receiver<notify::Result<Event>>,
 }
 
+/// One notification from the operating system, opaque: hand it back to
+/// [`Follower::happenings`] on the thread that owns the follower.
+#[derive(Debug)]
+pub struct FsEvent(notify::Result<Event>);
+
 impl Follower {
-    /// Starts watching `roots`. What is already there is not reported: the caller scans it.
-    pub fn start(roots: Vec<Root>) -> notify::Result<Follower> {
-        let (tx, rx) = mpsc::channel();
+    /// Starts watching `roots`. Each notification goes to `send`, on the watcher's own
+    /// thread: the caller queues it wherever it waits (with its other inputs), then turns
+    /// queued notifications into [`Happening`]s with [`Follower::happenings`]. What is
+    /// already there is not reported: the caller scans it.
+    pub fn start(
+        roots: Vec<Root>,
+        send: impl Fn(FsEvent) + Send + 'static,
+    ) -> notify::Result<Follower> {
         let watcher = notify::recommended_watcher(move |ev: notify::Result<Event>| {
             // inotify reports every open of a watched file, our own reads included: a cold
             // scan would queue one event per file. Only changes matter here.
@@ -75,7 +82,7 @@ impl Follower {
             {
                 return;
             }
-            let _ = tx.send(ev);
+            send(FsEvent(ev));
         })?;
         let states = vec![RootState::Waiting(PathBuf::new()); roots.len()];
         let mut f = Follower {
@@ -83,7 +90,6 @@ impl Follower {
             states,
             ancestors: BTreeSet::new(),
             watcher,
-            rx,
         };
         f.refresh(&mut Vec::new(), false);
         Ok(f)
@@ -99,19 +105,10 @@ impl Follower {
         &self.states
     }
 
-    /// Waits up to `timeout` for changes and returns them, each once (empty after a quiet
-    /// `timeout`).
-    pub fn wait(&mut self, timeout: Duration) -> Vec<Happening> {
+    /// What a batch of notifications means: what to look at, each once.
+    pub fn happenings(&mut self, events: impl IntoIterator<Item = FsEvent>) -> Vec<Happening> {
         let mut out = Vec::new();
-        match self.rx.recv_timeout(timeout) {
-            Ok(ev) => self.take(ev, &mut out),
-            Err(RecvTimeoutError::Timeout) => return out,
-            Err(RecvTimeoutError::Disconnected) => {
-                out.push(Happening::Error("the file watcher stopped".into()));
-                return out;
-            }
-        }
-        while let Ok(ev) = self.rx.try_recv() {
+        for FsEvent(ev) in events {
             self.take(ev, &mut out);
         }
         self.refresh(&mut out, true);

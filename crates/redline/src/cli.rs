@@ -29,6 +29,8 @@ pub enum Command {
     /// The instrument cluster in the terminal: a daemon's values through the firmware's
     /// own motion and lamp logic.
     Cluster(ClusterArgs),
+    /// Claude Code's statusLine command: forwards its JSON to the daemon, prints a line.
+    Statusline(StatuslineArgs),
     /// Usage reports from Claude Code's transcripts, as ccusage prints them.
     Report(ReportArgs),
     /// Made-up transcripts to try redline on, or to time it.
@@ -93,6 +95,17 @@ pub struct WatchArgs {
     #[arg(long)]
     pub once: bool,
     /// Everything `serve` reads (only the values' settings matter here).
+    #[command(flatten)]
+    pub daemon: DaemonArgs,
+}
+
+/// `redline statusline [--then CMD]`.
+#[derive(Debug, Args)]
+pub struct StatuslineArgs {
+    /// Another statusLine command to run on the same input; its output is appended.
+    #[arg(long, value_name = "CMD")]
+    pub then: Option<String>,
+    /// Where the daemon is (its --listen, config file and token).
     #[command(flatten)]
     pub daemon: DaemonArgs,
 }

@@ -17,12 +17,15 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
+use redline_engine::feed::{HookEvent, StatusFeed};
 use tokio::sync::watch;
 use tokio_stream::StreamExt;
 use tokio_stream::wrappers::WatchStream;
 
-use crate::hub::Snapshot;
+use std::sync::mpsc;
+
+use crate::hub::{Input, Snapshot};
 use crate::metrics;
 
 /// The largest request body read, after decompression.
@@ -35,6 +38,8 @@ const KEEP_ALIVE: Duration = Duration::from_secs(15);
 pub struct AppState {
     /// The newest snapshot.
     pub snapshots: watch::Receiver<Arc<Snapshot>>,
+    /// Where statusLine objects and hooks go.
+    pub inputs: mpsc::Sender<Input>,
     /// The token, when the bind is beyond loopback (or one was configured).
     pub token: Option<Arc<str>>,
     /// Whether the bind is beyond loopback.
@@ -59,6 +64,8 @@ pub fn app(state: AppState) -> Router {
         .route("/events", get(events));
     let guarded = Router::new()
         .route("/api/status", get(status))
+        .route("/statusline", post(statusline))
+        .route("/hook", post(hook))
         .route_layer(middleware::from_fn_with_state(state.clone(), require_token));
     open.merge(guarded)
         .layer(middleware::from_fn(limit_body))
@@ -126,6 +133,62 @@ async fn status(State(s): State<AppState>) -> Response {
         "sources": {"jsonl": {"ok": snap.usage.sources.jsonl.ok, "error": snap.usage.sources.jsonl.error}},
     });
     json(body.to_string())
+}
+
+/// A statusLine object from `redline statusline`: applied, then answered with the
+/// `/usage` document it led to.
+async fn statusline(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    if let Err(r) = plain_json(&headers) {
+        return r;
+    }
+    let feed = match StatusFeed::parse(&body) {
+        Ok(f) => f,
+        Err(e) => return (StatusCode::BAD_REQUEST, format!("{e}\n")).into_response(),
+    };
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    if s.inputs.send(Input::Status(feed, Some(tx))).is_err() {
+        return (StatusCode::SERVICE_UNAVAILABLE, "shutting down\n").into_response();
+    }
+    match tokio::time::timeout(Duration::from_millis(500), rx).await {
+        Ok(Ok(usage)) => json(usage),
+        // Applied, but the hub is busy: the current values will do.
+        _ => json(s.now().usage_json.clone()),
+    }
+}
+
+/// A Claude Code HTTP hook. The answer is empty: a hook's answer body is read by Claude
+/// Code as instructions, and redline has none to give.
+async fn hook(State(s): State<AppState>, headers: HeaderMap, body: axum::body::Bytes) -> Response {
+    if let Err(r) = plain_json(&headers) {
+        return r;
+    }
+    match HookEvent::parse(&body) {
+        Ok(h) => {
+            let _ = s.inputs.send(Input::Hook(h));
+            StatusCode::NO_CONTENT.into_response()
+        }
+        Err(e) => (StatusCode::BAD_REQUEST, format!("{e}\n")).into_response(),
+    }
+}
+
+/// Bodies arrive as plain JSON; a compressed one is refused rather than misread.
+#[allow(clippy::result_large_err)]
+fn plain_json(h: &HeaderMap) -> Result<(), Response> {
+    match h
+        .get(header::CONTENT_ENCODING)
+        .and_then(|v| v.to_str().ok())
+    {
+        None | Some("identity") => Ok(()),
+        Some(other) => Err((
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            format!("Content-Encoding {other} is not accepted here; send plain JSON\n"),
+        )
+            .into_response()),
+    }
 }
 
 /// Server-sent events: the `/usage` object now, then each time the values change.

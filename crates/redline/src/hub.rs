@@ -10,7 +10,8 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::Result;
-use redline_engine::follow::{Follower, Happening, RootState};
+use redline_engine::feed::{HookEvent, StatusFeed};
+use redline_engine::follow::{Follower, FsEvent, Happening, RootState};
 use redline_engine::ledger::FileId;
 use redline_engine::live::{Live, LiveStats, ModelCounters, Settings, SourceHealth};
 use redline_engine::prices::{CostMode, PriceTable};
@@ -18,7 +19,8 @@ use redline_engine::roots::{Root, list_transcripts, transcripts_below};
 use redline_engine::scan::{ScanOptions, scan_with};
 use redline_engine::tail::{TailEvent, Tailer};
 use redline_engine::usage::Usage;
-use tokio::sync::watch;
+use std::sync::mpsc;
+use tokio::sync::{oneshot, watch};
 
 /// How many broken lines are logged with their place before the rest are only counted.
 const LOGGED_ERRORS: u64 = 50;
@@ -65,9 +67,29 @@ pub fn now_ms() -> i64 {
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
+/// What reaches the hub besides the clock.
+#[derive(Debug)]
+pub enum Input {
+    /// A file-system notification.
+    Fs(FsEvent),
+    /// A statusLine object; the `/usage` document after it is sent back when asked.
+    Status(StatusFeed, Option<oneshot::Sender<String>>),
+    /// A hook.
+    Hook(HookEvent),
+}
+
+/// The running hub, as its readers and writers hold it.
+#[derive(Clone, Debug)]
+pub struct Handle {
+    /// The newest snapshot.
+    pub snapshots: watch::Receiver<Arc<Snapshot>>,
+    /// Where statusLine objects and hooks go.
+    pub inputs: mpsc::Sender<Input>,
+}
+
 /// Scans history, then follows it on a thread of its own. Returns once the first snapshot
 /// is published.
-pub fn start(cfg: HubConfig) -> Result<watch::Receiver<Arc<Snapshot>>> {
+pub fn start(cfg: HubConfig) -> Result<Handle> {
     let HubConfig {
         roots,
         settings,
@@ -77,7 +99,11 @@ pub fn start(cfg: HubConfig) -> Result<watch::Receiver<Arc<Snapshot>>> {
     } = cfg;
     // Watch first, then scan: a line written in between is then both scanned and
     // announced, and the tailer reads it only once.
-    let (follower, watch_error) = match Follower::start(roots.clone()) {
+    let (inputs, queue) = mpsc::channel();
+    let fs_inputs = inputs.clone();
+    let (follower, watch_error) = match Follower::start(roots.clone(), move |ev| {
+        let _ = fs_inputs.send(Input::Fs(ev));
+    }) {
         Ok(f) => (Some(f), None),
         Err(e) => (None, Some(format!("cannot start the file watcher: {e}"))),
     };
@@ -124,8 +150,11 @@ pub fn start(cfg: HubConfig) -> Result<watch::Receiver<Arc<Snapshot>>> {
     hub.tx = Some(tx);
     std::thread::Builder::new()
         .name("redline-hub".into())
-        .spawn(move || hub.run())?;
-    Ok(rx)
+        .spawn(move || hub.run(queue))?;
+    Ok(Handle {
+        snapshots: rx,
+        inputs,
+    })
 }
 
 struct Hub {
@@ -147,17 +176,31 @@ struct Hub {
 }
 
 impl Hub {
-    fn run(mut self) {
+    fn run(mut self, queue: mpsc::Receiver<Input>) {
         loop {
             let now = now_ms();
             // Wake at the next whole second: the values move with time alone.
             let to_tick = Duration::from_millis(1000 - now.rem_euclid(1000) as u64);
-            let happenings = match &mut self.follower {
-                Some(f) => f.wait(to_tick),
-                None => {
-                    std::thread::sleep(to_tick);
-                    Vec::new()
+            let mut batch: Vec<Input> = Vec::new();
+            if let Ok(first) = queue.recv_timeout(to_tick) {
+                batch.push(first);
+                batch.extend(queue.try_iter());
+            }
+            let mut fs = Vec::new();
+            let mut replies = Vec::new();
+            for input in batch {
+                match input {
+                    Input::Fs(ev) => fs.push(ev),
+                    Input::Status(feed, reply) => {
+                        self.live.apply_status(&feed);
+                        replies.extend(reply);
+                    }
+                    Input::Hook(h) => self.live.apply_hook(&h, now_ms()),
                 }
+            }
+            let happenings = match (&mut self.follower, fs.is_empty()) {
+                (Some(f), false) => f.happenings(fs),
+                _ => Vec::new(),
             };
             for h in happenings {
                 match h {
@@ -177,6 +220,9 @@ impl Hub {
                 }
             }
             let snapshot = self.snapshot(now_ms());
+            for reply in replies {
+                let _ = reply.send(snapshot.usage_json.clone());
+            }
             let Some(tx) = &self.tx else { return };
             if tx.send(Arc::new(snapshot)).is_err() {
                 // Nobody reads any more: the daemon is shutting down.

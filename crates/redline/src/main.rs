@@ -34,6 +34,7 @@ fn main() -> ExitCode {
         Some(cli::Command::Watch(args)) => cmd::watch::run(&args, &source, &env),
         Some(cli::Command::Doctor(args)) => cmd::doctor::run(&args, &source, &env),
         Some(cli::Command::Cluster(args)) => cmd::cluster::run(&args),
+        Some(cli::Command::Statusline(args)) => cmd::statusline::run(&args, &source, &env),
         Some(cli::Command::Report(args)) => cmd::report::run(&args),
         Some(cli::Command::Demo(cli::DemoCommand::Generate(args))) => cmd::demo::generate(&args),
     };

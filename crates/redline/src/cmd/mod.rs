@@ -5,4 +5,5 @@ pub mod demo;
 pub mod doctor;
 pub mod report;
 pub mod serve;
+pub mod statusline;
 pub mod watch;

@@ -26,11 +26,12 @@ pub fn run(
         cfg.token.clone()
     };
     let started = std::time::Instant::now();
-    let snapshots = hub::start(hub_config(&cfg, env, true)?)?;
-    let first = snapshots.borrow().clone();
+    let hub = hub::start(hub_config(&cfg, env, true)?)?;
+    let first = hub.snapshots.borrow().clone();
     let status = Arc::new(status_json(&cfg));
     let state = AppState {
-        snapshots,
+        snapshots: hub.snapshots,
+        inputs: hub.inputs,
         token: token.as_deref().map(Arc::from),
         exposed: cfg.exposed(),
         status,

@@ -24,7 +24,7 @@ pub fn run(
     env: &RootEnv,
 ) -> Result<()> {
     let cfg = config::resolve(&args.daemon, source, env)?;
-    let mut snapshots = hub::start(hub_config(&cfg, env, false)?)?;
+    let snapshots = hub::start(hub_config(&cfg, env, false)?)?.snapshots;
     let tty = std::io::stdout().is_terminal() && !args.once;
     let mut out = std::io::stdout().lock();
     loop {
@@ -39,13 +39,7 @@ pub fn run(
             return Ok(());
         }
         // The hub publishes at least once a second; print at that pace.
-        let deadline = std::time::Instant::now() + Duration::from_secs(1);
-        while std::time::Instant::now() < deadline {
-            if snapshots.has_changed().unwrap_or(false) {
-                snapshots.mark_unchanged();
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        std::thread::sleep(Duration::from_secs(1));
     }
 }
 

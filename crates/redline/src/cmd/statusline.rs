@@ -1,0 +1,162 @@
+//! `redline statusline`: Claude Code's statusLine command. Claude Code pipes a JSON object
+//! to it on each assistant message; this forwards it to the daemon (`POST /statusline`,
+//! whose plan limits then drive FUEL) and prints one status line from the answer.
+//!
+//! It must never get in Claude Code's way: a daemon that is down, slow or misconfigured
+//! costs at most one second and still gives a line (from the JSON alone), and the exit
+//! status is always 0. `--then CMD` runs another statusLine command on the same input and
+//! appends its output, so users of other status lines keep theirs.
+
+use std::io::{Read, Write};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use anyhow::Result;
+use clap::parser::ValueSource;
+use redline_engine::feed::StatusFeed;
+use redline_engine::roots::RootEnv;
+use serde_json::Value;
+
+use crate::cli::StatuslineArgs;
+use crate::client;
+use crate::config;
+use crate::table::thousands;
+
+/// The most stdin that is read: Claude Code's objects are a few kilobytes.
+const MAX_INPUT: u64 = 1024 * 1024;
+/// How long the daemon may take, all told.
+const TIMEOUT: Duration = Duration::from_secs(1);
+
+/// Reads stdin, forwards it, prints the line. Always succeeds.
+pub fn run(
+    args: &StatuslineArgs,
+    source: &dyn Fn(&str) -> Option<ValueSource>,
+    env: &RootEnv,
+) -> Result<()> {
+    let mut input = Vec::new();
+    let _ = std::io::stdin().take(MAX_INPUT).read_to_end(&mut input);
+    let feed = StatusFeed::parse(&input).unwrap_or_default();
+    let usage = forward(args, source, env, &input);
+    let mut line = render(&feed, usage.as_ref());
+    if let Some(cmd) = &args.then {
+        let theirs = run_other(cmd, &input);
+        let mut lines = theirs.lines();
+        if let Some(first) = lines.next().filter(|l| !l.trim().is_empty()) {
+            line.push_str("  ");
+            line.push_str(first);
+        }
+        for more in lines {
+            line.push('\n');
+            line.push_str(more);
+        }
+    }
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{line}");
+    Ok(())
+}
+
+/// Posts the object to the daemon; its `/usage` answer, or `None` when there is none.
+fn forward(
+    args: &StatuslineArgs,
+    source: &dyn Fn(&str) -> Option<ValueSource>,
+    env: &RootEnv,
+    input: &[u8],
+) -> Option<Value> {
+    let cfg = config::resolve(&args.daemon, source, env).ok()?;
+    let mut addr = cfg.listen;
+    if addr.ip().is_unspecified() {
+        addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+    }
+    // A daemon bound beyond loopback wants its token for POSTs.
+    let token = cfg.token.clone().or_else(|| {
+        std::fs::read_to_string(cfg.state_dir.join("token"))
+            .ok()
+            .map(|t| t.trim().to_owned())
+            .filter(|t| !t.is_empty())
+    });
+    let bearer = token.map(|t| format!("Bearer {t}"));
+    let mut headers = vec![("Content-Type", "application/json")];
+    if let Some(b) = &bearer {
+        headers.push(("Authorization", b.as_str()));
+    }
+    let (status, body) = client::request(
+        &addr.to_string(),
+        "POST",
+        "/statusline",
+        &headers,
+        input,
+        TIMEOUT,
+    )
+    .ok()?;
+    (status == 200).then(|| serde_json::from_slice(&body).ok())?
+}
+
+/// `Opus 4.6 │ TACH 8,123/min │ FUEL 62% plan │ $12.34 today │ ctx 60%`.
+pub fn render(feed: &StatusFeed, usage: Option<&Value>) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let model = feed
+        .model_name
+        .clone()
+        .or_else(|| feed.model_id.clone())
+        .or_else(|| {
+            usage
+                .and_then(|u| u["model"]["id"].as_str())
+                .map(str::to_owned)
+        });
+    parts.extend(model);
+    match usage {
+        Some(u) => {
+            if let Some(tpm) = u["tach"]["tokens_per_min"].as_f64() {
+                parts.push(format!("TACH {}/min", thousands(tpm.round() as u64)));
+            }
+            if let Some(r) = u["fuel"]["remaining"].as_f64() {
+                let basis = match u["fuel"]["basis"].as_str() {
+                    Some("rate_limits") => "plan",
+                    _ => "est.",
+                };
+                parts.push(format!("FUEL {:.0}% {basis}", r * 100.0));
+            }
+            if let Some(c) = u["cost"]["today_usd"].as_f64() {
+                parts.push(format!("${c:.2} today"));
+            }
+            let ctx = u["gauges"]["temp"].as_f64().or(feed.context_used);
+            if let Some(t) = ctx {
+                parts.push(format!("ctx {:.0}%", t * 100.0));
+            }
+        }
+        None => {
+            if let Some(w) = feed.five_hour {
+                parts.push(format!("FUEL {:.0}% plan", (1.0 - w.used) * 100.0));
+            }
+            if let Some(c) = feed.session_cost_usd {
+                parts.push(format!("${c:.2} session"));
+            }
+            if let Some(t) = feed.context_used {
+                parts.push(format!("ctx {:.0}%", t * 100.0));
+            }
+            parts.push("redline: no daemon".into());
+        }
+    }
+    parts.join(" │ ")
+}
+
+/// Another statusLine command, fed the same input; its output, or nothing if it fails.
+fn run_other(cmd: &str, input: &[u8]) -> String {
+    let child = Command::new("sh")
+        .arg("-c")
+        .arg(cmd)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn();
+    let Ok(mut child) = child else {
+        return String::new();
+    };
+    if let Some(mut stdin) = child.stdin.take() {
+        let _ = stdin.write_all(input);
+    }
+    child
+        .wait_with_output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim_end().to_owned())
+        .unwrap_or_default()
+}
