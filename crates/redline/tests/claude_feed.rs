@@ -1,0 +1,212 @@
+//! Claude Code's statusLine and hooks reaching the real daemon: `redline statusline` with
+//! the daemon up and down, plan limits that drive FUEL until they reset, and every hook.
+
+mod common;
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{Daemon, Home, response};
+
+/// A statusLine object as Claude Code 2.1.9x writes it.
+fn status_json(used: f64, resets_at: i64) -> String {
+    serde_json::json!({
+        "session_id": "s", "transcript_path": "/tmp/x.jsonl", "cwd": "/p", "version": "2.1.90",
+        "model": {"id": "claude-opus-4-6", "display_name": "Opus 4.6"},
+        "workspace": {"current_dir": "/p", "project_dir": "/p"},
+        "cost": {"total_cost_usd": 1.25, "total_duration_ms": 60000, "total_api_duration_ms": 20000,
+                 "total_lines_added": 3, "total_lines_removed": 1},
+        "context_window": {"total_input_tokens": 1200, "total_output_tokens": 300,
+                           "context_window_size": 200000, "used_percentage": 41},
+        "exceeds_200k_tokens": false,
+        "rate_limits": {"five_hour": {"used_percentage": used, "resets_at": resets_at},
+                        "seven_day": {"used_percentage": 20, "resets_at": resets_at + 86400}}
+    })
+    .to_string()
+}
+
+fn now_s() -> i64 {
+    jiff::Timestamp::now().as_second()
+}
+
+/// Runs `redline statusline` on `input` against the daemon at `listen`: its line and how
+/// long it took.
+fn statusline(home: &Home, listen: &str, input: &str, extra: &[&str]) -> (String, Duration) {
+    let t = Instant::now();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_redline"))
+        .arg("statusline")
+        .args(extra)
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", &home.dir)
+        .env("XDG_CONFIG_HOME", home.dir.join("config"))
+        .env("XDG_STATE_HOME", home.dir.join("state"))
+        .env("REDLINE_LISTEN", listen)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "statusline must never fail Claude Code"
+    );
+    (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        t.elapsed(),
+    )
+}
+
+#[test]
+fn statusline_with_the_daemon_down_still_prints_a_line_at_once() {
+    let home = Home::new();
+    let (line, took) = statusline(
+        &home,
+        "127.0.0.1:1",
+        &status_json(38.0, now_s() + 3600),
+        &[],
+    );
+    assert_eq!(
+        line.trim_end(),
+        "Opus 4.6 │ FUEL 62% plan │ $1.25 session │ ctx 41% │ redline: no daemon"
+    );
+    // Bounded by its one-second timeout whatever happens; refused at once in practice.
+    assert!(took < Duration::from_secs(1), "{took:?}");
+    // Garbage in: still a line, still success.
+    let (line, _) = statusline(&home, "127.0.0.1:1", "not json", &[]);
+    assert_eq!(line.trim_end(), "redline: no daemon");
+}
+
+#[test]
+fn statusline_feeds_the_plan_limits_until_they_reset() {
+    let home = Home::new();
+    home.append("p/s.jsonl", &response("a", 1_000));
+    let d = Daemon::start(&home, &[]);
+    assert_eq!(
+        d.usage()["fuel"]["basis"],
+        serde_json::Value::Null,
+        "no budget, no plan figure yet"
+    );
+    let resets = now_s() + 3;
+    let (line, took) = statusline(&home, &d.addr, &status_json(38.0, resets), &[]);
+    assert!(took < Duration::from_secs(1), "{took:?}");
+    assert!(
+        line.starts_with("Opus 4.6 │ TACH 1,100/min │ FUEL 62% plan │ $"),
+        "{line}"
+    );
+    assert!(line.trim_end().ends_with(" today │ ctx 0%"), "{line}");
+    let u = d.usage();
+    assert_eq!(u["fuel"]["basis"], "rate_limits");
+    assert_eq!(u["fuel"]["remaining"], 0.62);
+    assert_eq!(u["fuel"]["weekly_used"], 0.2);
+    // Past `resets_at` the estimate is back (here: unknown, as no block has completed).
+    d.until("the limit's reset", |d| {
+        d.usage()["fuel"]["basis"].is_null()
+    });
+    assert!(
+        d.usage()["fuel"]["weekly_used"].is_number(),
+        "the weekly window lasts"
+    );
+    // --then appends another status line's output, fed the same input.
+    let (line, _) = statusline(
+        &home,
+        &d.addr,
+        &status_json(10.0, now_s() + 3600),
+        &["--then", "grep -o '\"cwd\":\"[^\"]*\"'"],
+    );
+    assert!(line.trim_end().ends_with("  \"cwd\":\"/p\""), "{line}");
+}
+
+#[test]
+fn every_hook_is_taken_and_moves_what_it_should() {
+    let home = Home::new();
+    home.append("p/s.jsonl", &response("a", 1_000));
+    let d = Daemon::start(&home, &["--tach-window", "1"]);
+    let hook = |event: &str, extra: &str| {
+        let r = d.post("/hook", &format!(r#"{{"session_id":"s","transcript_path":"/x","cwd":"/p","hook_event_name":"{event}"{extra}}}"#));
+        assert_eq!(r.status, 204, "{event}: {}", r.body);
+        assert!(r.body.is_empty());
+    };
+    hook("SessionStart", r#","source":"startup""#);
+    // A turn holds the tach although the 1 s window has long passed the last write.
+    hook("UserPromptSubmit", r#","prompt":"hi""#);
+    home.append("p/s.jsonl", &response("b", 2_000));
+    d.until("the response in the turn", |d| {
+        d.usage()["tach"]["tokens_per_min"].as_f64() > Some(0.0)
+    });
+    std::thread::sleep(Duration::from_millis(2_100));
+    hook(
+        "PostToolUse",
+        r#","tool_name":"Bash","tool_use_id":"t1","duration_ms":5"#,
+    );
+    assert!(
+        d.usage()["tach"]["tokens_per_min"].as_f64() > Some(0.0),
+        "held during the turn"
+    );
+    hook("Stop", r#","stop_hook_active":false"#);
+    d.until("the tach to fall after Stop", |d| {
+        d.usage()["tach"]["tokens_per_min"] == 0.0
+    });
+    // SessionEnd empties TEMP.
+    assert!(d.usage()["context"]["used_tokens"].is_number());
+    hook("SessionEnd", r#","reason":"exit""#);
+    d.until("TEMP to empty", |d| d.usage()["gauges"]["temp"].is_null());
+    // StopFailure on a rate limit blinks FUEL.
+    assert_eq!(d.usage()["lamps"]["fuel"], "off");
+    hook("StopFailure", r#","error":"rate_limit""#);
+    d.until("FUEL to blink", |d| d.usage()["lamps"]["fuel"] == "blink");
+    // Other events are accepted and change nothing; a body without its event is refused.
+    hook("Notification", r#","message":"hello""#);
+    assert_eq!(d.post("/hook", r#"{"session_id":"s"}"#).status, 400);
+    assert_eq!(d.post("/statusline", "[1]").status, 400);
+    let gz = d.request("POST /hook HTTP/1.1\r\nHost: x\r\nContent-Encoding: gzip\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}");
+    assert_eq!(gz.status, 415);
+}
+
+#[test]
+fn posts_need_the_token_beyond_loopback() {
+    let home = Home::new();
+    let d = Daemon::start(&home, &["--listen", "0.0.0.0:0", "--token", "s3cret-token"]);
+    assert_eq!(d.post("/hook", r#"{"hook_event_name":"Stop"}"#).status, 401);
+    assert_eq!(d.post("/statusline", "{}").status, 401);
+    // redline statusline finds the token in the configuration and gets through.
+    let (line, _) = {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_redline"))
+            .args(["statusline", "--token", "s3cret-token"])
+            .env("REDLINE_LISTEN", &d.addr)
+            .env("XDG_CONFIG_HOME", home.dir.join("config"))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(status_json(50.0, now_s() + 3600).as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        (String::from_utf8_lossy(&out.stdout).into_owned(), ())
+    };
+    assert!(
+        line.contains("FUEL 50% plan") && !line.contains("no daemon"),
+        "{line}"
+    );
+    // A body over 1 MiB is refused before it is read.
+    let big = format!(
+        r#"{{"hook_event_name":"Stop","pad":"{}"}}"#,
+        "x".repeat(1_100_000)
+    );
+    let r = d.request(&format!(
+        "POST /hook HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer s3cret-token\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{big}",
+        big.len()
+    ));
+    assert_eq!(r.status, 413);
+}

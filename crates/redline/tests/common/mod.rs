@@ -1,0 +1,224 @@
+//! What the daemon's end-to-end tests share: a temporary home with a Claude directory,
+//! response lines stamped now, and the real binary started on a free port with a small
+//! HTTP client. Each test binary uses part of it.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+/// A temporary home with a Claude directory, removed when dropped.
+pub struct Home {
+    pub dir: PathBuf,
+}
+
+impl Home {
+    pub fn new() -> Home {
+        static N: AtomicU32 = AtomicU32::new(0);
+        let dir = std::env::temp_dir().join(format!(
+            "redline-serve-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        Home { dir }
+    }
+    pub fn claude(&self) -> PathBuf {
+        self.dir.join("claude")
+    }
+    pub fn projects(&self) -> PathBuf {
+        self.claude().join("projects")
+    }
+    pub fn file(&self, rel: &str) -> PathBuf {
+        let p = self.projects().join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        p
+    }
+    pub fn append(&self, rel: &str, text: &str) {
+        let mut f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.file(rel))
+            .unwrap();
+        f.write_all(text.as_bytes()).unwrap();
+    }
+}
+
+impl Drop for Home {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// A response line stamped now.
+pub fn response(id: &str, output: u64) -> String {
+    let ts = jiff::Timestamp::now()
+        .strftime("%Y-%m-%dT%H:%M:%S%.3fZ")
+        .to_string();
+    json!({
+        "type": "assistant", "isSidechain": false, "sessionId": "s", "version": "2.1.39",
+        "requestId": format!("req_{id}"), "timestamp": ts,
+        "message": {"id": format!("msg_{id}"), "model": "claude-sonnet-4-5", "type": "message",
+            "role": "assistant", "content": [{"type": "text", "text": "ok"}],
+            "usage": {"input_tokens": 100, "output_tokens": output,
+                      "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0}}
+    })
+    .to_string()
+        + "\n"
+}
+
+/// A running daemon; killed when dropped.
+pub struct Daemon {
+    pub child: Child,
+    pub addr: String,
+    pub stderr: Arc<Mutex<Vec<String>>>,
+}
+
+impl Daemon {
+    pub fn start(home: &Home, args: &[&str]) -> Daemon {
+        let mut full = vec!["serve"];
+        full.extend_from_slice(args);
+        if !args.contains(&"--listen") {
+            full.extend(["--listen", "127.0.0.1:0"]);
+        }
+        Daemon::run(home, &full, &[])
+    }
+
+    /// The binary with exactly these arguments and extra variables.
+    pub fn run(home: &Home, args: &[&str], vars: &[(&str, &str)]) -> Daemon {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_redline"));
+        cmd.args(args)
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", &home.dir)
+            .env("XDG_CONFIG_HOME", home.dir.join("config"))
+            .env("XDG_STATE_HOME", home.dir.join("state"))
+            .env("CLAUDE_CONFIG_DIR", home.claude())
+            .env("REDLINE_TIMEZONE", "UTC")
+            .envs(vars.iter().copied())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        let mut child = cmd.spawn().unwrap();
+        let stderr = Arc::new(Mutex::new(Vec::new()));
+        let (tx, rx) = std::sync::mpsc::channel();
+        let lines = BufReader::new(child.stderr.take().unwrap());
+        let keep = stderr.clone();
+        std::thread::spawn(move || {
+            for line in lines.lines().map_while(Result::ok) {
+                if let Some(rest) = line.split("serving http://").nth(1) {
+                    let _ = tx.send(rest.split('/').next().unwrap_or("").to_owned());
+                }
+                keep.lock().unwrap().push(line);
+            }
+        });
+        let addr = rx
+            .recv_timeout(Duration::from_secs(20))
+            .unwrap_or_else(|_| panic!("daemon did not start: {:?}", stderr.lock().unwrap()));
+        // A daemon bound to every address is reached through loopback.
+        let addr = addr.replace("0.0.0.0", "127.0.0.1");
+        Daemon {
+            child,
+            addr,
+            stderr,
+        }
+    }
+
+    pub fn get(&self, path: &str) -> Reply {
+        self.request(&format!(
+            "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        ))
+    }
+
+    pub fn request(&self, raw: &str) -> Reply {
+        let mut s = TcpStream::connect(&self.addr).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        s.write_all(raw.as_bytes()).unwrap();
+        let mut buf = Vec::new();
+        let _ = s.read_to_end(&mut buf);
+        Reply::parse(&buf)
+    }
+
+    pub fn post(&self, path: &str, body: &str) -> Reply {
+        self.request(&format!(
+            "POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        ))
+    }
+
+    pub fn usage(&self) -> Value {
+        serde_json::from_str(&self.get("/usage").body).unwrap()
+    }
+
+    /// A metric's value, 0 when absent.
+    pub fn metric(&self, series: &str) -> f64 {
+        self.get("/metrics")
+            .body
+            .lines()
+            .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+            .unwrap_or(0.0)
+    }
+
+    pub fn output_tokens(&self) -> f64 {
+        self.metric(
+            r#"claude_code_token_usage_tokens_total{type="output",model="claude-sonnet-4-5"}"#,
+        )
+    }
+
+    /// Waits until `f` holds, failing with `what` after five seconds.
+    pub fn until(&self, what: &str, f: impl Fn(&Daemon) -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if f(self) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!(
+            "timed out waiting for {what}; /metrics:\n{}\nstderr: {:?}",
+            self.get("/metrics").body,
+            self.stderr.lock().unwrap()
+        );
+    }
+
+    /// Gives the daemon time to read something it should then ignore.
+    pub fn settle(&self) {
+        std::thread::sleep(Duration::from_millis(300));
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub struct Reply {
+    pub status: u16,
+    pub head: String,
+    pub body: String,
+}
+
+impl Reply {
+    pub fn parse(raw: &[u8]) -> Reply {
+        let text = String::from_utf8_lossy(raw).into_owned();
+        let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+        let status = head
+            .split_whitespace()
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
+        Reply {
+            status,
+            head: head.to_ascii_lowercase(),
+            body: body.to_owned(),
+        }
+    }
+}
