@@ -21,7 +21,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Follow Claude Code's transcripts and serve the five values over HTTP (the default).
-    Serve(DaemonArgs),
+    Serve(ServeArgs),
     /// The five values in the terminal, once a second, without a server.
     Watch(WatchArgs),
     /// The resolved configuration, the roots and what each source has seen.
@@ -86,6 +86,21 @@ pub struct ReportArgs {
     /// Blocks: token budget of a block, a number or `max` (largest completed block).
     #[arg(long, short = 't', value_parser = parse_limit, env = "REDLINE_BLOCK_BUDGET")]
     pub token_limit: Option<TokenLimit>,
+}
+
+/// `redline serve [flags]`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Play a scripted Claude Code session in real time instead of reading yours: every
+    /// needle and lamp moves within a minute.
+    #[arg(long)]
+    pub demo: bool,
+    /// With --demo: play it this many times faster.
+    #[arg(long, default_value_t = 1.0, requires = "demo", value_name = "FACTOR")]
+    pub demo_speed: f64,
+    /// Where to read from and how to serve.
+    #[command(flatten)]
+    pub daemon: DaemonArgs,
 }
 
 /// `redline watch [flags]`.
@@ -371,9 +386,13 @@ mod tests {
             "max",
         ])
         .unwrap();
-        let Some(Command::Serve(d)) = c.command else {
+        let Some(Command::Serve(ServeArgs {
+            daemon: d, demo, ..
+        })) = c.command
+        else {
             panic!("parsed as serve")
         };
+        assert!(!demo);
         assert_eq!(d.listen.as_deref(), Some("0.0.0.0:7878"));
         assert_eq!(d.tach_redline, Some(30_000));
         assert!(Cli::try_parse_from(["redline", "serve", "--tach-redline", "fast"]).is_err());

@@ -8,6 +8,7 @@ mod config;
 mod http;
 mod hub;
 mod metrics;
+mod replay;
 mod table;
 
 use std::io::{self, Write};
@@ -29,7 +30,7 @@ fn main() -> ExitCode {
         |id: &str| sub.and_then(|m| m.try_get_raw(id).ok().flatten().and(m.value_source(id)));
     let env = RootEnv::from_process();
     let result = match cli.command {
-        None => cmd::serve::run(&cli::DaemonArgs::default(), &source, &env),
+        None => unreachable!("`redline` alone was parsed as `redline serve`"),
         Some(cli::Command::Serve(args)) => cmd::serve::run(&args, &source, &env),
         Some(cli::Command::Watch(args)) => cmd::watch::run(&args, &source, &env),
         Some(cli::Command::Doctor(args)) => cmd::doctor::run(&args, &source, &env),

@@ -210,3 +210,48 @@ fn posts_need_the_token_beyond_loopback() {
     ));
     assert_eq!(r.status, 413);
 }
+
+#[test]
+fn the_demo_moves_every_needle_and_lamp_within_a_loop() {
+    let home = Home::new();
+    // Ten times faster: a loop in six seconds.
+    let d = Daemon::start(&home, &["--demo", "--demo-speed", "10"]);
+    let mut lamps: std::collections::BTreeMap<String, std::collections::BTreeSet<String>> =
+        Default::default();
+    let mut gauges: std::collections::BTreeMap<String, f64> = Default::default();
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_secs(7) {
+        let u = d.usage();
+        for (k, v) in u["lamps"].as_object().unwrap() {
+            lamps
+                .entry(k.clone())
+                .or_default()
+                .insert(v.as_str().unwrap().to_owned());
+        }
+        for (k, v) in u["gauges"].as_object().unwrap() {
+            let g = gauges.entry(k.clone()).or_default();
+            *g = g.max(v.as_f64().unwrap_or(0.0));
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    for lamp in ["model", "check"] {
+        assert!(lamps[lamp].contains("on"), "{lamp}: {lamps:?}");
+    }
+    for lamp in ["redline", "fuel", "hot"] {
+        assert!(
+            lamps[lamp].contains("on") && lamps[lamp].contains("blink"),
+            "{lamp}: {lamps:?}"
+        );
+    }
+    for (g, least) in [("tach", 0.9), ("fuel", 0.9), ("cost", 0.1), ("temp", 0.9)] {
+        assert!(gauges[g] >= least, "{g}: {gauges:?}");
+    }
+    // Nothing of the user's is read: the one root is the demo's own.
+    let status: serde_json::Value = serde_json::from_str(&d.get("/api/status").body).unwrap();
+    let roots = status["roots"].as_array().unwrap();
+    assert_eq!(roots.len(), 1, "{status}");
+    assert!(
+        roots[0]["path"].as_str().unwrap().contains("redline-demo-"),
+        "{status}"
+    );
+}

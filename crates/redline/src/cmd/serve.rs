@@ -9,24 +9,65 @@ use clap::parser::ValueSource;
 use redline_engine::prices::PriceTable;
 use redline_engine::roots::{RootEnv, resolve_roots};
 
-use crate::config::{self, Config, DaemonArgs};
+use redline_engine::live::Budget;
+use redline_engine::roots::Root;
+
+use crate::cli::ServeArgs;
+use crate::config::{self, Config};
 use crate::http::{AppState, app};
 use crate::hub::{self, HubConfig};
+use crate::replay;
 
 /// Runs the daemon until SIGINT or SIGTERM.
 pub fn run(
-    args: &DaemonArgs,
+    args: &ServeArgs,
     source: &dyn Fn(&str) -> Option<ValueSource>,
     env: &RootEnv,
 ) -> Result<()> {
-    let cfg = config::resolve(args, source, env)?;
+    let mut cfg = config::resolve(&args.daemon, source, env)?;
     let token = if cfg.exposed() {
         Some(token(&cfg)?)
     } else {
         cfg.token.clone()
     };
     let started = std::time::Instant::now();
-    let hub = hub::start(hub_config(&cfg, env, true)?)?;
+    let mut hub_cfg = hub_config(&cfg, env, true)?;
+    let demo_dir = if args.demo {
+        // The demo reads nothing of yours: a directory of its own, a budget it will not
+        // exhaust, a cost scale its few dollars move, and a CHECK lamp that goes off again
+        // within the minute (unless those were configured).
+        let dir = std::env::temp_dir().join(format!("redline-demo-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let projects = replay::prepare(&dir)?;
+        hub_cfg.roots = vec![Root {
+            projects,
+            explicit: true,
+        }];
+        if cfg.settings.budget == Budget::Max {
+            hub_cfg.settings.budget = Budget::Tokens(100_000_000);
+        }
+        hub_cfg.settings.api_error_window_s = 15;
+        if cfg.settings.cost_full_scale_usd == 50.0 {
+            hub_cfg.settings.cost_full_scale_usd = 5.0;
+        }
+        cfg.settings = hub_cfg.settings.clone();
+        Some(dir)
+    } else {
+        None
+    };
+    let hub = hub::start(hub_cfg)?;
+    if let Some(dir) = &demo_dir {
+        replay::start(dir.join("projects"), hub.inputs.clone(), args.demo_speed)?;
+        eprintln!(
+            "redline: demo: playing a scripted session into {} (a loop a minute{})",
+            dir.display(),
+            if args.demo_speed == 1.0 {
+                String::new()
+            } else {
+                format!(", {}x faster", args.demo_speed)
+            }
+        );
+    }
     let first = hub.snapshots.borrow().clone();
     let status = Arc::new(status_json(&cfg));
     let state = AppState {
@@ -41,7 +82,7 @@ pub fn run(
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    runtime.block_on(async {
+    let served = runtime.block_on(async {
         let listener = tokio::net::TcpListener::bind(cfg.listen)
             .await
             .with_context(|| format!("cannot listen on {}", cfg.listen))?;
@@ -80,7 +121,11 @@ pub fn run(
                 tokio::time::sleep(std::time::Duration::from_secs(2)).await;
             } => Ok(()),
         }
-    })
+    });
+    if let Some(dir) = demo_dir {
+        let _ = std::fs::remove_dir_all(dir);
+    }
+    served
 }
 
 /// What the hub needs from the configuration.
