@@ -7,6 +7,7 @@ mod cmd;
 mod config;
 mod http;
 mod hub;
+mod mdns;
 mod metrics;
 mod replay;
 mod table;

@@ -357,3 +357,33 @@ fn the_terminal_cluster_blinks_check_when_no_daemon_answers() {
     assert!(frame.contains("failure rule"), "{frame}");
     assert_eq!(frame.matches("   0.0°").count(), 4, "{frame}");
 }
+
+#[test]
+fn an_exposed_daemon_is_found_by_mdns() {
+    let home = Home::new();
+    let d = Daemon::start(&home, &["--listen", "0.0.0.0:0", "--token", "s3cret-token"]);
+    let port: u16 = d.addr.rsplit(':').next().unwrap().parse().unwrap();
+    let browser = mdns_sd::ServiceDaemon::new().unwrap();
+    let events = browser.browse("_redline._tcp.local.").unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let mut found = None;
+    while let Some(left) = deadline.checked_duration_since(std::time::Instant::now()) {
+        match events.recv_timeout(left) {
+            Ok(mdns_sd::ServiceEvent::ServiceResolved(info)) if info.get_port() == port => {
+                found = Some(info);
+                break;
+            }
+            Ok(_) => {}
+            Err(_) => break,
+        }
+    }
+    let _ = browser.shutdown();
+    let info = found.expect("the daemon's _redline._tcp service within 10 s");
+    assert!(
+        info.get_fullname().starts_with("redline on "),
+        "{}",
+        info.get_fullname()
+    );
+    assert_eq!(info.get_property_val_str("path"), Some("/usage/gauge"));
+    assert!(!info.get_addresses().is_empty());
+}

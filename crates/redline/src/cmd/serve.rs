@@ -95,6 +95,18 @@ pub fn run(
             first.stats.responses,
             started.elapsed().as_secs_f64()
         );
+        // The ESP32 finds an exposed daemon by mDNS; a failure there is logged, not fatal.
+        let _advert = match crate::mdns::advertise(addr) {
+            Ok(Some(a)) => {
+                let _ = writeln!(err, "redline: advertising {} on port {} by mDNS", crate::mdns::SERVICE_TYPE, addr.port());
+                Some(a)
+            }
+            Ok(None) => None,
+            Err(e) => {
+                let _ = writeln!(err, "redline: warning: {e:#}");
+                None
+            }
+        };
         if cfg.exposed() {
             let _ = writeln!(
                 err,
