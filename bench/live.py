@@ -7,6 +7,7 @@ small directory of its own to append to, then measures:
   start-up   seconds until it serves, and resident memory (RSS, peak) after the scan
   latency    write() of a response line to its arrival in a /events message, 200 appends
   load       /usage requests per second and p99 latency under wrk (2 threads, 50 conns)
+  statusline `redline statusline` wall time, 50 runs with the daemon up and 50 down
   idle       CPU share over a quiet stretch
   steady     RSS over a stretch of steady appends: growth per response
 
@@ -122,6 +123,21 @@ def main():
                            float(p99.group(1)) * scale[p99.group(2)] if p99 else float("inf"),
                            int(errors.group(1)) if errors else 0)
 
+        # redline statusline, as Claude Code runs it: daemon up, then down.
+        status_in = json.dumps({"session_id": "bench", "model": {"id": "claude-opus-4-6", "display_name": "Opus 4.6"},
+                                "context_window": {"context_window_size": 200000, "used_percentage": 40},
+                                "rate_limits": {"five_hour": {"used_percentage": 30, "resets_at": int(time.time()) + 3600}}})
+        def statusline_ms(listen):
+            times = []
+            for _ in range(50):
+                t = time.monotonic()
+                subprocess.run([REDLINE, "statusline"], input=status_in, capture_output=True, text=True,
+                               env=dict(env, REDLINE_LISTEN=listen), check=True)
+                times.append((time.monotonic() - t) * 1000)
+            times.sort()
+            return pct(times, 50), pct(times, 99)
+        results["statusline"] = (statusline_ms(f"127.0.0.1:{port}"), statusline_ms(f"127.0.0.1:{free_port()}"))
+
         # Idle.
         time.sleep(2)
         c0, w0 = cpu_ticks(daemon.pid), time.monotonic()
@@ -159,6 +175,7 @@ def report(r, corpus):
     p50, p99, worst = r["latency"]
     rps, wrk_p99, errors = r["load"]
     n, rss0, rss_max, rss_end = r["steady"]
+    (up50, up99), (down50, down99) = r["statusline"]
     per = (rss_end - rss0) * 1024 * 1024 / n if n else 0
     checks = [
         ("append reaches /events, p99", f"{p99:.1f} ms", "< 100 ms", p99 < 100),
@@ -166,6 +183,8 @@ def report(r, corpus):
         ("/usage p99 under that load", f"{wrk_p99:.2f} ms", "< 5 ms", wrk_p99 < 5),
         ("resident after the scan", f"{rss:.0f} MB (peak {hwm:.0f} MB)", "< 64 MB", rss < 64),
         ("idle CPU", f"{r['idle']:.2f} %", "< 0.5 %", r["idle"] < 0.5),
+        ("`redline statusline`, daemon up, p99", f"{up99:.1f} ms (p50 {up50:.1f})", "< 100 ms", up99 < 100),
+        ("`redline statusline`, daemon down, p99", f"{down99:.1f} ms (p50 {down50:.1f})", "< 100 ms", down99 < 100),
     ]
     lines = [
         f"corpus: {corpus}",
