@@ -36,6 +36,12 @@ pub enum Command {
     /// Made-up transcripts to try redline on, or to time it.
     #[command(subcommand)]
     Demo(DemoCommand),
+    /// Connects Claude Code to redline: prints its settings snippet (statusLine and hooks),
+    /// or merges it into settings.json (--write) or takes it out again (--remove).
+    InstallClaude(InstallClaudeArgs),
+    /// `redline serve` as a user service: systemd on Linux, launchd on macOS.
+    #[command(subcommand)]
+    Service(ServiceCommand),
 }
 
 /// `redline report <kind> [flags]`.
@@ -273,6 +279,73 @@ fn parse_limit(s: &str) -> Result<TokenLimit, String> {
     }
 }
 
+/// `redline install-claude [--write | --remove] [--settings FILE]`.
+#[derive(Debug, Args)]
+pub struct InstallClaudeArgs {
+    /// Merge the snippet into Claude Code's settings.json, after a timestamped backup.
+    #[arg(long, conflicts_with = "remove")]
+    pub write: bool,
+    /// Take redline's statusLine and hooks out of settings.json again (restoring a
+    /// statusLine it wrapped), after a timestamped backup.
+    #[arg(long)]
+    pub remove: bool,
+    /// Claude Code's settings file [default: $CLAUDE_CONFIG_DIR/settings.json, else
+    /// ~/.claude/settings.json].
+    #[arg(long, env = "REDLINE_CLAUDE_SETTINGS", value_name = "FILE")]
+    pub settings: Option<PathBuf>,
+    /// Where the daemon is (its --listen, config file and token), as `serve` resolves it.
+    #[command(flatten)]
+    pub daemon: DaemonArgs,
+}
+
+/// `redline service <command>`.
+#[derive(Debug, Subcommand)]
+pub enum ServiceCommand {
+    /// Write the user service for this binary's `redline serve` and start it now and at
+    /// each login.
+    Install(ServiceInstallArgs),
+    /// Stop the user service and remove its file.
+    Uninstall(ServiceUninstallArgs),
+}
+
+/// `redline service install [--print] [--no-enable] [--listen ADDR]`.
+#[derive(Debug, Args)]
+pub struct ServiceInstallArgs {
+    /// Print the unit (or plist) instead of writing it.
+    #[arg(long)]
+    pub print: bool,
+    /// Write the file but leave systemctl (launchctl) alone; the commands are printed.
+    #[arg(long)]
+    pub no_enable: bool,
+    /// The address the service's `redline serve` listens on (put in its command line)
+    /// [default: the config file's, else 127.0.0.1:7878].
+    #[arg(long, env = "REDLINE_LISTEN", value_name = "ADDR")]
+    pub listen: Option<String>,
+    /// The service manager [default: launchd on macOS, systemd elsewhere].
+    #[arg(long, value_enum, env = "REDLINE_SERVICE_MANAGER")]
+    pub manager: Option<ServiceManager>,
+}
+
+/// `redline service uninstall [--no-disable]`.
+#[derive(Debug, Args)]
+pub struct ServiceUninstallArgs {
+    /// Remove the file but leave systemctl (launchctl) alone; the commands are printed.
+    #[arg(long, alias = "no-enable")]
+    pub no_disable: bool,
+    /// The service manager [default: launchd on macOS, systemd elsewhere].
+    #[arg(long, value_enum, env = "REDLINE_SERVICE_MANAGER")]
+    pub manager: Option<ServiceManager>,
+}
+
+/// Service managers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ServiceManager {
+    /// A systemd user unit.
+    Systemd,
+    /// A launchd agent.
+    Launchd,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -430,5 +503,64 @@ mod tests {
         };
         assert_eq!((a.profile, a.run_for), (MotorProfile::Direct, Some(2.5)));
         assert!(Cli::try_parse_from(["redline", "cluster", "--profile", "x27"]).is_err());
+    }
+
+    #[test]
+    fn install_claude_flags() {
+        let c = Cli::try_parse_from(["redline", "install-claude"]).unwrap();
+        let Some(Command::InstallClaude(a)) = c.command else {
+            panic!("parsed as install-claude")
+        };
+        assert!(!a.write && !a.remove && a.settings.is_none());
+        let c = Cli::try_parse_from([
+            "redline",
+            "install-claude",
+            "--write",
+            "--settings",
+            "/tmp/s.json",
+            "--listen",
+            "0.0.0.0:7878",
+        ])
+        .unwrap();
+        let Some(Command::InstallClaude(a)) = c.command else {
+            panic!("parsed as install-claude")
+        };
+        assert!(a.write && !a.remove);
+        assert_eq!(a.settings, Some(PathBuf::from("/tmp/s.json")));
+        assert_eq!(a.daemon.listen.as_deref(), Some("0.0.0.0:7878"));
+        assert!(Cli::try_parse_from(["redline", "install-claude", "--write", "--remove"]).is_err());
+    }
+
+    #[test]
+    fn service_flags() {
+        let c = Cli::try_parse_from([
+            "redline",
+            "service",
+            "install",
+            "--print",
+            "--no-enable",
+            "--listen",
+            "0.0.0.0:7878",
+            "--manager",
+            "launchd",
+        ])
+        .unwrap();
+        let Some(Command::Service(ServiceCommand::Install(a))) = c.command else {
+            panic!("parsed as service install")
+        };
+        assert!(a.print && a.no_enable);
+        assert_eq!(a.listen.as_deref(), Some("0.0.0.0:7878"));
+        assert_eq!(a.manager, Some(ServiceManager::Launchd));
+        for flag in ["--no-disable", "--no-enable"] {
+            let c = Cli::try_parse_from(["redline", "service", "uninstall", flag]).unwrap();
+            let Some(Command::Service(ServiceCommand::Uninstall(a))) = c.command else {
+                panic!("parsed as service uninstall")
+            };
+            assert!(a.no_disable && a.manager.is_none());
+        }
+        assert!(Cli::try_parse_from(["redline", "service"]).is_err());
+        assert!(
+            Cli::try_parse_from(["redline", "service", "install", "--manager", "runit"]).is_err()
+        );
     }
 }

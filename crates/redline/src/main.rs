@@ -39,6 +39,13 @@ fn main() -> ExitCode {
         Some(cli::Command::Statusline(args)) => cmd::statusline::run(&args, &source, &env),
         Some(cli::Command::Report(args)) => cmd::report::run(&args),
         Some(cli::Command::Demo(cli::DemoCommand::Generate(args))) => cmd::demo::generate(&args),
+        Some(cli::Command::InstallClaude(args)) => cmd::install_claude::run(&args, &source, &env),
+        Some(cli::Command::Service(cli::ServiceCommand::Install(args))) => {
+            cmd::service::install(&args, &env)
+        }
+        Some(cli::Command::Service(cli::ServiceCommand::Uninstall(args))) => {
+            cmd::service::uninstall(&args, &env)
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

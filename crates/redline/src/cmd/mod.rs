@@ -3,7 +3,9 @@
 pub mod cluster;
 pub mod demo;
 pub mod doctor;
+pub mod install_claude;
 pub mod report;
 pub mod serve;
+pub mod service;
 pub mod statusline;
 pub mod watch;

@@ -1,0 +1,1041 @@
+//! `redline install-claude`: connects Claude Code to redline. It owns the settings snippet
+//! (a statusLine running `redline statusline`, and an http hook to the daemon's `/hook` for
+//! each event the engine reads) and merging it into, or taking it out of, Claude Code's
+//! `settings.json`.
+//!
+//! Nothing of redline's bookkeeping is stored in the settings: redline's entries are
+//! recognised by what they are (a statusLine whose command is `redline statusline ...`, a
+//! hook whose url is `/hook` on the daemon's address), and a statusLine that was there
+//! before is kept as the `--then` argument of redline's, from which `--remove` parses it
+//! back. Every other key, and the order of keys, is left as it was: the file is read into
+//! [`Json`], which keeps each object's keys in the order they were read (serde_json's own
+//! `preserve_order` would reorder every report's JSON, so it stays off). Each write is
+//! preceded by a timestamped backup and replaces the file in one rename.
+
+use std::io::Write;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, anyhow, bail};
+use clap::parser::ValueSource;
+use redline_engine::roots::RootEnv;
+use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde::ser::{Serialize, SerializeMap, Serializer};
+use serde_json::Number;
+
+use crate::cli::InstallClaudeArgs;
+use crate::config::{self, DEFAULT_LISTEN};
+
+/// The hook events the engine reads (SPEC.md, data source 5).
+pub const HOOK_EVENTS: [&str; 6] = [
+    "UserPromptSubmit",
+    "PostToolUse",
+    "Stop",
+    "StopFailure",
+    "SessionStart",
+    "SessionEnd",
+];
+
+/// Seconds Claude Code waits for the daemon's answer to a hook.
+const HOOK_TIMEOUT_S: u64 = 2;
+
+/// Prints the snippet, or merges it into (`--write`) or takes it out of (`--remove`)
+/// Claude Code's settings.
+pub fn run(
+    args: &InstallClaudeArgs,
+    source: &dyn Fn(&str) -> Option<ValueSource>,
+    env: &RootEnv,
+) -> Result<()> {
+    let cfg = config::resolve(&args.daemon, source, env)?;
+    let target = Target::new(cfg.listen, cfg.token.is_some() || cfg.exposed());
+    let path = match &args.settings {
+        Some(p) => p.clone(),
+        None => settings_path(env)?,
+    };
+    let token_note = if cfg.token.is_some() {
+        Some("REDLINE_TOKEN must be set to the token in Claude Code's environment: the hooks send `Authorization: Bearer $REDLINE_TOKEN`, and the token itself is never written to settings.json.".to_owned())
+    } else if cfg.exposed() {
+        Some(format!(
+            "REDLINE_TOKEN must be set in Claude Code's environment to the daemon's token (in {}): the daemon listens beyond loopback, so the hooks send `Authorization: Bearer $REDLINE_TOKEN`.",
+            cfg.state_dir.join("token").display()
+        ))
+    } else {
+        None
+    };
+    let mut out = std::io::stdout().lock();
+    if args.write || args.remove {
+        let report = edit(&path, args.remove, &target)?;
+        write!(out, "{report}")?;
+        if args.write
+            && let Some(n) = &token_note
+        {
+            writeln!(out, "{n}")?;
+        }
+        if report.changed {
+            writeln!(
+                out,
+                "Claude Code reads hooks when it starts: restart running sessions."
+            )?;
+        }
+        return Ok(());
+    }
+    let mut snippet = Object::default();
+    connect(&mut snippet, &target)?;
+    writeln!(out, "{}", pretty(&snippet)?.trim_end())?;
+    writeln!(out)?;
+    writeln!(
+        out,
+        "Run `redline install-claude --write` to merge this into {} (after a backup; a statusLine you already have keeps running after redline's, and `--remove` takes it all out again).",
+        path.display()
+    )?;
+    if let Some(n) = &token_note {
+        writeln!(out, "{n}")?;
+    }
+    Ok(())
+}
+
+/// Claude Code's user settings: `$CLAUDE_CONFIG_DIR/settings.json` when that names one
+/// directory, else `~/.claude/settings.json`.
+pub fn settings_path(env: &RootEnv) -> Result<PathBuf> {
+    let named = env
+        .claude_config_dir
+        .as_deref()
+        .map(str::trim)
+        .filter(|d| !d.is_empty() && !d.contains(','));
+    if let Some(dir) = named {
+        return Ok(Path::new(dir).join("settings.json"));
+    }
+    let home = env
+        .home
+        .as_ref()
+        .context("HOME is not set: name Claude Code's settings file with --settings")?;
+    Ok(home.join(".claude").join("settings.json"))
+}
+
+/// What redline writes, for one daemon address.
+#[derive(Clone, Debug)]
+pub struct Target {
+    /// Where Claude Code reaches the daemon (an unspecified bind becomes 127.0.0.1).
+    addr: SocketAddr,
+    /// Whether the hooks carry `Authorization: Bearer $REDLINE_TOKEN`.
+    auth: bool,
+}
+
+impl Target {
+    /// The daemon bound to `listen`; `auth` when it wants the token for POSTs.
+    pub fn new(listen: SocketAddr, auth: bool) -> Target {
+        let mut addr = listen;
+        if addr.ip().is_unspecified() {
+            addr.set_ip(Ipv4Addr::LOCALHOST.into());
+        }
+        Target { addr, auth }
+    }
+
+    /// `http://ADDR/hook`.
+    pub fn hook_url(&self) -> String {
+        format!("http://{}/hook", self.addr)
+    }
+
+    /// `redline statusline [--listen ADDR] [--then 'CMD']`. The address is named only when
+    /// it is not the default, so the usual command stays the short one.
+    pub fn statusline_command(&self, then: Option<&str>) -> String {
+        let mut c = String::from("redline statusline");
+        if self.addr.to_string() != DEFAULT_LISTEN {
+            c.push_str(" --listen ");
+            c.push_str(&shell_word(&self.addr.to_string()));
+        }
+        if let Some(t) = then {
+            c.push_str(" --then ");
+            c.push_str(&shell_quote(t));
+        }
+        c
+    }
+
+    /// One http hook handler.
+    fn hook(&self) -> Json {
+        let mut h = Object::from([
+            ("type", "http".into()),
+            ("url", self.hook_url().into()),
+            ("timeout", HOOK_TIMEOUT_S.into()),
+        ]);
+        if self.auth {
+            h.insert(
+                "headers",
+                Object::from([("Authorization", "Bearer $REDLINE_TOKEN".into())]).into(),
+            );
+            h.insert("allowedEnvVars", Json::Array(vec!["REDLINE_TOKEN".into()]));
+        }
+        h.into()
+    }
+
+    /// The matcher group added to `hooks.<event>`.
+    fn group(&self, event: &str) -> Json {
+        let hooks = ("hooks", Json::Array(vec![self.hook()]));
+        if event == "PostToolUse" {
+            Object::from([("matcher", "*".into()), hooks]).into()
+        } else {
+            Object::from([hooks]).into()
+        }
+    }
+
+    /// Whether a hook handler is redline's: its url is `/hook` on the daemon's address
+    /// (any loopback spelling of it when the daemon is on loopback).
+    fn is_ours(&self, hook: &Json) -> bool {
+        let Some(rest) = hook
+            .get("url")
+            .and_then(Json::as_str)
+            .and_then(|u| u.strip_prefix("http://"))
+        else {
+            return false;
+        };
+        let (authority, path) = rest.split_once('/').unwrap_or((rest, ""));
+        if path.trim_end_matches('/') != "hook" {
+            return false;
+        }
+        if authority == self.addr.to_string() {
+            return true;
+        }
+        let port = self.addr.port();
+        self.addr.ip().is_loopback()
+            && [
+                format!("localhost:{port}"),
+                format!("127.0.0.1:{port}"),
+                format!("[::1]:{port}"),
+            ]
+            .iter()
+            .any(|a| a == authority)
+    }
+}
+
+/// A redline statusLine command, taken apart.
+#[derive(Debug, PartialEq, Eq)]
+struct Ours {
+    /// The command it runs after its own line: the statusLine that was there before.
+    then: Option<String>,
+    /// Whether it is exactly what [`Target::statusline_command`] writes (`redline
+    /// statusline` with at most `--listen` and `--then`), so it may be rewritten.
+    plain: bool,
+}
+
+/// Reads a statusLine command as redline's, or `None` when it is someone else's.
+fn parse_ours(command: &str) -> Option<Ours> {
+    let words = split_words(command)?;
+    let (program, rest) = words.split_first()?;
+    if Path::new(program).file_name()? != "redline" || rest.first()? != "statusline" {
+        return None;
+    }
+    let mut ours = Ours {
+        then: None,
+        plain: program == "redline",
+    };
+    let mut it = rest[1..].iter();
+    while let Some(w) = it.next() {
+        match w.as_str() {
+            "--then" => ours.then = Some(it.next()?.clone()),
+            "--listen" => {
+                it.next()?;
+            }
+            w if w.starts_with("--then=") => ours.then = Some(w["--then=".len()..].to_owned()),
+            w if w.starts_with("--listen=") => {}
+            _ => ours.plain = false,
+        }
+    }
+    Some(ours)
+}
+
+/// Adds redline's statusLine and hooks to a settings object; a note for each change.
+pub fn connect(settings: &mut Object, t: &Target) -> Result<Vec<String>> {
+    let mut notes = Vec::new();
+    match settings.get_mut("statusLine") {
+        None => {
+            let line = Object::from([
+                ("type", "command".into()),
+                ("command", t.statusline_command(None).into()),
+            ]);
+            settings.insert("statusLine", line.into());
+            notes.push(format!("statusLine: {}", t.statusline_command(None)));
+        }
+        Some(Json::Object(line)) => {
+            let Some(command) = line.get("command").and_then(Json::as_str) else {
+                bail!(
+                    "statusLine has no command: set it up by hand (see `redline install-claude`)"
+                );
+            };
+            let new = match parse_ours(command) {
+                Some(Ours { plain: false, .. }) => None,
+                Some(Ours { then, plain: true }) => Some(t.statusline_command(then.as_deref())),
+                None => {
+                    notes.push(format!(
+                        "statusLine: redline's line first, then yours ({command})"
+                    ));
+                    Some(t.statusline_command(Some(command)))
+                }
+            };
+            if let Some(new) = new {
+                line.insert("command", new.into());
+            }
+        }
+        Some(_) => bail!("statusLine is not an object"),
+    }
+
+    let Json::Object(hooks) = settings.get_or_insert("hooks", || Object::default().into()) else {
+        bail!("hooks is not an object");
+    };
+    let mut added = Vec::new();
+    for event in HOOK_EVENTS {
+        let Json::Array(groups) = hooks.get_or_insert(event, || Json::Array(Vec::new())) else {
+            bail!("hooks.{event} is not a list");
+        };
+        let mut found = false;
+        for hook in groups
+            .iter_mut()
+            .filter_map(|g| g.get_mut("hooks").and_then(Json::as_array_mut))
+            .flatten()
+        {
+            if t.is_ours(hook) {
+                *hook = t.hook();
+                found = true;
+            }
+        }
+        if !found {
+            groups.push(t.group(event));
+            added.push(event);
+        }
+    }
+    if !added.is_empty() {
+        notes.push(format!("hooks: {} -> {}", added.join(", "), t.hook_url()));
+    }
+    Ok(notes)
+}
+
+/// Takes redline's statusLine and hooks out of a settings object again, restoring the
+/// statusLine that was there before; a note for each change.
+pub fn disconnect(settings: &mut Object, t: &Target) -> Vec<String> {
+    let mut notes = Vec::new();
+    if let Some(Json::Object(line)) = settings.get_mut("statusLine")
+        && let Some(ours) = line
+            .get("command")
+            .and_then(Json::as_str)
+            .and_then(parse_ours)
+    {
+        match ours.then {
+            Some(original) => {
+                notes.push(format!("statusLine: back to {original}"));
+                line.insert("command", original.into());
+            }
+            None => {
+                notes.push("statusLine: removed".into());
+                settings.remove("statusLine");
+            }
+        }
+    }
+
+    let mut removed_any = false;
+    if let Some(Json::Object(hooks)) = settings.get_mut("hooks") {
+        let mut emptied = Vec::new();
+        let mut removed = Vec::new();
+        for (event, groups) in hooks.iter_mut() {
+            let Json::Array(groups) = groups else {
+                continue;
+            };
+            let mut removed_here = false;
+            groups.retain_mut(|g| {
+                let Some(handlers) = g.get_mut("hooks").and_then(Json::as_array_mut) else {
+                    return true;
+                };
+                let before = handlers.len();
+                handlers.retain(|h| !t.is_ours(h));
+                if handlers.len() == before {
+                    return true;
+                }
+                removed_here = true;
+                // A group left without handlers was redline's own.
+                !handlers.is_empty()
+            });
+            if removed_here {
+                removed.push(event.clone());
+                if groups.is_empty() {
+                    emptied.push(event.clone());
+                }
+            }
+        }
+        for event in &emptied {
+            hooks.remove(event);
+        }
+        if !removed.is_empty() {
+            removed_any = true;
+            notes.push(format!("hooks: removed from {}", removed.join(", ")));
+        }
+    }
+    if removed_any
+        && settings
+            .get("hooks")
+            .and_then(Json::as_object)
+            .is_some_and(Object::is_empty)
+    {
+        settings.remove("hooks");
+    }
+    notes
+}
+
+/// What `--write` or `--remove` did, as printed.
+#[derive(Debug)]
+struct Report {
+    path: PathBuf,
+    changed: bool,
+    backup: Option<PathBuf>,
+    notes: Vec<String>,
+}
+
+impl std::fmt::Display for Report {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if !self.changed {
+            return writeln!(f, "{}: nothing to change", self.path.display());
+        }
+        match &self.backup {
+            Some(b) => writeln!(f, "wrote {} (backup: {})", self.path.display(), b.display())?,
+            None => writeln!(f, "wrote {}", self.path.display())?,
+        }
+        for n in &self.notes {
+            writeln!(f, "  {n}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Reads the settings file, connects or disconnects, and writes it back when that
+/// changed anything.
+fn edit(named: &Path, remove: bool, t: &Target) -> Result<Report> {
+    // A settings.json that is a link (a dotfiles repository) stays one: write its target.
+    let path = match std::fs::symlink_metadata(named) {
+        Ok(m) if m.file_type().is_symlink() => std::fs::canonicalize(named)
+            .with_context(|| format!("cannot follow the link {}", named.display()))?,
+        _ => named.to_path_buf(),
+    };
+    let (old, mut settings) = read(&path)?;
+    let before = settings.clone();
+    let notes = if remove {
+        disconnect(&mut settings, t)
+    } else {
+        connect(&mut settings, t).map_err(|e| anyhow!("{}: {e:#}", path.display()))?
+    };
+    let mut report = Report {
+        path: path.clone(),
+        changed: false,
+        backup: None,
+        notes,
+    };
+    if (old.is_some() && settings == before) || (old.is_none() && remove) {
+        return Ok(report);
+    }
+    let text = pretty(&settings)?;
+    if old.is_some() {
+        report.backup = Some(backup(&path)?);
+    }
+    replace(&path, &text)?;
+    report.changed = true;
+    Ok(report)
+}
+
+/// The file's text (`None` when it does not exist) and its object.
+fn read(path: &Path) -> Result<(Option<String>, Object)> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Ok((None, Object::default()));
+        }
+        Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
+    };
+    if text.trim().is_empty() {
+        return Ok((Some(text), Object::default()));
+    }
+    match serde_json::from_str::<Json>(&text) {
+        Ok(Json::Object(m)) => Ok((Some(text), m)),
+        Ok(_) => bail!(
+            "{}: not a JSON object; fix it by hand, nothing was changed",
+            path.display()
+        ),
+        Err(e) => {
+            let message = e.to_string();
+            let message = message
+                .rsplit_once(" at line ")
+                .map_or(message.as_str(), |(m, _)| m);
+            bail!(
+                "{}:{}:{}: not valid JSON ({message}); fix it by hand, nothing was changed",
+                path.display(),
+                e.line(),
+                e.column()
+            )
+        }
+    }
+}
+
+/// Two-space JSON with a trailing newline, as Claude Code writes it.
+fn pretty(settings: &Object) -> Result<String> {
+    let mut text = serde_json::to_string_pretty(settings)?;
+    text.push('\n');
+    Ok(text)
+}
+
+/// Copies the file to `<name>.redline-backup-YYYYMMDDTHHMMSS` (with `-2`, `-3` ... when
+/// that name is taken, so no backup is ever overwritten).
+fn backup(path: &Path) -> Result<PathBuf> {
+    let tz = config::time_zone(None).unwrap_or(jiff::tz::TimeZone::UTC);
+    let stamp = jiff::Timestamp::now()
+        .to_zoned_datetime(tz)
+        .strftime("%Y%m%dT%H%M%S")
+        .to_string();
+    let name = path.file_name().map_or_else(
+        || "settings.json".into(),
+        |n| n.to_string_lossy().into_owned(),
+    );
+    let base = path.with_file_name(format!("{name}.redline-backup-{stamp}"));
+    let mut candidate = base.clone();
+    let mut n = 2;
+    while candidate.exists() {
+        candidate = PathBuf::from(format!("{}-{n}", base.display()));
+        n += 1;
+    }
+    std::fs::copy(path, &candidate).with_context(|| {
+        format!(
+            "cannot back up {} to {}",
+            path.display(),
+            candidate.display()
+        )
+    })?;
+    Ok(candidate)
+}
+
+/// Writes `text` to a temporary file beside `path` with the old file's permissions, then
+/// renames it over `path`, so Claude Code never reads half a file.
+fn replace(path: &Path, text: &str) -> Result<()> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("cannot create directory {}", dir.display()))?;
+    }
+    let tmp = PathBuf::from(format!("{}.redline-tmp", path.display()));
+    std::fs::write(&tmp, text).with_context(|| format!("cannot write {}", tmp.display()))?;
+    if let Ok(meta) = std::fs::metadata(path) {
+        let _ = std::fs::set_permissions(&tmp, meta.permissions());
+    }
+    std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))
+}
+
+/// A JSON value whose objects keep their keys in the order they were read, so a settings
+/// file comes back out as it went in.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Json {
+    /// `null`.
+    Null,
+    /// `true` or `false`.
+    Bool(bool),
+    /// A number, as serde_json reads it.
+    Number(Number),
+    /// A string.
+    String(String),
+    /// An array.
+    Array(Vec<Json>),
+    /// An object.
+    Object(Object),
+}
+
+/// A JSON object: its members in order (a repeated key keeps its first place and its last
+/// value, as `JSON.parse` reads it).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Object(Vec<(String, Json)>);
+
+impl Object {
+    /// The value of `key`.
+    pub fn get(&self, key: &str) -> Option<&Json> {
+        self.0.iter().find(|(k, _)| k == key).map(|(_, v)| v)
+    }
+
+    /// The value of `key`, to change.
+    pub fn get_mut(&mut self, key: &str) -> Option<&mut Json> {
+        self.0.iter_mut().find(|(k, _)| k == key).map(|(_, v)| v)
+    }
+
+    /// Sets `key`, in its place when it is there, else at the end.
+    pub fn insert(&mut self, key: &str, value: Json) {
+        match self.get_mut(key) {
+            Some(v) => *v = value,
+            None => self.0.push((key.to_owned(), value)),
+        }
+    }
+
+    /// The value of `key`, added at the end from `make` when it is not there.
+    pub fn get_or_insert(&mut self, key: &str, make: impl FnOnce() -> Json) -> &mut Json {
+        let i = match self.0.iter().position(|(k, _)| k == key) {
+            Some(i) => i,
+            None => {
+                self.0.push((key.to_owned(), make()));
+                self.0.len() - 1
+            }
+        };
+        &mut self.0[i].1
+    }
+
+    /// Removes `key`, leaving the others in their order.
+    pub fn remove(&mut self, key: &str) -> Option<Json> {
+        let i = self.0.iter().position(|(k, _)| k == key)?;
+        Some(self.0.remove(i).1)
+    }
+
+    /// Whether it has no members.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The members, in order.
+    pub fn iter_mut(&mut self) -> impl Iterator<Item = (&String, &mut Json)> {
+        self.0.iter_mut().map(|(k, v)| (&*k, v))
+    }
+}
+
+impl<const N: usize> From<[(&str, Json); N]> for Object {
+    fn from(members: [(&str, Json); N]) -> Object {
+        Object(
+            members
+                .into_iter()
+                .map(|(k, v)| (k.to_owned(), v))
+                .collect(),
+        )
+    }
+}
+
+impl Json {
+    /// The string, if it is one.
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            Json::String(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// The object, if it is one.
+    pub fn as_object(&self) -> Option<&Object> {
+        match self {
+            Json::Object(o) => Some(o),
+            _ => None,
+        }
+    }
+
+    /// The array, if it is one, to change.
+    pub fn as_array_mut(&mut self) -> Option<&mut Vec<Json>> {
+        match self {
+            Json::Array(a) => Some(a),
+            _ => None,
+        }
+    }
+
+    /// A member of an object.
+    pub fn get(&self, key: &str) -> Option<&Json> {
+        self.as_object()?.get(key)
+    }
+
+    /// A member of an object, to change.
+    pub fn get_mut(&mut self, key: &str) -> Option<&mut Json> {
+        match self {
+            Json::Object(o) => o.get_mut(key),
+            _ => None,
+        }
+    }
+}
+
+impl From<&str> for Json {
+    fn from(s: &str) -> Json {
+        Json::String(s.to_owned())
+    }
+}
+
+impl From<String> for Json {
+    fn from(s: String) -> Json {
+        Json::String(s)
+    }
+}
+
+impl From<u64> for Json {
+    fn from(n: u64) -> Json {
+        Json::Number(n.into())
+    }
+}
+
+impl From<Object> for Json {
+    fn from(o: Object) -> Json {
+        Json::Object(o)
+    }
+}
+
+impl Serialize for Object {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(Some(self.0.len()))?;
+        for (k, v) in &self.0 {
+            m.serialize_entry(k, v)?;
+        }
+        m.end()
+    }
+}
+
+impl Serialize for Json {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Json::Null => s.serialize_unit(),
+            Json::Bool(b) => s.serialize_bool(*b),
+            Json::Number(n) => n.serialize(s),
+            Json::String(t) => s.serialize_str(t),
+            Json::Array(a) => a.serialize(s),
+            Json::Object(o) => o.serialize(s),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Json {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Json, D::Error> {
+        d.deserialize_any(JsonVisitor)
+    }
+}
+
+struct JsonVisitor;
+
+impl<'de> Visitor<'de> for JsonVisitor {
+    type Value = Json;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_unit<E>(self) -> Result<Json, E> {
+        Ok(Json::Null)
+    }
+
+    fn visit_none<E>(self) -> Result<Json, E> {
+        Ok(Json::Null)
+    }
+
+    fn visit_bool<E>(self, b: bool) -> Result<Json, E> {
+        Ok(Json::Bool(b))
+    }
+
+    fn visit_u64<E>(self, n: u64) -> Result<Json, E> {
+        Ok(Json::Number(n.into()))
+    }
+
+    fn visit_i64<E>(self, n: i64) -> Result<Json, E> {
+        Ok(Json::Number(n.into()))
+    }
+
+    fn visit_f64<E: de::Error>(self, n: f64) -> Result<Json, E> {
+        Number::from_f64(n)
+            .map(Json::Number)
+            .ok_or_else(|| E::custom("a number that is not finite"))
+    }
+
+    fn visit_str<E>(self, s: &str) -> Result<Json, E> {
+        Ok(Json::String(s.to_owned()))
+    }
+
+    fn visit_string<E>(self, s: String) -> Result<Json, E> {
+        Ok(Json::String(s))
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Json, A::Error> {
+        let mut items = Vec::new();
+        while let Some(v) = seq.next_element()? {
+            items.push(v);
+        }
+        Ok(Json::Array(items))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Json, A::Error> {
+        let mut o = Object::default();
+        while let Some((k, v)) = map.next_entry::<String, Json>()? {
+            o.insert(&k, v);
+        }
+        Ok(Json::Object(o))
+    }
+}
+
+/// `s` as one single-quoted shell word; a `'` inside becomes `'\''`.
+pub fn shell_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', r"'\''"))
+}
+
+/// `s` as it is when the shell reads it as one literal word, else single-quoted.
+pub(crate) fn shell_word(s: &str) -> String {
+    let plain = !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._-/:=@%+,".contains(c));
+    if plain { s.to_owned() } else { shell_quote(s) }
+}
+
+/// Splits a command into words as `sh` does for a simple command of literal words
+/// (quotes and backslashes); `None` for anything else (pipes, expansions, globs,
+/// unbalanced quotes), which is then nobody's business but its owner's.
+fn split_words(s: &str) -> Option<Vec<String>> {
+    let mut words = Vec::new();
+    let mut word = String::new();
+    let mut in_word = false;
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            ' ' | '\t' | '\n' => {
+                if in_word {
+                    words.push(std::mem::take(&mut word));
+                    in_word = false;
+                }
+            }
+            '\'' => {
+                in_word = true;
+                loop {
+                    match chars.next()? {
+                        '\'' => break,
+                        c => word.push(c),
+                    }
+                }
+            }
+            '"' => {
+                in_word = true;
+                loop {
+                    match chars.next()? {
+                        '"' => break,
+                        '$' | '`' => return None,
+                        '\\' => match chars.next()? {
+                            '\n' => {}
+                            c @ ('$' | '`' | '"' | '\\') => word.push(c),
+                            c => {
+                                word.push('\\');
+                                word.push(c);
+                            }
+                        },
+                        c => word.push(c),
+                    }
+                }
+            }
+            '\\' => {
+                in_word = true;
+                match chars.next()? {
+                    '\n' => {}
+                    c => word.push(c),
+                }
+            }
+            ';' | '&' | '|' | '<' | '>' | '(' | ')' | '$' | '`' | '#' | '*' | '?' | '[' | ']'
+            | '{' | '}' | '~' | '!' => return None,
+            c => {
+                in_word = true;
+                word.push(c);
+            }
+        }
+    }
+    if in_word {
+        words.push(word);
+    }
+    Some(words)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::{Value, json};
+
+    fn target() -> Target {
+        Target::new(DEFAULT_LISTEN.parse().unwrap(), false)
+    }
+
+    /// An object read from JSON text, its keys in the text's order.
+    fn object(text: &str) -> Object {
+        match serde_json::from_str(text).unwrap() {
+            Json::Object(o) => o,
+            _ => panic!("not an object"),
+        }
+    }
+
+    /// The same as a serde_json value (whose objects ignore key order).
+    fn value(o: &Object) -> Value {
+        serde_json::to_value(o).unwrap()
+    }
+
+    fn hook(v: Value) -> Json {
+        serde_json::from_value(v).unwrap()
+    }
+
+    #[test]
+    fn quoting_round_trips_through_the_word_splitter() {
+        for s in [
+            "plain",
+            "echo 'hi'",
+            r#"jq -r '.model.display_name' | sed "s/a/b/""#,
+            "it's $HOME and `date` \\ \"quoted\"",
+            "",
+            "'''",
+        ] {
+            let words = split_words(&format!("x {}", shell_quote(s))).unwrap();
+            assert_eq!(words, ["x", s], "{s:?}");
+        }
+        assert_eq!(shell_quote("it's"), r"'it'\''s'");
+        assert_eq!(shell_word("127.0.0.1:9000"), "127.0.0.1:9000");
+        assert_eq!(shell_word("[::1]:7878"), "'[::1]:7878'");
+        assert_eq!(
+            split_words(r#"a "b c" d\ e 'f'"g""#).unwrap(),
+            ["a", "b c", "d e", "fg"]
+        );
+        assert_eq!(split_words("a | b"), None);
+        assert_eq!(split_words("echo $HOME"), None);
+        assert_eq!(split_words("'open"), None);
+    }
+
+    #[test]
+    fn statusline_commands_are_recognised() {
+        let t = target();
+        assert_eq!(t.statusline_command(None), "redline statusline");
+        let wrapped = t.statusline_command(Some("bash ~/.claude/line.sh 'x'"));
+        assert_eq!(
+            wrapped,
+            r"redline statusline --then 'bash ~/.claude/line.sh '\''x'\'''"
+        );
+        assert_eq!(
+            parse_ours(&wrapped),
+            Some(Ours {
+                then: Some("bash ~/.claude/line.sh 'x'".into()),
+                plain: true
+            })
+        );
+        assert_eq!(
+            parse_ours("/opt/bin/redline statusline --config c.toml"),
+            Some(Ours {
+                then: None,
+                plain: false
+            })
+        );
+        assert_eq!(parse_ours("redline statusline | tee log"), None);
+        assert_eq!(parse_ours("redline-fork statusline"), None);
+        assert_eq!(parse_ours("ccusage statusline"), None);
+        let lan = Target::new("192.168.1.5:7878".parse().unwrap(), true);
+        assert_eq!(
+            lan.statusline_command(Some("x")),
+            "redline statusline --listen 192.168.1.5:7878 --then 'x'"
+        );
+        assert_eq!(
+            parse_ours(&lan.statusline_command(Some("x"))).unwrap().then,
+            Some("x".into())
+        );
+    }
+
+    #[test]
+    fn hooks_are_ours_by_address() {
+        let t = target();
+        let ours = |u: &str| t.is_ours(&hook(json!({"type": "http", "url": u})));
+        assert!(ours("http://127.0.0.1:7878/hook"));
+        assert!(ours("http://localhost:7878/hook/"));
+        assert!(!ours("http://127.0.0.1:7879/hook"));
+        assert!(!ours("http://127.0.0.1:7878/statusline"));
+        assert!(!t.is_ours(&hook(json!({"type": "command", "command": "x"}))));
+        let any = Target::new("0.0.0.0:9000".parse().unwrap(), false);
+        assert_eq!(any.hook_url(), "http://127.0.0.1:9000/hook");
+    }
+
+    #[test]
+    fn connect_wraps_and_disconnect_unwraps() {
+        let text = r#"{
+            "model": "opus",
+            "statusLine": {"type": "command", "command": "npx ccusage statusline", "padding": 0},
+            "hooks": {"Stop": [{"hooks": [{"type": "command", "command": "notify-send done"}]}]},
+            "env": {"Z": "1", "A": "2"}
+        }"#;
+        let original = object(text);
+        let t = target();
+        let mut s = original.clone();
+        connect(&mut s, &t).unwrap();
+        let v = value(&s);
+        assert_eq!(
+            v["statusLine"]["command"],
+            "redline statusline --then 'npx ccusage statusline'"
+        );
+        assert_eq!(v["statusLine"]["padding"], 0);
+        assert_eq!(v["hooks"]["Stop"].as_array().unwrap().len(), 2);
+        assert_eq!(v["hooks"]["PostToolUse"][0]["matcher"], "*");
+        assert_eq!(
+            v["hooks"]["Stop"][1],
+            json!({"hooks": [{"type": "http", "url": "http://127.0.0.1:7878/hook", "timeout": 2}]})
+        );
+        let pretty_once = pretty(&s).unwrap();
+        assert!(
+            pretty_once.find("\"model\"") < pretty_once.find("\"statusLine\"")
+                && pretty_once.find("\"Z\"") < pretty_once.find("\"A\""),
+            "{pretty_once}"
+        );
+        let once = s.clone();
+        assert!(connect(&mut s, &t).unwrap().is_empty());
+        assert_eq!(s, once);
+        disconnect(&mut s, &t);
+        assert_eq!(s, original);
+    }
+
+    #[test]
+    fn disconnect_leaves_foreign_hooks_in_a_shared_group() {
+        let t = target();
+        let mut s = object(
+            r#"{"hooks": {"Stop": [{"hooks": [
+                {"type": "command", "command": "say done"},
+                {"type": "http", "url": "http://127.0.0.1:7878/hook", "timeout": 2}
+            ]}]}}"#,
+        );
+        disconnect(&mut s, &t);
+        assert_eq!(
+            value(&s),
+            json!({"hooks": {"Stop": [{"hooks": [{"type": "command", "command": "say done"}]}]}})
+        );
+    }
+
+    #[test]
+    fn a_token_adds_the_header_by_variable() {
+        let mut s = Object::default();
+        connect(&mut s, &Target::new("0.0.0.0:7878".parse().unwrap(), true)).unwrap();
+        assert_eq!(
+            value(&s)["hooks"]["Stop"][0]["hooks"][0],
+            json!({"type": "http", "url": "http://127.0.0.1:7878/hook", "timeout": 2,
+                   "headers": {"Authorization": "Bearer $REDLINE_TOKEN"},
+                   "allowedEnvVars": ["REDLINE_TOKEN"]})
+        );
+    }
+
+    #[test]
+    fn a_statusline_without_a_command_is_refused() {
+        let mut s = object(r#"{"statusLine": {"type": "static"}}"#);
+        let e = connect(&mut s, &target()).unwrap_err().to_string();
+        assert!(e.contains("statusLine has no command"), "{e}");
+        let mut s = object(r#"{"hooks": {"Stop": {}}}"#);
+        let e = connect(&mut s, &target()).unwrap_err().to_string();
+        assert!(e.contains("hooks.Stop is not a list"), "{e}");
+    }
+
+    #[test]
+    fn json_keeps_key_order_and_numbers() {
+        let text = "{\n  \"b\": [1, -2, 3.5, 1e300, null, true],\n  \"a\": {\"y\": \"\u{e9}\", \"x\": {}}\n}";
+        let o = object(text);
+        assert_eq!(
+            serde_json::to_string(&o).unwrap(),
+            r#"{"b":[1,-2,3.5,1e+300,null,true],"a":{"y":"é","x":{}}}"#
+        );
+    }
+
+    #[test]
+    fn settings_path_follows_claude_config_dir() {
+        let env = |dir: Option<&str>| RootEnv {
+            claude_config_dir: dir.map(str::to_owned),
+            xdg_config_home: None,
+            home: Some(PathBuf::from("/home/u")),
+        };
+        assert_eq!(
+            settings_path(&env(None)).unwrap(),
+            PathBuf::from("/home/u/.claude/settings.json")
+        );
+        assert_eq!(
+            settings_path(&env(Some("/cfg/claude"))).unwrap(),
+            PathBuf::from("/cfg/claude/settings.json")
+        );
+        assert_eq!(
+            settings_path(&env(Some("/a,/b"))).unwrap(),
+            PathBuf::from("/home/u/.claude/settings.json")
+        );
+    }
+}

@@ -1,0 +1,431 @@
+//! `redline install-claude` on temporary settings files, through the real binary: what
+//! `--write` adds and keeps, that it is idempotent and backs up each change, that
+//! `--remove` gives back the original, and the refusals.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use serde_json::{Value, json};
+
+/// A temporary home, removed when dropped.
+struct Home(PathBuf);
+
+impl Home {
+    fn new() -> Home {
+        static N: AtomicU32 = AtomicU32::new(0);
+        let dir = std::env::temp_dir().join(format!(
+            "redline-install-claude-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        Home(dir)
+    }
+
+    fn settings(&self) -> PathBuf {
+        self.0.join("claude").join("settings.json")
+    }
+
+    /// Writes the settings file as Claude Code (and redline) do: two spaces, a final
+    /// newline (serde_json's objects here sort their keys).
+    fn write_settings(&self, v: &Value) -> String {
+        let mut text = serde_json::to_string_pretty(v).unwrap();
+        text.push('\n');
+        self.write_text(&text)
+    }
+
+    fn write_text(&self, text: &str) -> String {
+        std::fs::create_dir_all(self.settings().parent().unwrap()).unwrap();
+        std::fs::write(self.settings(), text).unwrap();
+        text.to_owned()
+    }
+
+    fn read(&self) -> String {
+        std::fs::read_to_string(self.settings()).unwrap()
+    }
+
+    fn value(&self) -> Value {
+        serde_json::from_str(&self.read()).unwrap()
+    }
+
+    fn backups(&self) -> Vec<PathBuf> {
+        let mut b: Vec<PathBuf> = std::fs::read_dir(self.settings().parent().unwrap())
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| {
+                p.file_name()
+                    .unwrap()
+                    .to_string_lossy()
+                    .starts_with("settings.json.redline-backup-")
+            })
+            .collect();
+        b.sort();
+        b
+    }
+
+    /// Runs `redline install-claude --settings FILE ARGS` with only `vars` set.
+    fn run(&self, args: &[&str], vars: &[(&str, &str)]) -> (bool, String, String) {
+        let out = Command::new(env!("CARGO_BIN_EXE_redline"))
+            .arg("install-claude")
+            .arg("--settings")
+            .arg(self.settings())
+            .args(args)
+            .env_clear()
+            .env("HOME", &self.0)
+            .env("XDG_CONFIG_HOME", self.0.join("config"))
+            .env("XDG_STATE_HOME", self.0.join("state"))
+            .envs(vars.iter().copied())
+            .output()
+            .unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        let (ok, out, err) = self.run(args, &[]);
+        assert!(ok, "install-claude {args:?} failed: {err}");
+        out
+    }
+}
+
+impl Drop for Home {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+const URL: &str = "http://127.0.0.1:7878/hook";
+const EVENTS: [&str; 6] = [
+    "UserPromptSubmit",
+    "PostToolUse",
+    "Stop",
+    "StopFailure",
+    "SessionStart",
+    "SessionEnd",
+];
+
+fn ours() -> Value {
+    json!({"type": "http", "url": URL, "timeout": 2})
+}
+
+/// The hook groups of `event` that hold redline's hook.
+fn our_groups(v: &Value, event: &str) -> Vec<Value> {
+    v["hooks"][event]
+        .as_array()
+        .map(|gs| {
+            gs.iter()
+                .filter(|g| {
+                    g["hooks"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .any(|h| h["url"] == URL)
+                })
+                .cloned()
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// A file without statusLine or hooks: both are added, and taken out again to the byte.
+#[test]
+fn settings_without_statusline_or_hooks() {
+    let h = Home::new();
+    let original = h.write_settings(&json!({"model": "opus", "theme": "dark"}));
+    let out = h.ok(&["--write"]);
+    assert!(out.contains("wrote ") && out.contains("backup: "), "{out}");
+    let v = h.value();
+    assert_eq!(
+        v["statusLine"],
+        json!({"type": "command", "command": "redline statusline"})
+    );
+    for event in EVENTS {
+        let groups = our_groups(&v, event);
+        assert_eq!(groups.len(), 1, "{event}");
+        let expected = if event == "PostToolUse" {
+            json!({"matcher": "*", "hooks": [ours()]})
+        } else {
+            json!({"hooks": [ours()]})
+        };
+        assert_eq!(groups[0], expected, "{event}");
+    }
+    assert_eq!(
+        (v["model"].clone(), v["theme"].clone()),
+        (json!("opus"), json!("dark"))
+    );
+    // The new keys come after the old ones.
+    let text = h.read();
+    assert!(
+        text.find("\"theme\"") < text.find("\"statusLine\""),
+        "{text}"
+    );
+    assert!(text.ends_with("}\n") && text.contains("\n  \"statusLine\": {\n    \"type\""));
+    assert_eq!(h.backups().len(), 1);
+    assert_eq!(std::fs::read_to_string(&h.backups()[0]).unwrap(), original);
+
+    h.ok(&["--remove"]);
+    assert_eq!(h.read(), original);
+    assert_eq!(h.backups().len(), 2);
+}
+
+/// A foreign statusLine (with padding) and hooks of the user's own: all kept, the
+/// statusLine wrapped; twice is once; `--remove` restores the file to the byte.
+#[test]
+fn foreign_statusline_and_hooks_are_kept() {
+    let h = Home::new();
+    let their_line = r#"bash -c 'printf "%s" "$(jq -r .model.display_name)"' # it's mine"#;
+    // Written as Claude Code writes it, keys in no sorted order.
+    let original = h.write_text(&format!(
+        r#"{{
+  "$schema": "https://json.schemastore.org/claude-code-settings.json",
+  "statusLine": {{
+    "type": "command",
+    "command": {},
+    "padding": 0
+  }},
+  "zeta": {{
+    "b": 1,
+    "a": 2
+  }},
+  "hooks": {{
+    "Stop": [
+      {{
+        "hooks": [
+          {{
+            "type": "command",
+            "command": "notify-send 'done'"
+          }}
+        ]
+      }}
+    ],
+    "PreToolUse": [
+      {{
+        "matcher": "Bash",
+        "hooks": [
+          {{
+            "type": "command",
+            "command": "guard.sh"
+          }}
+        ]
+      }}
+    ]
+  }},
+  "permissions": {{
+    "allow": [
+      "Bash(ls:*)"
+    ],
+    "deny": []
+  }}
+}}
+"#,
+        json!(their_line)
+    ));
+    let out = h.ok(&["--write"]);
+    assert!(out.contains("redline's line first, then yours"), "{out}");
+    let once = h.read();
+    let v = h.value();
+    // Their statusLine runs after redline's; its other keys stay.
+    let command = v["statusLine"]["command"].as_str().unwrap();
+    assert!(
+        command.starts_with("redline statusline --then '"),
+        "{command}"
+    );
+    assert_eq!(v["statusLine"]["padding"], 0);
+    assert_eq!(v["statusLine"]["type"], "command");
+    // The shell reads the --then argument back as their exact command.
+    let echoed = Command::new("sh")
+        .arg("-c")
+        .arg(command.replacen("redline statusline --then", "printf %s", 1))
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&echoed.stdout), their_line);
+    // Their hooks stay, first; redline's are added.
+    assert_eq!(
+        v["hooks"]["Stop"][0],
+        json!({"hooks": [{"type": "command", "command": "notify-send 'done'"}]})
+    );
+    assert_eq!(v["hooks"]["Stop"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        v["hooks"]["PreToolUse"],
+        json!([{"matcher": "Bash", "hooks": [{"type": "command", "command": "guard.sh"}]}])
+    );
+    for event in EVENTS {
+        assert_eq!(our_groups(&v, event).len(), 1, "{event}");
+    }
+    assert_eq!(
+        v["permissions"],
+        json!({"allow": ["Bash(ls:*)"], "deny": []})
+    );
+    assert!(once.find("\"zeta\"") < once.find("\"hooks\""), "{once}");
+    assert!(once.find("\"b\": 1") < once.find("\"a\": 2"), "{once}");
+    assert!(
+        once.find("\"hooks\"") < once.find("\"permissions\""),
+        "{once}"
+    );
+
+    // Twice is once, and the second run writes nothing (so makes no backup).
+    let out = h.ok(&["--write"]);
+    assert!(out.contains("nothing to change"), "{out}");
+    assert_eq!(h.read(), once);
+    assert_eq!(h.backups().len(), 1);
+
+    h.ok(&["--remove"]);
+    assert_eq!(h.read(), original);
+    assert_eq!(h.backups().len(), 2);
+    assert_eq!(std::fs::read_to_string(&h.backups()[0]).unwrap(), original);
+    // Removing again changes nothing.
+    let out = h.ok(&["--remove"]);
+    assert!(out.contains("nothing to change"), "{out}");
+    assert_eq!(h.backups().len(), 2);
+}
+
+/// A file in another format comes back as the same JSON value, not the same bytes.
+#[test]
+fn other_formatting_comes_back_as_the_same_value() {
+    let h = Home::new();
+    let original =
+        r#"{"statusLine":{"command":"~/line.sh","type":"command"},"hooks":{"Stop":[]},"n":1.5}"#;
+    std::fs::create_dir_all(h.settings().parent().unwrap()).unwrap();
+    std::fs::write(h.settings(), original).unwrap();
+    h.ok(&["--write"]);
+    assert_eq!(
+        h.value()["statusLine"]["command"],
+        "redline statusline --then '~/line.sh'"
+    );
+    h.ok(&["--remove"]);
+    let back: Value = h.value();
+    let mut expected: Value = serde_json::from_str(original).unwrap();
+    // A `Stop` list that was empty before is emptied by redline's removal and dropped.
+    expected["hooks"].as_object_mut().unwrap().remove("Stop");
+    expected.as_object_mut().unwrap().remove("hooks");
+    assert_eq!(back, expected);
+}
+
+/// No settings file (nor its directory): `--write` makes both, without a backup.
+#[test]
+fn a_missing_file_is_created() {
+    let h = Home::new();
+    let out = h.ok(&["--write"]);
+    assert!(out.contains("wrote ") && !out.contains("backup"), "{out}");
+    assert_eq!(h.value()["statusLine"]["command"], "redline statusline");
+    assert!(h.backups().is_empty());
+    h.ok(&["--remove"]);
+    assert_eq!(h.read(), "{}\n");
+}
+
+/// Without --write or --remove: the snippet and a word on --write, and nothing written.
+#[test]
+fn printing_writes_nothing() {
+    let h = Home::new();
+    let out = h.ok(&[]);
+    let json_end = out.find("\n\n").unwrap();
+    let snippet: Value = serde_json::from_str(&out[..json_end]).unwrap();
+    assert_eq!(snippet["statusLine"]["command"], "redline statusline");
+    assert_eq!(snippet["hooks"].as_object().unwrap().len(), 6);
+    assert!(out.contains("--write"), "{out}");
+    assert!(!h.settings().exists());
+}
+
+/// A settings.json that is not JSON is refused, naming the file, line and column, and
+/// left alone.
+#[test]
+fn invalid_json_is_refused_with_its_place() {
+    let h = Home::new();
+    std::fs::create_dir_all(h.settings().parent().unwrap()).unwrap();
+    let bad = "{\n  \"model\": \"opus\",\n  \"hooks\": {,}\n}\n";
+    std::fs::write(h.settings(), bad).unwrap();
+    for mode in ["--write", "--remove"] {
+        let (ok, _, err) = h.run(&[mode], &[]);
+        assert!(!ok);
+        let at = format!("{}:3:", h.settings().display());
+        assert!(err.contains(&at) && err.contains("not valid JSON"), "{err}");
+    }
+    assert_eq!(h.read(), bad);
+    assert!(h.backups().is_empty());
+    std::fs::write(h.settings(), "[1, 2]\n").unwrap();
+    let (ok, _, err) = h.run(&["--write"], &[]);
+    assert!(!ok && err.contains("not a JSON object"), "{err}");
+}
+
+/// A configured token puts `Bearer $REDLINE_TOKEN` in the hooks, never the token.
+#[test]
+fn a_token_adds_the_header_by_name_only() {
+    let h = Home::new();
+    let secret = "s3cret-token-for-tests";
+    let (ok, out, err) = h.run(&["--write"], &[("REDLINE_TOKEN", secret)]);
+    assert!(ok, "{err}");
+    assert!(out.contains("REDLINE_TOKEN must be set"), "{out}");
+    let text = h.read();
+    assert!(!text.contains(secret), "{text}");
+    let v = h.value();
+    for event in EVENTS {
+        let hook = &our_groups(&v, event)[0]["hooks"][0];
+        assert_eq!(
+            hook["headers"],
+            json!({"Authorization": "Bearer $REDLINE_TOKEN"})
+        );
+        assert_eq!(hook["allowedEnvVars"], json!(["REDLINE_TOKEN"]));
+    }
+    // Written again without a token, the hooks lose the header and stay one each.
+    h.ok(&["--write"]);
+    let v = h.value();
+    assert_eq!(our_groups(&v, "Stop"), vec![json!({"hooks": [ours()]})]);
+}
+
+/// The daemon's address as `serve` resolves it: an unspecified bind is reached on
+/// loopback, with the token (the daemon wants it for POSTs beyond loopback).
+#[test]
+fn the_listen_address_names_the_hooks() {
+    let h = Home::new();
+    let (ok, out, err) = h.run(&["--write", "--listen", "0.0.0.0:9000"], &[]);
+    assert!(ok, "{err}");
+    assert!(out.contains("state/redline/token"), "{out}");
+    let v = h.value();
+    assert_eq!(
+        v["statusLine"]["command"],
+        "redline statusline --listen 127.0.0.1:9000"
+    );
+    let hook = &v["hooks"]["SessionEnd"][0]["hooks"][0];
+    assert_eq!(hook["url"], "http://127.0.0.1:9000/hook");
+    assert_eq!(hook["allowedEnvVars"], json!(["REDLINE_TOKEN"]));
+    // Redline's entries for another address are someone else's.
+    h.ok(&["--remove"]);
+    let (ok, _, err) = h.run(&["--write", "--listen", "127.0.0.1:9000"], &[]);
+    assert!(ok, "{err}");
+    h.ok(&["--write"]);
+    let v = h.value();
+    assert_eq!(v["hooks"]["Stop"].as_array().unwrap().len(), 2);
+    h.ok(&["--remove"]);
+    let v = h.value();
+    assert_eq!(
+        v["hooks"]["Stop"][0]["hooks"][0]["url"],
+        "http://127.0.0.1:9000/hook"
+    );
+}
+
+/// Without --settings: `$CLAUDE_CONFIG_DIR/settings.json`.
+#[test]
+fn claude_config_dir_names_the_file() {
+    let h = Home::new();
+    let dir = h.0.join("elsewhere");
+    let out = Command::new(env!("CARGO_BIN_EXE_redline"))
+        .args(["install-claude", "--write"])
+        .env_clear()
+        .env("HOME", &h.0)
+        .env("XDG_CONFIG_HOME", h.0.join("config"))
+        .env("CLAUDE_CONFIG_DIR", &dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(Path::new(&dir.join("settings.json")).is_file());
+    assert!(!h.settings().exists());
+}
