@@ -372,7 +372,8 @@ fn a_token_adds_the_header_by_name_only() {
         assert_eq!(hook["allowedEnvVars"], json!(["REDLINE_TOKEN"]));
     }
     // Written again without a token, the hooks lose the header and stay one each.
-    h.ok(&["--write"]);
+    let out = h.ok(&["--write"]);
+    assert!(out.contains("hooks: updated for UserPromptSubmit"), "{out}");
     let v = h.value();
     assert_eq!(our_groups(&v, "Stop"), vec![json!({"hooks": [ours()]})]);
 }

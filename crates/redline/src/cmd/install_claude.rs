@@ -53,7 +53,7 @@ pub fn run(
         None => settings_path(env)?,
     };
     let token_note = if cfg.token.is_some() {
-        Some("REDLINE_TOKEN must be set to the token in Claude Code's environment: the hooks send `Authorization: Bearer $REDLINE_TOKEN`, and the token itself is never written to settings.json.".to_owned())
+        Some("REDLINE_TOKEN must be set in Claude Code's environment, to the token: the hooks send `Authorization: Bearer $REDLINE_TOKEN`, and the token itself is never written to settings.json.".to_owned())
     } else if cfg.exposed() {
         Some(format!(
             "REDLINE_TOKEN must be set in Claude Code's environment to the daemon's token (in {}): the daemon listens beyond loopback, so the hooks send `Authorization: Bearer $REDLINE_TOKEN`.",
@@ -281,7 +281,7 @@ pub fn connect(settings: &mut Object, t: &Target) -> Result<Vec<String>> {
     let Json::Object(hooks) = settings.get_or_insert("hooks", || Object::default().into()) else {
         bail!("hooks is not an object");
     };
-    let mut added = Vec::new();
+    let (mut added, mut updated) = (Vec::new(), Vec::new());
     for event in HOOK_EVENTS {
         let Json::Array(groups) = hooks.get_or_insert(event, || Json::Array(Vec::new())) else {
             bail!("hooks.{event} is not a list");
@@ -293,7 +293,11 @@ pub fn connect(settings: &mut Object, t: &Target) -> Result<Vec<String>> {
             .flatten()
         {
             if t.is_ours(hook) {
-                *hook = t.hook();
+                let new = t.hook();
+                if *hook != new {
+                    *hook = new;
+                    updated.push(event);
+                }
                 found = true;
             }
         }
@@ -304,6 +308,9 @@ pub fn connect(settings: &mut Object, t: &Target) -> Result<Vec<String>> {
     }
     if !added.is_empty() {
         notes.push(format!("hooks: {} -> {}", added.join(", "), t.hook_url()));
+    }
+    if !updated.is_empty() {
+        notes.push(format!("hooks: updated for {}", updated.join(", ")));
     }
     Ok(notes)
 }
