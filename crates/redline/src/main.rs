@@ -9,6 +9,7 @@ mod http;
 mod hub;
 mod mdns;
 mod metrics;
+mod ordered_json;
 mod replay;
 mod table;
 
