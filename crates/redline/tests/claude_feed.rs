@@ -177,24 +177,12 @@ fn posts_need_the_token_beyond_loopback() {
     assert_eq!(d.post("/hook", r#"{"hook_event_name":"Stop"}"#).status, 401);
     assert_eq!(d.post("/statusline", "{}").status, 401);
     // redline statusline finds the token in the configuration and gets through.
-    let (line, _) = {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_redline"))
-            .args(["statusline", "--token", "s3cret-token"])
-            .env("REDLINE_LISTEN", &d.addr)
-            .env("XDG_CONFIG_HOME", home.dir.join("config"))
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(status_json(50.0, now_s() + 3600).as_bytes())
-            .unwrap();
-        let out = child.wait_with_output().unwrap();
-        (String::from_utf8_lossy(&out.stdout).into_owned(), ())
-    };
+    let (line, _) = statusline(
+        &home,
+        &d.addr,
+        &status_json(50.0, now_s() + 3600),
+        &["--token", "s3cret-token"],
+    );
     assert!(
         line.contains("FUEL 50% plan") && !line.contains("no daemon"),
         "{line}"
