@@ -8,8 +8,8 @@
 //! hook whose url is `/hook` on the daemon's address), and a statusLine that was there
 //! before is kept as the `--then` argument of redline's, from which `--remove` parses it
 //! back. Every other key, and the order of keys, is left as it was: the file is read into
-//! [`Json`](crate::ordered_json::Json), which keeps each object's keys in the order they were read (serde_json's own
-//! `preserve_order` would reorder every report's JSON, so it stays off). Each write is
+//! an order-keeping JSON value (`crate::ordered_json`); serde_json's own `preserve_order`
+//! would reorder every report's JSON, so it stays off. Each write is
 //! preceded by a timestamped backup and replaces the file in one rename.
 
 use std::io::Write;
