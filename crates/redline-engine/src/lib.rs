@@ -22,6 +22,7 @@ pub mod record;
 pub mod report;
 pub mod roots;
 pub mod scan;
+pub mod stats;
 pub mod tail;
 pub mod timestamp;
 pub mod usage;

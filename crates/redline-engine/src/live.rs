@@ -26,8 +26,10 @@ use crate::ledger::{
 };
 use crate::prices::{CostMode, PriceTable, price_entry};
 use crate::record::{LineProblem, parse_line};
+use crate::report::{ModelNames, prepare_parts};
 use crate::roots::Transcript;
 use crate::scan::Scan;
+use crate::stats::{Stat, Window};
 use crate::usage::{self, Usage};
 
 /// How far back the recent list reaches: enough for today in any time zone (a day can
@@ -399,6 +401,21 @@ impl Live {
     /// The transcript source's health.
     pub fn health(&self) -> &SourceHealth {
         &self.health
+    }
+
+    /// One of the deep stats over the history held (see [`crate::stats`]).
+    pub fn stat(&self, which: Stat, w: &Window) -> serde_json::Value {
+        let opts = w.options(self.cost_mode);
+        let names = ModelNames::new(&self.models);
+        let data = prepare_parts(
+            &self.ledger,
+            &self.models,
+            &self.files,
+            &self.prices,
+            &opts,
+            &names,
+        );
+        crate::stats::stat(which, &data, w, &opts)
     }
 
     /// Per-model tokens and dollars since the daemon started.

@@ -15,7 +15,7 @@ use redline_core::TokenCounts;
 use serde_json::{Map, Value, json};
 
 use crate::blocks::{self, Block, BlockEntry};
-use crate::ledger::{Entry, FLAG_FAST, Files, ModelId, Models};
+use crate::ledger::{Entry, FLAG_FAST, Files, Ledger, ModelId, Models};
 use crate::prices::{CostMode, ModelPrice, PriceTable, Priced, price_entry};
 use crate::scan::Scan;
 use crate::timestamp::format_ms;
@@ -103,11 +103,24 @@ pub fn prepare<'a>(
     opts: &ReportOptions,
     names: &'a ModelNames,
 ) -> Dataset<'a> {
-    let prices: Vec<Option<&ModelPrice>> = scan.models.names().map(|m| table.lookup(m)).collect();
-    let mut items = Vec::with_capacity(scan.ledger.len());
-    for e in scan.ledger.entries() {
+    prepare_parts(&scan.ledger, &scan.models, &scan.files, table, opts, names)
+}
+
+/// [`prepare`] from a ledger and its tables, wherever they are kept (a scan, or the live
+/// state).
+pub fn prepare_parts<'a>(
+    ledger: &'a Ledger,
+    models: &Models,
+    files: &'a Files,
+    table: &PriceTable,
+    opts: &ReportOptions,
+    names: &'a ModelNames,
+) -> Dataset<'a> {
+    let prices: Vec<Option<&ModelPrice>> = models.names().map(|m| table.lookup(m)).collect();
+    let mut items = Vec::with_capacity(ledger.len());
+    for e in ledger.entries() {
         if let Some(p) = &opts.project {
-            if &scan.files.get(e.file).project != p {
+            if &files.get(e.file).project != p {
                 continue;
             }
         }
@@ -124,12 +137,8 @@ pub fn prepare<'a>(
         });
     }
     // First-copy order (the order ccusage walks responses in).
-    let files = &scan.files;
     items.sort_by(|a, b| files.first_copy_order(a.entry, b.entry));
-    Dataset {
-        items,
-        files: &scan.files,
-    }
+    Dataset { items, files }
 }
 
 /// Display names of the models of a scan.

@@ -27,6 +27,7 @@ use std::sync::mpsc;
 
 use crate::hub::{Input, Snapshot};
 use crate::metrics;
+use crate::web;
 
 /// The largest request body read, after decompression.
 pub const BODY_LIMIT: usize = 1024 * 1024;
@@ -46,6 +47,8 @@ pub struct AppState {
     pub exposed: bool,
     /// The resolved configuration, for `/api/status`.
     pub status: Arc<serde_json::Value>,
+    /// The scales and thresholds the page draws (`/api/config`).
+    pub page_config: Arc<serde_json::Value>,
 }
 
 impl AppState {
@@ -63,6 +66,11 @@ pub fn app(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .route("/events", get(events));
     let guarded = Router::new()
+        .route("/", get(web::index))
+        .route("/assets/{file}", get(web::assets))
+        .route("/api/config", get(web::config))
+        .route("/api/stats", get(web::stats_index))
+        .route("/api/stats/{name}", get(web::stat))
         .route("/api/status", get(status))
         .route("/statusline", post(statusline))
         .route("/hook", post(hook))
@@ -73,7 +81,8 @@ pub fn app(state: AppState) -> Router {
         .with_state(state)
 }
 
-fn json(body: String) -> Response {
+/// A JSON answer that is never cached.
+pub fn json(body: String) -> Response {
     (
         [
             (header::CONTENT_TYPE, "application/json"),
@@ -208,12 +217,32 @@ async fn events(
     Sse::new(stream).keep_alive(KeepAlive::new().interval(KEEP_ALIVE))
 }
 
-/// Lets a request through when the bind is loopback or it carries the token.
+/// Lets a request through when the bind is loopback or it carries the token. A token in
+/// the query (`/?token=...`, the link the daemon prints) also sets the cookie, so the
+/// page's own requests carry it from then on.
 async fn require_token(State(s): State<AppState>, req: Request, next: Next) -> Response {
     if !s.exposed {
         return next.run(req).await;
     }
+    let from_query = req
+        .uri()
+        .query()
+        .and_then(|q| q.split('&').find_map(|kv| kv.strip_prefix("token=")))
+        .map(str::to_owned);
     match &s.token {
+        Some(t)
+            if from_query
+                .as_deref()
+                .is_some_and(|p| same(p.as_bytes(), t.as_bytes())) =>
+        {
+            let mut r = next.run(req).await;
+            if let Ok(v) = HeaderValue::from_str(&format!(
+                "redline_token={t}; Path=/; HttpOnly; SameSite=Strict"
+            )) {
+                r.headers_mut().append(header::SET_COOKIE, v);
+            }
+            r
+        }
         Some(t) if presented(req.headers()).is_some_and(|p| same(p.as_bytes(), t.as_bytes())) => {
             next.run(req).await
         }

@@ -17,6 +17,7 @@ use redline_engine::live::{Live, LiveStats, ModelCounters, Settings, SourceHealt
 use redline_engine::prices::{CostMode, PriceTable};
 use redline_engine::roots::{Root, list_transcripts, transcripts_below};
 use redline_engine::scan::{ScanOptions, scan_with};
+use redline_engine::stats::{Stat, Window};
 use redline_engine::tail::{TailEvent, Tailer};
 use redline_engine::usage::Usage;
 use std::sync::mpsc;
@@ -76,6 +77,8 @@ pub enum Input {
     Status(StatusFeed, Option<oneshot::Sender<String>>),
     /// A hook.
     Hook(HookEvent),
+    /// A deep stat over `days` local days (at most `limit` rows), answered as JSON.
+    Stat(Stat, u32, usize, oneshot::Sender<serde_json::Value>),
 }
 
 /// The running hub, as its readers and writers hold it.
@@ -196,6 +199,19 @@ impl Hub {
                         replies.extend(reply);
                     }
                     Input::Hook(h) => self.live.apply_hook(&h, now_ms()),
+                    Input::Stat(which, days, limit, reply) => {
+                        let window = Window {
+                            now_ms: now_ms(),
+                            days,
+                            tz: self.settings.tz.clone(),
+                            budget_tokens: self
+                                .last_values
+                                .as_ref()
+                                .and_then(|u| u.fuel.budget_tokens),
+                            limit,
+                        };
+                        let _ = reply.send(self.live.stat(which, &window));
+                    }
                 }
             }
             let happenings = match (&mut self.follower, fs.is_empty()) {

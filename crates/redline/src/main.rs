@@ -12,6 +12,7 @@ mod metrics;
 mod ordered_json;
 mod replay;
 mod table;
+mod web;
 
 use std::io::{self, Write};
 use std::process::ExitCode;

@@ -70,12 +70,20 @@ pub fn run(
     }
     let first = hub.snapshots.borrow().clone();
     let status = Arc::new(status_json(&cfg));
+    let t = &cfg.settings.thresholds;
+    let page_config = Arc::new(serde_json::json!({
+        "tach_redline": cfg.settings.tach_redline,
+        "tach_window_s": cfg.settings.tach_window_s,
+        "cost_full_scale_usd": cfg.settings.cost_full_scale_usd,
+        "thresholds": {"fuel_low": t.fuel_low, "fuel_critical": t.fuel_critical, "hot": t.hot, "hot_critical": t.hot_critical},
+    }));
     let state = AppState {
         snapshots: hub.snapshots,
         inputs: hub.inputs,
         token: token.as_deref().map(Arc::from),
         exposed: cfg.exposed(),
         status,
+        page_config,
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

@@ -1,0 +1,81 @@
+//! The web page in a real browser: `tests/web/drive.mjs` drives Debian's Chromium through
+//! playwright-core against the real daemon on a generated corpus (needles and lamps equal
+//! to `/usage`, a lamp changing after an append, CHECK while the daemon restarts, every
+//! chart of the stats view, phone width) and saves screenshots to `target/web-screenshots`.
+//!
+//! Needs node, Chromium (`REDLINE_CHROMIUM`, default `/usr/bin/chromium`) and
+//! playwright-core (`REDLINE_PLAYWRIGHT`, default `target/ci-tools/node_modules/playwright-core`,
+//! where `.ci/run` installs it). Without them the test skips with the reason; under
+//! `CI=true` it fails instead.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use common::Home;
+
+fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn tools() -> Result<(PathBuf, PathBuf), String> {
+    let chromium = std::env::var_os("REDLINE_CHROMIUM")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/usr/bin/chromium"));
+    if !chromium.is_file() {
+        return Err(format!(
+            "no Chromium at {} (apt-get install chromium)",
+            chromium.display()
+        ));
+    }
+    let playwright = std::env::var_os("REDLINE_PLAYWRIGHT")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace().join("target/ci-tools/node_modules/playwright-core"));
+    if !playwright.join("package.json").is_file() {
+        return Err(format!(
+            "no playwright-core at {} (npm install --prefix target/ci-tools playwright-core@1)",
+            playwright.display()
+        ));
+    }
+    if Command::new("node").arg("--version").output().is_err() {
+        return Err("no node on PATH".into());
+    }
+    Ok((chromium, playwright))
+}
+
+#[test]
+fn the_page_in_a_real_browser() {
+    let (chromium, playwright) = match tools() {
+        Ok(t) => t,
+        Err(why) => {
+            assert!(
+                std::env::var("CI").as_deref() != Ok("true"),
+                "CI=true but {why}"
+            );
+            eprintln!("skipped: {why}");
+            return;
+        }
+    };
+    let home = Home::new();
+    let shots = workspace().join("target/web-screenshots");
+    let out = Command::new("node")
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/web/drive.mjs"))
+        .env("REDLINE_BIN", env!("CARGO_BIN_EXE_redline"))
+        .env("CHROMIUM", chromium)
+        .env("PLAYWRIGHT", playwright)
+        .env("WORKDIR", &home.dir)
+        .env("SCREENSHOTS", &shots)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for shot in ["cluster.png", "stats.png", "phone.png"] {
+        let len = std::fs::metadata(shots.join(shot)).map_or(0, |m| m.len());
+        assert!(len > 10_000, "{shot}: {len} bytes");
+    }
+}

@@ -1,0 +1,145 @@
+//! The page's own endpoints: the embedded page and assets, `/api/config`, and every
+//! `/api/stats/*` checked against `redline report` on the same transcripts.
+
+mod common;
+
+use std::process::Command;
+
+use common::{Daemon, Home, response};
+use serde_json::Value;
+
+fn json(d: &Daemon, path: &str) -> Value {
+    let r = d.get(path);
+    assert_eq!(r.status, 200, "{path}: {}", r.body);
+    assert!(r.head.contains("content-type: application/json"), "{path}");
+    serde_json::from_str(&r.body).unwrap()
+}
+
+#[test]
+fn page_assets_and_config() {
+    let home = Home::new();
+    let d = Daemon::start(
+        &home,
+        &["--tach-redline", "30000", "--cost-full-scale", "80"],
+    );
+    let r = d.get("/");
+    assert_eq!(r.status, 200);
+    assert!(r.head.contains("text/html") && r.body.contains(r#"data-gauge="tach""#));
+    for (path, kind) in [
+        ("/assets/app.js", "text/javascript"),
+        ("/assets/style.css", "text/css"),
+    ] {
+        let r = d.get(path);
+        assert_eq!(r.status, 200, "{path}");
+        assert!(r.head.contains(kind), "{path}: {}", r.head);
+    }
+    assert_eq!(d.get("/assets/nope.js").status, 404);
+    let c = json(&d, "/api/config");
+    assert_eq!(
+        (
+            c["tach_redline"].as_u64(),
+            c["cost_full_scale_usd"].as_f64()
+        ),
+        (Some(30_000), Some(80.0))
+    );
+    assert_eq!(c["thresholds"]["hot"], 0.8);
+}
+
+#[test]
+fn stats_agree_with_the_reports() {
+    let home = Home::new();
+    // A history written today and yesterday (UTC), in two projects.
+    let now = jiff::Timestamp::now();
+    for (i, (project, back_h, out)) in [("alpha", 0, 500), ("alpha", 1, 700), ("beta", 26, 900)]
+        .iter()
+        .enumerate()
+    {
+        let ts = (now - jiff::SignedDuration::from_hours(*back_h))
+            .strftime("%Y-%m-%dT%H:%M:%S%.3fZ")
+            .to_string();
+        let line = replace_timestamp(&response(&format!("r{i}"), *out), &ts);
+        home.append(&format!("{project}/s{i}.jsonl"), &line);
+    }
+    let d = Daemon::start(&home, &[]);
+    let daily = json(&d, "/api/stats/daily?days=7");
+    let report: Value = serde_json::from_slice(
+        &Command::new(env!("CARGO_BIN_EXE_redline"))
+            .args(["report", "daily", "--json", "--timezone", "UTC"])
+            .env("CLAUDE_CONFIG_DIR", home.claude())
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    let rows = daily["rows"].as_array().unwrap();
+    let want = report["daily"].as_array().unwrap();
+    assert_eq!(rows.len(), want.len(), "{daily}");
+    for (got, want) in rows.iter().zip(want) {
+        assert_eq!(got["date"], want["date"]);
+        assert_eq!(got["tokens"]["total"], want["totalTokens"]);
+        assert!((got["cost"].as_f64().unwrap() - want["totalCost"].as_f64().unwrap()).abs() < 1e-4);
+    }
+    let projects = json(&d, "/api/stats/projects?days=7");
+    let names: Vec<&str> = projects["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["project"].as_str().unwrap())
+        .collect();
+    assert_eq!(names.len(), 2, "{projects}");
+    let sessions = json(&d, "/api/stats/sessions?days=7&limit=2");
+    assert_eq!(sessions["rows"].as_array().unwrap().len(), 2);
+    let cache = json(&d, "/api/stats/cache?days=7");
+    assert_eq!(cache["hit_ratio"], 0.0, "no cache reads in these responses");
+    let hours = json(&d, "/api/stats/hours?days=7");
+    let total: u64 = hours["tokens"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|r| r.as_array().unwrap())
+        .map(|v| v.as_u64().unwrap())
+        .sum();
+    assert_eq!(total, daily["total_tokens"]["total"].as_u64().unwrap());
+    let blocks = json(&d, "/api/stats/blocks?days=7");
+    let block_tokens: u64 = blocks["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["tokens"].as_u64().unwrap())
+        .sum();
+    assert_eq!(block_tokens, total);
+    assert_eq!(json(&d, "/api/stats")["stats"].as_array().unwrap().len(), 6);
+    // A window of one day leaves yesterday out.
+    let today = json(&d, "/api/stats/daily?days=1");
+    assert!(today["rows"].as_array().unwrap().len() <= rows.len());
+    // Bad requests.
+    assert_eq!(d.get("/api/stats/weather").status, 404);
+    assert_eq!(d.get("/api/stats/daily?days=0").status, 400);
+    assert_eq!(d.get("/api/stats/daily?days=lots").status, 400);
+}
+
+#[test]
+fn the_page_needs_the_token_beyond_loopback() {
+    let home = Home::new();
+    let d = Daemon::start(&home, &["--listen", "0.0.0.0:0", "--token", "s3cret-token"]);
+    for path in ["/", "/assets/app.js", "/api/config", "/api/stats/daily"] {
+        assert_eq!(d.get(path).status, 401, "{path}");
+    }
+    // The link with the token sets a cookie the page's requests then carry.
+    let r = d.get("/?token=s3cret-token");
+    assert_eq!(r.status, 200);
+    assert!(
+        r.head
+            .contains("set-cookie: redline_token=s3cret-token; path=/; httponly; samesite=strict"),
+        "{}",
+        r.head
+    );
+    assert_eq!(d.get("/?token=wrong-token").status, 401);
+}
+
+/// The line with its `timestamp` replaced.
+fn replace_timestamp(line: &str, ts: &str) -> String {
+    let mut v: Value = serde_json::from_str(line).unwrap();
+    v["timestamp"] = Value::String(ts.to_owned());
+    v.to_string() + "\n"
+}
