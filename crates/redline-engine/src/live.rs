@@ -406,14 +406,21 @@ impl Live {
     /// One of the deep stats over the history held (see [`crate::stats`]).
     pub fn stat(&self, which: Stat, w: &Window) -> serde_json::Value {
         let opts = w.options(self.cost_mode);
+        // Only the window's responses are priced and kept; blocks start a day earlier so
+        // the first one in the window is whole.
+        let mut data_opts = opts.clone();
+        if which == Stat::Blocks {
+            data_opts.since = data_opts.since.and_then(|d| d.yesterday().ok());
+        }
         let names = ModelNames::new(&self.models);
         let data = prepare_parts(
             &self.ledger,
             &self.models,
             &self.files,
             &self.prices,
-            &opts,
+            &data_opts,
             &names,
+            true,
         );
         crate::stats::stat(which, &data, w, &opts)
     }

@@ -103,11 +103,21 @@ pub fn prepare<'a>(
     opts: &ReportOptions,
     names: &'a ModelNames,
 ) -> Dataset<'a> {
-    prepare_parts(&scan.ledger, &scan.models, &scan.files, table, opts, names)
+    prepare_parts(
+        &scan.ledger,
+        &scan.models,
+        &scan.files,
+        table,
+        opts,
+        names,
+        false,
+    )
 }
 
 /// [`prepare`] from a ledger and its tables, wherever they are kept (a scan, or the live
-/// state).
+/// state). With `from_since`, responses dated before `opts.since` are left out at once,
+/// which keeps a short window's dataset small (blocks need the whole history, so reports
+/// do not).
 pub fn prepare_parts<'a>(
     ledger: &'a Ledger,
     models: &Models,
@@ -115,9 +125,10 @@ pub fn prepare_parts<'a>(
     table: &PriceTable,
     opts: &ReportOptions,
     names: &'a ModelNames,
+    from_since: bool,
 ) -> Dataset<'a> {
     let prices: Vec<Option<&ModelPrice>> = models.names().map(|m| table.lookup(m)).collect();
-    let mut items = Vec::with_capacity(ledger.len());
+    let mut items = Vec::with_capacity(if from_since { 0 } else { ledger.len() });
     for e in ledger.entries() {
         if let Some(p) = &opts.project {
             if &files.get(e.file).project != p {
@@ -128,6 +139,9 @@ pub fn prepare_parts<'a>(
         let priced = price_entry(opts.mode, price, e);
         let model = e.model().and_then(|m| names.display(m, e.has(FLAG_FAST)));
         let date = opts.tz.to_datetime(timestamp(e.ts_ms)).date();
+        if from_since && opts.since.is_some_and(|since| date < since) {
+            continue;
+        }
         items.push(Item {
             entry: e,
             date,

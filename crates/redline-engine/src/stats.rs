@@ -137,7 +137,8 @@ fn daily(data: &Dataset<'_>, opts: &ReportOptions) -> Value {
 }
 
 fn blocks(data: &Dataset<'_>, w: &Window) -> Value {
-    // Blocks chain through the whole history: walk it all, then keep the window's.
+    // Blocks chain through time: walk what the dataset holds (a day more than the
+    // window), then keep the blocks that reach into the window.
     let mut entries: Vec<BlockEntry<'_>> = data
         .items
         .iter()
