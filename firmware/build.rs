@@ -137,7 +137,8 @@ fn main() {
     } else {
         chip.quad_defaults
     };
-    let mut pins = BTreeMap::new();
+    // In the defaults' order (panel order), so the boot log lists them as wired.
+    let mut pins: Vec<(&str, u8)> = Vec::new();
     let mut used: BTreeMap<u8, &str> = BTreeMap::new();
     for (suffix, default) in defaults {
         let var = format!("REDLINE_PIN_{suffix}");
@@ -161,7 +162,7 @@ fn main() {
                 chip.name, chip.free
             );
         }
-        pins.insert(*suffix, gpio);
+        pins.push((suffix, gpio));
     }
 
     // An LED on a strapping pin is wired from 3.3 V to the pin (active-low), so the LED and
@@ -170,8 +171,7 @@ fn main() {
         .iter()
         .copied()
         .filter(|lamp| {
-            pins.get(led_key(lamp).as_str())
-                .is_some_and(|gpio| chip.strapping.contains(gpio))
+            pin(&pins, &led_key(lamp)).is_some_and(|gpio| chip.strapping.contains(&gpio))
         })
         .collect();
     let active_low_text = text("REDLINE_LED_ACTIVE_LOW", &active_low_default.join(","));
@@ -187,8 +187,8 @@ fn main() {
         }
     }
     for (i, lamp) in LAMPS.iter().enumerate() {
-        if let Some(gpio) = pins.get(led_key(lamp).as_str())
-            && chip.strapping.contains(gpio)
+        if let Some(gpio) = pin(&pins, &led_key(lamp))
+            && chip.strapping.contains(&gpio)
             && !active_low[i]
         {
             println!(
@@ -235,12 +235,19 @@ fn main() {
     writeln!(w, "pub const LED_ACTIVE_LOW: [bool; 5] = {active_low:?};").unwrap();
     let summary: Vec<String> = pins
         .iter()
-        .map(|(k, v)| format!("{}={v}", k.to_lowercase()))
+        .map(|(key, gpio)| {
+            let low = LAMPS
+                .iter()
+                .position(|lamp| led_key(lamp) == *key)
+                .is_some_and(|i| active_low[i]);
+            let mark = if low { " (active-low)" } else { "" };
+            format!("{}={gpio}{mark}", key.to_lowercase())
+        })
         .collect();
     writeln!(w, "/// The pin map, for the boot log.").unwrap();
-    writeln!(w, "pub const PIN_SUMMARY: &str = {:?};", summary.join(" ")).unwrap();
+    writeln!(w, "pub const PIN_SUMMARY: &str = {:?};", summary.join(", ")).unwrap();
 
-    let gpio = |key: &str| format!("$p.GPIO{}", pins[key]);
+    let gpio = |key: &str| format!("$p.GPIO{}", pin(&pins, key).expect("a pin of this build"));
     let mut macro_text = String::new();
     let m = &mut macro_text;
     writeln!(m, "/// Takes this build's pins out of `Peripherals`.").unwrap();
@@ -288,6 +295,11 @@ fn url_is_valid(url: &str) -> bool {
         None => (authority, true),
     };
     port_ok && !host.is_empty() && host.len() <= 63 && path.len() <= 63
+}
+
+/// The GPIO given to a pin variable suffix, if this build has it.
+fn pin(pins: &[(&str, u8)], key: &str) -> Option<u8> {
+    pins.iter().find(|(k, _)| *k == key).map(|(_, gpio)| *gpio)
 }
 
 /// The pin variable suffix of a lamp's LED.

@@ -111,7 +111,10 @@ async fn address(stack: Stack<'static>) {
     loop {
         stack.wait_config_up().await;
         if let Some(v4) = stack.config_v4() {
-            info!("net: address {} (gateway {:?})", v4.address, v4.gateway);
+            match v4.gateway {
+                Some(gateway) => info!("net: address {} via {gateway}", v4.address),
+                None => info!("net: address {}", v4.address),
+            }
         }
         stack.wait_config_down().await;
         warn!("net: address lost");
