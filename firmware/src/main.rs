@@ -37,8 +37,11 @@ static STEP_EXECUTOR: StaticCell<InterruptExecutor<1>> = StaticCell::new();
 async fn main(spawner: Spawner) {
     esp_println::logger::init_logger(log::LevelFilter::Info);
     let p = esp_hal::init(esp_hal::Config::default().with_cpu_clock(CpuClock::max()));
-    // The Wi-Fi driver allocates its buffers; 72 KiB leaves room above the 64 KiB it needs.
-    esp_alloc::heap_allocator!(size: 72 * 1024);
+    // Wi-Fi buffers and the RTOS's thread stacks come from the heap (esp-radio asks for
+    // 64 KiB and more). The larger part lives in the RAM the bootloader used, which is free
+    // once the app runs.
+    esp_alloc::heap_allocator!(#[esp_hal::ram(reclaimed)] size: 64 * 1024);
+    esp_alloc::heap_allocator!(size: 36 * 1024);
 
     info!(
         "redline-firmware {} on {} ({} build)",
