@@ -35,8 +35,8 @@ static STEP_EXECUTOR: StaticCell<InterruptExecutor<1>> = StaticCell::new();
 
 #[esp_rtos::main]
 async fn main(spawner: Spawner) {
-    esp_println::logger::init_logger(log::LevelFilter::Info);
     let p = esp_hal::init(esp_hal::Config::default().with_cpu_clock(CpuClock::max()));
+    esp_println::logger::init_logger(log::LevelFilter::Info);
     // Wi-Fi buffers and the RTOS's thread stacks come from the heap (esp-radio asks for
     // 64 KiB and more). The larger part lives in the RAM the bootloader used, which is free
     // once the app runs.
