@@ -185,9 +185,14 @@ impl Hub {
             // Wake at the next whole second: the values move with time alone.
             let to_tick = Duration::from_millis(1000 - now.rem_euclid(1000) as u64);
             let mut batch: Vec<Input> = Vec::new();
-            if let Ok(first) = queue.recv_timeout(to_tick) {
-                batch.push(first);
-                batch.extend(queue.try_iter());
+            match queue.recv_timeout(to_tick) {
+                Ok(first) => {
+                    batch.push(first);
+                    batch.extend(queue.try_iter());
+                }
+                Err(mpsc::RecvTimeoutError::Timeout) => {}
+                // Nobody can send any more (no watcher, no server): only the clock is left.
+                Err(mpsc::RecvTimeoutError::Disconnected) => std::thread::sleep(to_tick),
             }
             let mut fs = Vec::new();
             let mut replies = Vec::new();
