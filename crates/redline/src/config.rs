@@ -148,6 +148,37 @@ impl Config {
     pub fn exposed(&self) -> bool {
         !self.listen.ip().is_loopback()
     }
+
+    /// Where a client on this machine reaches the daemon (see [`local_addr`]).
+    pub fn local_addr(&self) -> SocketAddr {
+        local_addr(self.listen)
+    }
+
+    /// The file that keeps the token `serve` generated.
+    pub fn token_file(&self) -> PathBuf {
+        self.state_dir.join("token")
+    }
+
+    /// The token clients send: the configured one, else the one `serve` generated and
+    /// kept (8 characters at least, as `serve` itself accepts it).
+    pub fn known_token(&self) -> Option<String> {
+        self.token.clone().or_else(|| {
+            std::fs::read_to_string(self.token_file())
+                .ok()
+                .map(|t| t.trim().to_owned())
+                .filter(|t| t.len() >= 8)
+        })
+    }
+}
+
+/// The address a client on this machine uses for a daemon bound to `listen`: a daemon
+/// bound to every address is reached through loopback.
+pub fn local_addr(listen: SocketAddr) -> SocketAddr {
+    let mut addr = listen;
+    if addr.ip().is_unspecified() {
+        addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+    }
+    addr
 }
 
 /// Resolves `args` (whose origins `source` tells, by argument id) over the config file.

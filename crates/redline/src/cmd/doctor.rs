@@ -83,7 +83,7 @@ pub fn run(
     }
 
     writeln!(out, "\ndaemon at {}", cfg.listen)?;
-    match probe(&cfg.listen) {
+    match probe(cfg.local_addr()) {
         Ok(body) => writeln!(out, "  answers /healthz: {}", body.trim())?,
         Err(e) => writeln!(out, "  not answering ({e}); start it with `redline serve`")?,
     }
@@ -91,12 +91,7 @@ pub fn run(
 }
 
 /// `GET /healthz` with a short timeout.
-fn probe(addr: &std::net::SocketAddr) -> std::io::Result<String> {
-    let target = if addr.ip().is_unspecified() {
-        std::net::SocketAddr::from(([127, 0, 0, 1], addr.port()))
-    } else {
-        *addr
-    };
-    let (_, body) = crate::client::get(&target.to_string(), "/healthz", Duration::from_secs(2))?;
+fn probe(addr: std::net::SocketAddr) -> std::io::Result<String> {
+    let (_, body) = crate::client::get(&addr.to_string(), "/healthz", Duration::from_secs(2))?;
     Ok(String::from_utf8_lossy(&body).into_owned())
 }

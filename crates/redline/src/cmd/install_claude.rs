@@ -13,7 +13,7 @@
 //! preceded by a timestamped backup and replaces the file in one rename.
 
 use std::io::Write;
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use crate::cli::InstallClaudeArgs;
@@ -54,7 +54,7 @@ pub fn run(
     } else if cfg.exposed() {
         Some(format!(
             "REDLINE_TOKEN must be set in Claude Code's environment to the daemon's token (in {}): the daemon listens beyond loopback, so the hooks send `Authorization: Bearer $REDLINE_TOKEN`.",
-            cfg.state_dir.join("token").display()
+            cfg.token_file().display()
         ))
     } else {
         None
@@ -121,11 +121,10 @@ pub struct Target {
 impl Target {
     /// The daemon bound to `listen`; `auth` when it wants the token for POSTs.
     pub fn new(listen: SocketAddr, auth: bool) -> Target {
-        let mut addr = listen;
-        if addr.ip().is_unspecified() {
-            addr.set_ip(Ipv4Addr::LOCALHOST.into());
+        Target {
+            addr: config::local_addr(listen),
+            auth,
         }
-        Target { addr, auth }
     }
 
     /// `http://ADDR/hook`.

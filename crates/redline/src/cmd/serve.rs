@@ -119,7 +119,7 @@ pub fn run(
             let _ = writeln!(
                 err,
                 "redline: listening beyond loopback: /usage, /usage/gauge, /events, /healthz and /metrics are open; everything else needs the token in {}",
-                cfg.state_dir.join("token").display()
+                cfg.token_file().display()
             );
         }
         // On a signal, stop accepting and let requests finish; open `/events` streams
@@ -162,15 +162,10 @@ pub fn hub_config(cfg: &Config, env: &RootEnv, log: bool) -> Result<HubConfig> {
 /// The configured token, else the one kept in the state directory, else a new one that
 /// is stored there (readable by the user alone).
 fn token(cfg: &Config) -> Result<String> {
-    if let Some(t) = &cfg.token {
-        return Ok(t.clone());
+    if let Some(t) = cfg.known_token() {
+        return Ok(t);
     }
-    let path = cfg.state_dir.join("token");
-    if let Ok(t) = std::fs::read_to_string(&path)
-        && t.trim().len() >= 8
-    {
-        return Ok(t.trim().to_owned());
-    }
+    let path = cfg.token_file();
     let t = new_token().context("cannot make a token")?;
     std::fs::create_dir_all(&cfg.state_dir)
         .with_context(|| format!("cannot create {}", cfg.state_dir.display()))?;

@@ -63,18 +63,9 @@ fn forward(
     input: &[u8],
 ) -> Option<Value> {
     let cfg = config::resolve(&args.daemon, source, env).ok()?;
-    let mut addr = cfg.listen;
-    if addr.ip().is_unspecified() {
-        addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
-    }
+    let addr = cfg.local_addr();
     // A daemon bound beyond loopback wants its token for POSTs.
-    let token = cfg.token.clone().or_else(|| {
-        std::fs::read_to_string(cfg.state_dir.join("token"))
-            .ok()
-            .map(|t| t.trim().to_owned())
-            .filter(|t| !t.is_empty())
-    });
-    let bearer = token.map(|t| format!("Bearer {t}"));
+    let bearer = cfg.known_token().map(|t| format!("Bearer {t}"));
     let mut headers = vec![("Content-Type", "application/json")];
     if let Some(b) = &bearer {
         headers.push(("Authorization", b.as_str()));
