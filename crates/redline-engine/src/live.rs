@@ -21,8 +21,8 @@ use redline_core::{ModelFamily, TokenCounts};
 use crate::blocks::{BLOCK_MS, Block, BlockEntry, BlockWalk};
 use crate::feed::{HookEvent, HookKind, LimitWindow, StatusFeed};
 use crate::ledger::{
-    Entry, FLAG_API_ERROR, FLAG_SIDECHAIN, FLAG_UNKEYED, FileId, FileMeta, Files, Ledger, ModelId,
-    Models, Offered,
+    Entry, FLAG_API_ERROR, FLAG_SIDECHAIN, FLAG_UNKEYED, FileId, FileMeta, Files, Ledger, Models,
+    Offered,
 };
 use crate::prices::{CostMode, PriceTable, price_entry};
 use crate::record::{LineProblem, parse_line};
@@ -142,8 +142,9 @@ pub struct Live {
     ledger: Ledger,
     prices: PriceTable,
     cost_mode: CostMode,
-    /// Per model id: the index of its price in `prices.models()`, once looked up.
-    price_index: Vec<Option<Option<usize>>>,
+    /// Per model id: the index of its price in `prices.models()`, looked up when the
+    /// model is first seen.
+    price_index: Vec<Option<usize>>,
     /// Responses at or after `horizon_ms`, as (time, slot), sorted by time.
     recent: Vec<(i64, u32)>,
     horizon_ms: i64,
@@ -237,6 +238,7 @@ impl Live {
         };
         live.stats.responses = live.ledger.len() as u64;
         live.stats.duplicates = live.ledger.duplicates_dropped();
+        live.index_prices();
         for slot in 0..live.ledger.len() {
             let slot = u32::try_from(slot).unwrap_or(u32::MAX);
             let e = live.ledger.get(slot).clone();
@@ -317,6 +319,7 @@ impl Live {
         }
         self.last_event_ms = self.last_event_ms.max(Some(rec.ts_ms));
         let model = rec.model.as_deref().map(|m| self.models.intern(m));
+        self.index_prices();
         let line32 = u32::try_from(line_no).unwrap_or(u32::MAX);
         let entry = Entry::new(&rec, model, file, line32);
         let (slot, old) = match self.ledger.offer(rec.key, entry, &self.files) {
@@ -456,11 +459,10 @@ impl Live {
         let mut tach_tokens = 0u64;
         let mut today_usd = 0.0;
         let mut api_errors = false;
-        for i in 0..self.recent.len() {
-            let (ts, slot) = self.recent[i];
-            let e = self.ledger.get(slot).clone();
-            let cost = self.cost(&e);
-            walk.push(&block_entry(&e, cost), |b| {
+        for &(ts, slot) in &self.recent {
+            let e = self.ledger.get(slot);
+            let cost = self.cost(e);
+            walk.push(&block_entry(e, cost), |b| {
                 if !b.is_gap {
                     max_closed = max_closed.max(b.tokens.total());
                 }
@@ -630,9 +632,9 @@ impl Live {
         let mut walk = BlockWalk::new(BLOCK_MS);
         let mut max = 0;
         for &(_, slot) in &all[..split] {
-            let e = self.ledger.get(slot).clone();
-            let cost = self.cost(&e);
-            walk.push(&block_entry(&e, cost), |b| {
+            let e = self.ledger.get(slot);
+            let cost = self.cost(e);
+            walk.push(&block_entry(e, cost), |b| {
                 if !b.is_gap {
                     max = max.max(b.tokens.total());
                 }
@@ -705,25 +707,25 @@ impl Live {
     }
 
     /// A response's cost in the configured mode (0 for a model without a price).
-    fn cost(&mut self, e: &Entry) -> f64 {
-        let price = e.model().and_then(|m| self.price_of(m));
+    fn cost(&self, e: &Entry) -> f64 {
+        let price = e.model().and_then(|m| self.price_index[m as usize]);
         price_entry(self.cost_mode, price.map(|i| &self.prices.models()[i]), e).usd()
     }
 
-    fn price_of(&mut self, model: ModelId) -> Option<usize> {
-        let i = model as usize;
-        if self.price_index.len() <= i {
-            self.price_index.resize(i + 1, None);
+    /// Looks up the price of every model interned since the last call, once per model.
+    fn index_prices(&mut self) {
+        let Live {
+            models,
+            prices,
+            price_index,
+            ..
+        } = self;
+        for name in models.names().skip(price_index.len()) {
+            let found = prices
+                .lookup(name)
+                .and_then(|p| prices.models().iter().position(|m| std::ptr::eq(m, p)));
+            price_index.push(found);
         }
-        if let Some(known) = self.price_index[i] {
-            return known;
-        }
-        let found = self
-            .prices
-            .lookup(self.models.name(model))
-            .and_then(|p| self.prices.models().iter().position(|m| std::ptr::eq(m, p)));
-        self.price_index[i] = Some(found);
-        found
     }
 }
 
