@@ -745,7 +745,7 @@ fn block_entry(e: &Entry, cost_usd: f64) -> BlockEntry<'static> {
 
 /// The start and end (exclusive) of the local day holding `now_ms`, in milliseconds.
 fn local_day(now_ms: i64, tz: &TimeZone) -> (i64, i64) {
-    let ts = jiff::Timestamp::from_millisecond(now_ms).unwrap_or(jiff::Timestamp::UNIX_EPOCH);
+    let ts = crate::timestamp::instant(now_ms);
     let date = tz.to_datetime(ts).date();
     let start_of = |d: jiff::civil::Date| {
         tz.to_ambiguous_timestamp(d.to_datetime(jiff::civil::Time::midnight()))

@@ -19,6 +19,7 @@ use crate::ledger::{Entry, FLAG_FAST, Files, Ledger, ModelId, Models};
 use crate::prices::{CostMode, ModelPrice, PriceTable, Priced, price_entry};
 use crate::scan::Scan;
 use crate::timestamp::format_ms;
+use crate::timestamp::instant;
 
 /// The model id Claude Code writes for messages it made itself; never listed as a model.
 pub const SYNTHETIC_MODEL: &str = "<synthetic>";
@@ -138,7 +139,7 @@ pub fn prepare_parts<'a>(
         let price = e.model().and_then(|m| prices[m as usize]);
         let priced = price_entry(opts.mode, price, e);
         let model = e.model().and_then(|m| names.display(m, e.has(FLAG_FAST)));
-        let date = opts.tz.to_datetime(timestamp(e.ts_ms)).date();
+        let date = opts.tz.to_datetime(instant(e.ts_ms)).date();
         if from_since && opts.since.is_some_and(|since| date < since) {
             continue;
         }
@@ -184,10 +185,6 @@ impl ModelNames {
             i.name.as_deref()
         }
     }
-}
-
-fn timestamp(ms: i64) -> jiff::Timestamp {
-    jiff::Timestamp::from_millisecond(ms).unwrap_or(jiff::Timestamp::UNIX_EPOCH)
 }
 
 /// Tokens and cost of one model within a row.
@@ -484,7 +481,7 @@ pub fn blocks(
         .collect();
     let mut out: Vec<Block> = blocks::build_blocks(&entries, blocks::BLOCK_MS)
         .into_iter()
-        .filter(|b| in_range(opts.tz.to_datetime(timestamp(b.start_ms)).date(), opts))
+        .filter(|b| in_range(opts.tz.to_datetime(instant(b.start_ms)).date(), opts))
         .filter(|b| !filter.active || b.is_active(now_ms))
         .filter(|b| {
             !filter.recent || b.start_ms >= now_ms - 3 * 24 * 3_600_000 || b.is_active(now_ms)

@@ -14,6 +14,7 @@ use serde_json::{Value, json};
 
 use crate::blocks::{BLOCK_MS, BlockEntry, build_blocks};
 use crate::report::{self, Dataset, ReportOptions};
+use crate::timestamp::instant;
 
 /// Which stat.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -69,7 +70,7 @@ pub struct Window {
 impl Window {
     /// The first local date covered.
     pub fn since(&self) -> Date {
-        let today = self.tz.to_datetime(timestamp(self.now_ms)).date();
+        let today = self.tz.to_datetime(instant(self.now_ms)).date();
         today
             .checked_sub(jiff::Span::new().days(i64::from(self.days.clamp(1, 366)) - 1))
             .unwrap_or(today)
@@ -84,10 +85,6 @@ impl Window {
             ..ReportOptions::default()
         }
     }
-}
-
-fn timestamp(ms: i64) -> jiff::Timestamp {
-    jiff::Timestamp::from_millisecond(ms).unwrap_or(jiff::Timestamp::UNIX_EPOCH)
 }
 
 fn tokens_json(t: TokenCounts) -> Value {
@@ -234,7 +231,7 @@ fn hours(data: &Dataset<'_>, since: Date, tz: &TimeZone) -> Value {
     // Monday first; tokens of all four kinds.
     let mut grid = [[0u64; 24]; 7];
     for i in data.items.iter().filter(|i| i.date >= since) {
-        let dt = tz.to_datetime(timestamp(i.entry.ts_ms));
+        let dt = tz.to_datetime(instant(i.entry.ts_ms));
         let day = dt.weekday().to_monday_zero_offset() as usize;
         grid[day][dt.hour() as usize] += i.entry.tokens().total();
     }

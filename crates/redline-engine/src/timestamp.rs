@@ -112,6 +112,12 @@ fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
     era * 146_097 + doe - 719_468
 }
 
+/// Milliseconds since the epoch as an instant (the epoch itself for a value out of
+/// jiff's range, which no transcript timestamp reaches).
+pub fn instant(ms: i64) -> jiff::Timestamp {
+    jiff::Timestamp::from_millisecond(ms).unwrap_or(jiff::Timestamp::UNIX_EPOCH)
+}
+
 /// Formats milliseconds since the epoch as `YYYY-MM-DDTHH:MM:SS.mmmZ`, as ccusage prints
 /// block times.
 pub fn format_ms(ms: i64) -> String {
