@@ -295,11 +295,7 @@ pub fn resolve(
         .map_err(|e: String| r.error("cost_mode", &e))?;
     let prices = r
         .pick_opt("prices", args.prices.clone(), file.prices.clone())
-        .or_else(|| {
-            env.config_home()
-                .map(|h| h.join("redline").join("prices.toml"))
-                .filter(|p| p.is_file())
-        });
+        .or_else(|| default_prices_file(env));
     let api_error_window = r.pick(
         "api_error_window",
         args.api_error_window,
@@ -473,6 +469,12 @@ impl ToDisplay for f64 {
     fn to_display(&self) -> String {
         self.to_string()
     }
+}
+
+/// `$XDG_CONFIG_HOME/redline/prices.toml` when it exists: the prices file used when none
+/// is named.
+pub fn default_prices_file(env: &RootEnv) -> Option<PathBuf> {
+    Some(env.config_home()?.join("redline").join("prices.toml")).filter(|p| p.is_file())
 }
 
 /// A time zone by IANA name or `UTC`; the system's when none is named.

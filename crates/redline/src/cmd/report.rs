@@ -2,7 +2,6 @@
 //! the same transcripts, as JSON in ccusage's shapes or as a table.
 
 use std::io::{self, Write};
-use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use jiff::civil::Weekday;
@@ -14,6 +13,7 @@ use redline_engine::roots::{RootEnv, list_transcripts, resolve_roots};
 use redline_engine::scan::{Scan, scan};
 
 use crate::cli::{Mode, OrderArg, ReportArgs, ReportKind, TokenLimit, WeekStart};
+use crate::config;
 use crate::table::{Align, Table, thousands, usd};
 
 /// How many line errors are printed before the rest are only counted.
@@ -42,9 +42,13 @@ pub fn run(args: &ReportArgs) -> Result<()> {
     scan.ledger.release_index();
     warn_about_input(&scan);
 
-    let prices = PriceTable::bundled_with(price_file(args, &env).as_deref())?;
+    let price_file = args
+        .prices
+        .clone()
+        .or_else(|| config::default_prices_file(&env));
+    let prices = PriceTable::bundled_with(price_file.as_deref())?;
     let opts = ReportOptions {
-        tz: time_zone(args.timezone.as_deref())?,
+        tz: config::time_zone(args.timezone.as_deref()).map_err(anyhow::Error::msg)?,
         mode: match args.mode {
             Mode::Auto => CostMode::Auto,
             Mode::Calculate => CostMode::Calculate,
@@ -108,21 +112,6 @@ fn json(v: &serde_json::Value) -> Result<String> {
 }
 
 /// `--prices`, else `$XDG_CONFIG_HOME/redline/prices.toml` when it exists.
-fn price_file(args: &ReportArgs, env: &RootEnv) -> Option<PathBuf> {
-    if args.prices.is_some() {
-        return args.prices.clone();
-    }
-    Some(env.config_home()?.join("redline").join("prices.toml")).filter(|p| p.is_file())
-}
-
-fn time_zone(name: Option<&str>) -> Result<TimeZone> {
-    match name {
-        None => Ok(TimeZone::try_system().unwrap_or(TimeZone::UTC)),
-        Some(n) if n.eq_ignore_ascii_case("utc") => Ok(TimeZone::UTC),
-        Some(n) => TimeZone::get(n).with_context(|| format!("unknown time zone {n:?}")),
-    }
-}
-
 fn week_start(w: WeekStart) -> Weekday {
     match w {
         WeekStart::Sunday => Weekday::Sunday,
