@@ -22,6 +22,9 @@ use serde::Deserialize;
 /// The default address: loopback only.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:7878";
 
+/// The default address of the OTLP gRPC receiver (the port OpenTelemetry exporters use).
+pub const DEFAULT_OTLP_GRPC: &str = "127.0.0.1:4317";
+
 /// Flags shared by `serve`, `watch` and `doctor`. Each also reads a `REDLINE_*` variable
 /// and a key of the config file.
 #[derive(Clone, Debug, Default, Args)]
@@ -67,6 +70,10 @@ pub struct DaemonArgs {
     /// [default: $XDG_STATE_HOME/redline].
     #[arg(long, env = "REDLINE_STATE_DIR", value_name = "DIR")]
     pub state_dir: Option<PathBuf>,
+    /// Address of the OTLP gRPC receiver, or `off` [default: 127.0.0.1:4317]. OTLP over
+    /// HTTP is always served on --listen (`/v1/metrics`, `/v1/logs`).
+    #[arg(long, env = "REDLINE_OTLP_GRPC", value_name = "ADDR|off")]
+    pub otlp_grpc: Option<String>,
 }
 
 /// The config file's keys. Lamp thresholds live only here (`[lamps]`).
@@ -84,6 +91,7 @@ struct FileConfig {
     prices: Option<PathBuf>,
     api_error_window: Option<u64>,
     state_dir: Option<PathBuf>,
+    otlp_grpc: Option<String>,
     #[serde(default)]
     lamps: FileLamps,
 }
@@ -138,6 +146,8 @@ pub struct Config {
     pub prices: Option<PathBuf>,
     /// The state directory.
     pub state_dir: PathBuf,
+    /// Where the OTLP gRPC receiver listens; `None` when it is off.
+    pub otlp_grpc: Option<SocketAddr>,
     /// Each value and its origin.
     pub resolved: Vec<Resolved>,
 }
@@ -309,6 +319,22 @@ pub fn resolve(
         file.state_dir.clone(),
         default_state,
     );
+    let grpc_text = r.pick(
+        "otlp_grpc",
+        args.otlp_grpc.clone(),
+        file.otlp_grpc.clone(),
+        DEFAULT_OTLP_GRPC.into(),
+    );
+    let otlp_grpc = if grpc_text.trim().eq_ignore_ascii_case("off") {
+        None
+    } else {
+        Some(grpc_text.trim().parse::<SocketAddr>().map_err(|_| {
+            r.error(
+                "otlp_grpc",
+                &format!("{grpc_text:?} is neither `off` nor an address such as 127.0.0.1:4317"),
+            )
+        })?)
+    };
 
     let d = Thresholds::default();
     let mut share = |key: &'static str, v: Option<f64>, default: f64| -> Result<f64> {
@@ -349,6 +375,7 @@ pub fn resolve(
         cost_mode,
         prices,
         state_dir,
+        otlp_grpc,
         resolved: r.resolved,
     })
 }
