@@ -507,10 +507,10 @@ impl NeedleSim {
             dps = 1e6 / (interval as f64 * spd);
             s.max_dps = s.max_dps.max(dps);
             if dir == step.direction {
-                if let Some(prev) = self.prev_dps {
-                    if interval <= moving_gap {
-                        s.max_jump_dps = s.max_jump_dps.max((dps - prev).abs());
-                    }
+                if let Some(prev) = self.prev_dps
+                    && interval <= moving_gap
+                {
+                    s.max_jump_dps = s.max_jump_dps.max((dps - prev).abs());
                 }
                 self.prev_dps = (interval <= moving_gap).then_some(dps);
             } else if interval <= moving_gap {

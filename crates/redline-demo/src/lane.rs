@@ -1055,15 +1055,15 @@ impl Gen {
             bytes += line.len() as u64 + 1;
         }
         let mut n = lines.len();
-        if let Some(last) = lines.last().filter(|_| self.options.malformed) {
-            if self.junk.chance(TRUNCATED_TAIL) {
-                let tail = cut(&mut self.junk, last);
-                out.write_all(tail.as_bytes()).map_err(fail)?;
-                out.write_all(b"\n").map_err(fail)?;
-                bytes += tail.len() as u64 + 1;
-                n += 1;
-                self.stats.truncated += 1;
-            }
+        if let Some(last) = lines.last().filter(|_| self.options.malformed)
+            && self.junk.chance(TRUNCATED_TAIL)
+        {
+            let tail = cut(&mut self.junk, last);
+            out.write_all(tail.as_bytes()).map_err(fail)?;
+            out.write_all(b"\n").map_err(fail)?;
+            bytes += tail.len() as u64 + 1;
+            n += 1;
+            self.stats.truncated += 1;
         }
         out.flush().map_err(fail)?;
         self.stats.files += 1;

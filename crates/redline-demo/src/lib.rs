@@ -237,7 +237,7 @@ pub fn generate_with(
     // Lanes 0 and 1 carry a marathon session in a large corpus, lane 2 for half the seeds.
     let marathons = match responses >= MARATHON_FROM {
         false => 0,
-        true if lanes >= 3 && seed % 2 == 0 => 3,
+        true if lanes >= 3 && seed.is_multiple_of(2) => 3,
         true => 2,
     };
     let mut stats = Stats::default();

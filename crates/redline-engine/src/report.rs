@@ -131,10 +131,10 @@ pub fn prepare_parts<'a>(
     let prices: Vec<Option<&ModelPrice>> = models.names().map(|m| table.lookup(m)).collect();
     let mut items = Vec::with_capacity(if from_since { 0 } else { ledger.len() });
     for e in ledger.entries() {
-        if let Some(p) = &opts.project {
-            if &files.get(e.file).project != p {
-                continue;
-            }
+        if let Some(p) = &opts.project
+            && &files.get(e.file).project != p
+        {
+            continue;
         }
         let price = e.model().and_then(|m| prices[m as usize]);
         let priced = price_entry(opts.mode, price, e);
