@@ -80,6 +80,10 @@ pub const FLAG_HAS_SPEED: u8 = 16;
 pub const FLAG_LENIENT: u8 = 32;
 /// The line had no `message.id`: never deduplicated.
 pub const FLAG_UNKEYED: u8 = 64;
+/// Not a transcript line but a total kept elsewhere (an archived rollup, or what an
+/// OpenTelemetry sender reported): its `cost_usd` is its cost in every cost mode, since
+/// its tokens add up many responses and cannot be priced as one.
+pub const FLAG_AGGREGATE: u8 = 128;
 
 impl Entry {
     /// Builds the entry for a parsed line.
@@ -378,13 +382,14 @@ impl Ledger {
         entry.flags &= !FLAG_UNKEYED;
         self.copies += 1;
         let mut held = self.index.get(&Key::new(key)).copied();
-        if held.is_none() && entry.id_hash != 0 {
-            if let Some(&same_id) = self.by_id.get(&Key::new(entry.id_hash)) {
-                let sidechain_replay =
-                    entry.has(FLAG_SIDECHAIN) || self.entries.get(same_id).has(FLAG_SIDECHAIN);
-                if sidechain_replay {
-                    held = Some(same_id);
-                }
+        if held.is_none()
+            && entry.id_hash != 0
+            && let Some(&same_id) = self.by_id.get(&Key::new(entry.id_hash))
+        {
+            let sidechain_replay =
+                entry.has(FLAG_SIDECHAIN) || self.entries.get(same_id).has(FLAG_SIDECHAIN);
+            if sidechain_replay {
+                held = Some(same_id);
             }
         }
         let Some(at) = held else {
@@ -419,6 +424,19 @@ impl Ledger {
     /// The entry in slot `at` (as [`Offered`] names it).
     pub fn get(&self, at: u32) -> &Entry {
         self.entries.get(at)
+    }
+
+    /// Replaces an unkeyed entry in place (an aggregate that grew, or was voided), and
+    /// returns what it held. Keyed entries are left alone: they only change by [`offer`].
+    ///
+    /// [`offer`]: Ledger::offer
+    pub fn set_unkeyed(&mut self, at: u32, mut entry: Entry) -> Option<Entry> {
+        let held = self.entries.get_mut(at);
+        if !held.has(FLAG_UNKEYED) {
+            return None;
+        }
+        entry.flags |= FLAG_UNKEYED;
+        Some(std::mem::replace(held, entry))
     }
 
     /// Folds another ledger (for example one file's) into this one.

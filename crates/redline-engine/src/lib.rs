@@ -10,12 +10,16 @@
 //! [`usage`] for any `now`, [`tail`] follows files as they grow and [`follow`] says
 //! when to look.
 
+pub mod archive;
 pub mod blocks;
 pub mod feed;
 pub mod follow;
+pub mod hosts;
+pub mod journal;
 pub mod json;
 pub mod ledger;
 pub mod live;
+pub mod otlp;
 pub mod prices;
 pub mod reader;
 pub mod record;
@@ -23,6 +27,7 @@ pub mod report;
 pub mod roots;
 pub mod scan;
 pub mod stats;
+pub mod store;
 pub mod tail;
 pub mod timestamp;
 pub mod usage;

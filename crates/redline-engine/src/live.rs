@@ -10,7 +10,7 @@
 //! otherwise each value is a pass over the recent responses. Nothing here reads a clock:
 //! `now` is an argument, so scenarios run in virtual time.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::path::Path;
 
 use jiff::tz::TimeZone;
@@ -18,18 +18,22 @@ use redline_core::gauges::{Readings, Scales, gauges};
 use redline_core::lamps::{LampInputs, Thresholds, lamps};
 use redline_core::{ModelFamily, TokenCounts};
 
+use crate::archive::{self, Restored};
 use crate::blocks::{BLOCK_MS, Block, BlockEntry, BlockWalk};
 use crate::feed::{HookEvent, HookKind, LimitWindow, StatusFeed};
+use crate::hosts::SeriesBook;
 use crate::ledger::{
-    Entry, FLAG_API_ERROR, FLAG_SIDECHAIN, FLAG_UNKEYED, FileId, FileMeta, Files, Ledger, Models,
-    Offered,
+    Entry, FLAG_AGGREGATE, FLAG_API_ERROR, FLAG_SIDECHAIN, FLAG_UNKEYED, FileId, FileMeta, Files,
+    Ledger, ModelId, Models, Offered,
 };
+use crate::otlp::{Batch, Event};
 use crate::prices::{CostMode, PriceTable, price_entry};
 use crate::record::{LineProblem, parse_line};
 use crate::report::{ModelNames, prepare_parts};
 use crate::roots::Transcript;
 use crate::scan::Scan;
 use crate::stats::{Stat, Window};
+use crate::store::{self, Record, Rollup};
 use crate::usage::{self, Usage};
 
 /// How far back the recent list reaches: enough for today in any time zone (a day can
@@ -43,6 +47,10 @@ const WINDOW_DEFAULT: u64 = 200_000;
 const WINDOW_LARGE: u64 = 1_000_000;
 /// A turn whose `Stop` never came is over after this long without a hook.
 const TURN_TIMEOUT_MS: i64 = 10 * 60 * 1000;
+/// OpenTelemetry events are kept this long (longer than any tach or API-error window).
+const EVENTS_KEPT_MS: i64 = 60 * 60 * 1000;
+/// OpenTelemetry usage is kept in buckets of this length.
+const BUCKET_MS: i64 = 60 * 1000;
 
 /// A block's token budget (`REDLINE_BLOCK_BUDGET`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -166,6 +174,60 @@ pub struct Live {
     health: SourceHealth,
     /// Claude Code's own figures and turn state (statusLine and hooks).
     claude: ClaudeState,
+    /// What OpenTelemetry senders reported.
+    otlp: OtlpState,
+    /// Sessions that have a transcript here: their OpenTelemetry usage is not counted.
+    transcript_sessions: HashSet<String>,
+    /// Transcript usage changed since the last [`Live::take_rollups`]: every hour (after
+    /// the scan), or these (hour, file, model) keys.
+    rollups_due: RollupsDue,
+}
+
+#[derive(Clone, Debug)]
+enum RollupsDue {
+    All,
+    Some(HashSet<(i64, FileId, Option<ModelId>)>),
+}
+
+/// OpenTelemetry's side of the live state. Each sender and session has a stand-in file
+/// (`otlp/<host>` as its project), and its usage is kept as one aggregate ledger entry
+/// per minute and model, so blocks, days and stats count it like any response.
+#[derive(Clone, Debug, Default)]
+struct OtlpState {
+    series: SeriesBook,
+    origins: HashMap<(String, Option<String>), FileId>,
+    files: HashMap<FileId, Origin>,
+    /// `api_request` events: (time, stand-in file, tach tokens, model).
+    requests: VecDeque<(i64, FileId, u64, Option<ModelId>)>,
+    /// `api_error` events' times.
+    errors: VecDeque<i64>,
+    /// Each host's newest delivery.
+    last_seen: BTreeMap<String, i64>,
+    last_event_ms: Option<i64>,
+    error: Option<String>,
+}
+
+#[derive(Clone, Debug)]
+struct Origin {
+    host: String,
+    session: Option<String>,
+    /// (minute, model) to the slot of its aggregate entry.
+    buckets: HashMap<(i64, Option<ModelId>), u32>,
+    /// Whether it sends `api_request` events: then they drive the tach, not the buckets.
+    events: bool,
+}
+
+/// One host's figures for `/api/hosts`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct HostDay {
+    /// The host's name (`host.name`; this machine's for its transcripts).
+    pub host: String,
+    /// Its newest data, milliseconds since the epoch.
+    pub last_seen_ms: Option<i64>,
+    /// Today's tokens.
+    pub tokens: redline_core::TokenCounts,
+    /// Today's dollars.
+    pub cost_usd: f64,
 }
 
 /// What Claude Code said itself, through its statusLine and hooks.
@@ -235,7 +297,15 @@ impl Live {
             last_event_ms: stats.newest_ms,
             health: SourceHealth::default(),
             claude: ClaudeState::default(),
+            otlp: OtlpState::default(),
+            transcript_sessions: HashSet::new(),
+            rollups_due: RollupsDue::All,
         };
+        for i in 0..live.files.len() {
+            let id = FileId::try_from(i).unwrap_or(FileId::MAX);
+            live.transcript_sessions
+                .insert(live.files.get(id).session.clone());
+        }
         live.stats.responses = live.ledger.len() as u64;
         live.stats.duplicates = live.ledger.duplicates_dropped();
         live.index_prices();
@@ -267,12 +337,16 @@ impl Live {
             None => {}
         }
         let t = Transcript::describe(root, path)?;
+        let session = t.session.clone();
         let id = self.files.add(FileMeta {
             path: t.path,
             project: t.project,
             session: t.session,
         });
         self.paths.entry(hash).or_insert(id);
+        if self.transcript_sessions.insert(session.clone()) {
+            self.void_otlp_session(&session);
+        }
         Some(id)
     }
 
@@ -340,6 +414,10 @@ impl Live {
         self.count_since_start(&e, old.as_ref());
         self.place_recent(slot, e.ts_ms, old.as_ref().map(|o| o.ts_ms));
         self.note_main_chain(&e, slot);
+        self.note_rollup(&e);
+        if let Some(o) = &old {
+            self.note_rollup(o);
+        }
         self.claude.wrote = true;
         Ok(true)
     }
@@ -394,6 +472,320 @@ impl Live {
             }
             HookKind::Other => {}
         }
+    }
+
+    /// The records an OpenTelemetry metrics batch makes (usage deltas and cumulative series
+    /// positions). Nothing changes until they are stored and [`Live::apply_record`]ed: an
+    /// export is acknowledged only once it is on disk.
+    pub fn otlp_records(&self, batch: &Batch, received_ms: i64) -> Vec<Record> {
+        self.otlp.series.records(&batch.points, received_ms)
+    }
+
+    /// Takes in a stored record: live, after it was written, or from the store at start.
+    /// `Ok(true)` when it changed what is counted. Rollups are for [`Live::restore_rollups`].
+    pub fn apply_record(&mut self, r: &Record) -> bool {
+        match r {
+            Record::Series(s) => {
+                self.otlp.series.apply(s);
+                false
+            }
+            Record::Rollup(_) => false,
+            Record::Usage(u) => self.apply_usage(u),
+        }
+    }
+
+    fn apply_usage(&mut self, u: &store::Usage) -> bool {
+        let seen = self
+            .otlp
+            .last_seen
+            .entry(u.host.clone())
+            .or_insert(i64::MIN);
+        *seen = (*seen).max(u.received_ms);
+        self.otlp.last_event_ms = self.otlp.last_event_ms.max(Some(u.ts_ms));
+        let counted = u
+            .session
+            .as_ref()
+            .is_none_or(|s| !self.transcript_sessions.contains(s));
+        let delta = store::tokens(u.tokens);
+        if !counted || (delta.total() == 0 && u.cost_usd <= 0.0) {
+            return false;
+        }
+        let file = self.origin_file(&u.host, u.session.as_deref());
+        let model = u.model.as_deref().map(|m| self.models.intern(m));
+        self.index_prices();
+        let minute = u.ts_ms - u.ts_ms.rem_euclid(BUCKET_MS);
+        let held = self
+            .otlp
+            .files
+            .get(&file)
+            .and_then(|o| o.buckets.get(&(minute, model)))
+            .copied();
+        let (slot, old) = match held {
+            Some(slot) => {
+                let old = self.ledger.get(slot).clone();
+                let cost = old.cost_usd().unwrap_or(0.0) + u.cost_usd;
+                let mut e = Entry::with_usage(
+                    old.ts_ms.max(u.ts_ms),
+                    old.tokens() + delta,
+                    0,
+                    Some(cost),
+                    model,
+                    file,
+                    0,
+                );
+                e.flags |= FLAG_AGGREGATE;
+                self.ledger.set_unkeyed(slot, e);
+                (slot, Some(old))
+            }
+            None => {
+                let mut e = Entry::with_usage(u.ts_ms, delta, 0, Some(u.cost_usd), model, file, 0);
+                e.flags |= FLAG_AGGREGATE;
+                let Offered::Added(slot) = self.ledger.offer(None, e, &self.files) else {
+                    return false;
+                };
+                if let Some(o) = self.otlp.files.get_mut(&file) {
+                    o.buckets.insert((minute, model), slot);
+                }
+                self.stats.responses += 1;
+                (slot, None)
+            }
+        };
+        let e = self.ledger.get(slot).clone();
+        self.count_since_start(&e, old.as_ref());
+        self.place_recent(slot, e.ts_ms, old.as_ref().map(|o| o.ts_ms));
+        true
+    }
+
+    /// The stand-in file of a sender and session, made on first sight.
+    fn origin_file(&mut self, host: &str, session: Option<&str>) -> FileId {
+        let key = (host.to_owned(), session.map(str::to_owned));
+        if let Some(&id) = self.otlp.origins.get(&key) {
+            return id;
+        }
+        let session_name = session.unwrap_or("(no session)").to_owned();
+        let id = self.files.add(FileMeta {
+            path: format!("otlp://{host}/{session_name}").into(),
+            project: format!("otlp/{host}"),
+            session: session_name,
+        });
+        self.otlp.files.insert(
+            id,
+            Origin {
+                host: host.to_owned(),
+                session: session.map(str::to_owned),
+                buckets: HashMap::new(),
+                events: false,
+            },
+        );
+        self.otlp.origins.insert(key, id);
+        id
+    }
+
+    /// A session's transcript appeared: what OpenTelemetry reported for it no longer
+    /// counts (one source of record per session), whichever arrived first.
+    fn void_otlp_session(&mut self, session: &str) {
+        let voided: Vec<u32> = self
+            .otlp
+            .files
+            .values()
+            .filter(|o| o.session.as_deref() == Some(session))
+            .flat_map(|o| o.buckets.values().copied())
+            .collect();
+        for slot in voided {
+            let old = self.ledger.get(slot).clone();
+            let mut e = Entry::with_usage(
+                old.ts_ms,
+                redline_core::TokenCounts::default(),
+                0,
+                Some(0.0),
+                old.model(),
+                old.file,
+                0,
+            );
+            e.flags |= FLAG_AGGREGATE;
+            self.ledger.set_unkeyed(slot, e);
+            if old.ts_ms < self.horizon_ms {
+                self.needs_rebuild = true;
+            }
+        }
+        self.otlp.requests.retain(|r| {
+            self.otlp
+                .files
+                .get(&r.1)
+                .is_none_or(|o| o.session.as_deref() != Some(session))
+        });
+    }
+
+    /// Takes in OpenTelemetry events: `api_request` for the tach and MODEL, `api_error`
+    /// for CHECK. Events are not stored; the counters are the record of usage.
+    pub fn otlp_events(&mut self, events: &[Event], received_ms: i64) -> bool {
+        let mut changed = false;
+        for ev in events {
+            match ev {
+                Event::ApiRequest {
+                    origin,
+                    ts_ms,
+                    model,
+                    tokens,
+                    ..
+                } => {
+                    self.note_host(&origin.host, received_ms, *ts_ms);
+                    if origin
+                        .session
+                        .as_ref()
+                        .is_some_and(|s| self.transcript_sessions.contains(s))
+                    {
+                        continue;
+                    }
+                    let file = self.origin_file(&origin.host, origin.session.as_deref());
+                    if let Some(o) = self.otlp.files.get_mut(&file) {
+                        o.events = true;
+                    }
+                    let model = model.as_deref().map(|m| self.models.intern(m));
+                    self.index_prices();
+                    let at = self.otlp.requests.partition_point(|r| r.0 <= *ts_ms);
+                    self.otlp
+                        .requests
+                        .insert(at, (*ts_ms, file, tokens.tach(), model));
+                    changed = true;
+                }
+                Event::ApiError { origin, ts_ms, .. } => {
+                    self.note_host(&origin.host, received_ms, *ts_ms);
+                    let at = self.otlp.errors.partition_point(|t| t <= ts_ms);
+                    self.otlp.errors.insert(at, *ts_ms);
+                    changed = true;
+                }
+            }
+        }
+        let keep_from = received_ms.saturating_sub(EVENTS_KEPT_MS);
+        while self.otlp.requests.front().is_some_and(|r| r.0 < keep_from) {
+            self.otlp.requests.pop_front();
+        }
+        while self.otlp.errors.front().is_some_and(|&t| t < keep_from) {
+            self.otlp.errors.pop_front();
+        }
+        changed
+    }
+
+    fn note_host(&mut self, host: &str, received_ms: i64, ts_ms: i64) {
+        let seen = self
+            .otlp
+            .last_seen
+            .entry(host.to_owned())
+            .or_insert(i64::MIN);
+        *seen = (*seen).max(received_ms);
+        self.otlp.last_event_ms = self.otlp.last_event_ms.max(Some(ts_ms));
+    }
+
+    /// Sets what is failing with OpenTelemetry (the store cannot be written), or `None`.
+    pub fn set_otlp_error(&mut self, error: Option<String>) {
+        self.otlp.error = error;
+    }
+
+    /// Whether a file is a transcript (not an OpenTelemetry sender's stand-in).
+    fn is_transcript(&self, file: FileId) -> bool {
+        !self.otlp.files.contains_key(&file)
+    }
+
+    /// Adds what stored rollups hold beyond the transcripts read (see [`crate::archive`]).
+    pub fn restore_rollups(&mut self, stored: &[Rollup]) -> Restored {
+        let (priced, prices, mode) = (&self.price_index, &self.prices, self.cost_mode);
+        let otlp_files = &self.otlp.files;
+        let (slots, done) = archive::restore(
+            &mut self.ledger,
+            &mut self.files,
+            &mut self.models,
+            stored,
+            &|f| !otlp_files.contains_key(&f),
+            &|e, _| {
+                let price = e
+                    .model()
+                    .and_then(|m| priced.get(m as usize).copied().flatten());
+                price_entry(mode, price.map(|i| &prices.models()[i]), e).usd()
+            },
+        );
+        self.index_prices();
+        for slot in slots {
+            self.stats.responses += 1;
+            let e = self.ledger.get(slot).clone();
+            self.place_recent(slot, e.ts_ms, None);
+        }
+        done
+    }
+
+    /// The rollups of the transcript hours that changed since the last call (all of them
+    /// the first time), to be stored.
+    pub fn take_rollups(&mut self) -> Vec<Rollup> {
+        let due = std::mem::replace(&mut self.rollups_due, RollupsDue::Some(HashSet::new()));
+        if matches!(&due, RollupsDue::Some(keys) if keys.is_empty()) {
+            return Vec::new();
+        }
+        let files = &self.files;
+        let wanted_sessions: HashSet<(i64, &str, Option<ModelId>)> = match &due {
+            RollupsDue::All => HashSet::new(),
+            RollupsDue::Some(keys) => keys
+                .iter()
+                .map(|&(h, f, m)| (h, files.get(f).session.as_str(), m))
+                .collect(),
+        };
+        archive::rollups(
+            &self.ledger,
+            &self.files,
+            &self.models,
+            &|f| self.is_transcript(f),
+            &|hour, file, model| match &due {
+                RollupsDue::All => true,
+                RollupsDue::Some(_) => {
+                    wanted_sessions.contains(&(hour, files.get(file).session.as_str(), model))
+                }
+            },
+            &|e, _| self.cost(e),
+        )
+    }
+
+    fn note_rollup(&mut self, e: &Entry) {
+        if let RollupsDue::Some(keys) = &mut self.rollups_due {
+            keys.insert((archive::hour_of(e.ts_ms), e.file, e.model()));
+        }
+    }
+
+    /// Today's figures per host: this machine's transcripts under `local_host`, and each
+    /// OpenTelemetry sender's counted usage under its `host.name` (the same name adds up).
+    /// Their sum is `/usage`'s today.
+    pub fn hosts_today(&self, now_ms: i64, tz: &TimeZone, local_host: &str) -> Vec<HostDay> {
+        let (day_start, day_end) = local_day(now_ms, tz);
+        let mut by_host: BTreeMap<String, HostDay> = BTreeMap::new();
+        fn day<'a>(by_host: &'a mut BTreeMap<String, HostDay>, host: &str) -> &'a mut HostDay {
+            by_host.entry(host.to_owned()).or_insert_with(|| HostDay {
+                host: host.to_owned(),
+                last_seen_ms: None,
+                tokens: redline_core::TokenCounts::default(),
+                cost_usd: 0.0,
+            })
+        }
+        if let Some(t) = self.last_event_ms {
+            day(&mut by_host, local_host).last_seen_ms = Some(t);
+        }
+        for (host, &t) in &self.otlp.last_seen {
+            let d = day(&mut by_host, host);
+            d.last_seen_ms = d.last_seen_ms.max(Some(t));
+        }
+        let from = self.recent.partition_point(|&(t, _)| t < day_start);
+        for &(ts, slot) in &self.recent[from..] {
+            if ts >= day_end {
+                break;
+            }
+            let e = self.ledger.get(slot);
+            let host = self
+                .otlp
+                .files
+                .get(&e.file)
+                .map_or(local_host, |o| o.host.as_str());
+            let d = day(&mut by_host, host);
+            d.tokens += e.tokens();
+            d.cost_usd += self.cost(e);
+        }
+        by_host.into_values().collect()
     }
 
     /// Sets the transcript source's health (the follower knows when a root or watch fails).
@@ -467,7 +859,9 @@ impl Live {
                     max_closed = max_closed.max(b.tokens.total());
                 }
             });
-            if ts > now_ms.saturating_sub(window_ms) {
+            if ts > now_ms.saturating_sub(window_ms)
+                && self.otlp.files.get(&e.file).is_none_or(|o| !o.events)
+            {
                 tach_tokens += e.tokens().tach();
             }
             if (day_start..day_end).contains(&ts) {
@@ -475,6 +869,20 @@ impl Live {
             }
             api_errors |= e.has(FLAG_API_ERROR) && ts > now_ms.saturating_sub(api_window_ms);
         }
+        // Senders of `api_request` events drive the tach per request.
+        let window_from = now_ms.saturating_sub(window_ms);
+        let from = self.otlp.requests.partition_point(|r| r.0 <= window_from);
+        for &(ts, _, tach, _) in self.otlp.requests.range(from..) {
+            if ts <= now_ms {
+                tach_tokens += tach;
+            }
+        }
+        let errors_from = now_ms.saturating_sub(api_window_ms);
+        api_errors |= self
+            .otlp
+            .errors
+            .iter()
+            .any(|&t| t > errors_from && t <= now_ms);
         let current = walk.current();
         if let Some(b) = current.filter(|b| !b.is_active(now_ms)) {
             max_closed = max_closed.max(b.tokens.total());
@@ -523,8 +931,17 @@ impl Live {
         };
 
         let main = self.last_main.map(|(_, slot)| self.ledger.get(slot));
-        let model_id = main
-            .and_then(Entry::model)
+        // The newest model: the main chain's, or a sender's newer `api_request`.
+        let sent = self
+            .otlp
+            .requests
+            .iter()
+            .rev()
+            .find(|r| r.3.is_some() && r.0 <= now_ms)
+            .filter(|r| main.is_none_or(|e| r.0 > e.ts_ms));
+        let model_id = sent
+            .and_then(|r| r.3)
+            .or_else(|| main.and_then(Entry::model))
             .map(|m| self.models.name(m).to_owned());
         let family = model_id.as_deref().map(ModelFamily::of);
         let session = main.map(|e| self.files.get(e.file).session.clone());
@@ -565,7 +982,7 @@ impl Live {
             fuel_remaining: remaining,
             limit_hit: limit_reset_s.is_some() || rate_limited,
             context_share: context.map(|(used, window)| used as f64 / window as f64),
-            source_failing: self.health.error.is_some(),
+            source_failing: self.health.error.is_some() || self.otlp.error.is_some(),
             recent_api_errors: api_errors,
         };
         Usage {
@@ -576,6 +993,11 @@ impl Live {
                     ok: self.health.error.is_none(),
                     last_event_at: self.last_event_ms.map(usage::format_s),
                     error: self.health.error.clone(),
+                },
+                otlp: usage::Source {
+                    ok: self.otlp.error.is_none(),
+                    last_event_at: self.otlp.last_event_ms.map(usage::format_s),
+                    error: self.otlp.error.clone(),
                 },
             },
             tach: usage::Tach {

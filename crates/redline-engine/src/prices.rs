@@ -449,6 +449,9 @@ pub fn price_entry(mode: CostMode, price: Option<&ModelPrice>, e: &Entry) -> Pri
         None if e.tokens().total() == 0 => Priced::Cost(0.0),
         None => Priced::UnknownModel,
     };
+    if e.has(crate::ledger::FLAG_AGGREGATE) {
+        return Priced::Cost(e.cost_usd().unwrap_or(0.0));
+    }
     match (mode, e.cost_usd()) {
         (CostMode::Display, c) => Priced::Cost(c.unwrap_or(0.0)),
         (CostMode::Auto, Some(c)) => Priced::Cost(c),

@@ -48,6 +48,8 @@ impl Usage {
 pub struct Sources {
     /// Claude Code's transcripts.
     pub jsonl: Source,
+    /// OpenTelemetry received (`/v1/*`, gRPC).
+    pub otlp: Source,
 }
 
 /// One source's health.

@@ -1,0 +1,238 @@
+//! What the daemon keeps on disk, record by record, in its [`crate::journal`]: what
+//! OpenTelemetry senders delivered (nothing else has it) and rollups of the transcripts
+//! (so history outlives Claude Code's own clean-up of old transcripts).
+//!
+//! Records are small JSON objects with short keys; the journal frames and checksums them.
+//! Replaying every record in order rebuilds the same state, so a rollup is a whole figure
+//! (the larger of two figures for one key wins) and a usage record is a delta (they add).
+
+use redline_core::TokenCounts;
+use serde::{Deserialize, Serialize};
+
+/// The journal's kind, in its header.
+pub const KIND: &str = "store";
+/// The journal's file name in the state directory.
+pub const FILE: &str = "store.jsonl";
+
+/// One record.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "t")]
+pub enum Record {
+    /// Tokens and dollars an OpenTelemetry sender reported, as a delta.
+    #[serde(rename = "u")]
+    Usage(Usage),
+    /// Where a cumulative series stood, so a restart goes on from there.
+    #[serde(rename = "s")]
+    Series(Series),
+    /// One hour of one session's transcripts, one model: the whole figure so far.
+    #[serde(rename = "r")]
+    Rollup(Rollup),
+}
+
+/// Tokens in the four kinds, as stored: input, output, cache writes, cache reads.
+pub type Counts = [u64; 4];
+
+/// The stored form of token counts.
+pub fn counts(t: TokenCounts) -> Counts {
+    [t.input, t.output, t.cache_creation, t.cache_read]
+}
+
+/// Token counts from their stored form.
+pub fn tokens(c: Counts) -> TokenCounts {
+    TokenCounts::new(c[0], c[1], c[2], c[3])
+}
+
+/// A delta of an OpenTelemetry sender's counters.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Usage {
+    /// The sender's `host.name`.
+    #[serde(rename = "h")]
+    pub host: String,
+    /// Claude Code's `session.id`, if sent.
+    #[serde(rename = "s", default, skip_serializing_if = "Option::is_none")]
+    pub session: Option<String>,
+    /// The model.
+    #[serde(rename = "m", default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+    /// When it happened (the point's time), milliseconds since the epoch.
+    #[serde(rename = "ts")]
+    pub ts_ms: i64,
+    /// When it was received, milliseconds since the epoch.
+    #[serde(rename = "at")]
+    pub received_ms: i64,
+    /// Tokens.
+    #[serde(rename = "k", default)]
+    pub tokens: Counts,
+    /// US dollars.
+    #[serde(rename = "usd", default)]
+    pub cost_usd: f64,
+}
+
+/// The last point of a cumulative series.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Series {
+    /// The series (see [`crate::otlp::Point::series`]).
+    #[serde(rename = "id")]
+    pub series: u64,
+    /// Its start time, nanoseconds.
+    #[serde(rename = "st")]
+    pub start_ns: u64,
+    /// Its last point's time, nanoseconds.
+    #[serde(rename = "ti")]
+    pub time_ns: u64,
+    /// Its last value.
+    #[serde(rename = "v")]
+    pub value: f64,
+}
+
+/// One hour of transcripts for one session and model.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Rollup {
+    /// The hour's start, milliseconds since the epoch (UTC hours).
+    #[serde(rename = "hr")]
+    pub hour_ms: i64,
+    /// The project directory's name.
+    #[serde(rename = "p")]
+    pub project: String,
+    /// The session id.
+    #[serde(rename = "s")]
+    pub session: String,
+    /// The model, if the responses named one.
+    #[serde(rename = "m", default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+    /// Responses.
+    #[serde(rename = "n")]
+    pub responses: u64,
+    /// The first response's time in the hour.
+    #[serde(rename = "f")]
+    pub first_ms: i64,
+    /// Tokens.
+    #[serde(rename = "k")]
+    pub tokens: Counts,
+    /// The part of the cache writes with the 1-hour lifetime.
+    #[serde(rename = "h1", default)]
+    pub cache_write_1h: u64,
+    /// US dollars, as priced when written.
+    #[serde(rename = "usd")]
+    pub cost_usd: f64,
+}
+
+/// How long usage deltas are kept as they came before they are folded into minutes.
+pub const RAW_FOR_MS: i64 = 24 * 3600 * 1000;
+
+/// The records a store is rewritten with: usage deltas older than [`RAW_FOR_MS`] folded
+/// into one record per host, session, model and minute; one rollup per key (the larger
+/// figures); the last position of each cumulative series. Replaying the result gives the
+/// same totals as replaying `records`.
+pub fn compact(records: Vec<Record>, now_ms: i64) -> Vec<Record> {
+    use std::collections::{BTreeMap, HashMap};
+    type Key = (i64, String, Option<String>, Option<String>);
+    let mut minutes: BTreeMap<Key, Usage> = BTreeMap::new();
+    let mut raw = Vec::new();
+    let mut series: HashMap<u64, Series> = HashMap::new();
+    let mut rollups = Vec::new();
+    for r in records {
+        match r {
+            Record::Usage(u) if u.received_ms < now_ms.saturating_sub(RAW_FOR_MS) => {
+                let minute = u.ts_ms - u.ts_ms.rem_euclid(60_000);
+                let key = (minute, u.host.clone(), u.session.clone(), u.model.clone());
+                match minutes.get_mut(&key) {
+                    Some(m) => {
+                        for (a, b) in m.tokens.iter_mut().zip(u.tokens) {
+                            *a += b;
+                        }
+                        m.cost_usd += u.cost_usd;
+                        m.ts_ms = m.ts_ms.max(u.ts_ms);
+                        m.received_ms = m.received_ms.max(u.received_ms);
+                    }
+                    None => {
+                        minutes.insert(key, u);
+                    }
+                }
+            }
+            Record::Usage(u) => raw.push(Record::Usage(u)),
+            Record::Series(s) => {
+                let newer = series
+                    .get(&s.series)
+                    .is_none_or(|held| held.start_ns != s.start_ns || held.time_ns <= s.time_ns);
+                if newer {
+                    series.insert(s.series, s);
+                }
+            }
+            Record::Rollup(r) => rollups.push(r),
+        }
+    }
+    let mut out: Vec<Record> = crate::archive::latest(rollups)
+        .into_iter()
+        .map(Record::Rollup)
+        .collect();
+    let mut positions: Vec<Series> = series.into_values().collect();
+    positions.sort_by_key(|s| s.series);
+    out.extend(positions.into_iter().map(Record::Series));
+    out.extend(minutes.into_values().map(Record::Usage));
+    out.extend(raw);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn usage(host: &str, ts_ms: i64, received_ms: i64, input: u64) -> Record {
+        Record::Usage(Usage {
+            host: host.into(),
+            session: Some("s".into()),
+            model: Some("m".into()),
+            ts_ms,
+            received_ms,
+            tokens: [input, 1, 0, 0],
+            cost_usd: 0.5,
+        })
+    }
+
+    #[test]
+    fn compaction_folds_old_deltas_into_minutes_and_keeps_totals() {
+        let day = RAW_FOR_MS;
+        let now = 10 * day;
+        let records = vec![
+            usage("a", 1_000, 1_000, 5),
+            usage("a", 59_000, 59_000, 7),
+            usage("a", 61_000, 61_000, 1),
+            usage("b", 2_000, 2_000, 3),
+            usage("a", now - 5_000, now - 5_000, 9),
+            usage("a", now - 4_000, now - 4_000, 9),
+        ];
+        let total = |rs: &[Record]| -> (u64, f64) {
+            rs.iter().fold((0, 0.0), |(t, c), r| match r {
+                Record::Usage(u) => (t + u.tokens[0], c + u.cost_usd),
+                _ => (t, c),
+            })
+        };
+        let out = compact(records.clone(), now);
+        assert_eq!(out.len(), 5, "{out:?}");
+        assert_eq!(total(&out), total(&records));
+        let again = compact(out.clone(), now);
+        assert_eq!(again, out);
+    }
+
+    #[test]
+    fn records_are_short_json_and_read_back() {
+        let r = Record::Usage(Usage {
+            host: "desk".into(),
+            session: Some("s1".into()),
+            model: None,
+            ts_ms: 5,
+            received_ms: 6,
+            tokens: [1, 2, 3, 4],
+            cost_usd: 0.5,
+        });
+        let text = serde_json::to_string(&r).unwrap();
+        assert_eq!(
+            text,
+            r#"{"t":"u","h":"desk","s":"s1","ts":5,"at":6,"k":[1,2,3,4],"usd":0.5}"#
+        );
+        assert_eq!(serde_json::from_str::<Record>(&text).unwrap(), r);
+        let bad = serde_json::from_str::<Record>(r#"{"t":"x"}"#);
+        assert!(bad.is_err());
+    }
+}
