@@ -92,6 +92,13 @@ pub struct ReportArgs {
     /// Blocks: token budget of a block, a number or `max` (largest completed block).
     #[arg(long, short = 't', value_parser = parse_limit, env = "REDLINE_BLOCK_BUDGET")]
     pub token_limit: Option<TokenLimit>,
+    /// Count only the transcripts on disk, leaving out the hours the daemon kept of
+    /// transcripts Claude Code has since deleted.
+    #[arg(long)]
+    pub transcripts_only: bool,
+    /// The daemon's state directory, where its store is [default: $XDG_STATE_HOME/redline].
+    #[arg(long, env = "REDLINE_STATE_DIR", value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
 }
 
 /// `redline serve [flags]`.

@@ -181,6 +181,22 @@ impl Config {
     }
 }
 
+/// This machine's name, as the kernel knows it (`hostname` where there is no /proc): the
+/// `host.name` its OpenTelemetry carries and its row in `/api/hosts`.
+pub fn host_name() -> Option<String> {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .or_else(|_| std::fs::read_to_string("/etc/hostname"))
+        .ok()
+        .or_else(|| {
+            std::process::Command::new("hostname")
+                .output()
+                .ok()
+                .and_then(|o| String::from_utf8(o.stdout).ok())
+        })
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+}
+
 /// The address a client on this machine uses for a daemon bound to `listen`: a daemon
 /// bound to every address is reached through loopback.
 pub fn local_addr(listen: SocketAddr) -> SocketAddr {
@@ -514,7 +530,8 @@ pub fn time_zone(name: Option<&str>) -> Result<TimeZone, String> {
 }
 
 /// `$XDG_STATE_HOME`, else `~/.local/state`.
-fn state_home(env: &RootEnv) -> PathBuf {
+/// `$XDG_STATE_HOME`, else `~/.local/state`.
+pub fn state_home(env: &RootEnv) -> PathBuf {
     std::env::var_os("XDG_STATE_HOME")
         .filter(|v| !v.is_empty())
         .map(PathBuf::from)

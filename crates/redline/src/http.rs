@@ -27,6 +27,7 @@ use std::sync::mpsc;
 
 use crate::hub::{Input, Snapshot};
 use crate::metrics;
+use crate::otlp_http;
 use crate::web;
 
 /// The largest request body read, after decompression.
@@ -72,8 +73,11 @@ pub fn app(state: AppState) -> Router {
         .route("/api/stats", get(web::stats_index))
         .route("/api/stats/{name}", get(web::stat))
         .route("/api/status", get(status))
+        .route("/api/hosts", get(hosts))
         .route("/statusline", post(statusline))
         .route("/hook", post(hook))
+        .route("/v1/metrics", post(otlp_http::metrics))
+        .route("/v1/logs", post(otlp_http::logs))
         .route_layer(middleware::from_fn_with_state(state.clone(), require_token));
     open.merge(guarded)
         .layer(middleware::from_fn(limit_body))
@@ -119,7 +123,7 @@ async fn healthz(State(s): State<AppState>) -> Response {
     let snap = s.now();
     let body = serde_json::json!({
         "status": "ok",
-        "sources": {"jsonl": snap.usage.sources.jsonl.ok},
+        "sources": {"jsonl": snap.usage.sources.jsonl.ok, "otlp": snap.usage.sources.otlp.ok},
         "files_watched": snap.files_watched,
     });
     json(body.to_string())
@@ -139,9 +143,24 @@ async fn status(State(s): State<AppState>) -> Response {
         "lines_read": snap.stats.lines,
         "parse_errors": snap.stats.bad_lines,
         "responses": snap.stats.responses,
-        "sources": {"jsonl": {"ok": snap.usage.sources.jsonl.ok, "error": snap.usage.sources.jsonl.error}},
+        "sources": {
+            "jsonl": {"ok": snap.usage.sources.jsonl.ok, "error": snap.usage.sources.jsonl.error},
+            "otlp": {"ok": snap.usage.sources.otlp.ok, "error": snap.usage.sources.otlp.error},
+        },
     });
     json(body.to_string())
+}
+
+/// `GET /api/hosts`: today per host (this machine's transcripts, each OpenTelemetry sender).
+async fn hosts(State(s): State<AppState>) -> Response {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    if s.inputs.send(Input::Hosts(tx)).is_err() {
+        return (StatusCode::SERVICE_UNAVAILABLE, "shutting down\n").into_response();
+    }
+    match tokio::time::timeout(Duration::from_secs(10), rx).await {
+        Ok(Ok(body)) => json(body),
+        _ => (StatusCode::SERVICE_UNAVAILABLE, "the hub did not answer\n").into_response(),
+    }
 }
 
 /// A statusLine object from `redline statusline`: applied, then answered with the
@@ -271,7 +290,7 @@ fn presented(h: &HeaderMap) -> Option<&str> {
 
 /// Compares without stopping at the first difference, so timing does not tell how much of
 /// a guessed token was right.
-fn same(a: &[u8], b: &[u8]) -> bool {
+pub fn same(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 

@@ -7,17 +7,20 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::Result;
 use redline_engine::feed::{HookEvent, StatusFeed};
 use redline_engine::follow::{Follower, FsEvent, Happening, RootState};
+use redline_engine::journal::Journal;
 use redline_engine::ledger::FileId;
 use redline_engine::live::{Live, LiveStats, ModelCounters, Settings, SourceHealth};
+use redline_engine::otlp::Batch;
 use redline_engine::prices::{CostMode, PriceTable};
 use redline_engine::roots::{Root, list_transcripts, transcripts_below};
 use redline_engine::scan::{ScanOptions, scan_with};
 use redline_engine::stats::{Stat, Window};
+use redline_engine::store::{self, Record};
 use redline_engine::tail::{TailEvent, Tailer};
 use redline_engine::usage::Usage;
 use std::sync::mpsc;
@@ -25,6 +28,10 @@ use tokio::sync::{oneshot, watch};
 
 /// How many broken lines are logged with their place before the rest are only counted.
 const LOGGED_ERRORS: u64 = 50;
+/// How often the transcripts' changed hours are rolled up into the store.
+const ROLLUPS_EVERY: Duration = Duration::from_secs(300);
+/// How often the store is compacted.
+const COMPACT_EVERY: Duration = Duration::from_secs(24 * 3600);
 
 /// Everything a reader needs, computed once per change or second.
 #[derive(Debug)]
@@ -59,6 +66,11 @@ pub struct HubConfig {
     pub cost_mode: CostMode,
     /// Log each broken line (the daemon) or stay quiet (the terminal view).
     pub log: bool,
+    /// The durable store (OpenTelemetry received, transcript rollups); `None` keeps
+    /// nothing (the terminal view).
+    pub store: Option<PathBuf>,
+    /// This machine's name, for `/api/hosts`.
+    pub host: String,
 }
 
 /// Milliseconds since the epoch, now.
@@ -79,6 +91,10 @@ pub enum Input {
     Hook(HookEvent),
     /// A deep stat over `days` local days (at most `limit` rows), answered as JSON.
     Stat(Stat, u32, usize, oneshot::Sender<serde_json::Value>),
+    /// An OpenTelemetry export: answered once it is stored (or why it could not be).
+    Otlp(Batch, oneshot::Sender<Result<(), String>>),
+    /// `/api/hosts`, answered as JSON text (keys in the documented order).
+    Hosts(oneshot::Sender<String>),
 }
 
 /// The running hub, as its readers and writers hold it.
@@ -99,6 +115,8 @@ pub fn start(cfg: HubConfig) -> Result<Handle> {
         prices,
         cost_mode,
         log,
+        store,
+        host,
     } = cfg;
     // Watch first, then scan: a line written in between is then both scanned and
     // announced, and the tailer reads it only once.
@@ -133,7 +151,8 @@ pub fn start(cfg: HubConfig) -> Result<Handle> {
         let id = FileId::try_from(i).unwrap_or(FileId::MAX);
         tailer.adopt(id, *end);
     }
-    let live = Live::from_scan(scan, prices, cost_mode);
+    let mut live = Live::from_scan(scan, prices, cost_mode);
+    let journal = store.and_then(|path| open_store(&path, &mut live, log));
     let mut hub = Hub {
         live,
         tailer,
@@ -147,7 +166,12 @@ pub fn start(cfg: HubConfig) -> Result<Handle> {
         seq: 0,
         last_values: None,
         tx: None,
+        journal,
+        host,
+        rolled_at: Instant::now(),
+        compacted_at: Instant::now(),
     };
+    hub.roll_up();
     let first = hub.snapshot(now_ms());
     let (tx, rx) = watch::channel(Arc::new(first));
     hub.tx = Some(tx);
@@ -176,6 +200,58 @@ struct Hub {
     /// The last values published, without their time, to tell a change from a tick.
     last_values: Option<Usage>,
     tx: Option<watch::Sender<Arc<Snapshot>>>,
+    journal: Option<Journal<Record>>,
+    host: String,
+    rolled_at: Instant,
+    compacted_at: Instant,
+}
+
+/// Opens the store, replays it into `live` (OpenTelemetry received, cumulative series'
+/// positions, rollups of transcripts since deleted), and compacts it. A store that cannot
+/// be opened leaves OpenTelemetry failing (CHECK on, exports answered 503) and history
+/// unkept, but the daemon serves on.
+fn open_store(path: &Path, live: &mut Live, log: bool) -> Option<Journal<Record>> {
+    let (mut journal, replay) = match Journal::<Record>::open(path, store::KIND) {
+        Ok(j) => j,
+        Err(e) => {
+            let why = format!("the store cannot be opened: {e}");
+            if log {
+                eprintln!("redline: warning: {why}");
+            }
+            live.set_otlp_error(Some(why));
+            return None;
+        }
+    };
+    if log {
+        for p in &replay.problems {
+            eprintln!("redline: warning: {p}");
+        }
+    }
+    let mut rollups = Vec::new();
+    for r in &replay.records {
+        match r {
+            Record::Rollup(r) => rollups.push(r.clone()),
+            other => {
+                live.apply_record(other);
+            }
+        }
+    }
+    let restored = live.restore_rollups(&redline_engine::archive::latest(rollups));
+    if log && restored.entries > 0 {
+        eprintln!(
+            "redline: kept history: {} hours of transcripts no longer on disk ({} sessions gone)",
+            restored.entries, restored.sessions_gone
+        );
+    }
+    if !replay.records.is_empty() {
+        let compacted = store::compact(replay.records, now_ms());
+        if let Err(e) = journal.rewrite(&compacted)
+            && log
+        {
+            eprintln!("redline: warning: cannot compact the store: {e}");
+        }
+    }
+    Some(journal)
 }
 
 impl Hub {
@@ -217,6 +293,12 @@ impl Hub {
                         };
                         let _ = reply.send(self.live.stat(which, &window));
                     }
+                    Input::Otlp(batch, reply) => {
+                        let _ = reply.send(self.take_otlp(&batch));
+                    }
+                    Input::Hosts(reply) => {
+                        let _ = reply.send(self.hosts_json());
+                    }
                 }
             }
             let happenings = match (&mut self.follower, fs.is_empty()) {
@@ -239,6 +321,12 @@ impl Hub {
                         self.sticky_error = Some(e);
                     }
                 }
+            }
+            if self.rolled_at.elapsed() >= ROLLUPS_EVERY {
+                self.roll_up();
+            }
+            if self.compacted_at.elapsed() >= COMPACT_EVERY {
+                self.compact();
             }
             let snapshot = self.snapshot(now_ms());
             for reply in replies {
@@ -285,6 +373,102 @@ impl Hub {
                 self.failing_files.insert(path.to_path_buf(), msg);
             }
         }
+    }
+
+    /// Stores an export's records, then counts them: nothing is acknowledged that a
+    /// restart would not find.
+    fn take_otlp(&mut self, batch: &Batch) -> Result<(), String> {
+        let now = now_ms();
+        let records = self.live.otlp_records(batch, now);
+        if !records.is_empty() {
+            let Some(journal) = &mut self.journal else {
+                return Err("the store is not open; see the daemon's log".into());
+            };
+            if let Err(e) = journal.append(&records) {
+                let why = format!("cannot write the store: {e}");
+                self.warn(&why);
+                self.live.set_otlp_error(Some(why.clone()));
+                return Err(why);
+            }
+            self.live.set_otlp_error(None);
+        }
+        for r in &records {
+            self.live.apply_record(r);
+        }
+        self.live.otlp_events(&batch.events, now);
+        Ok(())
+    }
+
+    /// Writes the rollups of the transcript hours that changed.
+    fn roll_up(&mut self) {
+        self.rolled_at = Instant::now();
+        let Some(journal) = &mut self.journal else {
+            return;
+        };
+        let rollups: Vec<Record> = self
+            .live
+            .take_rollups()
+            .into_iter()
+            .map(Record::Rollup)
+            .collect();
+        if let Err(e) = journal.append(&rollups) {
+            let why = format!("cannot write the store: {e}");
+            self.warn(&why);
+        }
+    }
+
+    /// Rewrites the store with old deltas folded into minutes and one rollup per hour.
+    fn compact(&mut self) {
+        self.compacted_at = Instant::now();
+        let Some(journal) = &mut self.journal else {
+            return;
+        };
+        let result = Journal::<Record>::read(journal.path(), store::KIND)
+            .and_then(|replay| journal.rewrite(&store::compact(replay.records, now_ms())));
+        if let Err(e) = result {
+            self.warn(&format!("cannot compact the store: {e}"));
+        }
+    }
+
+    /// `/api/hosts`: today per host, in the daemon's time zone.
+    fn hosts_json(&self) -> String {
+        #[derive(serde::Serialize)]
+        struct Today {
+            input: u64,
+            output: u64,
+            #[serde(rename = "cacheRead")]
+            cache_read: u64,
+            #[serde(rename = "cacheCreation")]
+            cache_creation: u64,
+            cost_usd: f64,
+        }
+        #[derive(serde::Serialize)]
+        struct Host {
+            host: String,
+            last_seen: Option<String>,
+            today: Today,
+        }
+        let hosts: Vec<Host> = self
+            .live
+            .hosts_today(now_ms(), &self.settings.tz, &self.host)
+            .into_iter()
+            .map(|h| Host {
+                host: h.host,
+                last_seen: h.last_seen_ms.map(redline_engine::usage::format_s),
+                today: Today {
+                    input: h.tokens.input,
+                    output: h.tokens.output,
+                    cache_read: h.tokens.cache_read,
+                    cache_creation: h.tokens.cache_creation,
+                    cost_usd: redline_engine::usage::round_usd(h.cost_usd),
+                },
+            })
+            .collect();
+        #[derive(serde::Serialize)]
+        struct Hosts {
+            hosts: Vec<Host>,
+        }
+        serde_json::to_string(&Hosts { hosts }).unwrap_or_default()
     }
 
     fn warn(&mut self, msg: &str) {

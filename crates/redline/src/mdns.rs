@@ -60,12 +60,9 @@ pub fn advertise(listen: SocketAddr) -> Result<Option<Advert>> {
     Ok(Some(Advert { daemon, fullname }))
 }
 
-/// This machine's name, as the kernel knows it; `redline` when it cannot be read.
+/// This machine's name as an mDNS label; `redline` when it is not one.
 fn host_name() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .or_else(|_| std::fs::read_to_string("/etc/hostname"))
-        .ok()
-        .map(|h| h.trim().to_owned())
-        .filter(|h| !h.is_empty() && h.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'))
+    crate::config::host_name()
+        .filter(|h| h.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'))
         .unwrap_or_else(|| "redline".to_owned())
 }

@@ -2,15 +2,19 @@
 //! the same transcripts, as JSON in ccusage's shapes or as a table.
 
 use std::io::{self, Write};
+use std::path::Path;
 
 use anyhow::{Context, Result};
 use jiff::civil::Weekday;
 use jiff::tz::TimeZone;
+use redline_engine::archive;
 use redline_engine::blocks::{self, Block};
-use redline_engine::prices::{CostMode, PriceTable, strip_date};
+use redline_engine::journal::Journal;
+use redline_engine::prices::{CostMode, PriceTable, price_entry, strip_date};
 use redline_engine::report::{self, BlockFilter, Kind, ModelNames, Order, Report, ReportOptions};
 use redline_engine::roots::{RootEnv, list_transcripts, resolve_roots};
 use redline_engine::scan::{Scan, scan};
+use redline_engine::store::{self, Record};
 
 use crate::cli::{Mode, OrderArg, ReportArgs, ReportKind, TokenLimit, WeekStart};
 use crate::config;
@@ -47,13 +51,16 @@ pub fn run(args: &ReportArgs) -> Result<()> {
         .clone()
         .or_else(|| config::default_prices_file(&env));
     let prices = PriceTable::bundled_with(price_file.as_deref())?;
+    if !args.transcripts_only {
+        let dir = args
+            .state_dir
+            .clone()
+            .unwrap_or_else(|| config::state_home(&env).join("redline"));
+        keep_history(&mut scan, &dir, &prices, args)?;
+    }
     let opts = ReportOptions {
         tz: config::time_zone(args.timezone.as_deref()).map_err(anyhow::Error::msg)?,
-        mode: match args.mode {
-            Mode::Auto => CostMode::Auto,
-            Mode::Calculate => CostMode::Calculate,
-            Mode::Display => CostMode::Display,
-        },
+        mode: cost_mode(args.mode),
         since: args.since,
         until: args.until,
         order: match args.order {
@@ -125,6 +132,43 @@ fn week_start(w: WeekStart) -> Weekday {
 }
 
 /// Broken lines by place (a few, then a count), and lines read beyond ccusage's format.
+/// Adds the hours the daemon's store kept of transcripts deleted since (see
+/// [`redline_engine::archive`]). No store, nothing added; a store that cannot be read is
+/// an error rather than a report that silently lacks history.
+fn keep_history(scan: &mut Scan, dir: &Path, prices: &PriceTable, args: &ReportArgs) -> Result<()> {
+    let path = dir.join(store::FILE);
+    let replay = Journal::<Record>::read(&path, store::KIND)
+        .with_context(|| format!("cannot read the kept history in {}", path.display()))?;
+    for p in replay.problems.iter().take(SHOWN_ERRORS) {
+        eprintln!("redline: warning: {p}");
+    }
+    let rollups = archive::latest(replay.records.into_iter().filter_map(|r| match r {
+        Record::Rollup(r) if args.project.as_ref().is_none_or(|p| &r.project == p) => Some(r),
+        _ => None,
+    }));
+    let mode = cost_mode(args.mode);
+    archive::restore(
+        &mut scan.ledger,
+        &mut scan.files,
+        &mut scan.models,
+        &rollups,
+        &|_| true,
+        &|e, models| {
+            let price = e.model().and_then(|m| prices.lookup(models.name(m)));
+            price_entry(mode, price, e).usd()
+        },
+    );
+    Ok(())
+}
+
+fn cost_mode(m: Mode) -> CostMode {
+    match m {
+        Mode::Auto => CostMode::Auto,
+        Mode::Calculate => CostMode::Calculate,
+        Mode::Display => CostMode::Display,
+    }
+}
+
 fn warn_about_input(scan: &Scan) {
     let s = &scan.stats;
     for e in scan.errors.iter().take(SHOWN_ERRORS) {

@@ -25,13 +25,16 @@ pub fn run(
     env: &RootEnv,
 ) -> Result<()> {
     let mut cfg = config::resolve(&args.daemon, source, env)?;
-    let token = if cfg.exposed() {
+    // A gRPC receiver bound beyond loopback needs the token as much as the HTTP side.
+    let grpc_exposed = cfg.otlp_grpc.is_some_and(|a| !a.ip().is_loopback());
+    let token = if cfg.exposed() || grpc_exposed {
         Some(token(&cfg)?)
     } else {
         cfg.token.clone()
     };
     let started = std::time::Instant::now();
     let mut hub_cfg = hub_config(&cfg, env, true)?;
+    hub_cfg.store = Some(cfg.state_dir.join(redline_engine::store::FILE));
     let demo_dir = if args.demo {
         // The demo reads nothing of yours: a directory of its own, a budget it will not
         // exhaust, a cost scale its few dollars move, and a CHECK lamp that goes off again
@@ -51,6 +54,8 @@ pub fn run(
             hub_cfg.settings.cost_full_scale_usd = 5.0;
         }
         cfg.settings = hub_cfg.settings.clone();
+        // The demo's history is its own, not kept with yours.
+        hub_cfg.store = Some(dir.join(redline_engine::store::FILE));
         Some(dir)
     } else {
         None
@@ -77,14 +82,16 @@ pub fn run(
         "cost_full_scale_usd": cfg.settings.cost_full_scale_usd,
         "thresholds": {"fuel_low": t.fuel_low, "fuel_critical": t.fuel_critical, "hot": t.hot, "hot_critical": t.hot_critical},
     }));
+    let grpc_sink = crate::otlp_http::grpc_sink(hub.inputs.clone());
     let state = AppState {
         snapshots: hub.snapshots,
         inputs: hub.inputs,
-        token: token.as_deref().map(Arc::from),
+        token: token.as_deref().map(Arc::<str>::from),
         exposed: cfg.exposed(),
         status,
         page_config,
     };
+    let state_token = state.token.clone();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -129,6 +136,33 @@ pub fn run(
             shutdown().await;
             let _ = stop_tx.send(true);
         });
+        // OTLP over gRPC on its own port. Beyond loopback it needs the token too (gRPC's
+        // `authorization` metadata); on loopback it takes what comes, as /v1/* does.
+        if let Some(grpc_addr) = cfg.otlp_grpc {
+            let grpc_token = (!grpc_addr.ip().is_loopback())
+                .then(|| state_token.clone())
+                .flatten();
+            match tokio::net::TcpListener::bind(grpc_addr).await {
+                Ok(l) => {
+                    let _ = writeln!(err, "redline: OTLP over gRPC on {}", l.local_addr()?);
+                    let router = crate::grpc::router(grpc_sink, grpc_token);
+                    let mut stop = stop_rx.clone();
+                    tokio::spawn(async move {
+                        let _ = crate::grpc::serve(l, router, async move {
+                            let _ = stop.changed().await;
+                        })
+                        .await;
+                    });
+                }
+                // Another collector may hold 4317: OTLP over HTTP still works.
+                Err(e) => {
+                    let _ = writeln!(
+                        err,
+                        "redline: warning: OTLP over gRPC is off: cannot listen on {grpc_addr}: {e}"
+                    );
+                }
+            }
+        }
         let mut graceful = stop_rx.clone();
         let mut hard = stop_rx;
         let server = axum::serve(listener, app(state)).with_graceful_shutdown(async move {
@@ -156,6 +190,8 @@ pub fn hub_config(cfg: &Config, env: &RootEnv, log: bool) -> Result<HubConfig> {
         prices: PriceTable::bundled_with(cfg.prices.as_deref())?,
         cost_mode: cfg.cost_mode,
         log,
+        store: None,
+        host: config::host_name().unwrap_or_else(|| "localhost".into()),
     })
 }
 
