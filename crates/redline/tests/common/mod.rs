@@ -88,6 +88,10 @@ impl Daemon {
         if !args.contains(&"--listen") {
             full.extend(["--listen", "127.0.0.1:0"]);
         }
+        // Tests run side by side: none takes the default gRPC port unless it asks.
+        if !args.contains(&"--otlp-grpc") {
+            full.extend(["--otlp-grpc", "off"]);
+        }
         Daemon::run(home, &full, &[])
     }
 
@@ -143,6 +147,39 @@ impl Daemon {
         let mut buf = Vec::new();
         let _ = s.read_to_end(&mut buf);
         Reply::parse(&buf)
+    }
+
+    /// A POST of any bytes with the given content type and extra header lines.
+    pub fn post_bytes(&self, path: &str, content_type: &str, headers: &str, body: &[u8]) -> Reply {
+        let mut s = TcpStream::connect(&self.addr).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let head = format!(
+            "POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: {content_type}\r\n{headers}Content-Length: {}\r\nConnection: close\r\n\r\n",
+            body.len()
+        );
+        s.write_all(head.as_bytes()).unwrap();
+        s.write_all(body).unwrap();
+        let mut buf = Vec::new();
+        let _ = s.read_to_end(&mut buf);
+        Reply::parse(&buf)
+    }
+
+    /// Where the daemon said its gRPC receiver listens.
+    pub fn grpc_addr(&self) -> String {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            if let Some(a) = self
+                .stderr
+                .lock()
+                .unwrap()
+                .iter()
+                .find_map(|l| l.split("OTLP over gRPC on ").nth(1).map(str::to_owned))
+            {
+                return a.trim().to_owned();
+            }
+            assert!(Instant::now() < deadline, "no gRPC address: {:?}", self.stderr.lock().unwrap());
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 
     pub fn post(&self, path: &str, body: &str) -> Reply {
