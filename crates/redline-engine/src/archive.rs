@@ -25,6 +25,23 @@ const HOUR_MS: i64 = 3600 * 1000;
 /// A rollup's key: hour, project, session, model.
 type Key<'a> = (i64, &'a str, &'a str, Option<ModelId>);
 
+/// A rollup key's hash: what the daemon remembers of a key without its strings.
+pub fn key_hash(hour_ms: i64, project: &str, session: &str, model: Option<&str>) -> u64 {
+    let mut h = xxhash_rust::xxh3::Xxh3::new();
+    h.update(&hour_ms.to_le_bytes());
+    for part in [project, session, model.unwrap_or("")] {
+        h.update(part.as_bytes());
+        h.update(&[0x1f]);
+    }
+    h.update(&[u8::from(model.is_some())]);
+    h.digest()
+}
+
+/// [`key_hash`] of a rollup.
+pub fn rollup_key(r: &Rollup) -> u64 {
+    key_hash(r.hour_ms, &r.project, &r.session, r.model.as_deref())
+}
+
 /// The hour holding `ts_ms`.
 pub fn hour_of(ts_ms: i64) -> i64 {
     ts_ms - ts_ms.rem_euclid(HOUR_MS)

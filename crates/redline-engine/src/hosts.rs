@@ -97,7 +97,8 @@ impl SeriesBook {
                     model,
                     ts_ms,
                     received_ms,
-                    tokens: t.map(|x| x.round() as u64),
+                    // Capped as the ledger caps counts: sums of u64::MAX overflow.
+                    tokens: t.map(|x| x.round().min(f64::from(u32::MAX)) as u64),
                     cost_usd,
                 })
             })

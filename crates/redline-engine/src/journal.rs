@@ -13,9 +13,10 @@
 //! syncs it and renames it over the journal. An exclusive advisory lock keeps a second
 //! daemon from writing the same journal; [`Journal::read`] reads without it.
 
+use std::borrow::Borrow;
 use std::ffi::OsString;
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, BufWriter, Read, Write};
+use std::io::{self, BufRead, BufReader, BufWriter, Write};
 use std::marker::PhantomData;
 use std::path::{Path, PathBuf};
 
@@ -63,6 +64,18 @@ impl<R: Serialize + DeserializeOwned> Journal<R> {
     /// that names the path; removes a `<path>.tmp` left by a crash during
     /// [`rewrite`](Self::rewrite) and cuts off a torn last line.
     pub fn open(path: &Path, kind: &str) -> io::Result<(Journal<R>, Replay<R>)> {
+        let mut records = Vec::new();
+        let (journal, problems) = Journal::open_with(path, kind, |r| records.push(r))?;
+        Ok((journal, Replay { records, problems }))
+    }
+
+    /// [`open`](Self::open), handing each record to `each` as it is read instead of
+    /// keeping them: a large journal replays in the memory of one line.
+    pub fn open_with(
+        path: &Path,
+        kind: &str,
+        mut each: impl FnMut(R),
+    ) -> io::Result<(Journal<R>, Vec<String>)> {
         let mut dir = fs::DirBuilder::new();
         dir.recursive(true);
         #[cfg(unix)]
@@ -78,23 +91,21 @@ impl<R: Serialize + DeserializeOwned> Journal<R> {
             }
         };
         remove_if_there(&tmp_path(path))?;
-        let mut bytes = Vec::new();
-        file.read_to_end(&mut bytes)?;
-        let (mut replay, good_len) = parse::<R>(path, kind, &bytes)?;
+        let size = file.metadata()?.len();
+        let reader = Box::new(BufReader::new(file.try_clone()?));
+        let (mut problems, good_len) = parse::<R>(path, kind, reader, &mut each)?;
         let len = match good_len {
             Some(len) => {
-                if len < bytes.len() as u64 {
+                if len < size {
                     file.set_len(len)?;
                     file.sync_data()?;
                 }
                 len
             }
             None => {
-                if !bytes.is_empty() {
+                if size > 0 {
                     let what = "an incomplete header (a write cut short) was written again";
-                    replay
-                        .problems
-                        .push(format!("{}:1: {what}", path.display()));
+                    problems.push(format!("{}:1: {what}", path.display()));
                 }
                 let header = header_line(kind);
                 file.set_len(0)?;
@@ -113,17 +124,42 @@ impl<R: Serialize + DeserializeOwned> Journal<R> {
             dir_dirty: false,
             _records: PhantomData,
         };
-        Ok((journal, replay))
+        Ok((journal, problems))
     }
 
     /// Reads a journal without locking or changing it (for `redline report` while the
     /// daemon runs). A missing file is an empty replay.
     pub fn read(path: &Path, kind: &str) -> io::Result<Replay<R>> {
-        let bytes = match fs::read(path) {
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Vec::new(),
+        let mut records = Vec::new();
+        let problems = Journal::read_with(path, kind, |r| records.push(r))?;
+        Ok(Replay { records, problems })
+    }
+
+    /// [`read`](Self::read), handing each record to `each` as it is read.
+    pub fn read_with(path: &Path, kind: &str, mut each: impl FnMut(R)) -> io::Result<Vec<String>> {
+        match Journal::iter(path, kind)? {
+            None => Ok(Vec::new()),
+            Some(records) => {
+                let mut problems = Vec::new();
+                for r in records {
+                    match r {
+                        Ok(r) => each(r),
+                        Err(p) => problems.push(p),
+                    }
+                }
+                Ok(problems)
+            }
+        }
+    }
+
+    /// The records of a journal as a stream, without locking or changing it; `None` for a
+    /// missing file or one without a complete header.
+    pub fn iter(path: &Path, kind: &str) -> io::Result<Option<Records<R>>> {
+        let file = match File::open(path) {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
             other => other?,
         };
-        Ok(parse(path, kind, &bytes)?.0)
+        Records::start(path, kind, Box::new(BufReader::new(file)))
     }
 
     /// Appends all records in one write, then `sync_data`. Only after `Ok` may the caller
@@ -161,10 +197,10 @@ impl<R: Serialize + DeserializeOwned> Journal<R> {
     /// syncs the directory and goes on appending to the new file. The new file is locked
     /// before the rename, so the lock is never let go. After an error before the rename
     /// the journal is as it was.
-    pub fn rewrite<'a>(&mut self, records: impl IntoIterator<Item = &'a R>) -> io::Result<()>
-    where
-        R: 'a,
-    {
+    pub fn rewrite<B: Borrow<R>>(
+        &mut self,
+        records: impl IntoIterator<Item = B>,
+    ) -> io::Result<()> {
         let tmp = tmp_path(&self.path);
         remove_if_there(&tmp)?;
         let file = open_options().create_new(true).open(&tmp)?;
@@ -176,7 +212,7 @@ impl<R: Serialize + DeserializeOwned> Journal<R> {
             len = buf.len() as u64;
             for r in records {
                 buf.clear();
-                encode(&mut buf, r)?;
+                encode(&mut buf, r.borrow())?;
                 out.write_all(&buf)?;
                 len += buf.len() as u64;
             }
@@ -292,64 +328,134 @@ fn encode<R: Serialize>(buf: &mut Vec<u8>, record: &R) -> io::Result<()> {
     Ok(())
 }
 
-/// Replays a journal's bytes; the length is where its good data ends, or `None` when it
-/// has no complete header yet and should be started afresh.
+/// A journal's records in file order, read a line at a time (memory stays one line,
+/// whatever the file's size). Each item is a record, or the `path:line: message` of a
+/// line that was skipped; an incomplete last line ends the stream with its problem.
+pub struct Records<R> {
+    reader: Box<dyn BufRead>,
+    path: PathBuf,
+    line_no: usize,
+    /// Bytes of good data read so far: the header and every complete line.
+    good_len: u64,
+    done: bool,
+    line: Vec<u8>,
+    _records: PhantomData<fn() -> R>,
+}
+
+impl<R: DeserializeOwned> Records<R> {
+    /// Checks the header; `Ok(None)` when the file has no complete header yet (a crash
+    /// while writing it) and may be started afresh.
+    fn start(
+        path: &Path,
+        kind: &str,
+        mut reader: Box<dyn BufRead>,
+    ) -> io::Result<Option<Records<R>>> {
+        let invalid = |what: String| {
+            io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("{}: {what}", path.display()),
+            )
+        };
+        let mut first = Vec::new();
+        reader.read_until(b'\n', &mut first)?;
+        if first.last() != Some(&b'\n') {
+            // No complete first line: a crash while writing the header (some file systems
+            // leave zeros). Anything else is not ours to overwrite.
+            if header_line(kind).starts_with(&first) || first.iter().all(|&b| b == 0) {
+                return Ok(None);
+            }
+            return Err(invalid("no header line: not a redline journal".into()));
+        }
+        let header: Header = serde_json::from_slice(&first[..first.len() - 1]).map_err(|_| {
+            let shown = String::from_utf8_lossy(&first[..first.len().min(80)]).into_owned();
+            invalid(format!(
+                "the first line `{}` is not a redline journal header",
+                shown.trim_end()
+            ))
+        })?;
+        if header.redline != kind || header.version != VERSION {
+            let found = format!("kind {:?} version {}", header.redline, header.version);
+            let expected = format!("kind {kind:?} version {VERSION}");
+            return Err(invalid(format!(
+                "found a journal of {found}, expected {expected}"
+            )));
+        }
+        Ok(Some(Records {
+            reader,
+            path: path.to_owned(),
+            line_no: 1,
+            good_len: first.len() as u64,
+            done: false,
+            line: Vec::new(),
+            _records: PhantomData,
+        }))
+    }
+
+    /// Where the good data ends (after the last complete line read so far).
+    pub fn good_len(&self) -> u64 {
+        self.good_len
+    }
+}
+
+impl<R: DeserializeOwned> Iterator for Records<R> {
+    type Item = Result<R, String>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.done {
+            return None;
+        }
+        self.line.clear();
+        self.line_no += 1;
+        let at = |what: &dyn std::fmt::Display, line_no: usize, path: &Path| {
+            format!("{}:{line_no}: {what}", path.display())
+        };
+        match self.reader.read_until(b'\n', &mut self.line) {
+            Ok(0) => {
+                self.done = true;
+                None
+            }
+            Ok(_) if self.line.last() != Some(&b'\n') => {
+                self.done = true;
+                let what = "an incomplete last record (a write cut short) was dropped";
+                Some(Err(at(&what, self.line_no, &self.path)))
+            }
+            Ok(n) => {
+                self.good_len += n as u64;
+                let body = &self.line[..self.line.len() - 1];
+                Some(decode(body).map_err(|what| at(&what, self.line_no, &self.path)))
+            }
+            Err(e) => {
+                self.done = true;
+                Some(Err(at(
+                    &format!("cannot read on: {e}"),
+                    self.line_no,
+                    &self.path,
+                )))
+            }
+        }
+    }
+}
+
+/// Replays a journal from `reader` into `each`; returns the problems met and where the
+/// good data ends, or `None` when it has no complete header yet and should be started
+/// afresh.
 fn parse<R: DeserializeOwned>(
     path: &Path,
     kind: &str,
-    bytes: &[u8],
-) -> io::Result<(Replay<R>, Option<u64>)> {
-    let mut replay = Replay {
-        records: Vec::new(),
-        problems: Vec::new(),
+    reader: Box<dyn BufRead>,
+    each: &mut dyn FnMut(R),
+) -> io::Result<(Vec<String>, Option<u64>)> {
+    let Some(mut records) = Records::<R>::start(path, kind, reader)? else {
+        return Ok((Vec::new(), None));
     };
-    let invalid = |what: String| {
-        io::Error::new(
-            io::ErrorKind::InvalidData,
-            format!("{}: {what}", path.display()),
-        )
-    };
-    let Some(end) = bytes.iter().position(|&b| b == b'\n') else {
-        // No complete first line: a crash while writing the header (some file systems
-        // leave zeros). Anything else is not ours to overwrite.
-        if header_line(kind).starts_with(bytes) || bytes.iter().all(|&b| b == 0) {
-            return Ok((replay, None));
+    let mut problems = Vec::new();
+    for r in records.by_ref() {
+        match r {
+            Ok(r) => each(r),
+            Err(p) => problems.push(p),
         }
-        return Err(invalid("no header line: not a redline journal".into()));
-    };
-    let first = &bytes[..end];
-    let header: Header = serde_json::from_slice(first).map_err(|_| {
-        let shown = String::from_utf8_lossy(&first[..first.len().min(80)]).into_owned();
-        invalid(format!(
-            "the first line `{shown}` is not a redline journal header"
-        ))
-    })?;
-    if header.redline != kind || header.version != VERSION {
-        let found = format!("kind {:?} version {}", header.redline, header.version);
-        let expected = format!("kind {kind:?} version {VERSION}");
-        return Err(invalid(format!(
-            "found a journal of {found}, expected {expected}"
-        )));
     }
-    let (mut start, mut line_no) = (end + 1, 1);
-    while start < bytes.len() {
-        line_no += 1;
-        let Some(len) = bytes[start..].iter().position(|&b| b == b'\n') else {
-            let what = "an incomplete last record (a write cut short) was dropped";
-            replay
-                .problems
-                .push(format!("{}:{line_no}: {what}", path.display()));
-            break;
-        };
-        match decode(&bytes[start..start + len]) {
-            Ok(r) => replay.records.push(r),
-            Err(what) => replay
-                .problems
-                .push(format!("{}:{line_no}: {what}", path.display())),
-        }
-        start += len + 1;
-    }
-    Ok((replay, Some(start as u64)))
+    Ok((problems, Some(records.good_len())))
 }
 
 fn decode<R: DeserializeOwned>(line: &[u8]) -> Result<R, String> {

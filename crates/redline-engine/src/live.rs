@@ -178,15 +178,9 @@ pub struct Live {
     otlp: OtlpState,
     /// Sessions that have a transcript here: their OpenTelemetry usage is not counted.
     transcript_sessions: HashSet<String>,
-    /// Transcript usage changed since the last [`Live::take_rollups`]: every hour (after
-    /// the scan), or these (hour, file, model) keys.
-    rollups_due: RollupsDue,
-}
-
-#[derive(Clone, Debug)]
-enum RollupsDue {
-    All,
-    Some(HashSet<(i64, FileId, Option<ModelId>)>),
+    /// Rollup keys (see [`archive::key_hash`]) whose transcript figures changed since
+    /// they were stored: all that [`Live::plan_rollups`] found, then each one a line moves.
+    rollups_due: HashSet<u64>,
 }
 
 /// OpenTelemetry's side of the live state. Each sender and session has a stand-in file
@@ -299,7 +293,7 @@ impl Live {
             claude: ClaudeState::default(),
             otlp: OtlpState::default(),
             transcript_sessions: HashSet::new(),
-            rollups_due: RollupsDue::All,
+            rollups_due: HashSet::new(),
         };
         for i in 0..live.files.len() {
             let id = FileId::try_from(i).unwrap_or(FileId::MAX);
@@ -713,39 +707,84 @@ impl Live {
         done
     }
 
-    /// The rollups of the transcript hours that changed since the last call (all of them
-    /// the first time), to be stored.
-    pub fn take_rollups(&mut self) -> Vec<Rollup> {
-        let due = std::mem::replace(&mut self.rollups_due, RollupsDue::Some(HashSet::new()));
-        if matches!(&due, RollupsDue::Some(keys) if keys.is_empty()) {
+    /// The rollup key of a transcript entry.
+    fn rollup_key(&self, e: &Entry) -> u64 {
+        let f = self.files.get(e.file);
+        archive::key_hash(
+            archive::hour_of(e.ts_ms),
+            &f.project,
+            &f.session,
+            e.model().map(|m| self.models.name(m)),
+        )
+    }
+
+    /// Compares the transcripts read with what the store holds (`stored`: each rollup
+    /// key's tokens): every key the transcripts hold more of becomes due to be written,
+    /// and the keys the store holds more of (transcripts deleted since) are returned, to
+    /// be read back in full and [restored](Live::restore_rollups).
+    pub fn plan_rollups(&mut self, stored: &HashMap<u64, u64>) -> HashSet<u64> {
+        let mut present: HashMap<u64, u64> = HashMap::new();
+        for e in self.ledger.entries() {
+            if e.tokens().total() > 0 && self.is_transcript(e.file) {
+                *present.entry(self.rollup_key(e)).or_default() += e.tokens().total();
+            }
+        }
+        self.rollups_due = present
+            .iter()
+            .filter(|(k, n)| stored.get(k).is_none_or(|s| s < n))
+            .map(|(&k, _)| k)
+            .collect();
+        stored
+            .iter()
+            .filter(|(k, n)| present.get(k).is_none_or(|p| p < n))
+            .map(|(&k, _)| k)
+            .collect()
+    }
+
+    /// Up to `max` rollups of the transcript hours due to be stored (see
+    /// [`Live::plan_rollups`]); call again until it is empty.
+    pub fn take_rollups(&mut self, max: usize) -> Vec<Rollup> {
+        if self.rollups_due.is_empty() {
             return Vec::new();
         }
-        let files = &self.files;
-        let wanted_sessions: HashSet<(i64, &str, Option<ModelId>)> = match &due {
-            RollupsDue::All => HashSet::new(),
-            RollupsDue::Some(keys) => keys
-                .iter()
-                .map(|&(h, f, m)| (h, files.get(f).session.as_str(), m))
-                .collect(),
+        let chosen: HashSet<u64> = if self.rollups_due.len() <= max {
+            std::mem::take(&mut self.rollups_due)
+        } else {
+            let some: Vec<u64> = self.rollups_due.iter().take(max).copied().collect();
+            for k in &some {
+                self.rollups_due.remove(k);
+            }
+            some.into_iter().collect()
         };
+        let files = &self.files;
+        let models = &self.models;
         archive::rollups(
             &self.ledger,
-            &self.files,
-            &self.models,
+            files,
+            models,
             &|f| self.is_transcript(f),
-            &|hour, file, model| match &due {
-                RollupsDue::All => true,
-                RollupsDue::Some(_) => {
-                    wanted_sessions.contains(&(hour, files.get(file).session.as_str(), model))
-                }
+            &|hour, file, model| {
+                let f = files.get(file);
+                chosen.contains(&archive::key_hash(
+                    hour,
+                    &f.project,
+                    &f.session,
+                    model.map(|m| models.name(m)),
+                ))
             },
             &|e, _| self.cost(e),
         )
     }
 
+    /// How many rollup keys wait to be stored.
+    pub fn rollups_due(&self) -> usize {
+        self.rollups_due.len()
+    }
+
     fn note_rollup(&mut self, e: &Entry) {
-        if let RollupsDue::Some(keys) = &mut self.rollups_due {
-            keys.insert((archive::hour_of(e.ts_ms), e.file, e.model()));
+        if e.tokens().total() > 0 && self.is_transcript(e.file) {
+            let key = self.rollup_key(e);
+            self.rollups_due.insert(key);
         }
     }
 

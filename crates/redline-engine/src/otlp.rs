@@ -373,7 +373,10 @@ pub fn events(req: &ExportLogsServiceRequest) -> Vec<Event> {
                 let origin = origin(resource, a);
                 match name {
                     "api_request" => {
-                        let n = |k: &str| num_attr(a, k).map_or(0, |x| x.max(0.0) as u64);
+                        // Capped as the ledger caps counts: sums of u64::MAX overflow.
+                        let n = |k: &str| {
+                            num_attr(a, k).map_or(0, |x| x.clamp(0.0, f64::from(u32::MAX)) as u64)
+                        };
                         out.push(Event::ApiRequest {
                             origin,
                             ts_ms,

@@ -121,16 +121,74 @@ pub struct Rollup {
 pub const RAW_FOR_MS: i64 = 24 * 3600 * 1000;
 
 /// The records a store is rewritten with: usage deltas older than [`RAW_FOR_MS`] folded
-/// into one record per host, session, model and minute; one rollup per key (the larger
-/// figures); the last position of each cumulative series. Replaying the result gives the
-/// same totals as replaying `records`.
+/// into one record per host, session, model and minute; the last rollup of each key (a
+/// later rollup of a key holds at least what an earlier one did); the last position of
+/// each cumulative series. Replaying the result gives the same totals as replaying
+/// `records`. The daemon does the same in two streaming passes with [`Compaction`].
 pub fn compact(records: Vec<Record>, now_ms: i64) -> Vec<Record> {
+    let mut c = Compaction::default();
+    for r in &records {
+        c.note(r);
+    }
+    let mut out = c.folded(now_ms);
+    for (ordinal, r) in (0u32..).zip(records) {
+        if let Record::Rollup(x) = &r
+            && c.keeps_rollup(ordinal, x)
+        {
+            out.push(r);
+        }
+    }
+    out
+}
+
+/// A compaction in two passes over the same records, so that a store of any size is
+/// compacted in the memory of a hash per rollup key: the first pass ([`note`]) remembers
+/// which record is each key's last and keeps the usage deltas and series positions (few,
+/// and folded); the second writes [`folded`] and then each rollup [`keeps_rollup`] says
+/// is a last one.
+///
+/// [`note`]: Compaction::note
+/// [`folded`]: Compaction::folded
+/// [`keeps_rollup`]: Compaction::keeps_rollup
+#[derive(Debug, Default)]
+pub struct Compaction {
+    last: std::collections::HashMap<u64, u32>,
+    seen: u32,
+    small: Vec<Record>,
+}
+
+impl Compaction {
+    /// Pass one: the next record.
+    pub fn note(&mut self, r: &Record) {
+        match r {
+            Record::Rollup(x) => {
+                self.last.insert(crate::archive::rollup_key(x), self.seen);
+            }
+            other => self.small.push(other.clone()),
+        }
+        self.seen += 1;
+    }
+
+    /// The usage deltas (old ones folded into minutes) and the last series positions.
+    pub fn folded(&mut self, now_ms: i64) -> Vec<Record> {
+        fold(std::mem::take(&mut self.small), now_ms)
+    }
+
+    /// Pass two: whether the rollup that was record number `ordinal` (counting every
+    /// record, as pass one did) is the last of its key.
+    pub fn keeps_rollup(&self, ordinal: u32, r: &Rollup) -> bool {
+        self.last.get(&crate::archive::rollup_key(r)) == Some(&ordinal)
+    }
+}
+
+/// Folds usage deltas older than [`RAW_FOR_MS`] into minutes and keeps each series' last
+/// position. Rollups are passed over.
+fn fold(records: Vec<Record>, now_ms: i64) -> Vec<Record> {
     use std::collections::{BTreeMap, HashMap};
     type Key = (i64, String, Option<String>, Option<String>);
     let mut minutes: BTreeMap<Key, Usage> = BTreeMap::new();
     let mut raw = Vec::new();
     let mut series: HashMap<u64, Series> = HashMap::new();
-    let mut rollups = Vec::new();
     for r in records {
         match r {
             Record::Usage(u) if u.received_ms < now_ms.saturating_sub(RAW_FOR_MS) => {
@@ -159,16 +217,12 @@ pub fn compact(records: Vec<Record>, now_ms: i64) -> Vec<Record> {
                     series.insert(s.series, s);
                 }
             }
-            Record::Rollup(r) => rollups.push(r),
+            Record::Rollup(_) => {}
         }
     }
-    let mut out: Vec<Record> = crate::archive::latest(rollups)
-        .into_iter()
-        .map(Record::Rollup)
-        .collect();
     let mut positions: Vec<Series> = series.into_values().collect();
     positions.sort_by_key(|s| s.series);
-    out.extend(positions.into_iter().map(Record::Series));
+    let mut out: Vec<Record> = positions.into_iter().map(Record::Series).collect();
     out.extend(minutes.into_values().map(Record::Usage));
     out.extend(raw);
     out

@@ -143,6 +143,7 @@ async fn status(State(s): State<AppState>) -> Response {
         "lines_read": snap.stats.lines,
         "parse_errors": snap.stats.bad_lines,
         "responses": snap.stats.responses,
+        "store": {"path": snap.store, "rollups_pending": snap.rollups_pending},
         "sources": {
             "jsonl": {"ok": snap.usage.sources.jsonl.ok, "error": snap.usage.sources.jsonl.error},
             "otlp": {"ok": snap.usage.sources.otlp.ok, "error": snap.usage.sources.otlp.error},

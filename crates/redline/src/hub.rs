@@ -4,12 +4,13 @@
 //! watch`) only ever clone an `Arc` of the newest snapshot, so a burst of requests never
 //! waits for a file to be read, and reading never waits for a request.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::Result;
+use redline_engine::archive;
 use redline_engine::feed::{HookEvent, StatusFeed};
 use redline_engine::follow::{Follower, FsEvent, Happening, RootState};
 use redline_engine::journal::Journal;
@@ -30,6 +31,9 @@ use tokio::sync::{oneshot, watch};
 const LOGGED_ERRORS: u64 = 50;
 /// How often the transcripts' changed hours are rolled up into the store.
 const ROLLUPS_EVERY: Duration = Duration::from_secs(300);
+/// At most this many rollups are written at once (a first start writes every hour of
+/// history, a chunk a second, so memory stays small).
+const ROLLUPS_AT_ONCE: usize = 2000;
 /// How often the store is compacted.
 const COMPACT_EVERY: Duration = Duration::from_secs(24 * 3600);
 
@@ -52,6 +56,10 @@ pub struct Snapshot {
     pub files_watched: usize,
     /// Each root and its state.
     pub roots: Vec<(PathBuf, RootState)>,
+    /// The store's file, when one is open.
+    pub store: Option<PathBuf>,
+    /// Transcript rollups not yet written to the store.
+    pub rollups_pending: usize,
 }
 
 /// What the hub is started with.
@@ -170,8 +178,10 @@ pub fn start(cfg: HubConfig) -> Result<Handle> {
         host,
         rolled_at: Instant::now(),
         compacted_at: Instant::now(),
+        backlog: true,
     };
-    hub.roll_up();
+    // The first rollups go out a chunk per tick from here (`backlog`).
+    crate::memory::release_free();
     let first = hub.snapshot(now_ms());
     let (tx, rx) = watch::channel(Arc::new(first));
     hub.tx = Some(tx);
@@ -204,14 +214,28 @@ struct Hub {
     host: String,
     rolled_at: Instant,
     compacted_at: Instant,
+    /// Rollups wait from the start: write a chunk each tick until they are out.
+    backlog: bool,
 }
 
 /// Opens the store, replays it into `live` (OpenTelemetry received, cumulative series'
 /// positions, rollups of transcripts since deleted), and compacts it. A store that cannot
 /// be opened leaves OpenTelemetry failing (CHECK on, exports answered 503) and history
-/// unkept, but the daemon serves on.
+/// unkept, but the daemon serves on. The store is read a line at a time, twice at most:
+/// what is held of a rollup between the passes is its key's hash and tokens.
 fn open_store(path: &Path, live: &mut Live, log: bool) -> Option<Journal<Record>> {
-    let (mut journal, replay) = match Journal::<Record>::open(path, store::KIND) {
+    let mut stored: HashMap<u64, u64> = HashMap::new();
+    let opened = Journal::<Record>::open_with(path, store::KIND, |r| match &r {
+        Record::Rollup(x) => {
+            let n = store::tokens(x.tokens).total();
+            let held = stored.entry(archive::rollup_key(x)).or_default();
+            *held = (*held).max(n);
+        }
+        other => {
+            live.apply_record(other);
+        }
+    });
+    let (mut journal, problems) = match opened {
         Ok(j) => j,
         Err(e) => {
             let why = format!("the store cannot be opened: {e}");
@@ -223,35 +247,60 @@ fn open_store(path: &Path, live: &mut Live, log: bool) -> Option<Journal<Record>
         }
     };
     if log {
-        for p in &replay.problems {
+        for p in &problems {
             eprintln!("redline: warning: {p}");
         }
     }
-    let mut rollups = Vec::new();
-    for r in &replay.records {
-        match r {
-            Record::Rollup(r) => rollups.push(r.clone()),
-            other => {
-                live.apply_record(other);
+    let deficit = live.plan_rollups(&stored);
+    drop(stored);
+    if !deficit.is_empty() {
+        let mut kept = Vec::new();
+        let read = Journal::<Record>::read_with(path, store::KIND, |r| {
+            if let Record::Rollup(x) = r
+                && deficit.contains(&archive::rollup_key(&x))
+            {
+                kept.push(x);
             }
+        });
+        match read {
+            Ok(_) => {
+                let restored = live.restore_rollups(&archive::latest(kept));
+                if log {
+                    eprintln!(
+                        "redline: kept history: {} hours of transcripts no longer on disk ({} sessions gone)",
+                        restored.entries, restored.sessions_gone
+                    );
+                }
+            }
+            Err(e) if log => eprintln!("redline: warning: cannot read the store again: {e}"),
+            Err(_) => {}
         }
     }
-    let restored = live.restore_rollups(&redline_engine::archive::latest(rollups));
-    if log && restored.entries > 0 {
-        eprintln!(
-            "redline: kept history: {} hours of transcripts no longer on disk ({} sessions gone)",
-            restored.entries, restored.sessions_gone
-        );
-    }
-    if !replay.records.is_empty() {
-        let compacted = store::compact(replay.records, now_ms());
-        if let Err(e) = journal.rewrite(&compacted)
-            && log
-        {
-            eprintln!("redline: warning: cannot compact the store: {e}");
-        }
+    if let Err(e) = compact(&mut journal)
+        && log
+    {
+        eprintln!("redline: warning: cannot compact the store: {e}");
     }
     Some(journal)
+}
+
+/// Rewrites the store with old deltas folded into minutes and one rollup per key, in two
+/// streaming passes (see [`store::Compaction`]).
+fn compact(journal: &mut Journal<Record>) -> std::io::Result<()> {
+    let path = journal.path().to_owned();
+    let mut c = store::Compaction::default();
+    Journal::<Record>::read_with(&path, store::KIND, |r| c.note(&r))?;
+    let folded = c.folded(now_ms());
+    let Some(records) = Journal::<Record>::iter(&path, store::KIND)? else {
+        return Ok(());
+    };
+    let mut ordinal = 0u32;
+    let rollups = records.filter_map(Result::ok).filter(|r| {
+        let keep = matches!(r, Record::Rollup(x) if c.keeps_rollup(ordinal, x));
+        ordinal += 1;
+        keep
+    });
+    journal.rewrite(folded.into_iter().chain(rollups))
 }
 
 impl Hub {
@@ -322,11 +371,17 @@ impl Hub {
                     }
                 }
             }
-            if self.rolled_at.elapsed() >= ROLLUPS_EVERY {
+            if self.backlog || self.rolled_at.elapsed() >= ROLLUPS_EVERY {
                 self.roll_up();
             }
             if self.compacted_at.elapsed() >= COMPACT_EVERY {
-                self.compact();
+                self.compacted_at = Instant::now();
+                if let Some(j) = &mut self.journal
+                    && let Err(e) = compact(j)
+                {
+                    self.warn(&format!("cannot compact the store: {e}"));
+                }
+                crate::memory::release_free();
             }
             let snapshot = self.snapshot(now_ms());
             for reply in replies {
@@ -399,34 +454,27 @@ impl Hub {
         Ok(())
     }
 
-    /// Writes the rollups of the transcript hours that changed.
+    /// Writes a chunk of the rollups due (the transcript hours that changed).
     fn roll_up(&mut self) {
         self.rolled_at = Instant::now();
         let Some(journal) = &mut self.journal else {
+            self.backlog = false;
             return;
         };
         let rollups: Vec<Record> = self
             .live
-            .take_rollups()
+            .take_rollups(ROLLUPS_AT_ONCE)
             .into_iter()
             .map(Record::Rollup)
             .collect();
+        let was_backlog = self.backlog;
+        self.backlog = self.live.rollups_due() > 0;
+        if was_backlog && !self.backlog {
+            crate::memory::release_free();
+        }
         if let Err(e) = journal.append(&rollups) {
             let why = format!("cannot write the store: {e}");
             self.warn(&why);
-        }
-    }
-
-    /// Rewrites the store with old deltas folded into minutes and one rollup per hour.
-    fn compact(&mut self) {
-        self.compacted_at = Instant::now();
-        let Some(journal) = &mut self.journal else {
-            return;
-        };
-        let result = Journal::<Record>::read(journal.path(), store::KIND)
-            .and_then(|replay| journal.rewrite(&store::compact(replay.records, now_ms())));
-        if let Err(e) = result {
-            self.warn(&format!("cannot compact the store: {e}"));
         }
     }
 
@@ -540,6 +588,8 @@ impl Hub {
             stats: self.live.stats(),
             files_watched: self.tailer.len(),
             roots,
+            store: self.journal.as_ref().map(|j| j.path().to_owned()),
+            rollups_pending: self.live.rollups_due(),
         }
     }
 }

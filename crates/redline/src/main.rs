@@ -9,6 +9,7 @@ mod grpc;
 mod http;
 mod hub;
 mod mdns;
+mod memory;
 mod metrics;
 mod ordered_json;
 mod otlp_http;

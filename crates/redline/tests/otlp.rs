@@ -43,7 +43,11 @@ fn metrics(
         resource.push(kv("host.name", h));
     }
     let attrs = |kind: Option<&str>| {
-        let mut a = vec![kv("session.id", session), kv("model", OPUS), kv("user.id", "u")];
+        let mut a = vec![
+            kv("session.id", session),
+            kv("model", OPUS),
+            kv("user.id", "u"),
+        ];
         if let Some(k) = kind {
             a.push(kv("type", k));
         }
@@ -120,7 +124,11 @@ fn http_exports_in_every_encoding_count_per_host_beside_the_transcripts() {
     let t0 = now_ns();
 
     // The same session's counters: not counted again (the transcript is its record).
-    post_json(&d, "/v1/metrics", &metrics(Some("desk"), "local-session", 1, t0, 500, 9.0));
+    post_json(
+        &d,
+        "/v1/metrics",
+        &metrics(Some("desk"), "local-session", 1, t0, 500, 9.0),
+    );
     // protobuf, delta.
     let r = d.post_bytes(
         "/v1/metrics",
@@ -129,12 +137,25 @@ fn http_exports_in_every_encoding_count_per_host_beside_the_transcripts() {
         &protobuf_metrics(&metrics(Some("laptop"), "r1", 1, t0, 1000, 1.0)),
     );
     assert_eq!(r.status, 200, "{}", r.body);
-    assert!(r.head.contains("content-type: application/x-protobuf"), "{}", r.head);
+    assert!(
+        r.head.contains("content-type: application/x-protobuf"),
+        "{}",
+        r.head
+    );
     assert!(r.body.is_empty(), "an empty ExportMetricsServiceResponse");
     // gzip JSON, cumulative: 100, then 150 (+50), then the sender restarts at 30 (+30).
     for (start, output, usd) in [(t0, 100, 0.1), (t0, 150, 0.15), (t0 + 1, 30, 0.03)] {
-        let body = gzip(metrics(Some("laptop"), "r2", 2, start, output, usd).to_string().as_bytes());
-        let r = d.post_bytes("/v1/metrics", "application/json", "Content-Encoding: gzip\r\n", &body);
+        let body = gzip(
+            metrics(Some("laptop"), "r2", 2, start, output, usd)
+                .to_string()
+                .as_bytes(),
+        );
+        let r = d.post_bytes(
+            "/v1/metrics",
+            "application/json",
+            "Content-Encoding: gzip\r\n",
+            &body,
+        );
         assert_eq!(r.status, 200, "{}", r.body);
     }
     // A sender without host.name.
@@ -154,7 +175,11 @@ fn http_exports_in_every_encoding_count_per_host_beside_the_transcripts() {
     assert_eq!(laptop["today"]["cost_usd"], 1.18);
     assert!(laptop["last_seen"].as_str().unwrap().ends_with('Z'));
     assert_eq!(host(&h, "unknown")["today"]["output"], 7);
-    assert_eq!(host(&h, "desk")["today"]["output"], 0, "its only session is a transcript's");
+    assert_eq!(
+        host(&h, "desk")["today"]["output"],
+        0,
+        "its only session is a transcript's"
+    );
     let local = h
         .iter()
         .find(|x| !["laptop", "unknown", "desk"].contains(&x["host"].as_str().unwrap()))
@@ -164,10 +189,16 @@ fn http_exports_in_every_encoding_count_per_host_beside_the_transcripts() {
 
     let u = d.usage();
     assert_eq!(u["fuel"]["block_tokens"], 600 + 1180 + 7);
-    let sum: f64 = h.iter().map(|x| x["today"]["cost_usd"].as_f64().unwrap()).sum();
+    let sum: f64 = h
+        .iter()
+        .map(|x| x["today"]["cost_usd"].as_f64().unwrap())
+        .sum();
     let today = u["cost"]["today_usd"].as_f64().unwrap();
     assert!((sum - today).abs() < 0.001, "hosts {sum} vs /usage {today}");
-    assert!(u["tach"]["tokens_per_min"].as_f64().unwrap() >= 2010.0, "{u}");
+    assert!(
+        u["tach"]["tokens_per_min"].as_f64().unwrap() >= 2010.0,
+        "{u}"
+    );
     assert_eq!(u["sources"]["otlp"]["ok"], true);
     assert_eq!(u["model"]["id"], OPUS, "the newest request is a sender's");
     // Counters from the daemon's start, in the collector's names.
@@ -175,7 +206,9 @@ fn http_exports_in_every_encoding_count_per_host_beside_the_transcripts() {
         r#"claude_code_token_usage_tokens_total{{type="output",model="{OPUS}"}}"#
     ));
     assert_eq!(out, 1187.0);
-    let cost = d.metric(&format!(r#"claude_code_cost_usage_USD_total{{model="{OPUS}"}}"#));
+    let cost = d.metric(&format!(
+        r#"claude_code_cost_usage_USD_total{{model="{OPUS}"}}"#
+    ));
     assert!((cost - 1.187).abs() < 1e-9, "{cost}");
 }
 
@@ -251,10 +284,18 @@ fn an_acknowledged_export_survives_kill_9() {
     let t0 = now_ns();
     let mut d = Daemon::start(&home, &[]);
     for i in 0..20u64 {
-        post_json(&d, "/v1/metrics", &metrics(Some("laptop"), "k", 1, t0, 10 + i, 0.01));
+        post_json(
+            &d,
+            "/v1/metrics",
+            &metrics(Some("laptop"), "k", 1, t0, 10 + i, 0.01),
+        );
     }
     // Cumulative too: the series' position must come back, or the next point double counts.
-    post_json(&d, "/v1/metrics", &metrics(Some("laptop"), "c", 2, t0, 1000, 1.0));
+    post_json(
+        &d,
+        "/v1/metrics",
+        &metrics(Some("laptop"), "c", 2, t0, 1000, 1.0),
+    );
     // SIGKILL straight after the last 200.
     d.child.kill().unwrap();
     d.child.wait().unwrap();
@@ -262,8 +303,15 @@ fn an_acknowledged_export_survives_kill_9() {
     let h = hosts(&d);
     let expected: u64 = (10..30).sum::<u64>() + 1000;
     assert_eq!(host(&h, "laptop")["today"]["output"], expected, "{h:?}");
-    post_json(&d, "/v1/metrics", &metrics(Some("laptop"), "c", 2, t0, 1200, 1.2));
-    assert_eq!(host(&hosts(&d), "laptop")["today"]["output"], expected + 200);
+    post_json(
+        &d,
+        "/v1/metrics",
+        &metrics(Some("laptop"), "c", 2, t0, 1200, 1.2),
+    );
+    assert_eq!(
+        host(&hosts(&d), "laptop")["today"]["output"],
+        expected + 200
+    );
     assert_eq!(d.usage()["fuel"]["block_tokens"], expected + 200);
 }
 
@@ -325,7 +373,11 @@ fn deleted_transcripts_keep_their_days_in_reports_stats_and_the_budget() {
     // Two old sessions (one with a subagent file) and a recent one.
     let mut a = String::new();
     for i in 0..30 {
-        a += &old_response(&format!("a{i}"), old + jiff::SignedDuration::from_mins(i), 400 + i as u64);
+        a += &old_response(
+            &format!("a{i}"),
+            old + jiff::SignedDuration::from_mins(i),
+            400 + i as u64,
+        );
     }
     home.append("proj/old-a.jsonl", &a);
     home.append(
@@ -345,6 +397,10 @@ fn deleted_transcripts_keep_their_days_in_reports_stats_and_the_budget() {
     let mut d = Daemon::start(&home, &[]);
     let budget = d.usage()["fuel"]["budget_tokens"].clone();
     assert!(budget.as_u64().unwrap() > 0, "a completed block: {budget}");
+    d.until("the rollups to be stored", |d| {
+        let s: Value = serde_json::from_str(&d.get("/api/status").body).unwrap();
+        s["store"]["rollups_pending"] == 0 && s["store"]["path"].is_string()
+    });
     d.child.kill().unwrap();
     d.child.wait().unwrap();
 
@@ -383,7 +439,11 @@ fn deleted_transcripts_keep_their_days_in_reports_stats_and_the_budget() {
     let old_date = old.strftime("%Y-%m-%d").to_string();
     assert!(text.contains(&old_date), "{old_date} missing from {text}");
     assert!(
-        d.stderr.lock().unwrap().iter().any(|l| l.contains("kept history")),
+        d.stderr
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|l| l.contains("kept history")),
         "{:?}",
         d.stderr.lock().unwrap()
     );
