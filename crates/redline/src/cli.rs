@@ -286,7 +286,7 @@ fn parse_limit(s: &str) -> Result<TokenLimit, String> {
     }
 }
 
-/// `redline install-claude [--write | --remove] [--settings FILE]`.
+/// `redline install-claude [--otel [--protocol P]] [--write | --remove] [--settings FILE]`.
 #[derive(Debug, Args)]
 pub struct InstallClaudeArgs {
     /// Merge the snippet into Claude Code's settings.json, after a timestamped backup.
@@ -296,6 +296,15 @@ pub struct InstallClaudeArgs {
     /// statusLine it wrapped), after a timestamped backup.
     #[arg(long)]
     pub remove: bool,
+    /// Claude Code's OpenTelemetry instead: print the variables that send it to the
+    /// daemon, for this machine and for others; with --write put this machine's into
+    /// settings.json's `env`, with --remove take them out again.
+    #[arg(long)]
+    pub otel: bool,
+    /// The OTLP protocol Claude Code exports with (with --otel): grpc goes to the gRPC
+    /// receiver (otlp_grpc), the others to the daemon's own address.
+    #[arg(long, value_enum, default_value_t = OtlpProtocol::HttpProtobuf, requires = "otel")]
+    pub protocol: OtlpProtocol,
     /// Claude Code's settings file [default: $CLAUDE_CONFIG_DIR/settings.json, else
     /// ~/.claude/settings.json].
     #[arg(long, env = "REDLINE_CLAUDE_SETTINGS", value_name = "FILE")]
@@ -303,6 +312,38 @@ pub struct InstallClaudeArgs {
     /// Where the daemon is (its --listen, config file and token), as `serve` resolves it.
     #[command(flatten)]
     pub daemon: DaemonArgs,
+}
+
+/// `--protocol`: OTEL_EXPORTER_OTLP_PROTOCOL.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum OtlpProtocol {
+    /// OTLP over gRPC, to the gRPC receiver (127.0.0.1:4317 by default).
+    #[value(name = "grpc")]
+    Grpc,
+    /// OTLP over HTTP, protobuf bodies, to `/v1/metrics` and `/v1/logs`.
+    #[value(name = "http/protobuf")]
+    HttpProtobuf,
+    /// OTLP over HTTP, JSON bodies, to `/v1/metrics` and `/v1/logs`.
+    #[value(name = "http/json")]
+    HttpJson,
+}
+
+impl OtlpProtocol {
+    /// Every protocol.
+    pub const ALL: [OtlpProtocol; 3] = [
+        OtlpProtocol::Grpc,
+        OtlpProtocol::HttpProtobuf,
+        OtlpProtocol::HttpJson,
+    ];
+
+    /// The value of OTEL_EXPORTER_OTLP_PROTOCOL.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OtlpProtocol::Grpc => "grpc",
+            OtlpProtocol::HttpProtobuf => "http/protobuf",
+            OtlpProtocol::HttpJson => "http/json",
+        }
+    }
 }
 
 /// `redline service <command>`.
@@ -536,6 +577,27 @@ mod tests {
         assert_eq!(a.settings, Some(PathBuf::from("/tmp/s.json")));
         assert_eq!(a.daemon.listen.as_deref(), Some("0.0.0.0:7878"));
         assert!(Cli::try_parse_from(["redline", "install-claude", "--write", "--remove"]).is_err());
+        assert!(!a.otel && a.protocol == OtlpProtocol::HttpProtobuf);
+        let c = Cli::try_parse_from([
+            "redline",
+            "install-claude",
+            "--otel",
+            "--protocol",
+            "grpc",
+            "--remove",
+        ])
+        .unwrap();
+        let Some(Command::InstallClaude(a)) = c.command else {
+            panic!("parsed as install-claude")
+        };
+        assert!(a.otel && a.remove && a.protocol == OtlpProtocol::Grpc);
+        assert!(
+            Cli::try_parse_from(["redline", "install-claude", "--protocol", "http/json"]).is_err()
+        );
+        assert!(
+            Cli::try_parse_from(["redline", "install-claude", "--otel", "--protocol", "http"])
+                .is_err()
+        );
     }
 
     #[test]

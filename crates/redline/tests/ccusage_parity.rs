@@ -147,10 +147,17 @@ fn ccusage(bin: &Path, dir: &Path, kind: &str, extra: &[&str]) -> Value {
 fn redline(dir: &Path, kind: &str, extra: &[&str]) -> Value {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_redline"));
     // Transcripts only: the machine's own daemon history is not in ccusage's figures.
-    cmd.args(["report", kind, "--json", "--timezone", "UTC", "--transcripts-only"])
-        .args(extra)
-        .env("CLAUDE_CONFIG_DIR", dir)
-        .env("TZ", "UTC");
+    cmd.args([
+        "report",
+        kind,
+        "--json",
+        "--timezone",
+        "UTC",
+        "--transcripts-only",
+    ])
+    .args(extra)
+    .env("CLAUDE_CONFIG_DIR", dir)
+    .env("TZ", "UTC");
     for var in [
         "REDLINE_PRICES",
         "REDLINE_COST_MODE",

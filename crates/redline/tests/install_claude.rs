@@ -430,3 +430,413 @@ fn claude_config_dir_names_the_file() {
     assert!(Path::new(&dir.join("settings.json")).is_file());
     assert!(!h.settings().exists());
 }
+
+/// This machine's name as the daemon reads it.
+fn this_host() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .or_else(|_| std::fs::read_to_string("/etc/hostname"))
+        .ok()
+        .or_else(|| {
+            Command::new("hostname")
+                .output()
+                .ok()
+                .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        })
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "localhost".into())
+}
+
+/// `--otel`'s two blocks, "This machine" and "Other machines", each as its `export`
+/// lines (name, shell text of the value) in order.
+struct Blocks {
+    local: Vec<(String, String)>,
+    remote: Vec<(String, String)>,
+    text: String,
+}
+
+impl Blocks {
+    fn parse(text: &str) -> Blocks {
+        let split = text
+            .find("# Other machines")
+            .unwrap_or_else(|| panic!("no second block:\n{text}"));
+        let exports = |part: &str| -> Vec<(String, String)> {
+            part.lines()
+                .filter_map(|l| l.strip_prefix("export "))
+                .map(|l| {
+                    let (n, v) = l.split_once('=').unwrap();
+                    (n.to_owned(), v.to_owned())
+                })
+                .collect()
+        };
+        assert!(
+            text.lines()
+                .all(|l| l.is_empty() || l.starts_with('#') || l.starts_with("export ")),
+            "{text}"
+        );
+        Blocks {
+            local: exports(&text[..split]),
+            remote: exports(&text[split..]),
+            text: text.to_owned(),
+        }
+    }
+
+    fn get<'a>(block: &'a [(String, String)], name: &str) -> Option<&'a str> {
+        block
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// What a shell makes of `names` after running the whole text.
+    fn evaluated(&self, names: &[&str]) -> Vec<String> {
+        let script = format!(
+            "{}\nprintf '%s\\n' {}",
+            self.text,
+            names
+                .iter()
+                .map(|n| format!("\"${n}\""))
+                .collect::<Vec<_>>()
+                .join(" ")
+        );
+        let out = Command::new("sh").arg("-c").arg(script).output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(str::to_owned)
+            .collect()
+    }
+}
+
+/// The variables every sender gets, in order, up to the endpoint's place.
+fn common(protocol: &str, endpoint: &str, resource: &str) -> Vec<(String, String)> {
+    [
+        ("CLAUDE_CODE_ENABLE_TELEMETRY", "1"),
+        ("OTEL_METRICS_EXPORTER", "otlp"),
+        ("OTEL_LOGS_EXPORTER", "otlp"),
+        ("OTEL_EXPORTER_OTLP_PROTOCOL", protocol),
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint),
+        ("OTEL_METRIC_EXPORT_INTERVAL", "10000"),
+        ("OTEL_LOGS_EXPORT_INTERVAL", "5000"),
+        ("OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE", "delta"),
+        ("OTEL_RESOURCE_ATTRIBUTES", resource),
+    ]
+    .iter()
+    .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
+    .collect()
+}
+
+const HEADERS: &str = "OTEL_EXPORTER_OTLP_HEADERS";
+const ENDPOINT: &str = "OTEL_EXPORTER_OTLP_ENDPOINT";
+
+/// A loopback daemon: this machine sends to 127.0.0.1:7878 without a token; the block for
+/// other machines names this host and the port, says the daemon must listen beyond
+/// loopback first, and carries a placeholder for the token that will then be needed.
+/// Nothing is written.
+#[test]
+fn otel_for_a_loopback_daemon() {
+    let h = Home::new();
+    let host = this_host();
+    let b = Blocks::parse(&h.ok(&["--otel"]));
+    assert_eq!(
+        b.local,
+        common(
+            "http/protobuf",
+            "http://127.0.0.1:7878",
+            &format!("host.name={host}")
+        ),
+        "{}",
+        b.text
+    );
+    assert_eq!(Blocks::get(&b.local, HEADERS), None);
+    let endpoint = Blocks::get(&b.remote, ENDPOINT).unwrap();
+    assert!(
+        endpoint.starts_with(&format!("http://{host}")) && endpoint.ends_with(":7878"),
+        "{endpoint}"
+    );
+    assert!(
+        b.text.contains("redline serve --listen 0.0.0.0:7878"),
+        "{}",
+        b.text
+    );
+    assert_eq!(
+        Blocks::get(&b.remote, "OTEL_RESOURCE_ATTRIBUTES"),
+        Some("\"host.name=$(hostname)\"")
+    );
+    let header = Blocks::get(&b.remote, HEADERS).unwrap();
+    assert!(
+        header.contains("Authorization=Bearer <") && header.contains("state/redline/token"),
+        "{header}"
+    );
+    // The names and values other than endpoint, resource and token are this machine's.
+    let names = |bl: &[(String, String)]| bl.iter().map(|(n, _)| n.clone()).collect::<Vec<_>>();
+    assert_eq!(names(&b.remote)[..9], names(&b.local)[..]);
+    // The text is a shell script: `$(hostname)` runs, the quotes hold.
+    let shell = b.evaluated(&["OTEL_RESOURCE_ATTRIBUTES", ENDPOINT]);
+    assert!(shell[0].starts_with("host.name=") && !shell[0].contains('$'));
+    assert_eq!(shell[1], endpoint);
+    assert!(!h.settings().exists());
+    assert!(!h.0.join("state").exists());
+}
+
+/// A daemon beyond loopback: every sender needs the token, this machine's too. The real
+/// token when it is known (configured, or stored by serve), else the token file.
+#[test]
+fn otel_for_an_exposed_daemon() {
+    let h = Home::new();
+    let host = this_host();
+    let secret = "s3cret-token-for-otel";
+    let (ok, out, err) = h.run(
+        &["--otel", "--listen", "0.0.0.0:9000"],
+        &[("REDLINE_TOKEN", secret)],
+    );
+    assert!(ok, "{err}");
+    let b = Blocks::parse(&out);
+    let mut expected = common(
+        "http/protobuf",
+        "http://127.0.0.1:9000",
+        &format!("host.name={host}"),
+    );
+    expected.push((HEADERS.into(), format!("'Authorization=Bearer {secret}'")));
+    assert_eq!(b.local, expected, "{out}");
+    let endpoint = Blocks::get(&b.remote, ENDPOINT).unwrap();
+    assert!(
+        endpoint.ends_with(":9000") && !endpoint.contains("127.0.0.1"),
+        "{endpoint}"
+    );
+    assert_eq!(
+        Blocks::get(&b.remote, HEADERS),
+        Some(format!("'Authorization=Bearer {secret}'").as_str())
+    );
+    assert!(!out.contains("--listen 0.0.0.0"), "{out}");
+    assert_eq!(
+        b.evaluated(&[HEADERS]),
+        [format!("Authorization=Bearer {secret}")]
+    );
+
+    // One address: other machines send to it.
+    let b = Blocks::parse(&h.ok(&["--otel", "--listen", "192.168.7.9:7878"]));
+    assert_eq!(
+        Blocks::get(&b.remote, ENDPOINT),
+        Some("http://192.168.7.9:7878")
+    );
+    assert_eq!(
+        Blocks::get(&b.local, ENDPOINT),
+        Some("http://192.168.7.9:7878")
+    );
+
+    // No token yet: this machine reads the file when the line runs, others get a
+    // placeholder naming it.
+    let file = h.0.join("state").join("redline").join("token");
+    let b = Blocks::parse(&h.ok(&["--otel", "--listen", "0.0.0.0:7878"]));
+    assert_eq!(
+        Blocks::get(&b.local, HEADERS),
+        Some(format!("\"Authorization=Bearer $(cat {})\"", file.display()).as_str())
+    );
+    let placeholder = Blocks::get(&b.remote, HEADERS).unwrap();
+    assert!(
+        placeholder.contains(&file.display().to_string()) && placeholder.contains('<'),
+        "{placeholder}"
+    );
+    // The token serve stored is known.
+    std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+    std::fs::write(&file, "0123456789abcdef\n").unwrap();
+    let b = Blocks::parse(&h.ok(&["--otel", "--listen", "0.0.0.0:7878"]));
+    for block in [&b.local, &b.remote] {
+        assert_eq!(
+            Blocks::get(block, HEADERS),
+            Some("'Authorization=Bearer 0123456789abcdef'")
+        );
+    }
+}
+
+/// `--protocol grpc`: the gRPC receiver's address (4317 unless otlp_grpc says otherwise);
+/// refused when the receiver is off.
+#[test]
+fn otel_over_grpc() {
+    let h = Home::new();
+    let host = this_host();
+    let b = Blocks::parse(&h.ok(&["--otel", "--protocol", "grpc"]));
+    assert_eq!(
+        b.local,
+        common(
+            "grpc",
+            "http://127.0.0.1:4317",
+            &format!("host.name={host}")
+        )
+    );
+    let endpoint = Blocks::get(&b.remote, ENDPOINT).unwrap();
+    assert!(endpoint.ends_with(":4317"), "{endpoint}");
+    assert_eq!(
+        Blocks::get(&b.remote, "OTEL_EXPORTER_OTLP_PROTOCOL"),
+        Some("grpc")
+    );
+    assert!(
+        b.text.contains("redline serve --otlp-grpc 0.0.0.0:4317"),
+        "{}",
+        b.text
+    );
+
+    // The HTTP daemon beyond loopback does not matter to gRPC; the gRPC port does.
+    let b = Blocks::parse(&h.ok(&["--otel", "--protocol", "grpc", "--listen", "0.0.0.0:7878"]));
+    assert_eq!(Blocks::get(&b.local, HEADERS), None);
+    let (ok, out, err) = h.run(
+        &["--otel", "--protocol", "grpc"],
+        &[("REDLINE_OTLP_GRPC", "0.0.0.0:4400")],
+    );
+    assert!(ok, "{err}");
+    let b = Blocks::parse(&out);
+    assert_eq!(
+        Blocks::get(&b.local, ENDPOINT),
+        Some("http://127.0.0.1:4400")
+    );
+    assert!(Blocks::get(&b.local, HEADERS).is_some(), "{out}");
+    assert!(Blocks::get(&b.remote, ENDPOINT).unwrap().ends_with(":4400"));
+
+    let (ok, _, err) = h.run(&["--otel", "--protocol", "grpc", "--otlp-grpc", "off"], &[]);
+    assert!(!ok && err.contains("gRPC receiver is off"), "{err}");
+    // http/json goes to the daemon's own address.
+    let b = Blocks::parse(&h.ok(&["--otel", "--protocol", "http/json"]));
+    assert_eq!(
+        Blocks::get(&b.local, ENDPOINT),
+        Some("http://127.0.0.1:7878")
+    );
+    assert_eq!(
+        Blocks::get(&b.local, "OTEL_EXPORTER_OTLP_PROTOCOL"),
+        Some("http/json")
+    );
+}
+
+/// `--otel --write` puts this machine's variables (never the token) in `env` after the
+/// keys there; twice is once; `--otel --remove` takes exactly those out again and gives
+/// the file back byte for byte. statusLine and hooks are another matter.
+#[test]
+fn otel_write_then_remove() {
+    let h = Home::new();
+    let host = this_host();
+    let original = h.write_text(
+        r#"{
+  "model": "opus",
+  "env": {
+    "ZED": "1",
+    "ANTHROPIC_MODEL": "claude-opus-4-6"
+  },
+  "hooks": {
+    "Stop": [
+      {
+        "hooks": [
+          {
+            "type": "command",
+            "command": "notify-send done"
+          }
+        ]
+      }
+    ]
+  },
+  "theme": "dark"
+}
+"#,
+    );
+    let secret = "s3cret-token-for-otel";
+    let (ok, out, err) = h.run(
+        &["--otel", "--write", "--listen", "0.0.0.0:7878"],
+        &[("REDLINE_TOKEN", secret)],
+    );
+    assert!(ok, "{err}");
+    assert!(out.contains("wrote ") && out.contains("backup: "), "{out}");
+    assert!(out.contains(HEADERS), "{out}");
+    let text = h.read();
+    assert!(!text.contains(secret) && !text.contains(HEADERS), "{text}");
+    let v = h.value();
+    let env = v["env"].as_object().unwrap();
+    for (name, value) in common(
+        "http/protobuf",
+        "http://127.0.0.1:7878",
+        &format!("host.name={host}"),
+    ) {
+        assert_eq!(env[&name], json!(value), "{name}");
+    }
+    assert_eq!(env["ZED"], "1");
+    assert_eq!(env["ANTHROPIC_MODEL"], "claude-opus-4-6");
+    assert!(
+        text.find("\"ANTHROPIC_MODEL\"") < text.find("\"CLAUDE_CODE_ENABLE_TELEMETRY\"")
+            && text.find("\"OTEL_RESOURCE_ATTRIBUTES\"") < text.find("\"hooks\""),
+        "{text}"
+    );
+    assert_eq!(
+        v["hooks"],
+        json!({"Stop": [{"hooks": [{"type": "command", "command": "notify-send done"}]}]})
+    );
+    assert!(v.get("statusLine").is_none());
+    assert_eq!(h.backups().len(), 1);
+    assert_eq!(std::fs::read_to_string(&h.backups()[0]).unwrap(), original);
+
+    let out = h.ok(&["--otel", "--write"]);
+    assert!(out.contains("nothing to change"), "{out}");
+    assert_eq!(h.backups().len(), 1);
+
+    // The statusLine and hooks come and go on their own, leaving env as it is.
+    h.ok(&["--write"]);
+    let with_both = h.value();
+    assert_eq!(with_both["env"], v["env"]);
+    h.ok(&["--remove"]);
+    assert_eq!(h.read(), text);
+
+    let out = h.ok(&["--otel", "--remove"]);
+    assert!(out.contains("env: removed"), "{out}");
+    assert_eq!(h.read(), original);
+    let out = h.ok(&["--otel", "--remove"]);
+    assert!(out.contains("nothing to change"), "{out}");
+}
+
+/// Without an `env` before, `--otel --remove` drops the one it made; a variable changed
+/// since, or an endpoint that is not the daemon's, stays.
+#[test]
+fn otel_remove_takes_only_its_own_values() {
+    let h = Home::new();
+    let original = h.write_settings(&json!({"model": "opus"}));
+    h.ok(&["--otel", "--write", "--protocol", "grpc"]);
+    let v = h.value();
+    assert_eq!(v["env"][ENDPOINT], "http://127.0.0.1:4317");
+    assert_eq!(v["env"]["OTEL_EXPORTER_OTLP_PROTOCOL"], "grpc");
+    // Taken out whatever --protocol says now: the endpoint is the daemon's gRPC one.
+    h.ok(&["--otel", "--remove"]);
+    assert_eq!(h.read(), original);
+
+    // A value the user changed afterwards is theirs.
+    h.ok(&["--otel", "--write"]);
+    let mut v = h.value();
+    v["env"]["OTEL_METRIC_EXPORT_INTERVAL"] = json!("30000");
+    h.write_settings(&v);
+    let out = h.ok(&["--otel", "--remove"]);
+    assert!(out.contains("kept OTEL_METRIC_EXPORT_INTERVAL"), "{out}");
+    assert_eq!(
+        h.value(),
+        json!({"model": "opus", "env": {"OTEL_METRIC_EXPORT_INTERVAL": "30000"}})
+    );
+
+    // Someone else's collector: nothing is taken out.
+    let theirs = json!({"env": {
+        "CLAUDE_CODE_ENABLE_TELEMETRY": "1",
+        "OTEL_METRICS_EXPORTER": "otlp",
+        ENDPOINT: "http://collector:4318"
+    }});
+    let before = h.write_settings(&theirs);
+    let out = h.ok(&["--otel", "--remove"]);
+    assert!(
+        out.contains("nothing to change") && out.contains("not this daemon's"),
+        "{out}"
+    );
+    assert_eq!(h.read(), before);
+    // Writing over it names what it replaced.
+    let out = h.ok(&["--otel", "--write"]);
+    assert!(
+        out.contains("replaced OTEL_EXPORTER_OTLP_ENDPOINT (was http://collector:4318)"),
+        "{out}"
+    );
+    assert_eq!(h.value()["env"][ENDPOINT], "http://127.0.0.1:7878");
+}

@@ -29,7 +29,15 @@ fn fixtures() -> Option<PathBuf> {
 
 fn redline(dir: &Path, kind: &str, extra: &[&str]) -> Value {
     let out = Command::new(env!("CARGO_BIN_EXE_redline"))
-        .args(["report", kind, "--json", "--offline", "--timezone", "UTC", "--transcripts-only"])
+        .args([
+            "report",
+            kind,
+            "--json",
+            "--offline",
+            "--timezone",
+            "UTC",
+            "--transcripts-only",
+        ])
         .args(extra)
         .env("CLAUDE_CONFIG_DIR", dir)
         .env_remove("REDLINE_PRICES")
@@ -195,7 +203,14 @@ fn since_until_and_desc_order() {
 fn the_table_is_readable() {
     let Some(dir) = fixtures() else { return };
     let out = Command::new(env!("CARGO_BIN_EXE_redline"))
-        .args(["report", "daily", "--timezone", "UTC", "--breakdown", "--transcripts-only"])
+        .args([
+            "report",
+            "daily",
+            "--timezone",
+            "UTC",
+            "--breakdown",
+            "--transcripts-only",
+        ])
         .env("CLAUDE_CONFIG_DIR", &dir)
         .output()
         .expect("run redline");

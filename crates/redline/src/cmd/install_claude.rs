@@ -11,13 +11,18 @@
 //! an order-keeping JSON value (`crate::ordered_json`); serde_json's own `preserve_order`
 //! would reorder every report's JSON, so it stays off. Each write is
 //! preceded by a timestamped backup and replaces the file in one rename.
+//!
+//! `--otel` is the other half: the variables that send Claude Code's OpenTelemetry to the
+//! daemon, printed as shell lines for this machine and for others, or (`--otel --write`)
+//! put into the settings' `env` object, whose keys redline recognises by their values
+//! (the endpoint on the daemon's address) when `--otel --remove` takes them out again.
 
 use std::io::Write;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
-use crate::cli::InstallClaudeArgs;
-use crate::config::{self, DEFAULT_LISTEN};
+use crate::cli::{InstallClaudeArgs, OtlpProtocol};
+use crate::config::{self, Config, DEFAULT_LISTEN};
 use crate::ordered_json::{Json, Object};
 use anyhow::{Context, Result, anyhow, bail};
 use clap::parser::ValueSource;
@@ -49,6 +54,10 @@ pub fn run(
         Some(p) => p.clone(),
         None => settings_path(env)?,
     };
+    if args.otel {
+        let setup = Otel::new(&cfg, args.protocol)?;
+        return otel(args, &setup, &path);
+    }
     let token_note = if cfg.token.is_some() {
         Some("REDLINE_TOKEN must be set in Claude Code's environment, to the token: the hooks send `Authorization: Bearer $REDLINE_TOKEN`, and the token itself is never written to settings.json.".to_owned())
     } else if cfg.exposed() {
@@ -61,7 +70,13 @@ pub fn run(
     };
     let mut out = std::io::stdout().lock();
     if args.write || args.remove {
-        let report = edit(&path, args.remove, &target)?;
+        let report = edit(&path, args.remove, |settings| {
+            if args.remove {
+                Ok(disconnect(settings, &target))
+            } else {
+                connect(settings, &target)
+            }
+        })?;
         write!(out, "{report}")?;
         if args.write
             && let Some(n) = &token_note
@@ -381,6 +396,371 @@ pub fn disconnect(settings: &mut Object, t: &Target) -> Vec<String> {
     notes
 }
 
+/// The variable that names where Claude Code exports to: the one by which `--otel --remove`
+/// knows the others are redline's.
+const ENDPOINT_VAR: &str = "OTEL_EXPORTER_OTLP_ENDPOINT";
+
+/// The variable that carries the token. It is printed, never written to settings.json.
+const HEADERS_VAR: &str = "OTEL_EXPORTER_OTLP_HEADERS";
+
+/// Milliseconds between metric exports (Claude Code's default is a minute: too slow for a
+/// needle).
+const METRIC_INTERVAL_MS: &str = "10000";
+
+/// Milliseconds between event exports (Claude Code's default).
+const LOGS_INTERVAL_MS: &str = "5000";
+
+/// Where Claude Code's OpenTelemetry goes: the daemon's receivers and token, and this
+/// machine's name, as `serve` would run with the same configuration.
+#[derive(Clone, Debug)]
+pub struct Otel {
+    /// The protocol chosen.
+    protocol: OtlpProtocol,
+    /// The daemon's HTTP bind (`/v1/metrics`, `/v1/logs`).
+    listen: SocketAddr,
+    /// The gRPC receiver's bind, `None` when it is off.
+    grpc: Option<SocketAddr>,
+    /// This machine's name: its `host.name`, the same row as its transcripts in
+    /// `/api/hosts`.
+    host: String,
+    /// The token, when it is known here (configured, or kept by `serve`).
+    token: Option<String>,
+    /// Where `serve` keeps the token it generates.
+    token_file: PathBuf,
+}
+
+impl Otel {
+    /// The set-up for `cfg`; an error when `protocol` is grpc and the gRPC receiver is off.
+    pub fn new(cfg: &Config, protocol: OtlpProtocol) -> Result<Otel> {
+        let otel = Otel {
+            protocol,
+            listen: cfg.listen,
+            grpc: cfg.otlp_grpc,
+            host: config::host_name().unwrap_or_else(|| "localhost".into()),
+            token: cfg.known_token(),
+            token_file: cfg.token_file(),
+        };
+        if otel.bind(protocol).is_none() {
+            bail!(
+                "the daemon's gRPC receiver is off (otlp_grpc = \"off\"): use --protocol http/protobuf (OTLP over HTTP on {}), or serve gRPC with `redline serve --otlp-grpc {}`",
+                cfg.listen,
+                config::DEFAULT_OTLP_GRPC
+            );
+        }
+        Ok(otel)
+    }
+
+    /// The address the receiver for `protocol` is bound to.
+    fn bind(&self, protocol: OtlpProtocol) -> Option<SocketAddr> {
+        match protocol {
+            OtlpProtocol::Grpc => self.grpc,
+            OtlpProtocol::HttpProtobuf | OtlpProtocol::HttpJson => Some(self.listen),
+        }
+    }
+
+    /// The receiver's bind for the chosen protocol.
+    fn receiver(&self) -> SocketAddr {
+        self.bind(self.protocol).unwrap_or(self.listen)
+    }
+
+    /// Whether the receiver is bound beyond loopback: only then can other machines reach
+    /// it, and then it wants the token from every sender, this machine's too.
+    fn exposed(&self) -> bool {
+        !self.receiver().ip().is_loopback()
+    }
+
+    /// This machine's variables for `protocol` (`None` when its receiver is off), in the
+    /// order they are printed and written: everything but the token.
+    fn local_vars(&self, protocol: OtlpProtocol) -> Option<Vec<(&'static str, String)>> {
+        let endpoint = format!("http://{}", config::local_addr(self.bind(protocol)?));
+        Some(vars(protocol, endpoint, format!("host.name={}", self.host)))
+    }
+
+    /// Where another machine sends: the bound address when it is one address, else this
+    /// machine's name (`NAME.local`, the mDNS name, when it has no domain); and whether
+    /// that is a name.
+    fn remote_endpoint(&self) -> (String, bool) {
+        let bind = self.receiver();
+        let ip = bind.ip();
+        if !ip.is_loopback() && !ip.is_unspecified() {
+            return (format!("http://{bind}"), false);
+        }
+        let name = if self.host.contains('.') || self.host == "localhost" {
+            self.host.clone()
+        } else {
+            format!("{}.local", self.host)
+        };
+        (format!("http://{name}:{}", bind.port()), true)
+    }
+
+    /// `Authorization=Bearer <token>` as one shell word: the token when it is known, else
+    /// (`local`) read from the token file when the line runs, or (elsewhere) a placeholder
+    /// naming the file.
+    fn header_word(&self, local: bool) -> String {
+        match (&self.token, local) {
+            (Some(t), _) => shell_quote(&format!("Authorization=Bearer {t}")),
+            (None, true) => format!(
+                "\"Authorization=Bearer $(cat {})\"",
+                shell_word(&self.token_file.display().to_string())
+            ),
+            (None, false) => shell_quote(&format!(
+                "Authorization=Bearer <the token in {} on {}>",
+                self.token_file.display(),
+                self.host
+            )),
+        }
+    }
+
+    /// What `--otel` prints: shell lines for this machine and for others, with `#`
+    /// comments, so all of it can be pasted into a shell.
+    pub fn text(&self, settings: &Path) -> String {
+        let mut t = Lines::default();
+        let p = self.protocol;
+        let (transport, receiver) = match p {
+            OtlpProtocol::Grpc => ("OTLP over gRPC", "The daemon's gRPC receiver"),
+            OtlpProtocol::HttpProtobuf => ("OTLP over HTTP, protobuf", "The daemon"),
+            OtlpProtocol::HttpJson => ("OTLP over HTTP, JSON", "The daemon"),
+        };
+        t.line(format!(
+            "# Claude Code's OpenTelemetry to redline: {transport} (--protocol grpc|http/protobuf|http/json)."
+        ));
+        t.line("");
+        t.line("# This machine: add these to your shell profile (~/.bashrc, ~/.zshrc), or run");
+        t.line(format!(
+            "# `redline install-claude --otel --write` to put them in {}.",
+            settings.display()
+        ));
+        for (name, value) in self.local_vars(p).unwrap_or_default() {
+            t.line(format!("export {name}={}", shell_word(&value)));
+        }
+        if self.exposed() {
+            t.line(format!(
+                "# {receiver} listens beyond loopback ({}): every export needs its token.",
+                self.receiver()
+            ));
+            t.line(
+                "# Keep this line in the profile: --write never puts the token in settings.json.",
+            );
+            t.line(format!("export {HEADERS_VAR}={}", self.header_word(true)));
+        }
+
+        t.line("");
+        t.line("# Other machines that send to this one: add these to their shell profiles.");
+        if !self.exposed() {
+            let flag = match p {
+                OtlpProtocol::Grpc => "--otlp-grpc",
+                OtlpProtocol::HttpProtobuf | OtlpProtocol::HttpJson => "--listen",
+            };
+            let port = self.receiver().port();
+            t.line(format!(
+                "# {receiver} listens on {}, for this machine only: other machines reach it",
+                self.receiver()
+            ));
+            t.line(format!(
+                "# once it is started with `redline serve {flag} 0.0.0.0:{port}` (every export"
+            ));
+            t.line("# then needs its token).");
+        }
+        let (endpoint, named) = self.remote_endpoint();
+        for (name, value) in vars(p, endpoint.clone(), String::new()) {
+            if name == "OTEL_RESOURCE_ATTRIBUTES" {
+                t.line(format!("export {name}=\"host.name=$(hostname)\""));
+            } else {
+                t.line(format!("export {name}={}", shell_word(&value)));
+            }
+        }
+        t.line(format!("export {HEADERS_VAR}={}", self.header_word(false)));
+        if self.token.is_none() {
+            t.line(format!(
+                "# In place of <...>, the daemon's token: `cat {}` here, once `redline serve` has made it.",
+                shell_word(&self.token_file.display().to_string())
+            ));
+        }
+        if named {
+            let authority = endpoint.trim_start_matches("http://");
+            let name = authority.rsplit_once(':').map_or(authority, |(h, _)| h);
+            t.line(format!(
+                "# If {name} does not resolve there, use this machine's LAN address."
+            ));
+        }
+        t.line("");
+        t.line("# Claude Code reads these when it starts: restart running sessions. Then each");
+        let auth = if self.listen.ip().is_loopback() {
+            String::new()
+        } else {
+            let token = match &self.token {
+                Some(tok) => tok.clone(),
+                None => format!(
+                    "$(cat {})",
+                    shell_word(&self.token_file.display().to_string())
+                ),
+            };
+            format!("-H \"Authorization: Bearer {token}\" ")
+        };
+        t.line(format!(
+            "# sender has a row in: curl -s {auth}http://{}/api/hosts",
+            config::local_addr(self.listen)
+        ));
+        t.0
+    }
+}
+
+/// Text built a line at a time.
+#[derive(Default)]
+struct Lines(String);
+
+impl Lines {
+    fn line(&mut self, l: impl AsRef<str>) {
+        self.0.push_str(l.as_ref());
+        self.0.push('\n');
+    }
+}
+
+/// The variables of one sender, in order; `resource` is `OTEL_RESOURCE_ATTRIBUTES`.
+fn vars(protocol: OtlpProtocol, endpoint: String, resource: String) -> Vec<(&'static str, String)> {
+    vec![
+        ("CLAUDE_CODE_ENABLE_TELEMETRY", "1".into()),
+        ("OTEL_METRICS_EXPORTER", "otlp".into()),
+        ("OTEL_LOGS_EXPORTER", "otlp".into()),
+        ("OTEL_EXPORTER_OTLP_PROTOCOL", protocol.as_str().into()),
+        (ENDPOINT_VAR, endpoint),
+        ("OTEL_METRIC_EXPORT_INTERVAL", METRIC_INTERVAL_MS.into()),
+        ("OTEL_LOGS_EXPORT_INTERVAL", LOGS_INTERVAL_MS.into()),
+        (
+            "OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE",
+            "delta".into(),
+        ),
+        ("OTEL_RESOURCE_ATTRIBUTES", resource),
+    ]
+}
+
+/// `--otel`: prints the variables, or writes this machine's into settings.json's `env`
+/// (`--write`) or takes them out (`--remove`).
+fn otel(args: &InstallClaudeArgs, setup: &Otel, path: &Path) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    if !(args.write || args.remove) {
+        write!(out, "{}", setup.text(path))?;
+        return Ok(());
+    }
+    let report = edit(path, args.remove, |settings| {
+        if args.remove {
+            Ok(otel_disconnect(settings, setup))
+        } else {
+            otel_connect(settings, setup)
+        }
+    })?;
+    write!(out, "{report}")?;
+    if args.write && setup.exposed() {
+        writeln!(
+            out,
+            "The daemon listens beyond loopback ({}), so every export needs its token; settings.json never holds it. Export it where Claude Code starts (your shell profile):",
+            setup.receiver()
+        )?;
+        writeln!(out, "  export {HEADERS_VAR}={}", setup.header_word(true))?;
+    }
+    if report.changed {
+        writeln!(
+            out,
+            "Claude Code reads its settings when it starts: restart running sessions."
+        )?;
+    }
+    Ok(())
+}
+
+/// Puts this machine's variables into the settings' `env` object (made at the end when
+/// missing); a note for each change. A variable that held another value is replaced, and
+/// named with its old value (the backup keeps it).
+pub fn otel_connect(settings: &mut Object, setup: &Otel) -> Result<Vec<String>> {
+    let wanted = setup.local_vars(setup.protocol).unwrap_or_default();
+    let Json::Object(env) = settings.get_or_insert("env", || Object::default().into()) else {
+        bail!("env is not an object");
+    };
+    let (mut added, mut replaced) = (Vec::new(), Vec::new());
+    for (name, value) in &wanted {
+        match env.get(name) {
+            Some(Json::String(old)) if old == value => continue,
+            Some(old) => {
+                let old = match old {
+                    Json::String(s) => s.clone(),
+                    other => serde_json::to_string(other).unwrap_or_default(),
+                };
+                replaced.push(format!("{name} (was {old})"));
+            }
+            None => added.push(*name),
+        }
+        env.insert(name, value.clone().into());
+    }
+    let mut notes = Vec::new();
+    if !added.is_empty() {
+        let endpoint = wanted
+            .iter()
+            .find(|(n, _)| *n == ENDPOINT_VAR)
+            .map_or("", |(_, v)| v.as_str());
+        notes.push(format!("env: {} -> {endpoint}", added.join(", ")));
+    }
+    if !replaced.is_empty() {
+        notes.push(format!("env: replaced {}", replaced.join(", ")));
+    }
+    Ok(notes)
+}
+
+/// Takes redline's variables out of the settings' `env` object again: only when its
+/// endpoint is the daemon's, and of the others only those that still hold redline's
+/// values (for any protocol that endpoint serves); an `env` left empty goes. A note for
+/// each change.
+pub fn otel_disconnect(settings: &mut Object, setup: &Otel) -> Vec<String> {
+    let Some(Json::Object(env)) = settings.get_mut("env") else {
+        return Vec::new();
+    };
+    let Some(endpoint) = env
+        .get(ENDPOINT_VAR)
+        .and_then(Json::as_str)
+        .map(str::to_owned)
+    else {
+        return Vec::new();
+    };
+    let candidates: Vec<Vec<(&'static str, String)>> = OtlpProtocol::ALL
+        .iter()
+        .filter_map(|&p| setup.local_vars(p))
+        .filter(|vs| vs.iter().any(|(n, v)| *n == ENDPOINT_VAR && *v == endpoint))
+        .collect();
+    let Some(first) = candidates.first() else {
+        return vec![format!(
+            "env: {ENDPOINT_VAR} is {endpoint}, not this daemon's: left alone"
+        )];
+    };
+    let (mut removed, mut kept) = (Vec::new(), Vec::new());
+    for (name, _) in first {
+        let Some(held) = env.get(name) else {
+            continue;
+        };
+        let ours = candidates.iter().any(|vs| {
+            vs.iter()
+                .any(|(n, v)| n == name && held.as_str() == Some(v.as_str()))
+        });
+        if ours {
+            env.remove(name);
+            removed.push(*name);
+        } else {
+            kept.push(*name);
+        }
+    }
+    let mut notes = Vec::new();
+    if !removed.is_empty() {
+        notes.push(format!("env: removed {}", removed.join(", ")));
+    }
+    if !kept.is_empty() {
+        notes.push(format!(
+            "env: kept {} (changed since: not redline's values)",
+            kept.join(", ")
+        ));
+    }
+    if !removed.is_empty() && env.is_empty() {
+        settings.remove("env");
+    }
+    notes
+}
+
 /// What `--write` or `--remove` did, as printed.
 #[derive(Debug)]
 struct Report {
@@ -392,12 +772,12 @@ struct Report {
 
 impl std::fmt::Display for Report {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        if !self.changed {
-            return writeln!(f, "{}: nothing to change", self.path.display());
-        }
-        match &self.backup {
-            Some(b) => writeln!(f, "wrote {} (backup: {})", self.path.display(), b.display())?,
-            None => writeln!(f, "wrote {}", self.path.display())?,
+        match (&self.backup, self.changed) {
+            (_, false) => writeln!(f, "{}: nothing to change", self.path.display())?,
+            (Some(b), true) => {
+                writeln!(f, "wrote {} (backup: {})", self.path.display(), b.display())?;
+            }
+            (None, true) => writeln!(f, "wrote {}", self.path.display())?,
         }
         for n in &self.notes {
             writeln!(f, "  {n}")?;
@@ -406,9 +786,13 @@ impl std::fmt::Display for Report {
     }
 }
 
-/// Reads the settings file, connects or disconnects, and writes it back when that
-/// changed anything.
-fn edit(named: &Path, remove: bool, t: &Target) -> Result<Report> {
+/// Reads the settings file, lets `change` connect or disconnect (`remove`), and writes it
+/// back when that changed anything.
+fn edit(
+    named: &Path,
+    remove: bool,
+    change: impl FnOnce(&mut Object) -> Result<Vec<String>>,
+) -> Result<Report> {
     // A settings.json that is a link (a dotfiles repository) stays one: write its target.
     let path = match std::fs::symlink_metadata(named) {
         Ok(m) if m.file_type().is_symlink() => std::fs::canonicalize(named)
@@ -417,11 +801,7 @@ fn edit(named: &Path, remove: bool, t: &Target) -> Result<Report> {
     };
     let (old, mut settings) = read(&path)?;
     let before = settings.clone();
-    let notes = if remove {
-        disconnect(&mut settings, t)
-    } else {
-        connect(&mut settings, t).map_err(|e| anyhow!("{}: {e:#}", path.display()))?
-    };
+    let notes = change(&mut settings).map_err(|e| anyhow!("{}: {e:#}", path.display()))?;
     let mut report = Report {
         path: path.clone(),
         changed: false,
@@ -784,6 +1164,96 @@ mod tests {
         assert_eq!(
             serde_json::to_string(&o).unwrap(),
             r#"{"b":[1,-2,3.5,1e+300,null,true],"a":{"y":"é","x":{}}}"#
+        );
+    }
+
+    fn otel(listen: &str, host: &str, token: Option<&str>) -> Otel {
+        Otel {
+            protocol: OtlpProtocol::HttpProtobuf,
+            listen: listen.parse().unwrap(),
+            grpc: Some(config::DEFAULT_OTLP_GRPC.parse().unwrap()),
+            host: host.into(),
+            token: token.map(str::to_owned),
+            token_file: PathBuf::from("/home/u/.local/state/redline/token"),
+        }
+    }
+
+    #[test]
+    fn other_machines_send_to_the_name_or_the_one_address() {
+        let remote = |listen: &str, host: &str| otel(listen, host, None).remote_endpoint();
+        assert_eq!(
+            remote("0.0.0.0:7878", "desk"),
+            ("http://desk.local:7878".into(), true)
+        );
+        assert_eq!(
+            remote("127.0.0.1:9000", "desk.example.org"),
+            ("http://desk.example.org:9000".into(), true)
+        );
+        assert_eq!(
+            remote("10.0.0.2:7878", "desk"),
+            ("http://10.0.0.2:7878".into(), false)
+        );
+        assert_eq!(
+            remote("[fd00::2]:7878", "desk"),
+            ("http://[fd00::2]:7878".into(), false)
+        );
+        let mut g = otel("127.0.0.1:7878", "desk", None);
+        g.protocol = OtlpProtocol::Grpc;
+        g.grpc = Some("0.0.0.0:4317".parse().unwrap());
+        assert!(g.exposed());
+        assert_eq!(g.remote_endpoint().0, "http://desk.local:4317");
+        g.grpc = None;
+        assert_eq!(g.local_vars(OtlpProtocol::Grpc), None);
+    }
+
+    #[test]
+    fn otel_env_goes_in_and_out_by_value() {
+        let o = otel("127.0.0.1:7878", "desk", Some("s3cret-token"));
+        let original = object(r#"{"env": {"KEEP": "x", "OTEL_LOGS_EXPORTER": "console"}}"#);
+        let mut s = original.clone();
+        let notes = otel_connect(&mut s, &o).unwrap();
+        assert!(
+            notes
+                .iter()
+                .any(|n| n == "env: replaced OTEL_LOGS_EXPORTER (was console)"),
+            "{notes:?}"
+        );
+        let v = value(&s);
+        assert_eq!(v["env"]["OTEL_RESOURCE_ATTRIBUTES"], "host.name=desk");
+        assert_eq!(
+            v["env"]["OTEL_EXPORTER_OTLP_ENDPOINT"],
+            "http://127.0.0.1:7878"
+        );
+        assert!(v["env"].get(HEADERS_VAR).is_none());
+        assert!(otel_connect(&mut s, &o).unwrap().is_empty());
+        otel_disconnect(&mut s, &o);
+        // The replaced value is not known any more: the backup has it.
+        assert_eq!(value(&s), json!({"env": {"KEEP": "x"}}));
+        // Written for another daemon: not ours.
+        let mut s = original.clone();
+        otel_connect(&mut s, &otel("127.0.0.1:9000", "desk", None)).unwrap();
+        let written = s.clone();
+        let notes = otel_disconnect(&mut s, &o);
+        assert_eq!(s, written);
+        assert!(notes[0].contains("not this daemon's"), "{notes:?}");
+    }
+
+    #[test]
+    fn otel_text_is_a_shell_script() {
+        let text = otel("0.0.0.0:7878", "desk", Some("s3cret-token")).text(Path::new("/s.json"));
+        assert!(text.contains("export OTEL_RESOURCE_ATTRIBUTES=host.name=desk\n"));
+        assert!(text.contains("export OTEL_RESOURCE_ATTRIBUTES=\"host.name=$(hostname)\"\n"));
+        assert_eq!(
+            text.matches("export OTEL_EXPORTER_OTLP_HEADERS='Authorization=Bearer s3cret-token'\n")
+                .count(),
+            2,
+            "{text}"
+        );
+        assert!(text.contains("OTEL_EXPORTER_OTLP_ENDPOINT=http://desk.local:7878\n"));
+        assert!(
+            text.lines()
+                .all(|l| l.is_empty() || l.starts_with("# ") || l.starts_with("export ")),
+            "{text}"
         );
     }
 

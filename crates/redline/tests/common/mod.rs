@@ -177,7 +177,11 @@ impl Daemon {
             {
                 return a.trim().to_owned();
             }
-            assert!(Instant::now() < deadline, "no gRPC address: {:?}", self.stderr.lock().unwrap());
+            assert!(
+                Instant::now() < deadline,
+                "no gRPC address: {:?}",
+                self.stderr.lock().unwrap()
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
     }
