@@ -114,6 +114,47 @@ pub fn rollups(
     out
 }
 
+/// Each rollup key's tokens (see [`key_hash`]) in the ledger's transcript entries.
+pub fn present(
+    ledger: &Ledger,
+    files: &Files,
+    models: &Models,
+    transcript: &dyn Fn(FileId) -> bool,
+) -> HashMap<u64, u64> {
+    let mut present: HashMap<u64, u64> = HashMap::new();
+    for e in ledger.entries() {
+        let n = e.tokens().total();
+        if n > 0 && transcript(e.file) {
+            let f = files.get(e.file);
+            let key = key_hash(
+                hour_of(e.ts_ms),
+                &f.project,
+                &f.session,
+                e.model().map(|m| models.name(m)),
+            );
+            *present.entry(key).or_default() += n;
+        }
+    }
+    present
+}
+
+/// The keys `stored` (each rollup key's tokens in the store) holds more of than
+/// `present`: hours of transcripts deleted since they were rolled up.
+pub fn deficit(stored: &HashMap<u64, u64>, present: &HashMap<u64, u64>) -> HashSet<u64> {
+    stored
+        .iter()
+        .filter(|(k, n)| present.get(k).is_none_or(|p| p < n))
+        .map(|(&k, _)| k)
+        .collect()
+}
+
+/// Adds a stored rollup's tokens to `stored` (each key's largest figure).
+pub fn note_stored(stored: &mut HashMap<u64, u64>, r: &Rollup) {
+    let n = tokens(r.tokens).total();
+    let held = stored.entry(rollup_key(r)).or_default();
+    *held = (*held).max(n);
+}
+
 /// Folds one stored rollup into another for the same key: each figure the larger.
 pub fn merge(into: &mut Rollup, other: &Rollup) {
     if other.responses > 0 && (into.responses == 0 || other.first_ms < into.first_ms) {

@@ -723,22 +723,15 @@ impl Live {
     /// and the keys the store holds more of (transcripts deleted since) are returned, to
     /// be read back in full and [restored](Live::restore_rollups).
     pub fn plan_rollups(&mut self, stored: &HashMap<u64, u64>) -> HashSet<u64> {
-        let mut present: HashMap<u64, u64> = HashMap::new();
-        for e in self.ledger.entries() {
-            if e.tokens().total() > 0 && self.is_transcript(e.file) {
-                *present.entry(self.rollup_key(e)).or_default() += e.tokens().total();
-            }
-        }
+        let present = archive::present(&self.ledger, &self.files, &self.models, &|f| {
+            self.is_transcript(f)
+        });
         self.rollups_due = present
             .iter()
             .filter(|(k, n)| stored.get(k).is_none_or(|s| s < n))
             .map(|(&k, _)| k)
             .collect();
-        stored
-            .iter()
-            .filter(|(k, n)| present.get(k).is_none_or(|p| p < n))
-            .map(|(&k, _)| k)
-            .collect()
+        archive::deficit(stored, &present)
     }
 
     /// Up to `max` rollups of the transcript hours due to be stored (see

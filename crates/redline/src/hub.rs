@@ -226,11 +226,7 @@ struct Hub {
 fn open_store(path: &Path, live: &mut Live, log: bool) -> Option<Journal<Record>> {
     let mut stored: HashMap<u64, u64> = HashMap::new();
     let opened = Journal::<Record>::open_with(path, store::KIND, |r| match &r {
-        Record::Rollup(x) => {
-            let n = store::tokens(x.tokens).total();
-            let held = stored.entry(archive::rollup_key(x)).or_default();
-            *held = (*held).max(n);
-        }
+        Record::Rollup(x) => archive::note_stored(&mut stored, x),
         other => {
             live.apply_record(other);
         }

@@ -1,6 +1,7 @@
 //! `redline report daily|weekly|monthly|session|blocks`: ccusage's Claude reports, from
 //! the same transcripts, as JSON in ccusage's shapes or as a table.
 
+use std::collections::HashMap;
 use std::io::{self, Write};
 use std::path::Path;
 
@@ -14,7 +15,7 @@ use redline_engine::prices::{CostMode, PriceTable, price_entry, strip_date};
 use redline_engine::report::{self, BlockFilter, Kind, ModelNames, Order, Report, ReportOptions};
 use redline_engine::roots::{RootEnv, list_transcripts, resolve_roots};
 use redline_engine::scan::{Scan, scan};
-use redline_engine::store::{self, Record};
+use redline_engine::store::{self, Record, Rollup};
 
 use crate::cli::{Mode, OrderArg, ReportArgs, ReportKind, TokenLimit, WeekStart};
 use crate::config;
@@ -134,24 +135,45 @@ fn week_start(w: WeekStart) -> Weekday {
 /// Broken lines by place (a few, then a count), and lines read beyond ccusage's format.
 /// Adds the hours the daemon's store kept of transcripts deleted since (see
 /// [`redline_engine::archive`]). No store, nothing added; a store that cannot be read is
-/// an error rather than a report that silently lacks history.
+/// an error rather than a report that silently lacks history. The store is read a line
+/// at a time: once for each key's tokens, again for the keys the transcripts lack.
 fn keep_history(scan: &mut Scan, dir: &Path, prices: &PriceTable, args: &ReportArgs) -> Result<()> {
     let path = dir.join(store::FILE);
-    let replay = Journal::<Record>::read(&path, store::KIND)
-        .with_context(|| format!("cannot read the kept history in {}", path.display()))?;
-    for p in replay.problems.iter().take(SHOWN_ERRORS) {
+    let context = || format!("cannot read the kept history in {}", path.display());
+    let wanted = |r: &Rollup| args.project.as_ref().is_none_or(|p| &r.project == p);
+    let mut stored = HashMap::new();
+    let problems = Journal::<Record>::read_with(&path, store::KIND, |r| {
+        if let Record::Rollup(x) = &r
+            && wanted(x)
+        {
+            archive::note_stored(&mut stored, x);
+        }
+    })
+    .with_context(context)?;
+    for p in problems.iter().take(SHOWN_ERRORS) {
         eprintln!("redline: warning: {p}");
     }
-    let rollups = archive::latest(replay.records.into_iter().filter_map(|r| match r {
-        Record::Rollup(r) if args.project.as_ref().is_none_or(|p| &r.project == p) => Some(r),
-        _ => None,
-    }));
+    let present = archive::present(&scan.ledger, &scan.files, &scan.models, &|_| true);
+    let deficit = archive::deficit(&stored, &present);
+    if deficit.is_empty() {
+        return Ok(());
+    }
+    let mut kept = Vec::new();
+    Journal::<Record>::read_with(&path, store::KIND, |r| {
+        if let Record::Rollup(x) = r
+            && wanted(&x)
+            && deficit.contains(&archive::rollup_key(&x))
+        {
+            kept.push(x);
+        }
+    })
+    .with_context(context)?;
     let mode = cost_mode(args.mode);
     archive::restore(
         &mut scan.ledger,
         &mut scan.files,
         &mut scan.models,
-        &rollups,
+        &archive::latest(kept),
         &|_| true,
         &|e, models| {
             let price = e.model().and_then(|m| prices.lookup(models.name(m)));
