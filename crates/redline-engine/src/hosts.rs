@@ -68,7 +68,9 @@ impl SeriesBook {
                     delta
                 }
             };
-            if delta <= 0.0 {
+            // Bounded, so that no number of deltas adds up to infinity.
+            let delta = delta.min(crate::otlp::MAX_VALUE);
+            if delta.is_nan() || delta <= 0.0 {
                 continue;
             }
             let ts_ms = if p.time_ns == 0 {

@@ -24,6 +24,11 @@ use redline_core::TokenCounts;
 /// The most a request body may hold once decompressed (SPEC.md, Exposure).
 pub const BODY_LIMIT: usize = 1024 * 1024;
 
+/// The largest value a point or event may carry: a quadrillion tokens, or dollars. Beyond
+/// it a value is not usage but damage, and is passed over; below it, any number of them
+/// adds up to a finite total.
+pub const MAX_VALUE: f64 = 1e15;
+
 /// Which export a body is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Signal {
@@ -310,7 +315,7 @@ pub fn points(req: &ExportMetricsServiceRequest) -> Vec<Point> {
                         Some(number_data_point::Value::AsDouble(x)) => x,
                         None => continue,
                     };
-                    if !value.is_finite() || value < 0.0 {
+                    if !(0.0..=MAX_VALUE).contains(&value) {
                         continue;
                     }
                     let measure = if is_cost {
@@ -388,7 +393,7 @@ pub fn events(req: &ExportLogsServiceRequest) -> Vec<Event> {
                                 n("cache_read_tokens"),
                             ),
                             cost_usd: num_attr(a, "cost_usd")
-                                .filter(|c| c.is_finite() && *c >= 0.0)
+                                .filter(|c| (0.0..=MAX_VALUE).contains(c))
                                 .unwrap_or(0.0),
                             duration_ms: num_attr(a, "duration_ms").map(|d| d.max(0.0) as u64),
                             request_id: text_attr(a, "request_id").map(str::to_owned),
