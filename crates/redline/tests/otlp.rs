@@ -4,13 +4,10 @@
 
 mod common;
 
-use std::io::Write;
 use std::process::Command;
 
-use common::{Daemon, Home, response};
-use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
-use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
-use prost::Message;
+use common::{Daemon, Home, gzip, otlp_protobuf, response};
+use redline_engine::otlp::Signal;
 use serde_json::{Value, json};
 
 const OPUS: &str = "claude-opus-4-6";
@@ -79,21 +76,11 @@ fn api_request(host: &str, session: &str, output: u64) -> Value {
 }
 
 fn protobuf_metrics(v: &Value) -> Vec<u8> {
-    serde_json::from_value::<ExportMetricsServiceRequest>(v.clone())
-        .unwrap()
-        .encode_to_vec()
+    otlp_protobuf(Signal::Metrics, v)
 }
 
 fn protobuf_logs(v: &Value) -> Vec<u8> {
-    serde_json::from_value::<ExportLogsServiceRequest>(v.clone())
-        .unwrap()
-        .encode_to_vec()
-}
-
-fn gzip(b: &[u8]) -> Vec<u8> {
-    let mut z = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-    z.write_all(b).unwrap();
-    z.finish().unwrap()
+    otlp_protobuf(Signal::Logs, v)
 }
 
 fn post_json(d: &Daemon, path: &str, v: &Value) {

@@ -11,10 +11,7 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use common::{Daemon, Home, Reply};
-use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
-use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
-use prost::Message;
+use common::{Daemon, Home, Reply, gzip, otlp_protobuf};
 use redline_engine::otlp::{self, BODY_LIMIT, DecodeError, Encoding, Signal};
 use serde_json::{Value, json};
 
@@ -131,25 +128,10 @@ fn logs(rng: &mut Rng, wild: bool) -> Value {
 }
 
 fn encode(signal: Signal, encoding: Encoding, v: &Value) -> Vec<u8> {
-    match (signal, encoding) {
-        (_, Encoding::Json) => v.to_string().into_bytes(),
-        (Signal::Metrics, Encoding::Protobuf) => {
-            serde_json::from_value::<ExportMetricsServiceRequest>(v.clone())
-                .unwrap()
-                .encode_to_vec()
-        }
-        (Signal::Logs, Encoding::Protobuf) => {
-            serde_json::from_value::<ExportLogsServiceRequest>(v.clone())
-                .unwrap()
-                .encode_to_vec()
-        }
+    match encoding {
+        Encoding::Json => v.to_string().into_bytes(),
+        Encoding::Protobuf => otlp_protobuf(signal, v),
     }
-}
-
-fn gzip(b: &[u8]) -> Vec<u8> {
-    let mut z = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-    z.write_all(b).unwrap();
-    z.finish().unwrap()
 }
 
 fn varint(mut n: u64, out: &mut Vec<u8>) {

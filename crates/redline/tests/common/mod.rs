@@ -263,3 +263,30 @@ impl Reply {
         }
     }
 }
+
+/// An OTLP/JSON export (as `serde_json` builds it) in protobuf, the way an exporter sends
+/// it with `http/protobuf` or gRPC.
+pub fn otlp_protobuf(signal: redline_engine::otlp::Signal, v: &Value) -> Vec<u8> {
+    use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
+    use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
+    use prost::Message;
+    match signal {
+        redline_engine::otlp::Signal::Metrics => {
+            serde_json::from_value::<ExportMetricsServiceRequest>(v.clone())
+                .unwrap()
+                .encode_to_vec()
+        }
+        redline_engine::otlp::Signal::Logs => {
+            serde_json::from_value::<ExportLogsServiceRequest>(v.clone())
+                .unwrap()
+                .encode_to_vec()
+        }
+    }
+}
+
+/// gzip, as a sender with `Content-Encoding: gzip` sends.
+pub fn gzip(b: &[u8]) -> Vec<u8> {
+    let mut z = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    z.write_all(b).unwrap();
+    z.finish().unwrap()
+}
