@@ -1,6 +1,7 @@
-//! A small HTTP/1.1 GET for talking to a running daemon (`doctor`, `cluster`): one request
-//! per connection, `Connection: close`, a timeout on every step. The daemon's answers are
-//! small and sized, so no client library is needed.
+//! A small HTTP/1.1 GET for talking to a running daemon (`doctor`, `cluster`) or a
+//! Prometheus (`prom_source`): one request per connection, `Connection: close`, a timeout on
+//! every step. The daemon's answers are small and sized; Prometheus (Go's net/http) sends
+//! answers past a few KB chunked, so a chunked body is decoded. No client library needed.
 
 use std::io::{self, Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
@@ -62,12 +63,64 @@ pub fn request(
         .windows(4)
         .position(|w| w == b"\r\n\r\n")
         .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "no HTTP header"))?;
-    let status = std::str::from_utf8(&raw[..split])
-        .ok()
-        .and_then(|h| h.split_whitespace().nth(1))
+    let head = std::str::from_utf8(&raw[..split]).unwrap_or("");
+    let status = head
+        .split_whitespace()
+        .nth(1)
         .and_then(|c| c.parse().ok())
         .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "no HTTP status"))?;
-    Ok((status, raw[split + 4..].to_vec()))
+    let body = &raw[split + 4..];
+    let body = if is_chunked(head) {
+        decode_chunked(body)?
+    } else {
+        body.to_vec()
+    };
+    Ok((status, body))
+}
+
+/// Whether the header block says `Transfer-Encoding: chunked` (chunked is always the last
+/// coding when present).
+fn is_chunked(head: &str) -> bool {
+    head.lines().skip(1).any(|line| {
+        line.split_once(':').is_some_and(|(k, v)| {
+            k.trim().eq_ignore_ascii_case("transfer-encoding")
+                && v.rsplit(',')
+                    .next()
+                    .is_some_and(|last| last.trim().eq_ignore_ascii_case("chunked"))
+        })
+    })
+}
+
+/// A chunked body (RFC 9112 §7.1) to its bytes: hex size lines (extensions after `;`
+/// ignored), each chunk followed by CRLF, a zero-size chunk, then optional trailers. A body
+/// that ends early or breaks the framing is an error, never a silently short answer.
+fn decode_chunked(mut rest: &[u8]) -> io::Result<Vec<u8>> {
+    let bad =
+        |what: &str| io::Error::new(io::ErrorKind::InvalidData, format!("chunked body: {what}"));
+    let mut out = Vec::with_capacity(rest.len());
+    loop {
+        let eol = rest
+            .windows(2)
+            .position(|w| w == b"\r\n")
+            .ok_or_else(|| bad("no chunk size line"))?;
+        let line = std::str::from_utf8(&rest[..eol]).map_err(|_| bad("chunk size is not text"))?;
+        let hex = line.split(';').next().unwrap_or("").trim();
+        let size = usize::from_str_radix(hex, 16).map_err(|_| bad("chunk size is not hex"))?;
+        rest = &rest[eol + 2..];
+        if size == 0 {
+            // Trailers, if any, end with an empty line; a body cut right after the last
+            // chunk's size line is accepted too (nothing more was promised).
+            return Ok(out);
+        }
+        if rest.len() < 2 || rest.len() - 2 < size {
+            return Err(bad("ends inside a chunk"));
+        }
+        if &rest[size..size + 2] != b"\r\n" {
+            return Err(bad("chunk not followed by CRLF"));
+        }
+        out.extend_from_slice(&rest[..size]);
+        rest = &rest[size + 2..];
+    }
 }
 
 #[cfg(test)]
@@ -88,5 +141,82 @@ mod tests {
         assert!(authority("https://x:1").is_err());
         assert!(authority("http://x:1/usage").is_err());
         assert!(authority("127.0.0.1:7878").is_err());
+    }
+
+    #[test]
+    fn chunked_header_detection() {
+        let h = |v: &str| format!("HTTP/1.1 200 OK\r\nContent-Type: a\r\n{v}");
+        assert!(is_chunked(&h("Transfer-Encoding: chunked")));
+        assert!(is_chunked(&h("transfer-encoding:Chunked")));
+        assert!(is_chunked(&h("Transfer-Encoding: gzip, chunked")));
+        assert!(!is_chunked(&h("Transfer-Encoding: chunked, gzip")));
+        assert!(!is_chunked(&h("Content-Length: 7")));
+        // The status line is not a header, whatever it says.
+        assert!(!is_chunked(
+            "HTTP/1.1 200 Transfer-Encoding: chunked\r\nX: y"
+        ));
+    }
+
+    #[test]
+    fn chunked_bodies() {
+        assert_eq!(decode_chunked(b"0\r\n\r\n").unwrap(), b"");
+        assert_eq!(
+            decode_chunked(
+                b"4\r\nWiki\r\n7;ext=1\r\npedia i\r\nB\r\nn \r\nchunks.\r\n0\r\nX-T: 1\r\n\r\n"
+            )
+            .unwrap(),
+            b"Wikipedia in \r\nchunks."
+        );
+        // Go's net/http writes lower-case hex sizes.
+        let big = vec![b'x'; 0x3dcc];
+        let mut body = b"3dcc\r\n".to_vec();
+        body.extend_from_slice(&big);
+        body.extend_from_slice(b"\r\n0\r\n\r\n");
+        assert_eq!(decode_chunked(&body).unwrap(), big);
+        for bad in [
+            &b""[..],
+            b"zz\r\nab\r\n0\r\n\r\n",
+            b"5\r\nab\r\n0\r\n\r\n",
+            b"2\r\nabcd\r\n0\r\n\r\n",
+            b"2\r\nab\r\n",
+            b"ffffffffffffffffffff\r\n",
+            b"ffffffffffffffff\r\nab\r\n",
+        ] {
+            assert!(
+                decode_chunked(bad).is_err(),
+                "{:?}",
+                String::from_utf8_lossy(bad)
+            );
+        }
+    }
+
+    /// A one-shot server on port 0 answering `answer` to whatever comes.
+    fn serve_once(answer: &'static [u8]) -> String {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = l.local_addr().unwrap().to_string();
+        std::thread::spawn(move || {
+            if let Ok((mut s, _)) = l.accept() {
+                let mut buf = [0u8; 4096];
+                let _ = s.read(&mut buf);
+                let _ = s.write_all(answer);
+            }
+        });
+        addr
+    }
+
+    #[test]
+    fn get_decodes_a_chunked_answer_and_keeps_a_sized_one() {
+        let t = Duration::from_secs(2);
+        let a = serve_once(
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\n{\"a\r\n4\r\n\":1}\r\n0\r\n\r\n",
+        );
+        assert_eq!(get(&a, "/x", t).unwrap(), (200, b"{\"a\":1}".to_vec()));
+        let a = serve_once(b"HTTP/1.1 404 Not Found\r\nContent-Length: 2\r\n\r\nno");
+        assert_eq!(get(&a, "/x", t).unwrap(), (404, b"no".to_vec()));
+        let a = serve_once(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n9\r\nshort");
+        assert_eq!(
+            get(&a, "/x", t).unwrap_err().kind(),
+            io::ErrorKind::InvalidData
+        );
     }
 }
