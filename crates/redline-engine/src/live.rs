@@ -178,6 +178,9 @@ pub struct Live {
     otlp: OtlpState,
     /// Sessions that have a transcript here: their OpenTelemetry usage is not counted.
     transcript_sessions: HashSet<String>,
+    /// Values read from Prometheus (`--source prometheus=URL`), which then stand for the
+    /// ledger's.
+    external: ExternalState,
     /// Rollup keys (see [`archive::key_hash`]) whose transcript figures changed since
     /// they were stored: all that [`Live::plan_rollups`] found, then each one a line moves.
     rollups_due: HashSet<u64>,
@@ -209,6 +212,31 @@ struct Origin {
     buckets: HashMap<(i64, Option<ModelId>), u32>,
     /// Whether it sends `api_request` events: then they drive the tach, not the buckets.
     events: bool,
+}
+
+/// The values as an external source (Prometheus) gives them, instead of the ledger's.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct External {
+    /// Tach tokens per minute.
+    pub tokens_per_min: f64,
+    /// The open block: start, end, tokens, dollars.
+    pub block: Option<(i64, i64, u64, f64)>,
+    /// The largest completed block's tokens.
+    pub budget_max: Option<u64>,
+    /// Dollars since local midnight.
+    pub cost_today_usd: f64,
+    /// The model in use.
+    pub model: Option<String>,
+    /// The newest sample's time.
+    pub newest_ms: Option<i64>,
+}
+
+/// An external source's state: configured or not, its last reading, what is failing.
+#[derive(Clone, Debug, Default)]
+struct ExternalState {
+    on: bool,
+    reading: Option<External>,
+    error: Option<String>,
 }
 
 /// One host's figures for `/api/hosts`.
@@ -293,6 +321,7 @@ impl Live {
             claude: ClaudeState::default(),
             otlp: OtlpState::default(),
             transcript_sessions: HashSet::new(),
+            external: ExternalState::default(),
             rollups_due: HashSet::new(),
         };
         for i in 0..live.files.len() {
@@ -671,6 +700,19 @@ impl Live {
         self.otlp.last_event_ms = self.otlp.last_event_ms.max(Some(ts_ms));
     }
 
+    /// Takes the values from an external source from now on: each reading, or what failed
+    /// (CHECK lights while it fails; the last reading is kept meanwhile).
+    pub fn set_external(&mut self, reading: Result<External, String>) {
+        self.external.on = true;
+        match reading {
+            Ok(r) => {
+                self.external.reading = Some(r);
+                self.external.error = None;
+            }
+            Err(e) => self.external.error = Some(e),
+        }
+    }
+
     /// Sets what is failing with OpenTelemetry (the store cannot be written), or `None`.
     pub fn set_otlp_error(&mut self, error: Option<String>) {
         self.otlp.error = error;
@@ -915,9 +957,37 @@ impl Live {
             .errors
             .iter()
             .any(|&t| t > errors_from && t <= now_ms);
-        let current = walk.current();
+        let ext = self
+            .external
+            .on
+            .then_some(self.external.reading.as_ref())
+            .flatten();
+        let ext_block = ext
+            .and_then(|x| x.block)
+            .map(|(start, end, tokens, usd)| Block {
+                start_ms: start,
+                end_ms: end,
+                actual_end_ms: Some(now_ms.min(end)),
+                is_gap: false,
+                entries: 1,
+                tokens: TokenCounts::new(tokens, 0, 0, 0),
+                cost_usd: usd,
+                models: Vec::new(),
+                first_ms: Some(start),
+                usage_limit_reset_s: None,
+            });
+        let current = if self.external.on {
+            ext_block.as_ref()
+        } else {
+            walk.current()
+        };
         if let Some(b) = current.filter(|b| !b.is_active(now_ms)) {
             max_closed = max_closed.max(b.tokens.total());
+        }
+        if self.external.on {
+            max_closed = ext.and_then(|x| x.budget_max).unwrap_or(0);
+            today_usd = ext.map_or(0.0, |x| x.cost_today_usd);
+            tach_tokens = 0;
         }
         let active: Option<&Block> = current.filter(|b| b.is_active(now_ms));
         let budget = match s.budget {
@@ -930,7 +1000,10 @@ impl Live {
         let remaining = budget.map(|b| {
             ((1.0 - block_tokens as f64 / b as f64).clamp(0.0, 1.0) * 10_000.0).round() / 10_000.0
         });
-        let mut tokens_per_min = tach_tokens as f64 * 60_000.0 / window_ms as f64;
+        let mut tokens_per_min = match ext {
+            Some(x) => x.tokens_per_min,
+            None => tach_tokens as f64 * 60_000.0 / window_ms as f64,
+        };
         // During a turn the tach holds what the last write showed instead of decaying
         // while Claude Code thinks or a tool runs between transcript writes.
         let c = &mut self.claude;
@@ -971,10 +1044,13 @@ impl Live {
             .rev()
             .find(|r| r.3.is_some() && r.0 <= now_ms)
             .filter(|r| main.is_none_or(|e| r.0 > e.ts_ms));
-        let model_id = sent
-            .and_then(|r| r.3)
-            .or_else(|| main.and_then(Entry::model))
-            .map(|m| self.models.name(m).to_owned());
+        let model_id = match ext {
+            Some(x) => x.model.clone(),
+            None => sent
+                .and_then(|r| r.3)
+                .or_else(|| main.and_then(Entry::model))
+                .map(|m| self.models.name(m).to_owned()),
+        };
         let family = model_id.as_deref().map(ModelFamily::of);
         let session = main.map(|e| self.files.get(e.file).session.clone());
         // A session that ended (SessionEnd hook) after its last response shows no context.
@@ -1014,7 +1090,9 @@ impl Live {
             fuel_remaining: remaining,
             limit_hit: limit_reset_s.is_some() || rate_limited,
             context_share: context.map(|(used, window)| used as f64 / window as f64),
-            source_failing: self.health.error.is_some() || self.otlp.error.is_some(),
+            source_failing: self.health.error.is_some()
+                || self.otlp.error.is_some()
+                || self.external.error.is_some(),
             recent_api_errors: api_errors,
         };
         Usage {
@@ -1030,6 +1108,11 @@ impl Live {
                     ok: self.otlp.error.is_none(),
                     last_event_at: self.otlp.last_event_ms.map(usage::format_s),
                     error: self.otlp.error.clone(),
+                },
+                prometheus: usage::Source {
+                    ok: self.external.error.is_none(),
+                    last_event_at: ext.and_then(|x| x.newest_ms).map(usage::format_s),
+                    error: self.external.error.clone(),
                 },
             },
             tach: usage::Tach {

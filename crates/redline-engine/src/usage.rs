@@ -50,6 +50,8 @@ pub struct Sources {
     pub jsonl: Source,
     /// OpenTelemetry received (`/v1/*`, gRPC).
     pub otlp: Source,
+    /// An existing Prometheus, read with `--source prometheus=URL`.
+    pub prometheus: Source,
 }
 
 /// One source's health.

@@ -74,6 +74,14 @@ pub struct DaemonArgs {
     /// HTTP is always served on --listen (`/v1/metrics`, `/v1/logs`).
     #[arg(long, env = "REDLINE_OTLP_GRPC", value_name = "ADDR|off")]
     pub otlp_grpc: Option<String>,
+    /// Where the values come from: `transcripts` (Claude Code's files, with OpenTelemetry
+    /// received) or `prometheus=URL` (an existing Prometheus) [default: transcripts].
+    #[arg(
+        long,
+        env = "REDLINE_SOURCE",
+        value_name = "transcripts|prometheus=URL"
+    )]
+    pub source: Option<String>,
 }
 
 /// The config file's keys. Lamp thresholds live only here (`[lamps]`).
@@ -92,6 +100,7 @@ struct FileConfig {
     api_error_window: Option<u64>,
     state_dir: Option<PathBuf>,
     otlp_grpc: Option<String>,
+    source: Option<String>,
     #[serde(default)]
     lamps: FileLamps,
 }
@@ -148,6 +157,8 @@ pub struct Config {
     pub state_dir: PathBuf,
     /// Where the OTLP gRPC receiver listens; `None` when it is off.
     pub otlp_grpc: Option<SocketAddr>,
+    /// The Prometheus the values are read from, instead of the transcripts.
+    pub prometheus: Option<String>,
     /// Each value and its origin.
     pub resolved: Vec<Resolved>,
 }
@@ -341,6 +352,26 @@ pub fn resolve(
         file.otlp_grpc.clone(),
         DEFAULT_OTLP_GRPC.into(),
     );
+    let source_text = r.pick(
+        "source",
+        args.source.clone(),
+        file.source.clone(),
+        "transcripts".into(),
+    );
+    let prometheus = match source_text.trim() {
+        "transcripts" | "jsonl" => None,
+        other => match other.strip_prefix("prometheus=") {
+            Some(url) if url.trim().starts_with("http://") => Some(url.trim().to_owned()),
+            _ => {
+                return Err(r.error(
+                    "source",
+                    &format!(
+                        "{other:?} is neither `transcripts` nor `prometheus=URL` with an http:// URL such as prometheus=http://127.0.0.1:9090"
+                    ),
+                ));
+            }
+        },
+    };
     let otlp_grpc = if grpc_text.trim().eq_ignore_ascii_case("off") {
         None
     } else {
@@ -392,6 +423,7 @@ pub fn resolve(
         prices,
         state_dir,
         otlp_grpc,
+        prometheus,
         resolved: r.resolved,
     })
 }

@@ -15,7 +15,7 @@ use redline_engine::feed::{HookEvent, StatusFeed};
 use redline_engine::follow::{Follower, FsEvent, Happening, RootState};
 use redline_engine::journal::Journal;
 use redline_engine::ledger::FileId;
-use redline_engine::live::{Live, LiveStats, ModelCounters, Settings, SourceHealth};
+use redline_engine::live::{External, Live, LiveStats, ModelCounters, Settings, SourceHealth};
 use redline_engine::otlp::Batch;
 use redline_engine::prices::{CostMode, PriceTable};
 use redline_engine::roots::{Root, list_transcripts, transcripts_below};
@@ -79,6 +79,8 @@ pub struct HubConfig {
     pub store: Option<PathBuf>,
     /// This machine's name, for `/api/hosts`.
     pub host: String,
+    /// Read the values from this Prometheus instead of the transcripts.
+    pub prometheus: Option<String>,
 }
 
 /// Milliseconds since the epoch, now.
@@ -103,6 +105,8 @@ pub enum Input {
     Otlp(Batch, oneshot::Sender<Result<(), String>>),
     /// `/api/hosts`, answered as JSON text (keys in the documented order).
     Hosts(oneshot::Sender<String>),
+    /// A reading of the external source (Prometheus), or what failed.
+    External(Result<External, String>),
 }
 
 /// The running hub, as its readers and writers hold it.
@@ -125,7 +129,17 @@ pub fn start(cfg: HubConfig) -> Result<Handle> {
         log,
         store,
         host,
+        prometheus,
     } = cfg;
+    // Values from Prometheus stand for the transcripts': those are not read then.
+    let roots = if prometheus.is_some() {
+        Vec::new()
+    } else {
+        roots
+    };
+    let store = if prometheus.is_some() { None } else { store };
+    let tach_window_s = settings.tach_window_s;
+    let tz = settings.tz.clone();
     // Watch first, then scan: a line written in between is then both scanned and
     // announced, and the tailer reads it only once.
     let (inputs, queue) = mpsc::channel();
@@ -160,6 +174,14 @@ pub fn start(cfg: HubConfig) -> Result<Handle> {
         tailer.adopt(id, *end);
     }
     let mut live = Live::from_scan(scan, prices, cost_mode);
+    if let Some(url) = &prometheus {
+        live.set_external(Err(format!("{url}: not read yet")));
+        let url = url.clone();
+        let sender = inputs.clone();
+        std::thread::Builder::new()
+            .name("redline-prometheus".into())
+            .spawn(move || follow_prometheus(&url, &tz, tach_window_s, &sender))?;
+    }
     let journal = store.and_then(|path| open_store(&path, &mut live, log));
     let mut hub = Hub {
         live,
@@ -216,6 +238,49 @@ struct Hub {
     compacted_at: Instant,
     /// Rollups wait from the start: write a chunk each tick until they are out.
     backlog: bool,
+}
+
+/// How often Prometheus is read while it answers, and the longest wait while it fails.
+const PROMETHEUS_EVERY: Duration = Duration::from_secs(2);
+const PROMETHEUS_BACKOFF_MAX: Duration = Duration::from_secs(10);
+
+/// Reads Prometheus every two seconds and hands each reading (or what failed) to the hub;
+/// after a failure it waits twice as long each time, up to ten seconds. Ends when the hub
+/// is gone.
+fn follow_prometheus(
+    url: &str,
+    tz: &jiff::tz::TimeZone,
+    tach_window_s: u64,
+    hub: &mpsc::Sender<Input>,
+) {
+    let mut source = match crate::prom_source::PromSource::new(url) {
+        Ok(s) => s,
+        Err(e) => {
+            let _ = hub.send(Input::External(Err(e)));
+            return;
+        }
+    };
+    let mut wait = PROMETHEUS_EVERY;
+    loop {
+        let reading = source.read(now_ms(), tz, tach_window_s).map(|r| External {
+            tokens_per_min: r.tokens_per_min,
+            block: r
+                .block
+                .map(|b| (b.start_ms, b.end_ms, b.tokens, b.cost_usd)),
+            budget_max: r.budget_max,
+            cost_today_usd: r.cost_today_usd,
+            model: r.model,
+            newest_ms: r.newest_sample_ms,
+        });
+        wait = match reading {
+            Ok(_) => PROMETHEUS_EVERY,
+            Err(_) => (wait * 2).min(PROMETHEUS_BACKOFF_MAX),
+        };
+        if hub.send(Input::External(reading)).is_err() {
+            return;
+        }
+        std::thread::sleep(wait);
+    }
 }
 
 /// Opens the store, replays it into `live` (OpenTelemetry received, cumulative series'
@@ -344,6 +409,7 @@ impl Hub {
                     Input::Hosts(reply) => {
                         let _ = reply.send(self.hosts_json());
                     }
+                    Input::External(reading) => self.live.set_external(reading),
                 }
             }
             let happenings = match (&mut self.follower, fs.is_empty()) {

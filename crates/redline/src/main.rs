@@ -13,6 +13,7 @@ mod memory;
 mod metrics;
 mod ordered_json;
 mod otlp_http;
+mod prom_source;
 mod replay;
 mod table;
 mod web;

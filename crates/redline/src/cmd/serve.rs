@@ -192,6 +192,7 @@ pub fn hub_config(cfg: &Config, env: &RootEnv, log: bool) -> Result<HubConfig> {
         log,
         store: None,
         host: config::host_name().unwrap_or_else(|| "localhost".into()),
+        prometheus: cfg.prometheus.clone(),
     })
 }
 
