@@ -1,0 +1,421 @@
+//! Prometheus both ways, with a real Prometheus: it scrapes one daemon's `/metrics`
+//! (transcript lines and OpenTelemetry from two hosts), and a second daemon started with
+//! `--source prometheus=URL` reads the same tokens and dollars back from it; CHECK lights
+//! while that Prometheus is down and goes out once it answers again.
+//!
+//! Needs Prometheus (`REDLINE_PROMETHEUS`, default `/usr/bin/prometheus`: Debian's 2.42,
+//! which `.ci/run` installs). Without it the tests skip with the reason; under `CI=true`
+//! they fail instead.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use common::{Daemon, Home, Reply, gzip, otlp_protobuf, response};
+use redline_engine::otlp::Signal;
+use serde_json::{Value, json};
+
+const OPUS: &str = "claude-opus-4-6";
+const HAIKU: &str = "claude-haiku-4-5";
+
+/// The Prometheus binary, or `None` (with the reason printed) when there is none.
+fn prometheus_bin() -> Option<PathBuf> {
+    let bin = std::env::var_os("REDLINE_PROMETHEUS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/usr/bin/prometheus"));
+    if bin.is_file() {
+        return Some(bin);
+    }
+    let why = format!(
+        "no Prometheus at {} (apt-get install prometheus, or set REDLINE_PROMETHEUS)",
+        bin.display()
+    );
+    assert!(
+        std::env::var("CI").as_deref() != Ok("true"),
+        "CI=true but {why}"
+    );
+    eprintln!("skipped: {why}");
+    None
+}
+
+/// A port nobody listens on right now (Prometheus cannot be told to bind port 0).
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A Prometheus of the test's own: its configuration and data in a temporary directory,
+/// scraping one target every second; killed (and the directory removed) when dropped.
+struct Prometheus {
+    bin: PathBuf,
+    dir: PathBuf,
+    port: u16,
+    child: Option<Child>,
+}
+
+impl Prometheus {
+    fn start(bin: PathBuf, target: &str) -> Prometheus {
+        static N: AtomicU32 = AtomicU32::new(0);
+        let dir = std::env::temp_dir().join(format!(
+            "redline-prometheus-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("data")).unwrap();
+        std::fs::write(
+            dir.join("prometheus.yml"),
+            format!(
+                "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n  evaluation_interval: 1s\n\
+                 scrape_configs:\n  - job_name: redline\n    metrics_path: /metrics\n    \
+                 static_configs:\n      - targets: [\"{target}\"]\n"
+            ),
+        )
+        .unwrap();
+        let mut p = Prometheus {
+            bin,
+            dir,
+            port: free_port(),
+            child: None,
+        };
+        p.spawn();
+        p
+    }
+
+    /// Starts the binary on this port and data directory and waits until it is ready.
+    fn spawn(&mut self) {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.join("prometheus.log"))
+            .unwrap();
+        let child = Command::new(&self.bin)
+            .arg(format!(
+                "--config.file={}",
+                self.dir.join("prometheus.yml").display()
+            ))
+            .arg(format!(
+                "--storage.tsdb.path={}",
+                self.dir.join("data").display()
+            ))
+            .arg(format!("--web.listen-address=127.0.0.1:{}", self.port))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if self.get("/-/ready").is_some_and(|r| r.status == 200) {
+                return;
+            }
+            if let Some(status) = self.child.as_mut().and_then(|c| c.try_wait().unwrap()) {
+                panic!("prometheus exited with {status}:\n{}", self.log());
+            }
+            assert!(
+                Instant::now() < deadline,
+                "prometheus not ready:\n{}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    fn log(&self) -> String {
+        let text = std::fs::read_to_string(self.dir.join("prometheus.log")).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        lines[lines.len().saturating_sub(30)..].join("\n")
+    }
+
+    /// An HTTP/1.0 GET (so the answer is neither chunked nor kept alive).
+    fn get(&self, path_and_query: &str) -> Option<Reply> {
+        let mut s = TcpStream::connect(("127.0.0.1", self.port)).ok()?;
+        s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+        write!(
+            s,
+            "GET {path_and_query} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n"
+        )
+        .ok()?;
+        let mut buf = Vec::new();
+        s.read_to_end(&mut buf).ok()?;
+        Some(Reply::parse(&buf))
+    }
+
+    /// The value of a query that gives one sample, `None` while it gives none.
+    fn scalar(&self, query: &str) -> Option<f64> {
+        let r = self.get(&format!("/api/v1/query?query={}", encode(query)))?;
+        let v: Value = serde_json::from_str(&r.body).ok()?;
+        v["data"]["result"][0]["value"][1].as_str()?.parse().ok()
+    }
+}
+
+impl Drop for Prometheus {
+    fn drop(&mut self) {
+        self.kill();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Percent-encoding for a query string value.
+fn encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'_' | b'-' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// Waits up to `secs` for `f` to give `Some`, failing with `what` and `context()`.
+fn wait_for<T>(
+    what: &str,
+    secs: u64,
+    mut f: impl FnMut() -> Option<T>,
+    context: impl Fn() -> String,
+) -> T {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {secs} s waiting for {what}\n{}",
+            context()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn now_ns() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos()
+}
+
+fn kv(k: &str, v: &str) -> Value {
+    json!({"key": k, "value": {"stringValue": v}})
+}
+
+/// A delta metrics export as Claude Code sends it: output tokens and dollars for one
+/// session of one host.
+fn metrics(host: &str, session: &str, model: &str, output: u64, usd: f64) -> Value {
+    let at = now_ns();
+    let (start, at) = ((at - 1_000_000_000).to_string(), at.to_string());
+    let attrs = |kind: Option<&str>| {
+        let mut a = vec![kv("session.id", session), kv("model", model)];
+        if let Some(k) = kind {
+            a.push(kv("type", k));
+        }
+        a
+    };
+    json!({"resourceMetrics": [{"resource": {"attributes": [
+            kv("service.name", "claude-code"), kv("host.name", host)]},
+        "scopeMetrics": [{"scope": {"name": "com.anthropic.claude_code"}, "metrics": [
+            {"name": "claude_code.token.usage", "unit": "tokens", "sum": {
+                "aggregationTemporality": 1, "isMonotonic": true,
+                "dataPoints": [{"attributes": attrs(Some("output")), "startTimeUnixNano": start,
+                                "timeUnixNano": at, "asInt": output.to_string()}]}},
+            {"name": "claude_code.cost.usage", "unit": "USD", "sum": {
+                "aggregationTemporality": 1, "isMonotonic": true,
+                "dataPoints": [{"attributes": attrs(None), "startTimeUnixNano": start,
+                                "timeUnixNano": at, "asDouble": usd}]}}]}]}]})
+}
+
+/// One host exports JSON, the other gzip protobuf, as Claude Code's exporters may.
+fn export(d: &Daemon, host: &str, session: &str, model: &str, output: u64, usd: f64) {
+    let body = metrics(host, session, model, output, usd);
+    let r = if host == "laptop" {
+        d.post_bytes(
+            "/v1/metrics",
+            "application/json",
+            "",
+            body.to_string().as_bytes(),
+        )
+    } else {
+        d.post_bytes(
+            "/v1/metrics",
+            "application/x-protobuf",
+            "Content-Encoding: gzip\r\n",
+            &gzip(&otlp_protobuf(Signal::Metrics, &body)),
+        )
+    };
+    assert_eq!(r.status, 200, "{} {}", r.head, r.body);
+}
+
+/// The sum of every sample of one metric in a daemon's `/metrics`.
+fn total(d: &Daemon, name: &str) -> f64 {
+    d.get("/metrics")
+        .body
+        .lines()
+        .filter(|l| l.starts_with(&format!("{name}{{")))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
+const TOKENS: &str = "claude_code_token_usage_tokens_total";
+const COST: &str = "claude_code_cost_usage_USD_total";
+
+/// What daemon B shows, for failure messages.
+fn show(b: &Daemon, p: &Prometheus) -> String {
+    format!(
+        "B /usage: {}\nB stderr: {:?}\nprometheus log:\n{}",
+        b.get("/usage").body,
+        b.stderr.lock().unwrap(),
+        p.log()
+    )
+}
+
+#[test]
+fn prometheus_scrapes_redline_and_a_second_daemon_reads_it_back() {
+    let Some(bin) = prometheus_bin() else { return };
+    let t0 = Instant::now();
+    let home_a = Home::new();
+    let a = Daemon::start(&home_a, &[]);
+    // Before the first scrape: the series Prometheus first sees already hold tokens (the
+    // sample `increase()` would lose).
+    home_a.append("proj/s.jsonl", &response("a1", 4000));
+    export(&a, "laptop", "r1", OPUS, 20_000, 1.25);
+    a.until("the first figures", |a| total(a, TOKENS) == 24_100.0);
+    let p = Prometheus::start(bin, &a.addr);
+    wait_for(
+        "the first scrape",
+        15,
+        || p.scalar(&format!("sum({TOKENS})")).filter(|&v| v > 0.0),
+        || p.log(),
+    );
+    // After it: more on the same series, and a new one (a second host, another model).
+    home_a.append("proj/s.jsonl", &response("a2", 6000));
+    export(&a, "laptop", "r1", OPUS, 30_000, 2.5);
+    export(&a, "buildbox", "b1", HAIKU, 8_000, 0.04);
+    let tokens = 24_100.0 + 6_100.0 + 30_000.0 + 8_000.0;
+    a.until("A's counters", |a| total(a, TOKENS) == tokens);
+    let cost = total(&a, COST);
+    assert!(cost > 3.79, "A's dollars: {cost}");
+    let scraped = wait_for(
+        "Prometheus to hold A's totals",
+        15,
+        || {
+            let v = p.scalar(&format!("sum({TOKENS})"))?;
+            (v == tokens).then_some(v)
+        },
+        || format!("A /metrics:\n{}\n{}", a.get("/metrics").body, p.log()),
+    );
+    let scraped_cost = p.scalar(&format!("sum({COST})")).unwrap();
+    assert!(
+        (scraped_cost - cost).abs() < 1e-9,
+        "{scraped_cost} vs {cost}"
+    );
+    let scraped_at = t0.elapsed();
+
+    // B reads Prometheus only: its own home has no transcripts.
+    let home_b = Home::new();
+    let source = format!("prometheus={}", p.url());
+    let b = Daemon::start(&home_b, &["--source", &source]);
+    let u = wait_for(
+        "B to read A's figures from Prometheus",
+        15,
+        || {
+            let u = b.usage();
+            (u["sources"]["prometheus"]["ok"] == true
+                && u["fuel"]["block_tokens"].as_f64() == Some(scraped))
+            .then_some(u)
+        },
+        || show(&b, &p),
+    );
+    let today = u["cost"]["today_usd"].as_f64().unwrap();
+    assert!((today - cost).abs() < 0.01, "B {today} vs A {cost}: {u}");
+    assert!(u["tach"]["tokens_per_min"].as_f64().unwrap() > 0.0, "{u}");
+    assert!(u["gauges"]["tach"].as_f64().unwrap() > 0.0, "{u}");
+    assert!(u["model"]["id"].is_string(), "{u}");
+    assert_eq!(u["lamps"]["check"], "off", "{u}");
+    assert_eq!(u["sources"]["prometheus"]["error"], Value::Null, "{u}");
+    eprintln!(
+        "scraped after {:.1} s, read back after {:.1} s",
+        scraped_at.as_secs_f64(),
+        t0.elapsed().as_secs_f64()
+    );
+}
+
+#[test]
+fn check_lights_while_prometheus_is_down_and_recovers() {
+    let Some(bin) = prometheus_bin() else { return };
+    let t0 = Instant::now();
+    let home_a = Home::new();
+    let a = Daemon::start(&home_a, &[]);
+    home_a.append("proj/s.jsonl", &response("c1", 3000));
+    a.until("A's counters", |a| total(a, TOKENS) == 3_100.0);
+    let mut p = Prometheus::start(bin, &a.addr);
+    wait_for(
+        "the first scrape",
+        15,
+        || p.scalar(&format!("sum({TOKENS})")).filter(|&v| v > 0.0),
+        || p.log(),
+    );
+    let home_b = Home::new();
+    let source = format!("prometheus={}", p.url());
+    let b = Daemon::start(&home_b, &["--source", &source]);
+    let healthy =
+        |u: &Value| u["sources"]["prometheus"]["ok"] == true && u["lamps"]["check"] == "off";
+    wait_for(
+        "B to read Prometheus",
+        15,
+        || healthy(&b.usage()).then_some(()),
+        || show(&b, &p),
+    );
+
+    p.kill();
+    let down = Instant::now();
+    let u = wait_for(
+        "CHECK while Prometheus is down",
+        15,
+        || {
+            let u = b.usage();
+            (u["lamps"]["check"] == "on" && u["sources"]["prometheus"]["ok"] == false).then_some(u)
+        },
+        || show(&b, &p),
+    );
+    let error = u["sources"]["prometheus"]["error"].as_str().unwrap_or("");
+    assert!(!error.is_empty(), "{u}");
+    let noticed = down.elapsed();
+
+    // Some failed polls later, the same Prometheus (port and data) comes back.
+    std::thread::sleep(Duration::from_secs(3));
+    p.spawn();
+    let up = Instant::now();
+    wait_for(
+        "CHECK to go out again",
+        20,
+        || healthy(&b.usage()).then_some(()),
+        || show(&b, &p),
+    );
+    eprintln!(
+        "CHECK on {:.1} s after the kill ({error}); off {:.1} s after the restart; {:.1} s in all",
+        noticed.as_secs_f64(),
+        up.elapsed().as_secs_f64(),
+        t0.elapsed().as_secs_f64()
+    );
+}
