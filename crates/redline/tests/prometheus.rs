@@ -11,7 +11,7 @@ mod common;
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
@@ -266,6 +266,52 @@ fn export(d: &Daemon, host: &str, session: &str, model: &str, output: u64, usd: 
     assert_eq!(r.status, 200, "{} {}", r.head, r.body);
 }
 
+/// Writes a generated corpus (200 responses, malformed lines and duplicates included)
+/// into `home`'s Claude directory and returns its tokens, as `redline report` counts them
+/// on a copy of the same corpus.
+fn generated_corpus(home: &Home) -> f64 {
+    let redline = |args: &[&str], claude: &Path| {
+        let out = Command::new(env!("CARGO_BIN_EXE_redline"))
+            .args(args)
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", &home.dir)
+            .env("CLAUDE_CONFIG_DIR", claude)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out.stdout
+    };
+    let copy = home.dir.join("corpus-copy");
+    let generate = |dir: &Path| {
+        let dir = dir.to_str().unwrap();
+        let args = [
+            "demo",
+            "generate",
+            "--out",
+            dir,
+            "--responses",
+            "200",
+            "--seed",
+            "9",
+            "--force",
+        ];
+        redline(&args, Path::new(dir));
+    };
+    generate(&copy);
+    let report: Value = serde_json::from_slice(&redline(
+        &["report", "daily", "--json", "--transcripts-only"],
+        &copy,
+    ))
+    .unwrap();
+    generate(&home.claude());
+    report["totals"]["totalTokens"].as_f64().unwrap()
+}
+
 /// The sum of every sample of one metric in a daemon's `/metrics`.
 fn total(d: &Daemon, name: &str) -> f64 {
     d.get("/metrics")
@@ -311,7 +357,9 @@ fn prometheus_scrapes_redline_and_a_second_daemon_reads_it_back() {
     home_a.append("proj/s.jsonl", &response("a2", 6000));
     export(&a, "laptop", "r1", OPUS, 30_000, 2.5);
     export(&a, "buildbox", "b1", HAIKU, 8_000, 0.04);
-    let tokens = 24_100.0 + 6_100.0 + 30_000.0 + 8_000.0;
+    // And a generated corpus written into A's Claude directory while it runs.
+    let corpus = generated_corpus(&home_a);
+    let tokens = 24_100.0 + 6_100.0 + 30_000.0 + 8_000.0 + corpus;
     a.until("A's counters", |a| total(a, TOKENS) == tokens);
     let cost = total(&a, COST);
     assert!(cost > 3.79, "A's dollars: {cost}");
