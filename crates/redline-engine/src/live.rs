@@ -505,7 +505,7 @@ impl Live {
     }
 
     /// Takes in a stored record: live, after it was written, or from the store at start.
-    /// `Ok(true)` when it changed what is counted. Rollups are for [`Live::restore_rollups`].
+    /// `true` when it changed what is counted. Rollups are for [`Live::restore_rollups`].
     pub fn apply_record(&mut self, r: &Record) -> bool {
         match r {
             Record::Series(s) => {

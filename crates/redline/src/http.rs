@@ -147,6 +147,7 @@ async fn status(State(s): State<AppState>) -> Response {
         "sources": {
             "jsonl": {"ok": snap.usage.sources.jsonl.ok, "error": snap.usage.sources.jsonl.error},
             "otlp": {"ok": snap.usage.sources.otlp.ok, "error": snap.usage.sources.otlp.error},
+            "prometheus": {"ok": snap.usage.sources.prometheus.ok, "error": snap.usage.sources.prometheus.error},
         },
     });
     json(body.to_string())

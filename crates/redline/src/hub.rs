@@ -137,6 +137,11 @@ pub fn start(cfg: HubConfig) -> Result<Handle> {
     } else {
         roots
     };
+    let no_store = if prometheus.is_some() {
+        "this daemon reads its values from Prometheus (--source prometheus=...): send OpenTelemetry to the collector that fills it"
+    } else {
+        "the store is not open; see the daemon's log"
+    };
     let store = if prometheus.is_some() { None } else { store };
     let tach_window_s = settings.tach_window_s;
     let tz = settings.tz.clone();
@@ -197,6 +202,7 @@ pub fn start(cfg: HubConfig) -> Result<Handle> {
         last_values: None,
         tx: None,
         journal,
+        no_store,
         host,
         rolled_at: Instant::now(),
         compacted_at: Instant::now(),
@@ -233,6 +239,8 @@ struct Hub {
     last_values: Option<Usage>,
     tx: Option<watch::Sender<Arc<Snapshot>>>,
     journal: Option<Journal<Record>>,
+    /// Why OpenTelemetry is refused when there is no store.
+    no_store: &'static str,
     host: String,
     rolled_at: Instant,
     compacted_at: Instant,
@@ -499,7 +507,7 @@ impl Hub {
         let records = self.live.otlp_records(batch, now);
         if !records.is_empty() {
             let Some(journal) = &mut self.journal else {
-                return Err("the store is not open; see the daemon's log".into());
+                return Err(self.no_store.into());
             };
             if let Err(e) = journal.append(&records) {
                 let why = format!("cannot write the store: {e}");
