@@ -6,25 +6,13 @@ mod common;
 
 use std::process::Command;
 
-use common::{Daemon, Home, gzip, otlp_protobuf, response};
+use common::{Daemon, Home, gzip, now_ns, otlp_kv as kv, otlp_metrics, otlp_protobuf, response};
 use redline_engine::otlp::Signal;
 use serde_json::{Value, json};
 
 const OPUS: &str = "claude-opus-4-6";
 
-fn now_ns() -> u128 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos()
-}
-
-fn kv(k: &str, v: &str) -> Value {
-    json!({"key": k, "value": {"stringValue": v}})
-}
-
-/// A metrics export as Claude Code sends it: output tokens and dollars for one session.
-/// `temporality` 1 = delta, 2 = cumulative.
+/// A metrics export of Opus usage (see [`otlp_metrics`]).
 fn metrics(
     host: Option<&str>,
     session: &str,
@@ -33,34 +21,7 @@ fn metrics(
     output: u64,
     usd: f64,
 ) -> Value {
-    let at = now_ns().to_string();
-    let start = start_ns.to_string();
-    let mut resource = vec![kv("service.name", "claude-code")];
-    if let Some(h) = host {
-        resource.push(kv("host.name", h));
-    }
-    let attrs = |kind: Option<&str>| {
-        let mut a = vec![
-            kv("session.id", session),
-            kv("model", OPUS),
-            kv("user.id", "u"),
-        ];
-        if let Some(k) = kind {
-            a.push(kv("type", k));
-        }
-        a
-    };
-    json!({"resourceMetrics": [{"resource": {"attributes": resource}, "scopeMetrics": [{
-        "scope": {"name": "com.anthropic.claude_code"},
-        "metrics": [
-            {"name": "claude_code.token.usage", "unit": "tokens", "sum": {
-                "aggregationTemporality": temporality, "isMonotonic": true,
-                "dataPoints": [{"attributes": attrs(Some("output")), "startTimeUnixNano": start,
-                                "timeUnixNano": at, "asInt": output.to_string()}]}},
-            {"name": "claude_code.cost.usage", "unit": "USD", "sum": {
-                "aggregationTemporality": temporality, "isMonotonic": true,
-                "dataPoints": [{"attributes": attrs(None), "startTimeUnixNano": start,
-                                "timeUnixNano": at, "asDouble": usd}]}}]}]}]})
+    otlp_metrics(host, session, OPUS, temporality, start_ns, output, usd)
 }
 
 fn api_request(host: &str, session: &str, output: u64) -> Value {

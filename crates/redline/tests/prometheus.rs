@@ -16,9 +16,9 @@ use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
-use common::{Daemon, Home, Reply, gzip, otlp_protobuf, response};
+use common::{Daemon, Home, Reply, gzip, now_ns, otlp_metrics, otlp_protobuf, response};
 use redline_engine::otlp::Signal;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 const OPUS: &str = "claude-opus-4-6";
 const HAIKU: &str = "claude-haiku-4-5";
@@ -209,40 +209,10 @@ fn wait_for<T>(
     }
 }
 
-fn now_ns() -> u128 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos()
-}
-
-fn kv(k: &str, v: &str) -> Value {
-    json!({"key": k, "value": {"stringValue": v}})
-}
-
-/// A delta metrics export as Claude Code sends it: output tokens and dollars for one
-/// session of one host.
+/// A delta metrics export of one session of one host (see [`otlp_metrics`]).
 fn metrics(host: &str, session: &str, model: &str, output: u64, usd: f64) -> Value {
-    let at = now_ns();
-    let (start, at) = ((at - 1_000_000_000).to_string(), at.to_string());
-    let attrs = |kind: Option<&str>| {
-        let mut a = vec![kv("session.id", session), kv("model", model)];
-        if let Some(k) = kind {
-            a.push(kv("type", k));
-        }
-        a
-    };
-    json!({"resourceMetrics": [{"resource": {"attributes": [
-            kv("service.name", "claude-code"), kv("host.name", host)]},
-        "scopeMetrics": [{"scope": {"name": "com.anthropic.claude_code"}, "metrics": [
-            {"name": "claude_code.token.usage", "unit": "tokens", "sum": {
-                "aggregationTemporality": 1, "isMonotonic": true,
-                "dataPoints": [{"attributes": attrs(Some("output")), "startTimeUnixNano": start,
-                                "timeUnixNano": at, "asInt": output.to_string()}]}},
-            {"name": "claude_code.cost.usage", "unit": "USD", "sum": {
-                "aggregationTemporality": 1, "isMonotonic": true,
-                "dataPoints": [{"attributes": attrs(None), "startTimeUnixNano": start,
-                                "timeUnixNano": at, "asDouble": usd}]}}]}]}]})
+    let start = now_ns() - 1_000_000_000;
+    otlp_metrics(Some(host), session, model, 1, start, output, usd)
 }
 
 /// One host exports JSON, the other gzip protobuf, as Claude Code's exporters may.

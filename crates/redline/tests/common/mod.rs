@@ -290,3 +290,58 @@ pub fn gzip(b: &[u8]) -> Vec<u8> {
     z.write_all(b).unwrap();
     z.finish().unwrap()
 }
+
+/// Nanoseconds since the epoch, now: OTLP's time unit.
+pub fn now_ns() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos()
+}
+
+/// An OTLP/JSON string attribute.
+pub fn otlp_kv(k: &str, v: &str) -> Value {
+    json!({"key": k, "value": {"stringValue": v}})
+}
+
+/// A metrics export as Claude Code sends it, stamped now: `output` tokens and `usd`
+/// dollars of one session of `model`, from `host` (no `host.name` when `None`).
+/// `temporality` 1 = delta, 2 = cumulative.
+pub fn otlp_metrics(
+    host: Option<&str>,
+    session: &str,
+    model: &str,
+    temporality: u8,
+    start_ns: u128,
+    output: u64,
+    usd: f64,
+) -> Value {
+    let at = now_ns().to_string();
+    let start = start_ns.to_string();
+    let mut resource = vec![otlp_kv("service.name", "claude-code")];
+    if let Some(h) = host {
+        resource.push(otlp_kv("host.name", h));
+    }
+    let attrs = |kind: Option<&str>| {
+        let mut a = vec![
+            otlp_kv("session.id", session),
+            otlp_kv("model", model),
+            otlp_kv("user.id", "u"),
+        ];
+        if let Some(k) = kind {
+            a.push(otlp_kv("type", k));
+        }
+        a
+    };
+    json!({"resourceMetrics": [{"resource": {"attributes": resource}, "scopeMetrics": [{
+        "scope": {"name": "com.anthropic.claude_code"},
+        "metrics": [
+            {"name": "claude_code.token.usage", "unit": "tokens", "sum": {
+                "aggregationTemporality": temporality, "isMonotonic": true,
+                "dataPoints": [{"attributes": attrs(Some("output")), "startTimeUnixNano": start,
+                                "timeUnixNano": at, "asInt": output.to_string()}]}},
+            {"name": "claude_code.cost.usage", "unit": "USD", "sum": {
+                "aggregationTemporality": temporality, "isMonotonic": true,
+                "dataPoints": [{"attributes": attrs(None), "startTimeUnixNano": start,
+                                "timeUnixNano": at, "asDouble": usd}]}}]}]}]})
+}
