@@ -176,11 +176,17 @@ pub fn render(s: &Snapshot) -> String {
         let _ = writeln!(out, "{LAMP}{{lamp=\"{name}\"}} {v}");
     }
     head(&mut out, SOURCE_UP, "gauge", "1 when a source is healthy.");
-    let _ = writeln!(
-        out,
-        "{SOURCE_UP}{{source=\"jsonl\"}} {}",
-        u8::from(u.sources.jsonl.ok)
-    );
+    for (name, source) in [
+        ("jsonl", &u.sources.jsonl),
+        ("otlp", &u.sources.otlp),
+        ("prometheus", &u.sources.prometheus),
+    ] {
+        let _ = writeln!(
+            out,
+            "{SOURCE_UP}{{source=\"{name}\"}} {}",
+            u8::from(source.ok)
+        );
+    }
     counter(
         &mut out,
         LINES,

@@ -148,6 +148,7 @@ fn http_exports_in_every_encoding_count_per_host_beside_the_transcripts() {
         "{u}"
     );
     assert_eq!(u["sources"]["otlp"]["ok"], true);
+    assert_eq!(d.metric(r#"redline_source_up{source="otlp"}"#), 1.0);
     assert_eq!(u["model"]["id"], OPUS, "the newest request is a sender's");
     // Counters from the daemon's start, in the collector's names.
     let out = d.metric(&format!(

@@ -418,6 +418,7 @@ fn check_lights_while_prometheus_is_down_and_recovers() {
     );
     let error = u["sources"]["prometheus"]["error"].as_str().unwrap_or("");
     assert!(!error.is_empty(), "{u}");
+    assert_eq!(b.metric(r#"redline_source_up{source="prometheus"}"#), 0.0);
     let noticed = down.elapsed();
 
     // Some failed polls later, the same Prometheus (port and data) comes back.
