@@ -184,11 +184,11 @@ impl Compaction {
 /// Folds usage deltas older than [`RAW_FOR_MS`] into minutes and keeps each series' last
 /// position. Rollups are passed over.
 fn fold(records: Vec<Record>, now_ms: i64) -> Vec<Record> {
-    use std::collections::{BTreeMap, HashMap};
+    use std::collections::BTreeMap;
     type Key = (i64, String, Option<String>, Option<String>);
     let mut minutes: BTreeMap<Key, Usage> = BTreeMap::new();
     let mut raw = Vec::new();
-    let mut series: HashMap<u64, Series> = HashMap::new();
+    let mut series = crate::hosts::SeriesBook::default();
     for r in records {
         match r {
             Record::Usage(u) if u.received_ms < now_ms.saturating_sub(RAW_FOR_MS) => {
@@ -209,18 +209,11 @@ fn fold(records: Vec<Record>, now_ms: i64) -> Vec<Record> {
                 }
             }
             Record::Usage(u) => raw.push(Record::Usage(u)),
-            Record::Series(s) => {
-                let newer = series
-                    .get(&s.series)
-                    .is_none_or(|held| held.start_ns != s.start_ns || held.time_ns <= s.time_ns);
-                if newer {
-                    series.insert(s.series, s);
-                }
-            }
+            Record::Series(s) => series.apply(&s),
             Record::Rollup(_) => {}
         }
     }
-    let mut positions: Vec<Series> = series.into_values().collect();
+    let mut positions: Vec<Series> = series.positions().copied().collect();
     positions.sort_by_key(|s| s.series);
     let mut out: Vec<Record> = positions.into_iter().map(Record::Series).collect();
     out.extend(minutes.into_values().map(Record::Usage));
