@@ -42,6 +42,17 @@ pub fn rollup_key(r: &Rollup) -> u64 {
     key_hash(r.hour_ms, &r.project, &r.session, r.model.as_deref())
 }
 
+/// [`key_hash`] of a transcript entry.
+pub fn entry_key(e: &Entry, files: &Files, models: &Models) -> u64 {
+    let f = files.get(e.file);
+    key_hash(
+        hour_of(e.ts_ms),
+        &f.project,
+        &f.session,
+        e.model().map(|m| models.name(m)),
+    )
+}
+
 /// The hour holding `ts_ms`.
 pub fn hour_of(ts_ms: i64) -> i64 {
     ts_ms - ts_ms.rem_euclid(HOUR_MS)
@@ -71,25 +82,23 @@ impl Sum {
     }
 }
 
-/// The rollups of every transcript entry for which `wanted` says yes, given each entry's
-/// hour, file and model. `transcript` says which files are transcripts (not another
-/// source's aggregates); `cost` prices an entry.
+/// The rollups of every transcript entry for which `wanted` says yes. `transcript` says
+/// which files are transcripts (not another source's aggregates); `cost` prices an entry.
 pub fn rollups(
     ledger: &Ledger,
     files: &Files,
     models: &Models,
     transcript: &dyn Fn(FileId) -> bool,
-    wanted: &dyn Fn(i64, FileId, Option<ModelId>) -> bool,
+    wanted: &dyn Fn(&Entry) -> bool,
     cost: &dyn Fn(&Entry, &Models) -> f64,
 ) -> Vec<Rollup> {
     let mut sums: HashMap<Key<'_>, Sum> = HashMap::new();
     for e in ledger.entries() {
-        let hour = hour_of(e.ts_ms);
-        if e.tokens().total() == 0 || !transcript(e.file) || !wanted(hour, e.file, e.model()) {
+        if e.tokens().total() == 0 || !transcript(e.file) || !wanted(e) {
             continue;
         }
         let f = files.get(e.file);
-        sums.entry((hour, &f.project, &f.session, e.model()))
+        sums.entry((hour_of(e.ts_ms), &f.project, &f.session, e.model()))
             .or_default()
             .add(e, cost(e, models));
     }
@@ -125,25 +134,18 @@ pub fn present(
     for e in ledger.entries() {
         let n = e.tokens().total();
         if n > 0 && transcript(e.file) {
-            let f = files.get(e.file);
-            let key = key_hash(
-                hour_of(e.ts_ms),
-                &f.project,
-                &f.session,
-                e.model().map(|m| models.name(m)),
-            );
-            *present.entry(key).or_default() += n;
+            *present.entry(entry_key(e, files, models)).or_default() += n;
         }
     }
     present
 }
 
-/// The keys `stored` (each rollup key's tokens in the store) holds more of than
-/// `present`: hours of transcripts deleted since they were rolled up.
-pub fn deficit(stored: &HashMap<u64, u64>, present: &HashMap<u64, u64>) -> HashSet<u64> {
-    stored
-        .iter()
-        .filter(|(k, n)| present.get(k).is_none_or(|p| p < n))
+/// The keys `more` holds more tokens of than `less` (each a rollup key's tokens): with the
+/// store's figures against the transcripts', hours of transcripts deleted since they were
+/// rolled up; the other way round, hours the store has yet to be told.
+pub fn deficit(more: &HashMap<u64, u64>, less: &HashMap<u64, u64>) -> HashSet<u64> {
+    more.iter()
+        .filter(|(k, n)| less.get(k).is_none_or(|l| l < n))
         .map(|(&k, _)| k)
         .collect()
 }
@@ -221,9 +223,9 @@ pub fn restore(
         files,
         models,
         transcript,
-        &|hour, file, _| {
-            let f = files.get(file);
-            wanted.contains(&(hour, f.project.as_str(), f.session.as_str()))
+        &|e| {
+            let f = files.get(e.file);
+            wanted.contains(&(hour_of(e.ts_ms), f.project.as_str(), f.session.as_str()))
         },
         cost,
     );

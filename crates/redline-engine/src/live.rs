@@ -749,17 +749,6 @@ impl Live {
         done
     }
 
-    /// The rollup key of a transcript entry.
-    fn rollup_key(&self, e: &Entry) -> u64 {
-        let f = self.files.get(e.file);
-        archive::key_hash(
-            archive::hour_of(e.ts_ms),
-            &f.project,
-            &f.session,
-            e.model().map(|m| self.models.name(m)),
-        )
-    }
-
     /// Compares the transcripts read with what the store holds (`stored`: each rollup
     /// key's tokens): every key the transcripts hold more of becomes due to be written,
     /// and the keys the store holds more of (transcripts deleted since) are returned, to
@@ -768,11 +757,7 @@ impl Live {
         let present = archive::present(&self.ledger, &self.files, &self.models, &|f| {
             self.is_transcript(f)
         });
-        self.rollups_due = present
-            .iter()
-            .filter(|(k, n)| stored.get(k).is_none_or(|s| s < n))
-            .map(|(&k, _)| k)
-            .collect();
+        self.rollups_due = archive::deficit(&present, stored);
         archive::deficit(stored, &present)
     }
 
@@ -798,15 +783,7 @@ impl Live {
             files,
             models,
             &|f| self.is_transcript(f),
-            &|hour, file, model| {
-                let f = files.get(file);
-                chosen.contains(&archive::key_hash(
-                    hour,
-                    &f.project,
-                    &f.session,
-                    model.map(|m| models.name(m)),
-                ))
-            },
+            &|e| chosen.contains(&archive::entry_key(e, files, models)),
             &|e, _| self.cost(e),
         )
     }
@@ -818,7 +795,7 @@ impl Live {
 
     fn note_rollup(&mut self, e: &Entry) {
         if e.tokens().total() > 0 && self.is_transcript(e.file) {
-            let key = self.rollup_key(e);
+            let key = archive::entry_key(e, &self.files, &self.models);
             self.rollups_due.insert(key);
         }
     }
