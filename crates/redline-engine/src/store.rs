@@ -117,6 +117,24 @@ pub struct Rollup {
     pub cost_usd: f64,
 }
 
+/// The rollups of the store at `path` whose keys (see [`crate::archive::rollup_key`]) are
+/// among `keys`, one per key (the larger figures), read a line at a time. A missing store
+/// has none.
+pub fn rollups_in(
+    path: &std::path::Path,
+    keys: &std::collections::HashSet<u64>,
+) -> std::io::Result<Vec<Rollup>> {
+    let mut kept = Vec::new();
+    crate::journal::Journal::<Record>::read_with(path, KIND, |r| {
+        if let Record::Rollup(x) = r
+            && keys.contains(&crate::archive::rollup_key(&x))
+        {
+            kept.push(x);
+        }
+    })?;
+    Ok(crate::archive::latest(kept))
+}
+
 /// How long usage deltas are kept as they came before they are folded into minutes.
 pub const RAW_FOR_MS: i64 = 24 * 3600 * 1000;
 

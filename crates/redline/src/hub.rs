@@ -323,17 +323,9 @@ fn open_store(path: &Path, live: &mut Live, log: bool) -> Option<Journal<Record>
     let deficit = live.plan_rollups(&stored);
     drop(stored);
     if !deficit.is_empty() {
-        let mut kept = Vec::new();
-        let read = Journal::<Record>::read_with(path, store::KIND, |r| {
-            if let Record::Rollup(x) = r
-                && deficit.contains(&archive::rollup_key(&x))
-            {
-                kept.push(x);
-            }
-        });
-        match read {
-            Ok(_) => {
-                let restored = live.restore_rollups(&archive::latest(kept));
+        match store::rollups_in(path, &deficit) {
+            Ok(kept) => {
+                let restored = live.restore_rollups(&kept);
                 if log {
                     eprintln!(
                         "redline: kept history: {} hours of transcripts no longer on disk ({} sessions gone)",

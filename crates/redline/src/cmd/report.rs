@@ -158,22 +158,14 @@ fn keep_history(scan: &mut Scan, dir: &Path, prices: &PriceTable, args: &ReportA
     if deficit.is_empty() {
         return Ok(());
     }
-    let mut kept = Vec::new();
-    Journal::<Record>::read_with(&path, store::KIND, |r| {
-        if let Record::Rollup(x) = r
-            && wanted(&x)
-            && deficit.contains(&archive::rollup_key(&x))
-        {
-            kept.push(x);
-        }
-    })
-    .with_context(context)?;
+    // Only keys of wanted rollups are in the deficit: the second pass needs no filter.
+    let kept = store::rollups_in(&path, &deficit).with_context(context)?;
     let mode = cost_mode(args.mode);
     archive::restore(
         &mut scan.ledger,
         &mut scan.files,
         &mut scan.models,
-        &archive::latest(kept),
+        &kept,
         &|_| true,
         &|e, models| {
             let price = e.model().and_then(|m| prices.lookup(models.name(m)));
