@@ -25,7 +25,7 @@ use tokio_stream::wrappers::WatchStream;
 
 use std::sync::mpsc;
 
-use crate::hub::{Input, Snapshot};
+use crate::hub::{self, Input, Snapshot, Unanswered};
 use crate::metrics;
 use crate::otlp_http;
 use crate::web;
@@ -155,13 +155,12 @@ async fn status(State(s): State<AppState>) -> Response {
 
 /// `GET /api/hosts`: today per host (this machine's transcripts, each OpenTelemetry sender).
 async fn hosts(State(s): State<AppState>) -> Response {
-    let (tx, rx) = tokio::sync::oneshot::channel();
-    if s.inputs.send(Input::Hosts(tx)).is_err() {
-        return (StatusCode::SERVICE_UNAVAILABLE, "shutting down\n").into_response();
-    }
-    match tokio::time::timeout(Duration::from_secs(10), rx).await {
-        Ok(Ok(body)) => json(body),
-        _ => (StatusCode::SERVICE_UNAVAILABLE, "the hub did not answer\n").into_response(),
+    match hub::ask(&s.inputs, Duration::from_secs(10), Input::Hosts).await {
+        Ok(body) => json(body),
+        Err(Unanswered::Closed) => {
+            (StatusCode::SERVICE_UNAVAILABLE, "shutting down\n").into_response()
+        }
+        Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "the hub did not answer\n").into_response(),
     }
 }
 
@@ -179,14 +178,14 @@ async fn statusline(
         Ok(f) => f,
         Err(e) => return (StatusCode::BAD_REQUEST, format!("{e}\n")).into_response(),
     };
-    let (tx, rx) = tokio::sync::oneshot::channel();
-    if s.inputs.send(Input::Status(feed, Some(tx))).is_err() {
-        return (StatusCode::SERVICE_UNAVAILABLE, "shutting down\n").into_response();
-    }
-    match tokio::time::timeout(Duration::from_millis(500), rx).await {
-        Ok(Ok(usage)) => json(usage),
+    let wait = Duration::from_millis(500);
+    match hub::ask(&s.inputs, wait, |tx| Input::Status(feed, Some(tx))).await {
+        Ok(usage) => json(usage),
+        Err(Unanswered::Closed) => {
+            (StatusCode::SERVICE_UNAVAILABLE, "shutting down\n").into_response()
+        }
         // Applied, but the hub is busy: the current values will do.
-        _ => json(s.now().usage_json.clone()),
+        Err(_) => json(s.now().usage_json.clone()),
     }
 }
 

@@ -109,6 +109,35 @@ pub enum Input {
     External(Result<External, String>),
 }
 
+/// Why the hub gave no answer to [`ask`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Unanswered {
+    /// The hub is gone: nothing was sent (the daemon is shutting down).
+    Closed,
+    /// The hub dropped the question without answering.
+    Dropped,
+    /// No answer within the wait.
+    Late,
+}
+
+/// Hands the hub an input that carries a reply channel (`input` builds it around the
+/// sender) and waits up to `wait` for the reply.
+pub async fn ask<T>(
+    inputs: &mpsc::Sender<Input>,
+    wait: Duration,
+    input: impl FnOnce(oneshot::Sender<T>) -> Input,
+) -> Result<T, Unanswered> {
+    let (tx, rx) = oneshot::channel();
+    if inputs.send(input(tx)).is_err() {
+        return Err(Unanswered::Closed);
+    }
+    match tokio::time::timeout(wait, rx).await {
+        Ok(Ok(reply)) => Ok(reply),
+        Ok(Err(_)) => Err(Unanswered::Dropped),
+        Err(_) => Err(Unanswered::Late),
+    }
+}
+
 /// The running hub, as its readers and writers hold it.
 #[derive(Clone, Debug)]
 pub struct Handle {

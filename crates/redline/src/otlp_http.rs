@@ -16,7 +16,7 @@ use redline_engine::otlp::{self, Batch, DecodeError, Encoding, Signal};
 
 use crate::grpc::{Refusal, Sink};
 use crate::http::AppState;
-use crate::hub::Input;
+use crate::hub::{self, Input, Unanswered};
 
 /// How long an export waits for the hub to store it.
 const STORE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -89,14 +89,10 @@ async fn export(
 
 /// Gives a batch to the hub and waits until it is stored.
 pub async fn deliver(inputs: &mpsc::Sender<Input>, batch: Batch) -> Result<(), String> {
-    let (tx, rx) = tokio::sync::oneshot::channel();
-    if inputs.send(Input::Otlp(batch, tx)).is_err() {
-        return Err("the daemon is shutting down".into());
-    }
-    match tokio::time::timeout(STORE_TIMEOUT, rx).await {
-        Ok(Ok(result)) => result,
-        Ok(Err(_)) => Err("the daemon is shutting down".into()),
-        Err(_) => Err("the store did not answer in time".into()),
+    match hub::ask(inputs, STORE_TIMEOUT, |tx| Input::Otlp(batch, tx)).await {
+        Ok(result) => result,
+        Err(Unanswered::Closed | Unanswered::Dropped) => Err("the daemon is shutting down".into()),
+        Err(Unanswered::Late) => Err("the store did not answer in time".into()),
     }
 }
 

@@ -11,7 +11,7 @@ use redline_engine::stats::Stat;
 use serde::Deserialize;
 
 use crate::http::{AppState, json};
-use crate::hub::Input;
+use crate::hub::{self, Input, Unanswered};
 
 const INDEX: &str = include_str!("../assets/index.html");
 const APP_JS: &str = include_str!("../assets/app.js");
@@ -77,12 +77,12 @@ pub async fn stat(
         return (StatusCode::BAD_REQUEST, "days must be 1 to 366\n").into_response();
     }
     let limit = q.limit.unwrap_or(10).clamp(1, 1000);
-    let (tx, rx) = tokio::sync::oneshot::channel();
-    if s.inputs.send(Input::Stat(which, days, limit, tx)).is_err() {
-        return (StatusCode::SERVICE_UNAVAILABLE, "shutting down\n").into_response();
-    }
-    match tokio::time::timeout(Duration::from_secs(10), rx).await {
-        Ok(Ok(v)) => json(v.to_string()),
-        _ => (StatusCode::SERVICE_UNAVAILABLE, "the stats took too long\n").into_response(),
+    let ask = |tx| Input::Stat(which, days, limit, tx);
+    match hub::ask(&s.inputs, Duration::from_secs(10), ask).await {
+        Ok(v) => json(v.to_string()),
+        Err(Unanswered::Closed) => {
+            (StatusCode::SERVICE_UNAVAILABLE, "shutting down\n").into_response()
+        }
+        Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "the stats took too long\n").into_response(),
     }
 }
