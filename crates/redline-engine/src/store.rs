@@ -6,8 +6,14 @@
 //! Replaying every record in order rebuilds the same state, so a rollup is a whole figure
 //! (the larger of two figures for one key wins) and a usage record is a delta (they add).
 
+use std::collections::HashSet;
+use std::io;
+use std::path::Path;
+
 use redline_core::TokenCounts;
 use serde::{Deserialize, Serialize};
+
+use crate::journal::Journal;
 
 /// The journal's kind, in its header.
 pub const KIND: &str = "store";
@@ -120,12 +126,9 @@ pub struct Rollup {
 /// The rollups of the store at `path` whose keys (see [`crate::archive::rollup_key`]) are
 /// among `keys`, one per key (the larger figures), read a line at a time. A missing store
 /// has none.
-pub fn rollups_in(
-    path: &std::path::Path,
-    keys: &std::collections::HashSet<u64>,
-) -> std::io::Result<Vec<Rollup>> {
+pub fn rollups_in(path: &Path, keys: &HashSet<u64>) -> io::Result<Vec<Rollup>> {
     let mut kept = Vec::new();
-    crate::journal::Journal::<Record>::read_with(path, KIND, |r| {
+    Journal::<Record>::read_with(path, KIND, |r| {
         if let Record::Rollup(x) = r
             && keys.contains(&crate::archive::rollup_key(&x))
         {
@@ -138,30 +141,31 @@ pub fn rollups_in(
 /// How long usage deltas are kept as they came before they are folded into minutes.
 pub const RAW_FOR_MS: i64 = 24 * 3600 * 1000;
 
-/// The records a store is rewritten with: usage deltas older than [`RAW_FOR_MS`] folded
-/// into one record per host, session, model and minute; the last rollup of each key (a
-/// later rollup of a key holds at least what an earlier one did); the last position of
-/// each cumulative series. Replaying the result gives the same totals as replaying
-/// `records`. The daemon does the same in two streaming passes with [`Compaction`].
-pub fn compact(records: Vec<Record>, now_ms: i64) -> Vec<Record> {
+/// Rewrites the store: usage deltas older than [`RAW_FOR_MS`] folded into one record per
+/// host, session, model and minute; the last rollup of each key (a later rollup of a key
+/// holds at least what an earlier one did); the last position of each cumulative series.
+/// Replaying the result gives the same totals as replaying what it replaces. Two
+/// streaming passes over the file, so a store of any size is compacted in the memory of
+/// a hash per rollup key.
+pub fn compact(journal: &mut Journal<Record>, now_ms: i64) -> io::Result<()> {
+    let path = journal.path().to_owned();
     let mut c = Compaction::default();
-    for r in &records {
-        c.note(r);
-    }
-    let mut out = c.folded(now_ms);
-    for (ordinal, r) in (0u32..).zip(records) {
-        if let Record::Rollup(x) = &r
-            && c.keeps_rollup(ordinal, x)
-        {
-            out.push(r);
-        }
-    }
-    out
+    Journal::<Record>::read_with(&path, KIND, |r| c.note(&r))?;
+    let folded = c.folded(now_ms);
+    let Some(records) = Journal::<Record>::iter(&path, KIND)? else {
+        return Ok(());
+    };
+    let mut ordinal = 0u32;
+    let rollups = records.filter_map(Result::ok).filter(|r| {
+        let keep = matches!(r, Record::Rollup(x) if c.keeps_rollup(ordinal, x));
+        ordinal += 1;
+        keep
+    });
+    journal.rewrite(folded.into_iter().chain(rollups))
 }
 
-/// A compaction in two passes over the same records, so that a store of any size is
-/// compacted in the memory of a hash per rollup key: the first pass ([`note`]) remembers
-/// which record is each key's last and keeps the usage deltas and series positions (few,
+/// A compaction's two passes over the same records: the first ([`note`]) remembers which
+/// record is each rollup key's last and keeps the usage deltas and series positions (few,
 /// and folded); the second writes [`folded`] and then each rollup [`keeps_rollup`] says
 /// is a last one.
 ///
@@ -169,7 +173,7 @@ pub fn compact(records: Vec<Record>, now_ms: i64) -> Vec<Record> {
 /// [`folded`]: Compaction::folded
 /// [`keeps_rollup`]: Compaction::keeps_rollup
 #[derive(Debug, Default)]
-pub struct Compaction {
+struct Compaction {
     last: std::collections::HashMap<u64, u32>,
     seen: u32,
     small: Vec<Record>,
@@ -177,7 +181,7 @@ pub struct Compaction {
 
 impl Compaction {
     /// Pass one: the next record.
-    pub fn note(&mut self, r: &Record) {
+    fn note(&mut self, r: &Record) {
         match r {
             Record::Rollup(x) => {
                 self.last.insert(crate::archive::rollup_key(x), self.seen);
@@ -188,13 +192,13 @@ impl Compaction {
     }
 
     /// The usage deltas (old ones folded into minutes) and the last series positions.
-    pub fn folded(&mut self, now_ms: i64) -> Vec<Record> {
+    fn folded(&mut self, now_ms: i64) -> Vec<Record> {
         fold(std::mem::take(&mut self.small), now_ms)
     }
 
     /// Pass two: whether the rollup that was record number `ordinal` (counting every
     /// record, as pass one did) is the last of its key.
-    pub fn keeps_rollup(&self, ordinal: u32, r: &Rollup) -> bool {
+    fn keeps_rollup(&self, ordinal: u32, r: &Rollup) -> bool {
         self.last.get(&crate::archive::rollup_key(r)) == Some(&ordinal)
     }
 }
@@ -255,6 +259,36 @@ mod tests {
         })
     }
 
+    fn rollup(tokens: u64) -> Record {
+        Record::Rollup(Rollup {
+            hour_ms: 3_600_000,
+            project: "p".into(),
+            session: "s".into(),
+            model: Some("m".into()),
+            responses: 1,
+            first_ms: 3_600_001,
+            tokens: [tokens, 0, 0, 0],
+            cache_write_1h: 0,
+            cost_usd: 0.1,
+        })
+    }
+
+    /// Appends `records` to a new journal, compacts it, and reads it back, twice.
+    fn compacted(records: &[Record], now: i64) -> (Vec<Record>, Vec<Record>) {
+        let dir =
+            std::env::temp_dir().join(format!("redline-store-compact-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let path = dir.join(FILE);
+        let (mut journal, _) = Journal::<Record>::open(&path, KIND).unwrap();
+        journal.append(records).unwrap();
+        compact(&mut journal, now).unwrap();
+        let once = Journal::<Record>::read(&path, KIND).unwrap().records;
+        compact(&mut journal, now).unwrap();
+        let twice = Journal::<Record>::read(&path, KIND).unwrap().records;
+        let _ = std::fs::remove_dir_all(&dir);
+        (once, twice)
+    }
+
     #[test]
     fn compaction_folds_old_deltas_into_minutes_and_keeps_totals() {
         let day = RAW_FOR_MS;
@@ -266,6 +300,8 @@ mod tests {
             usage("b", 2_000, 2_000, 3),
             usage("a", now - 5_000, now - 5_000, 9),
             usage("a", now - 4_000, now - 4_000, 9),
+            rollup(10),
+            rollup(12),
         ];
         let total = |rs: &[Record]| -> (u64, f64) {
             rs.iter().fold((0, 0.0), |(t, c), r| match r {
@@ -273,10 +309,17 @@ mod tests {
                 _ => (t, c),
             })
         };
-        let out = compact(records.clone(), now);
-        assert_eq!(out.len(), 5, "{out:?}");
+        let (out, again) = compacted(&records, now);
+        assert_eq!(out.len(), 6, "{out:?}");
+        let usages = out.iter().filter(|r| matches!(r, Record::Usage(_))).count();
+        assert_eq!(usages, 5, "{out:?}");
         assert_eq!(total(&out), total(&records));
-        let again = compact(out.clone(), now);
+        // One rollup per key: the last one written.
+        let rollups: Vec<&Record> = out
+            .iter()
+            .filter(|r| matches!(r, Record::Rollup(_)))
+            .collect();
+        assert_eq!(rollups, [&rollup(12)]);
         assert_eq!(again, out);
     }
 

@@ -366,31 +366,12 @@ fn open_store(path: &Path, live: &mut Live, log: bool) -> Option<Journal<Record>
             Err(_) => {}
         }
     }
-    if let Err(e) = compact(&mut journal)
+    if let Err(e) = store::compact(&mut journal, now_ms())
         && log
     {
         eprintln!("redline: warning: cannot compact the store: {e}");
     }
     Some(journal)
-}
-
-/// Rewrites the store with old deltas folded into minutes and one rollup per key, in two
-/// streaming passes (see [`store::Compaction`]).
-fn compact(journal: &mut Journal<Record>) -> std::io::Result<()> {
-    let path = journal.path().to_owned();
-    let mut c = store::Compaction::default();
-    Journal::<Record>::read_with(&path, store::KIND, |r| c.note(&r))?;
-    let folded = c.folded(now_ms());
-    let Some(records) = Journal::<Record>::iter(&path, store::KIND)? else {
-        return Ok(());
-    };
-    let mut ordinal = 0u32;
-    let rollups = records.filter_map(Result::ok).filter(|r| {
-        let keep = matches!(r, Record::Rollup(x) if c.keeps_rollup(ordinal, x));
-        ordinal += 1;
-        keep
-    });
-    journal.rewrite(folded.into_iter().chain(rollups))
 }
 
 impl Hub {
@@ -468,7 +449,7 @@ impl Hub {
             if self.compacted_at.elapsed() >= COMPACT_EVERY {
                 self.compacted_at = Instant::now();
                 if let Some(j) = &mut self.journal
-                    && let Err(e) = compact(j)
+                    && let Err(e) = store::compact(j, now_ms())
                 {
                     self.warn(&format!("cannot compact the store: {e}"));
                 }
