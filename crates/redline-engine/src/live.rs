@@ -217,18 +217,34 @@ struct Origin {
 /// The values as an external source (Prometheus) gives them, instead of the ledger's.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct External {
-    /// Tach tokens per minute.
+    /// Input + output + cache-creation tokens per minute over the tach window (cache reads
+    /// excluded, as the ledger's tach does).
     pub tokens_per_min: f64,
-    /// The open block: start, end, tokens, dollars.
-    pub block: Option<(i64, i64, u64, f64)>,
-    /// The largest completed block's tokens.
+    /// The open 5-hour block, if there was activity in the last 5 h.
+    pub block: Option<ExternalBlock>,
+    /// The largest completed block's tokens in the history the source holds; `None`
+    /// without a completed block.
     pub budget_max: Option<u64>,
     /// Dollars since local midnight.
     pub cost_today_usd: f64,
-    /// The model in use.
+    /// The model with the most tokens lately.
     pub model: Option<String>,
     /// The newest sample's time.
-    pub newest_ms: Option<i64>,
+    pub newest_sample_ms: Option<i64>,
+}
+
+/// An external source's open 5-hour block: all four token kinds, as ccusage's
+/// `totalTokens`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ExternalBlock {
+    /// The hour of its first activity (UTC), in milliseconds.
+    pub start_ms: i64,
+    /// Start + 5 h.
+    pub end_ms: i64,
+    /// Tokens since the start.
+    pub tokens: u64,
+    /// Dollars since the start.
+    pub cost_usd: f64,
 }
 
 /// An external source's state: configured or not, its last reading, what is failing.
@@ -939,20 +955,18 @@ impl Live {
             .on
             .then_some(self.external.reading.as_ref())
             .flatten();
-        let ext_block = ext
-            .and_then(|x| x.block)
-            .map(|(start, end, tokens, usd)| Block {
-                start_ms: start,
-                end_ms: end,
-                actual_end_ms: Some(now_ms.min(end)),
-                is_gap: false,
-                entries: 1,
-                tokens: TokenCounts::new(tokens, 0, 0, 0),
-                cost_usd: usd,
-                models: Vec::new(),
-                first_ms: Some(start),
-                usage_limit_reset_s: None,
-            });
+        let ext_block = ext.and_then(|x| x.block.as_ref()).map(|b| Block {
+            start_ms: b.start_ms,
+            end_ms: b.end_ms,
+            actual_end_ms: Some(now_ms.min(b.end_ms)),
+            is_gap: false,
+            entries: 1,
+            tokens: TokenCounts::new(b.tokens, 0, 0, 0),
+            cost_usd: b.cost_usd,
+            models: Vec::new(),
+            first_ms: Some(b.start_ms),
+            usage_limit_reset_s: None,
+        });
         let current = if self.external.on {
             ext_block.as_ref()
         } else {
@@ -1088,7 +1102,7 @@ impl Live {
                 },
                 prometheus: usage::Source {
                     ok: self.external.error.is_none(),
-                    last_event_at: ext.and_then(|x| x.newest_ms).map(usage::format_s),
+                    last_event_at: ext.and_then(|x| x.newest_sample_ms).map(usage::format_s),
                     error: self.external.error.clone(),
                 },
             },

@@ -299,16 +299,7 @@ fn follow_prometheus(
     };
     let mut wait = PROMETHEUS_EVERY;
     loop {
-        let reading = source.read(now_ms(), tz, tach_window_s).map(|r| External {
-            tokens_per_min: r.tokens_per_min,
-            block: r
-                .block
-                .map(|b| (b.start_ms, b.end_ms, b.tokens, b.cost_usd)),
-            budget_max: r.budget_max,
-            cost_today_usd: r.cost_today_usd,
-            model: r.model,
-            newest_ms: r.newest_sample_ms,
-        });
+        let reading = source.read(now_ms(), tz, tach_window_s);
         wait = match reading {
             Ok(_) => PROMETHEUS_EVERY,
             Err(_) => (wait * 2).min(PROMETHEUS_BACKOFF_MAX),

@@ -64,37 +64,8 @@ const COST_NAMES: [&str; 3] = [
 ];
 const COST_PREFIX: &str = "claude_code_cost_usage";
 
-/// What Prometheus says now.
-#[derive(Clone, Debug, PartialEq)]
-pub struct PromReading {
-    /// Input + output + cache-creation tokens per minute over the tach window (cache reads
-    /// excluded, as redline's tach does).
-    pub tokens_per_min: f64,
-    /// The open 5-hour block, if any activity in the last 5 h.
-    pub block: Option<PromBlock>,
-    /// The largest completed block's tokens in the history Prometheus holds (up to 30
-    /// days); None if no completed block.
-    pub budget_max: Option<u64>,
-    /// Dollars since local midnight in `tz` (0 when Prometheus has no cost metric).
-    pub cost_today_usd: f64,
-    /// The model with the most tokens in the last 5 minutes.
-    pub model: Option<String>,
-    /// The newest sample's time of the token metric.
-    pub newest_sample_ms: Option<i64>,
-}
-
-/// The open 5-hour block: all four token kinds, as ccusage's `totalTokens`.
-#[derive(Clone, Debug, PartialEq)]
-pub struct PromBlock {
-    /// The hour of its first activity (UTC), in milliseconds.
-    pub start_ms: i64,
-    /// Start + 5 h.
-    pub end_ms: i64,
-    /// Tokens since the start.
-    pub tokens: u64,
-    /// Dollars since the start.
-    pub cost_usd: f64,
-}
+/// What Prometheus says now: the values the live state takes from an external source.
+pub use redline_engine::live::{External as PromReading, ExternalBlock as PromBlock};
 
 /// A Prometheus to read from, the metric names found there and what was already read.
 pub struct PromSource {
