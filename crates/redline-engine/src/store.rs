@@ -148,32 +148,19 @@ pub const RAW_FOR_MS: i64 = 24 * 3600 * 1000;
 /// streaming passes over the file, so a store of any size is compacted in the memory of
 /// a hash per rollup key.
 pub fn compact(journal: &mut Journal<Record>, now_ms: i64) -> io::Result<()> {
-    let path = journal.path().to_owned();
     let mut c = Compaction::default();
-    Journal::<Record>::read_with(&path, KIND, |r| c.note(&r))?;
-    let folded = c.folded(now_ms);
-    let Some(records) = Journal::<Record>::iter(&path, KIND)? else {
-        return Ok(());
-    };
-    let mut ordinal = 0u32;
-    let rollups = records.filter_map(Result::ok).filter(|r| {
-        let keep = matches!(r, Record::Rollup(x) if c.keeps_rollup(ordinal, x));
-        ordinal += 1;
-        keep
-    });
-    journal.rewrite(folded.into_iter().chain(rollups))
+    Journal::<Record>::read_with(journal.path(), KIND, |r| c.note(&r))?;
+    c.finish(journal, now_ms)
 }
 
-/// A compaction's two passes over the same records: the first ([`note`]) remembers which
-/// record is each rollup key's last and keeps the usage deltas and series positions (few,
-/// and folded); the second writes [`folded`] and then each rollup [`keeps_rollup`] says
-/// is a last one.
+/// A [`compact`] whose first pass rides along another read of the store (the daemon's
+/// replay at start): [`note`] every record read, in order, then [`finish`]. Nothing may be
+/// appended in between.
 ///
 /// [`note`]: Compaction::note
-/// [`folded`]: Compaction::folded
-/// [`keeps_rollup`]: Compaction::keeps_rollup
+/// [`finish`]: Compaction::finish
 #[derive(Debug, Default)]
-struct Compaction {
+pub struct Compaction {
     last: std::collections::HashMap<u64, u32>,
     seen: u32,
     small: Vec<Record>,
@@ -181,7 +168,7 @@ struct Compaction {
 
 impl Compaction {
     /// Pass one: the next record.
-    fn note(&mut self, r: &Record) {
+    pub fn note(&mut self, r: &Record) {
         match r {
             Record::Rollup(x) => {
                 self.last.insert(crate::archive::rollup_key(x), self.seen);
@@ -191,9 +178,20 @@ impl Compaction {
         self.seen += 1;
     }
 
-    /// The usage deltas (old ones folded into minutes) and the last series positions.
-    fn folded(&mut self, now_ms: i64) -> Vec<Record> {
-        fold(std::mem::take(&mut self.small), now_ms)
+    /// Pass two: rewrites the journal with the usage deltas (old ones folded into
+    /// minutes), the last series positions, and each rollup that is its key's last.
+    pub fn finish(mut self, journal: &mut Journal<Record>, now_ms: i64) -> io::Result<()> {
+        let folded = fold(std::mem::take(&mut self.small), now_ms);
+        let Some(records) = Journal::<Record>::iter(journal.path(), KIND)? else {
+            return Ok(());
+        };
+        let mut ordinal = 0u32;
+        let rollups = records.filter_map(Result::ok).filter(|r| {
+            let keep = matches!(r, Record::Rollup(x) if self.keeps_rollup(ordinal, x));
+            ordinal += 1;
+            keep
+        });
+        journal.rewrite(folded.into_iter().chain(rollups))
     }
 
     /// Pass two: whether the rollup that was record number `ordinal` (counting every

@@ -314,14 +314,21 @@ fn follow_prometheus(
 /// Opens the store, replays it into `live` (OpenTelemetry received, cumulative series'
 /// positions, rollups of transcripts since deleted), and compacts it. A store that cannot
 /// be opened leaves OpenTelemetry failing (CHECK on, exports answered 503) and history
-/// unkept, but the daemon serves on. The store is read a line at a time, twice at most:
-/// what is held of a rollup between the passes is its key's hash and tokens.
+/// unkept, but the daemon serves on. The store is read a line at a time: once to replay
+/// (the compaction's first pass with it), once more for the rollups of deleted hours if
+/// there are any, and once as the compaction rewrites it. What is held of a rollup between
+/// the passes is its key's hash and tokens.
 fn open_store(path: &Path, live: &mut Live, log: bool) -> Option<Journal<Record>> {
     let mut stored: HashMap<u64, u64> = HashMap::new();
-    let opened = Journal::<Record>::open_with(path, store::KIND, |r| match &r {
-        Record::Rollup(x) => archive::note_stored(&mut stored, x),
-        other => {
-            live.apply_record(other);
+    // The compaction's first pass rides along the replay.
+    let mut compaction = store::Compaction::default();
+    let opened = Journal::<Record>::open_with(path, store::KIND, |r| {
+        compaction.note(&r);
+        match &r {
+            Record::Rollup(x) => archive::note_stored(&mut stored, x),
+            other => {
+                live.apply_record(other);
+            }
         }
     });
     let (mut journal, problems) = match opened {
@@ -357,7 +364,7 @@ fn open_store(path: &Path, live: &mut Live, log: bool) -> Option<Journal<Record>
             Err(_) => {}
         }
     }
-    if let Err(e) = store::compact(&mut journal, now_ms())
+    if let Err(e) = compaction.finish(&mut journal, now_ms())
         && log
     {
         eprintln!("redline: warning: cannot compact the store: {e}");
