@@ -390,6 +390,9 @@ impl Hub {
             }
             let mut fs = Vec::new();
             let mut replies = Vec::new();
+            // Answered once the snapshot holding them is out: after a 200, `/usage` shows
+            // the export.
+            let mut stored = Vec::new();
             for input in batch {
                 match input {
                     Input::Fs(ev) => fs.push(ev),
@@ -411,9 +414,7 @@ impl Hub {
                         };
                         let _ = reply.send(self.live.stat(which, &window));
                     }
-                    Input::Otlp(batch, reply) => {
-                        let _ = reply.send(self.take_otlp(&batch));
-                    }
+                    Input::Otlp(batch, reply) => stored.push((reply, self.take_otlp(&batch))),
                     Input::Hosts(reply) => {
                         let _ = reply.send(self.hosts_json());
                     }
@@ -461,6 +462,9 @@ impl Hub {
             if tx.send(Arc::new(snapshot)).is_err() {
                 // Nobody reads any more: the daemon is shutting down.
                 return;
+            }
+            for (reply, result) in stored {
+                let _ = reply.send(result);
             }
         }
     }
