@@ -102,6 +102,9 @@ pub struct Transcript {
     /// The session the file belongs to: its stem, or for a file under
     /// `<session>/subagents/` the parent session's id.
     pub session: String,
+    /// Its size in bytes when it was listed (0 when not known): the scan reads the
+    /// largest files first.
+    pub len: u64,
 }
 
 impl Transcript {
@@ -128,6 +131,7 @@ impl Transcript {
             path: path.to_path_buf(),
             project,
             session,
+            len: 0,
         })
     }
 }
@@ -154,12 +158,11 @@ pub fn list_transcripts(roots: &[Root]) -> io::Result<Vec<Transcript>> {
             Err(e) => return Err(with_path(e, &root.projects)),
         }
         let mut files = Vec::new();
-        walk(&root.projects, &mut files, &mut Vec::new())?;
-        out.extend(
-            files
-                .iter()
-                .filter_map(|p| Transcript::describe(&root.projects, p)),
-        );
+        walk_root(&root.projects, &mut files)?;
+        out.extend(files.iter().filter_map(|(p, len)| {
+            let t = Transcript::describe(&root.projects, p)?;
+            Some(Transcript { len: *len, ..t })
+        }));
     }
     out.sort_by(|a, b| path_order(&a.path, &b.path));
     out.dedup_by(|a, b| a.path == b.path);
@@ -170,40 +173,119 @@ pub fn list_transcripts(roots: &[Root]) -> io::Result<Vec<Transcript>> {
 /// live reader looks at when a directory appears.
 pub fn transcripts_below(dir: &Path) -> io::Result<Vec<PathBuf>> {
     let mut files = Vec::new();
-    walk(dir, &mut files, &mut Vec::new())?;
+    walk_root(dir, &mut files)?;
+    let mut files: Vec<PathBuf> = files.into_iter().map(|(p, _)| p).collect();
     files.sort_by(|a, b| path_order(a, b));
     Ok(files)
 }
 
-/// Walks `dir`, following symbolic links to directories but never into a directory it
-/// is already inside (`ancestors`), so a link loop ends instead of recursing forever.
-fn walk(dir: &Path, out: &mut Vec<PathBuf>, ancestors: &mut Vec<PathBuf>) -> io::Result<()> {
+/// Walks `dir` (its real path worked out once) for `*.jsonl` files and their sizes.
+///
+/// Listing is mostly the kernel's work per directory; with a directory per project, the
+/// project directories are shared out among threads (as many as cores, at most four).
+fn walk_root(dir: &Path, out: &mut Vec<(PathBuf, u64)>) -> io::Result<()> {
     let real = fs::canonicalize(dir).map_err(|e| with_path(e, dir))?;
-    if ancestors.contains(&real) {
+    // The root's own entries: its files here, its plain subdirectories for the threads.
+    let mut subdirs = Vec::new();
+    let mut ancestors = vec![real];
+    visit(dir, out, &ancestors, &mut |entry| subdirs.push(entry))?;
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .clamp(1, 4)
+        .min(subdirs.len());
+    if threads <= 1 {
+        for (path, real) in subdirs {
+            ancestors.push(real);
+            walk(&path, out, &mut ancestors)?;
+            ancestors.pop();
+        }
         return Ok(());
     }
-    ancestors.push(real);
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let results: Vec<io::Result<Vec<(PathBuf, u64)>>> = std::thread::scope(|s| {
+        let workers: Vec<_> = (0..threads)
+            .map(|_| {
+                s.spawn(|| {
+                    let mut found = Vec::new();
+                    let mut ancestors = ancestors.clone();
+                    loop {
+                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some((path, real)) = subdirs.get(i) else {
+                            return Ok(found);
+                        };
+                        ancestors.push(real.clone());
+                        walk(path, &mut found, &mut ancestors)?;
+                        ancestors.pop();
+                    }
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .map(|w| w.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+            .collect()
+    });
+    for r in results {
+        out.append(&mut r?);
+    }
+    Ok(())
+}
+
+/// Walks `dir`, whose real path is the last of `ancestors`, following symbolic links to
+/// directories but never into a directory it is already inside, so a link loop ends
+/// instead of recursing forever. Only a link can lead back up, so only a link's target
+/// is resolved (a plain subdirectory's real path is its parent's plus its name): one
+/// `stat` per file and no path resolution per directory.
+fn walk(dir: &Path, out: &mut Vec<(PathBuf, u64)>, ancestors: &mut Vec<PathBuf>) -> io::Result<()> {
+    let mut subdirs = Vec::new();
+    visit(dir, out, ancestors, &mut |entry| subdirs.push(entry))?;
+    for (path, real) in subdirs {
+        ancestors.push(real);
+        walk(&path, out, ancestors)?;
+        ancestors.pop();
+    }
+    Ok(())
+}
+
+/// The entries of `dir`: `*.jsonl` files (and their sizes) into `out`, each directory to
+/// go into (its path and real path) to `subdir`.
+fn visit(
+    dir: &Path,
+    out: &mut Vec<(PathBuf, u64)>,
+    ancestors: &[PathBuf],
+    subdir: &mut impl FnMut((PathBuf, PathBuf)),
+) -> io::Result<()> {
     let entries = fs::read_dir(dir).map_err(|e| with_path(e, dir))?;
     for entry in entries {
         let entry = entry.map_err(|e| with_path(e, dir))?;
         let path = entry.path();
         let kind = entry.file_type().map_err(|e| with_path(e, &path))?;
-        // Follow a symlink only to learn what it points at; a dangling one is skipped.
-        let (is_dir, is_file) = if kind.is_symlink() {
-            match fs::metadata(&path) {
-                Ok(m) => (m.is_dir(), m.is_file()),
-                Err(_) => continue,
+        let jsonl = || path.extension().is_some_and(|x| x == "jsonl");
+        if kind.is_symlink() {
+            // Followed only to learn what it points at; a dangling one is skipped.
+            let Ok(m) = fs::metadata(&path) else { continue };
+            if m.is_file() && jsonl() {
+                out.push((path, m.len()));
+            } else if m.is_dir() {
+                let Ok(real) = fs::canonicalize(&path) else {
+                    continue;
+                };
+                if !ancestors.iter().any(|a| a.as_os_str() == real.as_os_str()) {
+                    subdir((path, real));
+                }
             }
-        } else {
-            (kind.is_dir(), kind.is_file())
-        };
-        if is_dir {
-            walk(&path, out, ancestors)?;
-        } else if is_file && path.extension().is_some_and(|x| x == "jsonl") {
-            out.push(path);
+        } else if kind.is_dir() {
+            let real = ancestors
+                .last()
+                .map_or_else(|| path.clone(), |parent| parent.join(entry.file_name()));
+            subdir((path, real));
+        } else if kind.is_file() && jsonl() {
+            // A file that goes between listing and stat is still listed; the scan says
+            // it cannot be read.
+            let len = entry.metadata().map_or(0, |m| m.len());
+            out.push((path, len));
         }
     }
-    ancestors.pop();
     Ok(())
 }
 
