@@ -4,7 +4,8 @@
 //! A general deserializer spends most of its time on a usage line identifying keys and
 //! validating text that is thrown away (message content, tool input). This cursor checks
 //! the grammar of what it skips (so a cut-off or garbled line is still an error) but
-//! does not decode skipped strings: it finds their closing quote with `memchr2`.
+//! does not decode skipped strings: it finds their closing quote eight bytes at a time,
+//! then with `memchr2` once a string is long.
 
 use std::borrow::Cow;
 
@@ -156,7 +157,7 @@ impl<'a> Cursor<'a> {
         self.expect(b'"')?;
         let start = self.i;
         loop {
-            match memchr::memchr2(b'"', b'\\', &self.b[self.i..]) {
+            match quote_or_backslash(&self.b[self.i..]) {
                 None => {
                     self.i = self.b.len();
                     return Err(self.err(ErrorKind::Eof, "unterminated string"));
@@ -285,9 +286,16 @@ impl<'a> Cursor<'a> {
         let Some((at, text)) = self.opt_number(field, "a whole number")? else {
             return Ok(None);
         };
-        std::str::from_utf8(text)
-            .ok()
-            .and_then(|t| t.parse::<u64>().ok())
+        // `number` matched the grammar: only digits, with no fraction or exponent, make a
+        // whole number.
+        text.iter()
+            .try_fold(0u64, |n, &d| {
+                if d.is_ascii_digit() {
+                    n.checked_mul(10)?.checked_add(u64::from(d - b'0'))
+                } else {
+                    None
+                }
+            })
             .map(Some)
             .ok_or_else(|| JsonError {
                 at,
@@ -380,6 +388,51 @@ impl<'a> Cursor<'a> {
     }
 }
 
+/// Where the first `"` or `\\` in `b` is. Most strings in a transcript line are keys
+/// and ids of a few dozen bytes, for which a call into `memchr2` costs more than the
+/// search: the first bytes are looked at eight at a time in a `u64`, and only a longer
+/// string goes on with `memchr2`.
+fn quote_or_backslash(b: &[u8]) -> Option<usize> {
+    const SHORT: usize = 64;
+    let mut i = 0;
+    while i + 8 <= b.len().min(SHORT) {
+        let w = u64::from_le_bytes([
+            b[i],
+            b[i + 1],
+            b[i + 2],
+            b[i + 3],
+            b[i + 4],
+            b[i + 5],
+            b[i + 6],
+            b[i + 7],
+        ]);
+        let hits = zero_bytes(w ^ splat(b'"')) | zero_bytes(w ^ splat(b'\\'));
+        if hits != 0 {
+            return Some(i + (hits.trailing_zeros() / 8) as usize);
+        }
+        i += 8;
+    }
+    if i < SHORT {
+        // Fewer than eight bytes left in the line.
+        return b[i..]
+            .iter()
+            .position(|&c| c == b'"' || c == b'\\')
+            .map(|k| i + k);
+    }
+    memchr::memchr2(b'"', b'\\', &b[i..]).map(|k| i + k)
+}
+
+/// `c` in every byte of a word.
+const fn splat(c: u8) -> u64 {
+    u64::from_ne_bytes([c; 8])
+}
+
+/// The high bit set in the lowest zero byte of `w` (and perhaps in higher bytes, where a
+/// borrow ran on: only the lowest set bit is exact).
+const fn zero_bytes(w: u64) -> u64 {
+    w.wrapping_sub(splat(1)) & !w & splat(0x80)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -442,6 +495,51 @@ mod tests {
             );
         }
         assert_eq!(check(doc), Ok(()));
+    }
+
+    #[test]
+    fn the_word_search_finds_what_a_byte_search_finds() {
+        for len in 0..200 {
+            for at in 0..=len {
+                for c in [b'"', b'\\'] {
+                    let mut b = vec![b'x'; len];
+                    if at < len {
+                        b[at] = c;
+                    }
+                    // A second hit later never wins over the first.
+                    if at + 3 < len {
+                        b[at + 3] = b'"';
+                    }
+                    let want = b.iter().position(|&x| x == b'"' || x == b'\\');
+                    assert_eq!(quote_or_backslash(&b), want, "len {len} at {at}");
+                }
+            }
+        }
+        // Bytes that differ from a quote or backslash in one bit are not hits.
+        assert_eq!(
+            quote_or_backslash(&[0x23, 0x5d, 0xa2, 0xdc, 0x02, 0x1c, 0, 0xff, 0x21]),
+            None
+        );
+    }
+
+    #[test]
+    fn whole_numbers_to_the_last_one() {
+        let read = |doc: &str| {
+            let mut c = Cursor::new(doc.as_bytes());
+            c.opt_u64("n")
+        };
+        assert_eq!(read("18446744073709551615"), Ok(Some(u64::MAX)));
+        assert_eq!(read("0"), Ok(Some(0)));
+        assert_eq!(read("null"), Ok(None));
+        for bad in ["18446744073709551616", "1e3", "-0", "2.0"] {
+            let e = read(bad).unwrap_err();
+            assert_eq!(e.kind, ErrorKind::Type, "{bad}");
+            assert!(
+                e.what.contains("expected a whole number"),
+                "{bad}: {}",
+                e.what
+            );
+        }
     }
 
     #[test]
