@@ -217,15 +217,20 @@ pub fn parse_line(line: &[u8]) -> Result<Option<Record<'_>>, LineProblem> {
             "line does not start with '{'".into()
         }));
     }
-    if USAGE_KEY.find(trimmed).is_none() {
+    let Some(usage_at) = USAGE_KEY.find(trimmed) else {
         return Ok(None);
-    }
+    };
     let parsed = read_line(trimmed).map_err(|e| classify(&e))?;
-    finish(parsed, trimmed)
+    finish(parsed, trimmed, usage_at)
 }
 
-/// From the fields read to the record, whichever reader read them.
-fn finish<'a>(parsed: Line<'a>, trimmed: &'a [u8]) -> Result<Option<Record<'a>>, LineProblem> {
+/// From the fields read to the record, whichever reader read them. `usage_at` is where
+/// the bytes `"usage"` first occur.
+fn finish<'a>(
+    parsed: Line<'a>,
+    trimmed: &'a [u8],
+    usage_at: usize,
+) -> Result<Option<Record<'a>>, LineProblem> {
     let Some(message) = parsed.message else {
         return Ok(None);
     };
@@ -233,7 +238,9 @@ fn finish<'a>(parsed: Line<'a>, trimmed: &'a [u8]) -> Result<Option<Record<'a>>,
         return Ok(None);
     };
     // ccusage looks for these exact bytes before it parses a line.
-    let mut canonical = USAGE_OBJECT.find(trimmed).is_some() && !has_rejected_null(trimmed);
+    // `"usage":{` cannot occur before the first `"usage"`.
+    let mut canonical =
+        USAGE_OBJECT.find(&trimmed[usage_at..]).is_some() && !has_rejected_null(trimmed);
 
     let ts = parsed
         .timestamp
@@ -379,8 +386,17 @@ fn id_field<'a>(
 ) -> Result<Option<Cow<'a, str>>, LineProblem> {
     let Some(text) = raw else { return Ok(None) };
     if text.starts_with('"') {
-        let s: Cow<'a, str> = serde_json::from_str(text)
-            .map_err(|e| LineProblem::BadField(format!("{field}: {e}")))?;
+        // The cursor matched both quotes; without escapes (or control characters, which
+        // JSON does not allow raw) the text between is the value.
+        let plain = &text[1..text.len() - 1];
+        let s: Cow<'a, str> = if plain.bytes().any(|b| b == b'\\' || b < 0x20) {
+            Cow::Owned(
+                serde_json::from_str::<String>(text)
+                    .map_err(|e| LineProblem::BadField(format!("{field}: {e}")))?,
+            )
+        } else {
+            Cow::Borrowed(plain)
+        };
         if s.is_empty() {
             *canonical = false;
             return Ok(None);
@@ -529,13 +545,13 @@ mod tests {
     fn agree(line: &[u8]) {
         let trimmed = line.trim_ascii();
         let fast = parse_line(line);
-        if trimmed.first() != Some(&b'{')
-            || trimmed.last() != Some(&b'}')
-            || USAGE_KEY.find(trimmed).is_none()
-        {
+        if trimmed.first() != Some(&b'{') || trimmed.last() != Some(&b'}') {
             return;
         }
-        let slow = reference(trimmed).and_then(|l| finish(l, trimmed));
+        let Some(usage_at) = USAGE_KEY.find(trimmed) else {
+            return;
+        };
+        let slow = reference(trimmed).and_then(|l| finish(l, trimmed, usage_at));
         let kind = |r: &Result<Option<Record<'_>>, LineProblem>| match r {
             Ok(_) => 0,
             Err(LineProblem::Malformed(_)) => 1,
