@@ -220,6 +220,22 @@ impl Files {
             .then(a.first_line.cmp(&b.first_line))
     }
 
+    /// Each file's place in path order, by [`FileId`]: comparing places is
+    /// [`Files::order`], without comparing paths.
+    pub fn places(&self) -> Vec<u32> {
+        let mut ids: Vec<FileId> = (0..self.files.len())
+            .map(|i| FileId::try_from(i).unwrap_or(FileId::MAX))
+            .collect();
+        if !self.ids_in_path_order {
+            ids.sort_by(|&a, &b| self.order(a, b));
+        }
+        let mut place = vec![0u32; ids.len()];
+        for (p, id) in ids.into_iter().enumerate() {
+            place[id as usize] = u32::try_from(p).unwrap_or(u32::MAX);
+        }
+        place
+    }
+
     /// Orders two files by path (the tie-break order).
     pub fn order(&self, a: FileId, b: FileId) -> Ordering {
         if a == b {
@@ -540,6 +556,31 @@ mod tests {
             });
         }
         f
+    }
+
+    #[test]
+    fn places_order_files_as_their_paths_do() {
+        for paths in [
+            &["/p/a.jsonl", "/p/b.jsonl", "/p/c.jsonl"][..],
+            &[
+                "/p/s/subagents/x.jsonl",
+                "/p/s.jsonl",
+                "/p/r.jsonl",
+                "/q.jsonl",
+            ][..],
+        ] {
+            let f = files(paths);
+            let place = f.places();
+            for a in 0..f.len() as FileId {
+                for b in 0..f.len() as FileId {
+                    assert_eq!(
+                        place[a as usize].cmp(&place[b as usize]),
+                        f.order(a, b),
+                        "{a} {b} of {paths:?}"
+                    );
+                }
+            }
+        }
     }
 
     fn copy(file: FileId, line: u32, output: u64, flags: u8) -> Entry {

@@ -151,8 +151,10 @@ pub fn prepare_parts<'a>(
             unpriced: priced == Priced::UnknownModel && model.is_some(),
         });
     }
-    // First-copy order (the order ccusage walks responses in).
-    items.sort_by(|a, b| files.first_copy_order(a.entry, b.entry));
+    // First-copy order (the order ccusage walks responses in), as `first_copy_order`
+    // gives it, on keys worked out once rather than per comparison.
+    let place = files.places();
+    items.sort_by_cached_key(|it| (place[it.entry.first_file as usize], it.entry.first_line));
     Dataset { items, files }
 }
 

@@ -112,25 +112,20 @@ impl Transcript {
     /// Returns `None` for a file directly in `projects/` (it belongs to no project).
     pub fn describe(root: &Path, path: &Path) -> Option<Transcript> {
         let rel = path.strip_prefix(root).ok()?;
-        // Names that are not UTF-8 are read lossily rather than skipped: the file still counts.
-        let parts: Vec<String> = rel
-            .iter()
-            .map(|c| c.to_string_lossy().into_owned())
-            .collect();
+        let parts: Vec<&std::ffi::OsStr> = rel.iter().collect();
         if parts.len() < 2 {
             return None;
         }
-        let project = parts[0].clone();
-        let stem = path.file_stem()?.to_string_lossy().into_owned();
         // <project>/<session>/subagents/<agent>.jsonl folds into <session>.
-        let session = match parts.iter().rposition(|p| p == "subagents") {
-            Some(i) if i >= 2 => parts[i - 1].clone(),
-            _ => stem,
+        let session = match parts.iter().rposition(|p| *p == "subagents") {
+            Some(i) if i >= 2 => parts[i - 1],
+            _ => path.file_stem()?,
         };
+        // Names that are not UTF-8 are read lossily rather than skipped: the file still counts.
         Some(Transcript {
             path: path.to_path_buf(),
-            project,
-            session,
+            project: parts[0].to_string_lossy().into_owned(),
+            session: session.to_string_lossy().into_owned(),
             len: 0,
         })
     }

@@ -153,6 +153,10 @@ fn keep_history(scan: &mut Scan, dir: &Path, prices: &PriceTable, args: &ReportA
     for p in problems.iter().take(SHOWN_ERRORS) {
         eprintln!("redline: warning: {p}");
     }
+    if stored.is_empty() {
+        // Nothing kept (no store, or no rollups yet): nothing to add back.
+        return Ok(());
+    }
     let present = archive::present(&scan.ledger, &scan.files, &scan.models, &|_| true);
     let deficit = archive::deficit(&stored, &present);
     if deficit.is_empty() {
