@@ -15,35 +15,9 @@ use common::{Daemon, Home, Reply, gzip, otlp_protobuf};
 use redline_engine::otlp::{self, BODY_LIMIT, DecodeError, Encoding, Signal};
 use serde_json::{Value, json};
 
-/// xorshift64*: enough to pick mutations; the seed is in every failure message.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        self.0 = x;
-        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        if n == 0 {
-            0
-        } else {
-            (self.next() % n as u64) as usize
-        }
-    }
-    fn one_in(&mut self, n: usize) -> bool {
-        self.below(n) == 0
-    }
-    fn pick<T: Copy>(&mut self, xs: &[T]) -> T {
-        xs[self.below(xs.len())]
-    }
-    fn bytes(&mut self, n: usize) -> Vec<u8> {
-        (0..n).map(|_| self.next() as u8).collect()
-    }
-}
+#[path = "../../redline-engine/tests/support/rng.rs"]
+mod rng;
+use rng::Rng;
 
 const SEED: u64 = 0x0d15_ea5e_0717;
 
