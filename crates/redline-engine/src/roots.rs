@@ -189,12 +189,7 @@ fn walk_root(dir: &Path, out: &mut Vec<(PathBuf, u64)>) -> io::Result<()> {
         .clamp(1, 4)
         .min(subdirs.len());
     if threads <= 1 {
-        for (path, real) in subdirs {
-            ancestors.push(real);
-            walk(&path, out, &mut ancestors)?;
-            ancestors.pop();
-        }
-        return Ok(());
+        return descend(&subdirs, out, &mut ancestors);
     }
     let next = std::sync::atomic::AtomicUsize::new(0);
     let results: Vec<io::Result<Vec<(PathBuf, u64)>>> = std::thread::scope(|s| {
@@ -205,12 +200,10 @@ fn walk_root(dir: &Path, out: &mut Vec<(PathBuf, u64)>) -> io::Result<()> {
                     let mut ancestors = ancestors.clone();
                     loop {
                         let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                        let Some((path, real)) = subdirs.get(i) else {
+                        let Some(one) = subdirs.get(i..=i) else {
                             return Ok(found);
                         };
-                        ancestors.push(real.clone());
-                        walk(path, &mut found, &mut ancestors)?;
-                        ancestors.pop();
+                        descend(one, &mut found, &mut ancestors)?;
                     }
                 })
             })
@@ -234,9 +227,18 @@ fn walk_root(dir: &Path, out: &mut Vec<(PathBuf, u64)>) -> io::Result<()> {
 fn walk(dir: &Path, out: &mut Vec<(PathBuf, u64)>, ancestors: &mut Vec<PathBuf>) -> io::Result<()> {
     let mut subdirs = Vec::new();
     visit(dir, out, ancestors, &mut |entry| subdirs.push(entry))?;
+    descend(&subdirs, out, ancestors)
+}
+
+/// Walks each of `subdirs` (path and real path), below `ancestors`.
+fn descend(
+    subdirs: &[(PathBuf, PathBuf)],
+    out: &mut Vec<(PathBuf, u64)>,
+    ancestors: &mut Vec<PathBuf>,
+) -> io::Result<()> {
     for (path, real) in subdirs {
-        ancestors.push(real);
-        walk(&path, out, ancestors)?;
+        ancestors.push(real.clone());
+        walk(path, out, ancestors)?;
         ancestors.pop();
     }
     Ok(())

@@ -147,21 +147,18 @@ pub fn scan(transcripts: Vec<Transcript>, threads: Option<usize>) -> Scan {
 pub fn scan_with(transcripts: Vec<Transcript>, options: ScanOptions) -> Scan {
     let threads = options.threads;
     let mut files = Files::default();
-    let mut sizes = Vec::with_capacity(transcripts.len());
-    for t in transcripts {
-        sizes.push(t.len);
-        files.add(FileMeta {
-            path: t.path,
-            project: t.project,
-            session: t.session,
-        });
-    }
-    // Largest first; equal sizes in path order, so the queue itself is deterministic.
-    // Sizes as listed: a file that grew since is only read later than it might be.
-    let mut queue: Vec<(u64, FileId)> = sizes
-        .iter()
-        .enumerate()
-        .map(|(i, &size)| (size, FileId::try_from(i).unwrap_or(FileId::MAX)))
+    // Largest first (sizes as listed: a file that grew since is only read later than it
+    // might be); equal sizes in path order, so the queue itself is deterministic.
+    let mut queue: Vec<(u64, FileId)> = transcripts
+        .into_iter()
+        .map(|t| {
+            let id = files.add(FileMeta {
+                path: t.path,
+                project: t.project,
+                session: t.session,
+            });
+            (t.len, id)
+        })
         .collect();
     queue.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
 
