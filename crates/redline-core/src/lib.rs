@@ -2,8 +2,9 @@
 //!
 //! This crate does no I/O and reads no clock: time reaches it as an argument, so every rule
 //! here runs the same on the host (in tests, in virtual time) and on the chip. It holds
-//! the token arithmetic and model families now; the wire types of `/usage`, gauge scales,
-//! lamp rules and the needle motion planner join it as those parts are built.
+//! the token arithmetic and model families, the wire types of `/usage`, the gauge scales
+//! and zones, the turn rule and lamp rules, the lamp LEDs' colours, and the needle
+//! motion planner, homing, smoothing and poll logic the firmware runs.
 #![cfg_attr(not(any(test, feature = "std")), no_std)]
 
 pub mod calibration;
@@ -16,8 +17,10 @@ pub mod model;
 pub mod motion;
 pub mod poll;
 pub mod tokens;
+pub mod turn;
 pub mod wire;
 
 pub use model::ModelFamily;
 pub use tokens::TokenCounts;
-pub use wire::{GaugeReport, Gauges, LampState, Lamps};
+pub use gauges::Dial;
+pub use wire::{GaugeReport, Lamp, LampState, Lamps, Rgb};

@@ -5,47 +5,50 @@
 //! every pass of its control loop calls [`Cluster::tick`] for the needle targets and the
 //! lamps. The cluster applies calibration, smoothing and the failure rule: with no valid
 //! answer for [`PollConfig::stale_after_us`] (5 s) the needles ease to zero at a gentle
-//! pace and CHECK blinks; the next valid answer restores everything by itself. Parsing
-//! uses `serde-json-core`, so it needs no heap.
+//! pace and STALL blinks (the other lamps go dark: their information is stale, and IDLE
+//! must not claim all is quiet); the next valid answer restores everything by itself.
+//! Parsing uses `serde-json-core`, so it needs no heap.
 
 use crate::calibration::Calibration;
 use crate::follow::Follower;
 use crate::motion::Profile;
-use crate::wire::{GaugeReport, Gauges, LampState, Lamps, USAGE_VERSION};
+use crate::wire::{GaugeReport, LampState, Lamps, Rgb, USAGE_VERSION};
 
-/// The four needles, in panel order.
+/// The four needles by where they are mounted, left to right. Which dial each one shows is
+/// the daemon's configuration (`needles`), not the firmware's: `/usage/gauge` sends the
+/// positions in this order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Needle {
-    /// Tokens per minute.
-    Tach,
-    /// Budget left in the block.
-    Fuel,
-    /// Dollars today.
-    Cost,
-    /// Context window in use.
-    Temp,
+    /// The leftmost needle (FUEL as designed).
+    N1,
+    /// The second (TACH as designed).
+    N2,
+    /// The third (TEMP as designed).
+    N3,
+    /// The rightmost (BOOST as designed).
+    N4,
 }
 
 impl Needle {
-    /// All four, in panel order (the order of every `[_; 4]` in this module).
-    pub const ALL: [Needle; 4] = [Needle::Tach, Needle::Fuel, Needle::Cost, Needle::Temp];
+    /// All four, left to right (the order of every `[_; 4]` in this module).
+    pub const ALL: [Needle; 4] = [Needle::N1, Needle::N2, Needle::N3, Needle::N4];
 
     /// The position in [`Needle::ALL`].
     pub const fn index(self) -> usize {
         self as usize
     }
 
-    /// The name used on the wire (`tach`, `fuel`, `cost`, `temp`).
+    /// Its name in logs and scenario files (`n1` to `n4`).
     pub const fn name(self) -> &'static str {
         match self {
-            Needle::Tach => "tach",
-            Needle::Fuel => "fuel",
-            Needle::Cost => "cost",
-            Needle::Temp => "temp",
+            Needle::N1 => "n1",
+            Needle::N2 => "n2",
+            Needle::N3 => "n3",
+            Needle::N4 => "n4",
         }
     }
 
-    /// The needle with this wire name.
+    /// The needle with this name.
     pub fn from_name(name: &str) -> Option<Needle> {
         Needle::ALL.into_iter().find(|n| n.name() == name)
     }
@@ -70,20 +73,28 @@ impl core::fmt::Display for ParseError {
 }
 
 /// Parses a `/usage/gauge` body. Unknown keys are skipped (fields are added within a
-/// version), `null` gauges stay `None`, a version other than 1 is refused.
+/// version), `null` needles stay `None`, a version other than [`USAGE_VERSION`] is
+/// refused.
 pub fn parse_gauge(body: &[u8]) -> Result<GaugeReport, ParseError> {
+    // The version first: a daemon of another version is named as such, whatever its
+    // shape.
+    #[derive(serde::Deserialize)]
+    struct Versioned {
+        version: u32,
+    }
+    let (v, _) = serde_json_core::from_slice::<Versioned>(body).map_err(|_| ParseError::Json)?;
+    if v.version != USAGE_VERSION {
+        return Err(ParseError::Version(v.version));
+    }
     let (report, _) =
         serde_json_core::from_slice::<GaugeReport>(body).map_err(|_| ParseError::Json)?;
-    if report.version != USAGE_VERSION {
-        return Err(ParseError::Version(report.version));
-    }
     Ok(report)
 }
 
-/// The four gauge fractions in panel order: unknown (`null`) and NaN at 0 (the needle
+/// The four needle fractions, left to right: unknown (`null`) and NaN at 0 (the needle
 /// rests at its zero stop), everything clamped to 0..=1.
-pub fn fractions(gauges: &Gauges) -> [f32; 4] {
-    [gauges.tach, gauges.fuel, gauges.cost, gauges.temp].map(|g| match g {
+pub fn fractions(needles: &[Option<f32>; 4]) -> [f32; 4] {
+    needles.map(|g| match g {
         Some(v) if v > 0.0 => v.min(1.0),
         _ => 0.0,
     })
@@ -121,8 +132,10 @@ impl PollConfig {
 pub struct Outputs {
     /// Planner targets in steps, in panel order.
     pub targets: [u16; 4],
-    /// The lamps as the firmware shows them (CHECK blinking under the failure rule).
+    /// The lamps as the firmware shows them (STALL blinking under the failure rule).
     pub lamps: Lamps,
+    /// MODEL's colour.
+    pub color: Option<Rgb>,
 }
 
 /// The poll state of the whole panel: last answer, smoothing and the failure rule.
@@ -132,6 +145,7 @@ pub struct Cluster {
     calibrations: [Calibration; 4],
     followers: [Follower; 4],
     lamps: Lamps,
+    color: Option<Rgb>,
     last_valid_us: u64,
     failed: bool,
     refused: u32,
@@ -151,6 +165,7 @@ impl Cluster {
             calibrations,
             followers,
             lamps: Lamps::default(),
+            color: None,
             last_valid_us: now_us,
             failed: false,
             refused: 0,
@@ -175,7 +190,7 @@ impl Cluster {
 
     /// Applies an already parsed report received at `now_us`.
     pub fn apply(&mut self, report: &GaugeReport, now_us: u64) {
-        let fractions = fractions(&report.gauges);
+        let fractions = fractions(&report.needles);
         for (i, follower) in self.followers.iter_mut().enumerate() {
             let goal = self.calibrations[i].steps(fractions[i]);
             if self.failed {
@@ -185,7 +200,8 @@ impl Cluster {
                 follower.update(goal, now_us, self.config.interval_us);
             }
         }
-        self.lamps = report.lamps;
+        self.lamps = Lamps::from_order(report.lamps);
+        self.color = report.color;
         self.last_valid_us = now_us;
         self.failed = false;
     }
@@ -203,20 +219,26 @@ impl Cluster {
         Outputs {
             targets: self.followers.map(|f| f.target(now_us)),
             lamps: self.lamps(),
+            color: self.color,
         }
     }
 
-    /// The lamps as shown: the last answer's, or under the failure rule only CHECK,
+    /// The lamps as shown: the last answer's, or under the failure rule only STALL,
     /// blinking (the other lamps' information is stale).
     pub fn lamps(&self) -> Lamps {
         if self.failed {
             Lamps {
-                check: LampState::Blink,
+                stall: LampState::Blink,
                 ..Lamps::default()
             }
         } else {
             self.lamps
         }
+    }
+
+    /// MODEL's colour from the last answer.
+    pub const fn color(&self) -> Option<Rgb> {
+        self.color
     }
 
     /// True while the failure rule holds.
@@ -241,21 +263,31 @@ mod tests {
 
     #[test]
     fn a_gauge_body_parses_with_unknown_keys_and_nulls() {
-        let body = br#"{"version":1,"extra":{"a":[1,2,{"b":null}]},
-            "gauges":{"tach":0.32,"fuel":null,"cost":0.25,"temp":0.6,"oil":1},
-            "lamps":{"model":"on","redline":"off","fuel":"blink","hot":"off","check":"off"}}"#;
+        let body = br##"{"version":2,"extra":{"a":[1,2,{"b":null}]},
+            "needles":[0.62,null,0.22,0.93],"later":"field",
+            "lamps":["on","off","blink","off","pulse"],"color":"#e0301e"}"##;
         let report = parse_gauge(body).unwrap();
-        assert_eq!(report.gauges.fuel, None);
-        assert_eq!(report.lamps.fuel, LampState::Blink);
-        assert_eq!(fractions(&report.gauges), [0.32, 0.0, 0.25, 0.6]);
+        assert_eq!(report.needles[1], None);
+        assert_eq!(report.lamps[2], LampState::Blink);
+        assert_eq!(report.lamps[4], LampState::Pulse);
+        assert_eq!(report.color, Some(Rgb::new(0xe0, 0x30, 0x1e)));
+        assert_eq!(fractions(&report.needles), [0.62, 0.0, 0.22, 0.93]);
+        let dark = br#"{"version":2,"needles":[0,0,0,0],"lamps":["off","off","off","off","off"],"color":null}"#;
+        assert_eq!(parse_gauge(dark).unwrap().color, None);
     }
 
     #[test]
     fn bad_bodies_are_refused() {
-        assert_eq!(parse_gauge(b"{\"version\":1,"), Err(ParseError::Json));
+        assert_eq!(parse_gauge(b"{\"version\":2,"), Err(ParseError::Json));
         assert_eq!(parse_gauge(b"<html>"), Err(ParseError::Json));
-        let v2 = br#"{"version":2,"gauges":{"tach":0,"fuel":0,"cost":0,"temp":0},
+        let v1 = br#"{"version":1,"gauges":{"tach":0,"fuel":0,"cost":0,"temp":0},
             "lamps":{"model":"on","redline":"off","fuel":"off","hot":"off","check":"off"}}"#;
-        assert_eq!(parse_gauge(v2), Err(ParseError::Version(2)));
+        assert_eq!(parse_gauge(v1), Err(ParseError::Version(1)));
+        let v3 = br#"{"version":3,"needles":[0,0,0,0],"lamps":["on","off","off","off","off"],"color":null}"#;
+        assert_eq!(parse_gauge(v3), Err(ParseError::Version(3)));
+        let short = br#"{"version":2,"needles":[0,0,0],"lamps":["on","off","off","off","off"],"color":null}"#;
+        assert_eq!(parse_gauge(short), Err(ParseError::Json));
+        let colour = br#"{"version":2,"needles":[0,0,0,0],"lamps":["on","off","off","off","off"],"color":"red"}"#;
+        assert_eq!(parse_gauge(colour), Err(ParseError::Json));
     }
 }

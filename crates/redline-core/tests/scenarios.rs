@@ -6,7 +6,7 @@
 
 use std::fmt::Write as _;
 
-use redline_core::LampState;
+use redline_core::{Lamp, LampState, Rgb};
 use redline_core::calibration::{CalPoint, Calibration, CalibrationError};
 use redline_core::homing::Homing;
 use redline_core::led;
@@ -165,6 +165,7 @@ impl Sim {
             outputs: Outputs {
                 targets: [0; 4],
                 lamps: Lamps::default(),
+                color: None,
             },
             dim: 100,
             last_poll: None,
@@ -195,10 +196,10 @@ impl Sim {
             line,
             "lamps {} {} {} {} {}{}",
             l.model.as_str(),
-            l.redline.as_str(),
-            l.fuel.as_str(),
             l.hot.as_str(),
-            l.check.as_str(),
+            l.warn.as_str(),
+            l.stall.as_str(),
+            l.idle.as_str(),
             if self.cluster.is_failed() {
                 " FAILED"
             } else {
@@ -361,6 +362,13 @@ impl Sim {
         }
     }
 
+    /// The colour the lamp's LED shows now, as the firmware would shift it out.
+    fn led(&self, name: &str) -> Result<Rgb, String> {
+        let lamp = Lamp::from_name(name).ok_or_else(|| format!("unknown lamp {name}"))?;
+        let frame = led::frame(&self.cluster.lamps(), self.cluster.color(), self.now, self.dim);
+        Ok(frame[lamp as usize])
+    }
+
     fn expect(&self, words: &[&str]) -> Result<(), String> {
         let (metric, rest) = words.split_first().ok_or("expect what?")?;
         match (*metric, rest) {
@@ -369,8 +377,13 @@ impl Sim {
                 return check_word(actual, state);
             }
             ("led", [lamp, state]) => {
-                let lit = led::is_lit(lamp_state(&self.cluster.lamps(), lamp)?, self.now);
+                let lit = self.led(lamp)? != Rgb::BLACK;
                 return check_word(if lit { "lit" } else { "dark" }, state);
+            }
+            ("color", [lamp, hex]) => {
+                // Written without its `#`, which starts a comment here.
+                let actual = self.led(lamp)?.to_string();
+                return check_word(&actual[1..], hex);
             }
             ("poll", [state]) => {
                 let actual = match self.last_poll {
@@ -414,10 +427,10 @@ impl Sim {
     }
 
     fn metric(&self, metric: &str, subject: Option<&str>) -> Result<f64, String> {
-        if metric == "duty" {
-            let lamp = subject.ok_or("duty of which lamp?")?;
+        if metric == "brightness" {
+            let lamp = subject.ok_or("brightness of which lamp?")?;
             let state = lamp_state(&self.cluster.lamps(), lamp)?;
-            return Ok(f64::from(led::duty(state, self.now, self.dim)));
+            return Ok(f64::from(led::brightness(state, self.now, self.dim)));
         }
         if metric == "elapsed_ms" {
             return Ok((self.now - self.mark_us) as f64 / 1000.0);
@@ -551,14 +564,9 @@ fn needle_index(name: &str) -> Result<usize, String> {
 }
 
 fn lamp_state(lamps: &Lamps, name: &str) -> Result<LampState, String> {
-    Ok(match name {
-        "model" => lamps.model,
-        "redline" => lamps.redline,
-        "fuel" => lamps.fuel,
-        "hot" => lamps.hot,
-        "check" => lamps.check,
-        other => return Err(format!("unknown lamp {other}")),
-    })
+    Lamp::from_name(name)
+        .map(|l| lamps.get(l))
+        .ok_or_else(|| format!("unknown lamp {name}"))
 }
 
 fn number(text: &str) -> Result<f64, String> {
