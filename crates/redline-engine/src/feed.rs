@@ -112,6 +112,8 @@ pub enum HookKind {
     SessionStart,
     /// The user sent a prompt: a turn begins.
     UserPromptSubmit,
+    /// A tool is about to run: not a stall, however long it takes.
+    PreToolUse,
     /// A tool finished: the turn goes on.
     PostToolUse,
     /// The turn ended.
@@ -150,6 +152,7 @@ impl HookEvent {
         let kind = match name.as_str() {
             "SessionStart" => HookKind::SessionStart,
             "UserPromptSubmit" => HookKind::UserPromptSubmit,
+            "PreToolUse" => HookKind::PreToolUse,
             "PostToolUse" => HookKind::PostToolUse,
             "Stop" => HookKind::Stop,
             "StopFailure" => HookKind::StopFailure,

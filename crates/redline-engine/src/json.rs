@@ -41,6 +41,7 @@ impl std::fmt::Display for JsonError {
 }
 
 /// A position in one line of JSON.
+#[derive(Clone)]
 pub struct Cursor<'a> {
     b: &'a [u8],
     i: usize,
@@ -366,6 +367,49 @@ impl<'a> Cursor<'a> {
             Some(b'{') => Ok(true),
             _ => Err(self.type_error(field, "an object")),
         }
+    }
+
+    /// The next byte that is not whitespace, if any, without consuming it.
+    pub fn peek_byte(&mut self) -> Option<u8> {
+        self.peek()
+    }
+
+    /// The bytes between the quotes of a string value (escapes as written), or `None`
+    /// after stepping over a value of any other type: for fields read leniently, whose
+    /// odd types must not make a line unreadable.
+    pub fn str_or_skip(&mut self) -> R<Option<&'a [u8]>> {
+        if self.peek() == Some(b'"') {
+            return self.raw_str().map(Some);
+        }
+        self.skip().map(|()| None)
+    }
+
+    /// Calls `item` on each value of an array; steps over a value of another type and
+    /// says `false`.
+    pub fn items_or_skip(&mut self, item: impl FnMut(&mut Cursor<'a>) -> R<()>) -> R<bool> {
+        if self.peek() != Some(b'[') {
+            return self.skip().map(|()| false);
+        }
+        self.sequence(b'[', b']', item).map(|()| true)
+    }
+
+    /// Reads an object with `f`; steps over a value of another type and says `false`.
+    pub fn object_or_skip(
+        &mut self,
+        f: impl FnMut(&'a [u8], &mut Cursor<'a>) -> R<()>,
+    ) -> R<bool> {
+        if self.peek() != Some(b'{') {
+            return self.skip().map(|()| false);
+        }
+        self.object(f).map(|()| true)
+    }
+
+    /// How many bytes the next value takes as written, stepping over it.
+    pub fn skip_len(&mut self) -> R<usize> {
+        self.ws();
+        let start = self.i;
+        self.skip()?;
+        Ok(self.i - start)
     }
 
     fn type_error(&mut self, field: &str, wanted: &str) -> JsonError {

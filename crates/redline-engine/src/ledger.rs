@@ -17,6 +17,16 @@
 //! ccusage matches them. Besides the survivor, each response remembers where its first
 //! copy stands (file, line): reports walk responses in that order, as ccusage does, so
 //! first-seen lists such as `modelsUsed` come out the same.
+//!
+//! A response's content (its thinking, text and tool input, for [`crate::thinking`]) is
+//! spread over its lines, one block a line, and a resumed session writes the same lines
+//! again, sometimes in the same file. So the content is counted from one *run* only: the
+//! consecutive lines of the response, in one file, that hold its first copy. A reader
+//! marks a line that continues the run it read before ([`CONTINUES`]); the content of
+//! such a line is added, a line that starts the run holding the first copy replaces
+//! what was counted (so a file read again from its start counts once), and every other
+//! copy's content is passed over. Like the survivor, the result does not depend on the
+//! order in which files were read.
 
 use std::cmp::Ordering;
 use std::collections::HashMap;
@@ -27,13 +37,14 @@ use redline_core::TokenCounts;
 
 use crate::record::Record;
 use crate::roots::path_order;
+use crate::thinking::{CONTINUES, Content};
 
 /// Index of a transcript file in a [`Files`] table.
 pub type FileId = u32;
 /// Index of a model id in a [`Models`] table.
 pub type ModelId = u32;
 
-/// One counted API response, kept small (72 bytes): a corpus of 300k responses must fit
+/// One counted API response, kept small (80 bytes): a corpus of 300k responses must fit
 /// in a few dozen megabytes. Counts are 32-bit (one response never comes near 4 billion
 /// tokens; the parser rejects a line that claims more); absent values use sentinels, read
 /// through the accessors.
@@ -59,8 +70,14 @@ pub struct Entry {
     pub id_hash: u64,
     /// Reset time of a usage-limit message, seconds since the epoch; 0 when none.
     limit_reset_s: u32,
+    /// Thinking characters (or exact thinking tokens) of the response's first run.
+    thinking: u32,
+    /// Visible characters (text, tool input) of that run.
+    visible: u32,
     /// Boolean facts, see the `FLAG_*` constants.
     pub flags: u8,
+    /// The `THINKING_*` flags of [`crate::thinking`].
+    content: u8,
 }
 
 /// The model id of an entry whose line named no model.
@@ -102,6 +119,7 @@ impl Entry {
             .limit_reset_s
             .and_then(|s| u32::try_from(s).ok())
             .unwrap_or(0);
+        e.set_content(r.content);
         e.id_hash = r.id_hash;
         e.flags = flag(r.sidechain, FLAG_SIDECHAIN)
             | flag(r.fast, FLAG_FAST)
@@ -141,7 +159,10 @@ impl Entry {
             first_line: line,
             id_hash: 0,
             limit_reset_s: 0,
+            thinking: 0,
+            visible: 0,
             flags: 0,
+            content: 0,
         }
     }
 
@@ -179,6 +200,32 @@ impl Entry {
     /// Whether the flag is set.
     pub fn has(&self, flag: u8) -> bool {
         self.flags & flag != 0
+    }
+
+    /// What the response's content says about its thinking.
+    pub fn content(&self) -> Content {
+        Content {
+            thinking: self.thinking,
+            visible: self.visible,
+            flags: self.content,
+        }
+    }
+
+    /// Sets the content (a reader marks a line that continues its run with
+    /// [`CONTINUES`]; see the module docs).
+    pub fn set_content(&mut self, c: Content) {
+        self.thinking = c.thinking;
+        self.visible = c.visible;
+        self.content = c.flags;
+    }
+
+    /// The thinking tokens of this response and how they were found; `None` when nothing
+    /// is known of them (a redacted signature, or a total kept elsewhere).
+    pub fn thinking_tokens(&self) -> Option<(f64, crate::thinking::Basis)> {
+        if self.has(FLAG_AGGREGATE) {
+            return None;
+        }
+        self.content().thinking_tokens(self.tokens().output)
     }
 }
 
@@ -389,6 +436,8 @@ impl Ledger {
     /// beats the copy held (see the module docs). The answer says what changed, for a live
     /// reader that keeps running figures; a scan may ignore it.
     pub fn offer(&mut self, key: Option<u64>, mut entry: Entry, files: &Files) -> Offered {
+        let continues = entry.content & CONTINUES != 0;
+        entry.content &= !CONTINUES;
         let Some(key) = key else {
             entry.flags |= FLAG_UNKEYED;
             let at = self.next_slot();
@@ -419,17 +468,35 @@ impl Ledger {
             return Offered::Added(at);
         };
         let held = self.entries.get_mut(at);
-        let first = if files.first_copy_order(&entry, held) == Ordering::Less {
+        let offered = entry.content();
+        let first_order = files.first_copy_order(&entry, held);
+        let first = if first_order == Ordering::Less {
             (entry.first_file, entry.first_line)
         } else {
             (held.first_file, held.first_line)
         };
+        // The content of the run holding the first copy (see the module docs): a copy
+        // that starts it (earlier, or the same line read again) replaces what was
+        // counted, a line continuing it adds, any other copy is passed over. An exact
+        // figure from any copy stands, the largest one.
+        let mut content = held.content();
+        if first_order != Ordering::Greater {
+            content = offered;
+        } else if continues {
+            content.add(&offered);
+        }
+        for c in [held.content(), offered] {
+            if c.flags & crate::thinking::THINKING_EXACT != 0 {
+                content.set_exact(c.thinking);
+            }
+        }
         let answer = if survivor_order(&entry, held, files) == Ordering::Greater {
             Offered::Replaced(at, Box::new(std::mem::replace(held, entry)))
         } else {
             Offered::Kept(at)
         };
         (held.first_file, held.first_line) = first;
+        held.set_content(content);
         answer
     }
 
@@ -494,6 +561,42 @@ impl Ledger {
     /// Copies of keyed responses that were dropped as duplicates.
     pub fn duplicates_dropped(&self) -> u64 {
         self.copies - self.keyed
+    }
+}
+
+/// Where a reader stands in a file's runs of response lines (see the module docs): the
+/// response its last keyed line belonged to, and whether that run holds the response's
+/// first copy, whose content counts.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Run {
+    key: Option<u64>,
+    counting: bool,
+}
+
+impl Run {
+    /// Marks a copy about to be offered under `key` when it continues the counting run.
+    pub fn mark(&self, key: Option<u64>, entry: &mut Entry) {
+        if key.is_some() && key == self.key && self.counting {
+            entry.content |= CONTINUES;
+        }
+    }
+
+    /// Takes the answer to the offer of the copy at (`file`, `line`) under `key`: a line
+    /// that starts a run counts on when it became the response's first copy.
+    pub fn offered(&mut self, key: Option<u64>, answer: &Offered, ledger: &Ledger, file: FileId, line: u32) {
+        let Some(k) = key else {
+            *self = Run::default();
+            return;
+        };
+        if self.key == Some(k) {
+            return;
+        }
+        let at = match answer {
+            Offered::Added(at) | Offered::Kept(at) | Offered::Replaced(at, _) => *at,
+        };
+        let held = ledger.get(at);
+        self.key = Some(k);
+        self.counting = (held.first_file, held.first_line) == (file, line);
     }
 }
 

@@ -29,5 +29,7 @@ pub mod scan;
 pub mod stats;
 pub mod store;
 pub mod tail;
+pub mod thinking;
 pub mod timestamp;
+pub mod turnline;
 pub mod usage;

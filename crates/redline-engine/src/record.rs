@@ -3,8 +3,9 @@
 //! Most lines carry no usage (user turns, tool results, progress, snapshots); they are
 //! recognised by the absence of the bytes `"usage"` and skipped without parsing. The rest
 //! are read with the [`crate::json`] cursor into borrowed fields only: the message
-//! content, often large, is stepped over and never decoded (the usage-limit reset time of
-//! an API-error line is found in the line's bytes).
+//! content, often large, is measured (characters of thinking, text and tool input, for
+//! [`crate::thinking`]) but never decoded (the usage-limit reset time of an API-error
+//! line is found in the line's bytes).
 
 use std::borrow::Cow;
 use std::sync::LazyLock;
@@ -14,6 +15,7 @@ use memchr::memmem::Finder;
 use redline_core::TokenCounts;
 
 use crate::json::{Cursor, ErrorKind, JsonError};
+use crate::thinking::{self, Content, LastBlock};
 use crate::timestamp;
 
 /// The usage facts of one line.
@@ -53,6 +55,11 @@ pub struct Record<'a> {
     /// JSON, `null` fields, other timestamp precisions, odd `speed` or `version` values) are
     /// counted, and counted apart, so parity holds on what Claude Code itself writes.
     pub canonical: bool,
+    /// What the line's content blocks say about thinking (and the exact figure, when
+    /// `usage.output_tokens_details.thinking_tokens` is there).
+    pub content: Content,
+    /// The kind of the line's last content block (for the turn rule).
+    pub last_block: Option<LastBlock>,
 }
 
 /// Why a line could not be read.
@@ -95,6 +102,8 @@ struct Message<'a> {
     id: Option<&'a str>,
     model: Option<Cow<'a, str>>,
     usage: Option<Usage<'a>>,
+    content: Content,
+    last_block: Option<LastBlock>,
 }
 
 #[derive(Default)]
@@ -106,6 +115,8 @@ struct Usage<'a> {
     cache_creation: Option<CacheCreation>,
     speed: Option<Cow<'a, str>>,
     inference_geo: Option<Cow<'a, str>>,
+    /// `output_tokens_details.thinking_tokens`.
+    thinking_tokens: Option<u64>,
 }
 
 #[derive(Default)]
@@ -145,6 +156,7 @@ fn read_message<'a>(c: &mut Cursor<'a>) -> Result<Option<Message<'a>>, JsonError
             b"id" => m.id = Some(c.raw_value()?),
             b"model" => m.model = c.opt_string("message.model")?,
             b"usage" => m.usage = read_usage(c)?,
+            b"content" => (m.content, m.last_block) = thinking::read_content(c)?,
             _ => c.skip()?,
         }
         Ok(())
@@ -186,6 +198,21 @@ fn read_usage<'a>(c: &mut Cursor<'a>) -> Result<Option<Usage<'a>>, JsonError> {
                     })?;
                     u.cache_creation = Some(cc);
                 }
+            }
+            b"output_tokens_details" => {
+                // Read leniently: not a field ccusage reads, so an odd shape is ignored.
+                c.object_or_skip(|key, c| {
+                    match key {
+                        b"thinking_tokens" => match c.opt_u64("thinking_tokens") {
+                            Ok(v) => u.thinking_tokens = v,
+                            // A value of another type was stepped over: ignored.
+                            Err(e) if e.kind == ErrorKind::Type => {}
+                            Err(e) => return Err(e),
+                        },
+                        _ => c.skip()?,
+                    }
+                    Ok(())
+                })?;
             }
             b"speed" => u.speed = c.opt_string("usage.speed")?,
             b"inference_geo" => u.inference_geo = c.opt_string("usage.inference_geo")?,
@@ -306,6 +333,11 @@ fn finish<'a>(
         canonical &= is_semver_like(v);
     }
 
+    let mut content = message.content;
+    if let Some(t) = usage.thinking_tokens {
+        content.set_exact(u32::try_from(t.min(output)).unwrap_or(u32::MAX));
+    }
+
     let api_error = parsed.is_api_error.unwrap_or(false);
     let limit_reset_s = if api_error {
         usage_limit_reset(trimmed)
@@ -328,6 +360,8 @@ fn finish<'a>(
         api_error,
         limit_reset_s,
         canonical,
+        content,
+        last_block: message.last_block,
     }))
 }
 
@@ -519,8 +553,14 @@ mod tests {
                         },
                         speed: string(u.get("speed"), "speed")?,
                         inference_geo: string(u.get("inference_geo"), "geo")?,
+                        thinking_tokens: u
+                            .get("output_tokens_details")
+                            .and_then(|d| d.get("thinking_tokens"))
+                            .and_then(Value::as_u64),
                     }),
                 },
+                content: reference_content(m.get("content")).0,
+                last_block: reference_content(m.get("content")).1,
             }),
         };
         Ok(Line {
@@ -537,6 +577,59 @@ mod tests {
             },
             is_api_error: boolean(top.get("isApiErrorMessage"), "isApiErrorMessage")?,
         })
+    }
+
+    /// The content blocks as serde_json decodes them, counted apart from the cursor:
+    /// decoded characters, and tool input as serde_json writes it back compactly.
+    fn reference_content(v: Option<&serde_json::Value>) -> (Content, Option<LastBlock>) {
+        use crate::thinking::{THINKING_SIGNATURE, THINKING_TEXT, THINKING_UNKNOWN};
+        use serde_json::Value;
+        let mut c = Content::default();
+        let chars = |s: &str| s.chars().count() as u32;
+        match v {
+            Some(Value::String(s)) => {
+                c.visible = chars(s);
+                (c, Some(LastBlock::Other))
+            }
+            Some(Value::Array(blocks)) => {
+                let mut last = None;
+                for b in blocks {
+                    let kind = b.get("type").and_then(Value::as_str);
+                    let s = |k: &str| b.get(k).and_then(Value::as_str);
+                    match kind {
+                        Some("thinking") => match (s("thinking").filter(|t| !t.is_empty()), s("signature")) {
+                            (Some(t), _) => {
+                                c.thinking += chars(t);
+                                c.flags |= THINKING_TEXT;
+                            }
+                            (None, Some(sig)) => match thinking::signature_chars(sig.as_bytes()) {
+                                Some(n) => {
+                                    c.thinking += n;
+                                    c.flags |= THINKING_SIGNATURE;
+                                }
+                                None => c.flags |= THINKING_UNKNOWN,
+                            },
+                            (None, None) => c.flags |= THINKING_UNKNOWN,
+                        },
+                        Some("redacted_thinking") => c.flags |= THINKING_UNKNOWN,
+                        Some("text") => c.visible += s("text").map_or(0, chars),
+                        Some("tool_use" | "server_tool_use") => {
+                            c.visible += b
+                                .get("input")
+                                .map_or(0, |i| serde_json::to_string(i).unwrap().len() as u32)
+                        }
+                        _ => {}
+                    }
+                    last = Some(match kind {
+                        Some("tool_use" | "server_tool_use") => LastBlock::ToolUse,
+                        _ => LastBlock::Other,
+                    });
+                }
+                (c, last)
+            }
+            Some(Value::Null) | None => (c, None),
+            Some(_) => (c, None),
+        }
     }
 
     /// Both readers, through the same finish: equal records, or both an error (of the same

@@ -18,6 +18,7 @@ use crate::blocks::{self, Block, BlockEntry};
 use crate::ledger::{Entry, FLAG_FAST, Files, Ledger, ModelId, Models};
 use crate::prices::{CostMode, ModelPrice, PriceTable, Priced, price_entry};
 use crate::scan::Scan;
+use crate::thinking::Ratio;
 use crate::timestamp::format_ms;
 use crate::timestamp::instant;
 
@@ -230,6 +231,8 @@ pub struct Row {
     pub breakdowns: Vec<Breakdown>,
     /// For session rows.
     pub session: Option<SessionInfo>,
+    /// Thinking over output (redline's own field, not ccusage's).
+    pub thinking: Ratio,
 }
 
 impl Row {
@@ -267,6 +270,8 @@ impl Row {
 
     fn add_item(&mut self, it: &Item<'_>) {
         self.add(it.entry.tokens(), it.cost, it.model, it.unpriced);
+        self.thinking
+            .add(it.entry.thinking_tokens(), it.entry.tokens().output);
     }
 
     fn finish(&mut self) {
@@ -284,6 +289,8 @@ pub struct Totals {
     pub cost: f64,
     /// Models that had no price, sorted.
     pub unpriced_models: Vec<String>,
+    /// Thinking over output.
+    pub thinking: Ratio,
 }
 
 /// A finished report.
@@ -318,6 +325,10 @@ fn sum_rows(rows: &[Row]) -> Totals {
             .fold(TokenCounts::default(), |t, r| t + r.tokens),
         cost: rows.iter().map(|r| r.cost).sum(),
         unpriced_models: Vec::new(),
+        thinking: rows.iter().fold(Ratio::default(), |mut t, r| {
+            t.merge(&r.thinking);
+            t
+        }),
     }
 }
 
@@ -375,6 +386,7 @@ fn fold_days(daily: Report, key: impl Fn(Date) -> String, order: Order) -> Repor
         let Some(row) = rows.last_mut() else { continue };
         row.tokens += day.tokens;
         row.cost += day.cost;
+        row.thinking.merge(&day.thinking);
         for m in &day.models_used {
             row.note_model(m);
         }
@@ -516,6 +528,18 @@ fn token_fields(m: &mut Map<String, Value>, t: TokenCounts) {
     m.insert("cacheReadTokens".into(), json!(t.cache_read));
 }
 
+/// redline's own fields beside ccusage's: `thinkingTokens` (estimated where the
+/// transcript only has text or signatures; `null` when nothing is known of it) and
+/// `cacheHitRate` (cache reads over prompt tokens, `null` without a prompt).
+fn redline_fields(m: &mut Map<String, Value>, t: TokenCounts, thinking: &Ratio) {
+    m.insert("thinkingTokens".into(), json!(thinking.tokens()));
+    let hit = (t.prompt() > 0).then(|| {
+        let r = t.cache_read as f64 / t.prompt() as f64;
+        (r * 10_000.0).round() / 10_000.0
+    });
+    m.insert("cacheHitRate".into(), json!(hit));
+}
+
 /// The report as ccusage's `--json` prints it. `project` adds the `project` field to daily
 /// rows, as ccusage does under `--project`.
 pub fn report_json(kind: Kind, report: &Report, project: Option<&str>) -> Value {
@@ -527,6 +551,7 @@ pub fn report_json(kind: Kind, report: &Report, project: Option<&str>) -> Value 
             token_fields(&mut m, r.tokens);
             m.insert("totalTokens".into(), json!(r.tokens.total()));
             m.insert("totalCost".into(), json!(r.cost));
+            redline_fields(&mut m, r.tokens, &r.thinking);
             m.insert("modelsUsed".into(), json!(r.models_used));
             let breakdowns: Vec<Value> = r
                 .breakdowns
@@ -572,6 +597,7 @@ pub fn report_json(kind: Kind, report: &Report, project: Option<&str>) -> Value 
     token_fields(&mut totals, report.totals.tokens);
     totals.insert("totalTokens".into(), json!(report.totals.tokens.total()));
     totals.insert("totalCost".into(), json!(report.totals.cost));
+    redline_fields(&mut totals, report.totals.tokens, &report.totals.thinking);
     if !report.totals.unpriced_models.is_empty() {
         totals.insert(
             "unpricedModels".into(),

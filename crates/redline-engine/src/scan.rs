@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use crate::ledger::{Entry, FileId, FileMeta, Files, Ledger, ModelId, Models};
+use crate::ledger::{Entry, FileId, FileMeta, Files, Ledger, ModelId, Models, Run};
 use crate::reader::for_each_line;
 use crate::record::parse_line;
 use crate::roots::{Transcript, path_order};
@@ -106,6 +106,9 @@ pub struct FileEnd {
     /// A hash of its first bytes as read (see [`crate::tail::fingerprint`]); only when
     /// the scan holds partial last lines back, that is, for a live reader.
     pub fingerprint: Option<u64>,
+    /// The run of response lines the file ended in: a live reader goes on counting a
+    /// response's content from there.
+    pub run: Run,
 }
 
 /// How a scan reads.
@@ -251,6 +254,7 @@ fn read_file(files: &Files, id: FileId, w: &mut Worker, buf: &mut Vec<u8>) -> (L
         ends,
         hold_partial_last,
     } = w;
+    let mut run = Run::default();
     let result = for_each_line(&file, 1, !*hold_partial_last, buf, |line_no, line| {
         stats.lines += 1;
         match parse_line(line) {
@@ -261,7 +265,10 @@ fn read_file(files: &Files, id: FileId, w: &mut Worker, buf: &mut Vec<u8>) -> (L
                 stats.newest_ms = stats.newest_ms.max(Some(rec.ts_ms));
                 let model = rec.model.as_deref().map(|m| models.intern(m));
                 let line32 = u32::try_from(line_no).unwrap_or(u32::MAX);
-                ledger.offer(rec.key, Entry::new(&rec, model, id, line32), files);
+                let mut entry = Entry::new(&rec, model, id, line32);
+                run.mark(rec.key, &mut entry);
+                let answer = ledger.offer(rec.key, entry, files);
+                run.offered(rec.key, &answer, &ledger, id, line32);
             }
             Err(problem) => {
                 stats.bad_lines += 1;
@@ -284,6 +291,7 @@ fn read_file(files: &Files, id: FileId, w: &mut Worker, buf: &mut Vec<u8>) -> (L
                     lines: end.lines,
                     identity,
                     fingerprint,
+                    run,
                 },
             ));
         }

@@ -14,6 +14,7 @@ use serde_json::{Value, json};
 
 use crate::blocks::{BLOCK_MS, BlockEntry, build_blocks};
 use crate::report::{self, Dataset, ReportOptions};
+use crate::thinking::Ratio;
 use crate::timestamp::instant;
 
 /// Which stat.
@@ -27,6 +28,8 @@ pub enum Stat {
     Projects,
     /// Cache reads as a share of the prompt, per day and overall.
     Cache,
+    /// Thinking tokens as a share of output, per day and overall.
+    Thinking,
     /// The costliest sessions.
     Sessions,
     /// Tokens by weekday and hour of day.
@@ -41,6 +44,7 @@ impl Stat {
             "blocks" => Stat::Blocks,
             "projects" => Stat::Projects,
             "cache" => Stat::Cache,
+            "thinking" => Stat::Thinking,
             "sessions" => Stat::Sessions,
             "hours" => Stat::Hours,
             _ => return None,
@@ -48,8 +52,9 @@ impl Stat {
     }
 
     /// Every stat's name, for the index.
-    pub const NAMES: [&'static str; 6] =
-        ["daily", "blocks", "projects", "cache", "sessions", "hours"];
+    pub const NAMES: [&'static str; 7] = [
+        "daily", "blocks", "projects", "cache", "thinking", "sessions", "hours",
+    ];
 }
 
 /// The window a stat covers: `days` local days ending today.
@@ -104,6 +109,7 @@ pub fn stat(which: Stat, data: &Dataset<'_>, w: &Window, opts: &ReportOptions) -
         Stat::Blocks => blocks(data, w),
         Stat::Projects => projects(data, since, w.limit),
         Stat::Cache => cache(data, since),
+        Stat::Thinking => thinking(data, since),
         Stat::Sessions => sessions(data, opts, w.limit),
         Stat::Hours => hours(data, since, &w.tz),
     };
@@ -124,6 +130,9 @@ fn daily(data: &Dataset<'_>, opts: &ReportOptions) -> Value {
                 "date": row.key,
                 "tokens": tokens_json(row.tokens),
                 "cost": usd(row.cost),
+                "thinking_tokens": row.thinking.tokens(),
+                "thinking_ratio": row.thinking.value().map(share),
+                "cache_hit_rate": hit_ratio(row.tokens),
                 "models": row.breakdowns.iter().map(|b| json!({
                     "model": b.model, "tokens": tokens_json(b.tokens), "cost": usd(b.cost)
                 })).collect::<Vec<_>>(),
@@ -209,6 +218,36 @@ fn cache(data: &Dataset<'_>, since: Date) -> Value {
     json!({"rows": rows, "hit_ratio": hit_ratio(all)})
 }
 
+fn share(v: f64) -> f64 {
+    (v * 10_000.0).round() / 10_000.0
+}
+
+/// Thinking over output per day (see [`crate::thinking`] for how a response's thinking is
+/// found), with how sure each figure is.
+fn thinking(data: &Dataset<'_>, since: Date) -> Value {
+    let mut by: BTreeMap<Date, Ratio> = BTreeMap::new();
+    let mut all = Ratio::default();
+    for i in data.items.iter().filter(|i| i.date >= since) {
+        let t = i.entry.thinking_tokens();
+        let output = i.entry.tokens().output;
+        by.entry(i.date).or_default().add(t, output);
+        all.add(t, output);
+    }
+    let row = |r: &Ratio| {
+        json!({"thinking_tokens": r.tokens(), "output_tokens": r.output,
+               "ratio": r.value().map(share), "basis": r.basis().map(|b| b.as_str())})
+    };
+    let rows: Vec<Value> = by
+        .iter()
+        .map(|(d, r)| {
+            let mut v = row(r);
+            v["date"] = json!(d.to_string());
+            v
+        })
+        .collect();
+    json!({"rows": rows, "overall": row(&all)})
+}
+
 fn sessions(data: &Dataset<'_>, opts: &ReportOptions, limit: usize) -> Value {
     let r = report::session(data, opts);
     let rows: Vec<Value> = r
@@ -221,6 +260,9 @@ fn sessions(data: &Dataset<'_>, opts: &ReportOptions, limit: usize) -> Value {
                 "session": s.session_id, "project": s.project,
                 "first": crate::usage::format_s(s.first_ms), "last": crate::usage::format_s(s.last_ms),
                 "tokens": tokens_json(row.tokens), "cost": usd(row.cost), "models": row.models_used,
+                "thinking_tokens": row.thinking.tokens(),
+                "thinking_ratio": row.thinking.value().map(share),
+                "cache_hit_rate": hit_ratio(row.tokens),
             })
         })
         .collect();

@@ -337,6 +337,7 @@ mod tests {
                 lines: 2,
                 identity: file_identity(&meta),
                 fingerprint: Some(fingerprint(&File::open(&p).unwrap(), 8).unwrap()),
+                run: Default::default(),
             },
         );
         append(&p, "three\n");

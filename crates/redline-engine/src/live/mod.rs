@@ -1,0 +1,773 @@
+//! The live state: every counted response, kept deduplicated as lines arrive, and the
+//! values computed from it for any `now`.
+//!
+//! The cold scan's ledger is kept whole (its dedup index too), so a copy written later,
+//! in any file, still folds into the response it belongs to. The values need only recent
+//! responses (the tach and ratio windows, today, the open 5-hour block) plus one fact
+//! about the past: the block walk up to a horizon some two days back, with the largest
+//! block it closed (the `max` budget). That walk is built once from the whole ledger and
+//! rebuilt only when the horizon has moved an hour, or when a response older than the
+//! horizon arrives; otherwise each value is a pass over the recent responses in its own
+//! time range. Nothing here reads a clock: `now` is an argument, so scenarios run in
+//! virtual time.
+//!
+//! Each value has its own file: [`tach`] (TACH), [`window`] (FUEL, the 5-hour window),
+//! [`thinking`] (TEMP), [`cache`] (BOOST), [`cost`] (COST), [`context`] (CONTEXT),
+//! [`model`] (MODEL) and [`turns`] (the turn rule behind STALL and IDLE); [`claude`]
+//! holds what Claude Code said itself (statusLine), [`otlp`] and [`external`] the other
+//! sources, [`rollups`] and [`hosts`] what the store and `/api/hosts` need. This file
+//! reads lines into the ledger and puts the values together into `/usage`.
+
+mod cache;
+mod claude;
+mod context;
+mod cost;
+mod external;
+mod hosts;
+mod model;
+mod otlp;
+mod rollups;
+mod tach;
+mod thinking;
+mod turns;
+mod window;
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::Path;
+
+use jiff::tz::TimeZone;
+use redline_core::gauges::{Dial, Readings, Scales, positions};
+use redline_core::lamps::{LampInputs, Thresholds, lamps};
+use redline_core::turn::SessionTurn;
+use redline_core::TokenCounts;
+
+use crate::blocks::{BLOCK_MS, BlockEntry, BlockWalk};
+use crate::ledger::{
+    Entry, FLAG_AGGREGATE, FLAG_API_ERROR, FLAG_SIDECHAIN, FLAG_UNKEYED, FileId, FileMeta, Files,
+    Ledger, Models, Offered, Run,
+};
+use crate::prices::{CostMode, PriceTable, price_entry};
+use crate::record::{LineProblem, parse_line};
+use crate::report::{ModelNames, prepare_parts};
+use crate::roots::Transcript;
+use crate::scan::Scan;
+use crate::stats::{Stat, Window};
+use crate::usage::{self, NeedleGauges, Usage};
+
+pub use external::{External, ExternalBlock};
+pub use hosts::HostDay;
+
+use claude::ClaudeState;
+use external::ExternalState;
+use otlp::OtlpState;
+
+/// How far back the recent list reaches: enough for today in any time zone (a day can
+/// last 25 hours) plus an open block that began five hours before midnight.
+const RECENT_SPAN_MS: i64 = 48 * 3600 * 1000;
+/// How far the horizon may fall behind before the walk is rebuilt.
+const REBUILD_EVERY_MS: i64 = 3600 * 1000;
+
+/// A block's token budget (`REDLINE_BLOCK_BUDGET`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Budget {
+    /// The largest completed non-gap block in history, as ccusage's `--token-limit max`.
+    #[default]
+    Max,
+    /// A fixed number of tokens.
+    Tokens(u64),
+}
+
+impl std::str::FromStr for Budget {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Budget, String> {
+        let s = s.trim();
+        if s.eq_ignore_ascii_case("max") {
+            return Ok(Budget::Max);
+        }
+        match s.replace('_', "").parse::<u64>() {
+            Ok(n) if n > 0 => Ok(Budget::Tokens(n)),
+            _ => Err(format!(
+                "block budget {s:?} is neither `max` nor a positive number of tokens"
+            )),
+        }
+    }
+}
+
+/// What the values are computed against: the calibration variables and the rest of the
+/// configuration that shapes them.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Settings {
+    /// Seconds of trailing window for the tach.
+    pub tach_window_s: u64,
+    /// A block's budget.
+    pub budget: Budget,
+    /// The dials on the four needles, left to right.
+    pub needles: [Dial; 4],
+    /// Scales and zones: the tach's redline, COST's full scale, TEMP's bands, the cache
+    /// floor.
+    pub scales: Scales,
+    /// Lamp thresholds, the stall and stale limits among them.
+    pub thresholds: Thresholds,
+    /// The user's time zone: "today" for COST.
+    pub tz: TimeZone,
+    /// API errors this recent blink STALL.
+    pub api_error_window_s: u64,
+    /// Seconds of activity the thinking ratio and cache hit rate look back over.
+    pub ratio_window_s: u64,
+}
+
+impl Settings {
+    /// Tokens per minute where the tach's red zone starts.
+    pub fn tach_redline(&self) -> u64 {
+        self.scales.tach_redline as u64
+    }
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            tach_window_s: 60,
+            budget: Budget::Max,
+            needles: Dial::DEFAULT_NEEDLES,
+            scales: Scales::default(),
+            thresholds: Thresholds::default(),
+            tz: TimeZone::UTC,
+            api_error_window_s: 300,
+            ratio_window_s: 300,
+        }
+    }
+}
+
+/// A source's health, as `/usage`'s `sources` reports it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SourceHealth {
+    /// What is failing, if anything (a root that cannot be read, a watch that broke).
+    pub error: Option<String>,
+}
+
+/// Tokens and dollars per model since the daemon started: Prometheus counters.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct ModelCounters {
+    /// Tokens by kind.
+    pub tokens: TokenCounts,
+    /// US dollars.
+    pub cost_usd: f64,
+}
+
+/// What the live reader has seen.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LiveStats {
+    /// Lines read, the cold scan's included.
+    pub lines: u64,
+    /// Lines that could not be read.
+    pub bad_lines: u64,
+    /// Responses counted (distinct).
+    pub responses: u64,
+    /// Copies folded into a response already counted.
+    pub duplicates: u64,
+}
+
+/// The live state. See the module docs.
+pub struct Live {
+    files: Files,
+    /// A hash of each file's path to its id (the path itself is in `files` once).
+    paths: HashMap<u64, FileId>,
+    /// Files under a session's `subagents/`: never the main chain.
+    subagent_files: HashSet<FileId>,
+    models: Models,
+    ledger: Ledger,
+    prices: PriceTable,
+    cost_mode: CostMode,
+    /// Per model id: the index of its price in `prices.models()`, looked up when the
+    /// model is first seen.
+    price_index: Vec<Option<usize>>,
+    /// Responses at or after `horizon_ms`, as (time, slot), sorted by time.
+    recent: Vec<(i64, u32)>,
+    horizon_ms: i64,
+    /// The block walk over every response before the horizon.
+    anchor: BlockWalk,
+    /// The largest total of a non-gap block the anchor walk closed.
+    anchor_max: u64,
+    needs_rebuild: bool,
+    /// The most recent main-chain response: (time, slot).
+    last_main: Option<(i64, u32)>,
+    /// Per session: the largest prompt a main-chain response sent.
+    session_prompt_max: HashMap<String, u64>,
+    /// Per file being re-read from its start: unkeyed lines (by hash) already counted from
+    /// it, to be passed over once each.
+    reread_skip: HashMap<FileId, HashMap<u64, u32>>,
+    /// Per file: the run of response lines its reading stands in (whose content counts).
+    runs: HashMap<FileId, Run>,
+    counters: BTreeMap<String, ModelCounters>,
+    stats: LiveStats,
+    /// The newest usage line's time.
+    last_event_ms: Option<i64>,
+    /// The newest telemetry of any source: IDLE's clock.
+    telemetry_ms: Option<i64>,
+    health: SourceHealth,
+    /// Claude Code's own figures (statusLine) and hook-driven facts.
+    claude: ClaudeState,
+    /// Each session's turn state.
+    turns: HashMap<String, SessionTurn>,
+    /// What OpenTelemetry senders reported.
+    otlp: OtlpState,
+    /// Sessions that have a transcript here: their OpenTelemetry usage is not counted.
+    transcript_sessions: HashSet<String>,
+    /// Values read from Prometheus (`--source prometheus=URL`), which then stand for the
+    /// ledger's.
+    external: ExternalState,
+    /// Rollup keys (see [`crate::archive::key_hash`]) whose transcript figures changed
+    /// since they were stored: all that [`Live::plan_rollups`] found, then each one a line
+    /// moves.
+    rollups_due: HashSet<u64>,
+}
+
+impl Live {
+    /// An empty state pricing with `prices` in `cost_mode`.
+    pub fn new(prices: PriceTable, cost_mode: CostMode) -> Live {
+        Live::from_scan(Scan::default(), prices, cost_mode)
+    }
+
+    /// Takes over a cold scan's result. Counters start at zero: they count what arrives
+    /// from here on.
+    pub fn from_scan(scan: Scan, prices: PriceTable, cost_mode: CostMode) -> Live {
+        let Scan {
+            files,
+            models,
+            ledger,
+            stats,
+            ends,
+            ..
+        } = scan;
+        let paths = (0..files.len())
+            .map(|i| {
+                let id = FileId::try_from(i).unwrap_or(FileId::MAX);
+                (path_hash(&files.get(id).path), id)
+            })
+            .collect();
+        let runs = ends
+            .iter()
+            .enumerate()
+            .map(|(i, end)| (FileId::try_from(i).unwrap_or(FileId::MAX), end.run))
+            .collect();
+        let mut live = Live {
+            files,
+            paths,
+            subagent_files: HashSet::new(),
+            models,
+            ledger,
+            prices,
+            cost_mode,
+            price_index: Vec::new(),
+            recent: Vec::new(),
+            horizon_ms: i64::MIN,
+            anchor: BlockWalk::new(BLOCK_MS),
+            anchor_max: 0,
+            needs_rebuild: true,
+            last_main: None,
+            session_prompt_max: HashMap::new(),
+            reread_skip: HashMap::new(),
+            runs,
+            counters: BTreeMap::new(),
+            stats: LiveStats {
+                lines: stats.lines,
+                bad_lines: stats.bad_lines,
+                responses: 0,
+                duplicates: 0,
+            },
+            last_event_ms: stats.newest_ms,
+            telemetry_ms: stats.newest_ms,
+            health: SourceHealth::default(),
+            claude: ClaudeState::default(),
+            turns: HashMap::new(),
+            otlp: OtlpState::default(),
+            transcript_sessions: HashSet::new(),
+            external: ExternalState::default(),
+            rollups_due: HashSet::new(),
+        };
+        for i in 0..live.files.len() {
+            let id = FileId::try_from(i).unwrap_or(FileId::MAX);
+            live.note_file(id);
+        }
+        live.stats.responses = live.ledger.len() as u64;
+        live.stats.duplicates = live.ledger.duplicates_dropped();
+        live.index_prices();
+        for slot in 0..live.ledger.len() {
+            let slot = u32::try_from(slot).unwrap_or(u32::MAX);
+            let e = live.ledger.get(slot).clone();
+            live.note_main_chain(&e, slot);
+        }
+        live
+    }
+
+    /// Remembers a new transcript's session and whether it is a subagent's.
+    fn note_file(&mut self, id: FileId) {
+        let meta = self.files.get(id);
+        if meta.path.components().any(|c| c.as_os_str() == "subagents") {
+            self.subagent_files.insert(id);
+        }
+        let session = meta.session.clone();
+        if self.transcript_sessions.insert(session.clone()) {
+            self.void_otlp_session(&session);
+        }
+    }
+
+    /// The id of the transcript at `path` (below the projects directory `root`), adding it
+    /// on first sight. `None` for a file that belongs to no project.
+    pub fn file_id(&mut self, root: &Path, path: &Path) -> Option<FileId> {
+        let hash = path_hash(path);
+        match self.paths.get(&hash) {
+            Some(&id) if self.files.get(id).path == path => return Some(id),
+            // Two paths with one 64-bit hash: never seen, but then look the slow way.
+            Some(_) => {
+                if let Some(i) = (0..self.files.len()).find(|&i| {
+                    self.files
+                        .get(FileId::try_from(i).unwrap_or(FileId::MAX))
+                        .path
+                        == path
+                }) {
+                    return FileId::try_from(i).ok();
+                }
+            }
+            None => {}
+        }
+        let t = Transcript::describe(root, path)?;
+        let id = self.files.add(FileMeta {
+            path: t.path,
+            project: t.project,
+            session: t.session,
+        });
+        self.paths.entry(hash).or_insert(id);
+        self.note_file(id);
+        Some(id)
+    }
+
+    /// The files known, by id.
+    pub fn files(&self) -> &Files {
+        &self.files
+    }
+
+    /// Says that `file` is about to be read again from its first line (it was truncated or
+    /// replaced). Keyed responses fold into themselves on their own; the unkeyed lines
+    /// already counted from it are remembered, so the re-read passes over each once.
+    pub fn restart_file(&mut self, file: FileId) {
+        let mut seen: HashMap<u64, u32> = HashMap::new();
+        for e in self.ledger.entries() {
+            if e.file == file && e.has(FLAG_UNKEYED) {
+                *seen.entry(e.id_hash).or_default() += 1;
+            }
+        }
+        if seen.is_empty() {
+            self.reread_skip.remove(&file);
+        } else {
+            self.reread_skip.insert(file, seen);
+        }
+        self.runs.remove(&file);
+    }
+
+    /// Reads one line of `file` as it arrives: its usage into the ledger, and what it says
+    /// of its session's turn. `Ok(true)` when it changed what is counted.
+    pub fn ingest(&mut self, file: FileId, line_no: u64, line: &[u8]) -> Result<bool, LineProblem> {
+        self.stats.lines += 1;
+        self.note_turn_line(file, line);
+        let rec = match parse_line(line) {
+            Ok(Some(rec)) => rec,
+            Ok(None) => return Ok(false),
+            Err(problem) => {
+                self.stats.bad_lines += 1;
+                return Err(problem);
+            }
+        };
+        if rec.key.is_none()
+            && let Some(skip) = self.reread_skip.get_mut(&file)
+            && let Some(n) = skip.get_mut(&rec.id_hash)
+            && *n > 0
+        {
+            *n -= 1;
+            return Ok(false);
+        }
+        self.last_event_ms = self.last_event_ms.max(Some(rec.ts_ms));
+        self.telemetry_ms = self.telemetry_ms.max(Some(rec.ts_ms));
+        let model = rec.model.as_deref().map(|m| self.models.intern(m));
+        self.index_prices();
+        let line32 = u32::try_from(line_no).unwrap_or(u32::MAX);
+        let mut entry = Entry::new(&rec, model, file, line32);
+        let mut run = self.runs.get(&file).copied().unwrap_or_default();
+        run.mark(rec.key, &mut entry);
+        let answer = self.ledger.offer(rec.key, entry, &self.files);
+        run.offered(rec.key, &answer, &self.ledger, file, line32);
+        self.runs.insert(file, run);
+        let (slot, old) = match answer {
+            Offered::Kept(_) => {
+                self.stats.duplicates += 1;
+                return Ok(false);
+            }
+            Offered::Added(slot) => {
+                self.stats.responses += 1;
+                (slot, None)
+            }
+            Offered::Replaced(slot, old) => {
+                self.stats.duplicates += 1;
+                (slot, Some(*old))
+            }
+        };
+        let e = self.ledger.get(slot).clone();
+        self.count_since_start(&e, old.as_ref());
+        self.place_recent(slot, e.ts_ms, old.as_ref().map(|o| o.ts_ms));
+        self.note_main_chain(&e, slot);
+        self.note_rollup(&e);
+        if let Some(o) = &old {
+            self.note_rollup(o);
+        }
+        self.claude.wrote = true;
+        Ok(true)
+    }
+
+    /// Sets the transcript source's health (the follower knows when a root or watch fails).
+    pub fn set_health(&mut self, health: SourceHealth) {
+        self.health = health;
+    }
+
+    /// The transcript source's health.
+    pub fn health(&self) -> &SourceHealth {
+        &self.health
+    }
+
+    /// One of the deep stats over the history held (see [`crate::stats`]).
+    pub fn stat(&self, which: Stat, w: &Window) -> serde_json::Value {
+        let opts = w.options(self.cost_mode);
+        // Only the window's responses are priced and kept; blocks start a day earlier so
+        // the first one in the window is whole.
+        let mut data_opts = opts.clone();
+        if which == Stat::Blocks {
+            data_opts.since = data_opts.since.and_then(|d| d.yesterday().ok());
+        }
+        let names = ModelNames::new(&self.models);
+        let data = prepare_parts(
+            &self.ledger,
+            &self.models,
+            &self.files,
+            &self.prices,
+            &data_opts,
+            &names,
+            true,
+        );
+        crate::stats::stat(which, &data, w, &opts)
+    }
+
+    /// Per-model tokens and dollars since the daemon started.
+    pub fn counters(&self) -> &BTreeMap<String, ModelCounters> {
+        &self.counters
+    }
+
+    /// What has been read.
+    pub fn stats(&self) -> LiveStats {
+        self.stats
+    }
+
+    /// The newest usage line's time.
+    pub fn last_event_ms(&self) -> Option<i64> {
+        self.last_event_ms
+    }
+
+    /// The whole `/usage` document at `now_ms`.
+    pub fn usage(&mut self, now_ms: i64, s: &Settings) -> Usage {
+        if self.needs_rebuild
+            || now_ms.saturating_sub(self.horizon_ms) > RECENT_SPAN_MS + REBUILD_EVERY_MS
+        {
+            self.rebuild(now_ms);
+        }
+        let turn = self.turn_summary(now_ms, s);
+        let tokens_per_min = self.tach(now_ms, s, &turn);
+        let window = self.window_5h(now_ms, s);
+        let thinking = self.thinking(now_ms, s);
+        let cache = self.cache(now_ms, s);
+        let cost = self.cost_today(now_ms, s);
+        let context = self.context(now_ms, s);
+        let model = self.last_model(now_ms, s);
+        let api_error = self.recent_api_error(now_ms, s);
+        let ext = self.external.reading();
+
+        let share = |v: Option<f64>| v.map(usage::round_share);
+        // The needles show what the wire says, to the same four places.
+        let readings = Readings {
+            tokens_per_min: Some(tokens_per_min),
+            window_5h_used: window.used,
+            thinking_ratio: share(thinking.value()),
+            cache_hit_rate: share(cache.value()),
+            cost_today_usd: Some(cost.today_usd),
+            context: context.as_ref().map(|c| (c.used, c.window)),
+            weekly_used: window.weekly.map(|w| w.used),
+        };
+        let annunciators = lamps(
+            &LampInputs {
+                now_ms,
+                telemetry_ms: self.telemetry_ms,
+                model: model.as_ref().and_then(|m| m.family.zip(m.at_ms)),
+                tokens_per_min: Some(tokens_per_min),
+                tach_redline: s.scales.tach_redline,
+                window_5h_pct: window.used,
+                limit_pending: window.limit_reset_s.is_some(),
+                cache_hit_rate: cache.value(),
+                cache_prompt_tokens: cache.prompt,
+                source_failing: self.health.error.is_some()
+                    || self.otlp.error.is_some()
+                    || self.external.error.is_some(),
+                recent_api_error: api_error,
+                turn,
+            },
+            &s.thresholds,
+        );
+        let l = annunciators.lamps;
+        let gauge_positions = positions(&s.needles, &readings, &s.scales);
+        let family = annunciators.family.map(|f| f.as_str());
+        let transcripts = !self.external.on;
+        Usage {
+            version: redline_core::wire::USAGE_VERSION,
+            rate_1m: Some((tokens_per_min * 10.0).round() / 10.0),
+            window_5h_tokens: window.tokens,
+            window_5h_pct: share(window.used),
+            thinking_ratio: share(thinking.value()),
+            cache_hit_rate: share(cache.value()),
+            last_model: family,
+            hot: l.hot.is_lit(),
+            warn: l.warn.is_lit(),
+            stall: l.stall.is_lit(),
+            idle: l.idle == redline_core::LampState::Pulse,
+            updated_at: usage::format_s(now_ms),
+            sources: usage::Sources {
+                jsonl: usage::Source::new(
+                    transcripts,
+                    self.last_event_ms,
+                    self.health.error.clone(),
+                ),
+                otlp: usage::Source::new(
+                    transcripts,
+                    self.otlp.last_event_ms,
+                    self.otlp.error.clone(),
+                ),
+                prometheus: usage::Source::new(
+                    self.external.on,
+                    ext.and_then(|x| x.newest_sample_ms),
+                    self.external.error.clone(),
+                ),
+                statusline: usage::Source::new(
+                    self.claude.status_ms.is_some(),
+                    self.claude.status_ms,
+                    None,
+                ),
+                hooks: usage::Source::new(
+                    self.claude.hook_ms.is_some(),
+                    self.claude.hook_ms,
+                    None,
+                ),
+            },
+            tach: usage::Tach {
+                tokens_per_min: (tokens_per_min * 10.0).round() / 10.0,
+                redline: s.tach_redline(),
+                window_s: s.tach_window_s,
+            },
+            fuel: window.to_wire(now_ms),
+            thinking: thinking.to_wire(s.ratio_window_s, transcripts),
+            cache: cache.to_wire(),
+            cost: usage::Cost {
+                today_usd: usage::round_usd(cost.today_usd),
+                block_usd: window.block_usd.map(usage::round_usd),
+                full_scale_usd: s.scales.cost_full_scale_usd,
+            },
+            context: usage::Context {
+                used_tokens: context.as_ref().map(|c| c.used),
+                window_tokens: context.as_ref().map(|c| c.window),
+                session_id: context.map(|c| c.session),
+            },
+            model: usage::Model {
+                id: model.and_then(|m| m.id).filter(|_| family.is_some()),
+                family,
+                color: annunciators.color,
+            },
+            turn: usage::Turn {
+                in_progress: turn.in_progress,
+                since: turn.since_ms.map(usage::format_s),
+                basis: turn.basis.map(|b| b.as_str()),
+            },
+            needles: s.needles.map(Dial::name),
+            gauges: NeedleGauges(std::array::from_fn(|i| {
+                (s.needles[i], gauge_positions[i])
+            })),
+            lamps: l,
+        }
+    }
+
+    /// Whether an API error (a transcript's or an OpenTelemetry `api_error`) came within
+    /// the error window before `now_ms`.
+    fn recent_api_error(&self, now_ms: i64, s: &Settings) -> bool {
+        let api_window_ms = i64::try_from(s.api_error_window_s * 1000).unwrap_or(i64::MAX);
+        let from = now_ms.saturating_sub(api_window_ms);
+        self.in_range(from, now_ms)
+            .any(|(_, e)| e.has(FLAG_API_ERROR))
+            || self.otlp.errors.iter().any(|&t| t > from && t <= now_ms)
+    }
+
+    /// The recent responses with `from < time <= to`, in time order.
+    fn in_range(&self, from: i64, to: i64) -> impl Iterator<Item = (i64, &Entry)> {
+        let start = self.recent.partition_point(|&(t, _)| t <= from);
+        self.recent[start..]
+            .iter()
+            .take_while(move |&&(t, _)| t <= to)
+            .map(|&(t, slot)| (t, self.ledger.get(slot)))
+    }
+
+    /// Rebuilds the walk up to a horizon two days before `now_ms`, and the recent list
+    /// after it, from the whole ledger.
+    fn rebuild(&mut self, now_ms: i64) {
+        let horizon = now_ms.saturating_sub(RECENT_SPAN_MS);
+        let mut all: Vec<(i64, u32)> = (0..self.ledger.len())
+            .map(|i| {
+                let slot = u32::try_from(i).unwrap_or(u32::MAX);
+                (self.ledger.get(slot).ts_ms, slot)
+            })
+            .collect();
+        all.sort_unstable();
+        let split = all.partition_point(|&(ts, _)| ts < horizon);
+        let mut walk = BlockWalk::new(BLOCK_MS);
+        let mut max = 0;
+        for &(_, slot) in &all[..split] {
+            let e = self.ledger.get(slot);
+            let cost = self.cost(e);
+            walk.push(&block_entry(e, cost), |b| {
+                if !b.is_gap {
+                    max = max.max(b.tokens.total());
+                }
+            });
+        }
+        self.recent = all.split_off(split);
+        self.anchor = walk;
+        self.anchor_max = max;
+        self.horizon_ms = horizon;
+        self.needs_rebuild = false;
+    }
+
+    /// Keeps the recent list in time order as a response arrives or moves.
+    fn place_recent(&mut self, slot: u32, ts: i64, old_ts: Option<i64>) {
+        if let Some(old) = old_ts
+            && old >= self.horizon_ms
+        {
+            let from = self.recent.partition_point(|&(t, _)| t < old);
+            if let Some(i) = self.recent[from..].iter().position(|&r| r == (old, slot)) {
+                self.recent.remove(from + i);
+            }
+        }
+        if ts < self.horizon_ms || old_ts.is_some_and(|o| o < self.horizon_ms) {
+            // The past changed: the walk before the horizon must be redone.
+            self.needs_rebuild = true;
+            return;
+        }
+        let at = self.recent.partition_point(|&r| r <= (ts, slot));
+        self.recent.insert(at, (ts, slot));
+    }
+
+    /// Whether a response is on the main chain (SPEC.md): not a sidechain copy, not in a
+    /// subagent's file, not `<synthetic>`, not an API error, not a total kept elsewhere.
+    fn is_main_chain(&self, e: &Entry) -> bool {
+        !e.has(FLAG_SIDECHAIN)
+            && !e.has(FLAG_API_ERROR)
+            && !e.has(FLAG_AGGREGATE)
+            && !self.subagent_files.contains(&e.file)
+            && e.model()
+                .is_some_and(|m| self.models.name(m) != "<synthetic>")
+            && e.tokens().total() > 0
+    }
+
+    /// Tracks the latest main-chain response and each session's largest prompt.
+    fn note_main_chain(&mut self, e: &Entry, slot: u32) {
+        if !self.is_main_chain(e) {
+            return;
+        }
+        let session = &self.files.get(e.file).session;
+        let prompt = e.tokens().prompt();
+        match self.session_prompt_max.get_mut(session) {
+            Some(m) => *m = (*m).max(prompt),
+            None => {
+                self.session_prompt_max.insert(session.clone(), prompt);
+            }
+        }
+        if self.last_main.is_none_or(|(ts, _)| e.ts_ms >= ts) {
+            self.last_main = Some((e.ts_ms, slot));
+        }
+    }
+
+    /// Adds what a response brought since the daemon started. A copy that replaces a
+    /// smaller one adds the difference; counters never go down.
+    fn count_since_start(&mut self, e: &Entry, old: Option<&Entry>) {
+        let Some(model) = e.model() else { return };
+        if self.models.name(model) == "<synthetic>" {
+            return;
+        }
+        let (t, was) = (e.tokens(), old.map(Entry::tokens).unwrap_or_default());
+        let old_cost = old.map_or(0.0, |o| self.cost(o));
+        let cost = self.cost(e) - old_cost;
+        let name = self.models.name(model).to_owned();
+        let c = self.counters.entry(name).or_default();
+        c.tokens += TokenCounts::new(
+            t.input.saturating_sub(was.input),
+            t.output.saturating_sub(was.output),
+            t.cache_creation.saturating_sub(was.cache_creation),
+            t.cache_read.saturating_sub(was.cache_read),
+        );
+        c.cost_usd += cost.max(0.0);
+    }
+
+    /// A response's cost in the configured mode (0 for a model without a price).
+    fn cost(&self, e: &Entry) -> f64 {
+        let price = e.model().and_then(|m| self.price_index[m as usize]);
+        price_entry(self.cost_mode, price.map(|i| &self.prices.models()[i]), e).usd()
+    }
+
+    /// Looks up the price of every model interned since the last call, once per model.
+    fn index_prices(&mut self) {
+        let Live {
+            models,
+            prices,
+            price_index,
+            ..
+        } = self;
+        for name in models.names().skip(price_index.len()) {
+            let found = prices
+                .lookup(name)
+                .and_then(|p| prices.models().iter().position(|m| std::ptr::eq(m, p)));
+            price_index.push(found);
+        }
+    }
+}
+
+fn path_hash(p: &Path) -> u64 {
+    xxhash_rust::xxh3::xxh3_64(p.as_os_str().as_encoded_bytes())
+}
+
+fn block_entry(e: &Entry, cost_usd: f64) -> BlockEntry<'static> {
+    BlockEntry {
+        ts_ms: e.ts_ms,
+        tokens: e.tokens(),
+        cost_usd,
+        model: None,
+        limit_reset_s: e.limit_reset_s(),
+    }
+}
+
+/// The start and end (exclusive) of the local day holding `now_ms`, in milliseconds.
+fn local_day(now_ms: i64, tz: &TimeZone) -> (i64, i64) {
+    let ts = crate::timestamp::instant(now_ms);
+    let date = tz.to_datetime(ts).date();
+    let start_of = |d: jiff::civil::Date| {
+        tz.to_ambiguous_timestamp(d.to_datetime(jiff::civil::Time::midnight()))
+            .compatible()
+            .map_or(now_ms, |t| t.as_millisecond())
+    };
+    let next = date.tomorrow().unwrap_or(date);
+    (start_of(date), start_of(next))
+}
+
+/// Milliseconds of a count of seconds, saturating.
+fn ms(seconds: u64) -> i64 {
+    i64::try_from(seconds.saturating_mul(1000)).unwrap_or(i64::MAX)
+}
