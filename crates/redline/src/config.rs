@@ -13,6 +13,7 @@ use anyhow::{Context, Result, bail};
 use clap::Args;
 use clap::parser::ValueSource;
 use jiff::tz::TimeZone;
+use redline_core::gauges::{Dial, Scales};
 use redline_core::lamps::Thresholds;
 use redline_engine::live::{Budget, Settings};
 use redline_engine::prices::CostMode;
@@ -63,9 +64,21 @@ pub struct DaemonArgs {
     /// when present].
     #[arg(long, env = "REDLINE_PRICES", value_name = "FILE")]
     pub prices: Option<PathBuf>,
-    /// Seconds an API error keeps the CHECK lamp on [default: 300].
+    /// Seconds an API error keeps the STALL lamp blinking [default: 300].
     #[arg(long, env = "REDLINE_API_ERROR_WINDOW", value_name = "SECONDS")]
     pub api_error_window: Option<u64>,
+    /// The dials on the four needles, left to right: four of fuel, tach, temp, boost,
+    /// cost, context, weekly [default: fuel,tach,temp,boost].
+    #[arg(long, env = "REDLINE_NEEDLES", value_name = "D,D,D,D")]
+    pub needles: Option<String>,
+    /// Seconds a session may wait for the model, mid-turn, before STALL lights
+    /// [default: 180].
+    #[arg(long, env = "REDLINE_STALL_AFTER", value_name = "SECONDS")]
+    pub stall_after: Option<u64>,
+    /// Seconds after the newest event at which the thinking ratio, cache hit rate,
+    /// context and model are no longer shown [default: 18000].
+    #[arg(long, env = "REDLINE_STALE_AFTER", value_name = "SECONDS")]
+    pub stale_after: Option<u64>,
     /// Directory for the daemon's own state (its generated token)
     /// [default: $XDG_STATE_HOME/redline].
     #[arg(long, env = "REDLINE_STATE_DIR", value_name = "DIR")]
@@ -84,10 +97,17 @@ pub struct DaemonArgs {
     pub source: Option<String>,
 }
 
-/// The config file's keys. Lamp thresholds live only here (`[lamps]`).
+/// The config file's keys. Zones (`[zones]`) and lamp thresholds (`[lamps]`) live only
+/// here.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct FileConfig {
+    needles: Option<Vec<String>>,
+    stall_after: Option<u64>,
+    stale_after: Option<u64>,
+    ratio_window: Option<u64>,
+    #[serde(default)]
+    zones: FileZones,
     listen: Option<String>,
     token: Option<String>,
     tach_redline: Option<u64>,
@@ -107,11 +127,60 @@ struct FileConfig {
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
+struct FileZones {
+    temp_cool: Option<f64>,
+    temp_hot: Option<f64>,
+    cache_floor: Option<f64>,
+    plan_red: Option<f64>,
+    context_red: Option<f64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct FileLamps {
-    fuel_low: Option<f64>,
-    fuel_critical: Option<f64>,
-    hot: Option<f64>,
-    hot_critical: Option<f64>,
+    warn_used: Option<f64>,
+    warn_blink_used: Option<f64>,
+    cache_min_prompt_tokens: Option<u64>,
+    active: Option<u64>,
+    // The first cluster's lamps (REDLINE, FUEL, HOT, CHECK): read only to say what
+    // replaced them.
+    fuel_low: Option<toml::Value>,
+    fuel_critical: Option<toml::Value>,
+    hot: Option<toml::Value>,
+    hot_critical: Option<toml::Value>,
+}
+
+/// What replaced a key of the first cluster's `[lamps]`.
+fn replaced_lamp_key(key: &str) -> &'static str {
+    match key {
+        "fuel_low" | "fuel_critical" => {
+            "FUEL is a needle now (the 5-hour window left) and its lamp is gone: WARN lights at [lamps] warn_used (share of the window used, default 0.80) and blinks at warn_blink_used (default 0.95)"
+        }
+        _ => {
+            "HOT is the tach's lamp now (on at tach_redline, blinking past 1.25 x it); the context's red zone is [zones] context_red (default 0.80)"
+        }
+    }
+}
+
+/// Reads `needles`: four distinct dial names.
+fn parse_needles(names: &[String]) -> Result<[Dial; 4], String> {
+    let all = Dial::ALL.map(Dial::name).join(", ");
+    let dials = names
+        .iter()
+        .map(|n| {
+            Dial::from_name(n.trim().to_ascii_lowercase().as_str())
+                .ok_or_else(|| format!("{n:?} is not a dial; the dials are {all}"))
+        })
+        .collect::<Result<Vec<Dial>, String>>()?;
+    let four: [Dial; 4] = dials
+        .try_into()
+        .map_err(|d: Vec<Dial>| format!("{} needles named; the cluster has 4 (any of {all})", d.len()))?;
+    for (i, d) in four.iter().enumerate() {
+        if four[..i].contains(d) {
+            return Err(format!("{} is named twice; each needle shows its own dial", d.name()));
+        }
+    }
+    Ok(four)
 }
 
 /// Where a value came from.
@@ -383,41 +452,103 @@ pub fn resolve(
         })?)
     };
 
-    let d = Thresholds::default();
-    let mut share = |key: &'static str, v: Option<f64>, default: f64| -> Result<f64> {
-        let v = r.pick(key, None, v, default);
-        if !(0.0..=1.0).contains(&v) {
-            return Err(r.error(key, "must be a share from 0 to 1"));
+    let needles_text = r.pick(
+        "needles",
+        args.needles.clone(),
+        file.needles.as_ref().map(|n| n.join(",")),
+        Dial::DEFAULT_NEEDLES.map(Dial::name).join(","),
+    );
+    let names: Vec<String> = needles_text.split(',').map(str::to_owned).collect();
+    let needles = parse_needles(&names).map_err(|e| r.error("needles", &e))?;
+    let stall_after = r.pick("stall_after", args.stall_after, file.stall_after, 180);
+    let stale_after = r.pick("stale_after", args.stale_after, file.stale_after, 18_000);
+    let ratio_window = r.pick("ratio_window", None, file.ratio_window, 300);
+    if !(1..=86_400).contains(&ratio_window) {
+        return Err(r.error("ratio_window", "must be 1 to 86400 seconds"));
+    }
+
+    for (key, set) in [
+        ("fuel_low", file.lamps.fuel_low.is_some()),
+        ("fuel_critical", file.lamps.fuel_critical.is_some()),
+        ("hot", file.lamps.hot.is_some()),
+        ("hot_critical", file.lamps.hot_critical.is_some()),
+    ] {
+        if set {
+            let at = file_path
+                .as_deref()
+                .map_or_else(|| "config".to_owned(), |p| p.display().to_string());
+            let line = line_of_key(&text, key).map_or(String::new(), |l| format!(":{l}"));
+            bail!(
+                "{at}{line}: lamps.{key} belongs to the first cluster's lamps and is no longer read; {}",
+                replaced_lamp_key(key)
+            );
         }
-        Ok(v)
+    }
+    let dz = Scales::default();
+    let scales = Scales {
+        tach_redline: tach_redline as f64,
+        cost_full_scale_usd: cost_full_scale,
+        temp_cool: r.pick("zones.temp_cool", None, file.zones.temp_cool, dz.temp_cool),
+        temp_hot: r.pick("zones.temp_hot", None, file.zones.temp_hot, dz.temp_hot),
+        cache_floor: r.pick("zones.cache_floor", None, file.zones.cache_floor, dz.cache_floor),
+        fuel_red_used: r.pick("zones.plan_red", None, file.zones.plan_red, dz.fuel_red_used),
+        context_red: r.pick("zones.context_red", None, file.zones.context_red, dz.context_red),
     };
+    if let Some((key, what)) = scales.problem() {
+        let key = match key {
+            "fuel_red_used" => "zones.plan_red",
+            "temp_cool" => "zones.temp_cool",
+            "temp_hot" => "zones.temp_hot",
+            "cache_floor" => "zones.cache_floor",
+            "context_red" => "zones.context_red",
+            other => other,
+        };
+        return Err(r.error(key, what));
+    }
+    let dl = Thresholds::default();
+    let secs = |s: u64| i64::try_from(s.saturating_mul(1000)).unwrap_or(i64::MAX);
     let thresholds = Thresholds {
-        fuel_low: share("lamps.fuel_low", file.lamps.fuel_low, d.fuel_low)?,
-        fuel_critical: share(
-            "lamps.fuel_critical",
-            file.lamps.fuel_critical,
-            d.fuel_critical,
-        )?,
-        hot: share("lamps.hot", file.lamps.hot, d.hot)?,
-        hot_critical: share(
-            "lamps.hot_critical",
-            file.lamps.hot_critical,
-            d.hot_critical,
-        )?,
+        warn_used: r.pick("lamps.warn_used", None, file.lamps.warn_used, dl.warn_used),
+        warn_blink_used: r.pick(
+            "lamps.warn_blink_used",
+            None,
+            file.lamps.warn_blink_used,
+            dl.warn_blink_used,
+        ),
+        cache_floor: scales.cache_floor,
+        cache_min_prompt_tokens: r.pick(
+            "lamps.cache_min_prompt_tokens",
+            None,
+            file.lamps.cache_min_prompt_tokens,
+            dl.cache_min_prompt_tokens,
+        ),
+        active_ms: secs(r.pick("lamps.active", None, file.lamps.active, 120)),
+        stall_after_ms: secs(stall_after),
+        stale_after_ms: secs(stale_after),
     };
+    if let Some((key, what)) = thresholds.problem() {
+        let key = match key {
+            "warn_used" => "lamps.warn_used",
+            "warn_blink_used" => "lamps.warn_blink_used",
+            "active" => "lamps.active",
+            other => other,
+        };
+        return Err(r.error(key, what));
+    }
 
     Ok(Config {
         file: file_path.clone(),
         listen,
         token,
         settings: Settings {
-            tach_redline,
             tach_window_s: tach_window,
             budget,
-            cost_full_scale_usd: cost_full_scale,
+            needles,
+            scales,
             thresholds,
             tz,
             api_error_window_s: api_error_window,
+            ratio_window_s: ratio_window,
         },
         cost_mode,
         prices,

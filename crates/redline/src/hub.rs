@@ -208,6 +208,7 @@ pub fn start(cfg: HubConfig) -> Result<Handle> {
         tailer.adopt(id, *end);
     }
     let mut live = Live::from_scan(scan, prices, cost_mode);
+    prime_turns(&mut live, settings.thresholds.stale_after_ms);
     if let Some(url) = &prometheus {
         live.set_external(Err(format!("{url}: not read yet")));
         let url = url.clone();
@@ -249,6 +250,35 @@ pub fn start(cfg: HubConfig) -> Result<Handle> {
         snapshots: rx,
         inputs,
     })
+}
+
+/// The most of a file's end read at start-up for its turn state: enough for the last
+/// lines of any session but a huge tool result.
+const TURN_TAIL_BYTES: u64 = 1 << 20;
+
+/// Reads the last lines of the transcripts written within the stale limit, for their
+/// sessions' turn state (a turn that was waiting on the model when the daemon started
+/// shows as such). The scan reads only usage lines; this reads the few others that
+/// matter.
+fn prime_turns(live: &mut Live, stale_after_ms: i64) {
+    let now = SystemTime::now();
+    let fresh: Vec<(FileId, PathBuf)> = (0..live.files().len())
+        .filter_map(|i| {
+            let id = FileId::try_from(i).ok()?;
+            let path = &live.files().get(id).path;
+            let modified = std::fs::metadata(path).and_then(|m| m.modified()).ok()?;
+            let age = now.duration_since(modified).unwrap_or_default();
+            (age.as_millis() < u128::try_from(stale_after_ms).unwrap_or(0))
+                .then(|| (id, path.clone()))
+        })
+        .collect();
+    for (id, path) in fresh {
+        if let Ok(lines) = redline_engine::turnline::tail_lines(&path, TURN_TAIL_BYTES) {
+            for line in lines {
+                live.note_turn_line(id, &line);
+            }
+        }
+    }
 }
 
 struct Hub {
@@ -397,7 +427,7 @@ impl Hub {
                 match input {
                     Input::Fs(ev) => fs.push(ev),
                     Input::Status(feed, reply) => {
-                        self.live.apply_status(&feed);
+                        self.live.apply_status(&feed, now_ms());
                         replies.extend(reply);
                     }
                     Input::Hook(h) => self.live.apply_hook(&h, now_ms()),
@@ -628,7 +658,7 @@ impl Hub {
         self.live.set_health(self.health());
         let usage = self.live.usage(now, &self.settings);
         let values = Usage {
-            generated_at: String::new(),
+            updated_at: String::new(),
             ..usage.clone()
         };
         if self.last_values.as_ref() != Some(&values) {

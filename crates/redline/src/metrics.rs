@@ -10,7 +10,7 @@
 
 use std::fmt::Write;
 
-use redline_core::LampState;
+use redline_core::{Lamp, LampState};
 
 use crate::hub::Snapshot;
 
@@ -20,8 +20,16 @@ pub const TOKENS: &str = "claude_code_token_usage_tokens_total";
 pub const COST: &str = "claude_code_cost_usage_USD_total";
 /// Tokens per minute over the tach window.
 pub const TACH: &str = "redline_tach_tokens_per_minute";
-/// Share of the block budget left.
+/// Share of the 5-hour window left (the FUEL needle).
 pub const FUEL: &str = "redline_fuel_remaining_ratio";
+/// Share of the 5-hour window used (`window_5h_pct`).
+pub const WINDOW_USED: &str = "redline_window_5h_used_ratio";
+/// Thinking tokens over output tokens in the ratio window (TEMP).
+pub const THINKING: &str = "redline_thinking_ratio";
+/// Cache reads over prompt tokens in the ratio window (BOOST).
+pub const CACHE_HIT: &str = "redline_cache_hit_ratio";
+/// Share of the 7-day window used.
+pub const WEEKLY_USED: &str = "redline_weekly_used_ratio";
 /// Tokens in the open 5-hour block.
 pub const BLOCK_TOKENS: &str = "redline_block_tokens";
 /// The block budget.
@@ -36,7 +44,7 @@ pub const CONTEXT_WINDOW: &str = "redline_context_window_tokens";
 pub const MODEL_INFO: &str = "redline_model_info";
 /// Needle positions, by `gauge`.
 pub const GAUGE: &str = "redline_gauge_position";
-/// Lamp states by `lamp`: 0 off, 1 on, 2 blinking.
+/// Lamp states by `lamp`: 0 off, 1 on, 2 blinking, 3 pulsing.
 pub const LAMP: &str = "redline_lamp_state";
 /// Whether a source is healthy, by `source`.
 pub const SOURCE_UP: &str = "redline_source_up";
@@ -85,7 +93,7 @@ pub fn render(s: &Snapshot) -> String {
         let _ = writeln!(out, "{COST}{{model=\"{}\"}} {}", escape(model), c.cost_usd);
     }
     let count = |v: Option<u64>| v.map(|v| v as f64);
-    let values: [(&str, &str, Option<f64>); 7] = [
+    let values: [(&str, &str, Option<f64>); 11] = [
         (
             TACH,
             "Tokens per minute over the tach window.",
@@ -93,8 +101,28 @@ pub fn render(s: &Snapshot) -> String {
         ),
         (
             FUEL,
-            "Share of the 5-hour block's budget left.",
+            "Share of the 5-hour window left.",
             u.fuel.remaining,
+        ),
+        (
+            WINDOW_USED,
+            "Share of the 5-hour window used.",
+            u.window_5h_pct,
+        ),
+        (
+            THINKING,
+            "Thinking tokens over output tokens in the ratio window.",
+            u.thinking_ratio,
+        ),
+        (
+            CACHE_HIT,
+            "Cache reads over prompt tokens in the ratio window.",
+            u.cache_hit_rate,
+        ),
+        (
+            WEEKLY_USED,
+            "Share of the 7-day window used.",
+            u.fuel.weekly_used,
         ),
         (
             BLOCK_TOKENS,
@@ -144,48 +172,47 @@ pub fn render(s: &Snapshot) -> String {
         "gauge",
         "Needle positions, 0 to 1 (absent when unknown).",
     );
-    for (name, v) in [
-        ("tach", u.gauges.tach),
-        ("fuel", u.gauges.fuel),
-        ("cost", u.gauges.cost),
-        ("temp", u.gauges.temp),
-    ] {
+    for (slot, (dial, v)) in u.gauges.0.iter().enumerate() {
         if let Some(v) = v {
-            let _ = writeln!(out, "{GAUGE}{{gauge=\"{name}\"}} {v}");
+            let _ = writeln!(
+                out,
+                "{GAUGE}{{gauge=\"{}\",needle=\"{}\"}} {v}",
+                dial.name(),
+                slot + 1
+            );
         }
     }
     head(
         &mut out,
         LAMP,
         "gauge",
-        "Lamp states: 0 off, 1 on, 2 blinking.",
+        "Lamp states: 0 off, 1 on, 2 blinking, 3 pulsing.",
     );
-    let l = &u.lamps;
-    for (name, state) in [
-        ("model", l.model),
-        ("redline", l.redline),
-        ("fuel", l.fuel),
-        ("hot", l.hot),
-        ("check", l.check),
-    ] {
-        let v = match state {
+    for lamp in Lamp::ALL {
+        let v = match u.lamps.get(lamp) {
             LampState::Off => 0,
             LampState::On => 1,
             LampState::Blink => 2,
+            LampState::Pulse => 3,
         };
-        let _ = writeln!(out, "{LAMP}{{lamp=\"{name}\"}} {v}");
+        let _ = writeln!(out, "{LAMP}{{lamp=\"{}\"}} {v}", lamp.name());
     }
-    head(&mut out, SOURCE_UP, "gauge", "1 when a source is healthy.");
+    head(
+        &mut out,
+        SOURCE_UP,
+        "gauge",
+        "1 when a configured source is healthy, 0 while it fails.",
+    );
     for (name, source) in [
         ("jsonl", &u.sources.jsonl),
         ("otlp", &u.sources.otlp),
         ("prometheus", &u.sources.prometheus),
+        ("statusline", &u.sources.statusline),
+        ("hooks", &u.sources.hooks),
     ] {
-        let _ = writeln!(
-            out,
-            "{SOURCE_UP}{{source=\"{name}\"}} {}",
-            u8::from(source.ok)
-        );
+        if let Some(ok) = source.ok {
+            let _ = writeln!(out, "{SOURCE_UP}{{source=\"{name}\"}} {}", u8::from(ok));
+        }
     }
     counter(
         &mut out,

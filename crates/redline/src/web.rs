@@ -7,8 +7,12 @@ use std::time::Duration;
 use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use redline_core::gauges::{Dial, TACH_FULL_SCALE, zones};
+use redline_core::wire::Lamp;
+use redline_engine::live::Settings;
 use redline_engine::stats::Stat;
 use serde::Deserialize;
+use serde_json::{Value, json};
 
 use crate::http::{AppState, json};
 use crate::hub::{self, Input, Unanswered};
@@ -40,6 +44,62 @@ fn asset(kind: &'static str, body: &'static str) -> Response {
         body,
     )
         .into_response()
+}
+
+/// What the page draws its dials against: the mounted needles, every dial's face (labels,
+/// full scale, zones as needle positions, straight from `redline_core::gauges`), the
+/// lamps in panel order with their lens colours, and the thresholds.
+pub fn page_config(s: &Settings) -> Value {
+    let sc = &s.scales;
+    let dials: serde_json::Map<String, Value> = Dial::ALL
+        .iter()
+        .map(|&d| {
+            let face = d.face();
+            let (unit, full_scale) = match d {
+                Dial::Tach => ("tokens/min", sc.tach_redline * TACH_FULL_SCALE),
+                Dial::Cost => ("usd", sc.cost_full_scale_usd),
+                _ => ("share", 1.0),
+            };
+            let zones: Vec<Value> = zones(d, sc)
+                .iter()
+                .flatten()
+                .map(|z| json!({"from": round(z.from), "to": round(z.to), "color": z.color.name()}))
+                .collect();
+            let dial = json!({
+                "title": face.title, "legend": face.legend, "low": face.low, "high": face.high,
+                "unit": unit, "full_scale": full_scale, "zones": zones,
+            });
+            (d.name().to_owned(), dial)
+        })
+        .collect();
+    let lamps: Vec<Value> = Lamp::ALL
+        .iter()
+        .map(|&l| {
+            let color = (l != Lamp::Model).then(|| l.color().to_string());
+            json!({"name": l.name(), "label": l.name().to_ascii_uppercase(), "color": color})
+        })
+        .collect();
+    let t = &s.thresholds;
+    json!({
+        "version": redline_core::wire::USAGE_VERSION,
+        "needles": s.needles.map(Dial::name),
+        "dials": dials,
+        "lamps": lamps,
+        "tach_redline": s.tach_redline(),
+        "tach_window_s": s.tach_window_s,
+        "ratio_window_s": s.ratio_window_s,
+        "cost_full_scale_usd": sc.cost_full_scale_usd,
+        "thresholds": {
+            "warn_used": t.warn_used, "warn_blink_used": t.warn_blink_used,
+            "cache_floor": t.cache_floor, "stall_after_s": t.stall_after_ms / 1000,
+            "stale_after_s": t.stale_after_ms / 1000,
+        },
+    })
+}
+
+/// A needle position to four places (an `f32` printed in full is noise).
+fn round(v: f32) -> f64 {
+    (f64::from(v) * 10_000.0).round() / 10_000.0
 }
 
 /// `GET /api/config`: what the page draws its dials against.

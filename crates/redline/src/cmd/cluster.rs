@@ -13,8 +13,9 @@ use anyhow::{Result, anyhow};
 use redline_core::calibration::Calibration;
 use redline_core::led::is_lit;
 use redline_core::motion::{DIRECT_DRIVE, Planner, Profile, QUAD_MICROSTEP};
+use redline_core::gauges::{Dial, Scales, ZoneColor, zones};
 use redline_core::poll::{Cluster, Needle, PollConfig};
-use redline_core::{LampState, Lamps};
+use redline_core::{Lamp, LampState, Lamps};
 
 use crate::cli::{ClusterArgs, MotorProfile};
 use crate::client;
@@ -122,17 +123,16 @@ fn draw(
     let full = f64::from(profile.full_scale());
     let mut s = String::new();
     for needle in Needle::ALL {
+        let dial = Dial::DEFAULT_NEEDLES[needle.index()];
         let p = &planners[needle.index()];
         let share = f64::from(p.position()) / full;
         let at = ((share * (TRACK - 1) as f64).round() as usize).min(TRACK - 1);
+        let face = zones(dial, &Scales::default());
         let red = |cell: usize| {
-            let x = cell as f64 / (TRACK - 1) as f64;
-            match needle {
-                Needle::Tach => x >= 0.8,
-                Needle::Fuel => x < 0.15,
-                Needle::Temp => x >= 0.8,
-                Needle::Cost => false,
-            }
+            let x = cell as f32 / (TRACK - 1) as f32;
+            face.iter()
+                .flatten()
+                .any(|z| z.color == ZoneColor::Red && x >= z.from && x <= z.to)
         };
         let track: String = (0..TRACK)
             .map(|cell| match (cell == at, red(cell), color) {
@@ -146,7 +146,7 @@ fn draw(
         let degrees = f64::from(p.position()) / f64::from(profile.steps_per_degree);
         s.push_str(&format!(
             "{:<5} [{track}] {:>5.1}° {:>3.0}%{}\n",
-            needle.name().to_uppercase(),
+            dial.face().title,
             degrees,
             share * 100.0,
             clear(color)
@@ -155,21 +155,20 @@ fn draw(
     // In color the lamps blink as the LEDs do; in plain text a blinking lamp is marked.
     let lamp = |name: &str, state: LampState| match (color, state) {
         (true, _) if !is_lit(state, now_us) => format!("\x1b[2m {name} \x1b[0m"),
-        (true, _) if name == "CHECK" || name == "REDLINE" => {
-            format!("\x1b[1;30;41m {name} \x1b[0m")
-        }
         (true, _) => format!("\x1b[1;30;43m {name} \x1b[0m"),
         (false, LampState::Off) => format!(" {} ", name.to_lowercase()),
         (false, LampState::On) => format!("[{name}]"),
         (false, LampState::Blink) => format!("[{name}*]"),
+        (false, LampState::Pulse) => format!("[{name}~]"),
     };
+    let label = |l: Lamp| l.name().to_uppercase();
     s.push_str(&format!(
         "{} {} {} {} {}  {}{}{}\n",
-        lamp("MODEL", lamps.model),
-        lamp("REDLINE", lamps.redline),
-        lamp("FUEL", lamps.fuel),
-        lamp("HOT", lamps.hot),
-        lamp("CHECK", lamps.check),
+        lamp(&label(Lamp::Model), lamps.model),
+        lamp(&label(Lamp::Hot), lamps.hot),
+        lamp(&label(Lamp::Warn), lamps.warn),
+        lamp(&label(Lamp::Stall), lamps.stall),
+        lamp(&label(Lamp::Idle), lamps.idle),
         status,
         if failed {
             " (failure rule: easing to zero)"

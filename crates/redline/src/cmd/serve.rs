@@ -50,8 +50,8 @@ pub fn run(
             hub_cfg.settings.budget = Budget::Tokens(100_000_000);
         }
         hub_cfg.settings.api_error_window_s = 15;
-        if cfg.settings.cost_full_scale_usd == 50.0 {
-            hub_cfg.settings.cost_full_scale_usd = 5.0;
+        if cfg.settings.scales.cost_full_scale_usd == 50.0 {
+            hub_cfg.settings.scales.cost_full_scale_usd = 5.0;
         }
         cfg.settings = hub_cfg.settings.clone();
         // The demo's history is its own, not kept with yours.
@@ -75,13 +75,7 @@ pub fn run(
     }
     let first = hub.snapshots.borrow().clone();
     let status = Arc::new(status_json(&cfg));
-    let t = &cfg.settings.thresholds;
-    let page_config = Arc::new(serde_json::json!({
-        "tach_redline": cfg.settings.tach_redline,
-        "tach_window_s": cfg.settings.tach_window_s,
-        "cost_full_scale_usd": cfg.settings.cost_full_scale_usd,
-        "thresholds": {"fuel_low": t.fuel_low, "fuel_critical": t.fuel_critical, "hot": t.hot, "hot_critical": t.hot_critical},
-    }));
+    let page_config = Arc::new(crate::web::page_config(&cfg.settings));
     let grpc_sink = crate::otlp_http::grpc_sink(hub.inputs.clone());
     let state = AppState {
         snapshots: hub.snapshots,

@@ -110,7 +110,7 @@ pub fn render(feed: &StatusFeed, usage: Option<&Value>) -> String {
             if let Some(c) = u["cost"]["today_usd"].as_f64() {
                 parts.push(format!("${c:.2} today"));
             }
-            let ctx = u["gauges"]["temp"].as_f64().or(feed.context_used);
+            let ctx = u["gauges"]["context"].as_f64().or(feed.context_used);
             if let Some(t) = ctx {
                 parts.push(format!("ctx {:.0}%", t * 100.0));
             }

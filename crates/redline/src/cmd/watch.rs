@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use anyhow::Result;
 use clap::parser::ValueSource;
-use redline_core::{LampState, Lamps};
+use redline_core::{Lamp, LampState, Lamps};
 use redline_engine::roots::RootEnv;
 use redline_engine::usage::Usage;
 
@@ -43,51 +43,56 @@ pub fn run(
     }
 }
 
-/// One line: each gauge's value and needle position, then the lamps.
+/// One line: the designed cluster's values (FUEL, TACH, TEMP, BOOST), then today's
+/// dollars and the model, then the lamps.
 pub fn render(u: &Usage, color: bool) -> String {
-    let pct = |g: Option<f32>| g.map_or("--".to_owned(), |g| format!("{:.0}%", g * 100.0));
-    let time = u.generated_at.get(11..19).unwrap_or("");
-    let fuel = match (u.fuel.remaining, u.fuel.block_tokens) {
-        (Some(r), Some(b)) => format!("{:.0}% left ({} in block)", r * 100.0, short(b)),
-        (Some(r), None) => format!("{:.0}% left", r * 100.0),
-        (None, Some(b)) => format!("-- ({} in block, no budget yet)", short(b)),
-        (None, None) => "--".into(),
+    let pct = |v: Option<f64>| v.map_or("--".to_owned(), |v| format!("{:.0}%", v * 100.0));
+    let time = u.updated_at.get(11..19).unwrap_or("");
+    let fuel = match (u.fuel.remaining, u.fuel.basis) {
+        (Some(r), Some("rate_limits")) => format!("{:.0}% left (plan)", r * 100.0),
+        (Some(r), _) => format!("{:.0}% left", r * 100.0),
+        (None, _) => match u.window_5h_tokens {
+            Some(t) => format!("-- ({} in window, no budget yet)", short(t)),
+            None => "--".into(),
+        },
     };
-    let temp = match (u.context.used_tokens, u.context.window_tokens) {
-        (Some(used), Some(w)) => format!("{} ({}/{})", pct(u.gauges.temp), short(used), short(w)),
-        _ => "--".into(),
+    let temp = match (u.thinking_ratio, u.thinking.basis) {
+        (Some(r), Some(basis)) => format!("{r:.2} ({basis})"),
+        (Some(r), None) => format!("{r:.2}"),
+        (None, _) => "--".into(),
     };
     format!(
-        "{time}  TACH {}/min ({})  FUEL {fuel}  COST ${:.2} ({})  TEMP {temp}  MODEL {}  {}",
+        "{time}  FUEL {fuel}  TACH {}/min  TEMP {temp}  BOOST {}  COST ${:.2}  MODEL {}  {}",
         thousands(u.tach.tokens_per_min.round() as u64),
-        pct(u.gauges.tach),
+        pct(u.cache_hit_rate),
         u.cost.today_usd,
-        pct(u.gauges.cost),
-        u.model.family.unwrap_or("--"),
+        u.last_model.unwrap_or("--"),
         lamps(&u.lamps, color),
     )
 }
 
-/// Lamps: the name when on, `*NAME*` when blinking, a dot when off (in color on a
-/// terminal: amber on, red blinking).
+/// Lamps, each labelled: the name when on, `*NAME*` when blinking, `~NAME~` when pulsing,
+/// `name` in lower case when off (in colour on a terminal: each lamp in its own colour,
+/// blinking ones blink).
 fn lamps(l: &Lamps, color: bool) -> String {
-    [
-        ("MODEL", l.model),
-        ("REDLINE", l.redline),
-        ("FUEL", l.fuel),
-        ("HOT", l.hot),
-        ("CHECK", l.check),
-    ]
-    .iter()
-    .map(|&(name, state)| match (state, color) {
-        (LampState::Off, _) => "·".to_owned(),
-        (LampState::On, false) => name.to_owned(),
-        (LampState::Blink, false) => format!("*{name}*"),
-        (LampState::On, true) => format!("\x1b[33m{name}\x1b[0m"),
-        (LampState::Blink, true) => format!("\x1b[5;31m{name}\x1b[0m"),
-    })
-    .collect::<Vec<_>>()
-    .join(" ")
+    Lamp::ALL
+        .iter()
+        .map(|&lamp| {
+            let name = lamp.name().to_uppercase();
+            let c = lamp.color();
+            match (l.get(lamp), color) {
+                (LampState::Off, _) => lamp.name().to_owned(),
+                (LampState::On, false) => name,
+                (LampState::Blink, false) => format!("*{name}*"),
+                (LampState::Pulse, false) => format!("~{name}~"),
+                (state, true) => {
+                    let blink = if state == LampState::Blink { "5;" } else { "" };
+                    format!("\x1b[{blink}1;38;2;{};{};{}m{name}\x1b[0m", c.r, c.g, c.b)
+                }
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// `1.2M`, `340k`, `999`.
