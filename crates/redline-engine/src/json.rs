@@ -369,6 +369,17 @@ impl<'a> Cursor<'a> {
         }
     }
 
+    /// Where the next value starts (whitespace stepped over), as an offset in the line.
+    pub fn position(&mut self) -> usize {
+        self.ws();
+        self.i
+    }
+
+    /// The line's bytes from `from` to where the cursor stands.
+    pub fn since(&self, from: usize) -> &'a [u8] {
+        &self.b[from.min(self.i)..self.i]
+    }
+
     /// The next byte that is not whitespace, if any, without consuming it.
     pub fn peek_byte(&mut self) -> Option<u8> {
         self.peek()
@@ -394,10 +405,7 @@ impl<'a> Cursor<'a> {
     }
 
     /// Reads an object with `f`; steps over a value of another type and says `false`.
-    pub fn object_or_skip(
-        &mut self,
-        f: impl FnMut(&'a [u8], &mut Cursor<'a>) -> R<()>,
-    ) -> R<bool> {
+    pub fn object_or_skip(&mut self, f: impl FnMut(&'a [u8], &mut Cursor<'a>) -> R<()>) -> R<bool> {
         if self.peek() != Some(b'{') {
             return self.skip().map(|()| false);
         }

@@ -565,25 +565,58 @@ impl Ledger {
 }
 
 /// Where a reader stands in a file's runs of response lines (see the module docs): the
-/// response its last keyed line belonged to, and whether that run holds the response's
-/// first copy, whose content counts.
+/// response its last keyed line belonged to, whether that run holds the response's first
+/// copy (whose content counts), and the blocks the run has shown, so that a replay
+/// written right after the original is not taken for more of it.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Run {
     key: Option<u64>,
     counting: bool,
+    /// Hashes of the content of the run's lines (the first [`RUN_BLOCKS`]).
+    blocks: [u64; RUN_BLOCKS],
+    seen: u8,
 }
 
+/// How many of a run's blocks are remembered to tell a replay: more than a response
+/// usually has.
+const RUN_BLOCKS: usize = 16;
+
 impl Run {
-    /// Marks a copy about to be offered under `key` when it continues the counting run.
-    pub fn mark(&self, key: Option<u64>, entry: &mut Entry) {
-        if key.is_some() && key == self.key && self.counting {
+    /// Marks a copy about to be offered under `key`, whose content hashes to
+    /// `content_hash`, when it continues the counting run. A block the run already
+    /// showed starts a replay: from there on nothing of this run counts.
+    pub fn mark(&mut self, key: Option<u64>, content_hash: u64, entry: &mut Entry) {
+        if key.is_none() || key != self.key {
+            return;
+        }
+        let shown = &self.blocks[..usize::from(self.seen)];
+        if content_hash != 0 && shown.contains(&content_hash) {
+            self.counting = false;
+        }
+        if self.counting {
             entry.content |= CONTINUES;
+            self.remember(content_hash);
+        }
+    }
+
+    fn remember(&mut self, content_hash: u64) {
+        if usize::from(self.seen) < RUN_BLOCKS {
+            self.blocks[usize::from(self.seen)] = content_hash;
+            self.seen += 1;
         }
     }
 
     /// Takes the answer to the offer of the copy at (`file`, `line`) under `key`: a line
     /// that starts a run counts on when it became the response's first copy.
-    pub fn offered(&mut self, key: Option<u64>, answer: &Offered, ledger: &Ledger, file: FileId, line: u32) {
+    pub fn offered(
+        &mut self,
+        key: Option<u64>,
+        content_hash: u64,
+        answer: &Offered,
+        ledger: &Ledger,
+        file: FileId,
+        line: u32,
+    ) {
         let Some(k) = key else {
             *self = Run::default();
             return;
@@ -595,8 +628,12 @@ impl Run {
             Offered::Added(at) | Offered::Kept(at) | Offered::Replaced(at, _) => *at,
         };
         let held = ledger.get(at);
-        self.key = Some(k);
-        self.counting = (held.first_file, held.first_line) == (file, line);
+        *self = Run {
+            key: Some(k),
+            counting: (held.first_file, held.first_line) == (file, line),
+            ..Run::default()
+        };
+        self.remember(content_hash);
     }
 }
 

@@ -60,6 +60,9 @@ pub struct Record<'a> {
     pub content: Content,
     /// The kind of the line's last content block (for the turn rule).
     pub last_block: Option<LastBlock>,
+    /// A hash of the `content` value as written (0 without one): a run of a response's
+    /// lines that shows the same block twice is a replay (see [`crate::ledger::Run`]).
+    pub content_hash: u64,
 }
 
 /// Why a line could not be read.
@@ -104,6 +107,7 @@ struct Message<'a> {
     usage: Option<Usage<'a>>,
     content: Content,
     last_block: Option<LastBlock>,
+    content_hash: u64,
 }
 
 #[derive(Default)]
@@ -156,7 +160,11 @@ fn read_message<'a>(c: &mut Cursor<'a>) -> Result<Option<Message<'a>>, JsonError
             b"id" => m.id = Some(c.raw_value()?),
             b"model" => m.model = c.opt_string("message.model")?,
             b"usage" => m.usage = read_usage(c)?,
-            b"content" => (m.content, m.last_block) = thinking::read_content(c)?,
+            b"content" => {
+                let from = c.position();
+                (m.content, m.last_block) = thinking::read_content(c)?;
+                m.content_hash = xxhash_rust::xxh3::xxh3_64(c.since(from));
+            }
             _ => c.skip()?,
         }
         Ok(())
@@ -362,6 +370,7 @@ fn finish<'a>(
         canonical,
         content,
         last_block: message.last_block,
+        content_hash: message.content_hash,
     }))
 }
 
@@ -561,6 +570,7 @@ mod tests {
                 },
                 content: reference_content(m.get("content")).0,
                 last_block: reference_content(m.get("content")).1,
+                content_hash: 0,
             }),
         };
         Ok(Line {
@@ -597,20 +607,24 @@ mod tests {
                     let kind = b.get("type").and_then(Value::as_str);
                     let s = |k: &str| b.get(k).and_then(Value::as_str);
                     match kind {
-                        Some("thinking") => match (s("thinking").filter(|t| !t.is_empty()), s("signature")) {
-                            (Some(t), _) => {
-                                c.thinking += chars(t);
-                                c.flags |= THINKING_TEXT;
-                            }
-                            (None, Some(sig)) => match thinking::signature_chars(sig.as_bytes()) {
-                                Some(n) => {
-                                    c.thinking += n;
-                                    c.flags |= THINKING_SIGNATURE;
+                        Some("thinking") => {
+                            match (s("thinking").filter(|t| !t.is_empty()), s("signature")) {
+                                (Some(t), _) => {
+                                    c.thinking += chars(t);
+                                    c.flags |= THINKING_TEXT;
                                 }
-                                None => c.flags |= THINKING_UNKNOWN,
-                            },
-                            (None, None) => c.flags |= THINKING_UNKNOWN,
-                        },
+                                (None, Some(sig)) => {
+                                    match thinking::signature_chars(sig.as_bytes()) {
+                                        Some(n) => {
+                                            c.thinking += n;
+                                            c.flags |= THINKING_SIGNATURE;
+                                        }
+                                        None => c.flags |= THINKING_UNKNOWN,
+                                    }
+                                }
+                                (None, None) => c.flags |= THINKING_UNKNOWN,
+                            }
+                        }
                         Some("redacted_thinking") => c.flags |= THINKING_UNKNOWN,
                         Some("text") => c.visible += s("text").map_or(0, chars),
                         Some("tool_use" | "server_tool_use") => {
@@ -651,7 +665,14 @@ mod tests {
             Err(LineProblem::BadField(_)) => 2,
         };
         match (&fast, &slow) {
-            (Ok(a), Ok(b)) => assert_eq!(a, b, "{}", String::from_utf8_lossy(line)),
+            (Ok(a), Ok(b)) => {
+                // The hash is of the bytes as written, which the reference does not keep.
+                let a = a.as_ref().map(|r| Record {
+                    content_hash: 0,
+                    ..r.clone()
+                });
+                assert_eq!(&a, b, "{}", String::from_utf8_lossy(line))
+            }
             (Err(_), Err(_)) => {}
             _ => assert_eq!(
                 kind(&fast),

@@ -257,9 +257,7 @@ pub fn read_content(c: &mut Cursor<'_>) -> Result<(Content, Option<LastBlock>), 
             },
             Some(b"redacted_thinking") => content.flags |= THINKING_UNKNOWN,
             Some(b"text") => {
-                content.visible = content
-                    .visible
-                    .saturating_add(text.map_or(0, text_chars));
+                content.visible = content.visible.saturating_add(text.map_or(0, text_chars));
             }
             Some(b"tool_use" | b"server_tool_use") => {
                 content.visible = content
@@ -310,7 +308,11 @@ mod tests {
         let sig = |n: usize| "A".repeat(n);
         assert_eq!(signature_chars(b"[REDACTED_SIGNATURE]"), None);
         assert_eq!(signature_chars(sig(240).as_bytes()), None);
-        assert_eq!(signature_chars(sig(246).as_bytes()), None, "not whole quads");
+        assert_eq!(
+            signature_chars(sig(246).as_bytes()),
+            None,
+            "not whole quads"
+        );
         assert_eq!(signature_chars(sig(244).as_bytes()), Some(1));
         // 276 characters stood for 32 of text in the fixtures.
         assert_eq!(signature_chars(sig(276).as_bytes()), Some(26));
@@ -331,9 +333,8 @@ mod tests {
             r#"[{{"type":"thinking","thinking":"","signature":"{sig}"}}]"#
         ));
         assert_eq!((c.thinking, c.flags), (200, THINKING_SIGNATURE));
-        let (c, _) = read(
-            r#"[{"type":"thinking","thinking":"","signature":"[REDACTED_SIGNATURE]"}]"#,
-        );
+        let (c, _) =
+            read(r#"[{"type":"thinking","thinking":"","signature":"[REDACTED_SIGNATURE]"}]"#);
         assert_eq!(c.flags, THINKING_UNKNOWN);
         let (c, last) = read(
             r#"[{"type":"text","text":"hello"},{"type":"tool_use","id":"t","name":"Bash","input":{"command":"ls"}}]"#,
@@ -382,13 +383,16 @@ mod tests {
         r.add(None, 0);
         assert_eq!(r.value(), Some(0.3));
         assert_eq!((r.basis(), r.left_out), (Some(Basis::Estimate), 1));
-        assert_eq!(r.tokens(), Some(120));
+        assert_eq!(r.tokens(), Some(300));
         let mut only_unknown = Ratio::default();
         only_unknown.add(unknown.thinking_tokens(10), 10);
         assert_eq!(only_unknown.tokens(), None);
         let mut both = r;
         both.merge(&only_unknown);
-        assert_eq!((both.left_out, both.basis(), both.value()), (2, Some(Basis::Estimate), Some(0.3)));
+        assert_eq!(
+            (both.left_out, both.basis(), both.value()),
+            (2, Some(Basis::Estimate), Some(0.3))
+        );
         assert_eq!(
             (only_unknown.value(), only_unknown.basis()),
             (None, Some(Basis::Unknown))

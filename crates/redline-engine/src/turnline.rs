@@ -231,7 +231,14 @@ mod tests {
         let p = dir.join("t.jsonl");
         std::fs::write(&p, "first line\nsecond\nthird\npartial").unwrap();
         let all = tail_lines(&p, 1 << 20).unwrap();
-        assert_eq!(all, vec![b"first line".to_vec(), b"second".to_vec(), b"third".to_vec()]);
+        assert_eq!(
+            all,
+            vec![
+                b"first line".to_vec(),
+                b"second".to_vec(),
+                b"third".to_vec()
+            ]
+        );
         // 16 bytes back starts inside "second": that line is left out.
         let some = tail_lines(&p, 16).unwrap();
         assert_eq!(some, vec![b"third".to_vec()]);

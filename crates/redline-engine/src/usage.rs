@@ -9,8 +9,8 @@
 
 use redline_core::gauges::Dial;
 use redline_core::{GaugeReport, Lamps, Rgb};
-use serde::ser::{SerializeMap, Serializer};
 use serde::Serialize;
+use serde::ser::{SerializeMap, Serializer};
 
 /// The whole `/usage` object.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -84,7 +84,10 @@ pub struct NeedleGauges(pub [(Dial, Option<f32>); 4]);
 impl NeedleGauges {
     /// The position of `dial`, when it is mounted and known.
     pub fn get(&self, dial: Dial) -> Option<f32> {
-        self.0.iter().find(|(d, _)| *d == dial).and_then(|(_, g)| *g)
+        self.0
+            .iter()
+            .find(|(d, _)| *d == dial)
+            .and_then(|(_, g)| *g)
     }
 }
 
@@ -290,6 +293,9 @@ mod tests {
             ..report
         };
         assert!(serde_json::to_string(&pulse).unwrap().len() < 256);
-        assert!(text.starts_with(r#"{"version":2,"needles":[0.12345679,"#), "{text}");
+        assert!(
+            text.starts_with(r#"{"version":2,"needles":[0.12345679,"#),
+            "{text}"
+        );
     }
 }

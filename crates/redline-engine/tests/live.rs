@@ -1,11 +1,12 @@
-//! The five values, gauges and lamps of the live state, pinned in virtual time: each test
+//! The values, gauges and lamps of the live state, pinned in virtual time: each test
 //! writes transcript lines with chosen timestamps into a [`Live`] and reads `/usage` at
 //! chosen moments. No clock is read anywhere, so every rule is checked at its edges.
 
 use std::path::{Path, PathBuf};
 
 use jiff::tz::TimeZone;
-use redline_core::LampState::{Blink, Off, On};
+use redline_core::Dial;
+use redline_core::LampState::{Blink, Off, On, Pulse};
 use redline_engine::ledger::FileId;
 use redline_engine::live::{Budget, Live, Settings, SourceHealth};
 use redline_engine::prices::{CostMode, PriceTable};
@@ -38,6 +39,7 @@ struct R {
     tokens: [u64; 4],
     sidechain: bool,
     extra: Vec<(&'static str, Value)>,
+    content: Value,
 }
 
 fn r(at: &str, id: &str, tokens: [u64; 4]) -> R {
@@ -48,6 +50,7 @@ fn r(at: &str, id: &str, tokens: [u64; 4]) -> R {
         tokens,
         sidechain: false,
         extra: Vec::new(),
+        content: json!([{"type": "text", "text": "ok"}]),
     }
 }
 
@@ -58,6 +61,11 @@ impl R {
     }
     fn sidechain(mut self) -> R {
         self.sidechain = true;
+        self
+    }
+    /// The line's content blocks (Claude Code writes one block a line).
+    fn content(mut self, blocks: Value) -> R {
+        self.content = blocks;
         self
     }
     fn line(&self) -> String {
@@ -74,7 +82,7 @@ impl R {
                 "model": self.model,
                 "type": "message",
                 "role": "assistant",
-                "content": [{"type": "text", "text": "ok"}],
+                "content": self.content,
                 "usage": {"input_tokens": input, "output_tokens": output,
                           "cache_creation_input_tokens": cw, "cache_read_input_tokens": cr}
             }
@@ -138,38 +146,79 @@ fn nothing_read_yet_every_key_is_there_and_unknowns_are_null() {
     let mut s = Scenario::new();
     let u = s.at("2026-11-23T12:00:00Z");
     let v = serde_json::to_value(&u).unwrap();
+    let keys: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
     for key in [
         "version",
-        "generated_at",
+        "rate_1m",
+        "window_5h_tokens",
+        "window_5h_pct",
+        "thinking_ratio",
+        "cache_hit_rate",
+        "last_model",
+        "hot",
+        "warn",
+        "stall",
+        "idle",
+        "updated_at",
         "sources",
         "tach",
         "fuel",
+        "thinking",
+        "cache",
         "cost",
         "context",
         "model",
+        "turn",
+        "needles",
         "gauges",
         "lamps",
     ] {
-        assert!(v.get(key).is_some(), "{key} missing: {v}");
+        assert!(keys.contains(&key), "{key} missing: {v}");
     }
-    assert_eq!(v["generated_at"], "2026-11-23T12:00:00Z");
-    assert_eq!(v["tach"]["tokens_per_min"], 0.0);
+    assert_eq!(v["version"], 2);
+    assert_eq!(v["updated_at"], "2026-11-23T12:00:00Z");
+    assert_eq!(v["rate_1m"], 0.0);
     assert!(
-        v["fuel"]["remaining"].is_null(),
+        v["window_5h_pct"].is_null(),
         "no completed block, no budget: {v}"
     );
+    assert!(v["thinking_ratio"].is_null() && v["cache_hit_rate"].is_null());
+    assert!(v["last_model"].is_null());
     assert!(v["fuel"]["budget_tokens"].is_null());
     assert!(v["fuel"]["block_start"].is_null());
     assert!(v["context"]["used_tokens"].is_null());
-    assert!(v["model"]["id"].is_null() && v["model"]["family"].is_null());
-    assert!(v["gauges"]["fuel"].is_null() && v["gauges"]["temp"].is_null());
-    assert_eq!(v["gauges"]["tach"], 0.0);
+    assert!(v["model"]["id"].is_null() && v["model"]["color"].is_null());
+    assert!(v["thinking"]["basis"].is_null());
+    assert_eq!(v["needles"], json!(["fuel", "tach", "temp", "boost"]));
+    assert_eq!(
+        v["gauges"],
+        json!({"fuel": null, "tach": 0.0, "temp": null, "boost": null})
+    );
+    // Nothing ever heard: IDLE breathes, nothing else is lit.
     assert_eq!(
         v["lamps"],
-        json!({"model":"off","redline":"off","fuel":"off","hot":"off","check":"off"})
+        json!({"model":"off","hot":"off","warn":"off","stall":"off","idle":"pulse"})
     );
+    let flags = [&v["hot"], &v["warn"], &v["stall"], &v["idle"]];
+    assert_eq!(
+        flags,
+        [&json!(false), &json!(false), &json!(false), &json!(true)]
+    );
+    for source in ["jsonl", "otlp", "prometheus", "statusline", "hooks"] {
+        assert!(v["sources"][source].get("configured").is_some(), "{source}");
+    }
+    assert_eq!(v["sources"]["jsonl"]["ok"], true);
+    assert!(
+        v["sources"]["prometheus"]["ok"].is_null(),
+        "not configured: ok is null"
+    );
+    assert!(v["sources"]["hooks"]["ok"].is_null());
     let gauge = serde_json::to_string(&u.gauge_report()).unwrap();
     assert!(gauge.len() < 256, "{} bytes: {gauge}", gauge.len());
+    assert_eq!(
+        gauge,
+        r#"{"version":2,"needles":[null,0.0,null,null],"lamps":["off","off","off","off","pulse"],"color":null}"#
+    );
 }
 
 #[test]
@@ -182,19 +231,25 @@ fn tach_crosses_the_redline_then_full_scale_then_decays() {
         [9_999, 5_000, 5_000, 900_000],
     ));
     let u = s.at("2026-11-23T12:00:00Z");
-    assert_eq!(u.tach.tokens_per_min, 19_999.0);
-    assert_eq!(u.lamps.redline, Off);
+    assert_eq!(
+        (u.tach.tokens_per_min, u.rate_1m),
+        (19_999.0, Some(19_999.0))
+    );
+    assert_eq!(u.lamps.hot, Off);
     s.respond(r("2026-11-23T11:59:40Z", "b", [1, 0, 0, 0]));
     let u = s.at("2026-11-23T12:00:00Z");
-    assert_eq!((u.tach.tokens_per_min, u.lamps.redline), (20_000.0, On));
-    assert!((u.gauges.tach.unwrap() - 0.8).abs() < 1e-6);
+    assert_eq!(
+        (u.tach.tokens_per_min, u.lamps.hot, u.hot),
+        (20_000.0, On, true)
+    );
+    assert!((u.gauges.get(Dial::Tach).unwrap() - 0.8).abs() < 1e-6);
     s.respond(r("2026-11-23T11:59:50Z", "c", [5_001, 0, 0, 0]));
     let u = s.at("2026-11-23T12:00:00Z");
-    assert_eq!((u.lamps.redline, u.gauges.tach), (Blink, Some(1.0)));
+    assert_eq!((u.lamps.hot, u.gauges.get(Dial::Tach)), (Blink, Some(1.0)));
     // The oldest response leaves the 60 s window at 12:00:30.
     let u = s.at("2026-11-23T12:00:30.001Z");
     assert_eq!(u.tach.tokens_per_min, 5_002.0);
-    assert_eq!(u.lamps.redline, Off);
+    assert_eq!(u.lamps.hot, Off);
     assert_eq!(s.at("2026-11-23T12:01:00Z").tach.tokens_per_min, 0.0);
     // A wider window averages over more time.
     s.settings.tach_window_s = 120;
@@ -226,39 +281,54 @@ fn with_history(s: &mut Scenario) {
 }
 
 #[test]
-fn fuel_low_and_critical_against_the_largest_completed_block() {
+fn fuel_and_warn_against_the_largest_completed_block() {
     let mut s = Scenario::new();
     with_history(&mut s);
     let u = s.at("2026-11-23T12:00:00Z");
     assert_eq!(u.fuel.budget_tokens, Some(1_000_000));
     assert_eq!(
-        (u.fuel.remaining, u.gauges.fuel),
-        (Some(1.0), Some(1.0)),
+        (u.fuel.remaining, u.window_5h_pct, u.gauges.get(Dial::Fuel)),
+        (Some(1.0), Some(0.0), Some(1.0)),
         "no open block: full"
     );
+    assert_eq!(u.window_5h_tokens, Some(0));
     assert!(u.fuel.block_start.is_none());
-    s.respond(r("2026-11-23T10:20:00Z", "n1", [800_000, 0, 0, 49_000]));
+    s.respond(r("2026-11-23T10:20:00Z", "n1", [790_000, 0, 0, 0]));
     let u = s.at("2026-11-23T12:00:00Z");
     assert_eq!(u.fuel.block_start.as_deref(), Some("2026-11-23T10:00:00Z"));
     assert_eq!(u.fuel.block_end.as_deref(), Some("2026-11-23T15:00:00Z"));
-    assert_eq!(u.fuel.block_tokens, Some(849_000));
-    assert_eq!((u.fuel.remaining, u.lamps.fuel), (Some(0.151), Off));
-    s.respond(r("2026-11-23T10:30:00Z", "n2", [1_000, 0, 0, 0]));
+    assert_eq!(
+        (u.fuel.block_tokens, u.window_5h_tokens),
+        (Some(790_000), Some(790_000))
+    );
+    assert_eq!((u.window_5h_pct, u.lamps.warn), (Some(0.79), Off));
+    assert_eq!(
+        (u.fuel.basis, u.fuel.source),
+        (Some("estimate"), Some("jsonl"))
+    );
+    s.respond(r("2026-11-23T10:30:00Z", "n2", [10_000, 0, 0, 0]));
     let u = s.at("2026-11-23T12:00:00Z");
-    assert_eq!((u.fuel.remaining, u.lamps.fuel), (Some(0.15), On));
-    s.respond(r("2026-11-23T11:00:00Z", "n3", [100_000, 0, 0, 0]));
+    assert_eq!(
+        (u.window_5h_pct, u.fuel.remaining, u.lamps.warn),
+        (Some(0.8), Some(0.2), On)
+    );
+    assert!(u.warn);
+    s.respond(r("2026-11-23T11:00:00Z", "n3", [150_000, 0, 0, 0]));
     let u = s.at("2026-11-23T12:00:00Z");
-    assert_eq!((u.fuel.remaining, u.lamps.fuel), (Some(0.05), Blink));
+    assert_eq!((u.window_5h_pct, u.lamps.warn), (Some(0.95), Blink));
     assert!(u.fuel.projected_tokens.unwrap() > 950_000);
     // Past the budget the needle rests on E, never below.
     s.respond(r("2026-11-23T11:30:00Z", "n4", [500_000, 0, 0, 0]));
     let u = s.at("2026-11-23T12:00:00Z");
-    assert_eq!((u.fuel.remaining, u.gauges.fuel), (Some(0.0), Some(0.0)));
+    assert_eq!(
+        (u.fuel.remaining, u.gauges.get(Dial::Fuel)),
+        (Some(0.0), Some(0.0))
+    );
     // A fixed budget replaces `max`.
     s.settings.budget = Budget::Tokens(10_000_000);
     let u = s.at("2026-11-23T12:00:00Z");
     assert_eq!(u.fuel.budget_tokens, Some(10_000_000));
-    assert_eq!(u.lamps.fuel, Off);
+    assert_eq!(u.lamps.warn, Off);
 }
 
 #[test]
@@ -318,7 +388,7 @@ fn block_rollover_after_five_hours_and_after_a_gap() {
 }
 
 #[test]
-fn usage_limit_blinks_fuel_and_api_errors_light_check_for_five_minutes() {
+fn usage_limit_blinks_warn_until_its_reset_and_api_errors_blink_stall_for_five_minutes() {
     let mut s = Scenario::new();
     with_history(&mut s);
     s.respond(r("2026-11-23T10:10:00Z", "a", [1_000, 0, 0, 0]));
@@ -329,41 +399,40 @@ fn usage_limit_blinks_fuel_and_api_errors_light_check_for_five_minutes() {
         &format!("Claude AI usage limit reached|{reset}"),
     ));
     let u = s.at("2026-11-23T12:00:10Z");
-    assert_eq!(u.lamps.fuel, Blink);
+    assert_eq!(u.lamps.warn, Blink);
     assert_eq!(
         u.fuel.limit_reset_at.as_deref(),
         Some("2026-11-23T15:00:00Z")
     );
-    assert_eq!(u.lamps.check, On);
-    // The error does not move MODEL or TEMP.
+    assert_eq!(u.lamps.stall, Blink);
+    // The error does not move MODEL.
     assert_eq!(u.model.family, Some("sonnet"));
-    assert_eq!(s.at("2026-11-23T12:04:59Z").lamps.check, On);
-    assert_eq!(s.at("2026-11-23T12:05:01Z").lamps.check, Off);
+    assert_eq!(s.at("2026-11-23T12:04:59Z").lamps.stall, Blink);
+    assert_eq!(s.at("2026-11-23T12:05:01Z").lamps.stall, Off);
     assert_eq!(
-        s.at("2026-11-23T12:05:01Z").lamps.fuel,
+        s.at("2026-11-23T14:59:59Z").lamps.warn,
         Blink,
-        "still this block"
+        "the reset is still ahead"
     );
-    // The next block starts clean.
-    s.respond(r("2026-11-23T15:30:00Z", "b", [1_000, 0, 0, 0]));
-    assert_eq!(s.at("2026-11-23T15:31:00Z").lamps.fuel, Off);
+    let u = s.at("2026-11-23T15:00:01Z");
+    assert_eq!((u.lamps.warn, u.fuel.limit_reset_at), (Off, None));
 }
 
 #[test]
-fn a_failing_source_lights_check_and_says_why() {
+fn a_failing_source_blinks_stall_and_says_why() {
     let mut s = Scenario::new();
     s.live.set_health(SourceHealth {
         error: Some("cannot watch /x: permission denied".into()),
     });
     let u = s.at("2026-11-23T12:00:00Z");
-    assert_eq!(u.lamps.check, On);
-    assert!(!u.sources.jsonl.ok);
+    assert_eq!((u.lamps.stall, u.stall), (Blink, true));
+    assert_eq!(u.sources.jsonl.ok, Some(false));
     assert_eq!(
         u.sources.jsonl.error.as_deref(),
         Some("cannot watch /x: permission denied")
     );
     s.live.set_health(SourceHealth::default());
-    assert_eq!(s.at("2026-11-23T12:00:00Z").lamps.check, Off);
+    assert_eq!(s.at("2026-11-23T12:00:00Z").lamps.stall, Off);
 }
 
 #[test]
@@ -378,13 +447,22 @@ fn cost_today_turns_over_at_local_midnight() {
     // In UTC both fall on the 24th.
     s.settings.tz = TimeZone::UTC;
     assert_eq!(s.at("2026-11-24T05:02:00Z").cost.today_usd, 0.45);
-    s.settings.cost_full_scale_usd = 0.9;
-    assert_eq!(s.at("2026-11-24T05:02:00Z").gauges.cost, Some(0.5));
+    s.settings.scales.cost_full_scale_usd = 0.9;
+    s.settings.needles = [Dial::Cost, Dial::Tach, Dial::Context, Dial::Weekly];
+    let u = s.at("2026-11-24T05:02:00Z");
+    assert_eq!(u.gauges.get(Dial::Cost), Some(0.5));
+    assert_eq!(u.needles, ["cost", "tach", "context", "weekly"]);
+    assert_eq!(
+        u.gauge_report().needles[0],
+        Some(0.5),
+        "the first needle shows COST"
+    );
 }
 
 #[test]
-fn temp_and_model_follow_the_main_chain_only() {
+fn context_and_model_follow_the_main_chain_only() {
     let mut s = Scenario::new();
+    s.settings.needles = [Dial::Fuel, Dial::Tach, Dial::Context, Dial::Boost];
     s.respond(r("2026-11-23T12:00:00Z", "m", [100, 10, 20_000, 140_000]).model("claude-opus-4-6"));
     s.write_to(
         "p/session-a/subagents/agent-1.jsonl",
@@ -395,39 +473,53 @@ fn temp_and_model_follow_the_main_chain_only() {
     );
     let u = s.at("2026-11-23T12:00:10Z");
     assert_eq!(
-        (u.model.family, u.model.id.as_deref()),
-        (Some("opus"), Some("claude-opus-4-6"))
+        (u.model.family, u.model.id.as_deref(), u.last_model),
+        (Some("opus"), Some("claude-opus-4-6"), Some("opus"))
     );
     assert_eq!(u.lamps.model, On);
+    assert_eq!(
+        u.model.color.map(|c| c.to_string()).as_deref(),
+        Some("#e0301e")
+    );
+    assert_eq!(u.gauge_report().color, u.model.color);
     assert_eq!(u.context.used_tokens, Some(160_100));
     assert_eq!(u.context.window_tokens, Some(200_000));
     assert_eq!(u.context.session_id.as_deref(), Some("session-a"));
-    assert_eq!(u.lamps.hot, On, "80.05 % of 200k");
+    assert_eq!(u.gauges.get(Dial::Context), Some(0.8005));
     // The subagent's tokens still count on the tach (input, output, cache writes).
     assert_eq!(u.tach.tokens_per_min, 20_110.0 + 50_010.0);
     s.respond(r("2026-11-23T12:01:00Z", "m2", [100, 10, 0, 190_000]).model("claude-sonnet-4-5"));
     let u = s.at("2026-11-23T12:01:00Z");
-    assert_eq!((u.lamps.model, u.lamps.hot), (Off, Blink));
+    assert_eq!((u.lamps.model, u.last_model), (On, Some("sonnet")));
+    assert_eq!(
+        u.model.color.map(|c| c.to_string()).as_deref(),
+        Some("#ff9f1c")
+    );
+    // A `<synthetic>` line is not the main chain's model.
+    s.respond(r("2026-11-23T12:02:00Z", "syn", [0, 0, 0, 0]).model("<synthetic>"));
+    assert_eq!(s.at("2026-11-23T12:02:00Z").last_model, Some("sonnet"));
 }
 
 #[test]
-fn a_session_past_200k_has_the_1m_window() {
+fn after_the_stale_limit_model_context_thinking_and_cache_are_unknown() {
     let mut s = Scenario::new();
-    s.respond(r("2026-11-23T12:00:00Z", "big", [10, 10, 0, 250_000]));
-    s.respond(r("2026-11-23T12:01:00Z", "after", [10, 10, 0, 150_000]));
-    let u = s.at("2026-11-23T12:02:00Z");
+    s.respond(r("2026-11-23T12:00:00Z", "m", [100, 10, 20_000, 140_000]).model("claude-opus-4-6"));
+    let fresh = s.at("2026-11-23T16:59:59Z");
+    assert_eq!(fresh.lamps.model, On);
+    assert!(fresh.context.used_tokens.is_some() && fresh.cache_hit_rate.is_some());
+    assert!(fresh.thinking_ratio.is_some());
+    let stale = s.at("2026-11-23T17:00:00Z");
     assert_eq!(
-        (u.context.used_tokens, u.context.window_tokens),
-        (Some(150_010), Some(1_000_000))
+        (stale.lamps.model, stale.last_model, stale.model.color),
+        (Off, None, None)
     );
-    assert_eq!(u.lamps.hot, Off);
-    // Another session keeps the default window.
-    s.write_to(
-        "p/session-b.jsonl",
-        &r("2026-11-23T12:03:00Z", "b", [10, 10, 0, 100_000]).line(),
-    );
-    let u = s.at("2026-11-23T12:03:00Z");
-    assert_eq!(u.context.window_tokens, Some(200_000));
+    assert_eq!(stale.model.id, None);
+    assert!(stale.context.used_tokens.is_none() && stale.context.session_id.is_none());
+    assert!(stale.cache_hit_rate.is_none() && stale.thinking_ratio.is_none());
+    assert!(stale.gauges.get(Dial::Boost).is_none() && stale.gauges.get(Dial::Temp).is_none());
+    // REDLINE_STALE_AFTER moves the limit.
+    s.settings.thresholds.stale_after_ms = 60_000;
+    assert_eq!(s.at("2026-11-23T12:01:00Z").lamps.model, Off);
 }
 
 #[test]
@@ -560,13 +652,17 @@ fn the_plans_own_limits_drive_fuel_until_they_reset() {
     s.live.apply_status(&status(&format!(
         r#"{{"session_id":"session-a","rate_limits":{{"five_hour":{{"used_percentage":88,"resets_at":{reset}}},
             "seven_day":{{"used_percentage":40,"resets_at":{week}}}}}}}"#
-    )));
+    )), t("2026-11-23T12:00:00Z"));
     let u = s.at("2026-11-23T12:00:00Z");
     assert_eq!(
         (u.fuel.remaining, u.fuel.basis),
         (Some(0.12), Some("rate_limits"))
     );
-    assert_eq!(u.lamps.fuel, On);
+    assert_eq!(u.lamps.warn, On, "88 % of the window used");
+    assert_eq!(
+        (u.window_5h_pct, u.fuel.source),
+        (Some(0.88), Some("statusline"))
+    );
     assert_eq!(u.fuel.weekly_used, Some(0.4));
     assert_eq!(
         u.fuel.weekly_reset_at.as_deref(),
@@ -575,9 +671,12 @@ fn the_plans_own_limits_drive_fuel_until_they_reset() {
     // The estimate's block figures stay alongside.
     assert_eq!(u.fuel.block_tokens, Some(100_000));
     // A lower figure for the same window (another session, behind) does not lower use.
-    s.live.apply_status(&status(&format!(
-        r#"{{"rate_limits":{{"five_hour":{{"used_percentage":30,"resets_at":{reset}}}}}}}"#
-    )));
+    s.live.apply_status(
+        &status(&format!(
+            r#"{{"rate_limits":{{"five_hour":{{"used_percentage":30,"resets_at":{reset}}}}}}}"#
+        )),
+        t("2026-11-23T12:00:00Z"),
+    );
     assert_eq!(s.at("2026-11-23T12:00:01Z").fuel.remaining, Some(0.12));
     // After the reset the estimate is back.
     let u = s.at("2026-11-23T14:00:00Z");
@@ -587,9 +686,12 @@ fn the_plans_own_limits_drive_fuel_until_they_reset() {
     );
     // A new window replaces the old.
     let next = t("2026-11-23T19:00:00Z") / 1000;
-    s.live.apply_status(&status(&format!(
-        r#"{{"rate_limits":{{"five_hour":{{"used_percentage":3,"resets_at":{next}}}}}}}"#
-    )));
+    s.live.apply_status(
+        &status(&format!(
+            r#"{{"rate_limits":{{"five_hour":{{"used_percentage":3,"resets_at":{next}}}}}}}"#
+        )),
+        t("2026-11-23T12:00:00Z"),
+    );
     assert_eq!(s.at("2026-11-23T14:00:01Z").fuel.remaining, Some(0.97));
 }
 
@@ -597,17 +699,22 @@ fn the_plans_own_limits_drive_fuel_until_they_reset() {
 fn the_status_line_sets_the_context_window() {
     let mut s = Scenario::new();
     s.respond(r("2026-11-23T12:00:00Z", "a", [10, 10, 0, 150_000]));
-    assert_eq!(s.at("2026-11-23T12:00:01Z").lamps.hot, Off);
-    s.live.apply_status(&status(
-        r#"{"session_id":"session-a","context_window":{"context_window_size":155000}}"#,
-    ));
+    assert!(!s.at("2026-11-23T12:00:01Z").sources.statusline.configured);
+    s.live.apply_status(
+        &status(r#"{"session_id":"session-a","context_window":{"context_window_size":155000}}"#),
+        t("2026-11-23T12:00:00Z"),
+    );
     let u = s.at("2026-11-23T12:00:01Z");
     assert_eq!(u.context.window_tokens, Some(155_000));
-    assert_eq!(u.lamps.hot, Blink, "150,010 of 155,000");
+    assert_eq!(
+        (u.sources.statusline.configured, u.sources.statusline.ok),
+        (true, Some(true))
+    );
     // Another session's window changes nothing here.
-    s.live.apply_status(&status(
-        r#"{"session_id":"other","context_window":{"context_window_size":1000000}}"#,
-    ));
+    s.live.apply_status(
+        &status(r#"{"session_id":"other","context_window":{"context_window_size":1000000}}"#),
+        t("2026-11-23T12:00:00Z"),
+    );
     assert_eq!(
         s.at("2026-11-23T12:00:01Z").context.window_tokens,
         Some(155_000)
@@ -654,11 +761,7 @@ fn hooks_hold_the_tach_during_a_turn_end_sessions_and_report_rate_limits() {
         t("2026-11-23T12:14:00Z"),
     );
     let u = s.at("2026-11-23T12:14:01Z");
-    assert!(
-        u.context.used_tokens.is_none()
-            && u.gauges.temp.is_none()
-            && u.context.session_id.is_none()
-    );
+    assert!(u.context.used_tokens.is_none() && u.context.session_id.is_none());
     assert_eq!(u.model.family, Some("sonnet"), "MODEL keeps the last model");
     s.respond(r("2026-11-23T12:20:00Z", "c", [10, 10, 0, 1_000]));
     assert_eq!(
@@ -666,14 +769,15 @@ fn hooks_hold_the_tach_during_a_turn_end_sessions_and_report_rate_limits() {
         Some(1_010)
     );
 
-    // StopFailure on a rate limit blinks FUEL for the block.
-    assert_eq!(s.at("2026-11-23T12:20:01Z").lamps.fuel, Off);
+    // StopFailure on a rate limit blinks WARN until the block ends (no plan figure).
+    assert_eq!(s.at("2026-11-23T12:20:01Z").lamps.warn, Off);
     s.live.apply_hook(
         &hook(r#"{"session_id":"session-a","hook_event_name":"StopFailure","error":"rate_limit"}"#),
         t("2026-11-23T12:21:00Z"),
     );
-    assert_eq!(s.at("2026-11-23T12:21:01Z").lamps.fuel, Blink);
-    assert_eq!(s.at("2026-11-23T17:21:01Z").lamps.fuel, Off);
+    assert_eq!(s.at("2026-11-23T12:21:01Z").lamps.warn, Blink);
+    assert_eq!(s.at("2026-11-23T16:59:59Z").lamps.warn, Blink);
+    assert_eq!(s.at("2026-11-23T17:00:01Z").lamps.warn, Off);
     // Other failures do not.
     s.live.apply_hook(
         &hook(
@@ -681,5 +785,281 @@ fn hooks_hold_the_tach_during_a_turn_end_sessions_and_report_rate_limits() {
         ),
         t("2026-11-23T18:00:00Z"),
     );
-    assert_eq!(s.at("2026-11-23T18:00:01Z").lamps.fuel, Off);
+    assert_eq!(s.at("2026-11-23T18:00:01Z").lamps.warn, Off);
+}
+
+/// A user line of the main chain: a prompt, or a tool's result.
+fn user(at: &str, content: Value) -> String {
+    json!({"type": "user", "isSidechain": false, "sessionId": "s", "version": "2.1.39",
+           "timestamp": iso(t(at)), "message": {"role": "user", "content": content}})
+    .to_string()
+}
+
+fn thinking_block(text: &str, signature: &str) -> Value {
+    json!([{"type": "thinking", "thinking": text, "signature": signature}])
+}
+
+#[test]
+fn thinking_is_split_by_characters_and_counted_once_per_response() {
+    let mut s = Scenario::new();
+    // One response in three lines, as Claude Code streams it: 300 characters of
+    // thinking, 100 of text; the last copy carries the final output.
+    let think = "t".repeat(300);
+    s.respond(r("2026-11-23T12:00:00Z", "x", [10, 1, 0, 0]).content(thinking_block(&think, "sig")));
+    s.respond(
+        r("2026-11-23T12:00:00Z", "x", [10, 1, 0, 0])
+            .content(json!([{"type": "text", "text": "v".repeat(100)}])),
+    );
+    s.respond(
+        r("2026-11-23T12:00:01Z", "x", [10, 400, 0, 0]).content(json!([
+            {"type": "tool_use", "id": "t1", "name": "Bash", "input": {}}
+        ])),
+    );
+    let u = s.at("2026-11-23T12:00:05Z");
+    // 300 / (300 + 100 + 2) of 400 output tokens.
+    let want: f64 = 400.0 * 300.0 / 402.0;
+    assert_eq!(u.thinking.output_tokens, Some(400));
+    assert_eq!(u.thinking.thinking_tokens, Some(want.round() as u64));
+    assert_eq!(
+        u.thinking_ratio,
+        Some(((want / 400.0) * 10_000.0).round() / 10_000.0)
+    );
+    assert_eq!(
+        (u.thinking.basis, u.thinking.source),
+        (Some("estimate"), Some("jsonl"))
+    );
+    assert_eq!(
+        u.gauges
+            .get(Dial::Temp)
+            .map(f64::from)
+            .map(|g| (g * 1e4).round()),
+        Some(7463.0)
+    );
+    // A resumed session writes the same lines again in the same file: nothing changes.
+    s.respond(r("2026-11-23T12:00:00Z", "x", [10, 1, 0, 0]).content(thinking_block(&think, "sig")));
+    s.respond(
+        r("2026-11-23T12:00:00Z", "x", [10, 1, 0, 0])
+            .content(json!([{"type": "text", "text": "v".repeat(100)}])),
+    );
+    assert_eq!(s.at("2026-11-23T12:00:05Z").thinking, u.thinking);
+    // So does a copy in another session's file.
+    s.write_to(
+        "p/session-b.jsonl",
+        &r("2026-11-23T12:00:00Z", "x", [10, 400, 0, 0])
+            .content(thinking_block(&think, "sig"))
+            .line(),
+    );
+    assert_eq!(s.at("2026-11-23T12:00:05Z").thinking, u.thinking);
+    // A response without thinking adds output, no thinking.
+    s.respond(r("2026-11-23T12:00:10Z", "plain", [10, 600, 0, 0]));
+    let u = s.at("2026-11-23T12:00:15Z");
+    assert_eq!(u.thinking.output_tokens, Some(1_000));
+    assert_eq!(u.thinking.thinking_tokens, Some(want.round() as u64));
+}
+
+#[test]
+fn thinking_from_signatures_exact_figures_and_redacted_blocks() {
+    let mut s = Scenario::new();
+    // A signature of 500 characters stands for (500 - 242.5) / 1.2864 = 200 characters.
+    let sig = "A".repeat(500);
+    s.respond(r("2026-11-23T12:00:00Z", "sig", [10, 1, 0, 0]).content(thinking_block("", &sig)));
+    s.respond(
+        r("2026-11-23T12:00:00Z", "sig", [10, 300, 0, 0])
+            .content(json!([{"type": "text", "text": "v".repeat(100)}])),
+    );
+    let u = s.at("2026-11-23T12:00:01Z");
+    assert_eq!(u.thinking.thinking_tokens, Some(200));
+    assert_eq!(u.thinking.basis, Some("estimate"));
+    // A redacted signature without text says nothing: the response is left out.
+    s.respond(
+        r("2026-11-23T12:00:02Z", "red", [10, 5_000, 0, 0])
+            .content(thinking_block("", "[REDACTED_SIGNATURE]")),
+    );
+    let u = s.at("2026-11-23T12:00:03Z");
+    assert_eq!(
+        (u.thinking.thinking_tokens, u.thinking.output_tokens),
+        (Some(200), Some(300))
+    );
+    // The usage line's own figure is exact, and outranks the blocks.
+    let mut exact =
+        r("2026-11-23T12:00:04Z", "ex", [10, 700, 0, 0]).content(thinking_block("x", "s"));
+    exact.extra.push(("__", Value::Null));
+    let line = exact.line().replace(
+        r#""output_tokens":700"#,
+        r#""output_tokens":700,"output_tokens_details":{"thinking_tokens":350}"#,
+    );
+    s.write(&line);
+    let u = s.at("2026-11-23T12:00:05Z");
+    assert_eq!(
+        (u.thinking.thinking_tokens, u.thinking.output_tokens),
+        (Some(550), Some(1_000))
+    );
+    assert_eq!(
+        u.thinking.basis,
+        Some("estimate"),
+        "the least certain basis counted"
+    );
+    // Only redacted responses in the window: unknown, never a made-up zero.
+    let mut only = Scenario::new();
+    only.respond(
+        r("2026-11-23T12:00:02Z", "red", [10, 5_000, 0, 0])
+            .content(thinking_block("", "[REDACTED_SIGNATURE]")),
+    );
+    let u = only.at("2026-11-23T12:00:03Z");
+    assert_eq!(
+        (u.thinking_ratio, u.thinking.basis),
+        (None, Some("unknown"))
+    );
+    assert_eq!(u.gauges.get(Dial::Temp), None);
+}
+
+#[test]
+fn the_ratio_window_holds_while_idle_and_boost_is_the_cache_hit_rate() {
+    let mut s = Scenario::new();
+    // Cache reads 90k of a 100k prompt.
+    s.respond(r("2026-11-23T12:00:00Z", "a", [1_000, 10, 9_000, 90_000]));
+    let u = s.at("2026-11-23T12:00:01Z");
+    assert_eq!(u.cache_hit_rate, Some(0.9));
+    assert_eq!(
+        (u.cache.read_tokens, u.cache.prompt_tokens),
+        (Some(90_000), Some(100_000))
+    );
+    assert_eq!(u.gauges.get(Dial::Boost), Some(0.9));
+    // Five minutes later a cold response: the window (the five minutes up to the newest
+    // response) holds only it.
+    s.respond(r("2026-11-23T12:06:00Z", "b", [40_000, 10, 0, 10_000]));
+    assert_eq!(s.at("2026-11-23T12:06:01Z").cache_hit_rate, Some(0.2));
+    // An hour of quiet: the value holds, as the needle should.
+    assert_eq!(s.at("2026-11-23T13:06:01Z").cache_hit_rate, Some(0.2));
+    // Both in the window.
+    s.settings.ratio_window_s = 600;
+    assert_eq!(s.at("2026-11-23T12:06:01Z").cache_hit_rate, Some(0.6667));
+}
+
+#[test]
+fn warn_lights_for_a_cold_cache_only_while_active_and_over_enough_prompt() {
+    let mut s = Scenario::new();
+    s.respond(r("2026-11-23T12:00:00Z", "a", [9_000, 10, 0, 900]));
+    let u = s.at("2026-11-23T12:00:30Z");
+    assert_eq!(
+        (u.cache_hit_rate, u.lamps.warn),
+        (Some(0.0909), Off),
+        "under 10,000 prompt tokens"
+    );
+    s.respond(r("2026-11-23T12:00:40Z", "b", [1_000, 10, 0, 0]));
+    let u = s.at("2026-11-23T12:01:00Z");
+    assert_eq!(u.lamps.warn, On, "10,900 prompt tokens, 8 % from the cache");
+    // Not active any more (no telemetry for 120 s): the floor no longer matters.
+    assert_eq!(s.at("2026-11-23T12:02:40Z").lamps.warn, Off);
+    // A warm cache keeps it dark.
+    s.respond(r("2026-11-23T12:03:00Z", "c", [100, 10, 0, 200_000]));
+    assert_eq!(s.at("2026-11-23T12:03:10Z").lamps.warn, Off);
+    // The floor is configuration.
+    s.settings.thresholds.cache_floor = 0.99;
+    assert_eq!(s.at("2026-11-23T12:03:10Z").lamps.warn, On);
+}
+
+#[test]
+fn stall_lights_when_a_prompt_waits_too_long_but_not_while_a_tool_runs() {
+    let mut s = Scenario::new();
+    s.respond(r("2026-11-23T12:00:00Z", "a", [10, 10, 0, 0]));
+    s.write(&user("2026-11-23T12:01:00Z", json!("please fix the build")));
+    let u = s.at("2026-11-23T12:03:59Z");
+    assert_eq!((u.lamps.stall, u.turn.in_progress), (Off, true));
+    assert_eq!(
+        (u.turn.basis, u.turn.since.as_deref()),
+        (Some("transcript"), Some("2026-11-23T12:01:00Z"))
+    );
+    assert_eq!(u.lamps.idle, Off, "a turn is open");
+    let u = s.at("2026-11-23T12:04:00Z");
+    assert_eq!(
+        (u.lamps.stall, u.stall),
+        (On, true),
+        "180 s without telemetry, waiting"
+    );
+    // The model answers with a tool call: a tool runs, however long.
+    s.respond(
+        r("2026-11-23T12:04:10Z", "b", [10, 10, 0, 0]).content(json!([
+            {"type": "tool_use", "id": "t", "name": "Bash", "input": {"command": "make"}}
+        ])),
+    );
+    assert_eq!(s.at("2026-11-23T12:20:00Z").lamps.stall, Off);
+    assert!(s.at("2026-11-23T12:20:00Z").turn.in_progress);
+    // Its result goes back: the model's move again.
+    s.write(&user(
+        "2026-11-23T12:21:00Z",
+        json!([{"type": "tool_result", "tool_use_id": "t", "content": "ok"}]),
+    ));
+    assert_eq!(s.at("2026-11-23T12:23:59Z").lamps.stall, Off);
+    assert_eq!(s.at("2026-11-23T12:24:00Z").lamps.stall, On);
+    // REDLINE_STALL_AFTER moves the limit.
+    s.settings.thresholds.stall_after_ms = 30_000;
+    assert_eq!(s.at("2026-11-23T12:21:30Z").lamps.stall, On);
+    // The answer ends the wait; a failing source outranks it (blink).
+    s.respond(r("2026-11-23T12:25:00Z", "c", [10, 10, 0, 0]));
+    let u = s.at("2026-11-23T12:25:01Z");
+    assert_eq!((u.lamps.stall, u.turn.in_progress), (Off, false));
+    // A waiting session older than the stale limit is over.
+    s.write(&user("2026-11-23T12:30:00Z", json!("and the tests")));
+    assert_eq!(s.at("2026-11-23T17:29:59Z").lamps.stall, On);
+    assert_eq!(s.at("2026-11-23T17:30:00Z").lamps.stall, Off);
+}
+
+#[test]
+fn hooks_decide_the_turn_once_a_session_sends_them() {
+    let mut s = Scenario::new();
+    let h = |s: &mut Scenario, name: &str, at: &str| {
+        s.live.apply_hook(
+            &hook(&format!(
+                r#"{{"session_id":"session-a","hook_event_name":"{name}"}}"#
+            )),
+            t(at),
+        );
+    };
+    assert!(!s.at("2026-11-23T12:00:00Z").sources.hooks.configured);
+    h(&mut s, "UserPromptSubmit", "2026-11-23T12:00:00Z");
+    let u = s.at("2026-11-23T12:00:01Z");
+    assert_eq!((u.turn.in_progress, u.turn.basis), (true, Some("hooks")));
+    assert_eq!(
+        (u.sources.hooks.configured, u.sources.hooks.ok),
+        (true, Some(true))
+    );
+    assert_eq!(s.at("2026-11-23T12:03:00Z").lamps.stall, On);
+    h(&mut s, "PreToolUse", "2026-11-23T12:03:10Z");
+    assert_eq!(
+        s.at("2026-11-23T12:13:00Z").lamps.stall,
+        Off,
+        "a ten-minute build"
+    );
+    h(&mut s, "PostToolUse", "2026-11-23T12:13:10Z");
+    assert_eq!(s.at("2026-11-23T12:16:09Z").lamps.stall, Off);
+    assert_eq!(s.at("2026-11-23T12:16:10Z").lamps.stall, On);
+    // Transcript lines of a hooked session are telemetry but do not decide its turn.
+    s.write(&user("2026-11-23T12:16:20Z", json!("more")));
+    assert_eq!(
+        s.at("2026-11-23T12:16:21Z").lamps.stall,
+        Off,
+        "fresh telemetry"
+    );
+    h(&mut s, "Stop", "2026-11-23T12:17:00Z");
+    let u = s.at("2026-11-23T12:25:00Z");
+    assert_eq!((u.lamps.stall, u.turn.in_progress), (Off, false));
+    assert_eq!(u.lamps.idle, Pulse);
+}
+
+#[test]
+fn idle_pulses_after_two_quiet_minutes_without_a_turn() {
+    let mut s = Scenario::new();
+    s.respond(r("2026-11-23T12:00:00Z", "a", [10, 10, 0, 0]));
+    assert_eq!(s.at("2026-11-23T12:01:59Z").lamps.idle, Off);
+    let u = s.at("2026-11-23T12:02:00Z");
+    assert_eq!((u.lamps.idle, u.idle), (Pulse, true));
+    // Any telemetry wakes it: a statusLine object, a hook, an OpenTelemetry export.
+    s.live
+        .apply_status(&status(r#"{"session_id":"x"}"#), t("2026-11-23T12:05:00Z"));
+    assert_eq!(s.at("2026-11-23T12:05:01Z").lamps.idle, Off);
+    assert_eq!(s.at("2026-11-23T12:07:00Z").lamps.idle, Pulse);
+    // A prompt waiting for the model keeps it dark, however quiet.
+    s.write(&user("2026-11-23T12:10:00Z", json!("go")));
+    assert_eq!(s.at("2026-11-23T12:30:00Z").lamps.idle, Off);
 }

@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use redline_core::LampState::{Off, On};
+use redline_core::LampState::{Blink, Off};
 use redline_core::TokenCounts;
 use redline_engine::live::{Live, Settings};
 use redline_engine::otlp::{Encoding, Signal, decode};
@@ -177,7 +177,7 @@ fn deltas_from_two_hosts_add_up_and_each_host_has_its_day() {
     // A block counts every kind of token, cache reads too, as ccusage does.
     let all = (100 + 50 + 1000 + 10) + (1 + 2 + 3 + 4) + 30 + 10;
     assert_eq!(u.fuel.block_tokens, Some(all));
-    assert!(u.sources.otlp.ok);
+    assert_eq!(u.sources.otlp.ok, Some(true));
     assert_eq!(
         u.sources.otlp.last_event_at.as_deref(),
         Some("2026-11-23T10:00:10Z")
@@ -413,7 +413,7 @@ fn api_request_events_drive_the_tach_and_api_errors_light_check() {
         "1000+4000 and 1000+2000; cache reads do not count"
     );
     assert_eq!(u.model.id.as_deref(), Some("claude-opus-4-6"));
-    assert_eq!(u.lamps.check, Off);
+    assert_eq!(u.lamps.stall, Off);
     let u = d.live.usage(t("2026-11-23T10:01:20Z"), &d.settings);
     assert_eq!(u.tach.tokens_per_min, 3000.0);
     assert_eq!(u.fuel.block_tokens, Some(108_000));
@@ -431,14 +431,14 @@ fn api_request_events_drive_the_tach_and_api_errors_light_check() {
         d.live
             .usage(t("2026-11-23T10:02:05Z"), &d.settings)
             .lamps
-            .check,
-        On
+            .stall,
+        Blink
     );
     assert_eq!(
         d.live
             .usage(t("2026-11-23T10:07:01Z"), &d.settings)
             .lamps
-            .check,
+            .stall,
         Off
     );
 }

@@ -922,10 +922,10 @@ fn check_usage(u: &Usage, at: i64) {
         u.cost.block_usd.is_none_or(money),
         "cost of the block {ctx}"
     );
-    let g = &u.gauges;
+    assert!(u.gauges.0.iter().all(|(_, g)| gauge(*g)), "gauges {ctx}");
     assert!(
-        gauge(g.tach) && gauge(g.fuel) && gauge(g.cost) && gauge(g.temp),
-        "gauges {ctx}"
+        unit(u.thinking_ratio) && unit(u.cache_hit_rate) && unit(u.window_5h_pct),
+        "ratios {ctx}"
     );
     serde_json::to_string(u).expect("/usage serializes");
 }

@@ -31,7 +31,12 @@ impl Live {
         }
         let e = self.ledger.get(slot);
         let session = self.files.get(e.file).session.clone();
-        if self.claude.ended.get(&session).is_some_and(|&t| t >= e.ts_ms) {
+        if self
+            .claude
+            .ended
+            .get(&session)
+            .is_some_and(|&t| t >= e.ts_ms)
+        {
             return None;
         }
         let big = self

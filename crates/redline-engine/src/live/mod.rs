@@ -36,10 +36,10 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
 
 use jiff::tz::TimeZone;
+use redline_core::TokenCounts;
 use redline_core::gauges::{Dial, Readings, Scales, positions};
 use redline_core::lamps::{LampInputs, Thresholds, lamps};
 use redline_core::turn::SessionTurn;
-use redline_core::TokenCounts;
 
 use crate::blocks::{BLOCK_MS, BlockEntry, BlockWalk};
 use crate::ledger::{
@@ -393,9 +393,16 @@ impl Live {
         let line32 = u32::try_from(line_no).unwrap_or(u32::MAX);
         let mut entry = Entry::new(&rec, model, file, line32);
         let mut run = self.runs.get(&file).copied().unwrap_or_default();
-        run.mark(rec.key, &mut entry);
+        run.mark(rec.key, rec.content_hash, &mut entry);
         let answer = self.ledger.offer(rec.key, entry, &self.files);
-        run.offered(rec.key, &answer, &self.ledger, file, line32);
+        run.offered(
+            rec.key,
+            rec.content_hash,
+            &answer,
+            &self.ledger,
+            file,
+            line32,
+        );
         self.runs.insert(file, run);
         let (slot, old) = match answer {
             Offered::Kept(_) => {
@@ -556,11 +563,7 @@ impl Live {
                     self.claude.status_ms,
                     None,
                 ),
-                hooks: usage::Source::new(
-                    self.claude.hook_ms.is_some(),
-                    self.claude.hook_ms,
-                    None,
-                ),
+                hooks: usage::Source::new(self.claude.hook_ms.is_some(), self.claude.hook_ms, None),
             },
             tach: usage::Tach {
                 tokens_per_min: (tokens_per_min * 10.0).round() / 10.0,
@@ -591,9 +594,7 @@ impl Live {
                 basis: turn.basis.map(|b| b.as_str()),
             },
             needles: s.needles.map(Dial::name),
-            gauges: NeedleGauges(std::array::from_fn(|i| {
-                (s.needles[i], gauge_positions[i])
-            })),
+            gauges: NeedleGauges(std::array::from_fn(|i| (s.needles[i], gauge_positions[i]))),
             lamps: l,
         }
     }

@@ -250,7 +250,6 @@ impl Live {
         self.telemetry(received_ms);
     }
 
-
     /// Sets what is failing with OpenTelemetry (the store cannot be written), or `None`.
     pub fn set_otlp_error(&mut self, error: Option<String>) {
         self.otlp.error = error;

@@ -42,7 +42,8 @@ impl Live {
         }
         let held = turn.in_progress
             && turn.basis == Some(Basis::Hooks)
-            && c.hook_ms.is_some_and(|t| now_ms.saturating_sub(t) < TURN_HOLD_MS);
+            && c.hook_ms
+                .is_some_and(|t| now_ms.saturating_sub(t) < TURN_HOLD_MS);
         if held {
             per_min = per_min.max(c.tach_hold);
         } else {

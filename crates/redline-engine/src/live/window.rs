@@ -59,7 +59,9 @@ impl Window5h {
             projected_tokens: self.projected,
             limit_reset_at: self.limit_reset_s.map(|s| format_s(s.saturating_mul(1000))),
             weekly_used: self.weekly.map(|w| w.used),
-            weekly_reset_at: self.weekly.map(|w| format_s(w.resets_at_s.saturating_mul(1000))),
+            weekly_reset_at: self
+                .weekly
+                .map(|w| format_s(w.resets_at_s.saturating_mul(1000))),
         }
     }
 }
@@ -77,7 +79,9 @@ impl Live {
                     max_closed = max_closed.max(b.tokens.total());
                 }
             });
-            if let Some(reset) = e.limit_reset_s().filter(|&r| r.saturating_mul(1000) > now_ms)
+            if let Some(reset) = e
+                .limit_reset_s()
+                .filter(|&r| r.saturating_mul(1000) > now_ms)
             {
                 limit_reset_s = limit_reset_s.max(Some(reset));
             }
@@ -113,26 +117,36 @@ impl Live {
         };
         let block_tokens = active.as_ref().map_or(0, |b| b.tokens.total());
         let tokens = (!self.external.on || ext.is_some()).then_some(block_tokens);
-        let estimate =
-            budget.map(|b| round4((block_tokens as f64 / b as f64).clamp(0.0, 1.0)));
+        let estimate = budget.map(|b| round4((block_tokens as f64 / b as f64).clamp(0.0, 1.0)));
 
         // Claude Code's own plan figures, while their window lasts.
-        let live = |w: Option<LimitWindow>| w.filter(|w| w.resets_at_s.saturating_mul(1000) > now_ms);
+        let live =
+            |w: Option<LimitWindow>| w.filter(|w| w.resets_at_s.saturating_mul(1000) > now_ms);
         let five_hour = live(self.claude.five_hour);
         let (used, basis, source) = match five_hour {
-            Some(w) => (Some(round4(w.used)), Some("rate_limits"), Some("statusline")),
+            Some(w) => (
+                Some(round4(w.used)),
+                Some("rate_limits"),
+                Some("statusline"),
+            ),
             None => (
                 estimate,
                 estimate.map(|_| "estimate"),
-                estimate.map(|_| if self.external.on { "prometheus" } else { "jsonl" }),
+                estimate.map(|_| {
+                    if self.external.on {
+                        "prometheus"
+                    } else {
+                        "jsonl"
+                    }
+                }),
             ),
         };
-        // A turn that failed on a rate limit: pending until the plan's reset, else the
-        // open block's end, else five hours on.
+        // A turn that failed on a rate limit: pending until the plan's reset, else the end
+        // of the block it failed in, else five hours on.
         if let Some(t) = self.claude.rate_limited_ms.filter(|&t| t <= now_ms) {
-            let reset_ms = match (five_hour, &active) {
+            let reset_ms = match (five_hour, current) {
                 (Some(w), _) => w.resets_at_s.saturating_mul(1000),
-                (None, Some(b)) if b.start_ms <= t => b.end_ms,
+                (None, Some(b)) if b.start_ms <= t && t < b.end_ms => b.end_ms,
                 _ => t.saturating_add(BLOCK_MS),
             };
             if reset_ms > now_ms {
