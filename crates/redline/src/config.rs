@@ -172,12 +172,18 @@ fn parse_needles(names: &[String]) -> Result<[Dial; 4], String> {
                 .ok_or_else(|| format!("{n:?} is not a dial; the dials are {all}"))
         })
         .collect::<Result<Vec<Dial>, String>>()?;
-    let four: [Dial; 4] = dials
-        .try_into()
-        .map_err(|d: Vec<Dial>| format!("{} needles named; the cluster has 4 (any of {all})", d.len()))?;
+    let four: [Dial; 4] = dials.try_into().map_err(|d: Vec<Dial>| {
+        format!(
+            "{} needles named; the cluster has 4 (any of {all})",
+            d.len()
+        )
+    })?;
     for (i, d) in four.iter().enumerate() {
         if four[..i].contains(d) {
-            return Err(format!("{} is named twice; each needle shows its own dial", d.name()));
+            return Err(format!(
+                "{} is named twice; each needle shows its own dial",
+                d.name()
+            ));
         }
     }
     Ok(four)
@@ -490,9 +496,24 @@ pub fn resolve(
         cost_full_scale_usd: cost_full_scale,
         temp_cool: r.pick("zones.temp_cool", None, file.zones.temp_cool, dz.temp_cool),
         temp_hot: r.pick("zones.temp_hot", None, file.zones.temp_hot, dz.temp_hot),
-        cache_floor: r.pick("zones.cache_floor", None, file.zones.cache_floor, dz.cache_floor),
-        fuel_red_used: r.pick("zones.plan_red", None, file.zones.plan_red, dz.fuel_red_used),
-        context_red: r.pick("zones.context_red", None, file.zones.context_red, dz.context_red),
+        cache_floor: r.pick(
+            "zones.cache_floor",
+            None,
+            file.zones.cache_floor,
+            dz.cache_floor,
+        ),
+        fuel_red_used: r.pick(
+            "zones.plan_red",
+            None,
+            file.zones.plan_red,
+            dz.fuel_red_used,
+        ),
+        context_red: r.pick(
+            "zones.context_red",
+            None,
+            file.zones.context_red,
+            dz.context_red,
+        ),
     };
     if let Some((key, what)) = scales.problem() {
         let key = match key {
@@ -731,8 +752,11 @@ mod tests {
         let c = resolve(&DaemonArgs::default(), &no_source, &env_in(&d)).unwrap();
         assert_eq!(c.listen.to_string(), DEFAULT_LISTEN);
         assert!(!c.exposed());
-        assert_eq!(c.settings.tach_redline, 20_000);
+        assert_eq!(c.settings.tach_redline(), 20_000);
         assert_eq!(c.settings.tach_window_s, 60);
+        assert_eq!(c.settings.needles, Dial::DEFAULT_NEEDLES);
+        assert_eq!(c.settings.thresholds.stall_after_ms, 180_000);
+        assert_eq!(c.settings.thresholds.stale_after_ms, 18_000_000);
         assert_eq!(c.settings.budget, Budget::Max);
         assert!(c.resolved.iter().all(|r| r.origin == Origin::Default));
         assert_eq!(c.file, None);
@@ -743,7 +767,7 @@ mod tests {
         let d = temp("layers");
         std::fs::write(
             d.join("redline/config.toml"),
-            "listen = \"0.0.0.0:9000\"\ntach_redline = 30000\nblock_budget = 5000000\n[lamps]\nhot = 0.7\n",
+            "listen = \"0.0.0.0:9000\"\ntach_redline = 30000\nblock_budget = 5000000\nneedles = [\"cost\", \"tach\", \"weekly\", \"boost\"]\n[zones]\ntemp_hot = 0.7\n[lamps]\nwarn_used = 0.75\n",
         )
         .unwrap();
         let args = DaemonArgs {
@@ -758,9 +782,14 @@ mod tests {
         };
         let c = resolve(&args, &source, &env_in(&d)).unwrap();
         assert!(c.exposed());
-        assert_eq!(c.settings.tach_redline, 40_000);
+        assert_eq!(c.settings.tach_redline(), 40_000);
         assert_eq!(c.settings.budget, Budget::Tokens(5_000_000));
-        assert_eq!(c.settings.thresholds.hot, 0.7);
+        assert_eq!(c.settings.scales.temp_hot, 0.7);
+        assert_eq!(c.settings.thresholds.warn_used, 0.75);
+        assert_eq!(
+            c.settings.needles,
+            [Dial::Cost, Dial::Tach, Dial::Weekly, Dial::Boost]
+        );
         let origin = |k: &str| {
             c.resolved
                 .iter()
@@ -772,7 +801,8 @@ mod tests {
         assert_eq!(origin("listen"), Origin::File);
         assert_eq!(origin("tach_redline"), Origin::Env);
         assert_eq!(origin("tach_window"), Origin::Flag);
-        assert_eq!(origin("lamps.hot"), Origin::File);
+        assert_eq!(origin("zones.temp_hot"), Origin::File);
+        assert_eq!(origin("needles"), Origin::File);
         assert_eq!(origin("cost_full_scale"), Origin::Default);
     }
 
@@ -780,12 +810,12 @@ mod tests {
     fn errors_name_file_and_line_or_variable() {
         let d = temp("errors");
         let f = d.join("redline/config.toml");
-        std::fs::write(&f, "# redline\ntach_window = 60\n[lamps]\nfuel_low = 3\n").unwrap();
+        std::fs::write(&f, "# redline\ntach_window = 60\n[lamps]\nwarn_used = 3\n").unwrap();
         let e = resolve(&DaemonArgs::default(), &no_source, &env_in(&d))
             .unwrap_err()
             .to_string();
         assert!(
-            e.ends_with("config.toml:4: lamps.fuel_low: must be a share from 0 to 1"),
+            e.ends_with("config.toml:4: lamps.warn_used: must be a share from 0 to 1"),
             "{e}"
         );
         std::fs::write(&f, "tach_windw = 60\n").unwrap();
@@ -823,5 +853,82 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("missing.toml"), "{e}");
+    }
+
+    #[test]
+    fn the_first_clusters_lamp_keys_name_what_replaced_them() {
+        let d = temp("old-lamps");
+        let f = d.join("redline/config.toml");
+        for (text, key, names) in [
+            ("[lamps]\nfuel_low = 0.2\n", "lamps.fuel_low", "warn_used"),
+            (
+                "[lamps]\nhot_critical = 0.9\n",
+                "lamps.hot_critical",
+                "context_red",
+            ),
+        ] {
+            std::fs::write(&f, text).unwrap();
+            let e = resolve(&DaemonArgs::default(), &no_source, &env_in(&d))
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains("config.toml:2: ") && e.contains(key), "{e}");
+            assert!(e.contains(names), "{e}");
+        }
+    }
+
+    #[test]
+    fn needles_zones_and_limits_are_checked() {
+        let d = temp("needles");
+        let f = d.join("redline/config.toml");
+        std::fs::write(&f, "").unwrap();
+        let flag = |_: &str| Some(ValueSource::CommandLine);
+        let env = |_: &str| Some(ValueSource::EnvVariable);
+        let with = |needles: &str| DaemonArgs {
+            needles: Some(needles.into()),
+            ..DaemonArgs::default()
+        };
+        let c = resolve(&with("temp, fuel,context,TACH"), &flag, &env_in(&d)).unwrap();
+        assert_eq!(
+            c.settings.needles,
+            [Dial::Temp, Dial::Fuel, Dial::Context, Dial::Tach]
+        );
+        for (bad, says) in [
+            ("fuel,tach,temp", "3 needles"),
+            ("fuel,tach,temp,boost,cost", "5 needles"),
+            ("fuel,tach,fuel,boost", "fuel is named twice"),
+            ("fuel,tach,oil,boost", "\"oil\" is not a dial"),
+        ] {
+            let e = resolve(&with(bad), &env, &env_in(&d))
+                .unwrap_err()
+                .to_string();
+            assert!(
+                e.starts_with("REDLINE_NEEDLES: ") && e.contains(says),
+                "{e}"
+            );
+        }
+        let args = DaemonArgs {
+            stall_after: Some(0),
+            ..DaemonArgs::default()
+        };
+        let e = resolve(&args, &env, &env_in(&d)).unwrap_err().to_string();
+        assert!(e.starts_with("REDLINE_STALL_AFTER: "), "{e}");
+        std::fs::write(&f, "[zones]\ntemp_cool = 0.7\ntemp_hot = 0.5\n").unwrap();
+        let e = resolve(&DaemonArgs::default(), &no_source, &env_in(&d))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("config.toml:2: zones.temp_cool: must not be above temp_hot"),
+            "{e}"
+        );
+        std::fs::write(&f, "[zones]\ncache_floor = 0.3\n").unwrap();
+        let c = resolve(&DaemonArgs::default(), &no_source, &env_in(&d)).unwrap();
+        assert_eq!(
+            (
+                c.settings.scales.cache_floor,
+                c.settings.thresholds.cache_floor
+            ),
+            (0.3, 0.3),
+            "BOOST's red zone and WARN's floor are one setting"
+        );
     }
 }

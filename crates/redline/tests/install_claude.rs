@@ -100,8 +100,9 @@ impl Drop for Home {
 }
 
 const URL: &str = "http://127.0.0.1:7878/hook";
-const EVENTS: [&str; 6] = [
+const EVENTS: [&str; 7] = [
     "UserPromptSubmit",
+    "PreToolUse",
     "PostToolUse",
     "Stop",
     "StopFailure",
@@ -147,7 +148,7 @@ fn settings_without_statusline_or_hooks() {
     for event in EVENTS {
         let groups = our_groups(&v, event);
         assert_eq!(groups.len(), 1, "{event}");
-        let expected = if event == "PostToolUse" {
+        let expected = if event == "PreToolUse" || event == "PostToolUse" {
             json!({"matcher": "*", "hooks": [ours()]})
         } else {
             json!({"hooks": [ours()]})
@@ -251,9 +252,10 @@ fn foreign_statusline_and_hooks_are_kept() {
     );
     assert_eq!(v["hooks"]["Stop"].as_array().unwrap().len(), 2);
     assert_eq!(
-        v["hooks"]["PreToolUse"],
-        json!([{"matcher": "Bash", "hooks": [{"type": "command", "command": "guard.sh"}]}])
+        v["hooks"]["PreToolUse"][0],
+        json!({"matcher": "Bash", "hooks": [{"type": "command", "command": "guard.sh"}]})
     );
+    assert_eq!(v["hooks"]["PreToolUse"].as_array().unwrap().len(), 2);
     for event in EVENTS {
         assert_eq!(our_groups(&v, event).len(), 1, "{event}");
     }
@@ -326,7 +328,7 @@ fn printing_writes_nothing() {
     let json_end = out.find("\n\n").unwrap();
     let snippet: Value = serde_json::from_str(&out[..json_end]).unwrap();
     assert_eq!(snippet["statusLine"]["command"], "redline statusline");
-    assert_eq!(snippet["hooks"].as_object().unwrap().len(), 6);
+    assert_eq!(snippet["hooks"].as_object().unwrap().len(), 7);
     assert!(out.contains("--write"), "{out}");
     assert!(!h.settings().exists());
 }

@@ -69,6 +69,10 @@ fn same(path: &str, want: &Value, got: &Value, diffs: &mut Vec<String>) {
             for k in keys {
                 match (w.get(k), g.get(k)) {
                     (Some(a), Some(b)) => same(&format!("{path}.{k}"), a, b, diffs),
+                    // redline's own fields, beside ccusage's (checked in `own_fields`).
+                    (None, Some(b)) if REDLINE_ONLY.contains(&k.as_str()) => {
+                        own_field(&format!("{path}.{k}"), g, b, diffs)
+                    }
                     (a, b) => diffs.push(format!("{path}.{k}: ccusage {a:?}, redline {b:?}")),
                 }
             }
@@ -108,6 +112,28 @@ fn same(path: &str, want: &Value, got: &Value, diffs: &mut Vec<String>) {
                 diffs.push(format!("{path}: ccusage {a}, redline {b}"));
             }
         }
+    }
+}
+
+/// Fields redline adds to ccusage's rows and totals.
+const REDLINE_ONLY: [&str; 2] = ["thinkingTokens", "cacheHitRate"];
+
+/// One of redline's own fields: `cacheHitRate` is the row's cache reads over its prompt
+/// (from the token fields ccusage agrees on), `thinkingTokens` a whole number no larger
+/// than the output, or `null`.
+fn own_field(path: &str, row: &serde_json::Map<String, Value>, v: &Value, diffs: &mut Vec<String>) {
+    let n = |k: &str| row.get(k).and_then(Value::as_f64).unwrap_or(0.0);
+    let ok = if path.ends_with("cacheHitRate") {
+        let prompt = n("inputTokens") + n("cacheCreationTokens") + n("cacheReadTokens");
+        match v.as_f64() {
+            Some(r) => prompt > 0.0 && (r - n("cacheReadTokens") / prompt).abs() < 1e-4,
+            None => v.is_null() && prompt == 0.0,
+        }
+    } else {
+        v.is_null() || v.as_u64().is_some_and(|t| t as f64 <= n("outputTokens"))
+    };
+    if !ok {
+        diffs.push(format!("{path}: {v} does not fit the row"));
     }
 }
 

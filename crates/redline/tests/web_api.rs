@@ -24,7 +24,7 @@ fn page_assets_and_config() {
     );
     let r = d.get("/");
     assert_eq!(r.status, 200);
-    assert!(r.head.contains("text/html") && r.body.contains(r#"data-gauge="tach""#));
+    assert!(r.head.contains("text/html") && r.body.contains("/assets/app.js"));
     for (path, kind) in [
         ("/assets/app.js", "text/javascript"),
         ("/assets/style.css", "text/css"),
@@ -42,7 +42,66 @@ fn page_assets_and_config() {
         ),
         (Some(30_000), Some(80.0))
     );
-    assert_eq!(c["thresholds"]["hot"], 0.8);
+    // The dials as redline-core draws them: the mounted needles, each face's labels,
+    // full scale and zones (in needle positions), the lamps in panel order.
+    assert_eq!(
+        c["needles"],
+        serde_json::json!(["fuel", "tach", "temp", "boost"])
+    );
+    assert_eq!(c["dials"]["tach"]["full_scale"], 37_500.0);
+    assert_eq!(
+        c["dials"]["tach"]["zones"],
+        serde_json::json!([{"from": 0.8, "to": 1.0, "color": "red"}])
+    );
+    assert_eq!(
+        c["dials"]["temp"]["zones"],
+        serde_json::json!([
+            {"from": 0.0, "to": 0.2, "color": "blue"},
+            {"from": 0.2, "to": 0.6, "color": "white"},
+            {"from": 0.6, "to": 1.0, "color": "red"}
+        ])
+    );
+    assert_eq!(c["dials"]["fuel"]["low"], "E");
+    assert_eq!(c["dials"]["boost"]["zones"][0]["to"], 0.5);
+    assert_eq!(c["dials"]["cost"]["full_scale"], 80.0);
+    assert_eq!(c["dials"].as_object().unwrap().len(), 7);
+    let lamps: Vec<&str> = c["lamps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(lamps, ["model", "hot", "warn", "stall", "idle"]);
+    assert_eq!(c["lamps"][1]["color"], "#e0301e");
+    assert_eq!(c["thresholds"]["warn_used"], 0.8);
+    assert_eq!(c["thresholds"]["stall_after_s"], 180);
+    // Another choice of needles and zones reaches the page as configured.
+    let home = Home::new();
+    std::fs::create_dir_all(home.dir.join("config/redline")).unwrap();
+    std::fs::write(
+        home.dir.join("config/redline/config.toml"),
+        "needles = [\"cost\", \"boost\", \"context\", \"tach\"]\n[zones]\ncache_floor = 0.7\n",
+    )
+    .unwrap();
+    let d = Daemon::start(&home, &[]);
+    let c = json(&d, "/api/config");
+    assert_eq!(
+        c["needles"],
+        serde_json::json!(["cost", "boost", "context", "tach"])
+    );
+    assert_eq!(c["dials"]["boost"]["zones"][0]["to"], 0.7);
+    let u = json(&d, "/usage");
+    assert_eq!(u["needles"], c["needles"]);
+    let keys: Vec<&str> = u["gauges"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(keys.len(), 4);
+    for k in ["cost", "boost", "context", "tach"] {
+        assert!(keys.contains(&k), "{k}: {u}");
+    }
 }
 
 #[test]
@@ -108,7 +167,15 @@ fn stats_agree_with_the_reports() {
         .map(|b| b["tokens"].as_u64().unwrap())
         .sum();
     assert_eq!(block_tokens, total);
-    assert_eq!(json(&d, "/api/stats")["stats"].as_array().unwrap().len(), 6);
+    assert_eq!(json(&d, "/api/stats")["stats"].as_array().unwrap().len(), 7);
+    // Thinking: the same figures as the report's thinkingTokens, day by day.
+    let thinking = json(&d, "/api/stats/thinking?days=7");
+    for (got, want) in thinking["rows"].as_array().unwrap().iter().zip(want) {
+        assert_eq!(got["date"], want["date"]);
+        assert_eq!(got["thinking_tokens"], want["thinkingTokens"], "{thinking}");
+        assert_eq!(got["output_tokens"], want["outputTokens"]);
+    }
+    assert_eq!(rows[0]["cache_hit_rate"], want[0]["cacheHitRate"]);
     // A window of one day leaves yesterday out.
     let today = json(&d, "/api/stats/daily?days=1");
     assert!(today["rows"].as_array().unwrap().len() <= rows.len());

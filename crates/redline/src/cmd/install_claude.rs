@@ -29,8 +29,9 @@ use clap::parser::ValueSource;
 use redline_engine::roots::RootEnv;
 
 /// The hook events the engine reads (SPEC.md, data source 5).
-pub const HOOK_EVENTS: [&str; 6] = [
+pub const HOOK_EVENTS: [&str; 7] = [
     "UserPromptSubmit",
+    "PreToolUse",
     "PostToolUse",
     "Stop",
     "StopFailure",
@@ -182,7 +183,8 @@ impl Target {
     /// The matcher group added to `hooks.<event>`.
     fn group(&self, event: &str) -> Json {
         let hooks = ("hooks", Json::Array(vec![self.hook()]));
-        if event == "PostToolUse" {
+        // Tool events take a matcher; "*" is every tool.
+        if event == "PreToolUse" || event == "PostToolUse" {
             Object::from([("matcher", "*".into()), hooks]).into()
         } else {
             Object::from([hooks]).into()
