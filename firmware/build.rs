@@ -2,10 +2,12 @@
 //! writes `config.rs` (constants) and `pins.rs` (the `take_pins!` macro) into `OUT_DIR`.
 //!
 //! The chip has no settings storage worth a UI, so everything a builder changes (Wi-Fi,
-//! daemon URL, poll interval, pins) is fixed when the image is built. Pins become field
-//! accesses on `esp_hal::peripherals::Peripherals` (`p.GPIO18`), so a pin that the chip
-//! lacks or that is used twice fails the build here with a readable message, not on the
-//! desk. Every variable and its default is listed in `hardware/README.md`.
+//! daemon URL, poll interval, dimming, pins) is fixed when the image is built. Pins become
+//! field accesses on `esp_hal::peripherals::Peripherals` (`p.GPIO18`), so a pin that the
+//! chip lacks, that is used twice, that is sampled at reset or that carries the flash
+//! fails the build here with a readable message, not on the desk. Needles are named by
+//! position (N1 to N4, left to right) because the daemon, not the firmware, decides which
+//! dial each one shows. Every variable and its default is listed in `hardware/README.md`.
 
 use std::collections::BTreeMap;
 use std::env;
@@ -13,22 +15,26 @@ use std::fmt::Write as _;
 use std::fs;
 use std::path::Path;
 
-/// The lamps in panel order (the order of `redline_core::led::duties`).
-const LAMPS: [&str; 5] = ["model", "redline", "fuel", "hot", "check"];
-/// The needles in panel order (the order of `redline_core::poll::Needle::ALL`).
-const NEEDLES: [&str; 4] = ["tach", "fuel", "cost", "temp"];
+/// The needle slots, left to right (`redline_core::poll::Needle::ALL`): motor A is N1.
+const NEEDLES: usize = 4;
+
+/// The pin variable of the lamp chain's data line (the suffix after `REDLINE_PIN_`).
+const LAMPS: &str = "LAMPS";
 
 /// What build.rs knows about one chip's board.
 struct Chip {
     name: &'static str,
     /// The highest GPIO esp-hal exposes as a peripheral.
     max_gpio: u8,
-    /// Pins sampled at reset: an LED there is wired active-low so it never pulls the pin
-    /// low during boot, and a motor signal there is refused.
+    /// Pins sampled at reset. Nothing of the cluster goes there: a motor signal or the
+    /// LED data line's pull-down can change how the chip boots, and whatever the boot ROM
+    /// does with the pin would reach the driver or the LEDs.
     strapping: &'static [u8],
+    /// Pins wired to the SPI flash inside the module: driving one crashes the chip.
+    flash: &'static [u8],
     /// Pins the reference board leaves free (SPEC.md, REFERENCE.md); others warn.
     free: &'static [u8],
-    /// Default pins: (variable suffix, GPIO).
+    /// Default pins: (variable suffix, GPIO), in the order the boot log lists them.
     quad_defaults: &'static [(&'static str, u8)],
     direct_defaults: &'static [(&'static str, u8)],
 }
@@ -37,28 +43,26 @@ const ESP32C6: Chip = Chip {
     name: "esp32c6",
     max_gpio: 23,
     strapping: &[4, 5, 8, 9, 15],
+    // The C6's flash pins (24-30) are above `max_gpio`, so they are refused already.
+    flash: &[],
     free: &[0, 1, 2, 3, 6, 7, 10, 11, 18, 19, 20, 21, 22, 23],
     quad_defaults: &[
-        ("TACH_STEP", 0),
-        ("TACH_DIR", 1),
-        ("FUEL_STEP", 2),
-        ("FUEL_DIR", 3),
-        ("COST_STEP", 6),
-        ("COST_DIR", 7),
-        ("TEMP_STEP", 10),
-        ("TEMP_DIR", 11),
-        ("LED_MODEL", 18),
-        ("LED_REDLINE", 19),
-        ("LED_FUEL", 20),
-        ("LED_HOT", 21),
-        ("LED_CHECK", 22),
+        ("N1_STEP", 0),
+        ("N1_DIR", 1),
+        ("N2_STEP", 2),
+        ("N2_DIR", 3),
+        ("N3_STEP", 6),
+        ("N3_DIR", 7),
+        ("N4_STEP", 10),
+        ("N4_DIR", 11),
+        (LAMPS, 18),
     ],
     direct_defaults: &[
         ("COIL1", 0),
         ("COIL2", 1),
         ("COIL3", 2),
         ("COIL4", 3),
-        ("LED_MODEL", 18),
+        (LAMPS, 18),
     ],
 };
 
@@ -66,32 +70,58 @@ const ESP32C3: Chip = Chip {
     name: "esp32c3",
     max_gpio: 21,
     strapping: &[2, 8, 9],
+    flash: &[12, 13, 14, 15, 16, 17],
     // 18/19 are the USB pins and 20/21 UART0: a board flashed over a USB-UART bridge on
     // 20/21 (ESP32-C3-DevKitM-1) leaves 18/19 free.
     free: &[0, 1, 3, 4, 5, 6, 7, 10, 18, 19],
     quad_defaults: &[
-        ("TACH_STEP", 0),
-        ("TACH_DIR", 1),
-        ("FUEL_STEP", 3),
-        ("FUEL_DIR", 4),
-        ("COST_STEP", 5),
-        ("COST_DIR", 6),
-        ("TEMP_STEP", 7),
-        ("TEMP_DIR", 10),
-        ("LED_MODEL", 18),
-        ("LED_REDLINE", 19),
-        ("LED_FUEL", 2),
-        ("LED_HOT", 8),
-        ("LED_CHECK", 9),
+        ("N1_STEP", 0),
+        ("N1_DIR", 1),
+        ("N2_STEP", 3),
+        ("N2_DIR", 4),
+        ("N3_STEP", 5),
+        ("N3_DIR", 6),
+        ("N4_STEP", 7),
+        ("N4_DIR", 10),
+        (LAMPS, 18),
     ],
     direct_defaults: &[
         ("COIL1", 0),
         ("COIL2", 1),
         ("COIL3", 3),
         ("COIL4", 4),
-        ("LED_MODEL", 18),
+        (LAMPS, 18),
     ],
 };
+
+/// Variables of earlier builds and what replaced them. Set, they would be ignored in
+/// silence and the image would drive pins the builder did not wire, so they fail.
+const RETIRED: &[(&str, &str)] = &[
+    (
+        "REDLINE_PIN_TACH_STEP",
+        "needles are named by position: the TACH, FUEL, COST and TEMP motors are now \
+         REDLINE_PIN_N1_STEP / _DIR to REDLINE_PIN_N4_STEP / _DIR",
+    ),
+    ("REDLINE_PIN_TACH_DIR", "see REDLINE_PIN_N1_DIR"),
+    ("REDLINE_PIN_FUEL_STEP", "see REDLINE_PIN_N2_STEP"),
+    ("REDLINE_PIN_FUEL_DIR", "see REDLINE_PIN_N2_DIR"),
+    ("REDLINE_PIN_COST_STEP", "see REDLINE_PIN_N3_STEP"),
+    ("REDLINE_PIN_COST_DIR", "see REDLINE_PIN_N3_DIR"),
+    ("REDLINE_PIN_TEMP_STEP", "see REDLINE_PIN_N4_STEP"),
+    ("REDLINE_PIN_TEMP_DIR", "see REDLINE_PIN_N4_DIR"),
+    (
+        "REDLINE_PIN_LED_MODEL",
+        "the five lamps are one chain of RGB LEDs on REDLINE_PIN_LAMPS",
+    ),
+    ("REDLINE_PIN_LED_REDLINE", "see REDLINE_PIN_LAMPS"),
+    ("REDLINE_PIN_LED_FUEL", "see REDLINE_PIN_LAMPS"),
+    ("REDLINE_PIN_LED_HOT", "see REDLINE_PIN_LAMPS"),
+    ("REDLINE_PIN_LED_CHECK", "see REDLINE_PIN_LAMPS"),
+    (
+        "REDLINE_LED_ACTIVE_LOW",
+        "the LED chain's data line is never on a strapping pin, so nothing is active-low",
+    ),
+];
 
 fn main() {
     let chip = if env::var_os("CARGO_FEATURE_ESP32C3").is_some() {
@@ -110,14 +140,28 @@ fn main() {
     if chip.name == "esp32c3" && target != "riscv32imc-unknown-none-elf" {
         fail("the esp32c3 build needs --target riscv32imc-unknown-none-elf");
     }
+    for (var, instead) in RETIRED {
+        if !text(var, "").is_empty() {
+            fail(&format!("{var} is no longer read: {instead}"));
+        }
+    }
 
     let ssid = text("REDLINE_WIFI_SSID", "");
     let password = text("REDLINE_WIFI_PASSWORD", "");
     let url = text("REDLINE_URL", "");
     let poll_ms = number("REDLINE_POLL_MS", 1000, 100, 60_000);
-    let dim = number("REDLINE_DIM", 100, 1, 100);
+    // Half on the square-law knob, a quarter of full current: an addressable LED at full
+    // glares through a lamp window a metre from the eye, and draws up to 60 mA.
+    let dim = number("REDLINE_DIM", 50, 1, 100);
     let invert_dir = number("REDLINE_INVERT_DIR", 0, 0, 1);
-    let direct_needle = text("REDLINE_DIRECT_NEEDLE", "tach");
+    let direct_text = text("REDLINE_DIRECT_NEEDLE", "");
+    if direct_text.trim().parse::<u32>().is_err() && !direct_text.trim().is_empty() {
+        fail(&format!(
+            "REDLINE_DIRECT_NEEDLE={direct_text}: give the needle position 1 to 4; the \
+             daemon's `needles` setting decides which dial each position shows"
+        ));
+    }
+    let direct_needle = number("REDLINE_DIRECT_NEEDLE", 1, 1, NEEDLES as u32);
 
     if ssid.len() > 32 {
         fail("REDLINE_WIFI_SSID is longer than 32 bytes");
@@ -128,16 +172,12 @@ fn main() {
     if !url.is_empty() && !url_is_valid(&url) {
         fail("REDLINE_URL must be http://host[:port][/path], e.g. http://192.168.1.20:7878");
     }
-    let Some(direct_index) = NEEDLES.iter().position(|n| *n == direct_needle) else {
-        fail("REDLINE_DIRECT_NEEDLE must be one of tach, fuel, cost, temp");
-    };
 
     let defaults = if direct {
         chip.direct_defaults
     } else {
         chip.quad_defaults
     };
-    // In the defaults' order (panel order), so the boot log lists them as wired.
     let mut pins: Vec<(&str, u8)> = Vec::new();
     let mut used: BTreeMap<u8, &str> = BTreeMap::new();
     for (suffix, default) in defaults {
@@ -148,53 +188,35 @@ fn main() {
                 "GPIO{gpio} is given to both REDLINE_PIN_{other} and {var}"
             ));
         }
-        let is_led = suffix.starts_with("LED_");
-        if chip.strapping.contains(&gpio) && !is_led {
+        if chip.flash.contains(&gpio) {
             fail(&format!(
-                "{var}=GPIO{gpio} is a strapping pin of the {}: a motor signal there can stop \
-                 the chip from booting; only LEDs (wired active-low) may use it",
+                "{var}=GPIO{gpio}: GPIO{}-{} of the {} carry its SPI flash; driving one \
+                 crashes the chip",
+                chip.flash[0],
+                chip.flash[chip.flash.len() - 1],
                 chip.name
             ));
         }
-        if !chip.free.contains(&gpio) && !chip.strapping.contains(&gpio) {
+        if chip.strapping.contains(&gpio) {
+            let what = if *suffix == LAMPS {
+                "the LED data line's pull-down can change how the chip boots, and the boot \
+                 ROM's use of the pin would reach the LEDs"
+            } else {
+                "a motor signal there can stop the chip from booting"
+            };
+            fail(&format!(
+                "{var}=GPIO{gpio} is a strapping pin of the {} ({:?}): {what}; choose one \
+                 of the free pins {:?}",
+                chip.name, chip.strapping, chip.free
+            ));
+        }
+        if !chip.free.contains(&gpio) {
             println!(
                 "cargo:warning={var}=GPIO{gpio} is not among the {}'s free pins {:?}",
                 chip.name, chip.free
             );
         }
         pins.push((suffix, gpio));
-    }
-
-    // An LED on a strapping pin is wired from 3.3 V to the pin (active-low), so the LED and
-    // its resistor act as a pull-up during reset; elsewhere LEDs go from the pin to ground.
-    let active_low_default: Vec<&str> = LAMPS
-        .iter()
-        .copied()
-        .filter(|lamp| {
-            pin(&pins, &led_key(lamp)).is_some_and(|gpio| chip.strapping.contains(&gpio))
-        })
-        .collect();
-    let active_low_text = text("REDLINE_LED_ACTIVE_LOW", &active_low_default.join(","));
-    let mut active_low = [false; 5];
-    for name in active_low_text
-        .split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty() && *s != "none")
-    {
-        match LAMPS.iter().position(|l| *l == name) {
-            Some(i) => active_low[i] = true,
-            None => fail("REDLINE_LED_ACTIVE_LOW lists lamps: model,redline,fuel,hot,check"),
-        }
-    }
-    for (i, lamp) in LAMPS.iter().enumerate() {
-        if let Some(gpio) = pin(&pins, &led_key(lamp))
-            && chip.strapping.contains(&gpio)
-            && !active_low[i]
-        {
-            println!(
-                "cargo:warning=the {lamp} LED is on strapping pin GPIO{gpio} but not active-low"
-            );
-        }
     }
 
     let mut config = String::new();
@@ -219,10 +241,10 @@ fn main() {
     if direct {
         writeln!(
             w,
-            "/// The needle the direct-drive motor shows (panel index)."
+            "/// The needle slot the direct-drive motor shows (0 is N1)."
         )
         .unwrap();
-        writeln!(w, "pub const DIRECT_NEEDLE: usize = {direct_index};").unwrap();
+        writeln!(w, "pub const DIRECT_NEEDLE: usize = {};", direct_needle - 1).unwrap();
     } else {
         writeln!(
             w,
@@ -231,21 +253,13 @@ fn main() {
         .unwrap();
         writeln!(w, "pub const INVERT_DIR: bool = {};", invert_dir == 1).unwrap();
     }
-    writeln!(w, "/// Lamps (panel order) wired from 3.3 V to the pin.").unwrap();
-    writeln!(w, "pub const LED_ACTIVE_LOW: [bool; 5] = {active_low:?};").unwrap();
-    let summary: Vec<String> = pins
-        .iter()
-        .map(|(key, gpio)| {
-            let low = LAMPS
-                .iter()
-                .position(|lamp| led_key(lamp) == *key)
-                .is_some_and(|i| active_low[i]);
-            let mark = if low { " (active-low)" } else { "" };
-            format!("{}={gpio}{mark}", key.to_lowercase())
-        })
-        .collect();
     writeln!(w, "/// The pin map, for the boot log.").unwrap();
-    writeln!(w, "pub const PIN_SUMMARY: &str = {:?};", summary.join(", ")).unwrap();
+    writeln!(
+        w,
+        "pub const PIN_SUMMARY: &str = {:?};",
+        summary(&pins, direct.then_some(direct_needle))
+    )
+    .unwrap();
 
     let gpio = |key: &str| format!("$p.GPIO{}", pin(&pins, key).expect("a pin of this build"));
     let mut macro_text = String::new();
@@ -257,30 +271,52 @@ fn main() {
         for n in 1..=4 {
             writeln!(m, "{}.into(),", gpio(&format!("COIL{n}"))).unwrap();
         }
-        writeln!(m, "], led_model: {}.into() }}", gpio("LED_MODEL")).unwrap();
+        writeln!(m, "],").unwrap();
     } else {
         writeln!(m, "crate::motors::QuadPins {{ step: [").unwrap();
-        for needle in NEEDLES {
-            let key = format!("{}_STEP", needle.to_uppercase());
-            writeln!(m, "{}.into(),", gpio(&key)).unwrap();
+        for n in 1..=NEEDLES {
+            writeln!(m, "{}.into(),", gpio(&format!("N{n}_STEP"))).unwrap();
         }
         writeln!(m, "], dir: [").unwrap();
-        for needle in NEEDLES {
-            let key = format!("{}_DIR", needle.to_uppercase());
-            writeln!(m, "{}.into(),", gpio(&key)).unwrap();
+        for n in 1..=NEEDLES {
+            writeln!(m, "{}.into(),", gpio(&format!("N{n}_DIR"))).unwrap();
         }
-        writeln!(m, "], leds: [").unwrap();
-        for lamp in LAMPS {
-            writeln!(m, "{}.into(),", gpio(&led_key(lamp))).unwrap();
-        }
-        writeln!(m, "] }}").unwrap();
+        writeln!(m, "],").unwrap();
     }
+    writeln!(m, "lamps: {}.into() }}", gpio(LAMPS)).unwrap();
     writeln!(m, "}} }}").unwrap();
 
     let out = env::var("OUT_DIR").expect("cargo sets OUT_DIR");
     write_if_changed(&Path::new(&out).join("config.rs"), &config);
     write_if_changed(&Path::new(&out).join("pins.rs"), &macro_text);
     println!("cargo:rerun-if-changed=build.rs");
+}
+
+/// The boot log's pin map, by position: `needle 1 step 0 dir 1, ..., lamps data 18` (quad)
+/// or `needle 2 coils 0 1 2 3, lamps data 18` (direct drive, showing slot 2).
+fn summary(pins: &[(&str, u8)], direct_needle: Option<u32>) -> String {
+    let mut parts = Vec::new();
+    let gpio = |key: &str| pin(pins, key).expect("a pin of this build");
+    match direct_needle {
+        Some(n) => parts.push(format!(
+            "needle {n} coils {} {} {} {}",
+            gpio("COIL1"),
+            gpio("COIL2"),
+            gpio("COIL3"),
+            gpio("COIL4")
+        )),
+        None => {
+            for n in 1..=NEEDLES {
+                parts.push(format!(
+                    "needle {n} step {} dir {}",
+                    gpio(&format!("N{n}_STEP")),
+                    gpio(&format!("N{n}_DIR"))
+                ));
+            }
+        }
+    }
+    parts.push(format!("lamps data {}", gpio(LAMPS)));
+    parts.join(", ")
 }
 
 /// The same shape `http::Url::parse` accepts on the chip, checked here so a typo fails
@@ -300,11 +336,6 @@ fn url_is_valid(url: &str) -> bool {
 /// The GPIO given to a pin variable suffix, if this build has it.
 fn pin(pins: &[(&str, u8)], key: &str) -> Option<u8> {
     pins.iter().find(|(k, _)| *k == key).map(|(_, gpio)| *gpio)
-}
-
-/// The pin variable suffix of a lamp's LED.
-fn led_key(lamp: &str) -> String {
-    format!("LED_{}", lamp.to_uppercase())
 }
 
 /// A text variable, or its default when unset.

@@ -1,87 +1,104 @@
-//! The five annunciator LEDs on LEDC PWM channels: one 8-bit, 20 kHz timer shared by all
-//! of them, a channel per lamp, duties as `redline_core::led` computes them.
+//! The five annunciator lamps: addressable RGB LEDs (WS2812B / SK6812 class, GRB byte
+//! order, 800 kHz) chained on one data pin and shifted out by the RMT peripheral through
+//! `esp-hal-smartled`. It owns the chain and shows whatever colours it is handed; which
+//! colour each lamp has, and its blinking, pulsing and dimming, are `redline_core::led`'s.
 //!
-//! 20 kHz is far above visible flicker (and above what a phone camera's rolling shutter
-//! turns into bands). LEDs on strapping pins are wired from 3.3 V to the pin, so their
-//! output is inverted in the GPIO matrix: the duty still means "how lit", whichever way
-//! an LED is wired.
+//! One RMT channel replaces the five LEDC channels of the earlier single-colour lamps:
+//! LEDC's six channels cannot drive an RGB MODEL lamp plus four others. The channel gets
+//! three of the RMT's 48-code memory blocks, so a whole frame (5 x 24 bits, the latch
+//! pause and the end marker: 122 codes) sits in RMT memory at once. The peripheral then
+//! sends the frame on its own; with one block it would need a refill every 30 us, and a
+//! late refill (the executor busy with Wi-Fi) would garble a frame.
 
-use esp_hal::gpio::DriveMode;
-use esp_hal::ledc::channel::{self, ChannelHW, ChannelIFace};
-use esp_hal::ledc::timer::{self, TimerIFace};
-use esp_hal::ledc::{LSGlobalClkSource, Ledc, LowSpeed};
-use esp_hal::peripherals::LEDC;
+use esp_hal::Async;
+use esp_hal::gpio::AnyPin;
+use esp_hal::peripherals::RMT;
+use esp_hal::rmt::Rmt;
 use esp_hal::time::Rate;
-use static_cell::StaticCell;
+use esp_hal_smartled::{RmtSmartLeds, Timing, buffer_size, color_order};
+use log::{info, warn};
+use redline_core::wire::Rgb;
+use smart_leds_trait::{RGB8, SmartLedsWriteAsync};
 
-use crate::config;
-use crate::motors::LampPins;
+/// How many LEDs the chain has (MODEL, HOT, WARN, STALL, IDLE, in that order from the pin).
+const LEDS: usize = 5;
 
-/// The LEDC timer the channels borrow for as long as the firmware runs.
-static TIMER: StaticCell<timer::Timer<'static, LowSpeed>> = StaticCell::new();
+/// RMT memory blocks for the channel: 3 x 48 codes hold one whole frame.
+const MEMORY_BLOCKS: u8 = 3;
 
-const CHANNELS: [channel::Number; 5] = [
-    channel::Number::Channel0,
-    channel::Number::Channel1,
-    channel::Number::Channel2,
-    channel::Number::Channel3,
-    channel::Number::Channel4,
-];
+/// The RMT tick: 80 MHz (12.5 ns) resolves every edge of the timing below exactly.
+const RMT_MHZ: u32 = 80;
 
-/// The lamp LEDs, in panel order (MODEL, REDLINE, FUEL, HOT, CHECK).
+/// Bit timing inside the datasheet windows of both families, so either part can be fitted:
+/// a 0 is 350 ns high and 900 ns low (current WS2812B: 220-380 / 580-1000 ns, SK6812:
+/// 150-450 / 750-1050 ns), a 1 is 700 ns high and 600 ns low (WS2812B: 580-1000 /
+/// 580-1000 ns, SK6812: 450-750 / 450-750 ns); about 800 kHz. The latch pause of 300 us
+/// covers the WS2812B's 280 us (the SK6812 needs 80 us).
+const TIMING: Timing = Timing {
+    time_0_high: 350,
+    time_0_low: 900,
+    time_1_high: 700,
+    time_1_low: 600,
+    reset_us: 300,
+};
+
+type Chain = RmtSmartLeds<'static, { buffer_size::<RGB8>(LEDS) }, Async, RGB8, color_order::Grb>;
+
+/// The LED chain and the frame it last showed.
 pub struct Lamps {
-    _ledc: Ledc<'static>,
-    channels: [Option<channel::Channel<'static, LowSpeed>>; 5],
-    shown: [Option<u8>; 5],
+    chain: Chain,
+    /// `None` until a frame went out whole, so the first frame (and one after a failed
+    /// write) is always sent: LEDs can power up showing noise.
+    shown: Option<[Rgb; LEDS]>,
+    /// Whether the last write failed, so a lasting fault is logged once, not every tick.
+    failing: bool,
 }
 
 impl Lamps {
-    /// Sets up LEDC and one dark channel per LED pin.
-    pub fn new(ledc: LEDC<'static>, pins: LampPins) -> Lamps {
-        let mut ledc = Ledc::new(ledc);
-        ledc.set_global_slow_clock(LSGlobalClkSource::APBClk);
-        let timer = TIMER.init(ledc.timer::<LowSpeed>(timer::Number::Timer0));
-        timer
-            .configure(timer::config::Config {
-                duty: timer::config::Duty::Duty8Bit,
-                clock_source: timer::LSClockSource::APBClk,
-                frequency: Rate::from_khz(20),
-            })
-            .expect("LEDC timer: 8 bits at 20 kHz fit the APB clock");
-        let timer: &'static timer::Timer<'static, LowSpeed> = timer;
-
-        let mut channels = [const { None }; 5];
-        for (i, pin) in pins.into_iter().enumerate() {
-            let Some(pin) = pin else { continue };
-            let signal = pin
-                .into_output_signal()
-                .with_output_inverter(config::LED_ACTIVE_LOW[i]);
-            let mut ch = ledc.channel(CHANNELS[i], signal);
-            ch.configure(channel::config::Config {
-                timer,
-                duty_pct: 0,
-                drive_mode: DriveMode::PushPull,
-            })
-            .expect("LEDC channel");
-            channels[i] = Some(ch);
-        }
+    /// Claims the RMT and its first channel for the chain on `data`.
+    pub fn new(rmt: RMT<'static>, data: AnyPin<'static>) -> Lamps {
+        let rmt = Rmt::new(rmt, Rate::from_mhz(RMT_MHZ))
+            .expect("RMT: 80 MHz is reachable on the C3 and C6")
+            .into_async();
+        let chain = Chain::new_with_memsize(
+            TIMING,
+            rmt.channel0,
+            data,
+            MEMORY_BLOCKS,
+            Rate::from_mhz(RMT_MHZ),
+        )
+        .expect("RMT channel 0: the blocks are free and the timing fits 80 MHz");
         Lamps {
-            _ledc: ledc,
-            channels,
-            shown: [None; 5],
+            chain,
+            shown: None,
+            failing: false,
         }
     }
 
-    /// Shows duties 0 (dark) to 255 (full), panel order; lamps without an LED are skipped.
-    pub fn show(&mut self, duties: &[u8; 5]) {
-        for ((ch, shown), &duty) in self.channels.iter().zip(&mut self.shown).zip(duties) {
-            let Some(ch) = ch else { continue };
-            if *shown == Some(duty) {
-                continue;
+    /// Shows one frame (panel order) unless it is the frame already showing. Takes about
+    /// 450 us (some 150 us of bits, then the 300 us latch pause), during which the task
+    /// yields.
+    pub async fn show(&mut self, frame: [Rgb; LEDS]) {
+        if self.shown == Some(frame) {
+            return;
+        }
+        let pixels = frame.map(|c| RGB8::new(c.r, c.g, c.b));
+        match self.chain.write(pixels).await {
+            Ok(()) => {
+                if self.failing {
+                    info!("lamps: frames go out again");
+                    self.failing = false;
+                }
+                self.shown = Some(frame);
             }
-            // 8-bit LEDC counts 0..=256, where 256 is always on: scale 255 to 256.
-            ch.set_duty_hw((u32::from(duty) * 256 + 127) / 255);
-            *shown = Some(duty);
+            Err(e) => {
+                // The next tick sends the frame again.
+                if !self.failing {
+                    warn!("lamps: frame not sent: {e:?}; retrying every tick");
+                    self.failing = true;
+                }
+                self.shown = None;
+            }
         }
     }
 }

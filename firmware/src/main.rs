@@ -3,9 +3,9 @@
 //! decision about needles and lamps is `redline-core`'s, every task lives in its module.
 //!
 //! Tasks: `wifi` (join and rejoin the network, run the IP stack), `poll` (find the daemon,
-//! fetch `/usage/gauge`), `panel` (the `Cluster`, lamps) on the thread-mode executor, and
-//! `motors` (homing, then step pulses at each planner deadline) on a higher-priority
-//! interrupt executor so Wi-Fi and HTTP work never delay a step.
+//! fetch `/usage/gauge`), `panel` (the `Cluster`, the LED chain on the RMT) on the
+//! thread-mode executor, and `motors` (homing, then step pulses at each planner deadline)
+//! on a higher-priority interrupt executor so Wi-Fi and HTTP work never delay a step.
 #![no_std]
 #![no_main]
 
@@ -55,13 +55,13 @@ async fn main(spawner: Spawner) {
     esp_rtos::start(timg0.timer0, p.FROM_CPU_INTR0);
 
     let pins = config::take_pins!(p);
-    let (driver, lamp_pins) = motors::Driver::new(pins);
+    let (driver, lamp_data) = motors::Driver::new(pins);
     let step_spawner = STEP_EXECUTOR
         .init(InterruptExecutor::new(p.FROM_CPU_INTR1))
         .start(Priority::Priority3);
     step_spawner.spawn(motors::run(driver).expect("motor task"));
 
-    let lamps = lamps::Lamps::new(p.LEDC, lamp_pins);
+    let lamps = lamps::Lamps::new(p.RMT, lamp_data);
     spawner.spawn(panel::run(lamps).expect("panel task"));
 
     let rng = Rng::new();

@@ -51,13 +51,13 @@ const PULSE_NS: u32 = 1_000;
 #[cfg(not(feature = "direct-drive"))]
 const DIR_SETUP_NS: u32 = 200;
 
-/// The panel's latest targets in steps, panel order. Atomics rather than a mutex: the
-/// step task preempts the panel task and must never wait on it.
+/// The panel's latest targets in steps, slots N1 to N4 (left to right). Atomics rather
+/// than a mutex: the step task preempts the panel task and must never wait on it.
 static TARGETS: [AtomicU16; 4] = [const { AtomicU16::new(0) }; 4];
 /// Wakes the step task when a target moved (it otherwise sleeps until its next step).
 static TARGETS_CHANGED: Signal<CriticalSectionRawMutex, ()> = Signal::new();
 
-/// Publishes the panel's targets (steps, panel order) to the step task.
+/// Publishes the panel's targets (steps, slots N1 to N4) to the step task.
 pub fn set_targets(targets: [u16; 4]) {
     let mut changed = false;
     for (slot, target) in TARGETS.iter().zip(targets) {
@@ -76,19 +76,15 @@ pub fn now_us() -> u64 {
     Instant::now().as_micros()
 }
 
-/// The LED pins in lamp order (MODEL, REDLINE, FUEL, HOT, CHECK); `None` where this build
-/// has no LED.
-pub type LampPins = [Option<AnyPin<'static>>; 5];
-
-/// The quad build's pins, panel order (`take_pins!` fills it from the configuration).
+/// The quad build's pins, needles N1 to N4 (`take_pins!` fills it from the configuration).
 #[cfg(not(feature = "direct-drive"))]
 pub struct QuadPins {
     /// STEP inputs of the driver (through the buffer), one per needle.
     pub step: [AnyPin<'static>; 4],
     /// DIR inputs of the driver, one per needle.
     pub dir: [AnyPin<'static>; 4],
-    /// The five lamp LEDs.
-    pub leds: [AnyPin<'static>; 5],
+    /// The data line of the lamp chain (not a motor pin; handed on to the lamps).
+    pub lamps: AnyPin<'static>,
 }
 
 /// The direct-drive build's pins.
@@ -96,8 +92,8 @@ pub struct QuadPins {
 pub struct DirectPins {
     /// Motor pins 1 to 4 (coil 1 = pins 1-2, coil 2 = pins 4-3).
     pub coils: [AnyPin<'static>; 4],
-    /// The MODEL lamp, the only LED of this build.
-    pub led_model: AnyPin<'static>,
+    /// The data line of the lamp chain (not a motor pin; handed on to the lamps).
+    pub lamps: AnyPin<'static>,
 }
 
 fn output(pin: AnyPin<'static>) -> Output<'static> {
@@ -113,16 +109,16 @@ pub struct Driver {
 
 #[cfg(not(feature = "direct-drive"))]
 impl Driver {
-    /// Claims the motor pins and gives back the LED pins for the lamps.
-    pub fn new(pins: QuadPins) -> (Driver, LampPins) {
+    /// Claims the motor pins and gives back the lamp chain's data pin.
+    pub fn new(pins: QuadPins) -> (Driver, AnyPin<'static>) {
         let driver = Driver {
             step: pins.step.map(output),
             dir: pins.dir.map(output),
         };
-        (driver, pins.leds.map(Some))
+        (driver, pins.lamps)
     }
 
-    /// The panel needle (index into `Needle::ALL`) motor `i` shows.
+    /// The needle slot (index into `Needle::ALL`) motor `i` shows: motor A is N1.
     const fn needle(i: usize) -> usize {
         i
     }
@@ -165,17 +161,17 @@ pub struct Driver {
 #[cfg(feature = "direct-drive")]
 impl Driver {
     /// Claims the coil pins (energised at the sequence's first state, which homing
-    /// absorbs) and gives back the MODEL LED pin.
-    pub fn new(pins: DirectPins) -> (Driver, LampPins) {
+    /// absorbs) and gives back the lamp chain's data pin.
+    pub fn new(pins: DirectPins) -> (Driver, AnyPin<'static>) {
         let mut driver = Driver {
             coils: pins.coils.map(output),
             state: SixState::new(),
         };
         driver.drive(driver.state.pins());
-        (driver, [Some(pins.led_model), None, None, None, None])
+        (driver, pins.lamps)
     }
 
-    /// The panel needle the single motor shows.
+    /// The needle slot the single motor shows (`REDLINE_DIRECT_NEEDLE`).
     const fn needle(_i: usize) -> usize {
         crate::config::DIRECT_NEEDLE
     }

@@ -1,11 +1,12 @@
 //! The panel task: owns the `redline_core::poll::Cluster`, feeds it each fetched body,
-//! ticks it every 10 ms and passes the result on: needle targets to the step task, lamp
-//! duties (from `redline_core::led`) to the LEDs.
+//! ticks it every 10 ms and passes the result on: needle targets (slots N1 to N4, left to
+//! right; the daemon decides which dial each shows) to the step task, and the five lamp
+//! colours (from `redline_core::led::frame`) to the LED chain.
 //!
 //! Ticking often matters because the cluster's followers walk each target steadily
 //! between polls; the step task then sees a smoothly moving target rather than a jump
-//! per poll. Smoothing, the failure rule and lamp blinking are the core's; this task only
-//! logs when the failure rule starts and ends.
+//! per poll. Smoothing, the failure rule, MODEL's colour, blinking, pulsing and dimming are
+//! the core's; this task only logs when the failure rule starts and ends.
 
 use embassy_futures::select::{Either, select};
 use embassy_sync::blocking_mutex::raw::CriticalSectionRawMutex;
@@ -39,13 +40,13 @@ pub async fn run(mut lamps: Lamps) {
         interval_us: config::POLL_MS * 1000,
         ..PollConfig::for_profile(&PROFILE)
     };
-    // Linear dials until `redline calibrate` exists; a table per gauge slots in here.
+    // Linear dials until `redline calibrate` exists; a table per needle slots in here.
     let calibrations = [Calibration::linear(PROFILE.full_scale()); 4];
     let mut cluster = Cluster::new(poll, calibrations, now_us());
     let mut ticker = Ticker::every(TICK);
     let mut failed = false;
     let mut answered = false;
-    info!("panel: waiting for the daemon; CHECK blinks after 5 s without an answer");
+    info!("panel: waiting for the daemon; STALL blinks after 5 s without an answer");
     loop {
         if let Either::First(body) = select(ANSWER.wait(), ticker.next()).await {
             match cluster.answer(body.as_slice(), now_us()) {
@@ -63,11 +64,13 @@ pub async fn run(mut lamps: Lamps) {
         let now = now_us();
         let out = cluster.tick(now);
         motors::set_targets(out.targets);
-        lamps.show(&led::duties(&out.lamps, now, config::DIM_PERCENT));
+        lamps
+            .show(led::frame(&out.lamps, out.color, now, config::DIM_PERCENT))
+            .await;
         if cluster.is_failed() != failed {
             failed = cluster.is_failed();
             if failed {
-                warn!("panel: no valid answer for 5 s: needles to zero, CHECK blinking");
+                warn!("panel: no valid answer for 5 s: needles to zero, STALL blinking");
             } else {
                 info!("panel: answers again: needles following");
             }

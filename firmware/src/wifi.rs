@@ -2,7 +2,7 @@
 //! exponential backoff whenever the link drops, and runs embassy-net (DHCP, DNS) on top.
 //!
 //! With an empty `REDLINE_WIFI_SSID` nothing is started: the image still boots, homes its
-//! needles and, with no answers coming, shows the failure rule (needles at zero, CHECK
+//! needles and, with no answers coming, shows the failure rule (needles at zero, STALL
 //! blinking), which is the honest display of a cluster that cannot reach its daemon.
 
 use embassy_executor::Spawner;
@@ -29,7 +29,7 @@ pub fn start(spawner: &Spawner, wifi: WIFI<'static>, seed: u64) -> Option<Stack<
     if config::WIFI_SSID.is_empty() {
         warn!(
             "wifi: not configured (REDLINE_WIFI_SSID was empty at build time); \
-             CHECK will blink"
+             STALL will blink"
         );
         return None;
     }
