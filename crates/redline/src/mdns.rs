@@ -34,7 +34,8 @@ pub fn advertise(listen: SocketAddr) -> Result<Option<Advert>> {
     }
     let host = host_name();
     let daemon = ServiceDaemon::new().context("cannot start mDNS")?;
-    let props = [("path", "/usage/gauge"), ("version", "1")];
+    let version = redline_core::wire::USAGE_VERSION.to_string();
+    let props = [("path", "/usage/gauge"), ("version", version.as_str())];
     // Bound to every address: announce each interface's own; else the one bound.
     let addrs = if listen.ip().is_unspecified() {
         String::new()
