@@ -11,12 +11,13 @@
 //! time range. Nothing here reads a clock: `now` is an argument, so scenarios run in
 //! virtual time.
 //!
-//! Each value has its own file: [`tach`] (TACH), [`window`] (FUEL, the 5-hour window),
-//! [`thinking`] (TEMP), [`cache`] (BOOST), [`cost`] (COST), [`context`] (CONTEXT),
-//! [`model`] (MODEL) and [`turns`] (the turn rule behind STALL and IDLE); [`claude`]
-//! holds what Claude Code said itself (statusLine), [`otlp`] and [`external`] the other
-//! sources, [`rollups`] and [`hosts`] what the store and `/api/hosts` need. This file
-//! reads lines into the ledger and puts the values together into `/usage`.
+//! Each value has its own file in `live/`: `tach.rs` (TACH), `window.rs` (FUEL, the 5-hour
+//! window), `thinking.rs` (TEMP), `cache.rs` (BOOST), `cost.rs` (COST), `context.rs`
+//! (CONTEXT), `model.rs` (MODEL) and `turns.rs` (the turn rule behind STALL and IDLE);
+//! `claude.rs` holds what Claude Code said itself (statusLine), `otlp.rs` and
+//! `external.rs` the other sources, `rollups.rs` and `hosts.rs` what the store and
+//! `/api/hosts` need. This file reads lines into the ledger and puts the values together
+//! into `/usage`, the lamps included.
 
 mod cache;
 mod claude;

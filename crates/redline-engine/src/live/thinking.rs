@@ -22,7 +22,7 @@ impl ThinkingValue {
     }
 
     /// `/usage`'s `thinking` object.
-    pub(super) fn to_wire(&self, window_s: u64, transcripts: bool) -> usage::Thinking {
+    pub(super) fn to_wire(self, window_s: u64, transcripts: bool) -> usage::Thinking {
         let r = &self.0;
         let seen = r.output > 0 || r.left_out > 0;
         usage::Thinking {

@@ -33,10 +33,10 @@ impl Live {
             HookKind::UserPromptSubmit | HookKind::SessionStart => {
                 c.ended.remove(&session);
             }
-            HookKind::StopFailure => {
-                if h.error.as_deref().is_some_and(|e| e.contains("rate_limit")) {
-                    c.rate_limited_ms = Some(now_ms);
-                }
+            HookKind::StopFailure
+                if h.error.as_deref().is_some_and(|e| e.contains("rate_limit")) =>
+            {
+                c.rate_limited_ms = Some(now_ms);
             }
             HookKind::SessionEnd => {
                 c.ended.insert(session, now_ms);
