@@ -323,7 +323,8 @@ fn sum_rows(rows: &[Row]) -> Totals {
         tokens: rows
             .iter()
             .fold(TokenCounts::default(), |t, r| t + r.tokens),
-        cost: rows.iter().map(|r| r.cost).sum(),
+        // From +0.0: an empty sum of f64 is -0.0, which JSON would print as such.
+        cost: rows.iter().fold(0.0, |sum, r| sum + r.cost),
         unpriced_models: Vec::new(),
         thinking: rows.iter().fold(Ratio::default(), |mut t, r| {
             t.merge(&r.thinking);

@@ -1,9 +1,19 @@
-// redline's page: the virtual cluster (live over /events) and the deep stats
-// (/api/stats/*). No framework and no build step: the daemon embeds this file.
+// redline's page: draws the cluster's faces from /api/config, keeps its needles and
+// lamps equal to /usage (live over /events), says so plainly when the daemon is gone,
+// and draws the deep stats (/api/stats/*). No framework and no build step: the daemon
+// embeds this file as it is.
+//
+// Hooks for tests and scripts (documented in docs/web.md): each dial is a
+// [data-gauge="<dial>"] with data-value (the position received, 0..1, empty when unknown)
+// and data-shown (where the needle is now); each lamp is a [data-lamp="<name>"] with
+// data-state (off, on, blink, pulse) and, for MODEL, data-color.
 "use strict";
 
 const SVG = "http://www.w3.org/2000/svg";
-const SWEEP = 270; // degrees of dial, from -135 to +135
+const SWEEP = 270;          // degrees from the zero stop to full scale, centred on the top
+const C = 120;              // a face's centre in its 240 x 240 viewBox
+const BLINK_MS = 1000;      // SPEC: blink at 1 Hz
+const PULSE_MS = 4000;      // IDLE's slow breath (must match style.css's `breathe`)
 const reducedMotion = window.matchMedia("(prefers-reduced-motion: reduce)");
 
 function el(name, attrs = {}, parent) {
@@ -13,54 +23,165 @@ function el(name, attrs = {}, parent) {
   return e;
 }
 
-function polar(cx, cy, r, fraction) {
-  const a = ((-SWEEP / 2 + SWEEP * fraction) - 90) * Math.PI / 180;
-  return [cx + r * Math.cos(a), cy + r * Math.sin(a)];
+/** The point at radius r for a needle position f (0 = zero stop, 1 = full scale). */
+function polar(r, f) {
+  const a = (-SWEEP / 2 + SWEEP * f) * Math.PI / 180;
+  return [C + r * Math.sin(a), C - r * Math.cos(a)];
 }
 
-function arc(cx, cy, r, from, to) {
-  const [x1, y1] = polar(cx, cy, r, from);
-  const [x2, y2] = polar(cx, cy, r, to);
-  const large = (to - from) * SWEEP > 180 ? 1 : 0;
-  return `M ${x1} ${y1} A ${r} ${r} 0 ${large} 1 ${x2} ${y2}`;
+/** A band of the face between radii r1 < r2 from position f0 to f1 (a printed zone). */
+function band(r1, r2, f0, f1) {
+  const large = (f1 - f0) * SWEEP > 180 ? 1 : 0;
+  const [ax, ay] = polar(r2, f0), [bx, by] = polar(r2, f1), [cx, cy] = polar(r1, f1), [dx, dy] = polar(r1, f0);
+  return `M ${ax} ${ay} A ${r2} ${r2} 0 ${large} 1 ${bx} ${by} L ${cx} ${cy} A ${r1} ${r1} 0 ${large} 0 ${dx} ${dy} Z`;
 }
 
-// ---------------------------------------------------------------- gauges
+// ---------------------------------------------------------------- faces
 
-/** One dial: face, ticks, labels, red zone and a needle that eases to its target. */
-class Gauge {
-  constructor(figure, scale) {
-    this.figure = figure;
-    this.shown = 0;      // fraction the needle shows now
-    this.target = null;  // fraction it moves to; null = unknown (rests at zero)
-    this.speed = 0;      // fractions per second
-    const svg = el("svg", { viewBox: "0 0 200 200", role: "img", "aria-label": scale.name });
-    figure.insertBefore(svg, figure.firstChild);
-    el("circle", { class: "face", cx: 100, cy: 100, r: 92 }, svg);
-    if (scale.zone) el("path", { class: "zone", d: arc(100, 100, 78, scale.zone[0], scale.zone[1]) }, svg);
-    for (let i = 0; i <= 40; i++) {
-      const f = i / 40, major = i % 4 === 0;
-      const [x1, y1] = polar(100, 100, 84, f);
-      const [x2, y2] = polar(100, 100, major ? 70 : 76, f);
-      el("line", { class: major ? "tick" : "tick minor", x1, y1, x2, y2 }, svg);
+/** Gradients and the needle's shadow, shared by every face. They live in one tiny SVG in
+ *  the document (not display:none, which would switch the gradients off in some browsers). */
+function sharedDefs() {
+  const svg = el("svg", { width: 0, height: 0, "aria-hidden": "true", style: "position:absolute" });
+  svg.innerHTML = `<defs>
+    <linearGradient id="rl-chrome" x1="0" y1="0" x2="1" y2="1">
+      <stop offset="0" stop-color="#fdfdfd"/><stop offset=".3" stop-color="#c9cdd1"/>
+      <stop offset=".55" stop-color="#80868c"/><stop offset=".78" stop-color="#e6e8ea"/><stop offset="1" stop-color="#6f747a"/></linearGradient>
+    <linearGradient id="rl-chrome-in" x1="1" y1="1" x2="0" y2="0">
+      <stop offset="0" stop-color="#f4f5f6"/><stop offset=".45" stop-color="#9aa0a6"/><stop offset="1" stop-color="#50555b"/></linearGradient>
+    <radialGradient id="rl-face" cx=".5" cy=".4" r=".62">
+      <stop offset="0" stop-color="#faf3de"/><stop offset=".65" stop-color="#f2e8cc"/><stop offset="1" stop-color="#dccc9f"/></radialGradient>
+    <radialGradient id="rl-rim" cx=".5" cy=".5" r=".5">
+      <stop offset=".86" stop-color="#000" stop-opacity="0"/><stop offset="1" stop-color="#000" stop-opacity=".38"/></radialGradient>
+    <linearGradient id="rl-glass" x1=".2" y1="0" x2=".55" y2=".75">
+      <stop offset="0" stop-color="#fff" stop-opacity=".42"/><stop offset=".55" stop-color="#fff" stop-opacity=".06"/>
+      <stop offset=".56" stop-color="#fff" stop-opacity="0"/></linearGradient>
+    <linearGradient id="rl-needle" x1="0" y1="0" x2="1" y2="0">
+      <stop offset="0" stop-color="#ff7a45"/><stop offset=".5" stop-color="#ef4a1a"/><stop offset=".51" stop-color="#c73810"/>
+      <stop offset="1" stop-color="#a92c0c"/></linearGradient>
+    <radialGradient id="rl-hub" cx=".38" cy=".32" r=".75">
+      <stop offset="0" stop-color="#8a8e93"/><stop offset=".35" stop-color="#33363a"/><stop offset="1" stop-color="#0b0b0c"/></radialGradient>
+    <filter id="rl-shadow" x="-30%" y="-30%" width="160%" height="160%">
+      <feDropShadow dx="2.2" dy="3.2" stdDeviation="1.8" flood-color="#000" flood-opacity=".42"/></filter>
+  </defs>`;
+  document.body.appendChild(svg);
+}
+
+/** "Nice" numbers for a scale that prints its figures (TACH, COST): a step of 1, 2, 2.5
+ *  or 5 x 10^k giving about five intervals, and minor ticks between. */
+function niceSteps(full) {
+  let best = null;
+  for (let k = Math.floor(Math.log10(full)) - 2; k <= Math.ceil(Math.log10(full)); k++)
+    for (const m of [1, 2, 2.5, 5]) {
+      const step = m * 10 ** k, n = full / step;
+      if (n >= 3 && n <= 8 && (!best || Math.abs(n - 5) < Math.abs(full / best - 5))) best = step;
     }
-    scale.labels.forEach(([f, text]) => {
-      const [x, y] = polar(100, 100, 56, f);
-      el("text", { class: "label", x, y }, svg).textContent = text;
-    });
-    el("text", { class: "unit", x: 100, y: 172 }, svg).textContent = scale.unit;
-    this.needle = el("g", {}, svg);
-    el("path", { class: "needle", d: "M 97 104 L 100 24 L 103 104 Z" }, this.needle);
-    el("circle", { class: "hub", cx: 100, cy: 100, r: 7 }, svg);
+  best = best || full / 5;
+  const minor = best / 5;
+  return { step: best, minor };
+}
+
+/** What a face prints for one dial of /api/config: numbers at their positions, major
+ *  and minor ticks, and a multiplier line (x1000) where the figures are shortened. */
+function faceScale(d) {
+  const out = { labels: [], major: [], minor: [], mult: "" };
+  const letters = !/^[$0-9]/.test(d.low || "");
+  if (d.unit === "share" && letters) {
+    // E..F, C..H: the ends by their letters, quarters marked, a half on fuel-like dials.
+    for (let i = 0; i <= 8; i++) (i % 2 ? out.minor : out.major).push(i / 8);
+    out.labels.push([0, d.low, "letter"]);
+    if (d.high) out.labels.push([1, d.high, "letter"]);
+    if (d.low === "E") out.labels.push([0.5, "½", "letter"]);
+    return out;
+  }
+  if (d.unit === "share") {
+    // A percentage dial (BOOST): 0 to 100 in twenties, the ends labelled as configured.
+    for (let i = 0; i <= 20; i++) (i % 4 ? out.minor : out.major).push(i / 20);
+    for (let i = 0; i <= 5; i++) out.labels.push([i / 5, i === 0 ? d.low : i === 5 ? d.high || "100" : `${i * 20}`]);
+    return out;
+  }
+  // A dial of figures up to full_scale (tokens/min, dollars).
+  const full = d.full_scale;
+  const { step, minor } = niceSteps(full);
+  const thousands = full >= 2000;
+  for (let v = 0; v <= full * 1.0001; v += minor) {
+    const f = v / full, major = Math.abs(v / step - Math.round(v / step)) < 1e-6;
+    (major ? out.major : out.minor).push(f);
+    if (major) {
+      const shown = thousands ? v / 1000 : v;
+      out.labels.push([f, v === 0 ? d.low : `${Math.round(shown * 10) / 10}`]);
+    }
+  }
+  // A full scale between two figures (TACH at 1.25 x a redline of 30,000) gets its own,
+  // unless it would crowd the last one.
+  const last = Math.floor(full / step + 1e-9) * step;
+  if (d.high) out.labels.push([1, d.high]);
+  else if (full - last >= 0.4 * step) {
+    out.major.push(1);
+    out.labels.push([1, `${Math.round((thousands ? full / 1000 : full) * 10) / 10}`]);
+  }
+  if (thousands) out.mult = "×1000";
+  return out;
+}
+
+/** One dial: chrome ring, cream face with its zones, ticks and figures, a needle that
+ *  eases to its target without overshoot, a glass over it all. */
+class Gauge {
+  constructor(name, dial) {
+    this.name = name;
+    this.shown = 0;      // position the needle shows now
+    this.target = null;  // position it moves to; null = unknown (rests at the zero stop)
+    this.speed = 0;      // positions per second
+    const fig = this.figure = document.createElement("figure");
+    fig.className = "gauge";
+    fig.dataset.gauge = name;
+    fig.dataset.value = "";
+    fig.dataset.shown = "0.0000";
+    const svg = el("svg", { viewBox: "0 0 240 240", role: "img", "aria-label": `${dial.title}, ${dial.legend}` }, fig);
+    el("circle", { cx: C, cy: C, r: 119.5, fill: "url(#rl-chrome)" }, svg);
+    el("circle", { cx: C, cy: C, r: 112, fill: "url(#rl-chrome-in)" }, svg);
+    el("circle", { cx: C, cy: C, r: 107, fill: "#121212" }, svg);
+    el("circle", { class: "face", cx: C, cy: C, r: 105 }, svg);
+    for (const z of dial.zones || [])
+      el("path", { class: `zone ${z.color}`, d: band(89, 99, z.from, z.to) }, svg);
+    const sc = faceScale(dial);
+    for (const [list, inner] of [[sc.major, 84], [sc.minor, 91]])
+      for (const f of list) {
+        const [x1, y1] = polar(99, f), [x2, y2] = polar(inner, f);
+        el("line", { class: inner === 84 ? "tick" : "tick minor", x1, y1, x2, y2 }, svg);
+      }
+    for (const [f, text, cls] of sc.labels) {
+      const [x, y] = polar(cls === "letter" ? 70 : 69, f);
+      el("text", { class: cls ? `num ${cls}` : "num", x, y }, svg).textContent = text;
+    }
+    if (sc.mult) el("text", { class: "mult", x: C, y: 87 }, svg).textContent = sc.mult;
+    el("text", { class: "title", x: C, y: 163 }, svg).textContent = dial.title;
+    el("text", { class: "legend", x: C, y: 176 }, svg).textContent = dial.legend;
+    el("text", { class: "unknown", x: C, y: 150 }, svg).textContent = "NO DATA";
+    el("circle", { cx: C, cy: C, r: 105, fill: "url(#rl-rim)" }, svg);
+    // The shadow's filter sits outside the rotation so the light stays where it is.
+    const shadow = el("g", { filter: "url(#rl-shadow)" }, svg);
+    this.needle = el("g", { class: "arm" }, shadow);
+    el("path", { class: "needle", d: "M 118.9 24 L 121.1 24 L 124.2 128 L 115.8 128 Z" }, this.needle);
+    el("path", { class: "needle-tail", d: "M 115.8 128 L 124.2 128 L 126 143 A 6 6 0 0 1 114 143 Z" }, this.needle);
+    el("circle", { cx: C, cy: C, r: 12, fill: "url(#rl-hub)" }, shadow);
+    el("circle", { cx: C, cy: C, r: 2.2, fill: "#55595e" }, svg);
+    el("path", { d: `M ${C - 105} ${C} A 105 105 0 0 1 ${C + 105} ${C} Q ${C} ${C - 30} ${C - 105} ${C} Z`, fill: "url(#rl-glass)",
+                 "pointer-events": "none" }, svg);
     this.draw();
   }
 
-  set(fraction) {
-    this.target = fraction === null || fraction === undefined ? null : Math.min(1, Math.max(0, fraction));
+  set(position) {
+    const known = typeof position === "number" && Number.isFinite(position);
+    this.target = known ? Math.min(1, Math.max(0, position)) : null;
+    this.figure.dataset.value = known ? String(position) : "";
   }
 
-  /** Moves the needle toward its target: accelerating, never faster than 1.5 sweeps a
-   *  second, braking so it arrives without overshoot (the firmware's idea, on screen). */
+  get settled() {
+    return this.shown === (this.target === null ? 0 : this.target);
+  }
+
+  /** Moves toward the target the way the firmware drives the motors: accelerating, never
+   *  faster than 1.5 sweeps a second, braking so it arrives without overshoot. */
   step(dt) {
     const goal = this.target === null ? 0 : this.target;
     const gap = goal - this.shown;
@@ -78,90 +199,181 @@ class Gauge {
   }
 
   draw() {
-    this.needle.setAttribute("transform", `rotate(${-SWEEP / 2 + SWEEP * this.shown} 100 100)`);
-    this.figure.dataset.value = this.target === null ? "" : this.shown.toFixed(4);
+    this.needle.setAttribute("transform", `rotate(${-SWEEP / 2 + SWEEP * this.shown} ${C} ${C})`);
+    this.figure.dataset.shown = this.shown.toFixed(4);
   }
-}
-
-function scales(cfg) {
-  const full = cfg.tach_redline * 1.25;
-  const k = v => v >= 1000 ? `${Math.round(v / 100) / 10}k` : `${Math.round(v)}`;
-  const t = cfg.thresholds;
-  return {
-    tach: { name: "tach", unit: "tokens/min", zone: [cfg.tach_redline / full, 1],
-            labels: [0, .2, .4, .6, .8, 1].map(f => [f, k(f * full)]) },
-    fuel: { name: "fuel", unit: "block", zone: [0, t.fuel_low], labels: [[0, "E"], [.5, "½"], [1, "F"]] },
-    cost: { name: "cost", unit: "USD today", zone: null,
-            labels: [0, .25, .5, .75, 1].map(f => [f, `$${Math.round(f * cfg.cost_full_scale_usd)}`]) },
-    temp: { name: "temp", unit: "context", zone: [t.hot, 1], labels: [[0, "C"], [.5, "½"], [t.hot, "AC"], [1, "H"]] },
-  };
 }
 
 // ---------------------------------------------------------------- live data
 
-const state = { gauges: {}, usage: null, connected: false };
+const state = {
+  config: null,
+  gauges: new Map(),   // dial name -> Gauge, in the configured order
+  usage: null,
+  connected: false,
+  lostSince: null,
+  moving: false,
+  reloading: false,    // fetching /api/config because /usage names other needles
+};
 
-function fmt(n) { return Math.round(n).toLocaleString("en-US"); }
-function pct(f) { return f === null || f === undefined ? "–" : `${Math.round(f * 100)}%`; }
+const num = n => Math.round(n).toLocaleString("en-US");
+const pct = f => (f === null || f === undefined ? "–" : `${Math.round(f * 100)}%`);
+const kilo = n => (n >= 1e6 ? `${(n / 1e6).toFixed(n >= 1e7 ? 0 : 1)}M` : n >= 1000 ? `${(n / 1000).toFixed(n >= 1e4 ? 0 : 1)}k` : `${Math.round(n)}`);
+const clock = iso => (iso ? new Date(iso).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" }) : null);
 
-function show(usage) {
-  state.usage = usage;
-  for (const [name, g] of Object.entries(state.gauges)) g.set(usage.gauges[name]);
-  for (const lamp of document.querySelectorAll("[data-lamp]")) {
-    let s = usage.lamps[lamp.dataset.lamp] || "off";
-    if (lamp.dataset.lamp === "check" && !state.connected) s = "blink";
-    lamp.dataset.state = s;
+/** Draws the configured needles' faces, left to right. */
+function buildGauges(cfg) {
+  const box = document.getElementById("gauges");
+  box.textContent = "";
+  state.gauges.clear();
+  for (const name of cfg.needles) {
+    const dial = cfg.dials[name] || { title: name.toUpperCase(), legend: "", low: "0", high: null, unit: "share", full_scale: 1, zones: [] };
+    const g = new Gauge(name, dial);
+    state.gauges.set(name, g);
+    box.appendChild(g.figure);
   }
-  const f = usage.fuel, c = usage.context;
-  const put = (k, v) => { document.querySelector(`[data-readout="${k}"]`).textContent = v; };
-  put("tach", `${fmt(usage.tach.tokens_per_min)} tokens/min (redline ${fmt(usage.tach.redline)})`);
-  put("fuel", f.remaining === null ? "unknown" : `${pct(f.remaining)} left (${f.basis === "rate_limits" ? "plan" : "estimate"})`);
-  put("cost", `$${usage.cost.today_usd.toFixed(2)} today`);
-  put("context", c.used_tokens === null ? "–" : `${fmt(c.used_tokens)} of ${fmt(c.window_tokens)}`);
-  put("model", usage.model.id || "–");
-  document.title = `TACH ${pct(usage.gauges.tach)} · FUEL ${pct(usage.gauges.fuel)} — redline`;
+  // Labels and colours of the lamps come from the configuration too.
+  for (const l of cfg.lamps || []) {
+    const lamp = document.querySelector(`[data-lamp="${l.name}"]`);
+    if (!lamp) continue;
+    lamp.querySelector("b").textContent = l.label;
+    if (l.color) lamp.style.setProperty("--c", l.color);
+  }
 }
 
+async function loadConfig() {
+  const r = await fetch("/api/config", { cache: "no-store" });
+  if (!r.ok) throw new Error(`/api/config: ${r.status}`);
+  const cfg = await r.json();
+  state.config = cfg;
+  buildGauges(cfg);
+}
+
+/** Sets a lamp, keeping every blinking lamp in phase with the wall clock's seconds (as
+ *  one LED chain would) rather than with the moment each one lit. */
+function setLamp(lamp, s, color) {
+  if (color !== undefined) {
+    lamp.dataset.color = color || "";
+    if (color) lamp.style.setProperty("--c", color);
+  }
+  if (lamp.dataset.state === s) return;
+  const period = s === "blink" ? BLINK_MS : s === "pulse" ? PULSE_MS : 0;
+  if (period) lamp.style.setProperty("--phase", `${-(Date.now() % period) / 1000}s`);
+  lamp.dataset.state = s;
+}
+
+/** A dial's value for the tab's title, short. */
+function brief(name, u) {
+  const v = u.gauges[name];
+  switch (name) {
+    case "tach": return u.tach.tokens_per_min === null ? "–" : kilo(u.tach.tokens_per_min);
+    case "cost": return u.cost.today_usd === null ? "–" : `$${u.cost.today_usd.toFixed(2)}`;
+    case "temp": return u.thinking.ratio === null ? "–" : u.thinking.ratio.toFixed(2);
+    default: return pct(v);
+  }
+}
+
+function readout(u) {
+  const put = (k, v) => { document.querySelector(`[data-readout="${k}"]`).textContent = v; };
+  const t = u.tach, f = u.fuel, th = u.thinking, c = u.context;
+  put("tach", t.tokens_per_min === null ? "–" : `${num(t.tokens_per_min)} tokens/min (redline ${num(t.redline)})`);
+  let fuel = "unknown";
+  if (u.window_5h_pct !== null) {
+    // The plan's own figure, or the estimate from this block's tokens (whose end is the
+    // block's, not the plan's: say which).
+    const how = f.basis === "rate_limits" ? "plan" : `estimate, ${kilo(f.block_tokens || 0)} of ${kilo(f.budget_tokens || 0)} tokens`;
+    const limit = clock(f.limit_reset_at), end = f.basis === "rate_limits" ? null : clock(f.block_end);
+    fuel = `${pct(u.window_5h_pct)} used (${how})${limit ? `, limit resets ${limit}` : end ? `, block ends ${end}` : ""}`;
+  }
+  if (f.weekly_used !== null && f.weekly_used !== undefined) fuel += ` · week ${pct(f.weekly_used)} used`;
+  put("fuel", fuel);
+  put("thinking", th.ratio === null ? (th.basis === "unknown" ? "unknown (no readable thinking)" : "–")
+    : `${th.ratio.toFixed(2)} of output (${th.basis})`);
+  put("cache", u.cache.hit_rate === null ? "–" : `${pct(u.cache.hit_rate)} hit of ${kilo(u.cache.prompt_tokens || 0)} prompt tokens`);
+  put("cost", u.cost.today_usd === null ? "–" : `$${u.cost.today_usd.toFixed(2)} today`);
+  put("context", c.used_tokens === null ? "–" : `${kilo(c.used_tokens)} of ${kilo(c.window_tokens)} (${pct(c.used_tokens / c.window_tokens)})`);
+  put("model", u.model.id || "–");
+}
+
+function show(u) {
+  state.usage = u;
+  // A daemon restarted with other needles: draw the new faces first.
+  const drawn = [...state.gauges.keys()].join();
+  if (Array.isArray(u.needles) && u.needles.join() !== drawn) {
+    if (!state.reloading) {
+      state.reloading = true;
+      loadConfig().catch(() => {}).finally(() => {
+        state.reloading = false;
+        if (state.connected && state.usage) show(state.usage);
+      });
+    }
+    return;
+  }
+  for (const [name, g] of state.gauges) g.set(u.gauges[name]);
+  wake();
+  for (const lamp of document.querySelectorAll("[data-lamp]")) {
+    const name = lamp.dataset.lamp;
+    setLamp(lamp, u.lamps[name] || "off", name === "model" ? u.model.color : undefined);
+  }
+  readout(u);
+  document.title = `${[...state.gauges.keys()].map(n => `${(state.config.dials[n] || { title: n }).title} ${brief(n, u)}`).join(" · ")} — redline`;
+}
+
+/** The daemon answers or not. Lost: needles to rest, STALL blinking and the rest dark (as
+ *  the firmware does after 5 s without an answer), no old figures left in sight. */
 function connection(ok) {
+  // Called on every event: only a change (or the first loss) redraws anything.
+  const showingLoss = state.lostSince !== null;
+  if (ok === state.connected && showingLoss === !ok) return;
   state.connected = ok;
-  const s = document.getElementById("status");
+  const s = document.getElementById("status"), lost = document.getElementById("lost");
   s.dataset.connection = ok ? "live" : "lost";
   s.textContent = ok ? "live" : "daemon unreachable";
-  const check = document.querySelector('[data-lamp="check"]');
-  if (!ok) check.dataset.state = "blink";
-  else if (state.usage) check.dataset.state = state.usage.lamps.check;
-}
-
-async function refresh() {
-  try {
-    const r = await fetch("/usage", { cache: "no-store" });
-    if (!r.ok) throw new Error(r.status);
-    connection(true);
-    show(await r.json());
-  } catch (e) {
-    connection(false);
+  document.body.classList.toggle("lost-link", !ok);
+  if (ok) {
+    state.lostSince = null;
+    lost.hidden = true;
+    return;
   }
+  state.lostSince = state.lostSince || new Date();
+  lost.hidden = false;
+  lost.textContent = `The daemon at ${location.host} is not answering (since ${state.lostSince.toLocaleTimeString()}). ` +
+    "The needles are at rest and STALL blinks until it is back; the page reconnects by itself.";
+  for (const g of state.gauges.values()) g.set(null);
+  wake();
+  for (const lamp of document.querySelectorAll("[data-lamp]")) setLamp(lamp, lamp.dataset.lamp === "stall" ? "blink" : "off");
+  for (const d of document.querySelectorAll("[data-readout]")) d.textContent = "–";
+  document.title = "daemon unreachable — redline";
 }
 
+let source = null;
 function listen() {
-  const es = new EventSource("/events");
+  const es = source = new EventSource("/events");
   es.addEventListener("usage", ev => { connection(true); show(JSON.parse(ev.data)); });
-  es.onopen = () => { connection(true); };
   es.onerror = () => {
     connection(false);
-    // EventSource retries by itself while the daemon is merely gone; a closed one is
-    // reopened here.
-    if (es.readyState === EventSource.CLOSED) setTimeout(listen, 2000);
+    // EventSource retries by itself after a dropped connection; one the browser gave up
+    // on (an HTTP error) is reopened here.
+    if (es.readyState === EventSource.CLOSED) setTimeout(() => source === es && listen(), 2000);
   };
 }
 
-function animate() {
+/** Runs the needles while any of them moves, then sleeps: a tab left open all day should
+ *  not draw sixty frames a second of nothing. */
+function wake() {
+  if (state.moving) return;
+  state.moving = true;
   let last = performance.now();
   const frame = now => {
     const dt = Math.min(0.1, (now - last) / 1000);
     last = now;
-    for (const g of Object.values(state.gauges)) g.step(dt);
-    requestAnimationFrame(frame);
+    let moving = false;
+    for (const g of state.gauges.values()) {
+      g.step(dt);
+      moving = moving || !g.settled;
+    }
+    if (moving) requestAnimationFrame(frame);
+    else state.moving = false;
   };
   requestAnimationFrame(frame);
 }
@@ -185,8 +397,9 @@ function legend(container, names, colors) {
   d.className = "legend";
   names.forEach((n, i) => {
     const s = document.createElement("span");
-    s.innerHTML = `<i style="background:${colors[i % colors.length]}"></i>`;
-    s.append(n);
+    const swatch = document.createElement("i");
+    swatch.style.background = colors[i % colors.length];
+    s.append(swatch, n);
     d.appendChild(s);
   });
   container.appendChild(d);
@@ -198,18 +411,20 @@ function bars(container, labels, stacks, names, opts = {}) {
   const max = Math.max(1, ...totals, opts.line || 0);
   const svg = svgBox(container, W, H);
   const bw = (W - L) / Math.max(1, labels.length);
+  // As many x labels as fit side by side (about 5.5 units a character, plus a gap).
+  const every = Math.max(1, Math.ceil(((Math.max(0, ...labels.map(l => l.length)) - 5) * 5.5 + 10) / bw));
   el("line", { class: "axis", x1: L, y1: H - B, x2: W, y2: H - B }, svg);
-  el("text", { x: 2, y: 12 }, svg).textContent = opts.format ? opts.format(max) : fmt(max);
+  el("text", { x: 2, y: 12 }, svg).textContent = opts.format ? opts.format(max) : kilo(max);
   stacks.forEach((stack, i) => {
     let y = H - B;
     stack.forEach((v, j) => {
       const h = (v / max) * (H - B - 10);
       el("rect", { x: L + i * bw + 1, y: y - h, width: Math.max(1, bw - 2), height: h, fill: colors[j % colors.length] }, svg)
-        .appendChild(el("title")).textContent = `${labels[i]} ${names[j] || ""}: ${opts.format ? opts.format(v) : fmt(v)}`;
+        .appendChild(el("title")).textContent = `${labels[i]} ${names[j] || ""}: ${opts.format ? opts.format(v) : num(v)}`;
       y -= h;
     });
-    if (labels.length <= 14 || i % Math.ceil(labels.length / 10) === 0)
-      el("text", { x: L + i * bw, y: H - 6 }, svg).textContent = labels[i].slice(5);
+    const text = labels[i].slice(5);
+    if (i % every === 0 && L + i * bw + text.length * 5.5 <= W) el("text", { x: L + i * bw, y: H - 6 }, svg).textContent = text;
   });
   if (opts.line) {
     const y = H - B - (opts.line / max) * (H - B - 10);
@@ -217,6 +432,22 @@ function bars(container, labels, stacks, names, opts = {}) {
     el("text", { x: W - 60, y: y - 3 }, svg).textContent = "budget";
   }
   if (names.length > 1) legend(container, names, colors);
+  container.dataset.rendered = "true";
+}
+
+/** A daily line of shares (0..1) with a dot per day. */
+function shareLine(container, rows, key, label) {
+  const W = 360, H = 150, L = 30, B = 20, svg = svgBox(container, W, H);
+  const x = i => L + (i / Math.max(1, rows.length - 1)) * (W - L - 5), y = v => H - B - v * (H - B - 10);
+  el("line", { class: "axis", x1: L, y1: H - B, x2: W, y2: H - B }, svg);
+  [0, .5, 1].forEach(v => { el("text", { x: 0, y: y(v) + 3 }, svg).textContent = `${v * 100}%`; });
+  const color = palette()[0];
+  el("polyline", { points: rows.map((r, i) => `${x(i)},${y(r[key])}`).join(" "), fill: "none", stroke: color, "stroke-width": 2 }, svg);
+  rows.forEach((r, i) => {
+    el("circle", { cx: x(i), cy: y(r[key]), r: 2.5, fill: color }, svg)
+      .appendChild(el("title")).textContent = `${r.date}: ${pct(r[key])}`;
+  });
+  el("text", { x: L + 4, y: 12 }, svg).textContent = label;
   container.dataset.rendered = "true";
 }
 
@@ -250,16 +481,43 @@ const charts = {
   cache(d) {
     const rows = d.rows.filter(r => r.hit_ratio !== null);
     if (!rows.length) return empty(this.el, "No prompts in this window.");
-    const W = 360, H = 150, L = 30, B = 20, svg = svgBox(this.el, W, H);
-    const x = i => L + (i / Math.max(1, rows.length - 1)) * (W - L - 5), y = v => H - B - v * (H - B - 10);
+    shareLine(this.el, rows, "hit_ratio", `overall ${pct(d.hit_ratio)} of prompt tokens read from cache`);
+  },
+  /** Thinking over output by day, over TEMP's own colour bands. How sure each day is
+   *  shows in its bar: solid for exact, hatched for an estimate, a "?" where unknown. */
+  thinking(d) {
+    if (!d.rows.length) return empty(this.el, "No responses in this window.");
+    const W = 360, H = 160, L = 30, B = 20, top = 10, svg = svgBox(this.el, W, H), color = palette()[0];
+    const y = v => H - B - v * (H - B - top), bw = (W - L) / d.rows.length;
+    const pattern = el("pattern", { id: "rl-hatch", width: 4, height: 4, patternUnits: "userSpaceOnUse", patternTransform: "rotate(45)" },
+      el("defs", {}, svg));
+    el("rect", { width: 4, height: 4, fill: color, "fill-opacity": .3 }, pattern);
+    el("rect", { width: 2, height: 4, fill: color }, pattern);
+    const zones = ((state.config && state.config.dials.temp) || { zones: [] }).zones;
+    for (const z of zones)
+      el("rect", { x: L, y: y(z.to), width: W - L, height: y(z.from) - y(z.to), fill: `var(--zone-${z.color})`, "fill-opacity": z.color === "white" ? 0 : .13 }, svg);
     el("line", { class: "axis", x1: L, y1: H - B, x2: W, y2: H - B }, svg);
-    [0, .5, 1].forEach(v => { el("text", { x: 0, y: y(v) + 3 }, svg).textContent = `${v * 100}%`; });
-    el("polyline", { points: rows.map((r, i) => `${x(i)},${y(r.hit_ratio)}`).join(" "), fill: "none", stroke: palette()[0], "stroke-width": 2 }, svg);
-    rows.forEach((r, i) => {
-      el("circle", { cx: x(i), cy: y(r.hit_ratio), r: 2.5, fill: palette()[0] }, svg)
-        .appendChild(el("title")).textContent = `${r.date}: ${pct(r.hit_ratio)}`;
+    [0, .5, 1].forEach(v => { el("text", { x: 0, y: y(v) + 3 }, svg).textContent = v.toFixed(1); });
+    d.rows.forEach((r, i) => {
+      const x = L + i * bw + 1, w = Math.max(1, bw - 2);
+      if (r.ratio === null || r.basis === "unknown") {
+        el("text", { x: x + w / 2 - 3, y: H - B - 3 }, svg).textContent = "?";
+      } else {
+        el("rect", { x, y: y(r.ratio), width: w, height: Math.max(0.5, H - B - y(r.ratio)), fill: r.basis === "estimate" ? "url(#rl-hatch)" : color }, svg)
+          .appendChild(el("title")).textContent = `${r.date}: ${r.ratio.toFixed(2)} (${r.basis}; ${num(r.thinking_tokens || 0)} of ${num(r.output_tokens)} output tokens)`;
+      }
+      if (i % Math.ceil(40 / bw) === 0 && L + i * bw + 28 <= W)
+        el("text", { x: L + i * bw, y: H - 6 }, svg).textContent = r.date.slice(5);
     });
-    el("text", { x: L + 4, y: 12 }, svg).textContent = `overall ${pct(d.hit_ratio)} of prompt tokens read from cache`;
+    const o = d.overall || {};
+    el("text", { x: L + 4, y: 12 }, svg).textContent =
+      o.ratio === null || o.ratio === undefined ? `overall unknown (${o.basis || "no thinking seen"})` : `overall ${o.ratio.toFixed(2)} of output tokens (${o.basis})`;
+    legend(this.el, ["exact", "estimate", "unknown (?)"], [color, `repeating-linear-gradient(45deg, ${color} 0 2px, transparent 2px 4px)`, "transparent"]);
+    this.el.querySelector(".legend span:last-child i").className = "unknown";
+    const note = document.createElement("p");
+    note.className = "note";
+    note.textContent = "Thinking tokens over output tokens. Bands: TEMP's zones (cool, normal, hot).";
+    this.el.appendChild(note);
     this.el.dataset.rendered = "true";
   },
   hours(d) {
@@ -269,7 +527,7 @@ const charts = {
       el("text", { x: 0, y: day * cell + 10 }, svg).textContent = d.weekdays[day];
       row.forEach((v, h) => {
         el("rect", { x: L + h * cell, y: day * cell, width: cell - 1, height: cell - 1, fill: palette()[1], "fill-opacity": 0.06 + 0.94 * v / max }, svg)
-          .appendChild(el("title")).textContent = `${d.weekdays[day]} ${h}:00 — ${fmt(v)} tokens`;
+          .appendChild(el("title")).textContent = `${d.weekdays[day]} ${h}:00 — ${num(v)} tokens`;
       });
     });
     [0, 6, 12, 18, 23].forEach(h => { el("text", { x: L + h * cell, y: 7 * cell + 12 }, svg).textContent = `${h}h`; });
@@ -278,13 +536,16 @@ const charts = {
   sessions(d) {
     if (!d.rows.length) return empty(this.el, "No sessions in this window.");
     const t = document.createElement("table");
-    t.innerHTML = "<thead><tr><th>session</th><th>project</th><th>last</th><th class=num>tokens</th><th class=num>cost</th></tr></thead>";
+    t.innerHTML = "<thead><tr><th>session</th><th>project</th><th>last</th><th class=num>tokens</th>" +
+      "<th class=num>thinking</th><th class=num>cache hit</th><th class=num>cost</th></tr></thead>";
     const body = document.createElement("tbody");
     for (const r of d.rows) {
       const tr = document.createElement("tr");
-      for (const [v, num] of [[r.session.slice(0, 8), 0], [r.project, 0], [r.last.replace("T", " ").slice(0, 16), 0], [fmt(r.tokens.total), 1], [`$${r.cost.toFixed(2)}`, 1]]) {
+      const ratio = r.thinking_ratio === null || r.thinking_ratio === undefined ? "–" : r.thinking_ratio.toFixed(2);
+      for (const [v, isNum] of [[r.session.slice(0, 8), 0], [r.project, 0], [r.last.replace("T", " ").slice(0, 16), 0],
+        [num(r.tokens.total), 1], [ratio, 1], [pct(r.cache_hit_rate), 1], [`$${r.cost.toFixed(2)}`, 1]]) {
         const td = document.createElement("td");
-        if (num) td.className = "num";
+        if (isNum) td.className = "num";
         td.textContent = v;
         tr.appendChild(td);
       }
@@ -292,24 +553,33 @@ const charts = {
     }
     t.appendChild(body);
     this.el.textContent = "";
-    this.el.appendChild(t);
+    const wrap = document.createElement("div");
+    wrap.className = "table-scroll";
+    wrap.appendChild(t);
+    this.el.appendChild(wrap);
     this.el.dataset.rendered = "true";
   },
 };
 
 async function loadStats() {
   const days = document.getElementById("days").value;
-  const get = async name => (await fetch(`/api/stats/${name}?days=${days}&limit=10`, { cache: "no-store" })).json();
-  const [daily, blocks, projects, cache, sessions, hours] =
-    await Promise.all(["daily", "blocks", "projects", "cache", "sessions", "hours"].map(get));
+  const get = async name => {
+    const r = await fetch(`/api/stats/${name}?days=${days}&limit=10`, { cache: "no-store" });
+    if (!r.ok) throw new Error(`/api/stats/${name}: ${r.status}`);
+    return r.json();
+  };
   const at = name => ({ el: document.querySelector(`[data-chart="${name}"]`) });
-  charts.daily.call(at("daily"), daily);
-  charts.cost.call(at("cost"), daily);
-  charts.blocks.call(at("blocks"), blocks);
-  charts.projects.call(at("projects"), projects);
-  charts.cache.call(at("cache"), cache);
-  charts.hours.call(at("hours"), hours);
-  charts.sessions.call(at("sessions"), sessions);
+  // Each chart stands alone: one stat failing leaves a message in its own box only.
+  const draw = async (stat, ...names) => {
+    try {
+      const d = await get(stat);
+      for (const n of names) charts[n].call(at(n), d);
+    } catch (e) {
+      for (const n of names) empty(at(n).el, `Could not load: ${e.message}`);
+    }
+  };
+  await Promise.all([draw("daily", "daily", "cost"), draw("blocks", "blocks"), draw("projects", "projects"),
+    draw("cache", "cache"), draw("thinking", "thinking"), draw("hours", "hours"), draw("sessions", "sessions")]);
 }
 
 // ---------------------------------------------------------------- views
@@ -323,14 +593,20 @@ function route() {
 }
 
 async function main() {
-  const cfg = await (await fetch("/api/config", { cache: "no-store" })).json();
-  const sc = scales(cfg);
-  for (const fig of document.querySelectorAll("[data-gauge]")) state.gauges[fig.dataset.gauge] = new Gauge(fig, sc[fig.dataset.gauge]);
+  sharedDefs();
   window.addEventListener("hashchange", route);
   document.getElementById("days").addEventListener("change", loadStats);
+  // The faces need the configuration; without the daemon there is nothing to draw yet.
+  for (;;) {
+    try {
+      await loadConfig();
+      break;
+    } catch (e) {
+      connection(false);
+      await new Promise(r => setTimeout(r, 2000));
+    }
+  }
   route();
-  animate();
-  await refresh();
   listen();
 }
 

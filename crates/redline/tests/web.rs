@@ -1,7 +1,9 @@
 //! The web page in a real browser: `tests/web/drive.mjs` drives Debian's Chromium through
-//! playwright-core against the real daemon on a generated corpus (needles and lamps equal
-//! to `/usage`, a lamp changing after an append, CHECK while the daemon restarts, every
-//! chart of the stats view, phone width) and saves screenshots to `target/web-screenshots`.
+//! playwright-core against the real daemon on a generated corpus (the faces drawn from
+//! `/api/config`, needles and lamps equal to `/usage`, every lamp driven through its
+//! states, MODEL in three family colours, the daemon's loss and its return with other
+//! needles, every chart of the stats view, phone width) and saves a screenshot of each to
+//! `target/web-screenshots`.
 //!
 //! Needs node, Chromium (`REDLINE_CHROMIUM`, default `/usr/bin/chromium`) and
 //! playwright-core (`REDLINE_PLAYWRIGHT`, default `target/ci-tools/node_modules/playwright-core`,
@@ -44,6 +46,25 @@ fn tools() -> Result<(PathBuf, PathBuf), String> {
     Ok((chromium, playwright))
 }
 
+/// The screenshots `drive.mjs` saves.
+const SHOTS: [&str; 15] = [
+    "lamp-idle-pulse.png",
+    "lamp-model-sonnet.png",
+    "lamp-model-haiku.png",
+    "lamp-model-opus.png",
+    "lamp-warn-on.png",
+    "lamp-hot-on.png",
+    "lamp-hot-blink.png",
+    "lamp-warn-blink.png",
+    "lamp-stall-on.png",
+    "lamp-stall-blink.png",
+    "cluster.png",
+    "lost.png",
+    "cluster-alt.png",
+    "stats.png",
+    "phone.png",
+];
+
 #[test]
 fn the_page_in_a_real_browser() {
     let (chromium, playwright) = match tools() {
@@ -59,6 +80,8 @@ fn the_page_in_a_real_browser() {
     };
     let home = Home::new();
     let shots = workspace().join("target/web-screenshots");
+    // Last run's pictures must not pass for this run's.
+    let _ = std::fs::remove_dir_all(&shots);
     let out = Command::new("node")
         .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/web/drive.mjs"))
         .env("REDLINE_BIN", env!("CARGO_BIN_EXE_redline"))
@@ -74,7 +97,9 @@ fn the_page_in_a_real_browser() {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
-    for shot in ["cluster.png", "stats.png", "phone.png"] {
+    // A photograph of each lamp state the test drove, and of each view. A blank or
+    // failed capture is a few hundred bytes; the bezel's texture alone is far more.
+    for shot in SHOTS {
         let len = std::fs::metadata(shots.join(shot)).map_or(0, |m| m.len());
         assert!(len > 10_000, "{shot}: {len} bytes");
     }
