@@ -572,14 +572,16 @@ impl Ledger {
 pub struct Run {
     key: Option<u64>,
     counting: bool,
-    /// Hashes of the content of the run's lines (the first [`RUN_BLOCKS`]).
-    blocks: [u64; RUN_BLOCKS],
     seen: u8,
+    /// The content hashes of the run's lines (the first [`RUN_BLOCKS`], 32 bits of
+    /// each: only blocks of one response are told apart), kept small because every
+    /// file's end carries one.
+    blocks: [u32; RUN_BLOCKS],
 }
 
 /// How many of a run's blocks are remembered to tell a replay: more than a response
 /// usually has.
-const RUN_BLOCKS: usize = 16;
+const RUN_BLOCKS: usize = 8;
 
 impl Run {
     /// Marks a copy about to be offered under `key`, whose content hashes to
@@ -590,7 +592,7 @@ impl Run {
             return;
         }
         let shown = &self.blocks[..usize::from(self.seen)];
-        if content_hash != 0 && shown.contains(&content_hash) {
+        if content_hash != 0 && shown.contains(&(content_hash as u32)) {
             self.counting = false;
         }
         if self.counting {
@@ -601,7 +603,7 @@ impl Run {
 
     fn remember(&mut self, content_hash: u64) {
         if usize::from(self.seen) < RUN_BLOCKS {
-            self.blocks[usize::from(self.seen)] = content_hash;
+            self.blocks[usize::from(self.seen)] = content_hash as u32;
             self.seen += 1;
         }
     }

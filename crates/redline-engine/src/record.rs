@@ -163,7 +163,7 @@ fn read_message<'a>(c: &mut Cursor<'a>) -> Result<Option<Message<'a>>, JsonError
             b"content" => {
                 let from = c.position();
                 (m.content, m.last_block) = thinking::read_content(c)?;
-                m.content_hash = xxhash_rust::xxh3::xxh3_64(c.since(from));
+                m.content_hash = content_hash(c.since(from));
             }
             _ => c.skip()?,
         }
@@ -372,6 +372,23 @@ fn finish<'a>(
         last_block: message.last_block,
         content_hash: message.content_hash,
     }))
+}
+
+/// A hash of a `content` value that tells one block's line from another's: its length
+/// and its first and last 64 bytes (a block's type, id and opening words are in the
+/// first, its close in the last). Hashing the whole value, often kilobytes of tool input,
+/// cost a tenth of the scan.
+fn content_hash(raw: &[u8]) -> u64 {
+    const EDGE: usize = 64;
+    let mut h = xxhash_rust::xxh3::Xxh3::new();
+    h.update(&(raw.len() as u64).to_le_bytes());
+    if raw.len() <= 2 * EDGE {
+        h.update(raw);
+    } else {
+        h.update(&raw[..EDGE]);
+        h.update(&raw[raw.len() - EDGE..]);
+    }
+    h.digest() | 1
 }
 
 /// Keys whose `null` value makes ccusage skip the whole line, wherever they occur in it.
@@ -590,12 +607,16 @@ mod tests {
     }
 
     /// The content blocks as serde_json decodes them, counted apart from the cursor:
-    /// decoded characters, and tool input as serde_json writes it back compactly.
+    /// characters of each string as serde_json writes it back (the counting itself is
+    /// `text_chars`'s, tested on its own), tool input as serde_json writes it compactly.
     fn reference_content(v: Option<&serde_json::Value>) -> (Content, Option<LastBlock>) {
         use crate::thinking::{THINKING_SIGNATURE, THINKING_TEXT, THINKING_UNKNOWN};
         use serde_json::Value;
         let mut c = Content::default();
-        let chars = |s: &str| s.chars().count() as u32;
+        let chars = |s: &str| {
+            let written = serde_json::to_string(s).unwrap();
+            thinking::text_chars(&written.as_bytes()[1..written.len() - 1])
+        };
         match v {
             Some(Value::String(s)) => {
                 c.visible = chars(s);
