@@ -172,8 +172,7 @@ pub fn lamps(i: &LampInputs, t: &Thresholds) -> Annunciators {
         LampState::Off
     };
 
-    let stalled =
-        age(i.now_ms, i.turn.waiting_since_ms).is_some_and(|a| a >= t.stall_after_ms);
+    let stalled = age(i.now_ms, i.turn.waiting_since_ms).is_some_and(|a| a >= t.stall_after_ms);
     let stall = if i.source_failing || i.recent_api_error {
         LampState::Blink
     } else if stalled {
@@ -246,7 +245,10 @@ mod tests {
             )
         };
         let a = at(1_000);
-        assert_eq!((a.lamps.model, a.color), (On, Some(ModelFamily::Haiku.color())));
+        assert_eq!(
+            (a.lamps.model, a.color),
+            (On, Some(ModelFamily::Haiku.color()))
+        );
         let a = at(t.stale_after_ms);
         assert_eq!((a.lamps.model, a.color, a.family), (Off, None, None));
     }

@@ -20,7 +20,7 @@ pub mod tokens;
 pub mod turn;
 pub mod wire;
 
+pub use gauges::Dial;
 pub use model::ModelFamily;
 pub use tokens::TokenCounts;
-pub use gauges::Dial;
 pub use wire::{GaugeReport, Lamp, LampState, Lamps, Rgb};

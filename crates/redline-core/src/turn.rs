@@ -251,7 +251,10 @@ mod tests {
         assert_eq!(s.view(600_001, STALE).since_ms, Some(1_000));
         s.hook(HookMark::Stop, 700_000);
         let v = s.view(700_001, STALE);
-        assert_eq!((v.phase, v.since_ms, v.basis), (Phase::Idle, None, Basis::Hooks));
+        assert_eq!(
+            (v.phase, v.since_ms, v.basis),
+            (Phase::Idle, None, Basis::Hooks)
+        );
     }
 
     #[test]

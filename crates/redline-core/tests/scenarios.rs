@@ -6,13 +6,13 @@
 
 use std::fmt::Write as _;
 
-use redline_core::{Lamp, LampState, Rgb};
 use redline_core::calibration::{CalPoint, Calibration, CalibrationError};
 use redline_core::homing::Homing;
 use redline_core::led;
 use redline_core::motion::{DIRECT_DRIVE, Direction, Planner, Profile, QUAD_MICROSTEP};
 use redline_core::poll::{Cluster, Needle, Outputs, ParseError, PollConfig};
 use redline_core::wire::Lamps;
+use redline_core::{Lamp, LampState, Rgb};
 
 /// Declares one test per scenario file, and the list the directory is checked against.
 macro_rules! scenarios {
@@ -365,7 +365,12 @@ impl Sim {
     /// The colour the lamp's LED shows now, as the firmware would shift it out.
     fn led(&self, name: &str) -> Result<Rgb, String> {
         let lamp = Lamp::from_name(name).ok_or_else(|| format!("unknown lamp {name}"))?;
-        let frame = led::frame(&self.cluster.lamps(), self.cluster.color(), self.now, self.dim);
+        let frame = led::frame(
+            &self.cluster.lamps(),
+            self.cluster.color(),
+            self.now,
+            self.dim,
+        );
         Ok(frame[lamp as usize])
     }
 

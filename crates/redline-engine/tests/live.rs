@@ -1063,3 +1063,32 @@ fn idle_pulses_after_two_quiet_minutes_without_a_turn() {
     s.write(&user("2026-11-23T12:10:00Z", json!("go")));
     assert_eq!(s.at("2026-11-23T12:30:00Z").lamps.idle, Off);
 }
+
+#[test]
+fn a_rate_limited_turn_blinks_warn_until_its_own_window_resets() {
+    let mut s = Scenario::new();
+    s.respond(r("2026-11-23T12:00:00Z", "a", [10, 10, 0, 0]));
+    let window = |s: &mut Scenario, used: u32, reset: &str, at: &str| {
+        let reset = t(reset) / 1000;
+        s.live.apply_status(
+            &status(&format!(
+                r#"{{"rate_limits":{{"five_hour":{{"used_percentage":{used},"resets_at":{reset}}}}}}}"#
+            )),
+            t(at),
+        );
+    };
+    window(&mut s, 99, "2026-11-23T14:00:00Z", "2026-11-23T12:00:00Z");
+    s.live.apply_hook(
+        &hook(r#"{"session_id":"session-a","hook_event_name":"StopFailure","error":"rate_limit"}"#),
+        t("2026-11-23T12:10:00Z"),
+    );
+    let u = s.at("2026-11-23T13:59:59Z");
+    assert_eq!(
+        (u.lamps.warn, u.fuel.limit_reset_at.as_deref()),
+        (Blink, Some("2026-11-23T14:00:00Z"))
+    );
+    // The next window is another one: the failure does not carry over into it.
+    window(&mut s, 5, "2026-11-23T19:00:00Z", "2026-11-23T14:00:01Z");
+    let u = s.at("2026-11-23T14:00:02Z");
+    assert_eq!((u.lamps.warn, u.fuel.limit_reset_at), (Off, None));
+}

@@ -107,6 +107,9 @@ pub enum Input {
     Hosts(oneshot::Sender<String>),
     /// A reading of the external source (Prometheus), or what failed.
     External(Result<External, String>),
+    /// Nothing but a recomputation now, before the next whole second (the demo, played
+    /// faster than real time, asks for one each script second).
+    Tick,
 }
 
 /// Why the hub gave no answer to [`ask`].
@@ -449,6 +452,7 @@ impl Hub {
                         let _ = reply.send(self.hosts_json());
                     }
                     Input::External(reading) => self.live.set_external(reading),
+                    Input::Tick => {}
                 }
             }
             let happenings = match (&mut self.follower, fs.is_empty()) {

@@ -99,11 +99,7 @@ pub fn render(s: &Snapshot) -> String {
             "Tokens per minute over the tach window.",
             Some(u.tach.tokens_per_min),
         ),
-        (
-            FUEL,
-            "Share of the 5-hour window left.",
-            u.fuel.remaining,
-        ),
+        (FUEL, "Share of the 5-hour window left.", u.fuel.remaining),
         (
             WINDOW_USED,
             "Share of the 5-hour window used.",

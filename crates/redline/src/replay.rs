@@ -1,19 +1,33 @@
 //! `redline serve --demo`: a scripted Claude Code session played in real time, so someone
-//! without Claude Code sees every needle and lamp move within a minute.
+//! without Claude Code sees every needle move and every lamp light within a minute.
 //!
 //! The script writes transcript lines, stamped now, into a directory of its own (the daemon
 //! follows it like any other root, so the whole reading path is what moves the needles),
-//! and sends the statusLine figures and hooks Claude Code would send through the hub's
+//! and sends the statusLine objects and hooks Claude Code would send through the hub's
 //! input queue. One loop lasts a minute (less with `--demo-speed`) and then starts over
-//! with a fresh session:
+//! with a new session. [`settings`] scales the daemon's time limits to the minute (stall
+//! 3 s, active 5 s, stale 40 s; the tach, ratio and API-error windows 10 s; all divided by
+//! the speed), and the token counts are divided by the speed too, so the needles read the
+//! same at any speed; faster than real time, the script also has the daemon recompute once
+//! a script second, as it does once a real second by itself.
 //!
 //! | seconds | what happens | what moves |
 //! |---|---|---|
-//! | 0-12 | Sonnet answers, a prompt every few seconds | TACH rises, TEMP fills, COST counts |
-//! | 12-30 | Opus takes over, with large cache writes | MODEL on, REDLINE on then blinking, HOT on then blinking |
-//! | 30-42 | the plan's 5-hour limit runs down | FUEL falls: on at 15 %, blinking at 5 % |
-//! | 42-46 | the API answers with an error | CHECK on |
-//! | 46-60 | the session ends, quiet | TACH decays, TEMP empties |
+//! | 0-13.5 | a prompt; Sonnet answers every 2 s, thinking a little, with two short tools | MODEL amber, TACH to about 11k/min, TEMP white (0.3), BOOST 0.99, FUEL from 90 % left down to 70 % |
+//! | 13.5-25 | the turn stops; nobody types | TACH falls to zero, IDLE pulses from 18.5 s, TEMP and BOOST hold |
+//! | 25-38 | `/model opus`: the new model's cold cache takes the whole context, then it thinks hard | MODEL red; BOOST to zero (red), climbing back to 0.99; TACH past full scale (HOT blinks), then at the redline once the cold write leaves the window (HOT on, from 35.5 s); TEMP into red (0.55 to 0.8); WARN on for the cold cache, on again at 80 % of the plan (31.5 s), blinking at 95 % (34.5 s); FUEL down to 2 % left |
+//! | 31-41 | the API answers 529 overloaded | STALL blinks |
+//! | 40 | the plan's 5-hour window resets | FUEL back to 98 % left, WARN off |
+//! | 40-49 | a prompt, and the model says nothing for 9 s | STALL on from 43 s |
+//! | 49-59 | Haiku answers; a 5 s build runs (a running tool is no stall); the turn stops, the session ends | MODEL green, TEMP blue (0.1), BOOST dips to 0.75 and recovers, CONTEXT empties |
+//!
+//! Each loop leaves the needles where a real day would: FUEL and WEEKLY follow plan
+//! windows that reset (a figure never falls before its reset, as Claude Code's does not),
+//! TACH, TEMP and BOOST are windows over the last seconds, CONTEXT belongs to the loop's
+//! own session, and COST adds about $0.02 a loop: each line carries its `costUSD` (the
+//! field old Claude Code versions wrote, which the daemon takes in the default cost mode),
+//! so a whole day of loops comes to about $32 of COST's $50, where the tokens at list
+//! prices would pin COST within a few hours.
 
 use std::fs::{self, OpenOptions};
 use std::io::Write;
@@ -23,12 +37,52 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use redline_engine::feed::{HookEvent, HookKind, LimitWindow, StatusFeed};
+use redline_engine::live::Settings;
 use serde_json::json;
 
 use crate::hub::{Input, now_ms};
 
-/// One loop of the script, at speed 1.
-const LOOP: Duration = Duration::from_secs(60);
+/// One loop of the script, in script seconds (real seconds at speed 1).
+const LOOP_S: f64 = 60.0;
+/// When, in the loop, the plan's 5-hour window resets.
+const PLAN_RESET_S: f64 = 40.0;
+/// The demo's limits, in script seconds: a session waiting this long lights STALL...
+const STALL_AFTER_S: f64 = 3.0;
+/// ...this much quiet lets IDLE pulse...
+const ACTIVE_S: f64 = 5.0;
+/// ...this old, a response no longer counts (MODEL, TEMP, BOOST, CONTEXT, the turns)...
+const STALE_AFTER_S: f64 = 40.0;
+/// ...and the tach, ratio and API-error windows. Ten, so that at the tests' speed of 10
+/// each is a whole second, as the daemon counts them.
+const WINDOW_S: f64 = 10.0;
+/// The block budget when none is configured: the plan figures drive FUEL, and this only
+/// keeps the estimate (before the first statusLine) near full.
+pub const BUDGET_TOKENS: u64 = 1_000_000_000;
+
+/// The speed range `--demo-speed` is held to.
+fn clamp_speed(speed: f64) -> f64 {
+    if speed.is_finite() {
+        speed.clamp(0.1, 100.0)
+    } else {
+        1.0
+    }
+}
+
+/// Scales the daemon's time limits to the demo's minute played `speed` times faster (the
+/// script's lamps need a stall, a quiet stretch and an API error to come and go within a
+/// loop, where the defaults are minutes and hours). Everything else (needles, zones,
+/// shares, the redline) stays as configured.
+pub fn settings(s: &mut Settings, speed: f64) {
+    let speed = clamp_speed(speed);
+    let ms = |script_s: f64| ((script_s * 1000.0 / speed).round() as i64).max(1);
+    let whole_s = |script_s: f64| ((script_s / speed).round() as u64).max(1);
+    s.thresholds.stall_after_ms = ms(STALL_AFTER_S);
+    s.thresholds.active_ms = ms(ACTIVE_S);
+    s.thresholds.stale_after_ms = ms(STALE_AFTER_S);
+    s.api_error_window_s = whole_s(WINDOW_S);
+    s.tach_window_s = whole_s(WINDOW_S);
+    s.ratio_window_s = whole_s(WINDOW_S);
+}
 
 /// Makes the demo's Claude directory (a `projects/` inside `dir`) and returns the
 /// projects directory to follow.
@@ -41,148 +95,278 @@ pub fn prepare(dir: &Path) -> Result<PathBuf> {
 
 /// Plays the script forever on a thread of its own, `speed` times faster than real time.
 pub fn start(projects: PathBuf, inputs: mpsc::Sender<Input>, speed: f64) -> Result<()> {
-    let speed = speed.clamp(0.1, 100.0);
+    let speed = clamp_speed(speed);
     std::thread::Builder::new()
         .name("redline-demo".into())
         .spawn(move || {
-            let mut round = 0u32;
-            loop {
-                round += 1;
-                if play(&projects, &inputs, speed, round).is_err() {
-                    return;
-                }
-            }
+            let mut player = Player {
+                projects,
+                inputs,
+                speed,
+                round: 0,
+                plan_reset_s: None,
+            };
+            while player.play().is_ok() {}
         })?;
     Ok(())
 }
 
-/// One step of the script: at `at` seconds into the loop, do `what`.
-enum Step {
-    Respond {
-        model: &'static str,
-        input: u64,
-        output: u64,
-        cache_write: u64,
-        context: u64,
-    },
-    Prompt,
-    Stop,
-    PlanUsed(f64),
-    ApiError,
-    SessionEnd,
+/// One response of the script, in the token counts of speed 1.
+#[derive(Clone, Copy)]
+struct Response {
+    model: &'static str,
+    input: u64,
+    output: u64,
+    cache_write: u64,
+    cache_read: u64,
+    /// The share of the response's characters that are thinking (TEMP's estimate).
+    thinking: f64,
+    /// Its `costUSD`.
+    cost_usd: f64,
+    /// The plan's 5-hour window used after it, as the statusLine then says.
+    plan_used: f64,
 }
 
+/// One step of the script.
+#[derive(Clone, Copy)]
+enum Step {
+    /// A hook of the loop's session.
+    Hook(HookKind),
+    /// A response line, then the statusLine Claude Code sends after it.
+    Respond(Response),
+    /// A statusLine object alone, with the plan's use.
+    Status(f64),
+    /// An API error line (529 overloaded).
+    ApiError,
+}
+
+fn sonnet(i: u64) -> Response {
+    Response {
+        model: "claude-sonnet-4-5",
+        input: 20,
+        output: 180 + 10 * i,
+        cache_write: 130,
+        cache_read: 9_000 + 1_000 * i,
+        thinking: 0.3,
+        cost_usd: 0.001,
+        plan_used: 0.10 + 0.035 * i as f64,
+    }
+}
+
+fn opus(i: u64) -> Response {
+    const PLAN: [f64; 9] = [0.45, 0.55, 0.65, 0.75, 0.82, 0.88, 0.95, 0.97, 0.98];
+    let cold = i == 0;
+    Response {
+        model: "claude-opus-4-6",
+        input: 20,
+        output: 330 + 5 * i,
+        // A new model has no cache: its first request writes the whole context.
+        cache_write: if cold { 15_000 } else { 170 },
+        cache_read: if cold { 0 } else { 15_000 + 600 * i },
+        thinking: 0.55 + 0.03 * i as f64,
+        cost_usd: 0.0015,
+        plan_used: PLAN[i as usize],
+    }
+}
+
+fn haiku(i: u64) -> Response {
+    let first = i == 0;
+    Response {
+        model: "claude-haiku-4-5",
+        input: 20,
+        output: 150,
+        cache_write: if first { 2_000 } else { 120 },
+        cache_read: 6_000 + 1_000 * i,
+        thinking: 0.1,
+        cost_usd: 0.0005,
+        plan_used: 0.03 + 0.01 * i as f64,
+    }
+}
+
+/// The loop, in script seconds (see the table in the module's documentation).
 fn script() -> Vec<(f64, Step)> {
+    use HookKind::*;
     use Step::*;
-    let mut s = vec![(0.0, Prompt)];
-    // Sonnet: moderate pace, the context filling.
-    for i in 0..6 {
-        s.push((
-            1.0 + 2.0 * i as f64,
-            Respond {
-                model: "claude-sonnet-4-5",
-                input: 800,
-                output: 400,
-                cache_write: 600,
-                context: 40_000 + 15_000 * i,
-            },
-        ));
+    let mut s = vec![
+        (0.0, Hook(SessionStart)),
+        (0.0, Hook(UserPromptSubmit)),
+        (0.0, Status(0.10)),
+    ];
+    for i in 0..7 {
+        s.push((1.0 + 2.0 * i as f64, Respond(sonnet(i))));
     }
-    // Opus with large cache writes: past the redline, then past full scale; HOT, then HOT blinking.
+    s.extend([
+        (4.0, Hook(PreToolUse)),
+        (4.6, Hook(PostToolUse)),
+        (8.0, Hook(PreToolUse)),
+        (8.8, Hook(PostToolUse)),
+        (13.5, Hook(Stop)),
+        (25.0, Hook(UserPromptSubmit)),
+    ]);
     for i in 0..9 {
-        s.push((
-            12.0 + 2.0 * i as f64,
-            Respond {
-                model: "claude-opus-4-6",
-                input: 1_000,
-                output: 1_500,
-                cache_write: 1_000 + 900 * i,
-                context: 130_000 + 7_800 * i,
-            },
-        ));
+        s.push((25.5 + 1.5 * i as f64, Respond(opus(i))));
     }
-    s.push((29.0, Stop));
-    // The plan's 5-hour window runs down.
-    for (i, used) in [0.55, 0.7, 0.8, 0.86, 0.9, 0.93, 0.96, 0.98]
-        .iter()
-        .enumerate()
-    {
-        s.push((30.0 + 1.5 * i as f64, PlanUsed(*used)));
-    }
-    s.push((42.0, ApiError));
-    s.push((46.0, SessionEnd));
+    s.extend([
+        (31.0, ApiError),
+        (38.0, Hook(Stop)),
+        // The window has reset: the new figure comes with the next prompt, which the
+        // model then leaves unanswered for longer than the stall limit.
+        (PLAN_RESET_S, Hook(UserPromptSubmit)),
+        (PLAN_RESET_S, Status(0.02)),
+        (49.0, Respond(haiku(0))),
+        (50.5, Respond(haiku(1))),
+        (51.0, Hook(PreToolUse)),
+        (56.0, Hook(PostToolUse)),
+        (56.5, Respond(haiku(2))),
+        (58.0, Respond(haiku(3))),
+        (58.5, Hook(Stop)),
+        (59.0, Hook(SessionEnd)),
+    ]);
+    s.sort_by(|a, b| a.0.total_cmp(&b.0));
     s
 }
 
-fn play(projects: &Path, inputs: &mpsc::Sender<Input>, speed: f64, round: u32) -> Result<(), ()> {
-    let started = Instant::now();
-    let session = format!("00000000-demo-4000-8000-{round:012}");
-    let file = projects
-        .join("-home-demo-redline")
-        .join(format!("{session}.jsonl"));
-    let loop_end_s = (now_ms() / 1000) + (LOOP.as_secs_f64() / speed) as i64;
-    let mut n = 0;
-    for (at, step) in script() {
-        let due = Duration::from_secs_f64(at / speed);
-        std::thread::sleep(due.saturating_sub(started.elapsed()));
-        n += 1;
-        let hook = |kind| {
-            Input::Hook(HookEvent {
-                kind,
-                session_id: Some(session.clone()),
-                error: None,
-            })
-        };
-        match step {
-            Step::Respond {
-                model,
-                input,
-                output,
-                cache_write,
-                context,
-            } => {
-                let line = response_line(
-                    &session,
-                    round,
-                    n,
-                    model,
-                    input,
-                    output,
-                    cache_write,
-                    context,
-                );
-                append(&file, &line).map_err(|_| ())?;
-                inputs
-                    .send(Input::Status(
-                        StatusFeed {
-                            session_id: Some(session.clone()),
-                            ..StatusFeed::default()
-                        },
-                        None,
-                    ))
-                    .map_err(|_| ())?;
+/// The script's state from loop to loop.
+struct Player {
+    projects: PathBuf,
+    inputs: mpsc::Sender<Input>,
+    speed: f64,
+    round: u32,
+    /// When the plan window in force resets, seconds since the epoch.
+    plan_reset_s: Option<i64>,
+}
+
+impl Player {
+    /// Plays one loop; an error when the daemon is gone.
+    fn play(&mut self) -> Result<(), ()> {
+        self.round += 1;
+        let started = Instant::now();
+        let start_ms = now_ms();
+        let at_s = |script_s: f64| (start_ms as f64 + script_s * 1000.0 / self.speed) / 1000.0;
+        // The window in force resets at this loop's reset time; the one after it at the
+        // next loop's, so one window runs across the loop's end, as a plan's does across
+        // any hour. Reset times are whole seconds (as Claude Code's are), and always later
+        // than the one before, so the daemon takes each new window as new.
+        let current = (at_s(PLAN_RESET_S).ceil() as i64).max(self.plan_reset_s.unwrap_or(0));
+        let next = (at_s(PLAN_RESET_S + LOOP_S).ceil() as i64).max(current + 1);
+        self.plan_reset_s = Some(current);
+        let session = format!("00000000-demo-4000-8000-{:012}", self.round);
+        let file = self
+            .projects
+            .join("-home-demo-redline")
+            .join(format!("{session}.jsonl"));
+        for (n, (at, step)) in script().into_iter().enumerate() {
+            self.wait(started, at)?;
+            if at >= PLAN_RESET_S {
+                self.plan_reset_s = Some(next);
             }
-            Step::Prompt => inputs
-                .send(hook(HookKind::UserPromptSubmit))
-                .map_err(|_| ())?,
-            Step::Stop => inputs.send(hook(HookKind::Stop)).map_err(|_| ())?,
-            Step::SessionEnd => inputs.send(hook(HookKind::SessionEnd)).map_err(|_| ())?,
-            Step::PlanUsed(used) => {
-                let feed = StatusFeed {
+            match step {
+                Step::Hook(kind) => self.send(Input::Hook(HookEvent {
+                    kind,
                     session_id: Some(session.clone()),
-                    five_hour: Some(LimitWindow {
-                        used,
-                        resets_at_s: loop_end_s,
-                    }),
-                    ..StatusFeed::default()
-                };
-                inputs.send(Input::Status(feed, None)).map_err(|_| ())?;
+                    error: None,
+                }))?,
+                Step::Respond(r) => {
+                    let line = self.response_line(&session, n, &r);
+                    append(&file, &line).map_err(|_| ())?;
+                    self.send(self.status(&session, Some(r.model), r.plan_used))?;
+                }
+                Step::Status(used) => self.send(self.status(&session, None, used))?,
+                Step::ApiError => {
+                    append(&file, &error_line(&session, self.round, n)).map_err(|_| ())?
+                }
             }
-            Step::ApiError => append(&file, &error_line(&session)).map_err(|_| ())?,
+        }
+        self.wait(started, LOOP_S)
+    }
+
+    /// Waits until `script_s` into the loop that began at `started`. The daemon recomputes
+    /// its values on each input and otherwise on the whole second, which at speed 10 is
+    /// ten script seconds: a stall or an IDLE stretch could pass unseen between two. So,
+    /// faster than real time, the wait asks the hub for a recomputation once a script
+    /// second, and the values move as often as in a real minute.
+    fn wait(&self, started: Instant, script_s: f64) -> Result<(), ()> {
+        let due = Duration::from_secs_f64(script_s / self.speed);
+        let nudge = (self.speed > 1.0).then(|| Duration::from_secs_f64(1.0 / self.speed));
+        loop {
+            let left = due.saturating_sub(started.elapsed());
+            if left.is_zero() {
+                return Ok(());
+            }
+            match nudge {
+                Some(every) if every < left => {
+                    std::thread::sleep(every);
+                    self.send(Input::Tick)?;
+                }
+                _ => std::thread::sleep(left),
+            }
         }
     }
-    std::thread::sleep((LOOP.div_f64(speed)).saturating_sub(started.elapsed()));
-    Ok(())
+
+    fn send(&self, input: Input) -> Result<(), ()> {
+        self.inputs.send(input).map_err(|_| ())
+    }
+
+    /// The statusLine object Claude Code sends: the model, the context window and the
+    /// plan's windows (the weekly one moves with the 5-hour one, and resets with it).
+    fn status(&self, session: &str, model: Option<&str>, plan_used: f64) -> Input {
+        let resets_at_s = self.plan_reset_s.unwrap_or(0);
+        let feed = StatusFeed {
+            session_id: Some(session.to_owned()),
+            model_id: model.map(str::to_owned),
+            context_window_size: Some(200_000),
+            five_hour: Some(LimitWindow {
+                used: plan_used,
+                resets_at_s,
+            }),
+            seven_day: Some(LimitWindow {
+                used: 0.20 + 0.15 * plan_used,
+                resets_at_s,
+            }),
+            ..StatusFeed::default()
+        };
+        Input::Status(feed, None)
+    }
+
+    /// A response line with a thinking block and a text block whose lengths give the
+    /// script's thinking share, its tokens divided by the speed (so the tach, which
+    /// counts per minute of real time, reads the same at any speed) and its cost too.
+    fn response_line(&self, session: &str, n: usize, r: &Response) -> String {
+        let round = self.round;
+        let scale = |tokens: u64| (tokens as f64 / self.speed).round() as u64;
+        let thinking_chars = (1_000.0 * r.thinking).round() as usize;
+        let thinking = words(
+            "Let me weigh the needles against the plan before answering. ",
+            thinking_chars,
+        );
+        let text = words(
+            "Done: the needles move and the lamps light. ",
+            1_000 - thinking_chars,
+        );
+        json!({
+            "parentUuid": null, "isSidechain": false, "userType": "external", "cwd": "/home/demo/redline",
+            "sessionId": session, "version": "2.1.90", "gitBranch": "main", "type": "assistant",
+            "requestId": format!("req_demo_{round}_{n}"), "uuid": format!("demo-{round}-{n}"),
+            "timestamp": stamp(),
+            "costUSD": r.cost_usd / self.speed,
+            "message": {
+                "id": format!("msg_demo_{round}_{n}"), "type": "message", "role": "assistant", "model": r.model,
+                "content": [{"type": "thinking", "thinking": thinking}, {"type": "text", "text": text}],
+                "stop_reason": "end_turn",
+                "usage": {"input_tokens": scale(r.input), "output_tokens": scale(r.output),
+                          "cache_creation_input_tokens": scale(r.cache_write),
+                          "cache_read_input_tokens": scale(r.cache_read),
+                          "cache_creation": {"ephemeral_5m_input_tokens": scale(r.cache_write), "ephemeral_1h_input_tokens": 0},
+                          "service_tier": "standard"}
+            }
+        })
+        .to_string()
+    }
+}
+
+/// `phrase` repeated to `chars` characters.
+fn words(phrase: &str, chars: usize) -> String {
+    phrase.chars().cycle().take(chars).collect()
 }
 
 fn stamp() -> String {
@@ -192,44 +376,14 @@ fn stamp() -> String {
         .to_string()
 }
 
-#[allow(clippy::too_many_arguments)]
-fn response_line(
-    session: &str,
-    round: u32,
-    n: u32,
-    model: &str,
-    input: u64,
-    output: u64,
-    cache_write: u64,
-    context: u64,
-) -> String {
-    let cache_read = context.saturating_sub(input + cache_write);
-    json!({
-        "parentUuid": null, "isSidechain": false, "userType": "external", "cwd": "/home/demo/redline",
-        "sessionId": session, "version": "2.1.90", "gitBranch": "main", "type": "assistant",
-        "requestId": format!("req_demo_{round}_{n}"), "uuid": format!("demo-{round}-{n}"),
-        "timestamp": stamp(),
-        "message": {
-            "id": format!("msg_demo_{round}_{n}"), "type": "message", "role": "assistant", "model": model,
-            "content": [{"type": "text", "text": "Done: the needles move."}],
-            "stop_reason": "end_turn",
-            "usage": {"input_tokens": input, "output_tokens": output,
-                      "cache_creation_input_tokens": cache_write, "cache_read_input_tokens": cache_read,
-                      "cache_creation": {"ephemeral_5m_input_tokens": cache_write, "ephemeral_1h_input_tokens": 0},
-                      "service_tier": "standard"}
-        }
-    })
-    .to_string()
-}
-
-fn error_line(session: &str) -> String {
+fn error_line(session: &str, round: u32, n: usize) -> String {
     json!({
         "parentUuid": null, "isSidechain": false, "userType": "external", "cwd": "/home/demo/redline",
         "sessionId": session, "version": "2.1.90", "type": "assistant", "isApiErrorMessage": true,
-        "timestamp": stamp(), "uuid": format!("demo-error-{}", now_ms()),
-        "message": {"id": format!("msg_demo_error_{}", now_ms()), "type": "message", "role": "assistant",
+        "timestamp": stamp(), "uuid": format!("demo-error-{round}-{n}"),
+        "message": {"id": format!("msg_demo_error_{round}_{n}"), "type": "message", "role": "assistant",
                     "model": "<synthetic>",
-                    "content": [{"type": "text", "text": "API Error: 529 overloaded (demo)"}],
+                    "content": [{"type": "text", "text": "API Error: 529 {\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\",\"message\":\"Overloaded\"}}"}],
                     "usage": {"input_tokens": 0, "output_tokens": 0,
                               "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0}}
     })
@@ -239,4 +393,40 @@ fn error_line(session: &str) -> String {
 fn append(file: &Path, line: &str) -> std::io::Result<()> {
     let mut f = OpenOptions::new().create(true).append(true).open(file)?;
     f.write_all(format!("{line}\n").as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_script_fits_its_loop_in_order() {
+        let s = script();
+        assert!(s.windows(2).all(|w| w[0].0 <= w[1].0));
+        assert!(s.iter().all(|(at, _)| (0.0..LOOP_S).contains(at)));
+        let models: std::collections::BTreeSet<&str> = s
+            .iter()
+            .filter_map(|(_, step)| match step {
+                Step::Respond(r) => Some(r.model),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(models.len(), 3, "{models:?}");
+    }
+
+    #[test]
+    fn limits_scale_with_the_speed() {
+        let mut s = Settings::default();
+        settings(&mut s, 10.0);
+        assert_eq!(s.thresholds.stall_after_ms, 300);
+        assert_eq!(s.thresholds.active_ms, 500);
+        assert_eq!(s.thresholds.stale_after_ms, 4_000);
+        assert_eq!(
+            (s.tach_window_s, s.ratio_window_s, s.api_error_window_s),
+            (1, 1, 1)
+        );
+        assert_eq!(s.thresholds.problem(), None);
+        settings(&mut s, 1.0);
+        assert_eq!((s.tach_window_s, s.thresholds.stall_after_ms), (10, 3_000));
+    }
 }

@@ -1,13 +1,16 @@
 //! Claude Code's statusLine and hooks reaching the real daemon: `redline statusline` with
-//! the daemon up and down, plan limits that drive FUEL until they reset, and every hook.
+//! the daemon up, down and slow, plan limits that drive FUEL until they reset, every hook
+//! and the turn rule behind STALL, and the demo's minute lighting every lamp.
 
 mod common;
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::{Daemon, Home, response};
+use serde_json::Value;
 
 /// A statusLine object as Claude Code 2.1.9x writes it.
 fn status_json(used: f64, resets_at: i64) -> String {
@@ -85,6 +88,21 @@ fn statusline_with_the_daemon_down_still_prints_a_line_at_once() {
 }
 
 #[test]
+fn statusline_gives_up_on_a_slow_daemon_within_a_second() {
+    let home = Home::new();
+    // A daemon that takes the connection and never answers.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let held = std::thread::spawn(move || listener.accept().map(|(s, _)| s));
+    let (line, took) = statusline(&home, &addr, &status_json(38.0, now_s() + 3600), &[]);
+    assert!(line.trim_end().ends_with("│ redline: no daemon"), "{line}");
+    assert!(line.starts_with("Opus 4.6 │ FUEL 62% plan │ "), "{line}");
+    // One second all told (connect, send, wait for the answer), and the start-up.
+    assert!(took < Duration::from_millis(1_500), "{took:?}");
+    drop(held);
+}
+
+#[test]
 fn statusline_feeds_the_plan_limits_until_they_reset() {
     let home = Home::new();
     home.append("p/s.jsonl", &response("a", 1_000));
@@ -97,11 +115,13 @@ fn statusline_feeds_the_plan_limits_until_they_reset() {
     let resets = now_s() + 3;
     let (line, took) = statusline(&home, &d.addr, &status_json(38.0, resets), &[]);
     assert!(took < Duration::from_secs(1), "{took:?}");
-    assert!(
-        line.starts_with("Opus 4.6 │ TACH 1,100/min │ FUEL 62% plan │ $"),
-        "{line}"
+    // The designed cluster in words: FUEL, TACH, TEMP's thinking share (no thinking block:
+    // none), BOOST's cache hit rate (no cache reads), today's dollars (1,000 Sonnet output
+    // tokens and 100 input: 1.5 cents); no warning lamp is lit.
+    assert_eq!(
+        line.trim_end(),
+        "Opus 4.6 │ FUEL 62% plan │ TACH 1,100/min │ think 0% │ cache 0% │ $0.02 today",
     );
-    assert!(line.trim_end().ends_with(" today │ ctx 0%"), "{line}");
     let u = d.usage();
     assert_eq!(u["fuel"]["basis"], "rate_limits");
     assert_eq!(u["fuel"]["remaining"], 0.62);
@@ -128,40 +148,62 @@ fn statusline_feeds_the_plan_limits_until_they_reset() {
 fn every_hook_is_taken_and_moves_what_it_should() {
     let home = Home::new();
     home.append("p/s.jsonl", &response("a", 1_000));
-    let d = Daemon::start(&home, &["--tach-window", "1"]);
+    let d = Daemon::start(&home, &["--tach-window", "1", "--stall-after", "1"]);
     let hook = |event: &str, extra: &str| {
         let r = d.post("/hook", &format!(r#"{{"session_id":"s","transcript_path":"/x","cwd":"/p","hook_event_name":"{event}"{extra}}}"#));
         assert_eq!(r.status, 204, "{event}: {}", r.body);
         assert!(r.body.is_empty());
     };
+    let lamp = |d: &Daemon, name: &str| d.usage()["lamps"][name].as_str().unwrap().to_owned();
     hook("SessionStart", r#","source":"startup""#);
     // A turn holds the tach although the 1 s window has long passed the last write.
     hook("UserPromptSubmit", r#","prompt":"hi""#);
     home.append("p/s.jsonl", &response("b", 2_000));
-    d.until("the response in the turn", |d| {
-        d.usage()["tach"]["tokens_per_min"].as_f64() > Some(0.0)
+    // (A hook is answered before the daemon has taken it in: wait for what it does.)
+    d.until("the turn to open, by the hooks", |d| {
+        d.usage()["turn"]["basis"] == "hooks"
     });
-    std::thread::sleep(Duration::from_millis(2_100));
+    d.until("the response in the turn", |d| {
+        d.usage()["thinking"]["output_tokens"] == 3_000
+    });
+    // A tool runs: however long it takes (here twice the 1 s stall limit), the session
+    // is not waiting for the model, and STALL stays dark.
     hook(
-        "PostToolUse",
-        r#","tool_name":"Bash","tool_use_id":"t1","duration_ms":5"#,
+        "PreToolUse",
+        r#","tool_name":"Bash","tool_use_id":"t1","tool_input":{"command":"make"}"#,
     );
+    std::thread::sleep(Duration::from_millis(2_100));
+    assert_eq!(lamp(&d, "stall"), "off", "a running tool is not a stall");
     assert!(
         d.usage()["tach"]["tokens_per_min"].as_f64() > Some(0.0),
         "held during the turn"
     );
+    // The tool is done and the model has the turn again; it says nothing for longer
+    // than the stall limit: STALL lights (on: nothing is failing).
+    hook(
+        "PostToolUse",
+        r#","tool_name":"Bash","tool_use_id":"t1","duration_ms":2100"#,
+    );
+    d.until("STALL on a turn left without an answer", |d| {
+        lamp(d, "stall") == "on"
+    });
+    assert_eq!(d.usage()["stall"], true);
     hook("Stop", r#","stop_hook_active":false"#);
+    d.until("STALL out: the turn is over", |d| lamp(d, "stall") == "off");
     d.until("the tach to fall after Stop", |d| {
         d.usage()["tach"]["tokens_per_min"] == 0.0
     });
-    // SessionEnd empties TEMP.
+    // SessionEnd empties the context.
     assert!(d.usage()["context"]["used_tokens"].is_number());
     hook("SessionEnd", r#","reason":"exit""#);
-    d.until("TEMP to empty", |d| d.usage()["gauges"]["temp"].is_null());
-    // StopFailure on a rate limit blinks FUEL.
-    assert_eq!(d.usage()["lamps"]["fuel"], "off");
+    d.until("the context to empty", |d| {
+        d.usage()["context"]["used_tokens"].is_null()
+    });
+    // StopFailure on a rate limit blinks WARN.
+    assert_eq!(lamp(&d, "warn"), "off");
     hook("StopFailure", r#","error":"rate_limit""#);
-    d.until("FUEL to blink", |d| d.usage()["lamps"]["fuel"] == "blink");
+    d.until("WARN to blink", |d| lamp(d, "warn") == "blink");
+    assert_eq!(d.usage()["warn"], true);
     // Other events are accepted and change nothing; a body without its event is refused.
     hook("Notification", r#","message":"hello""#);
     assert_eq!(d.post("/hook", r#"{"session_id":"s"}"#).status, 400);
@@ -200,15 +242,20 @@ fn posts_need_the_token_beyond_loopback() {
 }
 
 #[test]
-fn the_demo_moves_every_needle_and_lamp_within_a_loop() {
+fn the_demo_moves_every_needle_and_lights_every_lamp_within_a_loop() {
     let home = Home::new();
     // Ten times faster: a loop in six seconds.
+    let speed = 10.0;
     let d = Daemon::start(&home, &["--demo", "--demo-speed", "10"]);
-    let mut lamps: std::collections::BTreeMap<String, std::collections::BTreeSet<String>> =
-        Default::default();
-    let mut gauges: std::collections::BTreeMap<String, f64> = Default::default();
+    let mut lamps: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    let mut gauges: BTreeMap<String, (f64, f64)> = BTreeMap::new();
+    let mut colours = BTreeSet::new();
+    let mut sessions = BTreeSet::new();
+    let mut cost = 0.0;
     let started = Instant::now();
-    while started.elapsed() < Duration::from_secs(7) {
+    // A loop and a half: the first whole, and the second's first responses.
+    let watched = Duration::from_secs_f64(60.0 / speed * 1.25);
+    while started.elapsed() < watched {
         let u = d.usage();
         for (k, v) in u["lamps"].as_object().unwrap() {
             lamps
@@ -217,25 +264,45 @@ fn the_demo_moves_every_needle_and_lamp_within_a_loop() {
                 .insert(v.as_str().unwrap().to_owned());
         }
         for (k, v) in u["gauges"].as_object().unwrap() {
-            let g = gauges.entry(k.clone()).or_default();
-            *g = g.max(v.as_f64().unwrap_or(0.0));
+            let g = gauges.entry(k.clone()).or_insert((1.0, 0.0));
+            let v = v.as_f64().unwrap_or(0.0);
+            *g = (g.0.min(v), g.1.max(v));
         }
-        std::thread::sleep(Duration::from_millis(100));
+        let gauge: Value = serde_json::from_str(&d.get("/usage/gauge").body).unwrap();
+        colours.extend(gauge["color"].as_str().map(str::to_owned));
+        sessions.extend(u["context"]["session_id"].as_str().map(str::to_owned));
+        cost = u["cost"]["today_usd"].as_f64().unwrap();
+        std::thread::sleep(Duration::from_millis(40));
     }
-    for lamp in ["model", "check"] {
-        assert!(lamps[lamp].contains("on"), "{lamp}: {lamps:?}");
-    }
-    for lamp in ["redline", "fuel", "hot"] {
+    let seen = |lamp: &str, state: &str| lamps[lamp].contains(state);
+    assert!(seen("model", "on"), "{lamps:?}");
+    for lamp in ["hot", "warn", "stall"] {
         assert!(
-            lamps[lamp].contains("on") && lamps[lamp].contains("blink"),
-            "{lamp}: {lamps:?}"
+            seen(lamp, "on") && seen(lamp, "blink"),
+            "{lamp} on and blinking: {lamps:?}"
         );
     }
-    for (g, least) in [("tach", 0.9), ("fuel", 0.9), ("cost", 0.1), ("temp", 0.9)] {
-        assert!(gauges[g] >= least, "{g}: {gauges:?}");
+    assert!(seen("idle", "pulse"), "{lamps:?}");
+    // MODEL in three families' colours: Opus red, Sonnet amber, Haiku green.
+    for colour in ["#e0301e", "#ff9f1c", "#2ec27e"] {
+        assert!(colours.contains(colour), "{colour}: {colours:?}");
     }
+    // Every needle of the designed cluster sweeps a good part of its dial.
+    let needles: Vec<&str> = gauges.keys().map(String::as_str).collect();
+    assert_eq!(needles, ["boost", "fuel", "tach", "temp"]);
+    for (g, sweep) in [("fuel", 0.8), ("tach", 0.9), ("temp", 0.5), ("boost", 0.8)] {
+        let (low, high) = gauges[g];
+        assert!(high - low >= sweep, "{g}: {gauges:?}");
+    }
+    // Each loop is a session of its own.
+    assert!(sessions.len() >= 2, "{sessions:?}");
+    // Nothing grows without bound: a loop costs so little that a whole day of loops stays
+    // on COST's dial ($50).
+    let loops = started.elapsed().as_secs_f64() / (60.0 / speed);
+    let per_day = cost / loops * (86_400.0 / (60.0 / speed));
+    assert!(cost > 0.0 && per_day < 50.0, "${cost} in {loops:.2} loops");
     // Nothing of the user's is read: the one root is the demo's own.
-    let status: serde_json::Value = serde_json::from_str(&d.get("/api/status").body).unwrap();
+    let status: Value = serde_json::from_str(&d.get("/api/status").body).unwrap();
     let roots = status["roots"].as_array().unwrap();
     assert_eq!(roots.len(), 1, "{status}");
     assert!(

@@ -98,7 +98,7 @@ fn a_root_created_after_start_is_picked_up_and_nothing_fails_meanwhile() {
     let d = Daemon::start(&home, &[]);
     let u = d.usage();
     assert_eq!(u["sources"]["jsonl"]["ok"], true, "{u}");
-    assert_eq!(u["lamps"]["check"], "off");
+    assert_eq!(u["lamps"]["stall"], "off");
     assert!(u["model"]["family"].is_null());
     // The whole directory chain appears, the file with it.
     home.append("p/s.jsonl", &response("a", 10));
@@ -124,14 +124,46 @@ fn every_endpoint_and_bad_requests() {
     );
     assert!(r.head.contains("cache-control: no-store"));
     let u: Value = serde_json::from_str(&r.body).unwrap();
-    assert_eq!(u["version"], 1);
+    assert_eq!(u["version"], 2);
+    // SPEC's shape: the origin's flat fields first, in order, then the objects (read off
+    // the text: a parsed object forgets its order).
+    let at = |k: &str| r.body.find(&format!("\"{k}\":")).unwrap_or(usize::MAX);
+    let flat = [
+        "version",
+        "rate_1m",
+        "window_5h_tokens",
+        "window_5h_pct",
+        "thinking_ratio",
+        "cache_hit_rate",
+        "last_model",
+        "hot",
+        "warn",
+        "stall",
+        "idle",
+        "updated_at",
+        "sources",
+    ];
+    for pair in flat.windows(2) {
+        assert!(
+            at(pair[0]) < at(pair[1]),
+            "{} before {}: {}",
+            pair[0],
+            pair[1],
+            r.body
+        );
+    }
     for (key, fields) in [
+        (
+            "sources",
+            &["jsonl", "otlp", "prometheus", "statusline", "hooks"][..],
+        ),
         ("tach", &["tokens_per_min", "redline", "window_s"][..]),
         (
             "fuel",
             &[
                 "remaining",
                 "basis",
+                "source",
                 "block_tokens",
                 "budget_tokens",
                 "block_start",
@@ -142,25 +174,73 @@ fn every_endpoint_and_bad_requests() {
                 "weekly_reset_at",
             ][..],
         ),
+        (
+            "thinking",
+            &[
+                "ratio",
+                "thinking_tokens",
+                "output_tokens",
+                "basis",
+                "source",
+                "window_s",
+            ][..],
+        ),
+        ("cache", &["hit_rate", "read_tokens", "prompt_tokens"][..]),
         ("cost", &["today_usd", "block_usd", "full_scale_usd"][..]),
         (
             "context",
             &["used_tokens", "window_tokens", "session_id"][..],
         ),
-        ("model", &["id", "family"][..]),
-        ("gauges", &["tach", "fuel", "cost", "temp"][..]),
-        ("lamps", &["model", "redline", "fuel", "hot", "check"][..]),
+        ("model", &["id", "family", "color"][..]),
+        ("turn", &["in_progress", "since", "basis"][..]),
+        ("gauges", &["fuel", "tach", "temp", "boost"][..]),
+        ("lamps", &["model", "hot", "warn", "stall", "idle"][..]),
     ] {
         for f in fields {
             assert!(u[key].get(f).is_some(), "{key}.{f} missing: {u}");
         }
     }
+    for source in ["jsonl", "otlp", "prometheus", "statusline", "hooks"] {
+        for f in ["configured", "ok", "last_event_at", "error"] {
+            assert!(
+                u["sources"][source].get(f).is_some(),
+                "sources.{source}.{f}: {u}"
+            );
+        }
+    }
+    assert_eq!(
+        u["needles"],
+        serde_json::json!(["fuel", "tach", "temp", "boost"])
+    );
 
     let r = d.get("/usage/gauge");
     assert_eq!(r.status, 200);
     assert!(r.body.len() < 256, "{} bytes", r.body.len());
+    assert!(
+        r.body.starts_with(r#"{"version":2,"needles":["#),
+        "{}",
+        r.body
+    );
     let g: Value = serde_json::from_str(&r.body).unwrap();
-    assert_eq!(g["gauges"], u["gauges"]);
+    let keys: Vec<&str> = g.as_object().unwrap().keys().map(String::as_str).collect();
+    assert_eq!(keys, ["color", "lamps", "needles", "version"], "{g}");
+    let positions: Vec<&Value> = ["fuel", "tach", "temp", "boost"]
+        .iter()
+        .map(|n| &u["gauges"][n])
+        .collect();
+    assert_eq!(
+        g["needles"].as_array().unwrap().iter().collect::<Vec<_>>(),
+        positions
+    );
+    let lamps: Vec<&Value> = ["model", "hot", "warn", "stall", "idle"]
+        .iter()
+        .map(|n| &u["lamps"][n])
+        .collect();
+    assert_eq!(
+        g["lamps"].as_array().unwrap().iter().collect::<Vec<_>>(),
+        lamps
+    );
+    assert_eq!(g["color"], u["model"]["color"]);
 
     let r = d.get("/metrics");
     assert_eq!(r.status, 200);
@@ -169,7 +249,10 @@ fn every_endpoint_and_bad_requests() {
         "redline_tach_tokens_per_minute",
         "redline_lines_read_total",
         "redline_files_watched 1",
-        "redline_lamp_state{lamp=\"check\"} 0",
+        "redline_lamp_state{lamp=\"stall\"} 0",
+        "redline_thinking_ratio",
+        "redline_cache_hit_ratio",
+        "redline_gauge_position{gauge=\"tach\",needle=\"2\"}",
     ] {
         assert!(r.body.contains(name), "{name} missing");
     }
@@ -194,7 +277,7 @@ fn every_endpoint_and_bad_requests() {
         }
     };
     let first = next_event(&mut events);
-    assert_eq!(first["version"], 1);
+    assert_eq!(first["version"], 2);
     home.append("p/s.jsonl", &response("b", 5_000));
     let second = next_event(&mut events);
     assert_ne!(second["tach"], first["tach"]);
@@ -335,27 +418,75 @@ fn the_terminal_cluster_moves_its_needles_as_the_motors_would() {
     let home = Home::new();
     // 10,000 tach tokens this minute: 40 % of TACH's full scale (1.25 x 20,000).
     home.append("p/s.jsonl", &response("a", 9_900));
-    let d = Daemon::start(&home, &[]);
+    // Needles in another order, and TEMP's bands moved: the faces must follow.
+    let config = home.dir.join("config/redline/config.toml");
+    std::fs::create_dir_all(config.parent().unwrap()).unwrap();
+    std::fs::write(&config, "[zones]\ntemp_cool = 0.3\ntemp_hot = 0.7\n").unwrap();
+    let d = Daemon::start(&home, &["--needles", "context,tach,cost,temp"]);
     let frame = cluster(&format!("http://{}", d.addr), "2");
-    let tach = frame
-        .lines()
-        .find(|l| l.starts_with("TACH"))
-        .unwrap_or_default();
+    let lines: Vec<&str> = frame.lines().collect();
+    // Each track is labelled with the dial the daemon has on that needle, left to right.
+    let titles: Vec<&str> = lines[..4]
+        .iter()
+        .map(|l| l.split_whitespace().next().unwrap_or(""))
+        .collect();
+    assert_eq!(titles, ["CONTEXT", "TACH", "COST", "TEMP"], "{frame}");
+    let tach = lines[1];
+    assert!(
+        tach.contains("TOKENS/MIN") && tach.contains("] 25k"),
+        "{frame}"
+    );
     assert!(tach.ends_with(" 40%"), "{frame}");
     // 40 % of the 313 degrees between the margins off each stop.
     assert!(tach.contains("125.2°"), "{frame}");
+    assert!(lines[2].contains("] $50 "), "COST's full scale: {frame}");
+    // TEMP's zones as configured (blue to 0.3, white to 0.7, red above), from
+    // /api/config: of its 50 cells, 15 blue (one under the needle, at zero), 20 white,
+    // 15 red.
+    let temp = lines[3];
+    let track = &temp[temp.find('[').unwrap() + 1..temp.find(']').unwrap()];
+    assert!(track.starts_with("|:::"), "{frame}");
+    let count = |c: char| track.chars().filter(|&x| x == c).count();
+    assert_eq!(
+        (count(':'), count('~'), count('=')),
+        (14, 20, 15),
+        "{frame}"
+    );
+    // The lamps in panel order, each labelled; MODEL lit in the colour of the gauge
+    // body (Sonnet's amber).
+    let lamps = lines[4];
+    let order: Vec<usize> = ["[MODEL #ff9f1c]", " hot ", " warn ", " stall ", " idle "]
+        .iter()
+        .map(|l| lamps.find(l).unwrap_or_else(|| panic!("{l}: {frame}")))
+        .collect();
+    assert!(order.windows(2).all(|w| w[0] < w[1]), "{frame}");
     assert!(
-        frame.contains(" model ") && frame.contains(" check "),
+        lines[5].contains("needles from /usage") && lines[5].contains("zones from /api/config"),
         "{frame}"
     );
 }
 
 #[test]
-fn the_terminal_cluster_blinks_check_when_no_daemon_answers() {
+fn the_terminal_cluster_blinks_stall_when_no_daemon_answers() {
     let frame = cluster("http://127.0.0.1:1", "5.5");
-    assert!(frame.contains("[CHECK*]"), "{frame}");
+    // The firmware's failure rule: after 5 s without an answer STALL blinks by itself,
+    // the other lamps go dark, the needles ease to zero.
+    let lamps = frame.lines().nth(4).unwrap_or_default();
+    assert_eq!(
+        lamps.split_whitespace().collect::<Vec<_>>(),
+        ["model", "hot", "warn", "[STALL*]", "idle"],
+        "{frame}"
+    );
     assert!(frame.contains("failure rule"), "{frame}");
     assert_eq!(frame.matches("   0.0°").count(), 4, "{frame}");
+    // Nothing said otherwise: the dials as designed, on their default faces.
+    let titles: Vec<&str> = frame
+        .lines()
+        .take(4)
+        .map(|l| l.split_whitespace().next().unwrap_or(""))
+        .collect();
+    assert_eq!(titles, ["FUEL", "TACH", "TEMP", "BOOST"], "{frame}");
+    assert!(frame.contains("needles as designed"), "{frame}");
 }
 
 #[test]

@@ -38,7 +38,9 @@ fn opus_line_now() -> String {
         "type": "assistant", "isSidechain": false, "sessionId": "s", "version": "2.1.39",
         "requestId": "req_1", "timestamp": ts,
         "message": {"id": "msg_1", "model": "claude-opus-4-6", "type": "message",
-            "role": "assistant", "content": [],
+            "role": "assistant", "content": [
+                {"type": "thinking", "thinking": "t".repeat(300), "signature": "[REDACTED_SIGNATURE]"},
+                {"type": "text", "text": "v".repeat(700)}],
             "usage": {"input_tokens": 12000, "output_tokens": 13000,
                       "cache_creation_input_tokens": 0, "cache_read_input_tokens": 170000}}
     })
@@ -47,20 +49,40 @@ fn opus_line_now() -> String {
 }
 
 #[test]
-fn watch_once_prints_the_values_and_lamps() {
+fn watch_once_prints_the_designed_values_and_every_lamp_labelled() {
     let h = home("once");
     std::fs::write(h.join("claude/projects/p/s.jsonl"), opus_line_now()).unwrap();
     let (ok, out, err) = redline(&h, &["watch", "--once"]);
     assert!(ok, "{err}");
     assert_eq!(out.lines().count(), 1, "{out}");
-    // 25,000 tokens this minute: over the 20,000 redline, under full scale (25,000).
-    assert!(out.contains("TACH 25,000/min (100%)"), "{out}");
-    assert!(out.contains("TEMP 91% (182k/200k)"), "{out}");
-    assert!(out.contains("MODEL opus"), "{out}");
-    assert!(out.contains("MODEL REDLINE · HOT ·"), "{out}");
-    // The calibration variables reach it.
+    let line = out.trim_end();
+    // No plan figure and no completed block yet: FUEL says what it has.
+    assert!(
+        line.contains("FUEL -- (195k in window, no budget yet)"),
+        "{line}"
+    );
+    // 25,000 tokens this minute (input and output; cache reads are left out): past the
+    // 20,000 redline, not past full scale (25,000).
+    assert!(line.contains("TACH 25,000/min"), "{line}");
+    // 300 thinking characters of 1,000: 30 % of the output, estimated from the text.
+    assert!(line.contains("TEMP 30% (estimate)"), "{line}");
+    // 170,000 cache reads of 182,000 prompt tokens.
+    assert!(line.contains("BOOST 93%"), "{line}");
+    assert!(line.contains("COST $0.47"), "{line}");
+    assert!(line.contains("MODEL opus"), "{line}");
+    // The five lamps, each named, in panel order.
+    assert!(
+        line.ends_with("│ MODEL=on HOT=on WARN=off STALL=off IDLE=off"),
+        "{line}"
+    );
+    // The calibration variables reach it: a higher redline puts HOT out, a lower one past
+    // full scale blinks it; a budget gives FUEL an estimate.
     let (_, out, _) = redline(&h, &["watch", "--once", "--tach-redline", "100000"]);
-    assert!(out.contains("TACH 25,000/min (20%)"), "{out}");
+    assert!(out.contains(" HOT=off "), "{out}");
+    let (_, out, _) = redline(&h, &["watch", "--once", "--tach-redline", "19000"]);
+    assert!(out.contains(" HOT=blink "), "{out}");
+    let (_, out, _) = redline(&h, &["watch", "--once", "--block-budget", "390000"]);
+    assert!(out.contains("FUEL 50% est."), "{out}");
     let _ = std::fs::remove_dir_all(&h);
 }
 

@@ -18,8 +18,9 @@ pub(super) struct ClaudeState {
     pub(super) windows: HashMap<String, u64>,
     /// Sessions that ended, and when.
     pub(super) ended: HashMap<String, i64>,
-    /// When a turn last failed on a rate limit.
-    pub(super) rate_limited_ms: Option<i64>,
+    /// When a turn last failed on a rate limit, and the plan window's reset in force then
+    /// (milliseconds), if the statusLine had sent one.
+    pub(super) rate_limited: Option<(i64, Option<i64>)>,
     /// The tach as it stood after the last transcript write: held while a turn goes on.
     pub(super) tach_hold: f64,
     /// A transcript line was counted since the tach last looked.

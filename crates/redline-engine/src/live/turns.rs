@@ -36,7 +36,11 @@ impl Live {
             HookKind::StopFailure
                 if h.error.as_deref().is_some_and(|e| e.contains("rate_limit")) =>
             {
-                c.rate_limited_ms = Some(now_ms);
+                let reset = c
+                    .five_hour
+                    .map(|w| w.resets_at_s.saturating_mul(1000))
+                    .filter(|&r| r > now_ms);
+                c.rate_limited = Some((now_ms, reset));
             }
             HookKind::SessionEnd => {
                 c.ended.insert(session, now_ms);

@@ -141,11 +141,17 @@ impl Live {
                 }),
             ),
         };
-        // A turn that failed on a rate limit: pending until the plan's reset, else the end
+        // A turn that failed on a rate limit: pending until the reset of the plan window
+        // it failed in (one that began after the failure is another window), else the end
         // of the block it failed in, else five hours on.
-        if let Some(t) = self.claude.rate_limited_ms.filter(|&t| t <= now_ms) {
-            let reset_ms = match (five_hour, current) {
-                (Some(w), _) => w.resets_at_s.saturating_mul(1000),
+        if let Some((t, known)) = self.claude.rate_limited.filter(|&(t, _)| t <= now_ms) {
+            let plan_reset_ms = known.or_else(|| {
+                five_hour
+                    .map(|w| w.resets_at_s.saturating_mul(1000))
+                    .filter(|&reset| reset.saturating_sub(BLOCK_MS) <= t)
+            });
+            let reset_ms = match (plan_reset_ms, current) {
+                (Some(reset), _) => reset,
                 (None, Some(b)) if b.start_ms <= t && t < b.end_ms => b.end_ms,
                 _ => t.saturating_add(BLOCK_MS),
             };

@@ -37,8 +37,9 @@ pub fn run(
     hub_cfg.store = Some(cfg.state_dir.join(redline_engine::store::FILE));
     let demo_dir = if args.demo {
         // The demo reads nothing of yours: a directory of its own, a budget it will not
-        // exhaust, a cost scale its few dollars move, and a CHECK lamp that goes off again
-        // within the minute (unless those were configured).
+        // exhaust (unless one was configured), and the daemon's time limits scaled to the
+        // script's minute so that every lamp lights in it (see `replay`). The needles,
+        // zones and lamp shares stay as configured: the demo shows your cluster.
         let dir = std::env::temp_dir().join(format!("redline-demo-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         let projects = replay::prepare(&dir)?;
@@ -47,12 +48,9 @@ pub fn run(
             explicit: true,
         }];
         if cfg.settings.budget == Budget::Max {
-            hub_cfg.settings.budget = Budget::Tokens(100_000_000);
+            hub_cfg.settings.budget = Budget::Tokens(replay::BUDGET_TOKENS);
         }
-        hub_cfg.settings.api_error_window_s = 15;
-        if cfg.settings.scales.cost_full_scale_usd == 50.0 {
-            hub_cfg.settings.scales.cost_full_scale_usd = 5.0;
-        }
+        replay::settings(&mut hub_cfg.settings, args.demo_speed);
         cfg.settings = hub_cfg.settings.clone();
         // The demo's history is its own, not kept with yours.
         hub_cfg.store = Some(dir.join(redline_engine::store::FILE));
