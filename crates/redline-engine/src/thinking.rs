@@ -246,19 +246,13 @@ pub fn read_content(c: &mut Cursor<'_>) -> Result<(Content, Option<LastBlock>), 
         return Ok((content, Some(LastBlock::Other)));
     }
     c.items_or_skip(|c| {
-        let mut kind: Option<&[u8]> = None;
-        let (mut text, mut thinking, mut signature, mut input) = (None, None, None, 0usize);
-        c.object_or_skip(|key, c| {
-            match key {
-                b"type" => kind = c.str_or_skip()?,
-                b"text" => text = c.str_or_skip()?,
-                b"thinking" => thinking = c.str_or_skip()?,
-                b"signature" => signature = c.str_or_skip()?,
-                b"input" => input = c.skip_len()?,
-                _ => c.skip()?,
-            }
-            Ok(())
-        })?;
+        let Block {
+            kind,
+            text,
+            thinking,
+            signature,
+            input,
+        } = read_block(c)?;
         match kind {
             Some(b"thinking") => match (thinking.filter(|t| !t.is_empty()), signature) {
                 (Some(t), _) => {
@@ -292,6 +286,40 @@ pub fn read_content(c: &mut Cursor<'_>) -> Result<(Content, Option<LastBlock>), 
         Ok(())
     })?;
     Ok((content, last))
+}
+
+/// The fields of a content block that redline reads, as written (strings between their
+/// quotes); fields of other types are stepped over as absent.
+#[derive(Default)]
+pub(crate) struct Block<'a> {
+    /// `type`.
+    pub(crate) kind: Option<&'a [u8]>,
+    /// `text`.
+    pub(crate) text: Option<&'a [u8]>,
+    /// `thinking`.
+    pub(crate) thinking: Option<&'a [u8]>,
+    /// `signature`.
+    pub(crate) signature: Option<&'a [u8]>,
+    /// How many bytes `input` takes as written.
+    pub(crate) input: usize,
+}
+
+/// Reads one content block (the cursor at its value); anything but an object is an empty
+/// block.
+pub(crate) fn read_block<'a>(c: &mut Cursor<'a>) -> Result<Block<'a>, JsonError> {
+    let mut b = Block::default();
+    c.object_or_skip(|key, c| {
+        match key {
+            b"type" => b.kind = c.str_or_skip()?,
+            b"text" => b.text = c.str_or_skip()?,
+            b"thinking" => b.thinking = c.str_or_skip()?,
+            b"signature" => b.signature = c.str_or_skip()?,
+            b"input" => b.input = c.skip_len()?,
+            _ => c.skip()?,
+        }
+        Ok(())
+    })?;
+    Ok(b)
 }
 
 /// A string value's raw bytes, consumed; `None` (nothing consumed) for another type.

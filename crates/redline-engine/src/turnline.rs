@@ -135,16 +135,7 @@ fn read_user<'a>(m: &mut Cursor<'a>, f: &mut Fields<'a>) -> Result<(), JsonError
             return Ok(());
         }
         c.items_or_skip(|c| {
-            let mut kind = None;
-            let mut text = None;
-            c.object_or_skip(|key, c| {
-                match key {
-                    b"type" => kind = c.str_or_skip()?,
-                    b"text" => text = c.str_or_skip()?,
-                    _ => c.skip()?,
-                }
-                Ok(())
-            })?;
+            let thinking::Block { kind, text, .. } = thinking::read_block(c)?;
             match kind {
                 Some(b"tool_result") => f.user = Some(LineMark::ToolResult),
                 Some(b"text") => verdict(text.unwrap_or_default(), f),
@@ -162,10 +153,11 @@ fn read_user<'a>(m: &mut Cursor<'a>, f: &mut Fields<'a>) -> Result<(), JsonError
 /// cut by the start of that stretch, or one not ended yet, is left out).
 pub fn tail_lines(path: &std::path::Path, max_bytes: u64) -> std::io::Result<Vec<Vec<u8>>> {
     use std::io::{Read, Seek, SeekFrom};
-    let mut f = std::fs::File::open(path)?;
-    if !f.metadata()?.is_file() {
+    // Only a regular file is opened: opening a FIFO would wait for a writer.
+    if !std::fs::metadata(path)?.is_file() {
         return Ok(Vec::new());
     }
+    let mut f = std::fs::File::open(path)?;
     let len = f.metadata()?.len();
     let from = len.saturating_sub(max_bytes);
     f.seek(SeekFrom::Start(from))?;

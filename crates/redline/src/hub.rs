@@ -269,7 +269,9 @@ fn prime_turns(live: &mut Live, stale_after_ms: i64) {
         .filter_map(|i| {
             let id = FileId::try_from(i).ok()?;
             let path = &live.files().get(id).path;
-            let modified = std::fs::metadata(path).and_then(|m| m.modified()).ok()?;
+            // Only regular files: opening a FIFO would wait for a writer.
+            let meta = std::fs::metadata(path).ok().filter(|m| m.is_file())?;
+            let modified = meta.modified().ok()?;
             let age = now.duration_since(modified).unwrap_or_default();
             (age.as_millis() < u128::try_from(stale_after_ms).unwrap_or(0))
                 .then(|| (id, path.clone()))

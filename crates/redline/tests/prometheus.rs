@@ -1,6 +1,6 @@
 //! Prometheus both ways, with a real Prometheus: it scrapes one daemon's `/metrics`
 //! (transcript lines and OpenTelemetry from two hosts), and a second daemon started with
-//! `--source prometheus=URL` reads the same tokens and dollars back from it; CHECK lights
+//! `--source prometheus=URL` reads the same tokens and dollars back from it; STALL blinks
 //! while that Prometheus is down and goes out once it answers again.
 //!
 //! Needs Prometheus (`REDLINE_PROMETHEUS`, default `/usr/bin/prometheus`: Debian's 2.42,
@@ -369,7 +369,7 @@ fn prometheus_scrapes_redline_and_a_second_daemon_reads_it_back() {
     assert!(u["tach"]["tokens_per_min"].as_f64().unwrap() > 0.0, "{u}");
     assert!(u["gauges"]["tach"].as_f64().unwrap() > 0.0, "{u}");
     assert!(u["model"]["id"].is_string(), "{u}");
-    assert_eq!(u["lamps"]["check"], "off", "{u}");
+    assert_eq!(u["lamps"]["stall"], "off", "{u}");
     assert_eq!(u["sources"]["prometheus"]["error"], Value::Null, "{u}");
     eprintln!(
         "scraped after {:.1} s, read back after {:.1} s",
@@ -379,7 +379,7 @@ fn prometheus_scrapes_redline_and_a_second_daemon_reads_it_back() {
 }
 
 #[test]
-fn check_lights_while_prometheus_is_down_and_recovers() {
+fn stall_blinks_while_prometheus_is_down_and_recovers() {
     let Some(bin) = prometheus_bin() else { return };
     let t0 = Instant::now();
     let home_a = Home::new();
@@ -397,7 +397,7 @@ fn check_lights_while_prometheus_is_down_and_recovers() {
     let source = format!("prometheus={}", p.url());
     let b = Daemon::start(&home_b, &["--source", &source]);
     let healthy =
-        |u: &Value| u["sources"]["prometheus"]["ok"] == true && u["lamps"]["check"] == "off";
+        |u: &Value| u["sources"]["prometheus"]["ok"] == true && u["lamps"]["stall"] == "off";
     wait_for(
         "B to read Prometheus",
         15,
@@ -408,11 +408,12 @@ fn check_lights_while_prometheus_is_down_and_recovers() {
     p.kill();
     let down = Instant::now();
     let u = wait_for(
-        "CHECK while Prometheus is down",
+        "STALL blinking while Prometheus is down",
         15,
         || {
             let u = b.usage();
-            (u["lamps"]["check"] == "on" && u["sources"]["prometheus"]["ok"] == false).then_some(u)
+            (u["lamps"]["stall"] == "blink" && u["sources"]["prometheus"]["ok"] == false)
+                .then_some(u)
         },
         || show(&b, &p),
     );
@@ -426,13 +427,13 @@ fn check_lights_while_prometheus_is_down_and_recovers() {
     p.spawn();
     let up = Instant::now();
     wait_for(
-        "CHECK to go out again",
+        "STALL to go out again",
         20,
         || healthy(&b.usage()).then_some(()),
         || show(&b, &p),
     );
     eprintln!(
-        "CHECK on {:.1} s after the kill ({error}); off {:.1} s after the restart; {:.1} s in all",
+        "STALL blinking {:.1} s after the kill ({error}); off {:.1} s after the restart; {:.1} s in all",
         noticed.as_secs_f64(),
         up.elapsed().as_secs_f64(),
         t0.elapsed().as_secs_f64()
