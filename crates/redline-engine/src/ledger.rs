@@ -570,13 +570,14 @@ impl Ledger {
 /// written right after the original is not taken for more of it.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Run {
-    key: Option<u64>,
+    /// The response's dedup key; 0 before any keyed line.
+    key: u64,
     counting: bool,
     seen: u8,
-    /// The content hashes of the run's lines (the first [`RUN_BLOCKS`], 32 bits of
-    /// each: only blocks of one response are told apart), kept small because every
-    /// file's end carries one.
-    blocks: [u32; RUN_BLOCKS],
+    /// 16 bits of the content hash of each of the run's first [`RUN_BLOCKS`] lines: only
+    /// blocks of one response are told apart, and every transcript carries a `Run` (32
+    /// bytes all told).
+    blocks: [u16; RUN_BLOCKS],
 }
 
 /// How many of a run's blocks are remembered to tell a replay: more than a response
@@ -588,11 +589,11 @@ impl Run {
     /// `content_hash`, when it continues the counting run. A block the run already
     /// showed starts a replay: from there on nothing of this run counts.
     pub fn mark(&mut self, key: Option<u64>, content_hash: u64, entry: &mut Entry) {
-        if key.is_none() || key != self.key {
+        if key != Some(self.key) || self.key == 0 {
             return;
         }
         let shown = &self.blocks[..usize::from(self.seen)];
-        if content_hash != 0 && shown.contains(&(content_hash as u32)) {
+        if content_hash != 0 && shown.contains(&(content_hash as u16)) {
             self.counting = false;
         }
         if self.counting {
@@ -603,7 +604,7 @@ impl Run {
 
     fn remember(&mut self, content_hash: u64) {
         if usize::from(self.seen) < RUN_BLOCKS {
-            self.blocks[usize::from(self.seen)] = content_hash as u32;
+            self.blocks[usize::from(self.seen)] = content_hash as u16;
             self.seen += 1;
         }
     }
@@ -623,7 +624,7 @@ impl Run {
             *self = Run::default();
             return;
         };
-        if self.key == Some(k) {
+        if self.key == k && k != 0 {
             return;
         }
         let at = match answer {
@@ -631,7 +632,7 @@ impl Run {
         };
         let held = ledger.get(at);
         *self = Run {
-            key: Some(k),
+            key: k,
             counting: (held.first_file, held.first_line) == (file, line),
             ..Run::default()
         };

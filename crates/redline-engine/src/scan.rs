@@ -109,6 +109,8 @@ pub struct FileEnd {
     /// The run of response lines the file ended in: a live reader goes on counting a
     /// response's content from there.
     pub run: Run,
+    /// The newest timestamp of a usage line in the file.
+    pub newest_ms: Option<i64>,
 }
 
 /// How a scan reads.
@@ -255,6 +257,7 @@ fn read_file(files: &Files, id: FileId, w: &mut Worker, buf: &mut Vec<u8>) -> (L
         hold_partial_last,
     } = w;
     let mut run = Run::default();
+    let mut newest_ms = None;
     let result = for_each_line(&file, 1, !*hold_partial_last, buf, |line_no, line| {
         stats.lines += 1;
         match parse_line(line) {
@@ -263,6 +266,7 @@ fn read_file(files: &Files, id: FileId, w: &mut Worker, buf: &mut Vec<u8>) -> (L
                 stats.usage_lines += 1;
                 stats.lenient_lines += u64::from(!rec.canonical);
                 stats.newest_ms = stats.newest_ms.max(Some(rec.ts_ms));
+                newest_ms = newest_ms.max(Some(rec.ts_ms));
                 let model = rec.model.as_deref().map(|m| models.intern(m));
                 let line32 = u32::try_from(line_no).unwrap_or(u32::MAX);
                 let mut entry = Entry::new(&rec, model, id, line32);
@@ -292,6 +296,7 @@ fn read_file(files: &Files, id: FileId, w: &mut Worker, buf: &mut Vec<u8>) -> (L
                     identity,
                     fingerprint,
                     run,
+                    newest_ms,
                 },
             ));
         }

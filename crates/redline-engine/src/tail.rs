@@ -338,6 +338,7 @@ mod tests {
                 identity: file_identity(&meta),
                 fingerprint: Some(fingerprint(&File::open(&p).unwrap(), 8).unwrap()),
                 run: Default::default(),
+                newest_ms: None,
             },
         );
         append(&p, "three\n");

@@ -210,8 +210,9 @@ pub fn start(cfg: HubConfig) -> Result<Handle> {
         let id = FileId::try_from(i).unwrap_or(FileId::MAX);
         tailer.adopt(id, *end);
     }
+    let newest: Vec<Option<i64>> = scan.ends.iter().map(|e| e.newest_ms).collect();
     let mut live = Live::from_scan(scan, prices, cost_mode);
-    prime_turns(&mut live, settings.thresholds.stale_after_ms);
+    prime_turns(&mut live, &newest, now_ms(), settings.thresholds.stale_after_ms);
     if let Some(url) = &prometheus {
         live.set_external(Err(format!("{url}: not read yet")));
         let url = url.clone();
@@ -256,28 +257,29 @@ pub fn start(cfg: HubConfig) -> Result<Handle> {
 }
 
 /// The most of a file's end read at start-up for its turn state: enough for the last
-/// lines of any session but a huge tool result.
-const TURN_TAIL_BYTES: u64 = 1 << 20;
+/// lines of a session but a huge tool result.
+const TURN_TAIL_BYTES: u64 = 256 * 1024;
+/// The most files whose ends are read at start-up: far more sessions than anyone runs at
+/// once.
+const TURN_TAIL_FILES: usize = 64;
 
-/// Reads the last lines of the transcripts written within the stale limit, for their
-/// sessions' turn state (a turn that was waiting on the model when the daemon started
-/// shows as such). The scan reads only usage lines; this reads the few others that
-/// matter.
-fn prime_turns(live: &mut Live, stale_after_ms: i64) {
-    let now = SystemTime::now();
-    let fresh: Vec<(FileId, PathBuf)> = (0..live.files().len())
-        .filter_map(|i| {
-            let id = FileId::try_from(i).ok()?;
-            let path = &live.files().get(id).path;
-            // Only regular files: opening a FIFO would wait for a writer.
-            let meta = std::fs::metadata(path).ok().filter(|m| m.is_file())?;
-            let modified = meta.modified().ok()?;
-            let age = now.duration_since(modified).unwrap_or_default();
-            (age.as_millis() < u128::try_from(stale_after_ms).unwrap_or(0))
-                .then(|| (id, path.clone()))
+/// Reads the last lines of the transcripts whose newest response is within the stale
+/// limit of `now_ms` (the newest ones first, a few dozen at most), for their sessions'
+/// turn state: a turn that was waiting on the model when the daemon started shows as
+/// such. The scan reads only usage lines; this reads the few others that matter.
+fn prime_turns(live: &mut Live, newest: &[Option<i64>], now_ms: i64, stale_after_ms: i64) {
+    let mut fresh: Vec<(i64, FileId)> = newest
+        .iter()
+        .enumerate()
+        .filter_map(|(i, t)| {
+            let t = (*t)?;
+            (now_ms.saturating_sub(t) < stale_after_ms).then_some((t, FileId::try_from(i).ok()?))
         })
         .collect();
-    for (id, path) in fresh {
+    fresh.sort_unstable_by(|a, b| b.cmp(a));
+    fresh.truncate(TURN_TAIL_FILES);
+    for (_, id) in fresh {
+        let path = live.files().get(id).path.clone();
         if let Ok(lines) = redline_engine::turnline::tail_lines(&path, TURN_TAIL_BYTES) {
             for line in lines {
                 live.note_turn_line(id, &line);

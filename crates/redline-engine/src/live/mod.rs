@@ -197,8 +197,9 @@ pub struct Live {
     /// Per file being re-read from its start: unkeyed lines (by hash) already counted from
     /// it, to be passed over once each.
     reread_skip: HashMap<FileId, HashMap<u64, u32>>,
-    /// Per file: the run of response lines its reading stands in (whose content counts).
-    runs: HashMap<FileId, Run>,
+    /// Per file (by id): the run of response lines its reading stands in (whose content
+    /// counts).
+    runs: Vec<Run>,
     counters: BTreeMap<String, ModelCounters>,
     stats: LiveStats,
     /// The newest usage line's time.
@@ -246,11 +247,7 @@ impl Live {
                 (path_hash(&files.get(id).path), id)
             })
             .collect();
-        let runs = ends
-            .iter()
-            .enumerate()
-            .map(|(i, end)| (FileId::try_from(i).unwrap_or(FileId::MAX), end.run))
-            .collect();
+        let runs = ends.iter().map(|end| end.run).collect();
         let mut live = Live {
             files,
             paths,
@@ -363,7 +360,9 @@ impl Live {
         } else {
             self.reread_skip.insert(file, seen);
         }
-        self.runs.remove(&file);
+        if let Some(run) = self.runs.get_mut(file as usize) {
+            *run = Run::default();
+        }
     }
 
     /// Reads one line of `file` as it arrives: its usage into the ledger, and what it says
@@ -393,18 +392,15 @@ impl Live {
         self.index_prices();
         let line32 = u32::try_from(line_no).unwrap_or(u32::MAX);
         let mut entry = Entry::new(&rec, model, file, line32);
-        let mut run = self.runs.get(&file).copied().unwrap_or_default();
+        let at = file as usize;
+        if self.runs.len() <= at {
+            self.runs.resize(at + 1, Run::default());
+        }
+        let mut run = self.runs[at];
         run.mark(rec.key, rec.content_hash, &mut entry);
         let answer = self.ledger.offer(rec.key, entry, &self.files);
-        run.offered(
-            rec.key,
-            rec.content_hash,
-            &answer,
-            &self.ledger,
-            file,
-            line32,
-        );
-        self.runs.insert(file, run);
+        run.offered(rec.key, rec.content_hash, &answer, &self.ledger, file, line32);
+        self.runs[at] = run;
         let (slot, old) = match answer {
             Offered::Kept(_) => {
                 self.stats.duplicates += 1;
