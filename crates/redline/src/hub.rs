@@ -212,7 +212,12 @@ pub fn start(cfg: HubConfig) -> Result<Handle> {
     }
     let newest: Vec<Option<i64>> = scan.ends.iter().map(|e| e.newest_ms).collect();
     let mut live = Live::from_scan(scan, prices, cost_mode);
-    prime_turns(&mut live, &newest, now_ms(), settings.thresholds.stale_after_ms);
+    prime_turns(
+        &mut live,
+        &newest,
+        now_ms(),
+        settings.thresholds.stale_after_ms,
+    );
     if let Some(url) = &prometheus {
         live.set_external(Err(format!("{url}: not read yet")));
         let url = url.clone();

@@ -399,7 +399,14 @@ impl Live {
         let mut run = self.runs[at];
         run.mark(rec.key, rec.content_hash, &mut entry);
         let answer = self.ledger.offer(rec.key, entry, &self.files);
-        run.offered(rec.key, rec.content_hash, &answer, &self.ledger, file, line32);
+        run.offered(
+            rec.key,
+            rec.content_hash,
+            &answer,
+            &self.ledger,
+            file,
+            line32,
+        );
         self.runs[at] = run;
         let (slot, old) = match answer {
             Offered::Kept(_) => {
