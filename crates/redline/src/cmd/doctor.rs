@@ -27,6 +27,8 @@ pub fn run(
         Some(f) => writeln!(out, "  file: {}", f.display())?,
         None => writeln!(out, "  file: none (defaults, variables and flags only)")?,
     }
+    // The keys in one column, as wide as the longest.
+    let width = cfg.resolved.iter().map(|r| r.key.len()).max().unwrap_or(0);
     for r in &cfg.resolved {
         let origin = match r.origin {
             Origin::Flag => "flag",
@@ -34,7 +36,7 @@ pub fn run(
             Origin::File => "file",
             Origin::Default => "default",
         };
-        writeln!(out, "  {:<20} {:<32} ({origin})", r.key, r.value)?;
+        writeln!(out, "  {:<width$} {:<32} ({origin})", r.key, r.value)?;
     }
     if let Some(p) = &cfg.prices {
         writeln!(out, "  prices file: {}", p.display())?;
