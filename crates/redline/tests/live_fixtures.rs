@@ -13,21 +13,6 @@ use common::{Daemon, Home};
 use jiff::{SignedDuration, Timestamp};
 use serde_json::Value;
 
-fn fixture() -> Option<PathBuf> {
-    let dir =
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures/claude-real2");
-    if dir.join("projects").is_dir() {
-        return Some(dir);
-    }
-    assert!(
-        std::env::var("CI").as_deref() != Ok("true"),
-        "CI=true but the shared fixtures are missing at {}",
-        dir.display()
-    );
-    eprintln!("skipped: no shared fixtures at {}", dir.display());
-    None
-}
-
 const KEY: &str = "\"timestamp\":\"";
 
 /// Every `"timestamp":"..."` of `text` moved by `by`, written back as Claude Code writes
@@ -73,7 +58,9 @@ fn newest(dir: &Path, files: &mut Vec<PathBuf>) -> Option<Timestamp> {
 
 #[test]
 fn real_transcripts_written_a_minute_ago_fill_every_origin_field() {
-    let Some(src) = fixture() else { return };
+    let Some(src) = common::shared_fixture("claude-real2") else {
+        return;
+    };
     let mut files = Vec::new();
     let last = newest(&src.join("projects"), &mut files).unwrap();
     let by = Timestamp::now().duration_since(last) - SignedDuration::from_secs(60);
@@ -86,19 +73,7 @@ fn real_transcripts_written_a_minute_ago_fill_every_origin_field() {
     }
     let d = Daemon::start(&home, &[]);
     let u = d.usage();
-    for key in [
-        "rate_1m",
-        "window_5h_tokens",
-        "window_5h_pct",
-        "thinking_ratio",
-        "cache_hit_rate",
-        "last_model",
-        "hot",
-        "warn",
-        "stall",
-        "idle",
-        "updated_at",
-    ] {
+    for key in common::FLAT_FIELDS {
         assert!(!u[key].is_null(), "{key} is null: {u}");
     }
     // The flat fields are the objects' figures.

@@ -5,26 +5,15 @@
 //! The fixtures live beside the repository, not in it; outside CI the test skips with a
 //! reason when they are absent, under `CI=true` it fails.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use serde_json::Value;
 
 fn fixtures() -> Option<PathBuf> {
-    let dir = std::env::var_os("REDLINE_SHARED")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared"))
-        .join("fixtures/claude-real");
-    if dir.join("projects").is_dir() {
-        return Some(dir);
-    }
-    assert!(
-        std::env::var("CI").as_deref() != Ok("true"),
-        "CI=true but the shared fixtures are missing at {}",
-        dir.display()
-    );
-    eprintln!("skipping: no shared fixtures at {}", dir.display());
-    None
+    common::shared_fixture("claude-real")
 }
 
 fn redline(dir: &Path, kind: &str, extra: &[&str]) -> Value {

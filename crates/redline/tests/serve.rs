@@ -128,21 +128,7 @@ fn every_endpoint_and_bad_requests() {
     // SPEC's shape: the origin's flat fields first, in order, then the objects (read off
     // the text: a parsed object forgets its order).
     let at = |k: &str| r.body.find(&format!("\"{k}\":")).unwrap_or(usize::MAX);
-    let flat = [
-        "version",
-        "rate_1m",
-        "window_5h_tokens",
-        "window_5h_pct",
-        "thinking_ratio",
-        "cache_hit_rate",
-        "last_model",
-        "hot",
-        "warn",
-        "stall",
-        "idle",
-        "updated_at",
-        "sources",
-    ];
+    let flat: Vec<&str> = common::FLAT_FIELDS.into_iter().chain(["sources"]).collect();
     for pair in flat.windows(2) {
         assert!(
             at(pair[0]) < at(pair[1]),

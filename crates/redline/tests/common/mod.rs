@@ -345,3 +345,40 @@ pub fn otlp_metrics(
                 "dataPoints": [{"attributes": attrs(None), "startTimeUnixNano": start,
                                 "timeUnixNano": at, "asDouble": usd}]}}]}]}]})
 }
+
+/// `../shared/fixtures/<name>` (or below `REDLINE_SHARED`), the real transcripts beside
+/// the repository; `None` with a printed reason when it is absent, a failure under
+/// `CI=true`.
+pub fn shared_fixture(name: &str) -> Option<PathBuf> {
+    let dir = std::env::var_os("REDLINE_SHARED")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared"))
+        .join("fixtures")
+        .join(name);
+    if dir.join("projects").is_dir() {
+        return Some(dir);
+    }
+    assert!(
+        std::env::var("CI").as_deref() != Ok("true"),
+        "CI=true but the shared fixtures are missing at {}",
+        dir.display()
+    );
+    eprintln!("skipping: no shared fixtures at {}", dir.display());
+    None
+}
+
+/// SPEC.md's flat fields of `/usage`, in their order on the wire.
+pub const FLAT_FIELDS: [&str; 12] = [
+    "version",
+    "rate_1m",
+    "window_5h_tokens",
+    "window_5h_pct",
+    "thinking_ratio",
+    "cache_hit_rate",
+    "last_model",
+    "hot",
+    "warn",
+    "stall",
+    "idle",
+    "updated_at",
+];
