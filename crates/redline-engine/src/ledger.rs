@@ -585,10 +585,28 @@ pub struct Run {
 const RUN_BLOCKS: usize = 8;
 
 impl Run {
+    /// Offers the copy `entry` (under `key`, its content hashing to `content_hash`) to
+    /// `ledger` as the next line this reader read, keeping count of the run it stands in:
+    /// the one way a reader offers a response line.
+    pub fn offer(
+        &mut self,
+        ledger: &mut Ledger,
+        key: Option<u64>,
+        content_hash: u64,
+        mut entry: Entry,
+        files: &Files,
+    ) -> Offered {
+        let (file, line) = (entry.file, entry.line);
+        self.mark(key, content_hash, &mut entry);
+        let answer = ledger.offer(key, entry, files);
+        self.offered(key, content_hash, &answer, ledger, file, line);
+        answer
+    }
+
     /// Marks a copy about to be offered under `key`, whose content hashes to
     /// `content_hash`, when it continues the counting run. A block the run already
     /// showed starts a replay: from there on nothing of this run counts.
-    pub fn mark(&mut self, key: Option<u64>, content_hash: u64, entry: &mut Entry) {
+    fn mark(&mut self, key: Option<u64>, content_hash: u64, entry: &mut Entry) {
         if key != Some(self.key) || self.key == 0 {
             return;
         }
@@ -611,7 +629,7 @@ impl Run {
 
     /// Takes the answer to the offer of the copy at (`file`, `line`) under `key`: a line
     /// that starts a run counts on when it became the response's first copy.
-    pub fn offered(
+    fn offered(
         &mut self,
         key: Option<u64>,
         content_hash: u64,

@@ -551,44 +551,48 @@ mod tests {
         };
         let message = match object(top.get("message"), "message")? {
             None => None,
-            Some(m) => Some(Message {
-                id: text(m.get("id")),
-                model: string(m.get("model"), "model")?,
-                usage: match object(m.get("usage"), "usage")? {
-                    None => None,
-                    Some(u) => Some(Usage {
-                        input_tokens: int(u.get("input_tokens"), "input")?,
-                        output_tokens: int(u.get("output_tokens"), "output")?,
-                        cache_creation_input_tokens: int(
-                            u.get("cache_creation_input_tokens"),
-                            "cc",
-                        )?,
-                        cache_read_input_tokens: int(u.get("cache_read_input_tokens"), "cr")?,
-                        cache_creation: match object(u.get("cache_creation"), "cache_creation")? {
-                            None => None,
-                            Some(c) => Some(CacheCreation {
-                                ephemeral_5m_input_tokens: int(
-                                    c.get("ephemeral_5m_input_tokens"),
-                                    "5m",
-                                )?,
-                                ephemeral_1h_input_tokens: int(
-                                    c.get("ephemeral_1h_input_tokens"),
-                                    "1h",
-                                )?,
-                            }),
-                        },
-                        speed: string(u.get("speed"), "speed")?,
-                        inference_geo: string(u.get("inference_geo"), "geo")?,
-                        thinking_tokens: u
-                            .get("output_tokens_details")
-                            .and_then(|d| d.get("thinking_tokens"))
-                            .and_then(Value::as_u64),
-                    }),
-                },
-                content: reference_content(m.get("content")).0,
-                last_block: reference_content(m.get("content")).1,
-                content_hash: 0,
-            }),
+            Some(m) => {
+                let (content, last_block) = reference_content(m.get("content"));
+                Some(Message {
+                    id: text(m.get("id")),
+                    model: string(m.get("model"), "model")?,
+                    usage: match object(m.get("usage"), "usage")? {
+                        None => None,
+                        Some(u) => Some(Usage {
+                            input_tokens: int(u.get("input_tokens"), "input")?,
+                            output_tokens: int(u.get("output_tokens"), "output")?,
+                            cache_creation_input_tokens: int(
+                                u.get("cache_creation_input_tokens"),
+                                "cc",
+                            )?,
+                            cache_read_input_tokens: int(u.get("cache_read_input_tokens"), "cr")?,
+                            cache_creation: match object(u.get("cache_creation"), "cache_creation")?
+                            {
+                                None => None,
+                                Some(c) => Some(CacheCreation {
+                                    ephemeral_5m_input_tokens: int(
+                                        c.get("ephemeral_5m_input_tokens"),
+                                        "5m",
+                                    )?,
+                                    ephemeral_1h_input_tokens: int(
+                                        c.get("ephemeral_1h_input_tokens"),
+                                        "1h",
+                                    )?,
+                                }),
+                            },
+                            speed: string(u.get("speed"), "speed")?,
+                            inference_geo: string(u.get("inference_geo"), "geo")?,
+                            thinking_tokens: u
+                                .get("output_tokens_details")
+                                .and_then(|d| d.get("thinking_tokens"))
+                                .and_then(Value::as_u64),
+                        }),
+                    },
+                    content,
+                    last_block,
+                    content_hash: 0,
+                })
+            }
         };
         Ok(Line {
             timestamp: string(top.get("timestamp"), "timestamp")?,

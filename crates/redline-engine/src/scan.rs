@@ -269,10 +269,8 @@ fn read_file(files: &Files, id: FileId, w: &mut Worker, buf: &mut Vec<u8>) -> (L
                 newest_ms = newest_ms.max(Some(rec.ts_ms));
                 let model = rec.model.as_deref().map(|m| models.intern(m));
                 let line32 = u32::try_from(line_no).unwrap_or(u32::MAX);
-                let mut entry = Entry::new(&rec, model, id, line32);
-                run.mark(rec.key, rec.content_hash, &mut entry);
-                let answer = ledger.offer(rec.key, entry, files);
-                run.offered(rec.key, rec.content_hash, &answer, &ledger, id, line32);
+                let entry = Entry::new(&rec, model, id, line32);
+                run.offer(&mut ledger, rec.key, rec.content_hash, entry, files);
             }
             Err(problem) => {
                 stats.bad_lines += 1;

@@ -4,11 +4,13 @@
 //!
 //! Only the live reader asks this, a line at a time as lines arrive (and for the last
 //! lines of recent files at start-up), so the line is read whole; the cold scan never
-//! does.
+//! does. A usage line, already read for its usage, gives its turn from that record
+//! ([`of_record`]) rather than being read again.
 
 use redline_core::turn::LineMark;
 
 use crate::json::{Cursor, JsonError};
+use crate::record::Record;
 use crate::thinking::{self, LastBlock};
 use crate::timestamp;
 
@@ -56,15 +58,28 @@ pub fn read(line: &[u8]) -> Option<TurnLine> {
     } else {
         match f.kind {
             Some(b"user") if !f.user_local => f.user,
-            Some(b"assistant") => Some(match f.last_block {
-                Some(LastBlock::ToolUse) => LineMark::ToolUse,
-                _ => LineMark::Reply,
-            }),
+            Some(b"assistant") => Some(answer(f.last_block)),
             Some(b"system") if f.subtype == Some(b"turn_duration") => Some(LineMark::TurnEnd),
             _ => None,
         }
     };
     Some(TurnLine { ts_ms, mark })
+}
+
+/// What a usage line (an assistant line, read by [`crate::record`]) says of the turn.
+pub fn of_record(rec: &Record<'_>) -> TurnLine {
+    TurnLine {
+        ts_ms: rec.ts_ms,
+        mark: (!rec.sidechain).then(|| answer(rec.last_block)),
+    }
+}
+
+/// An assistant line: a tool starting when its last block is a `tool_use`, else an answer.
+fn answer(last_block: Option<LastBlock>) -> LineMark {
+    match last_block {
+        Some(LastBlock::ToolUse) => LineMark::ToolUse,
+        _ => LineMark::Reply,
+    }
 }
 
 fn fields(line: &[u8]) -> Result<Fields<'_>, JsonError> {

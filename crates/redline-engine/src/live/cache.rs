@@ -4,7 +4,7 @@
 
 use crate::usage;
 
-use super::{Live, Settings};
+use super::Live;
 
 /// The cache figures over the window.
 #[derive(Clone, Copy, Debug, Default)]
@@ -33,13 +33,13 @@ impl CacheValue {
 }
 
 impl Live {
-    /// The cache hit rate at `now_ms`.
-    pub(super) fn cache(&self, now_ms: i64, s: &Settings) -> CacheValue {
+    /// The cache hit rate over the ratio window `window` (TEMP's).
+    pub(super) fn cache(&self, window: Option<(i64, i64)>) -> CacheValue {
         let mut v = CacheValue::default();
         if self.external.on {
             return v;
         }
-        if let Some((from, to)) = self.ratio_window(now_ms, s) {
+        if let Some((from, to)) = window {
             for (_, e) in self.in_range(from, to) {
                 let t = e.tokens();
                 v.read += t.cache_read;

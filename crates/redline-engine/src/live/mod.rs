@@ -53,6 +53,7 @@ use crate::report::{ModelNames, prepare_parts};
 use crate::roots::Transcript;
 use crate::scan::Scan;
 use crate::stats::{Stat, Window};
+use crate::turnline;
 use crate::usage::{self, NeedleGauges, Usage};
 
 pub use external::{External, ExternalBlock};
@@ -369,15 +370,19 @@ impl Live {
     /// of its session's turn. `Ok(true)` when it changed what is counted.
     pub fn ingest(&mut self, file: FileId, line_no: u64, line: &[u8]) -> Result<bool, LineProblem> {
         self.stats.lines += 1;
-        self.note_turn_line(file, line);
         let rec = match parse_line(line) {
             Ok(Some(rec)) => rec,
-            Ok(None) => return Ok(false),
+            Ok(None) => {
+                self.note_turn_line(file, line);
+                return Ok(false);
+            }
             Err(problem) => {
                 self.stats.bad_lines += 1;
                 return Err(problem);
             }
         };
+        // The record already says what the turn needs: the line is not read again.
+        self.note_turn(file, turnline::of_record(&rec));
         if rec.key.is_none()
             && let Some(skip) = self.reread_skip.get_mut(&file)
             && let Some(n) = skip.get_mut(&rec.id_hash)
@@ -387,27 +392,21 @@ impl Live {
             return Ok(false);
         }
         self.last_event_ms = self.last_event_ms.max(Some(rec.ts_ms));
-        self.telemetry_ms = self.telemetry_ms.max(Some(rec.ts_ms));
         let model = rec.model.as_deref().map(|m| self.models.intern(m));
         self.index_prices();
         let line32 = u32::try_from(line_no).unwrap_or(u32::MAX);
-        let mut entry = Entry::new(&rec, model, file, line32);
+        let entry = Entry::new(&rec, model, file, line32);
         let at = file as usize;
         if self.runs.len() <= at {
             self.runs.resize(at + 1, Run::default());
         }
-        let mut run = self.runs[at];
-        run.mark(rec.key, rec.content_hash, &mut entry);
-        let answer = self.ledger.offer(rec.key, entry, &self.files);
-        run.offered(
+        let answer = self.runs[at].offer(
+            &mut self.ledger,
             rec.key,
             rec.content_hash,
-            &answer,
-            &self.ledger,
-            file,
-            line32,
+            entry,
+            &self.files,
         );
-        self.runs[at] = run;
         let (slot, old) = match answer {
             Offered::Kept(_) => {
                 self.stats.duplicates += 1;
@@ -491,8 +490,9 @@ impl Live {
         let turn = self.turn_summary(now_ms, s);
         let tokens_per_min = self.tach(now_ms, s, &turn);
         let window = self.window_5h(now_ms, s);
-        let thinking = self.thinking(now_ms, s);
-        let cache = self.cache(now_ms, s);
+        let ratio_window = self.ratio_window(now_ms, s);
+        let thinking = self.thinking(ratio_window);
+        let cache = self.cache(ratio_window);
         let cost = self.cost_today(now_ms, s);
         let context = self.context(now_ms, s);
         let model = self.last_model(now_ms, s);

@@ -6,7 +6,7 @@ use redline_core::turn::{HookMark, SessionTurn, TurnSummary, summarize};
 
 use crate::feed::{HookEvent, HookKind};
 use crate::ledger::FileId;
-use crate::turnline;
+use crate::turnline::{self, TurnLine};
 
 use super::{Live, Settings};
 
@@ -55,9 +55,13 @@ impl Live {
     /// a main-chain prompt, tool result or answer moves the turn). At start-up the hub
     /// feeds the last lines of recent files through here, without counting them again.
     pub fn note_turn_line(&mut self, file: FileId, line: &[u8]) {
-        let Some(t) = turnline::read(line) else {
-            return;
-        };
+        if let Some(t) = turnline::read(line) {
+            self.note_turn(file, t);
+        }
+    }
+
+    /// Takes what a line of `file` said of its session's turn.
+    pub(super) fn note_turn(&mut self, file: FileId, t: TurnLine) {
         self.telemetry(t.ts_ms);
         let subagent = self.subagent_files.contains(&file);
         let session = self.files.get(file).session.clone();
