@@ -46,6 +46,13 @@ impl TokenCounts {
     pub const fn tach(&self) -> u64 {
         self.input + self.output + self.cache_creation
     }
+
+    /// The prompt cache's hit rate: cache reads over the whole prompt; `None` without a
+    /// prompt.
+    pub fn cache_hit_rate(&self) -> Option<f64> {
+        let prompt = self.prompt();
+        (prompt > 0).then(|| self.cache_read as f64 / prompt as f64)
+    }
 }
 
 impl Add for TokenCounts {
@@ -69,6 +76,12 @@ impl AddAssign for TokenCounts {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cache_hit_rate_is_reads_over_the_prompt() {
+        assert_eq!(TokenCounts::new(10, 99, 30, 60).cache_hit_rate(), Some(0.6));
+        assert_eq!(TokenCounts::new(0, 99, 0, 0).cache_hit_rate(), None);
+    }
 
     #[test]
     fn sums_are_per_kind() {

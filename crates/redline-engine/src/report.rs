@@ -534,10 +534,7 @@ fn token_fields(m: &mut Map<String, Value>, t: TokenCounts) {
 /// `cacheHitRate` (cache reads over prompt tokens, `null` without a prompt).
 fn redline_fields(m: &mut Map<String, Value>, t: TokenCounts, thinking: &Ratio) {
     m.insert("thinkingTokens".into(), json!(thinking.tokens()));
-    let hit = (t.prompt() > 0).then(|| {
-        let r = t.cache_read as f64 / t.prompt() as f64;
-        (r * 10_000.0).round() / 10_000.0
-    });
+    let hit = t.cache_hit_rate().map(crate::usage::round_share);
     m.insert("cacheHitRate".into(), json!(hit));
 }
 

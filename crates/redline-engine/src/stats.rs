@@ -16,6 +16,7 @@ use crate::blocks::{BLOCK_MS, BlockEntry, build_blocks};
 use crate::report::{self, Dataset, ReportOptions};
 use crate::thinking::Ratio;
 use crate::timestamp::instant;
+use crate::usage::round_share as share;
 
 /// Which stat.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -200,8 +201,7 @@ fn projects(data: &Dataset<'_>, since: Date, limit: usize) -> Value {
 
 /// Cache reads over the whole prompt (uncached input + cache writes + cache reads).
 fn hit_ratio(t: TokenCounts) -> Option<f64> {
-    let prompt = t.prompt();
-    (prompt > 0).then(|| (t.cache_read as f64 / prompt as f64 * 10_000.0).round() / 10_000.0)
+    t.cache_hit_rate().map(share)
 }
 
 fn cache(data: &Dataset<'_>, since: Date) -> Value {
@@ -216,10 +216,6 @@ fn cache(data: &Dataset<'_>, since: Date) -> Value {
         .map(|(d, t)| json!({"date": d.to_string(), "hit_ratio": hit_ratio(t), "tokens": tokens_json(t)}))
         .collect();
     json!({"rows": rows, "hit_ratio": hit_ratio(all)})
-}
-
-fn share(v: f64) -> f64 {
-    (v * 10_000.0).round() / 10_000.0
 }
 
 /// Thinking over output per day (see [`crate::thinking`] for how a response's thinking is

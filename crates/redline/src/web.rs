@@ -99,7 +99,7 @@ pub fn page_config(s: &Settings) -> Value {
 
 /// A needle position to four places (an `f32` printed in full is noise).
 fn round(v: f32) -> f64 {
-    (f64::from(v) * 10_000.0).round() / 10_000.0
+    redline_engine::usage::round_share(f64::from(v))
 }
 
 /// `GET /api/config`: what the page draws its dials against.

@@ -495,7 +495,7 @@ impl Live {
         let cache = self.cache(ratio_window);
         let cost = self.cost_today(now_ms, s);
         let context = self.context(now_ms, s);
-        let model = self.last_model(now_ms, s);
+        let model = self.last_model(now_ms);
         let api_error = self.recent_api_error(now_ms, s);
         let ext = self.external.reading();
 
@@ -574,7 +574,7 @@ impl Live {
                 redline: s.tach_redline(),
                 window_s: s.tach_window_s,
             },
-            fuel: window.to_wire(now_ms),
+            fuel: window.to_wire(),
             thinking: thinking.to_wire(s.ratio_window_s, transcripts),
             cache: cache.to_wire(),
             cost: usage::Cost {

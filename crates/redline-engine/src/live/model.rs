@@ -5,7 +5,7 @@
 
 use redline_core::ModelFamily;
 
-use super::{Live, Settings};
+use super::Live;
 
 /// The newest model.
 #[derive(Clone, Debug)]
@@ -20,7 +20,7 @@ pub(super) struct ModelValue {
 
 impl Live {
     /// The newest model at `now_ms`.
-    pub(super) fn last_model(&self, now_ms: i64, _s: &Settings) -> Option<ModelValue> {
+    pub(super) fn last_model(&self, now_ms: i64) -> Option<ModelValue> {
         if let Some(x) = self.external.reading() {
             let id = x.model.clone()?;
             return Some(ModelValue {

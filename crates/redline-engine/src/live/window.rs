@@ -9,7 +9,7 @@ use redline_core::TokenCounts;
 
 use crate::blocks::{BLOCK_MS, Block};
 use crate::feed::LimitWindow;
-use crate::usage::{self, format_s};
+use crate::usage::{self, format_s, round_share};
 
 use super::{Budget, Live, Settings, block_entry};
 
@@ -38,18 +38,12 @@ pub(super) struct Window5h {
     pub(super) block_usd: Option<f64>,
 }
 
-fn round4(v: f64) -> f64 {
-    // Rounded before anything uses it, so the lamp and the figure shown never disagree
-    // (1 - 0.85 is 0.15000000000000002 in floating point).
-    (v * 10_000.0).round() / 10_000.0
-}
-
 impl Window5h {
     /// `/usage`'s `fuel` object.
-    pub(super) fn to_wire(&self, _now_ms: i64) -> usage::Fuel {
+    pub(super) fn to_wire(&self) -> usage::Fuel {
         let b = self.block.as_ref();
         usage::Fuel {
-            remaining: self.used.map(|u| round4(1.0 - u)),
+            remaining: self.used.map(|u| round_share(1.0 - u)),
             basis: self.basis,
             source: self.source,
             block_tokens: b.map(|b| b.tokens.total()),
@@ -117,7 +111,10 @@ impl Live {
         };
         let block_tokens = active.as_ref().map_or(0, |b| b.tokens.total());
         let tokens = (!self.external.on || ext.is_some()).then_some(block_tokens);
-        let estimate = budget.map(|b| round4((block_tokens as f64 / b as f64).clamp(0.0, 1.0)));
+        // Shares are rounded before anything uses them, so the lamp and the figure shown
+        // never disagree (1 - 0.85 is 0.15000000000000002 in floating point).
+        let estimate =
+            budget.map(|b| round_share((block_tokens as f64 / b as f64).clamp(0.0, 1.0)));
 
         // Claude Code's own plan figures, while their window lasts.
         let live =
@@ -125,7 +122,7 @@ impl Live {
         let five_hour = live(self.claude.five_hour);
         let (used, basis, source) = match five_hour {
             Some(w) => (
-                Some(round4(w.used)),
+                Some(round_share(w.used)),
                 Some("rate_limits"),
                 Some("statusline"),
             ),
