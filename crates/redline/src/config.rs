@@ -480,14 +480,11 @@ pub fn resolve(
         ("hot_critical", file.lamps.hot_critical.is_some()),
     ] {
         if set {
-            let at = file_path
-                .as_deref()
-                .map_or_else(|| "config".to_owned(), |p| p.display().to_string());
-            let line = line_of_key(&text, key).map_or(String::new(), |l| format!(":{l}"));
-            bail!(
-                "{at}{line}: lamps.{key} belongs to the first cluster's lamps and is no longer read; {}",
+            let why = format!(
+                "a key of the first cluster's lamps, no longer read; {}",
                 replaced_lamp_key(key)
             );
+            return Err(r.in_file(&format!("lamps.{key}"), &why));
         }
     }
     let dz = Scales::default();
@@ -647,18 +644,21 @@ impl Resolver<'_> {
         let flag = key.replace('_', "-");
         let var = format!("REDLINE_{}", key.to_ascii_uppercase());
         match origin {
-            Some(Origin::File) => {
-                let at = self
-                    .file_path
-                    .map_or_else(|| "config".to_owned(), |p| p.display().to_string());
-                let leaf = key.rsplit('.').next().unwrap_or(key);
-                match line_of_key(self.text, leaf) {
-                    Some(l) => anyhow::anyhow!("{at}:{l}: {key}: {message}"),
-                    None => anyhow::anyhow!("{at}: {key}: {message}"),
-                }
-            }
+            Some(Origin::File) => self.in_file(key, message),
             Some(Origin::Env) => anyhow::anyhow!("{var}: {message}"),
             _ => anyhow::anyhow!("--{flag}: {message}"),
+        }
+    }
+
+    /// An error about `key` as the config file sets it: `path:line: key: message`.
+    fn in_file(&self, key: &str, message: &str) -> anyhow::Error {
+        let at = self
+            .file_path
+            .map_or_else(|| "config".to_owned(), |p| p.display().to_string());
+        let leaf = key.rsplit('.').next().unwrap_or(key);
+        match line_of_key(self.text, leaf) {
+            Some(l) => anyhow::anyhow!("{at}:{l}: {key}: {message}"),
+            None => anyhow::anyhow!("{at}: {key}: {message}"),
         }
     }
 }
