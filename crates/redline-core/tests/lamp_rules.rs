@@ -24,20 +24,14 @@ use redline_core::lamps::{Annunciators, LampInputs, Thresholds, lamps};
 use redline_core::turn::{HookMark, LineMark, SessionTurn, summarize};
 use redline_core::wire::Lamp;
 
-macro_rules! stories {
-    ($($name:ident),* $(,)?) => {
-        $(
-            #[test]
-            fn $name() {
-                run(stringify!($name));
-            }
-        )*
-        const LISTED: &[&str] = &[$(stringify!($name)),*];
-    };
-}
+#[path = "support/scn_files.rs"]
+#[macro_use]
+mod scn_files;
 
-stories!(
-    model_colour_until_stale,
+scn_files!(
+    "lamp_rules",
+    run,
+    every_story_is_listed: model_colour_until_stale,
     hot_redline_and_full_scale,
     warn_plan_window,
     warn_usage_limit,
@@ -47,25 +41,6 @@ stories!(
     stall_waiting_by_transcript,
     idle_quiet_without_a_turn,
 );
-
-#[test]
-fn every_story_is_listed() {
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/lamp_rules");
-    let mut found: Vec<String> = std::fs::read_dir(dir)
-        .unwrap()
-        .filter_map(|e| {
-            let name = e.unwrap().file_name().into_string().unwrap();
-            name.strip_suffix(".scn").map(str::to_owned)
-        })
-        .collect();
-    found.sort();
-    let mut listed = LISTED.to_vec();
-    listed.sort();
-    assert_eq!(
-        found, listed,
-        "tests/lamp_rules/*.scn and the stories! list differ"
-    );
-}
 
 /// The world as the daemon would see it.
 struct World {

@@ -14,21 +14,14 @@ use redline_core::poll::{Cluster, Needle, Outputs, ParseError, PollConfig};
 use redline_core::wire::Lamps;
 use redline_core::{Lamp, LampState, Rgb};
 
-/// Declares one test per scenario file, and the list the directory is checked against.
-macro_rules! scenarios {
-    ($($name:ident),* $(,)?) => {
-        $(
-            #[test]
-            fn $name() {
-                run_file(stringify!($name));
-            }
-        )*
-        const LISTED: &[&str] = &[$(stringify!($name)),*];
-    };
-}
+#[path = "support/scn_files.rs"]
+#[macro_use]
+mod scn_files;
 
-scenarios!(
-    blink_timing,
+scn_files!(
+    "scenarios",
+    run_file,
+    every_scenario_file_is_listed: blink_timing,
     calibration,
     failure_and_recovery,
     full_sweep_direct,
@@ -41,25 +34,6 @@ scenarios!(
     reversal_mid_move,
     slow_needle,
 );
-
-#[test]
-fn every_scenario_file_is_listed() {
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/scenarios");
-    let mut found: Vec<String> = std::fs::read_dir(dir)
-        .unwrap()
-        .filter_map(|e| {
-            let name = e.unwrap().file_name().into_string().unwrap();
-            name.strip_suffix(".scn").map(str::to_owned)
-        })
-        .collect();
-    found.sort();
-    let mut listed: Vec<&str> = LISTED.to_vec();
-    listed.sort();
-    assert_eq!(
-        found, listed,
-        "tests/scenarios/*.scn and the scenarios! list differ"
-    );
-}
 
 /// The control loop's period: how often the firmware asks the cluster for targets.
 const TICK_US: u64 = 1000;
