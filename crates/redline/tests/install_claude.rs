@@ -110,6 +110,12 @@ const EVENTS: [&str; 7] = [
     "SessionEnd",
 ];
 
+/// The status line install-claude writes: this binary by its absolute path, `statusline`,
+/// then `rest`.
+fn line(rest: &str) -> String {
+    format!("{} statusline{rest}", env!("CARGO_BIN_EXE_redline"))
+}
+
 fn ours() -> Value {
     json!({"type": "http", "url": URL, "timeout": 2})
 }
@@ -143,7 +149,7 @@ fn settings_without_statusline_or_hooks() {
     let v = h.value();
     assert_eq!(
         v["statusLine"],
-        json!({"type": "command", "command": "redline statusline"})
+        json!({"type": "command", "command": line("")})
     );
     for event in EVENTS {
         let groups = our_groups(&v, event);
@@ -232,16 +238,13 @@ fn foreign_statusline_and_hooks_are_kept() {
     let v = h.value();
     // Their statusLine runs after redline's; its other keys stay.
     let command = v["statusLine"]["command"].as_str().unwrap();
-    assert!(
-        command.starts_with("redline statusline --then '"),
-        "{command}"
-    );
+    assert!(command.starts_with(&line(" --then '")), "{command}");
     assert_eq!(v["statusLine"]["padding"], 0);
     assert_eq!(v["statusLine"]["type"], "command");
     // The shell reads the --then argument back as their exact command.
     let echoed = Command::new("sh")
         .arg("-c")
-        .arg(command.replacen("redline statusline --then", "printf %s", 1))
+        .arg(command.replacen(&line(" --then"), "printf %s", 1))
         .output()
         .unwrap();
     assert_eq!(String::from_utf8_lossy(&echoed.stdout), their_line);
@@ -286,6 +289,52 @@ fn foreign_statusline_and_hooks_are_kept() {
     assert_eq!(h.backups().len(), 2);
 }
 
+/// The written status line runs where `redline` is not on PATH (Claude Code's shell after
+/// the README's `cargo run` route), keeps the user's own line, and a binary in a cargo
+/// build directory, or no daemon at the address, is warned about.
+#[test]
+fn the_status_line_runs_without_redline_on_path() {
+    let h = Home::new();
+    h.write_settings(&json!({"statusLine": {"type": "command", "command": "printf mine"}}));
+    let (ok, _, err) = h.run(&["--write", "--listen", "127.0.0.1:9"], &[]);
+    assert!(ok, "{err}");
+    assert!(err.contains("cargo build output"), "{err}");
+    assert!(
+        err.contains("no redline daemon answers at 127.0.0.1:9"),
+        "{err}"
+    );
+    let command = h.value()["statusLine"]["command"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mut child = Command::new("sh")
+        .arg("-c")
+        .arg(&command)
+        .env_clear()
+        .env("PATH", "/usr/bin:/bin")
+        .env("HOME", &h.0)
+        .env("XDG_CONFIG_HOME", h.0.join("config"))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write as _;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(br#"{"session_id": "s", "model": {"display_name": "Opus"}}"#)
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert!(!stderr.contains("not found"), "{command}: {stderr}");
+    assert!(stdout.contains("mine"), "{command}: {stdout} {stderr}");
+}
+
 /// A file in another format comes back as the same JSON value, not the same bytes.
 #[test]
 fn other_formatting_comes_back_as_the_same_value() {
@@ -297,7 +346,7 @@ fn other_formatting_comes_back_as_the_same_value() {
     h.ok(&["--write"]);
     assert_eq!(
         h.value()["statusLine"]["command"],
-        "redline statusline --then '~/line.sh'"
+        line(" --then '~/line.sh'")
     );
     h.ok(&["--remove"]);
     let back: Value = h.value();
@@ -314,7 +363,7 @@ fn a_missing_file_is_created() {
     let h = Home::new();
     let out = h.ok(&["--write"]);
     assert!(out.contains("wrote ") && !out.contains("backup"), "{out}");
-    assert_eq!(h.value()["statusLine"]["command"], "redline statusline");
+    assert_eq!(h.value()["statusLine"]["command"], line(""));
     assert!(h.backups().is_empty());
     h.ok(&["--remove"]);
     assert_eq!(h.read(), "{}\n");
@@ -327,7 +376,7 @@ fn printing_writes_nothing() {
     let out = h.ok(&[]);
     let json_end = out.find("\n\n").unwrap();
     let snippet: Value = serde_json::from_str(&out[..json_end]).unwrap();
-    assert_eq!(snippet["statusLine"]["command"], "redline statusline");
+    assert_eq!(snippet["statusLine"]["command"], line(""));
     assert_eq!(snippet["hooks"].as_object().unwrap().len(), 7);
     assert!(out.contains("--write"), "{out}");
     assert!(!h.settings().exists());
@@ -389,10 +438,7 @@ fn the_listen_address_names_the_hooks() {
     assert!(ok, "{err}");
     assert!(out.contains("state/redline/token"), "{out}");
     let v = h.value();
-    assert_eq!(
-        v["statusLine"]["command"],
-        "redline statusline --listen 127.0.0.1:9000"
-    );
+    assert_eq!(v["statusLine"]["command"], line(" --listen 127.0.0.1:9000"));
     let hook = &v["hooks"]["SessionEnd"][0]["hooks"][0];
     assert_eq!(hook["url"], "http://127.0.0.1:9000/hook");
     assert_eq!(hook["allowedEnvVars"], json!(["REDLINE_TOKEN"]));

@@ -50,7 +50,8 @@ pub fn run(
     env: &RootEnv,
 ) -> Result<()> {
     let cfg = config::resolve(&args.daemon, source, env)?;
-    let target = Target::new(cfg.listen, cfg.token.is_some() || cfg.exposed());
+    let program = std::env::current_exe().context("cannot find the path of this redline binary")?;
+    let target = Target::new(cfg.listen, cfg.token.is_some() || cfg.exposed(), &program);
     let path = match &args.settings {
         Some(p) => p.clone(),
         None => settings_path(env)?,
@@ -79,10 +80,13 @@ pub fn run(
             }
         })?;
         write!(out, "{report}")?;
-        if args.write
-            && let Some(n) = &token_note
-        {
-            writeln!(out, "{n}")?;
+        if args.write {
+            if let Some(n) = &token_note {
+                writeln!(out, "{n}")?;
+            }
+            for w in where_warnings(&program, &target) {
+                eprintln!("redline: warning: {w}");
+            }
         }
         if report.changed {
             writeln!(
@@ -104,7 +108,48 @@ pub fn run(
     if let Some(n) = &token_note {
         writeln!(out, "{n}")?;
     }
+    for w in where_warnings(&program, &target) {
+        eprintln!("redline: warning: {w}");
+    }
     Ok(())
+}
+
+/// What may break the written settings later: a binary in a cargo build directory (a
+/// `cargo clean` or a checkout moved takes Claude Code's status line with it), and no
+/// daemon answering where the hooks and the status line will look for it.
+fn where_warnings(program: &Path, target: &Target) -> Vec<String> {
+    let mut warnings = Vec::new();
+    if in_build_dir(program) {
+        warnings.push(format!(
+            "{} is a cargo build output: Claude Code's status line runs it by that path, so `cargo clean` or moving the checkout breaks it. Install redline with `cargo install --path crates/redline` and run `redline install-claude --write` again.",
+            program.display()
+        ));
+    }
+    let timeout = std::time::Duration::from_millis(300);
+    if std::net::TcpStream::connect_timeout(&target.addr, timeout).is_err() {
+        warnings.push(format!(
+            "no redline daemon answers at {} now: the hooks post to {} and the status line reads it there. Start one with `redline serve` (or `redline service install`) on that address.",
+            target.addr,
+            target.hook_url()
+        ));
+    }
+    warnings
+}
+
+/// Whether a binary sits in a cargo build directory: `target/release/`, `target/debug/`
+/// or `target/<triple>/release/` (and debug).
+fn in_build_dir(program: &Path) -> bool {
+    let dirs: Vec<&std::ffi::OsStr> = program
+        .parent()
+        .into_iter()
+        .flat_map(Path::components)
+        .map(|c| c.as_os_str())
+        .collect();
+    let profile =
+        |d: Option<&&std::ffi::OsStr>| d.is_some_and(|d| *d == "release" || *d == "debug");
+    dirs.iter()
+        .enumerate()
+        .any(|(i, d)| *d == "target" && (profile(dirs.get(i + 1)) || profile(dirs.get(i + 2))))
 }
 
 /// Claude Code's user settings: `$CLAUDE_CONFIG_DIR/settings.json` when that names one
@@ -132,14 +177,19 @@ pub struct Target {
     addr: SocketAddr,
     /// Whether the hooks carry `Authorization: Bearer $REDLINE_TOKEN`.
     auth: bool,
+    /// The redline binary the status line runs, as a shell word: its absolute path, so
+    /// the line works whether or not `redline` is on Claude Code's PATH.
+    program: String,
 }
 
 impl Target {
-    /// The daemon bound to `listen`; `auth` when it wants the token for POSTs.
-    pub fn new(listen: SocketAddr, auth: bool) -> Target {
+    /// The daemon bound to `listen`; `auth` when it wants the token for POSTs; `program`
+    /// is the binary the status line runs (this one, by its absolute path).
+    pub fn new(listen: SocketAddr, auth: bool, program: &Path) -> Target {
         Target {
             addr: config::local_addr(listen),
             auth,
+            program: shell_word(&program.to_string_lossy()),
         }
     }
 
@@ -148,10 +198,10 @@ impl Target {
         format!("http://{}/hook", self.addr)
     }
 
-    /// `redline statusline [--listen ADDR] [--then 'CMD']`. The address is named only when
-    /// it is not the default, so the usual command stays the short one.
+    /// `/path/to/redline statusline [--listen ADDR] [--then 'CMD']`. The address is named
+    /// only when it is not the default, so the usual command stays the short one.
     pub fn statusline_command(&self, then: Option<&str>) -> String {
-        let mut c = String::from("redline statusline");
+        let mut c = format!("{} statusline", self.program);
         if self.addr.to_string() != DEFAULT_LISTEN {
             c.push_str(" --listen ");
             c.push_str(&shell_word(&self.addr.to_string()));
@@ -225,8 +275,9 @@ impl Target {
 struct Ours {
     /// The command it runs after its own line: the statusLine that was there before.
     then: Option<String>,
-    /// Whether it is exactly what [`Target::statusline_command`] writes (`redline
-    /// statusline` with at most `--listen` and `--then`), so it may be rewritten.
+    /// Whether it is what [`Target::statusline_command`] writes (a `redline` binary, by
+    /// name or by any path, then `statusline` with at most `--listen` and `--then`), so it
+    /// may be rewritten: a line naming another path to redline gets this binary's.
     plain: bool,
 }
 
@@ -239,7 +290,7 @@ fn parse_ours(command: &str) -> Option<Ours> {
     }
     let mut ours = Ours {
         then: None,
-        plain: program == "redline",
+        plain: true,
     };
     let mut it = rest[1..].iter();
     while let Some(w) = it.next() {
@@ -988,8 +1039,10 @@ mod tests {
     use super::*;
     use serde_json::{Value, json};
 
+    const BIN: &str = "/usr/local/bin/redline";
+
     fn target() -> Target {
-        Target::new(DEFAULT_LISTEN.parse().unwrap(), false)
+        Target::new(DEFAULT_LISTEN.parse().unwrap(), false, Path::new(BIN))
     }
 
     /// An object read from JSON text, its keys in the text's order.
@@ -1037,11 +1090,31 @@ mod tests {
     #[test]
     fn statusline_commands_are_recognised() {
         let t = target();
-        assert_eq!(t.statusline_command(None), "redline statusline");
+        assert_eq!(
+            t.statusline_command(None),
+            "/usr/local/bin/redline statusline"
+        );
+        // A line another copy of redline wrote, or an older version with the bare name, is
+        // redline's own and is rewritten to this binary.
+        for other in [
+            "redline statusline",
+            "/home/a/x/target/release/redline statusline",
+        ] {
+            let ours = parse_ours(other).unwrap();
+            assert!(ours.plain && ours.then.is_none(), "{other}");
+        }
+        let spaced = Target::new(
+            DEFAULT_LISTEN.parse().unwrap(),
+            false,
+            Path::new("/opt/my tools/redline"),
+        );
+        let line = spaced.statusline_command(None);
+        assert_eq!(line, "'/opt/my tools/redline' statusline");
+        assert!(parse_ours(&line).unwrap().plain);
         let wrapped = t.statusline_command(Some("bash ~/.claude/line.sh 'x'"));
         assert_eq!(
             wrapped,
-            r"redline statusline --then 'bash ~/.claude/line.sh '\''x'\'''"
+            r"/usr/local/bin/redline statusline --then 'bash ~/.claude/line.sh '\''x'\'''"
         );
         assert_eq!(
             parse_ours(&wrapped),
@@ -1060,15 +1133,34 @@ mod tests {
         assert_eq!(parse_ours("redline statusline | tee log"), None);
         assert_eq!(parse_ours("redline-fork statusline"), None);
         assert_eq!(parse_ours("ccusage statusline"), None);
-        let lan = Target::new("192.168.1.5:7878".parse().unwrap(), true);
+        let lan = Target::new("192.168.1.5:7878".parse().unwrap(), true, Path::new(BIN));
         assert_eq!(
             lan.statusline_command(Some("x")),
-            "redline statusline --listen 192.168.1.5:7878 --then 'x'"
+            "/usr/local/bin/redline statusline --listen 192.168.1.5:7878 --then 'x'"
         );
         assert_eq!(
             parse_ours(&lan.statusline_command(Some("x"))).unwrap().then,
             Some("x".into())
         );
+    }
+
+    #[test]
+    fn build_directories_are_told_apart() {
+        for p in [
+            "/home/a/redline/target/release/redline",
+            "/home/a/redline/target/debug/redline",
+            "/w/target/x86_64-unknown-linux-gnu/release/redline",
+        ] {
+            assert!(in_build_dir(Path::new(p)), "{p}");
+        }
+        for p in [
+            "/home/a/.cargo/bin/redline",
+            "/usr/local/bin/redline",
+            "/srv/target/redline",
+            "/opt/release/redline",
+        ] {
+            assert!(!in_build_dir(Path::new(p)), "{p}");
+        }
     }
 
     #[test]
@@ -1080,7 +1172,7 @@ mod tests {
         assert!(!ours("http://127.0.0.1:7879/hook"));
         assert!(!ours("http://127.0.0.1:7878/statusline"));
         assert!(!t.is_ours(&hook(json!({"type": "command", "command": "x"}))));
-        let any = Target::new("0.0.0.0:9000".parse().unwrap(), false);
+        let any = Target::new("0.0.0.0:9000".parse().unwrap(), false, Path::new(BIN));
         assert_eq!(any.hook_url(), "http://127.0.0.1:9000/hook");
     }
 
@@ -1099,7 +1191,7 @@ mod tests {
         let v = value(&s);
         assert_eq!(
             v["statusLine"]["command"],
-            "redline statusline --then 'npx ccusage statusline'"
+            "/usr/local/bin/redline statusline --then 'npx ccusage statusline'"
         );
         assert_eq!(v["statusLine"]["padding"], 0);
         assert_eq!(v["hooks"]["Stop"].as_array().unwrap().len(), 2);
@@ -1140,7 +1232,11 @@ mod tests {
     #[test]
     fn a_token_adds_the_header_by_variable() {
         let mut s = Object::default();
-        connect(&mut s, &Target::new("0.0.0.0:7878".parse().unwrap(), true)).unwrap();
+        connect(
+            &mut s,
+            &Target::new("0.0.0.0:7878".parse().unwrap(), true, Path::new(BIN)),
+        )
+        .unwrap();
         assert_eq!(
             value(&s)["hooks"]["Stop"][0]["hooks"][0],
             json!({"type": "http", "url": "http://127.0.0.1:7878/hook", "timeout": 2,
