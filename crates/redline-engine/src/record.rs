@@ -72,13 +72,15 @@ pub enum LineProblem {
     Malformed(String),
     /// JSON, with usage, but a field has the wrong type or value.
     BadField(String),
+    /// Not UTF-8 (a converted file: UTF-16, Latin-1, a byte order mark).
+    Encoding(String),
 }
 
 impl std::fmt::Display for LineProblem {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             LineProblem::Malformed(m) => write!(f, "malformed JSON: {m}"),
-            LineProblem::BadField(m) => write!(f, "{m}"),
+            LineProblem::BadField(m) | LineProblem::Encoding(m) => write!(f, "{m}"),
         }
     }
 }
@@ -246,6 +248,9 @@ pub fn parse_line(line: &[u8]) -> Result<Option<Record<'_>>, LineProblem> {
     }
     // A cheap shape check catches cut-off lines even when they carry no usage.
     if trimmed[0] != b'{' || trimmed[trimmed.len() - 1] != b'}' {
+        if let Some(e) = encoding_problem(trimmed) {
+            return Err(e);
+        }
         return Err(LineProblem::Malformed(if trimmed[0] == b'{' {
             "line is cut off (no closing brace)".into()
         } else {
@@ -255,8 +260,31 @@ pub fn parse_line(line: &[u8]) -> Result<Option<Record<'_>>, LineProblem> {
     let Some(usage_at) = USAGE_KEY.find(trimmed) else {
         return Ok(None);
     };
-    let parsed = read_line(trimmed).map_err(|e| classify(&e))?;
+    let parsed = read_line(trimmed)
+        .map_err(|e| encoding_problem(trimmed).unwrap_or_else(|| classify(&e)))?;
     finish(parsed, trimmed, usage_at)
+}
+
+/// Why a line that failed to read is not UTF-8, when that is why: Claude Code writes UTF-8,
+/// so such a line comes from a file something converted. `None` for valid UTF-8.
+fn encoding_problem(line: &[u8]) -> Option<LineProblem> {
+    let why = if line.starts_with(&[0xEF, 0xBB, 0xBF]) {
+        "line starts with a UTF-8 byte order mark, which Claude Code never writes (the file was saved by an editor that adds one)".to_owned()
+    } else if line.starts_with(&[0xFF, 0xFE])
+        || line.starts_with(&[0xFE, 0xFF])
+        || line.contains(&0)
+    {
+        "line is UTF-16, not UTF-8 as Claude Code writes it (the file was converted)".to_owned()
+    } else {
+        let e = std::str::from_utf8(line).err()?;
+        let at = e.valid_up_to();
+        format!(
+            "line is not UTF-8 (byte 0x{:02X} at column {}), as Claude Code writes it: the file was converted to another encoding",
+            line[at],
+            at + 1
+        )
+    };
+    Some(LineProblem::Encoding(why))
 }
 
 /// From the fields read to the record, whichever reader read them. `usage_at` is where
@@ -517,6 +545,49 @@ fn classify(e: &JsonError) -> LineProblem {
 mod tests {
     use super::*;
 
+    #[test]
+    fn lines_in_another_encoding_say_which() {
+        let say = |b: &[u8]| {
+            parse_line(b)
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default()
+        };
+        let good = b"{\"type\":\"assistant\",\"message\":{\"usage\":{\"input_tokens\":1}},\"note\":\"caf\xc3\xa9\"}";
+        assert!(!say(good).contains("UTF"), "{}", say(good));
+        let mut bom = vec![0xEF, 0xBB, 0xBF];
+        bom.extend_from_slice(good);
+        assert!(say(&bom).contains("byte order mark"), "{}", say(&bom));
+        let utf16: Vec<u8> = "{\"type\":\"assistant\"}"
+            .encode_utf16()
+            .flat_map(u16::to_le_bytes)
+            .collect();
+        let mut with_bom = vec![0xFF, 0xFE];
+        with_bom.extend_from_slice(&utf16);
+        for b in [&with_bom[..], &utf16[..], &utf16[1..]] {
+            assert!(say(b).contains("UTF-16"), "{}", say(b));
+        }
+        // Latin-1 (a bare 0xE9 where UTF-8 has two bytes) in a line that does not read.
+        let latin1 = b"{\"type\":\"assistant\",\"note\":\"caf\xe9";
+        assert!(
+            say(latin1).contains("not UTF-8 (byte 0xE9 at column 32)"),
+            "{}",
+            say(latin1)
+        );
+        let latin1_start = b"\xe9t\xe9 {}";
+        assert!(
+            say(latin1_start).contains("byte 0xE9 at column 1"),
+            "{}",
+            say(latin1_start)
+        );
+        // A line that is simply not JSON keeps its own message.
+        assert!(
+            say(b"hello").contains("does not start with"),
+            "{}",
+            say(b"hello")
+        );
+    }
+
     /// The same fields read by serde_json into a `Value`: the reference the cursor must
     /// agree with.
     fn reference(b: &[u8]) -> Result<Line<'static>, LineProblem> {
@@ -686,7 +757,7 @@ mod tests {
         let slow = reference(trimmed).and_then(|l| finish(l, trimmed, usage_at));
         let kind = |r: &Result<Option<Record<'_>>, LineProblem>| match r {
             Ok(_) => 0,
-            Err(LineProblem::Malformed(_)) => 1,
+            Err(LineProblem::Malformed(_) | LineProblem::Encoding(_)) => 1,
             Err(LineProblem::BadField(_)) => 2,
         };
         match (&fast, &slow) {
