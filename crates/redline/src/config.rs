@@ -283,6 +283,34 @@ pub fn host_name() -> Option<String> {
         .filter(|h| !h.is_empty())
 }
 
+/// An address to serve on: `IP:PORT`, or `HOST:PORT` with a name this machine resolves
+/// (`localhost:7878`, the machine's own name), taken as its first IPv4 address when it has
+/// one (the ESP32 and most clients speak IPv4), else its first.
+pub fn parse_listen(text: &str) -> Result<SocketAddr, String> {
+    use std::net::ToSocketAddrs;
+    let text = text.trim();
+    if let Ok(a) = text.parse::<SocketAddr>() {
+        return Ok(a);
+    }
+    let shape = "an address such as 127.0.0.1:7878, 0.0.0.0:7878 or localhost:7878";
+    let Some((host, port)) = text.rsplit_once(':') else {
+        return Err(format!("{text:?} has no port: give {shape}"));
+    };
+    if host.is_empty() || port.parse::<u16>().is_err() {
+        return Err(format!("{text:?} is not {shape}"));
+    }
+    let found: Vec<SocketAddr> = text
+        .to_socket_addrs()
+        .map_err(|e| format!("{text:?}: cannot resolve {host:?} ({e}); give {shape}"))?
+        .collect();
+    found
+        .iter()
+        .find(|a| a.is_ipv4())
+        .or(found.first())
+        .copied()
+        .ok_or_else(|| format!("{text:?}: {host:?} resolves to no address; give {shape}"))
+}
+
 /// The address a client on this machine uses for a daemon bound to `listen`: a daemon
 /// bound to every address is reached through loopback.
 pub fn local_addr(listen: SocketAddr) -> SocketAddr {
@@ -341,12 +369,7 @@ pub fn resolve(
         file.listen.clone(),
         DEFAULT_LISTEN.into(),
     );
-    let listen = listen_text.parse::<SocketAddr>().map_err(|_| {
-        r.error(
-            "listen",
-            &format!("{listen_text:?} is not an address such as 127.0.0.1:7878 or 0.0.0.0:7878"),
-        )
-    })?;
+    let listen = parse_listen(&listen_text).map_err(|e| r.error("listen", &e))?;
     let token = r.pick_opt("token", args.token.clone(), file.token.clone());
     if let Some(last) = r.resolved.last_mut()
         && token.is_some()
@@ -714,7 +737,6 @@ pub fn time_zone(name: Option<&str>) -> Result<TimeZone, String> {
 }
 
 /// `$XDG_STATE_HOME`, else `~/.local/state`.
-/// `$XDG_STATE_HOME`, else `~/.local/state`.
 pub fn state_home(env: &RootEnv) -> PathBuf {
     std::env::var_os("XDG_STATE_HOME")
         .filter(|v| !v.is_empty())
@@ -726,6 +748,30 @@ pub fn state_home(env: &RootEnv) -> PathBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn listen_takes_addresses_and_host_names() {
+        assert_eq!(
+            parse_listen("0.0.0.0:7878").unwrap().to_string(),
+            "0.0.0.0:7878"
+        );
+        assert_eq!(
+            parse_listen("[::1]:9000").unwrap().to_string(),
+            "[::1]:9000"
+        );
+        let local = parse_listen("localhost:7879").unwrap();
+        assert!(local.ip().is_loopback() && local.port() == 7879, "{local}");
+        assert_eq!(parse_listen(" localhost:7879 ").unwrap(), local);
+        for (bad, why) in [
+            ("localhost", "has no port"),
+            ("localhost:http", "is not an address"),
+            (":7878", "is not an address"),
+            ("no-such-host.invalid:7878", "cannot resolve"),
+        ] {
+            let e = parse_listen(bad).unwrap_err();
+            assert!(e.contains(why), "{bad}: {e}");
+        }
+    }
 
     fn env_in(dir: &Path) -> RootEnv {
         RootEnv {

@@ -504,3 +504,55 @@ fn an_exposed_daemon_is_found_by_mdns() {
     assert_eq!(info.get_property_val_str("path"), Some("/usage/gauge"));
     assert!(!info.get_addresses().is_empty());
 }
+
+/// A second daemon on a taken address stops at once (before it scans or opens the
+/// store), says another redline serves there and how to pick another address; a host
+/// name such as `localhost` is an address like any other.
+#[test]
+fn a_taken_address_names_the_redline_there_and_host_names_are_addresses() {
+    let home = Home::new();
+    let first = Daemon::start(&home, &["--listen", "localhost:0"]);
+    assert!(first.addr.starts_with("127.0.0.1:"), "{}", first.addr);
+    let out = Command::new(env!("CARGO_BIN_EXE_redline"))
+        .args(["serve", "--otlp-grpc", "off", "--listen", &first.addr])
+        .env("HOME", &home.dir)
+        .env("XDG_STATE_HOME", home.dir.join("state"))
+        .env("CLAUDE_CONFIG_DIR", home.claude())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("the address is in use: another redline is already serving there"),
+        "{err}"
+    );
+    assert!(err.contains("--listen 127.0.0.1:"), "{err}");
+    assert!(!err.contains("serving http://"), "{err}");
+}
+
+/// A session last active days ago drives nothing at start: no context, no model, MODEL
+/// off, no thinking ratio or cache rate (SPEC: older than REDLINE_STALE_AFTER).
+#[test]
+fn a_session_days_old_drives_no_value_at_start() {
+    let home = Home::new();
+    let old = jiff::Timestamp::now() - jiff::SignedDuration::from_hours(50);
+    let line = response("old", 300).replace(
+        &jiff::Timestamp::now().strftime("%Y-%m-%dT%H").to_string(),
+        &old.strftime("%Y-%m-%dT%H").to_string(),
+    );
+    assert!(line.contains(&old.strftime("%Y-%m-%dT%H").to_string()));
+    home.append("-p/s.jsonl", &line);
+    let d = Daemon::start(&home, &[]);
+    let u = d.usage();
+    assert_eq!(u["context"]["used_tokens"], Value::Null, "{u}");
+    assert_eq!(u["model"]["family"], Value::Null, "{u}");
+    assert_eq!(u["last_model"], Value::Null, "{u}");
+    assert_eq!(u["lamps"]["model"], "off", "{u}");
+    assert_eq!(u["thinking_ratio"], Value::Null, "{u}");
+    assert_eq!(u["cache_hit_rate"], Value::Null, "{u}");
+    // The same line stamped now lights MODEL: the test can tell the two apart.
+    home.append("-p/s.jsonl", &response("new", 300));
+    d.until("MODEL lit by a fresh response", |d| {
+        d.usage()["lamps"]["model"] != "off"
+    });
+}

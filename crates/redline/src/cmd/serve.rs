@@ -1,10 +1,12 @@
 //! `redline serve` (and `redline` alone): scan, follow, serve.
 
 use std::io::Write;
+use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 use clap::parser::ValueSource;
 use redline_engine::prices::PriceTable;
 use redline_engine::roots::{RootEnv, resolve_roots};
@@ -32,6 +34,13 @@ pub fn run(
     } else {
         cfg.token.clone()
     };
+    // The address first: a second daemon stops here, before it scans or touches the store.
+    let listener = match std::net::TcpListener::bind(cfg.listen) {
+        Ok(l) => l,
+        Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => bail!(in_use(cfg.listen)),
+        Err(e) => return Err(e).with_context(|| format!("cannot listen on {}", cfg.listen)),
+    };
+    listener.set_nonblocking(true)?;
     let started = std::time::Instant::now();
     let mut hub_cfg = hub_config(&cfg, env, true)?;
     hub_cfg.store = Some(cfg.state_dir.join(redline_engine::store::FILE));
@@ -60,7 +69,12 @@ pub fn run(
     };
     let hub = hub::start(hub_cfg)?;
     if let Some(dir) = &demo_dir {
-        replay::start(dir.join("projects"), hub.inputs.clone(), args.demo_speed)?;
+        replay::start(
+            dir.join("projects"),
+            hub.inputs.clone(),
+            args.demo_speed,
+            cfg.settings.tz.clone(),
+        )?;
         eprintln!(
             "redline: demo: playing a scripted session into {} (a loop a minute{})",
             dir.display(),
@@ -90,9 +104,7 @@ pub fn run(
         .build()
         .context("cannot start the async runtime")?;
     let served = runtime.block_on(async {
-        let listener = tokio::net::TcpListener::bind(cfg.listen)
-            .await
-            .with_context(|| format!("cannot listen on {}", cfg.listen))?;
+        let listener = tokio::net::TcpListener::from_std(listener)?;
         let addr = listener.local_addr()?;
         let mut err = std::io::stderr();
         let _ = writeln!(
@@ -102,6 +114,17 @@ pub fn run(
             first.stats.responses,
             started.elapsed().as_secs_f64()
         );
+        if first.files_watched == 0 && demo_dir.is_none() && cfg.prometheus.is_none() {
+            let roots: Vec<String> = resolve_roots(env)
+                .iter()
+                .map(|r| r.projects.display().to_string())
+                .collect();
+            let _ = writeln!(
+                err,
+                "redline: no Claude Code transcripts in {} yet: the values move once Claude Code writes there. Transcripts elsewhere? Set CLAUDE_CONFIG_DIR to the directory that holds projects/. To see the cluster move now: redline serve --demo",
+                roots.join(", ")
+            );
+        }
         // The ESP32 finds an exposed daemon by mDNS; a failure there is logged, not fatal.
         let _advert = match crate::mdns::advertise(addr) {
             Ok(Some(a)) => {
@@ -269,4 +292,23 @@ async fn shutdown() {
         () = ctrl_c => {},
         () = term => {},
     }
+}
+
+/// Why the address is taken, and what to do: another redline answers `/healthz` there (say
+/// so), or some other program holds the port.
+fn in_use(listen: SocketAddr) -> String {
+    let local = crate::config::local_addr(listen);
+    let ours = crate::client::get(&local.to_string(), "/healthz", Duration::from_millis(500))
+        .is_ok_and(|(_, body)| String::from_utf8_lossy(&body).contains("\"files_watched\""));
+    let next = SocketAddr::new(listen.ip(), listen.port().wrapping_add(1).max(1));
+    let who = if ours {
+        format!(
+            "another redline is already serving there (http://{local}/usage answers); stop it first (or `redline service uninstall` if it runs as a service)"
+        )
+    } else {
+        "another program holds that port".to_owned()
+    };
+    format!(
+        "cannot listen on {listen}: the address is in use: {who}, or serve on another address with --listen {next} (REDLINE_LISTEN, or `listen` in config.toml)"
+    )
 }

@@ -8,11 +8,10 @@
 //! commands are printed for the user to run, and that is not an error.
 
 use std::io::Write;
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use redline_engine::roots::RootEnv;
 
 use crate::cli::{ServiceInstallArgs, ServiceManager, ServiceUninstallArgs};
@@ -37,10 +36,8 @@ const PLIST_HOME: &str = "<string>/Users/you/";
 /// Writes (or prints) the service file and starts the service.
 pub fn install(args: &ServiceInstallArgs, env: &RootEnv) -> Result<()> {
     let manager = args.manager.unwrap_or_else(ServiceManager::native);
-    if let Some(l) = &args.listen
-        && l.parse::<SocketAddr>().is_err()
-    {
-        bail!("--listen: {l:?} is not an address such as 127.0.0.1:7878 or 0.0.0.0:7878");
+    if let Some(l) = &args.listen {
+        crate::config::parse_listen(l).map_err(|e| anyhow::anyhow!("--listen: {e}"))?;
     }
     let bin = std::env::current_exe().context("cannot find the path of this redline binary")?;
     let home = home(env)?;
