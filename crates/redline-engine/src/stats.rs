@@ -2,8 +2,8 @@
 //! the ways a person looks at it. Every figure is built from the same priced, deduplicated
 //! responses as `redline report`, so a day's cost here is the day's cost there.
 //!
-//! Each function takes the dataset of the last `days` local days and `now`, and returns
-//! plain JSON; none reads a clock.
+//! Each function takes the dataset of the last `days` local days (or of all history, see
+//! [`ALL_DAYS`]) and `now`, and returns plain JSON; none reads a clock.
 
 use std::collections::BTreeMap;
 
@@ -58,12 +58,15 @@ impl Stat {
     ];
 }
 
-/// The window a stat covers: `days` local days ending today.
+/// `days` asking for all of history: every day from the first with a response to today.
+pub const ALL_DAYS: u32 = 0;
+
+/// The window a stat covers: `days` local days ending today, or all of history.
 #[derive(Clone, Debug)]
 pub struct Window {
     /// Milliseconds since the epoch, now.
     pub now_ms: i64,
-    /// Local days to cover, today included (1..=366).
+    /// Local days to cover, today included (1..=366), or [`ALL_DAYS`].
     pub days: u32,
     /// The user's zone.
     pub tz: TimeZone,
@@ -74,12 +77,28 @@ pub struct Window {
 }
 
 impl Window {
-    /// The first local date covered.
-    pub fn since(&self) -> Date {
-        let today = self.tz.to_datetime(instant(self.now_ms)).date();
-        today
-            .checked_sub(jiff::Span::new().days(i64::from(self.days.clamp(1, 366)) - 1))
-            .unwrap_or(today)
+    /// Today, in the user's zone.
+    pub fn today(&self) -> Date {
+        self.tz.to_datetime(instant(self.now_ms)).date()
+    }
+
+    /// The whole of history rather than a number of days.
+    pub fn is_all(&self) -> bool {
+        self.days == ALL_DAYS
+    }
+
+    /// The first local date covered; `None` for all of history (whose first day is the
+    /// data's, see [`first_day`]).
+    pub fn since(&self) -> Option<Date> {
+        if self.is_all() {
+            return None;
+        }
+        let today = self.today();
+        Some(
+            today
+                .checked_sub(jiff::Span::new().days(i64::from(self.days.clamp(1, 366)) - 1))
+                .unwrap_or(today),
+        )
     }
 
     /// Report options restricted to the window.
@@ -87,10 +106,32 @@ impl Window {
         ReportOptions {
             tz: self.tz.clone(),
             mode,
-            since: Some(self.since()),
+            since: self.since(),
             ..ReportOptions::default()
         }
     }
+}
+
+/// The first day a stat over `data` covers: the window's, or for all of history the day of
+/// the earliest response (today when there is none), so the page's axis starts where the
+/// data does.
+pub fn first_day(data: &Dataset<'_>, w: &Window) -> Date {
+    let today = w.today();
+    w.since().unwrap_or_else(|| {
+        data.items
+            .iter()
+            .map(|i| i.date)
+            .min()
+            .unwrap_or(today)
+            .min(today)
+    })
+}
+
+/// The instant a local day begins, ms since the epoch.
+fn day_start_ms(day: Date, tz: &TimeZone) -> i64 {
+    tz.to_ambiguous_timestamp(day.to_datetime(jiff::civil::Time::midnight()))
+        .compatible()
+        .map_or(0, |t| t.as_millisecond())
 }
 
 fn tokens_json(t: TokenCounts) -> Value {
@@ -102,12 +143,18 @@ fn usd(v: f64) -> f64 {
     (v * 10_000.0).round() / 10_000.0
 }
 
-/// One stat over `data` (a dataset prepared with [`Window::options`]).
+/// One stat over `data` (a dataset prepared with [`Window::options`]). Every answer says
+/// which days it covers: `since` and `until` (today), both local dates, `days` (how many,
+/// every one of them, for all of history too), `range` (the `days` asked for, or `"all"`)
+/// and `from`/`to`, the instants the first day begins and the last one ends, for charts
+/// that place things in time (the blocks).
 pub fn stat(which: Stat, data: &Dataset<'_>, w: &Window, opts: &ReportOptions) -> Value {
-    let since = w.since();
+    let since = first_day(data, w);
+    let until = w.today();
+    let from_ms = day_start_ms(since, &w.tz);
     let mut v = match which {
         Stat::Daily => daily(data, opts),
-        Stat::Blocks => blocks(data, w),
+        Stat::Blocks => blocks(data, w, from_ms),
         Stat::Projects => projects(data, since, w.limit),
         Stat::Cache => cache(data, since),
         Stat::Thinking => thinking(data, since),
@@ -115,8 +162,23 @@ pub fn stat(which: Stat, data: &Dataset<'_>, w: &Window, opts: &ReportOptions) -
         Stat::Hours => hours(data, since, &w.tz),
     };
     if let Value::Object(m) = &mut v {
+        let days = since.until(until).map_or(0, |s| s.get_days()) + 1;
+        let to_ms = until
+            .tomorrow()
+            .map_or(w.now_ms, |d| day_start_ms(d, &w.tz));
         m.insert("since".into(), json!(since.to_string()));
-        m.insert("days".into(), json!(w.days));
+        m.insert("until".into(), json!(until.to_string()));
+        m.insert("days".into(), json!(days));
+        m.insert(
+            "range".into(),
+            if w.is_all() {
+                json!("all")
+            } else {
+                json!(w.days)
+            },
+        );
+        m.insert("from".into(), json!(crate::usage::format_s(from_ms)));
+        m.insert("to".into(), json!(crate::usage::format_s(to_ms)));
     }
     v
 }
@@ -143,9 +205,9 @@ fn daily(data: &Dataset<'_>, opts: &ReportOptions) -> Value {
     json!({"rows": days, "total_cost": usd(r.totals.cost), "total_tokens": tokens_json(r.totals.tokens)})
 }
 
-fn blocks(data: &Dataset<'_>, w: &Window) -> Value {
+fn blocks(data: &Dataset<'_>, w: &Window, from_ms: i64) -> Value {
     // Blocks chain through time: walk what the dataset holds (a day more than the
-    // window), then keep the blocks that reach into the window.
+    // window), then keep the blocks that reach into the window's first day or later.
     let mut entries: Vec<BlockEntry<'_>> = data
         .items
         .iter()
@@ -158,9 +220,6 @@ fn blocks(data: &Dataset<'_>, w: &Window) -> Value {
         })
         .collect();
     entries.sort_by_key(|e| e.ts_ms);
-    let from_ms = w
-        .now_ms
-        .saturating_sub(i64::from(w.days.clamp(1, 366)) * 24 * 3600 * 1000);
     let rows: Vec<Value> = build_blocks(&entries, BLOCK_MS)
         .iter()
         .filter(|b| !b.is_gap && b.end_ms > from_ms)
@@ -274,4 +333,60 @@ fn hours(data: &Dataset<'_>, since: Date, tz: &TimeZone) -> Value {
         grid[day][dt.hour() as usize] += i.entry.tokens().total();
     }
     json!({"weekdays": ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"], "tokens": grid})
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ledger::Files;
+    use crate::prices::CostMode;
+
+    fn window(days: u32) -> Window {
+        Window {
+            // 2026-03-10T12:00:00Z
+            now_ms: 1_773_144_000_000,
+            days,
+            tz: TimeZone::UTC,
+            budget_tokens: None,
+            limit: 10,
+        }
+    }
+
+    #[test]
+    fn a_window_of_days_ends_today_and_all_of_history_has_no_first_day_of_its_own() {
+        let w = window(7);
+        assert_eq!(w.today().to_string(), "2026-03-10");
+        assert_eq!(
+            w.since().map(|d| d.to_string()).as_deref(),
+            Some("2026-03-04")
+        );
+        assert!(!w.is_all());
+        let all = window(ALL_DAYS);
+        assert!(all.is_all());
+        assert_eq!(all.since(), None);
+        assert_eq!(all.options(CostMode::Auto).since, None);
+    }
+
+    #[test]
+    fn every_answer_says_the_days_it_covers() {
+        let files = Files::default();
+        let data = Dataset {
+            items: Vec::new(),
+            files: &files,
+        };
+        for (w, since, days, range) in [
+            (window(7), "2026-03-04", 7, json!(7)),
+            // All of history with nothing in it: today alone.
+            (window(ALL_DAYS), "2026-03-10", 1, json!("all")),
+        ] {
+            let opts = w.options(CostMode::Auto);
+            let v = stat(Stat::Daily, &data, &w, &opts);
+            assert_eq!(v["since"], since, "{v}");
+            assert_eq!(v["until"], "2026-03-10");
+            assert_eq!(v["days"], days);
+            assert_eq!(v["range"], range);
+            assert_eq!(v["from"], format!("{since}T00:00:00Z"));
+            assert_eq!(v["to"], "2026-03-11T00:00:00Z");
+        }
+    }
 }

@@ -212,6 +212,7 @@ const state = {
   usage: null,
   connected: false,
   lostSince: null,
+  lastHeard: 0,        // when the daemon last sent the values, over /events or /usage (ms)
   moving: false,
   reloading: false,    // fetching /api/config because /usage names other needles
 };
@@ -319,6 +320,10 @@ function show(u) {
   document.title = `${[...state.gauges.keys()].map(n => `${(state.config.dials[n] || { title: n }).title} ${brief(n, u)}`).join(" · ")} — redline`;
 }
 
+/** The tab's title while the daemon cannot be reached: no figures, which would pass for
+ *  live ones in a background tab. */
+const OFFLINE_TITLE = "offline — redline";
+
 /** The daemon answers or not. Lost: needles to rest, STALL blinking and the rest dark (as
  *  the firmware does after 5 s without an answer), no old figures left in sight. */
 function connection(ok) {
@@ -343,19 +348,59 @@ function connection(ok) {
   wake();
   for (const lamp of document.querySelectorAll("[data-lamp]")) setLamp(lamp, lamp.dataset.lamp === "stall" ? "blink" : "off");
   for (const d of document.querySelectorAll("[data-readout]")) d.textContent = "–";
-  document.title = "daemon unreachable — redline";
+  document.title = OFFLINE_TITLE;
 }
 
 let source = null;
 function listen() {
   const es = source = new EventSource("/events");
-  es.addEventListener("usage", ev => { connection(true); show(JSON.parse(ev.data)); });
+  es.addEventListener("usage", ev => {
+    if (source !== es) return;
+    state.lastHeard = Date.now();
+    connection(true);
+    show(JSON.parse(ev.data));
+  });
   es.onerror = () => {
+    if (source !== es) return;
     connection(false);
     // EventSource retries by itself after a dropped connection; one the browser gave up
     // on (an HTTP error) is reopened here.
     if (es.readyState === EventSource.CLOSED) setTimeout(() => source === es && listen(), 2000);
   };
+}
+
+/** A stream can stay open with nobody answering at the other end (a daemon stopped or
+ *  hung, a laptop back from sleep), and /events only speaks when a value changes. So
+ *  when it has been quiet for PROBE_MS the page asks /usage itself: no answer within
+ *  PROBE_TIMEOUT_MS is a loss; an answer shows its values, and while lost brings the
+ *  page back and opens a fresh stream. */
+const PROBE_MS = 5000, PROBE_TIMEOUT_MS = 4000, RETRY_MS = 2000;
+let probing = false, lastProbe = 0;
+async function probe() {
+  const now = Date.now();
+  if (probing || !source || now - state.lastHeard < PROBE_MS || now - lastProbe < RETRY_MS) return;
+  probing = true;
+  lastProbe = now;
+  const abort = new AbortController(), timer = setTimeout(() => abort.abort(), PROBE_TIMEOUT_MS);
+  try {
+    const r = await fetch("/usage", { cache: "no-store", signal: abort.signal });
+    if (!r.ok) throw new Error(`/usage: ${r.status}`);
+    const u = await r.json();
+    // An event that came in meanwhile is newer than this answer.
+    const heard = state.lastHeard >= now;
+    state.lastHeard = Date.now();
+    if (!state.connected) {
+      source.close();
+      listen();
+      connection(true);
+    }
+    if (!heard) show(u);
+  } catch (e) {
+    connection(false);
+  } finally {
+    clearTimeout(timer);
+    probing = false;
+  }
 }
 
 /** Runs the needles while any of them moves, then sleeps: a tab left open all day should
@@ -379,8 +424,19 @@ function wake() {
 }
 
 // ---------------------------------------------------------------- stats
+//
+// A chart over time spans the whole window the daemon answered for (`since` to `until`,
+// the days without use included), so the spacing of days is true time: a day with
+// nothing is an empty slot, never skipped. Values read against light gridlines labelled
+// in the left margin, dates sit under the axis, thinned until none touches the next, and
+// figures about a whole chart are a caption above it: no label is inside the plot, so none
+// can cover a bar or a point.
 
 const palette = () => getComputedStyle(document.documentElement).getPropertyValue("--series").split(",").map(s => s.trim());
+const DAY_MS = 86400000;
+const CHART_W = 360;   // every chart's viewBox width
+const CHAR_W = 6.2;    // a generous character width at the charts' 10px, where nothing is laid out yet
+const LABEL_GAP = 6;   // the least room between two labels side by side
 
 function svgBox(container, w, h) {
   container.textContent = "";
@@ -392,62 +448,179 @@ function empty(container, text) {
   container.dataset.rendered = "true";
 }
 
-function legend(container, names, colors) {
+/** Swatches under a chart: `colors[i]` is a CSS background, `classes[i]` an optional
+ *  class for the swatch instead (a dashed line, a dashed box). */
+function legend(container, names, colors, classes = []) {
   const d = document.createElement("div");
   d.className = "legend";
   names.forEach((n, i) => {
     const s = document.createElement("span");
     const swatch = document.createElement("i");
-    swatch.style.background = colors[i % colors.length];
+    if (classes[i]) swatch.className = classes[i];
+    else swatch.style.background = colors[i % colors.length];
     s.append(swatch, n);
     d.appendChild(s);
   });
   container.appendChild(d);
 }
 
-function bars(container, labels, stacks, names, opts = {}) {
-  const W = 360, H = 170, L = 40, B = 20, colors = palette();
-  const totals = stacks.map(s => s.reduce((a, b) => a + b, 0));
-  const max = Math.max(1, ...totals, opts.line || 0);
-  const svg = svgBox(container, W, H);
-  const bw = (W - L) / Math.max(1, labels.length);
-  // As many x labels as fit side by side (about 5.5 units a character, plus a gap).
-  const every = Math.max(1, Math.ceil(((Math.max(0, ...labels.map(l => l.length)) - 5) * 5.5 + 10) / bw));
-  el("line", { class: "axis", x1: L, y1: H - B, x2: W, y2: H - B }, svg);
-  el("text", { x: 2, y: 12 }, svg).textContent = opts.format ? opts.format(max) : kilo(max);
-  stacks.forEach((stack, i) => {
-    let y = H - B;
-    stack.forEach((v, j) => {
-      const h = (v / max) * (H - B - 10);
-      el("rect", { x: L + i * bw + 1, y: y - h, width: Math.max(1, bw - 2), height: h, fill: colors[j % colors.length] }, svg)
-        .appendChild(el("title")).textContent = `${labels[i]} ${names[j] || ""}: ${opts.format ? opts.format(v) : num(v)}`;
-      y -= h;
-    });
-    const text = labels[i].slice(5);
-    if (i % every === 0 && L + i * bw + text.length * 5.5 <= W) el("text", { x: L + i * bw, y: H - 6 }, svg).textContent = text;
+/** Words above a chart: figures about the whole of it. */
+function caption(container, text) {
+  const p = document.createElement("p");
+  p.className = "caption";
+  p.textContent = text;
+  container.prepend(p);
+}
+
+/** How wide a label is drawn, in its chart's units (estimated while it is not laid out). */
+function width(t) {
+  let w = 0;
+  try { w = t.getBBox().width; } catch (e) { /* not rendered */ }
+  return w > 0 ? w : t.textContent.length * CHAR_W;
+}
+
+/** Every date of an answer's window, oldest first: `since` to `until`, each day once. */
+function windowDates(d) {
+  const out = [];
+  const end = Date.parse(`${d.until}T00:00:00Z`);
+  for (let t = Date.parse(`${d.since}T00:00:00Z`); t <= end && out.length < 20000; t += DAY_MS)
+    out.push(new Date(t).toISOString().slice(0, 10));
+  return out.length ? out : [d.until || new Date().toISOString().slice(0, 10)];
+}
+
+/** Gridline values from 0 to at least `max`: about four steps of 1, 2, 2.5 or 5 x 10^k. */
+function valueTicks(max) {
+  const raw = (max > 0 ? max : 1) / 4, p = 10 ** Math.floor(Math.log10(raw));
+  const step = [1, 2, 2.5, 5, 10].map(m => m * p).find(s => s >= raw * (1 - 1e-9));
+  const n = Math.max(1, Math.ceil((max > 0 ? max : 1) / step - 1e-9));
+  return Array.from({ length: n + 1 }, (_, i) => Math.round(i * step * 1e6) / 1e6);
+}
+
+/** The room between two days' bars: a fifth of a day, none once days are thin lines. */
+const barGap = dw => (dw > 4 ? Math.max(1, dw * 0.2) : 0);
+
+/** A figure on an axis of tokens: 5M rather than 5.0M. */
+const tokensTick = v => kilo(v).replace(/\.0(?=[kM])/, "");
+
+const dollars = v => `$${v >= 100 || Number.isInteger(v) ? Math.round(v).toLocaleString("en-US") : v.toFixed(v < 1 ? 2 : 1)}`;
+const percent = v => `${Math.round(v * 100)}%`;
+
+/** The frame of a chart over the days of `d`'s window: light gridlines at `ticks`
+ *  (labelled in the left margin, outside the plot) and at each labelled day, the axis, and
+ *  the dates under it, as many as fit without touching. Returns the scales: `x(date)` is
+ *  a day's left edge (null outside the window), `dw` a day's width, `y(v)` a value's
+ *  height, `under` a layer beneath the gridlines. The svg carries `data-days`,
+ *  `data-since`, `data-x0` and `data-x1` (the plot's left and right) for tests. */
+function timeFrame(container, d, { H = 170, ticks, tickLabel }) {
+  const svg = svgBox(container, CHART_W, H);
+  const dates = windowDates(d), n = dates.length, T = 8, B = 22, R = 4;
+  const top = ticks[ticks.length - 1] || 1;
+  const under = el("g", {}, svg), grid = el("g", { class: "grid" }, svg);
+  // The value labels first: the widest sets the margin.
+  const ylabels = ticks.map(v => {
+    const t = el("text", { class: "ylabel", "text-anchor": "end", "dominant-baseline": "middle" }, svg);
+    t.textContent = tickLabel(v);
+    return t;
   });
-  if (opts.line) {
-    const y = H - B - (opts.line / max) * (H - B - 10);
-    el("line", { class: "budget", x1: L, y1: y, x2: W, y2: y }, svg);
-    el("text", { x: W - 60, y: y - 3 }, svg).textContent = "budget";
+  const L = Math.ceil(Math.max(14, ...ylabels.map(width))) + 10, x1 = CHART_W - R;
+  const dw = (x1 - L) / n;
+  const y = v => H - B - (v / top) * (H - B - T);
+  let lastY = Infinity;
+  ticks.forEach((v, i) => {
+    el("line", { class: v === 0 ? "axis" : "gridline", x1: L, x2: x1, y1: y(v), y2: y(v) }, grid);
+    const t = ylabels[i];
+    t.setAttribute("x", L - 6);
+    t.setAttribute("y", y(v));
+    if (lastY - y(v) < 13) t.remove();
+    else lastY = y(v);
+  });
+  // Dates: day by day (or every 2nd day, or Mondays, every 2nd or 4th) while the window
+  // is short, months beyond a quarter of a year.
+  const marks = [];
+  if (n <= 92) {
+    const need = (5 * CHAR_W + LABEL_GAP) / dw;
+    const step = [1, 2, 7, 14, 28].find(s => s >= need) || 28 * Math.ceil(need / 28);
+    if (step < 7) {
+      for (let i = n - 1; i >= 0; i -= step) marks.unshift([i, dates[i].slice(5)]);
+    } else {
+      const mondays = dates.flatMap((x, i) => (new Date(`${x}T00:00:00Z`).getUTCDay() === 1 ? [i] : []));
+      mondays.forEach((i, j) => { if ((mondays.length - 1 - j) % (step / 7) === 0) marks.push([i, dates[i].slice(5)]); });
+    }
+  } else {
+    const need = (7 * CHAR_W + LABEL_GAP) / (dw * 30.4);
+    const step = [1, 2, 3, 6, 12].find(s => s >= need) || 12 * Math.ceil(need / 12);
+    dates.forEach((x, i) => {
+      if (x.endsWith("-01") && (Number(x.slice(5, 7)) - 1) % step === 0) marks.push([i, x.slice(0, 7)]);
+    });
+  }
+  let right = -Infinity;
+  for (const [i, text] of marks) {
+    const cx = L + (i + 0.5) * dw;
+    const t = el("text", { class: "xlabel", x: cx, y: H - 5, "text-anchor": "middle", "data-date": dates[i] }, svg);
+    t.textContent = text;
+    const half = width(t) / 2;
+    // Whole, clear of the value labels and of the previous date, or not at all.
+    if (cx - half < L - 2 || cx + half > CHART_W || cx - half < right + LABEL_GAP) {
+      t.remove();
+      continue;
+    }
+    right = cx + half;
+    el("line", { class: "gridline", x1: cx, x2: cx, y1: T, y2: H - B }, grid);
+  }
+  const index = new Map(dates.map((x, i) => [x, i]));
+  Object.assign(svg.dataset, { days: n, since: dates[0], x0: L, x1 });
+  return { svg, under, L, x1, T, B, H, dw, n, index, top, y, x: date => (index.has(date) ? L + index.get(date) * dw : null) };
+}
+
+/** Bars per day over the whole window, stacked by series; a day without use is an empty
+ *  slot. `stack(row)` gives a row's values, one per name. */
+function dayBars(container, d, stack, names, format = tokensTick, title = num) {
+  const colors = palette();
+  const rows = d.rows.map(r => [r.date, stack(r)]);
+  const max = Math.max(0, ...rows.map(([, s]) => s.reduce((a, b) => a + b, 0)));
+  const f = timeFrame(container, d, { ticks: valueTicks(max), tickLabel: format });
+  const gap = barGap(f.dw);
+  for (const [date, values] of rows) {
+    const x = f.x(date);
+    if (x === null) continue;
+    let top = f.y(0);
+    values.forEach((v, j) => {
+      if (!(v > 0)) return;
+      const h = f.y(0) - f.y(v);
+      el("rect", { class: "mark", "data-date": date, x: x + gap / 2, y: top - h, width: Math.max(0.8, f.dw - gap), height: h,
+                   fill: colors[j % colors.length] }, f.svg)
+        .appendChild(el("title")).textContent = `${date} ${names[j] || ""}: ${title(v)}`;
+      top -= h;
+    });
   }
   if (names.length > 1) legend(container, names, colors);
   container.dataset.rendered = "true";
 }
 
-/** A daily line of shares (0..1) with a dot per day. */
-function shareLine(container, rows, key, label) {
-  const W = 360, H = 150, L = 30, B = 20, svg = svgBox(container, W, H);
-  const x = i => L + (i / Math.max(1, rows.length - 1)) * (W - L - 5), y = v => H - B - v * (H - B - 10);
-  el("line", { class: "axis", x1: L, y1: H - B, x2: W, y2: H - B }, svg);
-  [0, .5, 1].forEach(v => { el("text", { x: 0, y: y(v) + 3 }, svg).textContent = `${v * 100}%`; });
+/** A share (0..1) by day: a dot per day with a figure, a line through consecutive days,
+ *  broken where a day has none. */
+function dayLine(container, d, rows, key, opts, title) {
+  const f = timeFrame(container, d, opts);
   const color = palette()[0];
-  el("polyline", { points: rows.map((r, i) => `${x(i)},${y(r[key])}`).join(" "), fill: "none", stroke: color, "stroke-width": 2 }, svg);
-  rows.forEach((r, i) => {
-    el("circle", { cx: x(i), cy: y(r[key]), r: 2.5, fill: color }, svg)
-      .appendChild(el("title")).textContent = `${r.date}: ${pct(r[key])}`;
+  const pts = rows
+    .filter(r => typeof r[key] === "number" && f.x(r.date) !== null)
+    .map(r => ({ r, i: f.index.get(r.date), x: f.x(r.date) + f.dw / 2, y: f.y(Math.min(f.top, r[key])) }))
+    .sort((a, b) => a.i - b.i);
+  let run = [];
+  const flush = () => {
+    if (run.length > 1)
+      el("polyline", { class: "line", points: run.map(p => `${p.x},${p.y}`).join(" "), stroke: color }, f.svg);
+    run = [];
+  };
+  pts.forEach((p, k) => {
+    if (k && p.i !== pts[k - 1].i + 1) flush();
+    run.push(p);
   });
-  el("text", { x: L + 4, y: 12 }, svg).textContent = label;
+  flush();
+  const r = Math.max(1, Math.min(2.5, f.dw / 2.5));
+  for (const p of pts)
+    el("circle", { class: "mark", "data-date": p.r.date, cx: p.x, cy: p.y, r, fill: color }, f.svg)
+      .appendChild(el("title")).textContent = title(p.r);
   container.dataset.rendered = "true";
 }
 
@@ -455,65 +628,104 @@ const charts = {
   daily(d) {
     if (!d.rows.length) return empty(this.el, "No responses in this window.");
     const models = [...new Set(d.rows.flatMap(r => r.models.map(m => m.model)))];
-    bars(this.el, d.rows.map(r => r.date),
-      d.rows.map(r => models.map(m => (r.models.find(x => x.model === m) || { tokens: { total: 0 } }).tokens.total)), models);
+    dayBars(this.el, d, r => models.map(m => (r.models.find(x => x.model === m) || { tokens: { total: 0 } }).tokens.total), models);
   },
   cost(d) {
     if (!d.rows.length) return empty(this.el, "No responses in this window.");
-    bars(this.el, d.rows.map(r => r.date), d.rows.map(r => [r.cost]), ["cost"], { format: v => `$${v.toFixed(2)}` });
+    dayBars(this.el, d, r => [r.cost], ["cost"], dollars, v => `$${v.toFixed(2)}`);
   },
+  /** Each 5-hour block where it lay in time, on the same days as the other charts. */
   blocks(d) {
     if (!d.rows.length) return empty(this.el, "No 5-hour blocks in this window.");
-    bars(this.el, d.rows.map(r => r.start.slice(0, 16).replace("T", " ")), d.rows.map(r => [r.tokens]), ["tokens"],
-      { line: d.budget_tokens || 0 });
+    const budget = d.budget_tokens || 0, colors = palette();
+    const f = timeFrame(this.el, d, { ticks: valueTicks(Math.max(budget, ...d.rows.map(r => r.tokens))), tickLabel: tokensTick });
+    const from = Date.parse(d.from), to = Date.parse(d.to);
+    const at = ms => f.L + ((ms - from) / (to - from)) * (f.x1 - f.L);
+    for (const r of d.rows) {
+      const x0 = Math.max(f.L, at(Date.parse(r.start))), x1 = Math.min(f.x1, at(Date.parse(r.end)));
+      if (!(x1 > x0) || !(r.tokens > 0)) continue;
+      const gap = x1 - x0 > 4 ? 1 : 0, h = f.y(0) - f.y(r.tokens);
+      el("rect", { class: "mark", "data-start": r.start, x: x0 + gap / 2, y: f.y(0) - h, width: Math.max(0.8, x1 - x0 - gap), height: h,
+                   fill: colors[0] }, f.svg)
+        .appendChild(el("title")).textContent = `${r.start.slice(0, 16).replace("T", " ")} UTC: ${num(r.tokens)} tokens${r.limit_hit ? " (limit hit)" : ""}`;
+    }
+    const names = ["tokens per block"], classes = [""];
+    if (budget) {
+      el("line", { class: "budget", x1: f.L, y1: f.y(budget), x2: f.x1, y2: f.y(budget) }, f.svg);
+      names.push(`budget ${kilo(budget)}`);
+      classes.push("budget");
+    }
+    legend(this.el, names, colors, classes);
+    this.el.dataset.rendered = "true";
   },
+  /** Cost by project: names in their own column (shortened from the left to fit), each
+   *  figure just past its bar. */
   projects(d) {
     if (!d.rows.length) return empty(this.el, "No projects in this window.");
-    const W = 360, row = 18, svg = svgBox(this.el, W, row * d.rows.length + 4), max = Math.max(...d.rows.map(r => r.cost), 0.01);
-    const colors = palette();
+    const row = 18, NAME_W = 140, svg = svgBox(this.el, CHART_W, row * d.rows.length + 4);
+    const colors = palette(), max = Math.max(...d.rows.map(r => r.cost), 0.01);
+    const figures = d.rows.map((r, i) => {
+      const t = el("text", { class: "value", y: i * row + 13 }, svg);
+      t.textContent = `$${r.cost.toFixed(2)}`;
+      return t;
+    });
+    const barX = NAME_W + 8, room = CHART_W - barX - Math.max(...figures.map(width)) - 8;
     d.rows.forEach((r, i) => {
-      el("rect", { x: 150, y: i * row + 2, width: Math.max(1, (r.cost / max) * (W - 210)), height: row - 5, fill: colors[0] }, svg);
-      el("text", { x: 0, y: i * row + 13 }, svg).textContent = r.project.length > 26 ? "…" + r.project.slice(-25) : r.project;
-      el("text", { x: W - 55, y: i * row + 13 }, svg).textContent = `$${r.cost.toFixed(2)}`;
+      const w = Math.max(1, (r.cost / max) * room);
+      el("rect", { class: "mark", x: barX, y: i * row + 2, width: w, height: row - 5, fill: colors[0] }, svg)
+        .appendChild(el("title")).textContent = `${r.project}: $${r.cost.toFixed(2)}, ${num(r.tokens.total)} tokens`;
+      figures[i].setAttribute("x", barX + w + 4);
+      const name = el("text", { class: "name", x: 0, y: i * row + 13 }, svg);
+      name.textContent = r.project;
+      for (let s = r.project; width(name) > NAME_W && s.length > 1;) {
+        s = s.slice(1);
+        name.textContent = `…${s}`;
+      }
+      name.appendChild(el("title")).textContent = r.project;
     });
     this.el.dataset.rendered = "true";
   },
   cache(d) {
-    const rows = d.rows.filter(r => r.hit_ratio !== null);
-    if (!rows.length) return empty(this.el, "No prompts in this window.");
-    shareLine(this.el, rows, "hit_ratio", `overall ${pct(d.hit_ratio)} of prompt tokens read from cache`);
+    if (!d.rows.some(r => r.hit_ratio !== null)) return empty(this.el, "No prompts in this window.");
+    dayLine(this.el, d, d.rows, "hit_ratio", { H: 150, ticks: [0, 0.25, 0.5, 0.75, 1], tickLabel: percent },
+      r => `${r.date}: ${pct(r.hit_ratio)} of ${num(r.tokens.total)} tokens`);
+    caption(this.el, `Overall ${pct(d.hit_ratio)} of prompt tokens read from cache.`);
   },
   /** Thinking over output by day, over TEMP's own colour bands. How sure each day is
    *  shows in its bar: solid for exact, hatched for an estimate, a "?" where unknown. */
   thinking(d) {
     if (!d.rows.length) return empty(this.el, "No responses in this window.");
-    const W = 360, H = 160, L = 30, B = 20, top = 10, svg = svgBox(this.el, W, H), color = palette()[0];
-    const y = v => H - B - v * (H - B - top), bw = (W - L) / d.rows.length;
+    const color = palette()[0];
+    const zones = ((state.config && state.config.dials.temp) || { zones: [] }).zones;
+    const edges = [...new Set([0, 1, ...zones.flatMap(z => [z.from, z.to])])].filter(v => v >= 0 && v <= 1).sort((a, b) => a - b);
+    const f = timeFrame(this.el, d, { H: 160, ticks: edges, tickLabel: v => String(Math.round(v * 100) / 100) });
     const pattern = el("pattern", { id: "rl-hatch", width: 4, height: 4, patternUnits: "userSpaceOnUse", patternTransform: "rotate(45)" },
-      el("defs", {}, svg));
+      el("defs", {}, f.svg));
     el("rect", { width: 4, height: 4, fill: color, "fill-opacity": .3 }, pattern);
     el("rect", { width: 2, height: 4, fill: color }, pattern);
-    const zones = ((state.config && state.config.dials.temp) || { zones: [] }).zones;
     for (const z of zones)
-      el("rect", { x: L, y: y(z.to), width: W - L, height: y(z.from) - y(z.to), fill: `var(--zone-${z.color})`, "fill-opacity": z.color === "white" ? 0 : .13 }, svg);
-    el("line", { class: "axis", x1: L, y1: H - B, x2: W, y2: H - B }, svg);
-    [0, .5, 1].forEach(v => { el("text", { x: 0, y: y(v) + 3 }, svg).textContent = v.toFixed(1); });
-    d.rows.forEach((r, i) => {
-      const x = L + i * bw + 1, w = Math.max(1, bw - 2);
+      el("rect", { x: f.L, y: f.y(z.to), width: f.x1 - f.L, height: f.y(z.from) - f.y(z.to), fill: `var(--zone-${z.color})`,
+                   "fill-opacity": z.color === "white" ? 0 : .13 }, f.under);
+    const gap = barGap(f.dw), w = Math.max(0.8, f.dw - gap);
+    for (const r of d.rows) {
+      const x = f.x(r.date);
+      if (x === null) continue;
       if (r.ratio === null || r.basis === "unknown") {
-        el("text", { x: x + w / 2 - 3, y: H - B - 3 }, svg).textContent = "?";
-      } else {
-        el("rect", { x, y: y(r.ratio), width: w, height: Math.max(0.5, H - B - y(r.ratio)), fill: r.basis === "estimate" ? "url(#rl-hatch)" : color }, svg)
-          .appendChild(el("title")).textContent = `${r.date}: ${r.ratio.toFixed(2)} (${r.basis}; ${num(r.thinking_tokens || 0)} of ${num(r.output_tokens)} output tokens)`;
+        // Responses, but none whose thinking could be counted.
+        if (f.dw >= 8) el("text", { class: "unknown-day", x: x + f.dw / 2, y: f.y(0) - 4, "text-anchor": "middle", "data-date": r.date }, f.svg).textContent = "?";
+        else el("circle", { class: "unknown-day", cx: x + f.dw / 2, cy: f.y(0) - 3, r: Math.max(0.6, f.dw / 3) }, f.svg);
+        continue;
       }
-      if (i % Math.ceil(40 / bw) === 0 && L + i * bw + 28 <= W)
-        el("text", { x: L + i * bw, y: H - 6 }, svg).textContent = r.date.slice(5);
-    });
+      const top = f.y(Math.min(1, r.ratio));
+      el("rect", { class: "mark", "data-date": r.date, x: x + gap / 2, y: top, width: w, height: Math.max(0.5, f.y(0) - top),
+                   fill: r.basis === "estimate" ? "url(#rl-hatch)" : color }, f.svg)
+        .appendChild(el("title")).textContent = `${r.date}: ${r.ratio.toFixed(2)} (${r.basis}; ${num(r.thinking_tokens || 0)} of ${num(r.output_tokens)} output tokens)`;
+    }
     const o = d.overall || {};
-    el("text", { x: L + 4, y: 12 }, svg).textContent =
-      o.ratio === null || o.ratio === undefined ? `overall unknown (${o.basis || "no thinking seen"})` : `overall ${o.ratio.toFixed(2)} of output tokens (${o.basis})`;
-    legend(this.el, ["exact", "estimate", "unknown (?)"], [color, `repeating-linear-gradient(45deg, ${color} 0 2px, transparent 2px 4px)`, "transparent"]);
-    this.el.querySelector(".legend span:last-child i").className = "unknown";
+    caption(this.el, o.ratio === null || o.ratio === undefined
+      ? `Overall unknown (${o.basis || "no thinking seen"}).` : `Overall ${o.ratio.toFixed(2)} of output tokens (${o.basis}).`);
+    legend(this.el, ["exact", "estimate", "unknown (?)"], [color, `repeating-linear-gradient(45deg, ${color} 0 2px, transparent 2px 4px)`],
+      ["", "", "unknown"]);
     const note = document.createElement("p");
     note.className = "note";
     note.textContent = "Thinking tokens over output tokens. Bands: TEMP's zones (cool, normal, hot).";
@@ -521,16 +733,18 @@ const charts = {
     this.el.dataset.rendered = "true";
   },
   hours(d) {
-    const W = 360, cell = 13, L = 30, svg = svgBox(this.el, W, 7 * cell + 18);
+    const cell = 13, L = 34, svg = svgBox(this.el, CHART_W, 7 * cell + 18);
     const max = Math.max(1, ...d.tokens.flat());
     d.tokens.forEach((row, day) => {
-      el("text", { x: 0, y: day * cell + 10 }, svg).textContent = d.weekdays[day];
+      el("text", { x: L - 6, y: day * cell + 10, "text-anchor": "end" }, svg).textContent = d.weekdays[day];
       row.forEach((v, h) => {
-        el("rect", { x: L + h * cell, y: day * cell, width: cell - 1, height: cell - 1, fill: palette()[1], "fill-opacity": 0.06 + 0.94 * v / max }, svg)
+        el("rect", { class: "mark", x: L + h * cell, y: day * cell, width: cell - 1, height: cell - 1, fill: palette()[1], "fill-opacity": 0.06 + 0.94 * v / max }, svg)
           .appendChild(el("title")).textContent = `${d.weekdays[day]} ${h}:00 — ${num(v)} tokens`;
       });
     });
-    [0, 6, 12, 18, 23].forEach(h => { el("text", { x: L + h * cell, y: 7 * cell + 12 }, svg).textContent = `${h}h`; });
+    [0, 6, 12, 18, 23].forEach(h => {
+      el("text", { x: L + h * cell + cell / 2, y: 7 * cell + 12, "text-anchor": "middle" }, svg).textContent = `${h}h`;
+    });
     this.el.dataset.rendered = "true";
   },
   sessions(d) {
@@ -561,7 +775,11 @@ const charts = {
   },
 };
 
+/** Draws every chart for the chosen range (`7`, `30`, `90` or `all`). A newer choice
+ *  made while one loads wins; each chart carries `data-range` once drawn for it. */
+let statsRun = 0;
 async function loadStats() {
+  const run = ++statsRun;
   const days = document.getElementById("days").value;
   const get = async name => {
     const r = await fetch(`/api/stats/${name}?days=${days}&limit=10`, { cache: "no-store" });
@@ -571,11 +789,25 @@ async function loadStats() {
   const at = name => ({ el: document.querySelector(`[data-chart="${name}"]`) });
   // Each chart stands alone: one stat failing leaves a message in its own box only.
   const draw = async (stat, ...names) => {
+    let d = null, err = null;
     try {
-      const d = await get(stat);
-      for (const n of names) charts[n].call(at(n), d);
+      d = await get(stat);
     } catch (e) {
-      for (const n of names) empty(at(n).el, `Could not load: ${e.message}`);
+      err = e;
+    }
+    if (run !== statsRun) return;
+    if (stat === "daily") {
+      document.getElementById("span").textContent = d ? `${d.since} to ${d.until}, ${d.days} day${d.days === 1 ? "" : "s"}` : "";
+    }
+    for (const n of names) {
+      const c = at(n);
+      try {
+        if (err) throw err;
+        charts[n].call(c, d);
+      } catch (e) {
+        empty(c.el, `Could not load: ${e.message}`);
+      }
+      c.el.dataset.range = days;
     }
   };
   await Promise.all([draw("daily", "daily", "cost"), draw("blocks", "blocks"), draw("projects", "projects"),
@@ -608,6 +840,7 @@ async function main() {
   }
   route();
   listen();
+  setInterval(probe, 1000);
 }
 
 main();

@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 use redline_core::gauges::{Dial, TACH_FULL_SCALE, zones};
 use redline_core::wire::Lamp;
 use redline_engine::live::Settings;
-use redline_engine::stats::Stat;
+use redline_engine::stats::{ALL_DAYS, Stat};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -107,11 +107,22 @@ pub async fn config(State(s): State<AppState>) -> Response {
     json(s.page_config.to_string())
 }
 
-/// Query of a stat.
+/// Query of a stat: `days` is a count of days ending today (1 to 366, default 30) or
+/// `all`, every day from the first with a response.
 #[derive(Debug, Deserialize)]
 pub struct StatQuery {
-    days: Option<u32>,
+    days: Option<String>,
     limit: Option<usize>,
+}
+
+/// The days a stat covers, as the engine takes them ([`ALL_DAYS`] for `all`); `None`
+/// when out of range or not a number.
+fn days(q: Option<&str>) -> Option<u32> {
+    match q {
+        None => Some(30),
+        Some("all") => Some(ALL_DAYS),
+        Some(n) => n.parse().ok().filter(|d| (1..=366).contains(d)),
+    }
 }
 
 /// `GET /api/stats`: the stats there are.
@@ -119,7 +130,7 @@ pub async fn stats_index() -> Response {
     json(serde_json::json!({ "stats": Stat::NAMES }).to_string())
 }
 
-/// `GET /api/stats/{name}?days=30&limit=10`.
+/// `GET /api/stats/{name}?days=30&limit=10` (or `days=all`).
 pub async fn stat(
     State(s): State<AppState>,
     Path(name): Path<String>,
@@ -132,10 +143,9 @@ pub async fn stat(
         )
             .into_response();
     };
-    let days = q.days.unwrap_or(30);
-    if !(1..=366).contains(&days) {
-        return (StatusCode::BAD_REQUEST, "days must be 1 to 366\n").into_response();
-    }
+    let Some(days) = days(q.days.as_deref()) else {
+        return (StatusCode::BAD_REQUEST, "days must be 1 to 366, or all\n").into_response();
+    };
     let limit = q.limit.unwrap_or(10).clamp(1, 1000);
     let ask = |tx| Input::Stat(which, days, limit, tx);
     match hub::ask(&s.inputs, Duration::from_secs(10), ask).await {

@@ -1,8 +1,9 @@
 //! The web page in a real browser: `tests/web/drive.mjs` drives Debian's Chromium through
 //! playwright-core against the real daemon on a generated corpus (the faces drawn from
 //! `/api/config`, needles and lamps equal to `/usage`, every lamp driven through its
-//! states, MODEL in three family colours, the daemon's loss and its return with other
-//! needles, every chart of the stats view, phone width) and saves a screenshot of each to
+//! states, MODEL in three family colours, the daemon hanging, its loss and its return
+//! with other needles, the tab's title through all that, every chart of the stats view
+//! over 30 days, 7 days and all history, phone width) and saves a screenshot of each to
 //! `target/web-screenshots`.
 //!
 //! Needs node, Chromium (`REDLINE_CHROMIUM`, default `/usr/bin/chromium`) and
@@ -47,7 +48,7 @@ fn tools() -> Result<(PathBuf, PathBuf), String> {
 }
 
 /// The screenshots `drive.mjs` saves.
-const SHOTS: [&str; 15] = [
+const SHOTS: [&str; 19] = [
     "lamp-idle-pulse.png",
     "lamp-model-sonnet.png",
     "lamp-model-haiku.png",
@@ -62,7 +63,11 @@ const SHOTS: [&str; 15] = [
     "lost.png",
     "cluster-alt.png",
     "stats.png",
+    "stats-7d.png",
+    "stats-all.png",
     "phone.png",
+    "phone-stats-7d.png",
+    "phone-stats-all.png",
 ];
 
 #[test]

@@ -186,6 +186,68 @@ fn stats_agree_with_the_reports() {
 }
 
 #[test]
+fn all_of_history_runs_from_the_first_day_with_data_to_today() {
+    let home = Home::new();
+    // Responses 40 days ago and today (UTC), nothing between.
+    let now = jiff::Timestamp::now();
+    let old = now - jiff::SignedDuration::from_hours(40 * 24);
+    for (i, at) in [old, now].iter().enumerate() {
+        let ts = at.strftime("%Y-%m-%dT%H:%M:%S%.3fZ").to_string();
+        home.append(
+            &format!("alpha/s{i}.jsonl"),
+            &replace_timestamp(&response(&format!("r{i}"), 300), &ts),
+        );
+    }
+    let d = Daemon::start(&home, &[]);
+    let today = now.strftime("%Y-%m-%d").to_string();
+    let first = old.strftime("%Y-%m-%d").to_string();
+    let all = json(&d, "/api/stats/daily?days=all");
+    assert_eq!(
+        (&all["since"], &all["until"], &all["days"], &all["range"]),
+        (
+            &Value::from(first.clone()),
+            &Value::from(today.clone()),
+            &Value::from(41),
+            &Value::from("all")
+        ),
+        "{all}"
+    );
+    assert_eq!(all["from"], format!("{first}T00:00:00Z"));
+    let dates: Vec<&str> = all["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["date"].as_str().unwrap())
+        .collect();
+    assert_eq!(dates, [first.as_str(), today.as_str()]);
+    // Every stat takes it, and the same days.
+    for name in [
+        "blocks", "projects", "cache", "thinking", "sessions", "hours",
+    ] {
+        let v = json(&d, &format!("/api/stats/{name}?days=all"));
+        assert_eq!(
+            (&v["since"], &v["days"]),
+            (&all["since"], &all["days"]),
+            "{name}: {v}"
+        );
+    }
+    let blocks = json(&d, "/api/stats/blocks?days=all");
+    assert_eq!(blocks["rows"].as_array().unwrap().len(), 2, "{blocks}");
+    // A count of days still ends today and leaves the old day out.
+    let month = json(&d, "/api/stats/daily?days=30");
+    assert_eq!(
+        (&month["days"], &month["range"]),
+        (&Value::from(30), &Value::from(30))
+    );
+    assert_eq!(month["rows"].as_array().unwrap().len(), 1, "{month}");
+    for bad in ["367", "0", "-1", "ALL", "some"] {
+        let r = d.get(&format!("/api/stats/daily?days={bad}"));
+        assert_eq!(r.status, 400, "days={bad}");
+        assert!(r.body.contains("or all"), "{}", r.body);
+    }
+}
+
+#[test]
 fn the_page_needs_the_token_beyond_loopback() {
     let home = Home::new();
     let d = Daemon::start(&home, &["--listen", "0.0.0.0:0", "--token", "s3cret-token"]);

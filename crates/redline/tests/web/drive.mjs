@@ -1,7 +1,9 @@
 // Drives redline's web page in headless Chromium (playwright-core) against the real daemon:
 // the faces follow /api/config, every needle and lamp equals /usage, each lamp is driven
 // through its states (and photographed), the page shows the daemon's loss and recovery
-// (coming back with other needles), every stats chart renders, phone width works.
+// (coming back with other needles, and after hanging), every stats chart renders over
+// the whole of each range (7 days, all history) with its empty days, gridlines, and no
+// label on another or on the data, and phone width works.
 // Run by tests/web.rs, which passes everything through the environment:
 //   REDLINE_BIN    the redline binary
 //   CHROMIUM       the browser executable
@@ -31,7 +33,10 @@ const STALL_AFTER_S = 3;
 let daemon = null, browser = null;
 function fail(msg) {
   console.error(`web test: ${msg}`);
-  if (daemon) daemon.child.kill("SIGTERM");
+  if (daemon) {
+    daemon.child.kill("SIGCONT");
+    daemon.child.kill("SIGTERM");
+  }
   if (browser) browser.close().catch(() => {});
   process.exit(1);
 }
@@ -87,6 +92,10 @@ function apiError(id) {
   }) + "\n";
 }
 
+/** Days of the history with no use at all (days ago): the charts must leave their slots
+ *  empty, not close the gap. */
+const DAYS_OFF = [3, 4, 11, 12, 13];
+
 /** A month of history ending a day ago, so the stats have something to draw (the demo
  *  corpus is dated in the past) without touching the live values: nothing in it is
  *  younger than STALE_AFTER. Seeded, so every run writes the same. */
@@ -99,7 +108,7 @@ function history() {
   for (let d = 30; d >= 1; d--) {
     PROJECTS.forEach((project, p) => {
       const responses = Math.floor(rnd() * 28) - 4;
-      if (responses <= 0) return;
+      if (responses <= 0 || DAYS_OFF.includes(d)) return;
       const session = `hist-${d}-${p}`;
       const lines = [];
       let t = day0 - d * 86400000 + (8 + Math.floor(rnd() * 9)) * 3600000;
@@ -234,7 +243,9 @@ async function agrees() {
   const model = s.lamps[0];
   if (model.color !== (u.model.color || "")) return `MODEL data-color ${model.color}, /usage ${u.model.color}`;
   if (u.model.color && model.c !== u.model.color.toLowerCase()) return `MODEL drawn in ${model.c}, /usage ${u.model.color}`;
-  if (/unreachable/.test(s.title) || !s.title.endsWith("— redline")) return `title ${s.title}`;
+  // The title: the dials' figures, left to right.
+  const first = (await get("/api/config")).dials[u.needles[0]].title;
+  if (!s.title.startsWith(`${first} `) || !s.title.endsWith(" — redline") || /offline|unreachable/.test(s.title)) return `title ${s.title}`;
   return true;
 }
 
@@ -369,6 +380,18 @@ await shoot("lamp-stall-blink.png");
 
 // ---------------------------------------------------------------- loss and recovery
 
+// The daemon hangs (stopped, not gone): the stream stays open and says nothing, so only
+// the page's own asking finds out. It must not go on showing the last figures as live.
+const OFFLINE = "offline — redline";
+process.kill(daemon.child.pid, "SIGSTOP");
+await until("the page to notice a daemon that stopped answering", async () => {
+  const s = await shown();
+  return (s.connection === "lost" && s.lost && s.title === OFFLINE) || `status ${s.connection}, title ${s.title}`;
+}, 20000);
+process.kill(daemon.child.pid, "SIGCONT");
+await until("the page to be live again after the daemon resumed", async () => (await shown()).connection === "live" || "still lost", 20000);
+await until("the page to agree with /usage after the hang", agrees);
+
 // The daemon goes away: the page says so, the needles rest, STALL blinks, the rest is
 // dark, and the title keeps no old figures.
 daemon.child.kill("SIGTERM");
@@ -377,7 +400,7 @@ await until("the page to show the daemon's loss", async () => {
   if (s.connection !== "lost" || !s.lost) return `status ${s.connection}, notice ${s.lost}`;
   for (const g of s.gauges) if (g.value !== "" || Number(g.shown) !== 0) return `${g.name} at ${g.value}/${g.shown}`;
   for (const l of s.lamps) if (l.state !== (l.name === "stall" ? "blink" : "off")) return `${l.name} ${l.state}`;
-  if (/\d/.test(s.title)) return `title ${s.title}`;
+  if (s.title !== OFFLINE) return `title ${s.title}`;
   return true;
 });
 await shootPage("lost.png");
@@ -400,24 +423,143 @@ await shootPage("cluster-alt.png");
 
 // ---------------------------------------------------------------- deep stats
 
+const dayOf = (iso, n = 0) => new Date(Date.parse(`${iso}T00:00:00Z`) + n * 86400000).toISOString().slice(0, 10);
+const today = new Date().toISOString().slice(0, 10);
+
+/** Chooses a range on the page and waits for every chart to be drawn for it. */
+async function range(days) {
+  await page.selectOption("#days", days);
+  await until(`every chart to render for ${days}`, () => page.evaluate(r =>
+    [...document.querySelectorAll("[data-chart]")].every(c => c.dataset.rendered === "true" && c.dataset.range === r)
+      || [...document.querySelectorAll("[data-chart]")].filter(c => c.dataset.range !== r || c.dataset.rendered !== "true")
+        .map(c => c.dataset.chart).join(","), days));
+}
+
+/** What is wrong with the stats view drawn for `days`, against the daemon's answers:
+ *  charts without data; an axis that is not every day of the window; a bar, point or
+ *  block off its own time; dates under the axis at the wrong day; no gridlines or dark
+ *  ones; a label sticking out of its chart, on another label, or on the data. */
+async function statsProblems(days) {
+  const api = await get(`/api/stats/daily?days=${days}`);
+  const blocks = await get(`/api/stats/blocks?days=${days}`);
+  const bad = await page.evaluate(([api, blocks]) => {
+    const bad = [];
+    const box = e => e.getBoundingClientRect();
+    // Overlapping by more than half a pixel both ways (touching is not overlapping).
+    const meets = (a, b) => Math.min(a.right, b.right) - Math.max(a.left, b.left) > 0.5 && Math.min(a.bottom, b.bottom) - Math.max(a.top, b.top) > 0.5;
+    for (const e of document.querySelectorAll("[data-chart] .empty")) bad.push(`${e.closest("[data-chart]").dataset.chart}: ${e.textContent}`);
+    for (const c of document.querySelectorAll("[data-chart]")) {
+      const name = c.dataset.chart, svg = c.querySelector("svg");
+      if (!svg) continue;
+      const sb = box(svg);
+      const texts = [...svg.querySelectorAll("text")].filter(t => t.textContent.trim()).map(t => [t, box(t)]);
+      const marks = [...svg.querySelectorAll(".mark")].map(m => [m, box(m)]);
+      // A line's points, on screen.
+      const points = [...svg.querySelectorAll("polyline")].flatMap(l => [...l.points].map(p => new DOMPoint(p.x, p.y).matrixTransform(l.getScreenCTM())));
+      texts.forEach(([t, a], i) => {
+        const say = `${name}: "${t.textContent}"`;
+        if (a.left < sb.left - 0.5 || a.right > sb.right + 0.5 || a.top < sb.top - 0.5 || a.bottom > sb.bottom + 0.5) bad.push(`${say} sticks out of the chart`);
+        for (const [u, b] of texts.slice(i + 1)) if (meets(a, b)) bad.push(`${say} overlaps "${u.textContent}"`);
+        const hit = marks.find(([, b]) => meets(a, b));
+        if (hit) bad.push(`${say} covers a ${hit[0].tagName} ${hit[0].dataset.date || hit[0].dataset.start || ""}`);
+        const p = points.find(p => p.x > a.left && p.x < a.right && p.y > a.top && p.y < a.bottom);
+        if (p) bad.push(`${say} covers a point of the line at ${p.x},${p.y}`);
+      });
+    }
+    const since = Date.parse(`${api.since}T00:00:00Z`);
+    const slot = date => Math.round((Date.parse(`${date}T00:00:00Z`) - since) / 86400000);
+    for (const name of ["daily", "cost", "cache", "thinking", "blocks"]) {
+      const svg = document.querySelector(`[data-chart="${name}"] svg`);
+      if (!svg) { bad.push(`${name}: no chart`); continue; }
+      const n = Number(svg.dataset.days), x0 = Number(svg.dataset.x0), x1 = Number(svg.dataset.x1), dw = (x1 - x0) / n;
+      if (n !== api.days || svg.dataset.since !== api.since)
+        bad.push(`${name}: an axis of ${n} days from ${svg.dataset.since}, the window is ${api.days} from ${api.since}`);
+      for (const m of svg.querySelectorAll(".mark[data-date]")) {
+        const at = m.tagName === "circle" ? Number(m.getAttribute("cx")) : Number(m.getAttribute("x")) + Number(m.getAttribute("width")) / 2;
+        const want = x0 + (slot(m.dataset.date) + 0.5) * dw;
+        if (Math.abs(at - want) > 0.5) bad.push(`${name}: ${m.dataset.date} drawn at ${at.toFixed(1)}, its day is at ${want.toFixed(1)}`);
+      }
+      const dates = [...svg.querySelectorAll("text.xlabel")];
+      if (dates.length < 2) bad.push(`${name}: ${dates.length} dates under the axis`);
+      for (const t of dates) {
+        const i = slot(t.dataset.date), at = Number(t.getAttribute("x"));
+        if (i < 0 || i >= n || !t.dataset.date.includes(t.textContent)) bad.push(`${name}: the date "${t.textContent}" (${t.dataset.date}) is not a day of the window`);
+        else if (Math.abs(at - (x0 + (i + 0.5) * dw)) > 0.01) bad.push(`${name}: "${t.textContent}" is not under its day`);
+      }
+      const grid = [...svg.querySelectorAll("line.gridline")];
+      const across = grid.filter(g => g.getAttribute("y1") === g.getAttribute("y2")).length;
+      if (across < 2 || grid.length - across < 1) bad.push(`${name}: ${across} gridlines across and ${grid.length - across} up`);
+      for (const g of grid) {
+        const stroke = getComputedStyle(g).stroke, alpha = Number((stroke.match(/\/\s*([\d.]+)\)$/) || stroke.match(/rgba\([^)]*,\s*([\d.]+)\)$/) || [0, 1])[1]);
+        if (stroke === "none" || !(alpha < 0.3)) { bad.push(`${name}: a gridline stroked ${stroke}, not light`); break; }
+      }
+      if (name === "blocks") {
+        const from = Date.parse(blocks.from), to = Date.parse(blocks.to);
+        const drawn = [...svg.querySelectorAll(".mark[data-start]")];
+        if (drawn.length !== blocks.rows.filter(r => r.tokens > 0).length) bad.push(`blocks: ${drawn.length} drawn of ${blocks.rows.length}`);
+        for (const m of drawn) {
+          const start = Date.parse(m.dataset.start);
+          if (start < from) continue;
+          const want = x0 + ((start - from) / (to - from)) * (x1 - x0), at = Number(m.getAttribute("x"));
+          if (Math.abs(at - want) > 1) bad.push(`blocks: the block of ${m.dataset.start} at ${at.toFixed(1)}, its time is at ${want.toFixed(1)}`);
+        }
+      }
+    }
+    // The days with use have their bars, and only they.
+    const used = api.rows.filter(r => r.tokens.total > 0).map(r => r.date).sort().join();
+    const barred = [...new Set([...document.querySelectorAll('[data-chart="daily"] .mark[data-date]')].map(m => m.dataset.date))].sort().join();
+    if (used !== barred) bad.push(`daily: bars on ${barred}, use on ${used}`);
+    return bad;
+  }, [api, blocks]);
+  return { api, bad };
+}
+
 await page.goto(base + "/#stats");
+const choices = await page.$$eval("#days option", os => os.map(o => o.value));
+if (choices.join() !== "7,30,90,all") fail(`the range choices are ${choices}`);
 await until("every chart to render", () => page.evaluate(() =>
   [...document.querySelectorAll("[data-chart]")].every(c => c.dataset.rendered === "true")
     || [...document.querySelectorAll("[data-chart]")].filter(c => c.dataset.rendered !== "true").map(c => c.dataset.chart).join(",")));
 const stats = await page.evaluate(() => ({
-  failed: [...document.querySelectorAll("[data-chart] .empty")].map(e => `${e.closest("[data-chart]").dataset.chart}: ${e.textContent}`),
   sessions: document.querySelectorAll('[data-chart="sessions"] tbody tr').length,
-  thinkingBars: document.querySelectorAll('[data-chart="thinking"] svg rect[fill="url(#rl-hatch)"], [data-chart="thinking"] svg rect[fill^="#"]').length,
-  thinkingText: [...document.querySelectorAll('[data-chart="thinking"] svg text')].map(t => t.textContent).join(" "),
+  thinkingBars: document.querySelectorAll('[data-chart="thinking"] svg rect.mark').length,
+  thinkingText: document.querySelector('[data-chart="thinking"]').textContent,
 }));
-if (stats.failed.length) fail(`charts without data: ${stats.failed.join("; ")}`);
 if (stats.sessions < 1) fail("the sessions table is empty");
 const thinking = await get("/api/stats/thinking?days=30");
 if (!thinking.rows.length) fail("/api/stats/thinking has no rows after a month of history");
 if (stats.thinkingBars < 1) fail("the thinking chart draws no bars");
 if (thinking.overall.basis && !stats.thinkingText.includes(`(${thinking.overall.basis})`))
   fail(`the thinking chart does not say its basis ${thinking.overall.basis}: ${stats.thinkingText}`);
+
+/** Checks the view for `days` and returns the daemon's window for it. */
+async function statsHold(days, label) {
+  await range(days);
+  const { api, bad } = await statsProblems(days);
+  if (bad.length) fail(`stats, ${label}, ${days}: ${bad.slice(0, 12).join("; ")}${bad.length > 12 ? ` (and ${bad.length - 12} more)` : ""}`);
+  const span = await page.textContent("#span");
+  if (!span.includes(api.since) || !span.includes(`${api.days} day`)) fail(`the range says "${span}" for ${api.since}, ${api.days} days`);
+  return api;
+}
+
+const month = await statsHold("30", "desk");
+if (month.days !== 30 || month.until !== today) fail(`30 days: ${month.since} to ${month.until}, ${month.days} days`);
 await page.screenshot({ path: path.join(SHOTS, "stats.png"), fullPage: true });
+const week = await statsHold("7", "desk");
+// The week holds days without use: their slots are there, empty.
+const daysOff = DAYS_OFF.map(n => dayOf(today, -n)).filter(d => d >= week.since);
+if (week.days !== 7 || week.since !== dayOf(today, -6) || daysOff.length < 2 || daysOff.some(d => week.rows.some(r => r.date === d)))
+  fail(`7 days: ${week.since} to ${week.until} (${week.days}), days off ${daysOff}, rows ${week.rows.map(r => r.date)}`);
+await page.screenshot({ path: path.join(SHOTS, "stats-7d.png"), fullPage: true });
+const all = await statsHold("all", "desk");
+// All of history: from the first day with a response (the demo corpus's, months ago) to
+// today, every day between.
+const firstDay = all.rows.map(r => r.date).sort()[0];
+if (all.since !== firstDay || all.until !== today || all.days !== Math.round((Date.parse(today) - Date.parse(firstDay)) / 86400000) + 1 || all.days < 200)
+  fail(`all: ${all.since} to ${all.until}, ${all.days} days, first row ${firstDay}`);
+await page.screenshot({ path: path.join(SHOTS, "stats-all.png"), fullPage: true });
+const quarter = await statsHold("90", "desk");
+if (quarter.days !== 90) fail(`90 days: ${quarter.days}`);
 
 // ---------------------------------------------------------------- phone width
 
@@ -428,10 +570,12 @@ const overflow = await page.evaluate(() => document.documentElement.scrollWidth 
 if (overflow > 2) fail(`the page scrolls sideways by ${overflow}px at phone width`);
 await page.screenshot({ path: path.join(SHOTS, "phone.png"), fullPage: true, animations: "disabled" });
 await page.goto(base + "/#stats");
-await until("the charts at phone width", () => page.evaluate(() =>
-  [...document.querySelectorAll("[data-chart]")].every(c => c.dataset.rendered === "true")));
-const statsOverflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
-if (statsOverflow > 2) fail(`the stats scroll sideways by ${statsOverflow}px at phone width`);
+for (const [days, shot] of [["7", "phone-stats-7d.png"], ["all", "phone-stats-all.png"]]) {
+  await statsHold(days, "phone");
+  const statsOverflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  if (statsOverflow > 2) fail(`the stats (${days}) scroll sideways by ${statsOverflow}px at phone width`);
+  await page.screenshot({ path: path.join(SHOTS, shot), fullPage: true });
+}
 
 await browser.close();
 daemon.child.kill("SIGTERM");
