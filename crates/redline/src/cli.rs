@@ -3,6 +3,8 @@
 
 use std::path::PathBuf;
 
+#[cfg(test)]
+use clap::CommandFactory;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 pub use crate::config::DaemonArgs;
@@ -22,14 +24,42 @@ pub struct Cli {
 pub enum Command {
     /// Follow Claude Code's transcripts and serve the five values over HTTP (the default).
     Serve(ServeArgs),
-    /// The five values in the terminal, once a second, without a server.
+    /// The five values in the terminal, once a second: the running daemon's, else from a
+    /// scan of its own.
+    #[command(
+        after_help = SERVE_FLAGS_NOTE,
+        mut_arg("otlp_grpc", hide),
+        mut_arg("source", hide),
+        mut_arg("api_error_window", hide),
+        mut_arg("state_dir", hide)
+    )]
     Watch(WatchArgs),
     /// The resolved configuration, the roots and what each source has seen.
+    #[command(
+        after_help = "Every flag of `redline serve` is accepted too, to show what it would resolve to (`redline serve --help`).",
+        mut_arg("token", hide),
+        mut_arg("tach_redline", hide),
+        mut_arg("tach_window", hide),
+        mut_arg("block_budget", hide),
+        mut_arg("cost_full_scale", hide),
+        mut_arg("timezone", hide),
+        mut_arg("cost_mode", hide),
+        mut_arg("prices", hide),
+        mut_arg("api_error_window", hide),
+        mut_arg("needles", hide),
+        mut_arg("stall_after", hide),
+        mut_arg("stale_after", hide),
+        mut_arg("otlp_grpc", hide)
+    )]
     Doctor(DaemonArgs),
     /// The instrument cluster in the terminal: a daemon's values through the firmware's
     /// own motion and lamp logic.
     Cluster(ClusterArgs),
     /// Claude Code's statusLine command: forwards its JSON to the daemon, prints a line.
+    #[command(
+        after_help = SERVE_FLAGS_NOTE,
+        mut_args(only_address)
+    )]
     Statusline(StatuslineArgs),
     /// Usage reports from Claude Code's transcripts, as ccusage prints them.
     Report(ReportArgs),
@@ -38,10 +68,49 @@ pub enum Command {
     Demo(DemoCommand),
     /// Connects Claude Code to redline: prints its settings snippet (statusLine and hooks),
     /// or merges it into settings.json (--write) or takes it out again (--remove).
+    #[command(
+        after_help = SERVE_FLAGS_NOTE,
+        mut_args(only_address),
+        mut_arg("otlp_grpc", |a| a.hide(false))
+    )]
     InstallClaude(InstallClaudeArgs),
     /// `redline serve` as a user service: systemd on Linux, launchd on macOS.
     #[command(subcommand)]
     Service(ServiceCommand),
+}
+
+/// Said under the help of a command that shows only some of `serve`'s flags.
+const SERVE_FLAGS_NOTE: &str = "The other flags of `redline serve` are accepted too and resolve as they do there; its REDLINE_* variables and the config file apply to every command (`redline serve --help`).";
+
+/// Hides a flag from a command's help that accepts it but has no use for it shown.
+fn hide(a: clap::Arg) -> clap::Arg {
+    a.hide(true)
+}
+
+/// Of `serve`'s flags, shows only those that say where the daemon is (`--config`,
+/// `--listen`, `--token`), in a client's words; the command's own flags stay as they are.
+fn only_address(a: clap::Arg) -> clap::Arg {
+    const SERVE_ONLY: [&str; 13] = [
+        "tach_redline",
+        "tach_window",
+        "block_budget",
+        "cost_full_scale",
+        "timezone",
+        "cost_mode",
+        "prices",
+        "api_error_window",
+        "needles",
+        "stall_after",
+        "stale_after",
+        "otlp_grpc",
+        "source",
+    ];
+    match a.get_id().as_str() {
+        "listen" => a.help("Where the daemon serves: its --listen, resolved as `serve` does [default: 127.0.0.1:7878]"),
+        "token" => a.help("The daemon's token, when it wants one [default: the one `serve` generated and kept in its state directory]"),
+        id if SERVE_ONLY.contains(&id) || id == "state_dir" => a.hide(true),
+        _ => a,
+    }
 }
 
 /// `redline report <kind> [flags]`.
@@ -122,6 +191,10 @@ pub struct WatchArgs {
     /// Print the values once and exit.
     #[arg(long)]
     pub once: bool,
+    /// Scan the transcripts here even when a daemon answers at --listen (by default its
+    /// values are shown then, with its own settings).
+    #[arg(long)]
+    pub scan: bool,
     /// Everything `serve` reads (only the values' settings matter here).
     #[command(flatten)]
     pub daemon: DaemonArgs,
@@ -423,6 +496,61 @@ mod tests {
         assert_eq!(g.out, PathBuf::from("/tmp/c"));
         assert_eq!((g.responses, g.seed), (3000, 1));
         assert!(!g.no_malformed && !g.force && !g.comparable);
+    }
+
+    /// The long flags a subcommand's help lists.
+    fn shown_flags(sub: &str) -> Vec<String> {
+        let cmd = Cli::command();
+        let c = cmd.find_subcommand(sub).unwrap();
+        c.get_arguments()
+            .filter(|a| !a.is_hide_set())
+            .filter_map(|a| a.get_long().map(str::to_owned))
+            .collect()
+    }
+
+    #[test]
+    fn each_command_shows_the_flags_it_uses() {
+        let serve = shown_flags("serve");
+        assert_eq!(serve.len(), 19, "{serve:?}");
+        assert_eq!(
+            shown_flags("statusline"),
+            ["then", "config", "listen", "token"]
+        );
+        assert_eq!(
+            shown_flags("install-claude"),
+            [
+                "write",
+                "remove",
+                "otel",
+                "protocol",
+                "settings",
+                "config",
+                "listen",
+                "token",
+                "otlp-grpc"
+            ]
+        );
+        assert_eq!(
+            shown_flags("doctor"),
+            ["config", "listen", "state-dir", "source"]
+        );
+        let watch = shown_flags("watch");
+        for f in ["otlp-grpc", "source", "api-error-window", "state-dir"] {
+            assert!(!watch.contains(&f.to_owned()), "{watch:?}");
+        }
+        assert!(watch.contains(&"tach-redline".to_owned()), "{watch:?}");
+        // Hidden is not refused: a script that passes serve's flags still runs.
+        for sub in ["doctor", "statusline", "install-claude", "watch"] {
+            let parsed = Cli::try_parse_from([
+                "redline",
+                sub,
+                "--tach-redline",
+                "9000",
+                "--otlp-grpc",
+                "off",
+            ]);
+            assert!(parsed.is_ok(), "{sub}: {:?}", parsed.err());
+        }
     }
 
     #[test]
