@@ -1,4 +1,5 @@
-//! A small HTTP/1.1 GET for talking to a running daemon (`doctor`, `cluster`) or a
+//! A small HTTP/1.1 GET for talking to a running daemon (`doctor`, `cluster`, `watch`,
+//! `statusline`) or a
 //! Prometheus (`prom_source`): one request per connection, `Connection: close`, a timeout on
 //! every step. The daemon's answers are small and sized; Prometheus (Go's net/http) sends
 //! answers past a few KB chunked, so a chunked body is decoded. No client library needed.
@@ -76,6 +77,42 @@ pub fn request(
         body.to_vec()
     };
     Ok((status, body))
+}
+
+/// The daemon's `/usage` document from `authority`, with `token` as the bearer when one is
+/// known (`/usage` is open on every bind today; a token costs nothing and keeps this
+/// working behind a stricter daemon). `Err` says in words why there is none: nothing
+/// listening, no answer in time, a refusal, or an answer that is not a `/usage` document
+/// (another program on the port).
+pub fn usage(
+    authority: &str,
+    token: Option<&str>,
+    timeout: Duration,
+) -> Result<serde_json::Value, String> {
+    let bearer = token.map(|t| format!("Bearer {t}"));
+    let headers: Vec<(&str, &str)> = bearer
+        .iter()
+        .map(|b| ("Authorization", b.as_str()))
+        .collect();
+    let (status, body) =
+        request(authority, "GET", "/usage", &headers, &[], timeout).map_err(|e| {
+            match e.kind() {
+                io::ErrorKind::ConnectionRefused => "nothing listens there".to_owned(),
+                io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => {
+                    format!("no answer within {} s", timeout.as_secs_f64())
+                }
+                _ => e.to_string(),
+            }
+        })?;
+    if status != 200 {
+        return Err(format!("/usage answered {status}"));
+    }
+    let doc: serde_json::Value = serde_json::from_slice(&body)
+        .map_err(|_| "what answers there is not a redline daemon".to_owned())?;
+    if !(doc["version"].is_u64() && doc["lamps"].is_object()) {
+        return Err("what answers there is not a redline daemon".into());
+    }
+    Ok(doc)
 }
 
 /// Whether the header block says `Transfer-Encoding: chunked` (chunked is always the last
@@ -218,5 +255,33 @@ mod tests {
             get(&a, "/x", t).unwrap_err().kind(),
             io::ErrorKind::InvalidData
         );
+    }
+
+    #[test]
+    fn usage_takes_only_a_usage_document() {
+        let t = Duration::from_secs(2);
+        let a = serve_once(
+            b"HTTP/1.1 200 OK\r\nContent-Length: 40\r\n\r\n{\"version\":2,\"lamps\":{\"model\":\"on\"}}    ",
+        );
+        assert_eq!(usage(&a, Some("s3cret-token"), t).unwrap()["version"], 2);
+        let a = serve_once(b"HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\n<html>");
+        assert!(
+            usage(&a, None, t)
+                .unwrap_err()
+                .contains("not a redline daemon")
+        );
+        let a = serve_once(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}");
+        assert!(
+            usage(&a, None, t)
+                .unwrap_err()
+                .contains("not a redline daemon")
+        );
+        let a = serve_once(b"HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\n\r\n");
+        assert_eq!(usage(&a, None, t).unwrap_err(), "/usage answered 401");
+        // A port nobody listens on.
+        let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let a = free.local_addr().unwrap().to_string();
+        drop(free);
+        assert_eq!(usage(&a, None, t).unwrap_err(), "nothing listens there");
     }
 }
