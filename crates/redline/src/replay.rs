@@ -24,10 +24,18 @@
 //! Each loop leaves the needles where a real day would: FUEL and WEEKLY follow plan
 //! windows that reset (a figure never falls before its reset, as Claude Code's does not),
 //! TACH, TEMP and BOOST are windows over the last seconds, CONTEXT belongs to the loop's
-//! own session, and COST adds about $0.02 a loop: each line carries its `costUSD` (the
-//! field old Claude Code versions wrote, which the daemon takes in the default cost mode),
-//! so a whole day of loops comes to about $32 of COST's $50, where the tokens at list
-//! prices would pin COST within a few hours.
+//! own session, and COST (today's dollars, which only local midnight takes back to zero)
+//! plays the demo's day: the day's first loop spends half of [`DAY_USD`] ($12), Opus
+//! the most of it, each later loop half what the one before did, so COST climbs to $12,
+//! $18, $21, ... and never passes $24 of its $50, however long the demo runs; the next
+//! local day (in the configured time zone) starts at $12 again. The dollars are each
+//! line's `costUSD` (the field old Claude Code versions wrote, which the daemon takes in
+//! the default cost mode `auto`, as in `display`; with `cost_mode = "calculate"` COST
+//! prices the tokens instead and keeps climbing), and they do not depend on the speed:
+//! COST is a day's total, not a rate.
+//!
+//! Each loop is a session of its own, with an id shaped as Claude Code's are (a version 4
+//! UUID), distinct from loop to loop and the same for the same loop of any run.
 
 use std::fs::{self, OpenOptions};
 use std::io::Write;
@@ -36,6 +44,8 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
+use jiff::civil::Date;
+use jiff::tz::TimeZone;
 use redline_engine::feed::{HookEvent, HookKind, LimitWindow, StatusFeed};
 use redline_engine::live::Settings;
 use serde_json::json;
@@ -55,6 +65,9 @@ const STALE_AFTER_S: f64 = 40.0;
 /// ...and the tach, ratio and API-error windows. Ten, so that at the tests' speed of 10
 /// each is a whole second, as the daemon counts them.
 const WINDOW_S: f64 = 10.0;
+/// The demo's day in dollars: what COST comes to after many loops (never reached), half
+/// of it spent in the day's first loop.
+const DAY_USD: f64 = 24.0;
 /// The block budget when none is configured: the plan figures drive FUEL, and this only
 /// keeps the estimate (before the first statusLine) near full.
 pub const BUDGET_TOKENS: u64 = 1_000_000_000;
@@ -93,8 +106,14 @@ pub fn prepare(dir: &Path) -> Result<PathBuf> {
     Ok(dir.join("projects"))
 }
 
-/// Plays the script forever on a thread of its own, `speed` times faster than real time.
-pub fn start(projects: PathBuf, inputs: mpsc::Sender<Input>, speed: f64) -> Result<()> {
+/// Plays the script forever on a thread of its own, `speed` times faster than real time;
+/// `tz` is the daemon's time zone (its "today" for COST, see the module's documentation).
+pub fn start(
+    projects: PathBuf,
+    inputs: mpsc::Sender<Input>,
+    speed: f64,
+    tz: TimeZone,
+) -> Result<()> {
     let speed = clamp_speed(speed);
     std::thread::Builder::new()
         .name("redline-demo".into())
@@ -103,7 +122,9 @@ pub fn start(projects: PathBuf, inputs: mpsc::Sender<Input>, speed: f64) -> Resu
                 projects,
                 inputs,
                 speed,
+                tz,
                 round: 0,
+                day: None,
                 plan_reset_s: None,
             };
             while player.play().is_ok() {}
@@ -121,8 +142,9 @@ struct Response {
     cache_read: u64,
     /// The share of the response's characters that are thinking (TEMP's estimate).
     thinking: f64,
-    /// Its `costUSD`.
-    cost_usd: f64,
+    /// Its weight in the loop's dollars: a loop spends its dollars (half of [`DAY_USD`] in
+    /// the day's first loop, see [`day_share`]) over its responses in these proportions.
+    cost_weight: f64,
     /// The plan's 5-hour window used after it, as the statusLine then says.
     plan_used: f64,
 }
@@ -148,7 +170,7 @@ fn sonnet(i: u64) -> Response {
         cache_write: 130,
         cache_read: 9_000 + 1_000 * i,
         thinking: 0.3,
-        cost_usd: 0.001,
+        cost_weight: 4.0,
         plan_used: 0.10 + 0.035 * i as f64,
     }
 }
@@ -164,7 +186,7 @@ fn opus(i: u64) -> Response {
         cache_write: if cold { 15_000 } else { 170 },
         cache_read: if cold { 0 } else { 15_000 + 600 * i },
         thinking: 0.55 + 0.03 * i as f64,
-        cost_usd: 0.0015,
+        cost_weight: 10.0,
         plan_used: PLAN[i as usize],
     }
 }
@@ -178,7 +200,7 @@ fn haiku(i: u64) -> Response {
         cache_write: if first { 2_000 } else { 120 },
         cache_read: 6_000 + 1_000 * i,
         thinking: 0.1,
-        cost_usd: 0.0005,
+        cost_weight: 0.5,
         plan_used: 0.03 + 0.01 * i as f64,
     }
 }
@@ -226,12 +248,70 @@ fn script() -> Vec<(f64, Step)> {
     s
 }
 
+/// The share of [`DAY_USD`] the `n`th loop of a day spends (1 for the first): a half, a
+/// quarter, ..., so a day's loops never add up to the whole.
+fn day_share(n: u32) -> f64 {
+    0.5f64.powi(n.clamp(1, 1_000) as i32)
+}
+
+/// A response's `costUSD` in the `n`th loop of a day, to a millionth of a dollar: from
+/// about the 25th loop on, nothing (the day's figure is then within a cent of its whole).
+fn response_usd(script: &[(f64, Step)], r: &Response, n: u32) -> f64 {
+    (r.cost_weight * usd_per_weight(script, n) * 1e6).round() / 1e6
+}
+
+/// Dollars per unit of [`Response::cost_weight`] in the `n`th loop of a day.
+fn usd_per_weight(script: &[(f64, Step)], n: u32) -> f64 {
+    let weights: f64 = script
+        .iter()
+        .map(|(_, step)| match step {
+            Step::Respond(r) => r.cost_weight,
+            _ => 0.0,
+        })
+        .sum();
+    DAY_USD * day_share(n) / weights
+}
+
+/// The `round`th loop's session id: a version 4 UUID (as Claude Code's are) from a hash
+/// of the round, so distinct from loop to loop, the first eight digits too (what the
+/// stats page shows), and the same for the same loop of any run.
+fn session_id(round: u32) -> String {
+    uuid(u64::from(round))
+}
+
+/// A version 4, variant 1 UUID made from `seed` with splitmix64.
+fn uuid(seed: u64) -> String {
+    let mut state = seed ^ 0x7265_646c_696e_6521; // "redline!"
+    let mut next = || {
+        state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = state;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    };
+    let (hi, lo) = (next(), next());
+    let hi = (hi & !0xf000) | 0x4000; // version 4
+    let lo = (lo & !(0b11 << 62)) | (0b10 << 62); // variant 1
+    format!(
+        "{:08x}-{:04x}-{:04x}-{:04x}-{:012x}",
+        hi >> 32,
+        (hi >> 16) & 0xffff,
+        hi & 0xffff,
+        lo >> 48,
+        lo & 0xffff_ffff_ffff
+    )
+}
+
 /// The script's state from loop to loop.
 struct Player {
     projects: PathBuf,
     inputs: mpsc::Sender<Input>,
     speed: f64,
+    /// The daemon's time zone: its day is COST's.
+    tz: TimeZone,
     round: u32,
+    /// The local day of the newest loop, and how many loops it has had.
+    day: Option<(Date, u32)>,
     /// When the plan window in force resets, seconds since the epoch.
     plan_reset_s: Option<i64>,
 }
@@ -250,12 +330,19 @@ impl Player {
         let current = (at_s(PLAN_RESET_S).ceil() as i64).max(self.plan_reset_s.unwrap_or(0));
         let next = (at_s(PLAN_RESET_S + LOOP_S).ceil() as i64).max(current + 1);
         self.plan_reset_s = Some(current);
-        let session = format!("00000000-demo-4000-8000-{:012}", self.round);
+        let session = session_id(self.round);
+        let today = self.tz.to_datetime(jiff::Timestamp::now()).date();
+        let nth = match self.day {
+            Some((day, n)) if day == today => n + 1,
+            _ => 1,
+        };
+        self.day = Some((today, nth));
+        let script = script();
         let file = self
             .projects
             .join("-home-demo-redline")
             .join(format!("{session}.jsonl"));
-        for (n, (at, step)) in script().into_iter().enumerate() {
+        for (n, &(at, step)) in script.iter().enumerate() {
             self.wait(started, at)?;
             if at >= PLAN_RESET_S {
                 self.plan_reset_s = Some(next);
@@ -267,7 +354,8 @@ impl Player {
                     error: None,
                 }))?,
                 Step::Respond(r) => {
-                    let line = self.response_line(&session, n, &r);
+                    let usd = response_usd(&script, &r, nth);
+                    let line = self.response_line(&session, n, &r, usd);
                     append(&file, &line).map_err(|_| ())?;
                     self.send(self.status(&session, Some(r.model), r.plan_used))?;
                 }
@@ -330,8 +418,9 @@ impl Player {
 
     /// A response line with a thinking block and a text block whose lengths give the
     /// script's thinking share, its tokens divided by the speed (so the tach, which
-    /// counts per minute of real time, reads the same at any speed) and its cost too.
-    fn response_line(&self, session: &str, n: usize, r: &Response) -> String {
+    /// counts per minute of real time, reads the same at any speed), and `cost_usd` (not
+    /// divided by the speed: COST is a day's total, not a rate).
+    fn response_line(&self, session: &str, n: usize, r: &Response, cost_usd: f64) -> String {
         let round = self.round;
         let scale = |tokens: u64| (tokens as f64 / self.speed).round() as u64;
         let thinking_chars = (1_000.0 * r.thinking).round() as usize;
@@ -346,9 +435,9 @@ impl Player {
         json!({
             "parentUuid": null, "isSidechain": false, "userType": "external", "cwd": "/home/demo/redline",
             "sessionId": session, "version": "2.1.90", "gitBranch": "main", "type": "assistant",
-            "requestId": format!("req_demo_{round}_{n}"), "uuid": format!("demo-{round}-{n}"),
+            "requestId": format!("req_demo_{round}_{n}"), "uuid": line_uuid(round, n),
             "timestamp": stamp(),
-            "costUSD": r.cost_usd / self.speed,
+            "costUSD": cost_usd,
             "message": {
                 "id": format!("msg_demo_{round}_{n}"), "type": "message", "role": "assistant", "model": r.model,
                 "content": [{"type": "thinking", "thinking": thinking}, {"type": "text", "text": text}],
@@ -362,6 +451,11 @@ impl Player {
         })
         .to_string()
     }
+}
+
+/// A line's `uuid`, as Claude Code writes one: the `n`th line of the `round`th loop.
+fn line_uuid(round: u32, n: usize) -> String {
+    uuid((u64::from(round) << 32) | (n as u64 + 1))
 }
 
 /// `phrase` repeated to `chars` characters.
@@ -380,7 +474,7 @@ fn error_line(session: &str, round: u32, n: usize) -> String {
     json!({
         "parentUuid": null, "isSidechain": false, "userType": "external", "cwd": "/home/demo/redline",
         "sessionId": session, "version": "2.1.90", "type": "assistant", "isApiErrorMessage": true,
-        "timestamp": stamp(), "uuid": format!("demo-error-{round}-{n}"),
+        "timestamp": stamp(), "uuid": line_uuid(round, n),
         "message": {"id": format!("msg_demo_error_{round}_{n}"), "type": "message", "role": "assistant",
                     "model": "<synthetic>",
                     "content": [{"type": "text", "text": "API Error: 529 {\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\",\"message\":\"Overloaded\"}}"}],
@@ -428,5 +522,76 @@ mod tests {
         assert_eq!(s.thresholds.problem(), None);
         settings(&mut s, 1.0);
         assert_eq!((s.tach_window_s, s.thresholds.stall_after_ms), (10, 3_000));
+    }
+
+    /// What the `loops` loops of one day add to COST.
+    fn day_after(loops: u32) -> f64 {
+        let s = script();
+        (1..=loops)
+            .map(|n| {
+                s.iter()
+                    .filter_map(|(_, step)| match step {
+                        Step::Respond(r) => Some(response_usd(&s, r, n)),
+                        _ => None,
+                    })
+                    .sum::<f64>()
+            })
+            .sum()
+    }
+
+    #[test]
+    fn cost_plays_a_day_and_never_passes_it_however_many_loops() {
+        // The first loop: half the demo's day, on the dial ($50) but well off zero.
+        assert!(
+            (day_after(1) - DAY_USD / 2.0).abs() < 1e-9,
+            "{}",
+            day_after(1)
+        );
+        assert!((day_after(2) - DAY_USD * 0.75).abs() < 1e-9);
+        // A day of loops at any speed (a minute each, or 0.6 s at --demo-speed 100):
+        // within the day, not a loop's dollars times the loops.
+        for loops in [10, 1_440, 14_400] {
+            let usd = day_after(loops);
+            assert!(
+                usd <= DAY_USD + 1e-4 && usd > DAY_USD * 0.99,
+                "{loops} loops: ${usd}"
+            );
+        }
+        // The late loops spend nothing at all: no line carries a vanishing figure.
+        assert_eq!(day_after(14_400), day_after(40));
+        assert!(DAY_USD < Settings::default().scales.cost_full_scale_usd);
+        // Opus spends the most, Haiku the least.
+        let (o, s, h) = (
+            opus(1).cost_weight,
+            sonnet(1).cost_weight,
+            haiku(1).cost_weight,
+        );
+        assert!(o > s && s > h && h > 0.0);
+    }
+
+    #[test]
+    fn sessions_are_distinct_uuids() {
+        let ids: Vec<String> = (1..=10_000).map(session_id).collect();
+        for id in &ids {
+            let groups: Vec<&str> = id.split('-').collect();
+            assert_eq!(
+                groups.iter().map(|g| g.len()).collect::<Vec<_>>(),
+                [8, 4, 4, 4, 12],
+                "{id}"
+            );
+            assert!(
+                id.chars().all(|c| c == '-' || c.is_ascii_hexdigit()) && id.to_lowercase() == *id
+            );
+            assert!(groups[2].starts_with('4'), "version 4: {id}");
+            assert!("89ab".contains(&groups[3][..1]), "variant 1: {id}");
+        }
+        // Distinct, the first eight digits too (what the stats page shows).
+        let heads: std::collections::BTreeSet<&str> = ids.iter().map(|i| &i[..8]).collect();
+        assert_eq!(heads.len(), ids.len());
+        assert!(!heads.contains("00000000"));
+        // The same loop gives the same id; a line's id is another.
+        assert_eq!(session_id(3), session_id(3));
+        assert_ne!(line_uuid(1, 0), session_id(1));
+        assert_ne!(line_uuid(1, 0), line_uuid(1, 1));
     }
 }

@@ -296,11 +296,9 @@ fn the_demo_moves_every_needle_and_lights_every_lamp_within_a_loop() {
     }
     // Each loop is a session of its own.
     assert!(sessions.len() >= 2, "{sessions:?}");
-    // Nothing grows without bound: a loop costs so little that a whole day of loops stays
-    // on COST's dial ($50).
-    let loops = started.elapsed().as_secs_f64() / (60.0 / speed);
-    let per_day = cost / loops * (86_400.0 / (60.0 / speed));
-    assert!(cost > 0.0 && per_day < 50.0, "${cost} in {loops:.2} loops");
+    // COST moves within the loop too: the first loop spends half the demo's $24 day, well
+    // on COST's dial ($50); that many loops stay within the day is demo_cli.rs's test.
+    assert!((12.0..24.0).contains(&cost), "${cost}");
     // Nothing of the user's is read: the one root is the demo's own.
     let status: Value = serde_json::from_str(&d.get("/api/status").body).unwrap();
     let roots = status["roots"].as_array().unwrap();

@@ -1,8 +1,17 @@
 //! `redline demo generate` end to end: it writes a corpus redline can report on, the same
 //! bytes for the same seed, and it will not write into a directory that holds anything.
+//! And `redline serve --demo` over many loops: COST stays within the demo's day, and each
+//! loop is a session of its own with an id of Claude Code's shape.
 
+mod common;
+
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+use common::{Daemon, Home};
+use serde_json::Value;
 
 fn redline(args: &[&str], config_dir: Option<&Path>) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_redline"));
@@ -107,5 +116,61 @@ fn generate_then_report() {
     assert_ne!(tree(&dir), tree(&other));
     for d in [dir, twin, other] {
         let _ = std::fs::remove_dir_all(d);
+    }
+}
+
+/// The demo's day (`replay::DAY_USD`): what COST approaches and never passes.
+const DAY_USD: f64 = 24.0;
+
+#[test]
+fn the_demo_s_cost_stays_within_a_day_and_each_loop_is_its_own_session() {
+    let home = Home::new();
+    // A hundred times faster: a loop in 0.6 s.
+    let d = Daemon::start(&home, &["--demo", "--demo-speed", "100"]);
+    let loop_s = 0.6;
+    let started = Instant::now();
+    let cost = || d.usage()["cost"]["today_usd"].as_f64().unwrap();
+    let at = |loops: f64| {
+        let due = Duration::from_secs_f64(loops * loop_s);
+        std::thread::sleep(due.saturating_sub(started.elapsed()));
+        cost()
+    };
+    // The first loop spends half the day: COST moves within the first minute at speed 1.
+    let first = at(1.2);
+    assert!(first >= DAY_USD / 2.0 - 0.01, "${first} after a loop");
+    let mid = at(4.0);
+    let end = at(10.0);
+    let loops = started.elapsed().as_secs_f64() / loop_s;
+    // Ten loops come to less than the day, not ten times the first loop, and the later
+    // loops add less than the first ones did.
+    assert!(
+        end <= DAY_USD + 0.001 && end > DAY_USD * 0.9,
+        "${end} after {loops:.1} loops (${first} after the first)"
+    );
+    assert!(
+        end - mid < mid - first && end - mid < first / 4.0,
+        "${first}, ${mid}, ${end}: not levelling off"
+    );
+    // Each loop its own session, ids shaped as Claude Code's (version 4 UUIDs), distinct
+    // in the eight digits the stats page shows.
+    let stats: Value = serde_json::from_str(&d.get("/api/stats/sessions?limit=100").body).unwrap();
+    let ids: Vec<&str> = stats["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["session"].as_str().unwrap())
+        .collect();
+    assert!(ids.len() >= 8, "{ids:?}");
+    let heads: BTreeSet<&str> = ids.iter().map(|id| &id[..8]).collect();
+    assert_eq!(heads.len(), ids.len(), "{ids:?}");
+    for id in &ids {
+        let groups: Vec<usize> = id.split('-').map(str::len).collect();
+        assert_eq!(groups, [8, 4, 4, 4, 12], "{id}");
+        assert!(
+            id.chars().all(|c| c == '-' || c.is_ascii_hexdigit()),
+            "{id}"
+        );
+        assert_eq!(&id[14..15], "4", "{id}");
+        assert!(!id.starts_with("00000000"), "{id}");
     }
 }
