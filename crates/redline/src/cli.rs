@@ -128,18 +128,23 @@ pub struct ReportArgs {
     /// Last day to include (YYYYMMDD or YYYY-MM-DD, in --timezone).
     #[arg(long, short = 'u', value_parser = parse_date)]
     pub until: Option<Date>,
-    /// Time zone for days (IANA name such as Europe/Berlin, or UTC); default: the system's.
+    /// Time zone for days (IANA name such as Europe/Berlin, or UTC) [default: the config
+    /// file's `timezone`, else the system's].
     #[arg(long, short = 'z', env = "REDLINE_TIMEZONE")]
     pub timezone: Option<String>,
-    /// Cost source: auto (a line's own costUSD, else computed), calculate, display.
-    #[arg(long, short = 'm', value_enum, default_value_t = Mode::Auto, env = "REDLINE_COST_MODE")]
-    pub mode: Mode,
+    /// Cost source: auto (a line's own costUSD, else computed), calculate, display
+    /// [default: the config file's `cost_mode`, else auto].
+    #[arg(long, short = 'm', value_enum, env = "REDLINE_COST_MODE")]
+    pub mode: Option<Mode>,
     /// Row order by date.
     #[arg(long, short = 'o', value_enum, default_value_t = OrderArg::Asc)]
     pub order: OrderArg,
     /// Show each model's figures under each row (tables only; JSON always has them).
     #[arg(long, short = 'b')]
     pub breakdown: bool,
+    /// Force the compact table (no cache or total-token columns), whatever the width.
+    #[arg(long)]
+    pub compact: bool,
     /// Only this project (its directory name under projects/).
     #[arg(long, short = 'p')]
     pub project: Option<String>,
@@ -158,7 +163,8 @@ pub struct ReportArgs {
     /// Blocks: only blocks of the last 3 days (and the active one).
     #[arg(long, short = 'r')]
     pub recent: bool,
-    /// Blocks: token budget of a block, a number or `max` (largest completed block).
+    /// Blocks: token budget of a block, a number or `max` (largest completed block)
+    /// [default: the config file's `block_budget` when it sets one, else none].
     #[arg(long, short = 't', value_parser = parse_limit, env = "REDLINE_BLOCK_BUDGET")]
     pub token_limit: Option<TokenLimit>,
     /// Count only the transcripts on disk, leaving out the hours the daemon kept of
@@ -168,6 +174,11 @@ pub struct ReportArgs {
     /// The daemon's state directory, where its store is [default: $XDG_STATE_HOME/redline].
     #[arg(long, env = "REDLINE_STATE_DIR", value_name = "DIR")]
     pub state_dir: Option<PathBuf>,
+    /// The daemon's config file, whose `timezone`, `cost_mode`, `prices`, `state_dir` and
+    /// `block_budget` a report uses as `serve` does [default:
+    /// $XDG_CONFIG_HOME/redline/config.toml].
+    #[arg(long, env = "REDLINE_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
 }
 
 /// `redline serve [flags]`.
@@ -489,15 +500,6 @@ mod tests {
         })
     }
 
-    #[test]
-    fn demo_generate_needs_out_and_has_defaults() {
-        assert!(generate(&[]).is_err());
-        let g = generate(&["--out", "/tmp/c"]).unwrap();
-        assert_eq!(g.out, PathBuf::from("/tmp/c"));
-        assert_eq!((g.responses, g.seed), (3000, 1));
-        assert!(!g.no_malformed && !g.force && !g.comparable);
-    }
-
     /// The long flags a subcommand's help lists.
     fn shown_flags(sub: &str) -> Vec<String> {
         let cmd = Cli::command();
@@ -551,6 +553,15 @@ mod tests {
             ]);
             assert!(parsed.is_ok(), "{sub}: {:?}", parsed.err());
         }
+    }
+
+    #[test]
+    fn demo_generate_needs_out_and_has_defaults() {
+        assert!(generate(&[]).is_err());
+        let g = generate(&["--out", "/tmp/c"]).unwrap();
+        assert_eq!(g.out, PathBuf::from("/tmp/c"));
+        assert_eq!((g.responses, g.seed), (3000, 1));
+        assert!(!g.no_malformed && !g.force && !g.comparable);
     }
 
     #[test]
@@ -616,7 +627,7 @@ mod tests {
         .unwrap();
         assert_eq!(r.kind, ReportKind::Session);
         assert!(r.json && r.offline && r.breakdown);
-        assert_eq!((r.mode, r.order), (Mode::Calculate, OrderArg::Desc));
+        assert_eq!((r.mode, r.order), (Some(Mode::Calculate), OrderArg::Desc));
         assert!(parse(&["hourly"]).is_err());
         assert!(parse(&["daily", "--mode", "guess"]).is_err());
     }

@@ -43,7 +43,7 @@ fn main() -> ExitCode {
         Some(cli::Command::Doctor(args)) => cmd::doctor::run(&args, &source, &env),
         Some(cli::Command::Cluster(args)) => cmd::cluster::run(&args),
         Some(cli::Command::Statusline(args)) => cmd::statusline::run(&args, &source, &env),
-        Some(cli::Command::Report(args)) => cmd::report::run(&args),
+        Some(cli::Command::Report(args)) => cmd::report::run(&args, &source, &env),
         Some(cli::Command::Demo(cli::DemoCommand::Generate(args))) => cmd::demo::generate(&args),
         Some(cli::Command::InstallClaude(args)) => cmd::install_claude::run(&args, &source, &env),
         Some(cli::Command::Service(cli::ServiceCommand::Install(args))) => {

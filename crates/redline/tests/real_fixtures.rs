@@ -227,6 +227,8 @@ fn the_table_is_readable() {
             "--transcripts-only",
         ])
         .env("CLAUDE_CONFIG_DIR", &dir)
+        // Piped, without COLUMNS: the full table, whatever the terminal running the tests.
+        .env_remove("COLUMNS")
         .output()
         .expect("run redline");
     assert!(out.status.success());

@@ -5,32 +5,52 @@ use std::collections::HashMap;
 use std::io::{self, Write};
 use std::path::Path;
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
+use clap::ValueEnum;
+use clap::parser::ValueSource;
 use jiff::civil::Weekday;
 use jiff::tz::TimeZone;
 use redline_engine::archive;
 use redline_engine::blocks::{self, Block};
 use redline_engine::journal::Journal;
+use redline_engine::live::Budget;
 use redline_engine::prices::{CostMode, PriceTable, price_entry, strip_date};
 use redline_engine::report::{self, BlockFilter, Kind, ModelNames, Order, Report, ReportOptions};
 use redline_engine::roots::{RootEnv, list_transcripts, resolve_roots};
 use redline_engine::scan::{Scan, scan};
 use redline_engine::store::{self, Record, Rollup};
 
-use crate::cli::{Mode, OrderArg, ReportArgs, ReportKind, TokenLimit, WeekStart};
-use crate::config;
-use crate::table::{Align, Table, thousands, usd};
+use crate::cli::{OrderArg, ReportArgs, ReportKind, TokenLimit, WeekStart};
+use crate::config::{self, Config, DaemonArgs, Origin};
+use crate::table::{Align, Fit, Table, thousands, usd};
 
 /// How many line errors are printed before the rest are only counted.
 const SHOWN_ERRORS: usize = 20;
 
 /// Runs the report.
-pub fn run(args: &ReportArgs) -> Result<()> {
-    let env = RootEnv::from_process();
-    let roots = resolve_roots(&env);
+pub fn run(
+    args: &ReportArgs,
+    source: &dyn Fn(&str) -> Option<ValueSource>,
+    env: &RootEnv,
+) -> Result<()> {
+    // Settings first: a wrong time zone or config file is refused before the scan.
+    let cfg = settings(args, source, env)?;
+    if let (Some(since), Some(until)) = (args.since, args.until)
+        && since > until
+    {
+        bail!("--since {since} is after --until {until}: no day can be in both");
+    }
+    let roots = resolve_roots(env);
     let mut transcripts = list_transcripts(&roots).context("cannot list transcripts")?;
     if let Some(p) = &args.project {
+        let before = transcripts.len();
+        let mut names: Vec<String> = transcripts.iter().map(|t| t.project.clone()).collect();
         transcripts.retain(|t| &t.project == p);
+        if transcripts.is_empty() && before > 0 {
+            names.sort();
+            names.dedup();
+            eprintln!("redline: {}", unknown_project(p, &names));
+        }
     }
     if env.claude_config_dir.is_some() && !roots.iter().any(|r| r.projects.is_dir()) {
         let names: Vec<String> = roots
@@ -47,21 +67,13 @@ pub fn run(args: &ReportArgs) -> Result<()> {
     scan.ledger.release_index();
     warn_about_input(&scan);
 
-    let price_file = args
-        .prices
-        .clone()
-        .or_else(|| config::default_prices_file(&env));
-    let prices = PriceTable::bundled_with(price_file.as_deref())?;
+    let prices = PriceTable::bundled_with(cfg.prices.as_deref())?;
     if !args.transcripts_only {
-        let dir = args
-            .state_dir
-            .clone()
-            .unwrap_or_else(|| config::state_home(&env).join("redline"));
-        keep_history(&mut scan, &dir, &prices, args)?;
+        keep_history(&mut scan, &cfg.state_dir, &prices, cfg.cost_mode, args)?;
     }
     let opts = ReportOptions {
-        tz: config::time_zone(args.timezone.as_deref()).map_err(anyhow::Error::msg)?,
-        mode: cost_mode(args.mode),
+        tz: cfg.settings.tz.clone(),
+        mode: cfg.cost_mode,
         since: args.since,
         until: args.until,
         order: match args.order {
@@ -82,15 +94,21 @@ pub fn run(args: &ReportArgs) -> Result<()> {
                 recent: args.recent,
             };
             let shown = report::blocks(&data, &opts, filter, now_ms);
-            let limit = match args.token_limit {
-                None => None,
-                Some(TokenLimit::Tokens(n)) => Some(n),
-                Some(TokenLimit::Max) => blocks::max_completed_total(&shown, now_ms),
+            // A budget set anywhere (flag, variable, config file) is the blocks' limit;
+            // the daemon's own default (`max`) is not a limit the user asked for.
+            let set = cfg
+                .resolved
+                .iter()
+                .any(|r| r.key == "block_budget" && r.origin != Origin::Default);
+            let limit = match (set, &cfg.settings.budget) {
+                (false, _) => None,
+                (true, Budget::Tokens(n)) => Some(*n),
+                (true, Budget::Max) => blocks::max_completed_total(&shown, now_ms),
             };
             if args.json {
                 json(&blocks::blocks_json(&shown, now_ms, limit))?
             } else {
-                blocks_table(&shown, now_ms, limit, &opts.tz)
+                blocks_table(&shown, now_ms, limit, &opts.tz, Fit::stdout(args.compact))
             }
         }
         kind => {
@@ -107,7 +125,7 @@ pub fn run(args: &ReportArgs) -> Result<()> {
                 eprintln!("No usage data found.");
                 String::new()
             } else {
-                rows_table(&r, k, title, args.breakdown)
+                rows_table(&r, k, title, args.breakdown, Fit::stdout(args.compact))
             }
         }
     };
@@ -132,12 +150,73 @@ fn week_start(w: WeekStart) -> Weekday {
     }
 }
 
+/// The report's settings, resolved as `serve` resolves them (flag, `REDLINE_*` variable,
+/// config file, default), so a report's days and costs agree with the daemon's "today".
+/// The report's flags are named as ccusage names them; the resolver knows them by the
+/// config file's keys.
+fn settings(
+    args: &ReportArgs,
+    source: &dyn Fn(&str) -> Option<ValueSource>,
+    env: &RootEnv,
+) -> Result<Config> {
+    let daemon = DaemonArgs {
+        config: args.config.clone(),
+        timezone: args.timezone.clone(),
+        cost_mode: args.mode.map(|m| {
+            m.to_possible_value()
+                .map_or_else(String::new, |v| v.get_name().to_owned())
+        }),
+        prices: args.prices.clone(),
+        state_dir: args.state_dir.clone(),
+        block_budget: args.token_limit.map(|t| match t {
+            TokenLimit::Tokens(n) => n.to_string(),
+            TokenLimit::Max => "max".to_owned(),
+        }),
+        ..DaemonArgs::default()
+    };
+    let by_key = |key: &str| {
+        source(match key {
+            "cost_mode" => "mode",
+            "block_budget" => "token_limit",
+            k => k,
+        })
+    };
+    config::resolve(&daemon, &by_key, env)
+}
+
+/// Why `--project NAME` matched nothing: the names there are, the likeliest first.
+fn unknown_project(wanted: &str, names: &[String]) -> String {
+    let lower = wanted.to_lowercase();
+    let mut near: Vec<&String> = names
+        .iter()
+        .filter(|n| n.to_lowercase().contains(&lower) || lower.contains(&n.to_lowercase()))
+        .collect();
+    let hint = if near.is_empty() {
+        near = names.iter().take(5).collect();
+        "projects are the directory names under projects/, such as"
+    } else {
+        "did you mean"
+    };
+    let listed: Vec<&str> = near.iter().take(5).map(|n| n.as_str()).collect();
+    format!(
+        "no project is named {wanted:?} ({} projects in the transcripts); {hint} {}",
+        names.len(),
+        listed.join(", ")
+    )
+}
+
 /// Broken lines by place (a few, then a count), and lines read beyond ccusage's format.
 /// Adds the hours the daemon's store kept of transcripts deleted since (see
 /// [`redline_engine::archive`]). No store, nothing added; a store that cannot be read is
 /// an error rather than a report that silently lacks history. The store is read a line
 /// at a time: once for each key's tokens, again for the keys the transcripts lack.
-fn keep_history(scan: &mut Scan, dir: &Path, prices: &PriceTable, args: &ReportArgs) -> Result<()> {
+fn keep_history(
+    scan: &mut Scan,
+    dir: &Path,
+    prices: &PriceTable,
+    mode: CostMode,
+    args: &ReportArgs,
+) -> Result<()> {
     let path = dir.join(store::FILE);
     let context = || format!("cannot read the kept history in {}", path.display());
     let wanted = |r: &Rollup| args.project.as_ref().is_none_or(|p| &r.project == p);
@@ -164,7 +243,6 @@ fn keep_history(scan: &mut Scan, dir: &Path, prices: &PriceTable, args: &ReportA
     }
     // Only keys of wanted rollups are in the deficit: the second pass needs no filter.
     let kept = store::rollups_in(&path, &deficit).with_context(context)?;
-    let mode = cost_mode(args.mode);
     archive::restore(
         &mut scan.ledger,
         &mut scan.files,
@@ -179,14 +257,6 @@ fn keep_history(scan: &mut Scan, dir: &Path, prices: &PriceTable, args: &ReportA
     Ok(())
 }
 
-fn cost_mode(m: Mode) -> CostMode {
-    match m {
-        Mode::Auto => CostMode::Auto,
-        Mode::Calculate => CostMode::Calculate,
-        Mode::Display => CostMode::Display,
-    }
-}
-
 fn warn_about_input(scan: &Scan) {
     let s = &scan.stats;
     for e in scan.errors.iter().take(SHOWN_ERRORS) {
@@ -196,13 +266,16 @@ fn warn_about_input(scan: &Scan) {
     if problems > SHOWN_ERRORS as u64 {
         eprintln!(
             "redline: warning: {} more unreadable lines or files not shown",
-            problems - SHOWN_ERRORS as u64
+            thousands(problems - SHOWN_ERRORS as u64)
         );
     }
     if s.lenient_lines > 0 {
+        let (n, what) = match s.lenient_lines {
+            1 => ("1".to_owned(), "usage line is"),
+            n => (thousands(n), "usage lines are"),
+        };
         eprintln!(
-            "redline: note: {} usage lines are not in Claude Code's own format (nulls, spacing, timestamps); counted, though ccusage would skip them",
-            thousands(s.lenient_lines)
+            "redline: note: {n} {what} not in Claude Code's own format (nulls, spacing, timestamps); counted, though ccusage would skip them"
         );
     }
 }
@@ -231,39 +304,111 @@ fn models_cell(models: &[String]) -> String {
         .join("\n")
 }
 
-fn rows_table(r: &Report, kind: Kind, title: &str, breakdown: bool) -> String {
+/// Which columns a daily, weekly, monthly or session table shows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Columns {
+    /// Cache Create, Cache Read and Total Tokens: ccusage's compact table drops them.
+    cache: bool,
+    /// Session: Last Activity, the first column to go when the full table does not fit.
+    last_activity: bool,
+}
+
+/// Every column.
+const FULL: Columns = Columns {
+    cache: true,
+    last_activity: true,
+};
+/// ccusage's compact layout: the first column (and Project), Models, Input, Output, Cost.
+const COMPACT: Columns = Columns {
+    cache: false,
+    last_activity: false,
+};
+
+/// Said under a table made compact by the terminal's width (ccusage's words).
+const COMPACT_NOTE: &str =
+    "\nRunning in Compact Mode\nExpand terminal width to see cache metrics and total tokens\n";
+
+/// The table of a daily, weekly, monthly or session report, fitted to `fit`: the compact
+/// one below [`crate::table::COMPACT_BELOW`] columns or with `--compact`; else the full
+/// one when it fits, its text wrapped as far as need be; but a session table drops Last
+/// Activity before it wraps a project's name or models. The compact one is the last resort.
+fn rows_table(r: &Report, kind: Kind, title: &str, breakdown: bool, fit: Fit) -> String {
+    let layout = |columns| (columns, rows_layout(r, kind, breakdown, columns));
+    let no_last = Columns {
+        last_activity: false,
+        ..FULL
+    };
+    let (columns, t) = if fit.compact() {
+        layout(COMPACT)
+    } else {
+        let full = layout(FULL);
+        let session = kind == Kind::Session;
+        let full_fits = if session {
+            fit.fits_unwrapped(&full.1)
+        } else {
+            fit.fits(&full.1)
+        };
+        if full_fits {
+            full
+        } else {
+            session
+                .then(|| layout(no_last))
+                .filter(|(_, t)| fit.fits(t))
+                .unwrap_or_else(|| layout(COMPACT))
+        }
+    };
+    let note = if !columns.cache && !fit.force_compact {
+        COMPACT_NOTE
+    } else {
+        ""
+    };
+    format!(
+        "Claude Code Token Usage Report - {title}\n\n{}{note}",
+        t.render(fit.width)
+    )
+}
+
+fn rows_layout(r: &Report, kind: Kind, breakdown: bool, columns: Columns) -> Table {
     let first = match kind {
         Kind::Daily => "Date",
         Kind::Weekly => "Week",
         Kind::Monthly => "Month",
         Kind::Session => "Session",
     };
+    let session = kind == Kind::Session;
+    let last_activity = session && columns.last_activity;
     let mut cols = vec![(first, Align::Left)];
-    if kind == Kind::Session {
+    if session {
         cols.push(("Project", Align::Left));
     }
     cols.extend([
         ("Models", Align::Left),
         ("Input", Align::Right),
         ("Output", Align::Right),
-        ("Cache Create", Align::Right),
-        ("Cache Read", Align::Right),
-        ("Total Tokens", Align::Right),
-        ("Cost (USD)", Align::Right),
     ]);
-    if kind == Kind::Session {
+    if columns.cache {
+        cols.extend([
+            ("Cache Create", Align::Right),
+            ("Cache Read", Align::Right),
+            ("Total Tokens", Align::Right),
+        ]);
+    }
+    cols.push(("Cost (USD)", Align::Right));
+    if last_activity {
         cols.push(("Last Activity", Align::Left));
     }
     let mut t = Table::new(&cols);
     let numbers = |tok: redline_core::TokenCounts, cost: f64| {
-        vec![
-            thousands(tok.input),
-            thousands(tok.output),
-            thousands(tok.cache_creation),
-            thousands(tok.cache_read),
-            thousands(tok.total()),
-            usd(cost),
-        ]
+        let mut cells = vec![thousands(tok.input), thousands(tok.output)];
+        if columns.cache {
+            cells.extend([
+                thousands(tok.cache_creation),
+                thousands(tok.cache_read),
+                thousands(tok.total()),
+            ]);
+        }
+        cells.push(usd(cost));
+        cells
     };
     for row in &r.rows {
         let mut cells = vec![row.key.clone()];
@@ -273,14 +418,14 @@ fn rows_table(r: &Report, kind: Kind, title: &str, breakdown: bool) -> String {
         }
         cells.push(models_cell(&row.models_used));
         cells.extend(numbers(row.tokens, row.cost));
-        if let Some(s) = &row.session {
+        if let Some(s) = row.session.as_ref().filter(|_| last_activity) {
             cells.push(redline_engine::timestamp::format_ms(s.last_ms)[..10].to_string());
         }
         t.row(cells);
         if breakdown {
             for b in &row.breakdowns {
                 let mut cells = vec![format!("  └─ {}", short_model(&b.model))];
-                if kind == Kind::Session {
+                if session {
                     cells.push(String::new());
                 }
                 cells.push(String::new());
@@ -290,20 +435,47 @@ fn rows_table(r: &Report, kind: Kind, title: &str, breakdown: bool) -> String {
         }
     }
     let mut total = vec!["Total".to_string()];
-    if kind == Kind::Session {
+    if session {
         total.push(String::new());
     }
     total.push(String::new());
     total.extend(numbers(r.totals.tokens, r.totals.cost));
     t.footer(total);
-    format!("Claude Code Token Usage Report - {title}\n\n{}", t.render())
+    t
 }
 
-fn blocks_table(shown: &[Block], now_ms: i64, limit: Option<u64>, tz: &TimeZone) -> String {
+/// The blocks table, with ccusage's `%` column (share of the token limit) when a limit is
+/// set. Its compact form (below [`crate::table::COMPACT_BELOW`] columns, with
+/// `--compact`, or when the full one does not fit) keeps every column and writes starts
+/// and durations shorter (`03-04 06:00`, `4h57m`), as ccusage's does.
+fn blocks_table(
+    shown: &[Block],
+    now_ms: i64,
+    limit: Option<u64>,
+    tz: &TimeZone,
+    fit: Fit,
+) -> String {
     if shown.is_empty() {
         eprintln!("No usage data found.");
         return String::new();
     }
+    let full = (!fit.compact())
+        .then(|| blocks_layout(shown, now_ms, limit, tz, false))
+        .filter(|t| fit.fits(t));
+    let t = full.unwrap_or_else(|| blocks_layout(shown, now_ms, limit, tz, true));
+    format!(
+        "Claude Code Token Usage Report - Session Blocks\n\n{}",
+        t.render(fit.width)
+    )
+}
+
+fn blocks_layout(
+    shown: &[Block],
+    now_ms: i64,
+    limit: Option<u64>,
+    tz: &TimeZone,
+    compact: bool,
+) -> Table {
     let mut cols = vec![
         ("Block Start", Align::Left),
         ("Duration/Status", Align::Left),
@@ -311,20 +483,25 @@ fn blocks_table(shown: &[Block], now_ms: i64, limit: Option<u64>, tz: &TimeZone)
         ("Tokens", Align::Right),
     ];
     if limit.is_some() {
-        cols.push(("% of limit", Align::Right));
+        cols.push(("%", Align::Right));
     }
     cols.push(("Cost", Align::Right));
     let mut t = Table::new(&cols);
+    let (start_format, span): (&str, fn(i64) -> String) = if compact {
+        ("%m-%d %H:%M", short_duration)
+    } else {
+        ("%Y-%m-%d %H:%M", duration)
+    };
     for b in shown {
         let start = jiff::Timestamp::from_millisecond(b.start_ms)
-            .map(|ts| tz.to_datetime(ts).strftime("%Y-%m-%d %H:%M").to_string())
+            .map(|ts| tz.to_datetime(ts).strftime(start_format).to_string())
             .unwrap_or_default();
         let status = if b.is_gap {
-            format!("(gap, {})", duration(b.end_ms - b.start_ms))
+            format!("(gap, {})", span(b.end_ms - b.start_ms))
         } else if b.is_active(now_ms) {
-            format!("ACTIVE ({} left)", duration(b.end_ms - now_ms))
+            format!("ACTIVE ({} left)", span(b.end_ms - now_ms))
         } else {
-            duration(b.actual_end_ms.unwrap_or(b.start_ms) - b.start_ms)
+            span(b.actual_end_ms.unwrap_or(b.start_ms) - b.start_ms)
         };
         let mut cells = vec![
             start,
@@ -336,21 +513,28 @@ fn blocks_table(shown: &[Block], now_ms: i64, limit: Option<u64>, tz: &TimeZone)
             cells.push(if b.is_gap || l == 0 {
                 String::new()
             } else {
-                format!("{:.1}%", b.tokens.total() as f64 * 100.0 / l as f64)
+                percent_of(b.tokens.total(), l)
             });
         }
         cells.push(usd(b.cost_usd));
         t.row(cells);
     }
-    format!(
-        "Claude Code Token Usage Report - Session Blocks\n\n{}",
-        t.render()
-    )
+    t
+}
+
+/// A block's share of the token limit as ccusage writes it: `4.3%`.
+fn percent_of(tokens: u64, limit: u64) -> String {
+    format!("{:.1}%", tokens as f64 * 100.0 / limit as f64)
 }
 
 fn duration(ms: i64) -> String {
     let minutes = ms.max(0) / 60_000;
     format!("{}h {:02}m", minutes / 60, minutes % 60)
+}
+
+/// [`duration`] without the space, for the compact blocks table.
+fn short_duration(ms: i64) -> String {
+    duration(ms).replace(' ', "")
 }
 
 #[cfg(test)]
@@ -373,5 +557,8 @@ mod tests {
         assert_eq!(duration(5 * 3_600_000), "5h 00m");
         assert_eq!(duration(61 * 60_000 + 59_999), "1h 01m");
         assert_eq!(duration(-5), "0h 00m");
+        assert_eq!(short_duration(4 * 3_600_000 + 57 * 60_000), "4h57m");
+        assert_eq!(percent_of(2_127_789, 50_000_000), "4.3%");
+        assert_eq!(percent_of(50_000_000, 50_000_000), "100.0%");
     }
 }
