@@ -268,13 +268,21 @@ pub fn parse_line(line: &[u8]) -> Result<Option<Record<'_>>, LineProblem> {
 /// Why a line that failed to read is not UTF-8, when that is why: Claude Code writes UTF-8,
 /// so such a line comes from a file something converted. `None` for valid UTF-8.
 fn encoding_problem(line: &[u8]) -> Option<LineProblem> {
+    let zeros = line.iter().filter(|&&b| b == 0).count();
     let why = if line.starts_with(&[0xEF, 0xBB, 0xBF]) {
         "line starts with a UTF-8 byte order mark, which Claude Code never writes (the file was saved by an editor that adds one)".to_owned()
+    } else if zeros == line.len() {
+        "line is all NUL bytes (what a crash or a full disk leaves where a write did not finish)"
+            .to_owned()
     } else if line.starts_with(&[0xFF, 0xFE])
         || line.starts_with(&[0xFE, 0xFF])
-        || line.contains(&0)
+        || zeros * 3 >= line.len()
     {
+        // UTF-16 text is mostly ASCII: every other byte is NUL.
         "line is UTF-16, not UTF-8 as Claude Code writes it (the file was converted)".to_owned()
+    } else if zeros > 0 {
+        "line holds NUL bytes (what a crash or a full disk leaves where a write did not finish)"
+            .to_owned()
     } else {
         let e = std::str::from_utf8(line).err()?;
         let at = e.valid_up_to();
@@ -580,6 +588,9 @@ mod tests {
             "{}",
             say(latin1_start)
         );
+        assert!(say(&[0; 32]).contains("all NUL bytes"), "{}", say(&[0; 32]));
+        let torn = b"{\"type\":\"assistant\",\"x\":\"\0\0";
+        assert!(say(torn).contains("holds NUL bytes"), "{}", say(torn));
         // A line that is simply not JSON keeps its own message.
         assert!(
             say(b"hello").contains("does not start with"),
