@@ -191,3 +191,25 @@ fn the_config_files_block_budget_is_the_blocks_limit() {
     let flag = report(&h, &["blocks", "--json", "--token-limit", "2000"], &[]);
     assert_eq!(status(&flag)["limit"], 2000);
 }
+
+/// Lines beyond Claude Code's own format are counted and noted, in words that agree with
+/// their number.
+#[test]
+fn the_note_on_other_formats_counts_in_words() {
+    let h = Home::new();
+    let spaced =
+        |id: &str| line_at(id, "2026-03-01T20:00:00.000Z").replace("\"usage\":{", "\"usage\": {");
+    assert!(spaced("a").contains("\"usage\": {"));
+    h.append("-p/a.jsonl", &spaced("a"));
+    let err = stderr(&report(&h, &["daily"], &[]));
+    assert!(
+        err.contains("note: 1 usage line is not in Claude Code's own format"),
+        "{err}"
+    );
+    h.append("-p/a.jsonl", &spaced("b"));
+    let err = stderr(&report(&h, &["daily"], &[]));
+    assert!(
+        err.contains("note: 2 usage lines are not in Claude Code's own format"),
+        "{err}"
+    );
+}
