@@ -6,7 +6,8 @@
 //! and when the root appears it is watched and reported whole, so files written before the
 //! watch took hold are still read. A root that disappears goes back to waiting. A new
 //! directory is reported too (a new project, a session's `subagents/`), for the same
-//! reason. Notifications go to the caller as they arrive; it hands back whatever has
+//! reason. A directory below a root that cannot be watched (one that cannot be read) is
+//! left out, not the whole root: the rest stays followed. Notifications go to the caller as they arrive; it hands back whatever has
 //! queued up as one batch: there is no debounce delay. This module only says where to look; reading
 //! is [`crate::tail`]'s and counting [`crate::live`]'s.
 
@@ -147,7 +148,7 @@ impl Follower {
                 // Directories made inside it before the watcher's own watch on it took hold
                 // would go unwatched: watching it again covers whatever is there now, and
                 // the caller lists it after this.
-                let _ = self.watcher.watch(&path, RecursiveMode::Recursive);
+                let _ = watch_tree(&mut self.watcher, &path);
                 out.push(Happening::Dir { root, path });
             }
         }
@@ -191,7 +192,7 @@ impl Follower {
                 (RootState::Watching, false) => {
                     let _ = self.watcher.unwatch(&projects);
                 }
-                (_, true) => match self.watcher.watch(&projects, RecursiveMode::Recursive) {
+                (_, true) => match watch_tree(&mut self.watcher, &projects) {
                     Ok(()) => {
                         self.states[i] = RootState::Watching;
                         if report {
@@ -248,4 +249,95 @@ fn nearest_existing_ancestor(path: &Path) -> Option<PathBuf> {
         .skip(1)
         .find(|a| a.is_dir())
         .map(Path::to_path_buf)
+}
+
+/// Watches `dir` and every directory below it. The watcher gives up on the whole tree at
+/// the first directory it cannot watch (one that cannot be read): then `dir` is watched
+/// alone and each subdirectory the same way, so one unreadable project leaves the others
+/// followed (the listing names it). Fails only when `dir` itself cannot be watched.
+fn watch_tree(watcher: &mut RecommendedWatcher, dir: &Path) -> notify::Result<()> {
+    if watcher.watch(dir, RecursiveMode::Recursive).is_ok() {
+        return Ok(());
+    }
+    watcher.watch(dir, RecursiveMode::NonRecursive)?;
+    let mut seen: BTreeSet<PathBuf> = std::fs::canonicalize(dir).into_iter().collect();
+    watch_below(watcher, dir, &mut seen);
+    Ok(())
+}
+
+/// Watches each directory below `dir` as [`watch_tree`] does, entering none twice (a link
+/// loop ends).
+fn watch_below(watcher: &mut RecommendedWatcher, dir: &Path, seen: &mut BTreeSet<PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        // Links to directories are followed, as the watcher does.
+        if !std::fs::metadata(&path).is_ok_and(|m| m.is_dir()) {
+            continue;
+        }
+        let Ok(real) = std::fs::canonicalize(&path) else {
+            continue;
+        };
+        if !seen.insert(real) {
+            continue;
+        }
+        if watcher.watch(&path, RecursiveMode::Recursive).is_err()
+            && watcher.watch(&path, RecursiveMode::NonRecursive).is_ok()
+        {
+            watch_below(watcher, &path, seen);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::mpsc;
+    use std::time::Duration;
+
+    #[cfg(unix)]
+    #[test]
+    fn an_unreadable_directory_leaves_the_others_followed() {
+        use std::os::unix::fs::PermissionsExt;
+        let s = crate::roots::tests::Scratch::new("follow-unreadable");
+        let projects = s.0.join("projects");
+        std::fs::create_dir_all(projects.join("-a")).unwrap();
+        std::fs::create_dir_all(projects.join("-b")).unwrap();
+        std::fs::create_dir_all(projects.join("-c")).unwrap();
+        std::fs::set_permissions(projects.join("-b"), std::fs::Permissions::from_mode(0o000))
+            .unwrap();
+        if std::fs::read_dir(projects.join("-b")).is_ok() {
+            eprintln!("skipped: permissions do not stop this user (root): nothing to test");
+            return;
+        }
+        let (tx, rx) = mpsc::channel();
+        let mut f = Follower::start(
+            vec![Root {
+                projects: projects.clone(),
+                explicit: true,
+            }],
+            move |ev| {
+                let _ = tx.send(ev);
+            },
+        )
+        .unwrap();
+        assert_eq!(f.states(), [RootState::Watching]);
+        for p in ["-a", "-c"] {
+            let file = projects.join(p).join("s.jsonl");
+            std::fs::write(&file, "{}\n").unwrap();
+            let mut seen = false;
+            while let Ok(ev) = rx.recv_timeout(Duration::from_secs(5)) {
+                if f.happenings(vec![ev])
+                    .iter()
+                    .any(|h| matches!(h, Happening::File { path, .. } if *path == file))
+                {
+                    seen = true;
+                    break;
+                }
+            }
+            assert!(seen, "{} was not followed", file.display());
+        }
+    }
 }

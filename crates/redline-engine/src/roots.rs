@@ -140,70 +140,177 @@ pub fn path_order(a: &Path, b: &Path) -> std::cmp::Ordering {
         .cmp(b.as_os_str().as_encoded_bytes())
 }
 
+/// Something below a root that is passed over, and why: a directory that cannot be read
+/// (its transcripts are not counted, the rest are), or a `*.jsonl` that is not a regular
+/// file (a FIFO, a socket, a device: reading one could block forever).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Skipped {
+    /// The directory or file.
+    pub path: PathBuf,
+    /// Why, as the operating system said it (or `not a regular file`).
+    pub why: String,
+    /// The operating system's error number, when there was one: a caller tries again
+    /// later when it was a shortage of file descriptors (see [`out_of_descriptors`]).
+    pub os_error: Option<i32>,
+}
+
+impl Skipped {
+    fn io(path: &Path, e: &io::Error) -> Skipped {
+        Skipped {
+            path: path.to_path_buf(),
+            why: e.to_string(),
+            os_error: e.raw_os_error(),
+        }
+    }
+
+    fn not_regular(path: &Path) -> Skipped {
+        Skipped {
+            path: path.to_path_buf(),
+            why: NOT_REGULAR.into(),
+            os_error: None,
+        }
+    }
+}
+
+impl std::fmt::Display for Skipped {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.path.display(), self.why)
+    }
+}
+
+/// Why a `*.jsonl` that is a FIFO, a socket or a device is passed over.
+pub const NOT_REGULAR: &str = "not a regular file";
+
+/// Whether an error number says the process (or the system) ran out of file descriptors:
+/// worth trying again once some are free.
+pub fn out_of_descriptors(os_error: Option<i32>) -> bool {
+    #[cfg(unix)]
+    {
+        matches!(os_error, Some(libc::EMFILE | libc::ENFILE))
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = os_error;
+        false
+    }
+}
+
+/// What a listing found: the transcripts, and what it passed over.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Listing {
+    /// Every regular `*.jsonl` below the roots that could be listed, sorted by
+    /// [`path_order`].
+    pub transcripts: Vec<Transcript>,
+    /// Directories that could not be read and `*.jsonl` files that are not regular files,
+    /// in path order.
+    pub skipped: Vec<Skipped>,
+}
+
 /// Every `*.jsonl` below the given roots, sorted by [`path_order`] (the order ties are
-/// broken in).
-/// A root that does not exist is skipped; one that cannot be read is an error.
-pub fn list_transcripts(roots: &[Root]) -> io::Result<Vec<Transcript>> {
+/// broken in), and what was passed over. A root that does not exist is skipped quietly; a
+/// root or directory below it that cannot be read is passed over and named, and the rest
+/// is listed: one unreadable project never hides the others.
+pub fn survey(roots: &[Root]) -> Listing {
     let mut out = Vec::new();
+    let mut skipped = Vec::new();
     for root in roots {
         match fs::metadata(&root.projects) {
             Ok(m) if m.is_dir() => {}
             Ok(_) => continue,
             Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
-            Err(e) => return Err(with_path(e, &root.projects)),
+            Err(e) => {
+                skipped.push(Skipped::io(&root.projects, &e));
+                continue;
+            }
         }
-        let mut files = Vec::new();
-        walk_root(&root.projects, &mut files)?;
-        out.extend(files.iter().filter_map(|(p, len)| {
+        let mut found = Found::default();
+        walk_root(&root.projects, &mut found);
+        skipped.append(&mut found.skipped);
+        out.extend(found.files.iter().filter_map(|(p, len)| {
             let t = Transcript::describe(&root.projects, p)?;
             Some(Transcript { len: *len, ..t })
         }));
     }
     out.sort_by(|a, b| path_order(&a.path, &b.path));
     out.dedup_by(|a, b| a.path == b.path);
-    Ok(out)
+    skipped.sort_by(|a, b| path_order(&a.path, &b.path));
+    skipped.dedup_by(|a, b| a.path == b.path);
+    Listing {
+        transcripts: out,
+        skipped,
+    }
+}
+
+/// Every `*.jsonl` below the given roots, sorted by [`path_order`], all or nothing: a
+/// directory that cannot be read is an error (files that are not regular are left out).
+/// [`survey`] lists the rest instead.
+pub fn list_transcripts(roots: &[Root]) -> io::Result<Vec<Transcript>> {
+    let listing = survey(roots);
+    if let Some(s) = listing.skipped.iter().find(|s| s.why != NOT_REGULAR) {
+        let e = s.os_error.map_or_else(
+            || io::Error::other(s.why.clone()),
+            io::Error::from_raw_os_error,
+        );
+        return Err(with_path(e, &s.path));
+    }
+    Ok(listing.transcripts)
 }
 
 /// Every `*.jsonl` below `dir` (a directory inside a root), sorted by [`path_order`]: what a
-/// live reader looks at when a directory appears.
-pub fn transcripts_below(dir: &Path) -> io::Result<Vec<PathBuf>> {
-    let mut files = Vec::new();
-    walk_root(dir, &mut files)?;
-    let mut files: Vec<PathBuf> = files.into_iter().map(|(p, _)| p).collect();
+/// live reader looks at when a directory appears; and what was passed over there.
+pub fn transcripts_below(dir: &Path) -> (Vec<PathBuf>, Vec<Skipped>) {
+    let mut found = Found::default();
+    walk_root(dir, &mut found);
+    let mut files: Vec<PathBuf> = found.files.into_iter().map(|(p, _)| p).collect();
     files.sort_by(|a, b| path_order(a, b));
-    Ok(files)
+    found.skipped.sort_by(|a, b| path_order(&a.path, &b.path));
+    (files, found.skipped)
+}
+
+/// What a walk found: `*.jsonl` files with their sizes, and what it passed over.
+#[derive(Default)]
+struct Found {
+    files: Vec<(PathBuf, u64)>,
+    skipped: Vec<Skipped>,
 }
 
 /// Walks `dir` (its real path worked out once) for `*.jsonl` files and their sizes.
 ///
 /// Listing is mostly the kernel's work per directory; with a directory per project, the
 /// project directories are shared out among threads (as many as cores, at most four).
-fn walk_root(dir: &Path, out: &mut Vec<(PathBuf, u64)>) -> io::Result<()> {
-    let real = fs::canonicalize(dir).map_err(|e| with_path(e, dir))?;
+fn walk_root(dir: &Path, out: &mut Found) {
+    let real = match fs::canonicalize(dir) {
+        Ok(r) => r,
+        Err(e) => {
+            out.skipped.push(Skipped::io(dir, &e));
+            return;
+        }
+    };
     // The root's own entries: its files here, its plain subdirectories for the threads.
     let mut subdirs = Vec::new();
     let mut ancestors = vec![real];
-    visit(dir, out, &ancestors, &mut |entry| subdirs.push(entry))?;
+    visit(dir, out, &ancestors, &mut |entry| subdirs.push(entry));
     let threads = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .clamp(1, 4)
         .min(subdirs.len());
     if threads <= 1 {
-        return descend(&subdirs, out, &mut ancestors);
+        descend(&subdirs, out, &mut ancestors);
+        return;
     }
     let next = std::sync::atomic::AtomicUsize::new(0);
-    let results: Vec<io::Result<Vec<(PathBuf, u64)>>> = std::thread::scope(|s| {
+    let results: Vec<Found> = std::thread::scope(|s| {
         let workers: Vec<_> = (0..threads)
             .map(|_| {
                 s.spawn(|| {
-                    let mut found = Vec::new();
+                    let mut found = Found::default();
                     let mut ancestors = ancestors.clone();
                     loop {
                         let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                         let Some(one) = subdirs.get(i..=i) else {
-                            return Ok(found);
+                            return found;
                         };
-                        descend(one, &mut found, &mut ancestors)?;
+                        descend(one, &mut found, &mut ancestors);
                     }
                 })
             })
@@ -213,10 +320,10 @@ fn walk_root(dir: &Path, out: &mut Vec<(PathBuf, u64)>) -> io::Result<()> {
             .map(|w| w.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
             .collect()
     });
-    for r in results {
-        out.append(&mut r?);
+    for mut r in results {
+        out.files.append(&mut r.files);
+        out.skipped.append(&mut r.skipped);
     }
-    Ok(())
 }
 
 /// Walks `dir`, whose real path is the last of `ancestors`, following symbolic links to
@@ -224,45 +331,61 @@ fn walk_root(dir: &Path, out: &mut Vec<(PathBuf, u64)>) -> io::Result<()> {
 /// instead of recursing forever. Only a link can lead back up, so only a link's target
 /// is resolved (a plain subdirectory's real path is its parent's plus its name): one
 /// `stat` per file and no path resolution per directory.
-fn walk(dir: &Path, out: &mut Vec<(PathBuf, u64)>, ancestors: &mut Vec<PathBuf>) -> io::Result<()> {
+fn walk(dir: &Path, out: &mut Found, ancestors: &mut Vec<PathBuf>) {
     let mut subdirs = Vec::new();
-    visit(dir, out, ancestors, &mut |entry| subdirs.push(entry))?;
-    descend(&subdirs, out, ancestors)
+    visit(dir, out, ancestors, &mut |entry| subdirs.push(entry));
+    descend(&subdirs, out, ancestors);
 }
 
 /// Walks each of `subdirs` (path and real path), below `ancestors`.
-fn descend(
-    subdirs: &[(PathBuf, PathBuf)],
-    out: &mut Vec<(PathBuf, u64)>,
-    ancestors: &mut Vec<PathBuf>,
-) -> io::Result<()> {
+fn descend(subdirs: &[(PathBuf, PathBuf)], out: &mut Found, ancestors: &mut Vec<PathBuf>) {
     for (path, real) in subdirs {
         ancestors.push(real.clone());
-        walk(path, out, ancestors)?;
+        walk(path, out, ancestors);
         ancestors.pop();
     }
-    Ok(())
 }
 
 /// The entries of `dir`: `*.jsonl` files (and their sizes) into `out`, each directory to
-/// go into (its path and real path) to `subdir`.
+/// go into (its path and real path) to `subdir`. A directory that cannot be read, or
+/// whose listing breaks off, is named in `out.skipped` with what was listed of it kept.
 fn visit(
     dir: &Path,
-    out: &mut Vec<(PathBuf, u64)>,
+    out: &mut Found,
     ancestors: &[PathBuf],
     subdir: &mut impl FnMut((PathBuf, PathBuf)),
-) -> io::Result<()> {
-    let entries = fs::read_dir(dir).map_err(|e| with_path(e, dir))?;
+) {
+    let entries = match fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) => {
+            out.skipped.push(Skipped::io(dir, &e));
+            return;
+        }
+    };
     for entry in entries {
-        let entry = entry.map_err(|e| with_path(e, dir))?;
+        let entry = match entry {
+            Ok(e) => e,
+            Err(e) => {
+                out.skipped.push(Skipped::io(dir, &e));
+                return;
+            }
+        };
         let path = entry.path();
-        let kind = entry.file_type().map_err(|e| with_path(e, &path))?;
         let jsonl = || path.extension().is_some_and(|x| x == "jsonl");
+        let kind = match entry.file_type() {
+            Ok(k) => k,
+            Err(e) => {
+                if jsonl() {
+                    out.skipped.push(Skipped::io(&path, &e));
+                }
+                continue;
+            }
+        };
         if kind.is_symlink() {
             // Followed only to learn what it points at; a dangling one is skipped.
             let Ok(m) = fs::metadata(&path) else { continue };
             if m.is_file() && jsonl() {
-                out.push((path, m.len()));
+                out.files.push((path, m.len()));
             } else if m.is_dir() {
                 let Ok(real) = fs::canonicalize(&path) else {
                     continue;
@@ -270,6 +393,8 @@ fn visit(
                 if !ancestors.iter().any(|a| a.as_os_str() == real.as_os_str()) {
                     subdir((path, real));
                 }
+            } else if jsonl() {
+                out.skipped.push(Skipped::not_regular(&path));
             }
         } else if kind.is_dir() {
             let real = ancestors
@@ -280,10 +405,11 @@ fn visit(
             // A file that goes between listing and stat is still listed; the scan says
             // it cannot be read.
             let len = entry.metadata().map_or(0, |m| m.len());
-            out.push((path, len));
+            out.files.push((path, len));
+        } else if jsonl() {
+            out.skipped.push(Skipped::not_regular(&path));
         }
     }
-    Ok(())
 }
 
 fn with_path(e: io::Error, path: &Path) -> io::Error {
@@ -291,7 +417,7 @@ fn with_path(e: io::Error, path: &Path) -> io::Error {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     fn env(ccd: Option<&str>, xdg: Option<&str>) -> RootEnv {
@@ -374,6 +500,158 @@ mod tests {
                 Path::new("/p/r.jsonl"),
                 Path::new("/p/s.jsonl"),
                 Path::new("/p/s/subagents/a.jsonl")
+            ]
+        );
+    }
+
+    /// A scratch directory, removed on drop.
+    #[cfg(unix)]
+    pub(crate) struct Scratch(pub PathBuf);
+
+    #[cfg(unix)]
+    impl Scratch {
+        pub(crate) fn new(name: &str) -> Scratch {
+            let d = std::env::temp_dir().join(format!("redline-{name}-{}", std::process::id()));
+            let _ = fs::remove_dir_all(&d);
+            fs::create_dir_all(&d).unwrap();
+            Scratch(d)
+        }
+    }
+
+    #[cfg(unix)]
+    impl Drop for Scratch {
+        fn drop(&mut self) {
+            use std::os::unix::fs::PermissionsExt;
+            // Give back what a test took away, so everything can be removed.
+            let mut stack = vec![self.0.clone()];
+            while let Some(d) = stack.pop() {
+                let _ = fs::set_permissions(&d, fs::Permissions::from_mode(0o755));
+                if let Ok(rd) = fs::read_dir(&d) {
+                    for e in rd.flatten() {
+                        if e.file_type().is_ok_and(|t| t.is_dir()) {
+                            stack.push(e.path());
+                        }
+                    }
+                }
+            }
+            let _ = fs::remove_dir_all(&self.0);
+        }
+    }
+
+    /// Makes a FIFO.
+    #[cfg(unix)]
+    #[allow(unsafe_code)]
+    pub(crate) fn mkfifo(path: &Path) {
+        use std::os::unix::ffi::OsStrExt;
+        let c = std::ffi::CString::new(path.as_os_str().as_bytes()).unwrap();
+        // SAFETY: a valid NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o644) }, 0, "mkfifo");
+    }
+
+    /// Makes `dir` (with a transcript in it) unreadable to this process: `chmod 000`, or,
+    /// for root (whom permissions do not stop), a chain of directories below it too deep
+    /// to name (`ENAMETOOLONG`), reached through symbolic links from `scratch`. Returns
+    /// the directory the walk cannot read.
+    #[cfg(unix)]
+    #[allow(unsafe_code)]
+    pub(crate) fn make_unreadable(dir: &Path, scratch: &Path) -> PathBuf {
+        use std::os::unix::fs::PermissionsExt;
+        fs::create_dir_all(dir).unwrap();
+        fs::write(dir.join("hidden.jsonl"), "{}\n").unwrap();
+        // SAFETY: no arguments, no memory.
+        if unsafe { libc::geteuid() } != 0 {
+            fs::set_permissions(dir, fs::Permissions::from_mode(0o000)).unwrap();
+            return dir.to_path_buf();
+        }
+        let name = "d".repeat(200);
+        let mut hop = dir.to_path_buf();
+        let mut real = dir.to_path_buf();
+        for i in 0..24 {
+            fs::create_dir(hop.join(&name)).unwrap();
+            real = real.join(&name);
+            let link = scratch.join(format!("hop{i}"));
+            std::os::unix::fs::symlink(hop.join(&name), &link).unwrap();
+            hop = link;
+        }
+        fs::write(hop.join("deep.jsonl"), "{}\n").unwrap();
+        // The first of the chain whose path is too long to use.
+        let mut first = dir.to_path_buf();
+        while first.as_os_str().len() < libc::PATH_MAX as usize {
+            first = first.join(&name);
+        }
+        first
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn an_unreadable_directory_is_named_and_the_rest_listed() {
+        let s = Scratch::new("roots-unreadable");
+        let projects = s.0.join("projects");
+        fs::create_dir_all(projects.join("-a")).unwrap();
+        fs::create_dir_all(projects.join("-c")).unwrap();
+        fs::write(projects.join("-a/s1.jsonl"), "{}\n").unwrap();
+        fs::write(projects.join("-c/s3.jsonl"), "{}\n").unwrap();
+        let bad = make_unreadable(&projects.join("-b"), &s.0);
+        let roots = [Root {
+            projects: projects.clone(),
+            explicit: true,
+        }];
+        let listing = survey(&roots);
+        let sessions: Vec<&str> = listing
+            .transcripts
+            .iter()
+            .map(|t| t.session.as_str())
+            .collect();
+        // Root or not, `-b`'s own transcript is listed only when its directory is readable.
+        assert!(
+            sessions.contains(&"s1") && sessions.contains(&"s3"),
+            "{sessions:?}"
+        );
+        assert!(!sessions.contains(&"deep"), "{sessions:?}");
+        assert_eq!(listing.skipped.len(), 1, "{:?}", listing.skipped);
+        assert_eq!(listing.skipped[0].path, bad);
+        let shown = listing.skipped[0].to_string();
+        assert!(
+            shown.starts_with(&format!("{}: ", bad.display())),
+            "{shown}"
+        );
+        // The all-or-nothing listing still refuses.
+        assert!(list_transcripts(&roots).is_err());
+        // The same below a directory that appears while following.
+        let (files, skipped) = transcripts_below(&projects);
+        assert_eq!(files.len(), sessions.len());
+        assert_eq!(skipped.len(), 1);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn fifos_named_jsonl_are_named_and_passed_over() {
+        let s = Scratch::new("roots-fifo");
+        let projects = s.0.join("projects");
+        fs::create_dir_all(projects.join("-p")).unwrap();
+        fs::write(projects.join("-p/s.jsonl"), "{}\n").unwrap();
+        mkfifo(&projects.join("-p/fifo.jsonl"));
+        mkfifo(&s.0.join("elsewhere"));
+        std::os::unix::fs::symlink(s.0.join("elsewhere"), projects.join("-p/link.jsonl")).unwrap();
+        // A FIFO not named *.jsonl is nobody's business.
+        mkfifo(&projects.join("-p/other"));
+        let listing = survey(&[Root {
+            projects: projects.clone(),
+            explicit: true,
+        }]);
+        assert_eq!(listing.transcripts.len(), 1);
+        let shown: Vec<String> = listing.skipped.iter().map(|k| k.to_string()).collect();
+        assert_eq!(
+            shown,
+            [
+                format!(
+                    "{}: not a regular file",
+                    projects.join("-p/fifo.jsonl").display()
+                ),
+                format!(
+                    "{}: not a regular file",
+                    projects.join("-p/link.jsonl").display()
+                ),
             ]
         );
     }

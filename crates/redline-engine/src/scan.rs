@@ -7,15 +7,14 @@
 //! worker. The survivor rule is a total order on copies, so the result is the same for any
 //! number of threads and any scheduling.
 
-use std::fs::File;
 use std::path::PathBuf;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::ledger::{Entry, FileId, FileMeta, Files, Ledger, ModelId, Models, Run};
-use crate::reader::for_each_line;
+use crate::reader::{MAX_LINE_BYTES, Piece, Start, open_regular, read_lines};
 use crate::record::parse_line;
-use crate::roots::{Transcript, path_order};
+use crate::roots::{Transcript, out_of_descriptors, path_order};
 use crate::tail::{FINGERPRINT_BYTES, fingerprint};
 
 /// How many line errors are kept with their text; the rest are only counted.
@@ -59,6 +58,8 @@ pub struct ScanStats {
     pub lenient_lines: u64,
     /// Broken lines (reported, not counted).
     pub bad_lines: u64,
+    /// Lines longer than [`MAX_LINE_BYTES`] (reported, passed over unread).
+    pub long_lines: u64,
     /// The newest timestamp of any usage line.
     pub newest_ms: Option<i64>,
 }
@@ -72,6 +73,7 @@ impl ScanStats {
         self.usage_lines += o.usage_lines;
         self.lenient_lines += o.lenient_lines;
         self.bad_lines += o.bad_lines;
+        self.long_lines += o.long_lines;
         self.newest_ms = self.newest_ms.max(o.newest_ms);
     }
 }
@@ -92,6 +94,9 @@ pub struct Scan {
     /// Where each file's reading stopped, by [`FileId`]: a live reader carries on from
     /// there.
     pub ends: Vec<FileEnd>,
+    /// Files that could not be opened or read for want of file descriptors (`EMFILE`,
+    /// `ENFILE`), in id order: a live reader tries them again once some are free.
+    pub retry: Vec<FileId>,
 }
 
 /// Where the scan stopped reading one file.
@@ -111,6 +116,9 @@ pub struct FileEnd {
     pub run: Run,
     /// The newest timestamp of a usage line in the file.
     pub newest_ms: Option<i64>,
+    /// The file ends inside an unfinished line longer than [`MAX_LINE_BYTES`], this many
+    /// bytes of it passed over (included in `offset`).
+    pub skipping: Option<u64>,
 }
 
 /// How a scan reads.
@@ -127,6 +135,7 @@ struct Worker {
     stats: ScanStats,
     errors: Vec<LineError>,
     ends: Vec<(FileId, FileEnd)>,
+    retry: Vec<FileId>,
     hold_partial_last: bool,
 }
 
@@ -180,6 +189,7 @@ pub fn scan_with(transcripts: Vec<Transcript>, options: ScanOptions) -> Scan {
                         stats: ScanStats::default(),
                         errors: Vec::new(),
                         ends: Vec::new(),
+                        retry: Vec::new(),
                         hold_partial_last: options.hold_partial_last,
                     };
                     let mut buf = Vec::new();
@@ -218,7 +228,9 @@ pub fn scan_with(transcripts: Vec<Transcript>, options: ScanOptions) -> Scan {
         for (id, end) in w.ends {
             out.ends[id as usize] = end;
         }
+        out.retry.append(&mut w.retry);
     }
+    out.retry.sort_unstable();
     out.errors
         .sort_by(|a, b| path_order(&a.path, &b.path).then(a.line.cmp(&b.line)));
     out.errors.truncate(KEPT_ERRORS);
@@ -240,10 +252,13 @@ fn read_file(files: &Files, id: FileId, w: &mut Worker, buf: &mut Vec<u8>) -> (L
             });
         }
     };
-    let file = match File::open(path) {
+    let file = match open_regular(path) {
         Ok(f) => f,
         Err(e) => {
             w.stats.unreadable_files += 1;
+            if out_of_descriptors(e.raw_os_error()) {
+                w.retry.push(id);
+            }
             push_error(&mut w.errors, 0, e.to_string());
             return (ledger, models);
         }
@@ -254,30 +269,50 @@ fn read_file(files: &Files, id: FileId, w: &mut Worker, buf: &mut Vec<u8>) -> (L
         stats,
         errors,
         ends,
+        retry,
         hold_partial_last,
     } = w;
     let mut run = Run::default();
     let mut newest_ms = None;
-    let result = for_each_line(&file, 1, !*hold_partial_last, buf, |line_no, line| {
-        stats.lines += 1;
-        match parse_line(line) {
-            Ok(None) => {}
-            Ok(Some(rec)) => {
-                stats.usage_lines += 1;
-                stats.lenient_lines += u64::from(!rec.canonical);
-                stats.newest_ms = stats.newest_ms.max(Some(rec.ts_ms));
-                newest_ms = newest_ms.max(Some(rec.ts_ms));
-                let model = rec.model.as_deref().map(|m| models.intern(m));
-                let line32 = u32::try_from(line_no).unwrap_or(u32::MAX);
-                let entry = Entry::new(&rec, model, id, line32);
-                run.offer(&mut ledger, rec.key, rec.content_hash, entry, files);
+    let start = Start {
+        line: 1,
+        skipping: None,
+    };
+    let result = read_lines(
+        &file,
+        start,
+        !*hold_partial_last,
+        MAX_LINE_BYTES,
+        buf,
+        |line_no, piece| {
+            stats.lines += 1;
+            let line = match piece {
+                Piece::Line(line) => line,
+                Piece::TooLong(_) => {
+                    stats.long_lines += 1;
+                    push_error(errors, line_no, too_long_message());
+                    return;
+                }
+            };
+            match parse_line(line) {
+                Ok(None) => {}
+                Ok(Some(rec)) => {
+                    stats.usage_lines += 1;
+                    stats.lenient_lines += u64::from(!rec.canonical);
+                    stats.newest_ms = stats.newest_ms.max(Some(rec.ts_ms));
+                    newest_ms = newest_ms.max(Some(rec.ts_ms));
+                    let model = rec.model.as_deref().map(|m| models.intern(m));
+                    let line32 = u32::try_from(line_no).unwrap_or(u32::MAX);
+                    let entry = Entry::new(&rec, model, id, line32);
+                    run.offer(&mut ledger, rec.key, rec.content_hash, entry, files);
+                }
+                Err(problem) => {
+                    stats.bad_lines += 1;
+                    push_error(errors, line_no, problem.to_string());
+                }
             }
-            Err(problem) => {
-                stats.bad_lines += 1;
-                push_error(errors, line_no, problem.to_string());
-            }
-        }
-    });
+        },
+    );
     match result {
         Ok(end) => {
             stats.bytes += end.consumed;
@@ -295,15 +330,24 @@ fn read_file(files: &Files, id: FileId, w: &mut Worker, buf: &mut Vec<u8>) -> (L
                     fingerprint,
                     run,
                     newest_ms,
+                    skipping: end.skipping,
                 },
             ));
         }
         Err(e) => {
             stats.unreadable_files += 1;
+            if out_of_descriptors(e.raw_os_error()) {
+                retry.push(id);
+            }
             push_error(errors, 0, format!("read failed: {e}"));
         }
     }
     (ledger, models)
+}
+
+/// What an outsize line is reported as: `line longer than 64 MiB, skipped`.
+pub fn too_long_message() -> String {
+    format!("line longer than {} MiB, skipped", MAX_LINE_BYTES >> 20)
 }
 
 /// A file's identity: device and inode, which survive a rename and change when a file is
@@ -319,4 +363,46 @@ pub fn file_identity(m: &std::fs::Metadata) -> (u64, u64) {
 #[cfg(not(unix))]
 pub fn file_identity(_: &std::fs::Metadata) -> (u64, u64) {
     (0, 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::roots::{Root, survey};
+
+    #[test]
+    fn an_outsize_line_is_reported_counted_apart_and_passed_over() {
+        let d = std::env::temp_dir().join(format!("redline-scan-huge-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        let projects = d.join("projects");
+        std::fs::create_dir_all(projects.join("-p")).unwrap();
+        let path = projects.join("-p/s.jsonl");
+        let mut text = String::from("{}\n");
+        text.push_str(&"x".repeat(MAX_LINE_BYTES + 10));
+        text.push_str("\nnot json\n");
+        std::fs::write(&path, &text).unwrap();
+        let listing = survey(&[Root {
+            projects,
+            explicit: true,
+        }]);
+        for hold in [false, true] {
+            let s = scan_with(
+                listing.transcripts.clone(),
+                ScanOptions {
+                    threads: Some(1),
+                    hold_partial_last: hold,
+                },
+            );
+            assert_eq!(
+                (s.stats.lines, s.stats.long_lines, s.stats.bad_lines),
+                (3, 1, 1)
+            );
+            assert_eq!(s.stats.bytes, text.len() as u64);
+            assert_eq!(
+                s.errors[0].to_string(),
+                format!("{}:2: line longer than 64 MiB, skipped", path.display())
+            );
+        }
+        let _ = std::fs::remove_dir_all(&d);
+    }
 }

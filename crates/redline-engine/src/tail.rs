@@ -16,7 +16,7 @@ use std::io::{self, Seek, SeekFrom};
 use std::path::Path;
 
 use crate::ledger::FileId;
-use crate::reader::for_each_line;
+use crate::reader::{MAX_LINE_BYTES, Piece, Start, is_not_regular, open_regular, read_lines};
 use crate::scan::{FileEnd, file_identity};
 
 /// Why a file is read again from its start.
@@ -35,6 +35,9 @@ pub enum TailEvent<'a> {
     Restart(Restart),
     /// A complete new line (without its newline), with its 1-based number.
     Line(u64, &'a [u8]),
+    /// A line longer than [`MAX_LINE_BYTES`], with its number and length: passed over
+    /// unread (the caller reports it).
+    TooLong(u64, u64),
 }
 
 /// What one look at a file found.
@@ -48,6 +51,8 @@ pub struct Look {
     pub held: u64,
     /// The file is gone (deleted or moved away).
     pub gone: bool,
+    /// The name is not a regular file (a FIFO, a socket, a device): not opened, not read.
+    pub not_regular: bool,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -57,6 +62,8 @@ struct TailState {
     next_line: u64,
     /// A hash of the file's first `fp_len` bytes as last read; `None` until known.
     fingerprint: Option<(u64, u64)>,
+    /// `offset` is inside an unfinished outsize line, this many bytes of it passed over.
+    skipping: Option<u64>,
 }
 
 /// How many leading bytes fingerprint a file: enough to cover its first line (session
@@ -85,6 +92,7 @@ impl Tailer {
                 offset: end.offset,
                 next_line: end.lines + 1,
                 fingerprint,
+                skipping: end.skipping,
             }),
         );
     }
@@ -123,7 +131,13 @@ impl Tailer {
         path: &Path,
         mut each: impl FnMut(TailEvent<'_>),
     ) -> io::Result<Look> {
-        let mut file = match File::open(path) {
+        // Only a regular file is opened: opening a FIFO would wait for a writer.
+        let not_regular = Look {
+            not_regular: true,
+            ..Look::default()
+        };
+        let opened = open_regular(path);
+        let mut file = match opened {
             Ok(f) => f,
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
                 self.forget(id);
@@ -132,11 +146,15 @@ impl Tailer {
                     ..Look::default()
                 });
             }
+            Err(e) if is_not_regular(&e) => {
+                self.forget(id);
+                return Ok(not_regular);
+            }
             Err(e) => return Err(e),
         };
         let meta = file.metadata()?;
         if !meta.is_file() {
-            return Ok(Look::default());
+            return Ok(not_regular);
         }
         let identity = file_identity(&meta);
         let fresh = TailState {
@@ -144,6 +162,7 @@ impl Tailer {
             offset: 0,
             next_line: 1,
             fingerprint: None,
+            skipping: None,
         };
         if !self.follows(id) {
             self.set(id, Some(fresh));
@@ -154,7 +173,8 @@ impl Tailer {
         let why = if state.identity != identity {
             Some(Restart::Replaced)
         } else if meta.len() < state.offset
-            || !ends_a_line(&file, state.offset)?
+            // Inside an outsize line there is no newline before the offset to check.
+            || (state.skipping.is_none() && !ends_a_line(&file, state.offset)?)
             || state
                 .fingerprint
                 .is_some_and(|(len, hash)| fingerprint(&file, len).ok() != Some(hash))
@@ -176,11 +196,24 @@ impl Tailer {
         }
         file.seek(SeekFrom::Start(state.offset))?;
         let file_for_fp = file.try_clone()?;
-        let end = for_each_line(file, state.next_line, false, &mut self.buf, |n, line| {
-            each(TailEvent::Line(n, line));
-        })?;
+        let start = Start {
+            line: state.next_line,
+            skipping: state.skipping,
+        };
+        let end = read_lines(
+            file,
+            start,
+            false,
+            MAX_LINE_BYTES,
+            &mut self.buf,
+            |n, piece| match piece {
+                Piece::Line(line) => each(TailEvent::Line(n, line)),
+                Piece::TooLong(len) => each(TailEvent::TooLong(n, len)),
+            },
+        )?;
         state.offset += end.consumed;
         state.next_line += end.lines;
+        state.skipping = end.skipping;
         let fp_len = state.offset.min(FINGERPRINT_BYTES);
         if state.fingerprint.is_none_or(|(len, _)| len < fp_len) {
             state.fingerprint = Some((fp_len, fingerprint(&file_for_fp, fp_len)?));
@@ -270,6 +303,7 @@ mod tests {
             .look(id, path, |ev| match ev {
                 TailEvent::Restart(r) => why = Some(r),
                 TailEvent::Line(n, b) => lines.push((n, String::from_utf8_lossy(b).into_owned())),
+                TailEvent::TooLong(n, len) => lines.push((n, format!("<{len} bytes>"))),
             })
             .unwrap();
         (l, lines, why)
@@ -339,11 +373,76 @@ mod tests {
                 fingerprint: Some(fingerprint(&File::open(&p).unwrap(), 8).unwrap()),
                 run: Default::default(),
                 newest_ms: None,
+                skipping: None,
             },
         );
         append(&p, "three\n");
         let (_, lines, why) = look(&mut t, &p);
         assert_eq!(why, None);
         assert_eq!(lines, vec![(3, "three".into())]);
+    }
+
+    /// Runs `f` on a thread of its own and fails if it has not finished within five
+    /// seconds (a blocked `open` never returns: the thread is left behind).
+    fn within_5s<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = tx.send(f());
+        });
+        rx.recv_timeout(std::time::Duration::from_secs(5))
+            .expect("hung: still blocked after 5 s")
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_fifo_or_a_link_to_one_is_not_opened() {
+        let d = dir("fifo");
+        let fifo = d.0.join("f.jsonl");
+        crate::roots::tests::mkfifo(&fifo);
+        let link = d.0.join("l.jsonl");
+        std::os::unix::fs::symlink(&fifo, &link).unwrap();
+        for p in [fifo, link] {
+            let l = within_5s(move || {
+                let mut t = Tailer::default();
+                let l = look(&mut t, &p).0;
+                (l, t.follows(7))
+            });
+            assert_eq!(
+                l,
+                (
+                    Look {
+                        not_regular: true,
+                        ..Look::default()
+                    },
+                    false
+                )
+            );
+        }
+    }
+
+    #[test]
+    fn an_outsize_line_being_written_is_passed_over_once() {
+        let d = dir("huge");
+        let p = d.0.join("s.jsonl");
+        let mut t = Tailer::default();
+        append(&p, "a\n");
+        assert_eq!(look(&mut t, &p).1, vec![(1, "a".into())]);
+        // The line grows past the limit over several looks.
+        let part = "x".repeat(MAX_LINE_BYTES / 2 + 1);
+        for _ in 0..3 {
+            append(&p, &part);
+            let (l, lines, why) = look(&mut t, &p);
+            assert_eq!((lines, why), (vec![], None));
+            assert!(l.held <= MAX_LINE_BYTES as u64);
+        }
+        assert!(t.buf.capacity() <= crate::reader::KEPT_BUFFER_BYTES);
+        append(&p, "\nb\n");
+        let (_, lines, why) = look(&mut t, &p);
+        assert_eq!(why, None, "an outsize line is not a rewrite");
+        assert_eq!(
+            lines,
+            vec![(2, format!("<{} bytes>", part.len() * 3)), (3, "b".into())]
+        );
+        assert!(t.buf.capacity() <= crate::reader::KEPT_BUFFER_BYTES);
     }
 }
