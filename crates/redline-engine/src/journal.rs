@@ -6,12 +6,18 @@
 //! `{"redline":"<kind>","version":1}`, then one record per line as
 //! `<crc32 of the JSON, 8 lowercase hex digits> <JSON>\n`. An append is one write followed
 //! by `sync_data`, so once [`Journal::append`] returns `Ok` the records survive `kill -9`
-//! and power loss. A crash can only leave the last line without its newline; replay drops
-//! that line and cuts the file back before appending. A complete line that fails its
-//! checksum or does not decode is reported as `path:line: message` and skipped, so one
-//! bad line never costs the others. Compaction ([`Journal::rewrite`]) writes a temp file,
-//! syncs it and renames it over the journal. An exclusive advisory lock keeps a second
-//! daemon from writing the same journal; [`Journal::read`] reads without it.
+//! and power loss; an append that fails cuts the file back to its length before the
+//! append (all or nothing), so nothing of a refused batch is replayed later. A crash can
+//! only leave the last line without its newline; replay drops that line and cuts the file
+//! back before appending. A complete line that fails its checksum or does not decode is
+//! damage: it is reported as `path:line: message`, skipped (one bad line never costs the
+//! others) and moved, as it was, to a side file next to the journal
+//! (`<name>.damaged.jsonl`, see [`damaged_path`]) before anything could drop it, so a
+//! flipped byte never deletes data and the user can look at it. [`damage`] says whether
+//! that file holds lines the user has not acknowledged ([`acknowledge`]). Compaction
+//! ([`Journal::rewrite`]) writes a temp file, syncs it and renames it over the journal. An
+//! exclusive advisory lock keeps a second daemon from writing the same journal;
+//! [`Journal::read`] reads without it.
 
 use std::borrow::Borrow;
 use std::ffi::OsString;
@@ -39,6 +45,9 @@ pub struct Journal<R> {
     /// A rename whose directory entry may not be durable yet: the next append syncs the
     /// directory before it reports success.
     dir_dirty: bool,
+    /// Tests: the next append writes this many bytes, then fails as a full disk does.
+    #[cfg(test)]
+    fail_after: Option<usize>,
     _records: PhantomData<fn() -> R>,
 }
 
@@ -93,7 +102,7 @@ impl<R: Serialize + DeserializeOwned> Journal<R> {
         remove_if_there(&tmp_path(path))?;
         let size = file.metadata()?.len();
         let reader = Box::new(BufReader::new(file.try_clone()?));
-        let (mut problems, good_len) = parse::<R>(path, kind, reader, &mut each)?;
+        let (mut problems, good_len, damaged) = parse::<R>(path, kind, reader, &mut each)?;
         let len = match good_len {
             Some(len) => {
                 if len < size {
@@ -115,15 +124,29 @@ impl<R: Serialize + DeserializeOwned> Journal<R> {
                 header.len() as u64
             }
         };
-        let journal = Journal {
+        let mut journal = Journal {
             file,
             path: path.to_owned(),
             kind: kind.to_owned(),
             len,
             torn: false,
             dir_dirty: false,
+            #[cfg(test)]
+            fail_after: None,
             _records: PhantomData,
         };
+        if !damaged.is_empty() {
+            // Kept aside first, then left out of the journal: the line is never in neither.
+            set_aside(path, &damaged)?;
+            journal.drop_lines(&damaged)?;
+            problems.push(format!(
+                "{}: {} damaged {} moved to {} (see `redline doctor`)",
+                path.display(),
+                damaged.len(),
+                if damaged.len() == 1 { "line" } else { "lines" },
+                damaged_path(path).display()
+            ));
+        }
         Ok((journal, problems))
     }
 
@@ -163,7 +186,9 @@ impl<R: Serialize + DeserializeOwned> Journal<R> {
     }
 
     /// Appends all records in one write, then `sync_data`. Only after `Ok` may the caller
-    /// acknowledge them; after an error, none of them count and the caller may retry.
+    /// acknowledge them; after an error none of them is in the file (it is cut back to its
+    /// length before the batch, and synced), so none counts now or at the next replay, and
+    /// the caller may retry.
     pub fn append(&mut self, records: &[R]) -> io::Result<()> {
         if records.is_empty() {
             return Ok(());
@@ -173,23 +198,45 @@ impl<R: Serialize + DeserializeOwned> Journal<R> {
             encode(&mut buf, r)?;
         }
         if self.torn {
-            // Or the next line would be glued onto the torn one and fail its checksum.
-            self.file.set_len(self.len)?;
-            self.torn = false;
+            // A cut that failed before: the file must end at `len` before anything lands.
+            self.cut_back()?;
         }
-        let written = self
-            .file
-            .write_all(&buf)
-            .and_then(|()| self.file.sync_data());
-        if let Err(e) = written {
-            self.torn = true;
-            return Err(e);
-        }
-        self.len += buf.len() as u64;
         if self.dir_dirty {
+            // Before the write: an error after it would refuse records already in the file.
             sync_dir(&self.path)?;
             self.dir_dirty = false;
         }
+        if let Err(e) = self.write_out(&buf) {
+            // Part of the batch may be in the file (a full disk takes what fits): cut it
+            // off now, not at the next append, so a restart in between replays none of it.
+            self.torn = true;
+            let _ = self.cut_back();
+            return Err(e);
+        }
+        self.len += buf.len() as u64;
+        Ok(())
+    }
+
+    /// One write of `buf` at the end, synced.
+    fn write_out(&mut self, buf: &[u8]) -> io::Result<()> {
+        #[cfg(test)]
+        if let Some(n) = self.fail_after.take() {
+            self.file.write_all(&buf[..n.min(buf.len())])?;
+            self.file.sync_data()?;
+            return Err(io::Error::new(
+                io::ErrorKind::StorageFull,
+                "No space left on device (injected)",
+            ));
+        }
+        self.file.write_all(buf)?;
+        self.file.sync_data()
+    }
+
+    /// Cuts the file back to `len`, synced; clears `torn` once done.
+    fn cut_back(&mut self) -> io::Result<()> {
+        self.file.set_len(self.len)?;
+        self.file.sync_data()?;
+        self.torn = false;
         Ok(())
     }
 
@@ -201,33 +248,74 @@ impl<R: Serialize + DeserializeOwned> Journal<R> {
         &mut self,
         records: impl IntoIterator<Item = B>,
     ) -> io::Result<()> {
-        let tmp = tmp_path(&self.path);
-        remove_if_there(&tmp)?;
-        let file = open_options().create_new(true).open(&tmp)?;
-        let mut len = 0;
-        let written = || -> io::Result<()> {
-            let mut out = BufWriter::new(&file);
-            let mut buf = header_line(&self.kind);
+        // The records come from the caller's read, which skips damaged lines: keep those
+        // first, or the rename below would delete them.
+        let damaged = find_damaged::<R>(&self.path, &self.kind)?;
+        set_aside(&self.path, &damaged)?;
+        let kind = self.kind.clone();
+        self.replace_file(|out| {
+            let mut buf = header_line(&kind);
             out.write_all(&buf)?;
-            len = buf.len() as u64;
+            let mut len = buf.len() as u64;
             for r in records {
                 buf.clear();
                 encode(&mut buf, r.borrow())?;
                 out.write_all(&buf)?;
                 len += buf.len() as u64;
             }
+            Ok(len)
+        })
+    }
+
+    /// The journal without the damaged lines (already kept aside), copied as they are.
+    fn drop_lines(&mut self, damaged: &[Damaged]) -> io::Result<()> {
+        let skip: std::collections::HashSet<usize> = damaged.iter().map(|d| d.line).collect();
+        let mut reader = BufReader::new(File::open(&self.path)?);
+        self.replace_file(|out| {
+            let (mut n, mut len, mut line) = (0, 0, Vec::new());
+            loop {
+                line.clear();
+                if reader.read_until(b'\n', &mut line)? == 0 || line.last() != Some(&b'\n') {
+                    return Ok(len);
+                }
+                n += 1;
+                if !skip.contains(&n) {
+                    out.write_all(&line)?;
+                    len += line.len() as u64;
+                }
+            }
+        })
+    }
+
+    /// Writes `<path>.tmp` with `fill` (which returns the bytes it wrote), syncs it, locks
+    /// it, renames it over the journal, syncs the directory and goes on appending to the
+    /// new file. After an error before the rename the journal is as it was.
+    fn replace_file(
+        &mut self,
+        fill: impl FnOnce(&mut BufWriter<&File>) -> io::Result<u64>,
+    ) -> io::Result<()> {
+        let tmp = tmp_path(&self.path);
+        remove_if_there(&tmp)?;
+        let file = open_options().create_new(true).open(&tmp)?;
+        let written = || -> io::Result<u64> {
+            let mut out = BufWriter::new(&file);
+            let len = fill(&mut out)?;
             out.flush()?;
             drop(out);
             file.sync_all()?;
             lock(&file, &tmp)?;
-            fs::rename(&tmp, &self.path)
+            fs::rename(&tmp, &self.path)?;
+            Ok(len)
         };
-        if let Err(e) = written() {
-            let _ = fs::remove_file(&tmp);
-            return Err(e);
-        }
+        let len = match written() {
+            Ok(len) => len,
+            Err(e) => {
+                let _ = fs::remove_file(&tmp);
+                return Err(e);
+            }
+        };
         // The path names the new file now, so switch even if the directory sync fails;
-        // the next append retries that sync before it acknowledges anything.
+        // the next append retries that sync before it writes anything.
         (self.file, self.len, self.torn, self.dir_dirty) = (file, len, false, true);
         sync_dir(&self.path)?;
         self.dir_dirty = false;
@@ -436,26 +524,212 @@ impl<R: DeserializeOwned> Iterator for Records<R> {
     }
 }
 
-/// Replays a journal from `reader` into `each`; returns the problems met and where the
-/// good data ends, or `None` when it has no complete header yet and should be started
-/// afresh.
+/// A complete line that failed its checksum or did not decode, as it was in the file.
+#[derive(Debug)]
+struct Damaged {
+    /// Its line number (the header is line 1).
+    line: usize,
+    /// Its bytes, without the newline.
+    raw: Vec<u8>,
+    /// The `path:line: message` reported for it.
+    why: String,
+}
+
+/// Replays a journal from `reader` into `each`; returns the problems met, where the good
+/// data ends (`None` when it has no complete header yet and should be started afresh),
+/// and the damaged lines.
 fn parse<R: DeserializeOwned>(
     path: &Path,
     kind: &str,
     reader: Box<dyn BufRead>,
     each: &mut dyn FnMut(R),
-) -> io::Result<(Vec<String>, Option<u64>)> {
+) -> io::Result<(Vec<String>, Option<u64>, Vec<Damaged>)> {
     let Some(mut records) = Records::<R>::start(path, kind, reader)? else {
-        return Ok((Vec::new(), None));
+        return Ok((Vec::new(), None, Vec::new()));
     };
     let mut problems = Vec::new();
-    for r in records.by_ref() {
+    let mut damaged = Vec::new();
+    while let Some(r) = records.next() {
         match r {
             Ok(r) => each(r),
-            Err(p) => problems.push(p),
+            Err(p) => {
+                // A torn last line or a read error ends the stream; a line that does
+                // not check out in the middle is damage.
+                if !records.done {
+                    let raw = records.line[..records.line.len() - 1].to_vec();
+                    damaged.push(Damaged {
+                        line: records.line_no,
+                        raw,
+                        why: p.clone(),
+                    });
+                }
+                problems.push(p);
+            }
         }
     }
-    Ok((problems, Some(records.good_len())))
+    Ok((problems, Some(records.good_len()), damaged))
+}
+
+/// The damaged lines of the journal at `path` as it is now.
+fn find_damaged<R: DeserializeOwned>(path: &Path, kind: &str) -> io::Result<Vec<Damaged>> {
+    let file = match File::open(path) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+        other => other?,
+    };
+    let reader = Box::new(BufReader::new(file));
+    Ok(parse::<R>(path, kind, reader, &mut |_| {})?.2)
+}
+
+/// The side file a journal's damaged lines are moved to: `store.jsonl` keeps them in
+/// `store.damaged.jsonl` beside it.
+pub fn damaged_path(path: &Path) -> PathBuf {
+    sibling(path, ".damaged.jsonl")
+}
+
+/// Where the user's acknowledgement of the side file is kept (`store.damaged.ack`): the
+/// side file's size and checksum when it was acknowledged.
+pub fn ack_path(path: &Path) -> PathBuf {
+    sibling(path, ".damaged.ack")
+}
+
+fn sibling(path: &Path, suffix: &str) -> PathBuf {
+    let mut name = path.file_stem().unwrap_or_default().to_owned();
+    name.push(suffix);
+    parent(path).join(name)
+}
+
+/// One line of the side file: where a damaged line came from, why it was set aside, and
+/// the line itself (`text`, or `hex` when it is not UTF-8).
+#[derive(Serialize)]
+struct AsideEntry<'a> {
+    from: String,
+    line: usize,
+    set_aside_at: String,
+    problem: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    text: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    hex: Option<String>,
+}
+
+/// Appends the damaged lines to the side file, synced, before the caller drops them.
+fn set_aside(path: &Path, damaged: &[Damaged]) -> io::Result<()> {
+    if damaged.is_empty() {
+        return Ok(());
+    }
+    let side = damaged_path(path);
+    let at = jiff::Timestamp::now()
+        .round(jiff::Unit::Second)
+        .unwrap_or_default();
+    let mut buf = Vec::new();
+    for d in damaged {
+        let text = std::str::from_utf8(&d.raw).ok();
+        let entry = AsideEntry {
+            from: path.display().to_string(),
+            line: d.line,
+            set_aside_at: at.to_string(),
+            problem: &d.why,
+            text,
+            hex: text
+                .is_none()
+                .then(|| d.raw.iter().map(|b| format!("{b:02x}")).collect()),
+        };
+        serde_json::to_writer(&mut buf, &entry).map_err(io::Error::other)?;
+        buf.push(b'\n');
+    }
+    let created = !side.exists();
+    let mut file = open_options().create(true).open(&side)?;
+    file.write_all(&buf)?;
+    file.sync_data()?;
+    if created {
+        sync_dir(&side)?;
+    }
+    Ok(())
+}
+
+/// What the side file of a journal holds.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Damage {
+    /// The side file.
+    pub side: PathBuf,
+    /// Damaged lines kept in it.
+    pub records: u64,
+    /// Its size.
+    pub bytes: u64,
+    /// Whether the user acknowledged it as it is now (`redline doctor --ack`).
+    pub acknowledged: bool,
+}
+
+#[derive(Serialize, Deserialize, PartialEq)]
+struct Ack {
+    size: u64,
+    crc32: String,
+}
+
+/// The side file of the journal at `path` (see [`damaged_path`]) and whether it was
+/// acknowledged as it is now; `None` when there is none (or it is empty).
+pub fn damage(path: &Path) -> io::Result<Option<Damage>> {
+    let side = damaged_path(path);
+    let bytes = match fs::read(&side) {
+        Err(e) if missing(&e) => return Ok(None),
+        other => other?,
+    };
+    if bytes.is_empty() {
+        return Ok(None);
+    }
+    let now = ack_of(&bytes);
+    let acked = match fs::read(ack_path(path)) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+        other => serde_json::from_slice::<Ack>(&other?).ok(),
+    };
+    Ok(Some(Damage {
+        side,
+        records: bytes.iter().filter(|&&b| b == b'\n').count() as u64,
+        bytes: bytes.len() as u64,
+        acknowledged: acked.is_some_and(|a| a == now),
+    }))
+}
+
+/// No such file (or no such directory where its directory should be).
+fn missing(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::NotFound | io::ErrorKind::NotADirectory
+    )
+}
+
+fn ack_of(bytes: &[u8]) -> Ack {
+    Ack {
+        size: bytes.len() as u64,
+        crc32: format!("{:08x}", crc32fast::hash(bytes)),
+    }
+}
+
+/// Records that the user has seen the side file as it is now: [`damage`] reports it
+/// acknowledged until more damage is added. Returns what was acknowledged (`None`: no
+/// side file, nothing to do).
+pub fn acknowledge(path: &Path) -> io::Result<Option<Damage>> {
+    let side = damaged_path(path);
+    let bytes = match fs::read(&side) {
+        Err(e) if missing(&e) => return Ok(None),
+        other => other?,
+    };
+    if bytes.is_empty() {
+        return Ok(None);
+    }
+    let marker = ack_path(path);
+    let tmp = tmp_path(&marker);
+    let mut text = serde_json::to_vec(&ack_of(&bytes)).map_err(io::Error::other)?;
+    text.push(b'\n');
+    {
+        let mut f = open_options().create(true).truncate(false).open(&tmp)?;
+        f.set_len(0)?;
+        f.write_all(&text)?;
+        f.sync_data()?;
+    }
+    fs::rename(&tmp, &marker)?;
+    sync_dir(&marker)?;
+    damage(path)
 }
 
 fn decode<R: DeserializeOwned>(line: &[u8]) -> Result<R, String> {
@@ -585,33 +859,46 @@ mod tests {
         assert!(replay.problems.is_empty());
     }
 
+    /// Flips one bit in the JSON of record line `line` (the header is line 1).
+    fn flip(path: &Path, line: usize) -> Vec<u8> {
+        let mut bytes = fs::read(path).unwrap();
+        let start = bytes
+            .iter()
+            .enumerate()
+            .filter(|(_, b)| **b == b'\n')
+            .nth(line - 2)
+            .unwrap()
+            .0
+            + 1;
+        let end = start + bytes[start..].iter().position(|&b| b == b'\n').unwrap();
+        let original = bytes[start..end].to_vec();
+        bytes[start + 20] ^= 0x01;
+        fs::write(path, &bytes).unwrap();
+        original
+    }
+
     #[test]
-    fn a_broken_middle_line_is_skipped_alone() {
+    fn a_broken_middle_line_is_skipped_alone_and_set_aside() {
         let (_t, path) = Scratch::new("flipped");
         let (mut j, _) = open(&path);
         j.append(&[rec(1), rec(2), rec(3)]).unwrap();
         drop(j);
-        let mut bytes = fs::read(&path).unwrap();
-        let line3 = bytes
-            .iter()
-            .enumerate()
-            .filter(|(_, b)| **b == b'\n')
-            .nth(1)
-            .unwrap()
-            .0
-            + 1;
-        bytes[line3 + 20] ^= 0x01;
-        fs::write(&path, &bytes).unwrap();
+        flip(&path, 3);
         let replay = open(&path).1;
         assert_eq!(replay.records, [rec(1), rec(3)]);
-        assert_eq!(replay.problems.len(), 1);
+        assert_eq!(replay.problems.len(), 2, "{:?}", replay.problems);
         let expected = format!("{}:3: checksum mismatch", path.display());
         assert!(
             replay.problems[0].starts_with(&expected),
             "{}",
             replay.problems[0]
         );
-        // A good checksum over JSON that is not a record is skipped alone too.
+        assert!(
+            replay.problems[1].contains("1 damaged line moved to"),
+            "{}",
+            replay.problems[1]
+        );
+        // A good checksum over JSON that is not a record is damage too.
         let json = r#"{"other":true}"#;
         append_raw(
             &path,
@@ -619,12 +906,95 @@ mod tests {
         );
         let replay = Journal::<Rec>::read(&path, "otel").unwrap();
         assert_eq!(replay.records, [rec(1), rec(3)]);
-        let expected = format!("{}:5: record does not decode", path.display());
+        let expected = format!("{}:4: record does not decode", path.display());
         assert!(
-            replay.problems[1].starts_with(&expected),
+            replay.problems[0].starts_with(&expected),
             "{}",
-            replay.problems[1]
+            replay.problems[0]
         );
+    }
+
+    #[test]
+    fn a_damaged_record_is_moved_to_the_side_file_not_lost() {
+        let (_t, path) = Scratch::new("side");
+        let (mut j, _) = open(&path);
+        j.append(&[rec(1), rec(2), rec(3)]).unwrap();
+        drop(j);
+        let original = flip(&path, 3);
+        let (mut j, replay) = open(&path);
+        assert_eq!(replay.records, [rec(1), rec(3)]);
+        // Out of the journal, into the side file, as it was, with where it came from.
+        let side = damaged_path(&path);
+        assert_eq!(side, path.parent().unwrap().join("otel.damaged.jsonl"));
+        let kept = fs::read_to_string(&side).unwrap();
+        let entry: serde_json::Value = serde_json::from_str(kept.trim_end()).unwrap();
+        assert_eq!(entry["from"], path.display().to_string());
+        assert_eq!(entry["line"], 3);
+        let mut flipped = original.clone();
+        flipped[20] ^= 0x01;
+        let text = entry["text"].as_str().unwrap();
+        assert_eq!(text.as_bytes(), flipped, "the line as it was found");
+        assert!(
+            entry["problem"]
+                .as_str()
+                .unwrap()
+                .contains("checksum mismatch")
+        );
+        let no_damage = Journal::<Rec>::read(&path, "otel").unwrap();
+        assert!(no_damage.problems.is_empty(), "{:?}", no_damage.problems);
+        // A later compaction keeps what it is given and the side file keeps the rest.
+        j.rewrite(&[rec(3)]).unwrap();
+        assert_eq!(fs::read_to_string(&side).unwrap(), kept);
+        // Damage found by a compaction (the file changed under the daemon) is kept too.
+        j.append(&[rec(4), rec(5)]).unwrap();
+        flip(&path, 3);
+        j.rewrite(&[rec(3)]).unwrap();
+        let kept = fs::read_to_string(&side).unwrap();
+        assert_eq!(kept.lines().count(), 2, "{kept}");
+        let d = damage(&path).unwrap().unwrap();
+        assert_eq!((d.records, d.acknowledged), (2, false));
+        assert_eq!(d.bytes, kept.len() as u64);
+        // Acknowledged as it is; more damage needs another acknowledgement.
+        assert!(acknowledge(&path).unwrap().unwrap().acknowledged);
+        assert!(damage(&path).unwrap().unwrap().acknowledged);
+        j.append(&[rec(6)]).unwrap();
+        flip(&path, 3);
+        drop(j);
+        drop(open(&path));
+        let d = damage(&path).unwrap().unwrap();
+        assert_eq!((d.records, d.acknowledged), (3, false));
+        let (_t2, clean) = Scratch::new("side-clean");
+        drop(open(&clean));
+        assert_eq!(damage(&clean).unwrap(), None);
+        assert_eq!(acknowledge(&clean).unwrap(), None);
+    }
+
+    #[test]
+    fn a_failed_append_leaves_the_file_as_it_was() {
+        let (_t, path) = Scratch::new("full");
+        let (mut j, _) = open(&path);
+        j.append(&[rec(1)]).unwrap();
+        let before = fs::read(&path).unwrap();
+        // A full disk takes part of the batch: two records and a half.
+        let batch: Vec<Rec> = (10..300).map(rec).collect();
+        j.fail_after = Some(130);
+        let err = j.append(&batch).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::StorageFull);
+        assert_eq!(
+            fs::read(&path).unwrap(),
+            before,
+            "nothing of the batch stays"
+        );
+        assert_eq!(j.len_bytes(), before.len() as u64);
+        // A restart now replays none of it (the daemon answered 503 for all of it).
+        drop(j);
+        let (mut j, replay) = open(&path);
+        assert_eq!(replay.records, [rec(1)]);
+        assert!(replay.problems.is_empty(), "{:?}", replay.problems);
+        // And the retry lands whole.
+        j.append(&batch[..2]).unwrap();
+        drop(j);
+        assert_eq!(open(&path).1.records, [rec(1), rec(10), rec(11)]);
     }
 
     #[test]

@@ -41,6 +41,10 @@ pub enum Refusal {
     /// The sink cannot take anything just now; the exporter may retry.
     /// Answered UNAVAILABLE (14) with this text.
     Unavailable(String),
+    /// The sink is full: the exporter should retry after this many seconds. Answered
+    /// RESOURCE_EXHAUSTED (8) with a `google.rpc.RetryInfo` of that delay in
+    /// `grpc-status-details-bin`, which is what makes OTLP exporters retry that code.
+    Busy(String, u64),
 }
 
 /// Takes one decompressed protobuf message (`ExportMetricsServiceRequest` or
@@ -65,6 +69,7 @@ const ACCEPT_ENCODING: &str = "gzip";
 
 const GRPC_STATUS: HeaderName = HeaderName::from_static("grpc-status");
 const GRPC_MESSAGE: HeaderName = HeaderName::from_static("grpc-message");
+const GRPC_STATUS_DETAILS: HeaderName = HeaderName::from_static("grpc-status-details-bin");
 const GRPC_ENCODING: HeaderName = HeaderName::from_static("grpc-encoding");
 const GRPC_ACCEPT_ENCODING: HeaderName = HeaderName::from_static("grpc-accept-encoding");
 
@@ -126,6 +131,8 @@ enum Code {
 struct Status {
     code: Code,
     message: String,
+    /// Seconds to wait before a retry, sent as `google.rpc.RetryInfo`.
+    retry_after_s: Option<u64>,
 }
 
 impl Status {
@@ -133,6 +140,7 @@ impl Status {
         Status {
             code,
             message: message.into(),
+            retry_after_s: None,
         }
     }
 }
@@ -142,6 +150,10 @@ impl From<Refusal> for Status {
         match r {
             Refusal::Invalid(m) => Status::new(Code::InvalidArgument, m),
             Refusal::Unavailable(m) => Status::new(Code::Unavailable, m),
+            Refusal::Busy(m, retry_after_s) => Status {
+                retry_after_s: Some(retry_after_s),
+                ..Status::new(Code::ResourceExhausted, m)
+            },
         }
     }
 }
@@ -151,8 +163,62 @@ impl IntoResponse for Status {
         let mut headers = grpc_headers();
         headers.insert(GRPC_STATUS, HeaderValue::from(self.code as u16));
         headers.insert(GRPC_MESSAGE, percent_encode(&self.message));
+        if let Some(s) = self.retry_after_s {
+            let details = base64(&status_details(self.code, &self.message, s));
+            headers.insert(
+                GRPC_STATUS_DETAILS,
+                HeaderValue::try_from(details).expect("base64 is a valid header value"),
+            );
+        }
         (headers, Body::empty()).into_response()
     }
+}
+
+/// A `google.rpc.Status` carrying one `google.rpc.RetryInfo` of `retry_after_s`.
+fn status_details(code: Code, message: &str, retry_after_s: u64) -> Vec<u8> {
+    use prost::encoding::{WireType, bytes, encode_key, encode_varint, int32, int64, string};
+    let mut duration = Vec::new();
+    int64::encode(
+        1,
+        &(i64::try_from(retry_after_s).unwrap_or(i64::MAX)),
+        &mut duration,
+    );
+    let mut retry_info = Vec::new();
+    encode_key(1, WireType::LengthDelimited, &mut retry_info);
+    encode_varint(duration.len() as u64, &mut retry_info);
+    retry_info.extend_from_slice(&duration);
+    let mut any = Vec::new();
+    string::encode(
+        1,
+        &"type.googleapis.com/google.rpc.RetryInfo".to_owned(),
+        &mut any,
+    );
+    bytes::encode(2, &retry_info, &mut any);
+    let mut status = Vec::new();
+    int32::encode(1, &(code as i32), &mut status);
+    string::encode(2, &message.to_owned(), &mut status);
+    bytes::encode(3, &any, &mut status);
+    status
+}
+
+/// Standard base64 with padding, as `-bin` metadata is sent.
+fn base64(data: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
+    for chunk in data.chunks(3) {
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |n, (i, &b)| n | u32::from(b) << (16 - 8 * i));
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(char::from(ALPHABET[(n >> (18 - 6 * i) & 63) as usize]));
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
 }
 
 /// The headers every gRPC answer starts with.
@@ -896,6 +962,21 @@ mod tests {
         assert_eq!(r.grpc_message(), "bad point: 100%25 %C3%BC");
         server.stop().await;
 
+        let (sink, _) = recording(|| Err(Refusal::Busy("full".into(), 1)));
+        let server = start(sink, None).await;
+        let r = server.call(METRICS_EXPORT, &[GRPC], body.clone()).await;
+        server.stop().await;
+        r.assert_failed(Code::ResourceExhausted);
+        let details = r.headers["grpc-status-details-bin"].to_str().unwrap();
+        let expected = base64(&status_details(Code::ResourceExhausted, "full", 1));
+        assert_eq!(details, expected);
+        assert!(
+            String::from_utf8_lossy(&status_details(Code::ResourceExhausted, "full", 1))
+                .contains("google.rpc.RetryInfo")
+        );
+        assert_eq!(base64(b"Ma"), "TWE=");
+        assert_eq!(base64(b"Man"), "TWFu");
+        assert_eq!(base64(b"M"), "TQ==");
         let (sink, _) = recording(|| Err(Refusal::Unavailable("busy".into())));
         let server = start(sink, None).await;
         let r = server.call(LOGS_EXPORT, &[GRPC], body).await;

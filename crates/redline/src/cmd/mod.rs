@@ -1,5 +1,6 @@
 //! One module per subcommand.
 
+pub mod ack;
 pub mod cluster;
 pub mod demo;
 pub mod doctor;
