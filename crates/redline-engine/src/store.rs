@@ -121,16 +121,29 @@ pub struct Rollup {
     /// US dollars, as priced when written.
     #[serde(rename = "usd")]
     pub cost_usd: f64,
+    /// The projects directory the transcripts were read from, as its canonical path (see
+    /// [`crate::archive::Scope`]). `None` in rollups written before roots were recorded:
+    /// see [`crate::archive::Kept`] for whose those are.
+    #[serde(rename = "rt", default, skip_serializing_if = "Option::is_none")]
+    pub root: Option<String>,
+    /// The machine that read them (its host name); `None` in rollups written before.
+    #[serde(rename = "hn", default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
 }
 
 /// The rollups of the store at `path` whose keys (see [`crate::archive::rollup_key`]) are
-/// among `keys`, one per key (the larger figures), read a line at a time. A missing store
-/// has none.
-pub fn rollups_in(path: &Path, keys: &HashSet<u64>) -> io::Result<Vec<Rollup>> {
+/// among `keys` and that `owned` takes (see [`crate::archive::Kept::owns`]), one per key
+/// (the larger figures), read a line at a time. A missing store has none.
+pub fn rollups_in(
+    path: &Path,
+    keys: &HashSet<u64>,
+    owned: &dyn Fn(&Rollup) -> bool,
+) -> io::Result<Vec<Rollup>> {
     let mut kept = Vec::new();
     Journal::<Record>::read_with(path, KIND, |r| {
         if let Record::Rollup(x) = r
             && keys.contains(&crate::archive::rollup_key(&x))
+            && owned(&x)
         {
             kept.push(x);
         }
@@ -142,8 +155,9 @@ pub fn rollups_in(path: &Path, keys: &HashSet<u64>) -> io::Result<Vec<Rollup>> {
 pub const RAW_FOR_MS: i64 = 24 * 3600 * 1000;
 
 /// Rewrites the store: usage deltas older than [`RAW_FOR_MS`] folded into one record per
-/// host, session, model and minute; the last rollup of each key (a later rollup of a key
-/// holds at least what an earlier one did); the last position of each cumulative series.
+/// host, session, model and minute; the last rollup of each key from each root and host
+/// (see [`crate::archive::rollup_identity`]: a later rollup of one holds at least what an
+/// earlier one did); the last position of each cumulative series.
 /// Replaying the result gives the same totals as replaying what it replaces. Two
 /// streaming passes over the file, so a store of any size is compacted in the memory of
 /// a hash per rollup key.
@@ -171,7 +185,8 @@ impl Compaction {
     pub fn note(&mut self, r: &Record) {
         match r {
             Record::Rollup(x) => {
-                self.last.insert(crate::archive::rollup_key(x), self.seen);
+                self.last
+                    .insert(crate::archive::rollup_identity(x), self.seen);
             }
             other => self.small.push(other.clone()),
         }
@@ -195,9 +210,9 @@ impl Compaction {
     }
 
     /// Pass two: whether the rollup that was record number `ordinal` (counting every
-    /// record, as pass one did) is the last of its key.
+    /// record, as pass one did) is the last of its key from its root and host.
     fn keeps_rollup(&self, ordinal: u32, r: &Rollup) -> bool {
-        self.last.get(&crate::archive::rollup_key(r)) == Some(&ordinal)
+        self.last.get(&crate::archive::rollup_identity(r)) == Some(&ordinal)
     }
 }
 
@@ -268,13 +283,17 @@ mod tests {
             tokens: [tokens, 0, 0, 0],
             cache_write_1h: 0,
             cost_usd: 0.1,
+            root: None,
+            host: None,
         })
     }
 
     /// Appends `records` to a new journal, compacts it, and reads it back, twice.
     fn compacted(records: &[Record], now: i64) -> (Vec<Record>, Vec<Record>) {
+        static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let dir =
-            std::env::temp_dir().join(format!("redline-store-compact-{}", std::process::id()));
+            std::env::temp_dir().join(format!("redline-store-compact-{}-{n}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         let path = dir.join(FILE);
         let (mut journal, _) = Journal::<Record>::open(&path, KIND).unwrap();
@@ -340,5 +359,60 @@ mod tests {
         assert_eq!(serde_json::from_str::<Record>(&text).unwrap(), r);
         let bad = serde_json::from_str::<Record>(r#"{"t":"x"}"#);
         assert!(bad.is_err());
+    }
+
+    #[test]
+    fn rollups_name_their_root_and_host_and_older_ones_still_read() {
+        // As written before roots were recorded: no `rt`, no `hn`.
+        let old = r#"{"t":"r","hr":3600000,"p":"p","s":"s","m":"m","n":1,"f":3600001,"k":[12,0,0,0],"h1":0,"usd":0.1}"#;
+        let Record::Rollup(r) = serde_json::from_str::<Record>(old).unwrap() else {
+            panic!("a rollup");
+        };
+        assert_eq!((r.root.as_deref(), r.host.as_deref()), (None, None));
+        assert_eq!(
+            serde_json::to_string(&Record::Rollup(r.clone())).unwrap(),
+            old
+        );
+        let named = Rollup {
+            root: Some("/home/me/.claude/projects".into()),
+            host: Some("desk".into()),
+            ..r
+        };
+        let text = serde_json::to_string(&Record::Rollup(named.clone())).unwrap();
+        assert!(
+            text.ends_with(r#""usd":0.1,"rt":"/home/me/.claude/projects","hn":"desk"}"#),
+            "{text}"
+        );
+        assert_eq!(
+            serde_json::from_str::<Record>(&text).unwrap(),
+            Record::Rollup(named)
+        );
+    }
+
+    #[test]
+    fn compaction_keeps_each_roots_rollup_of_a_key() {
+        let with_root = |root: Option<&str>, tokens: u64| {
+            let Record::Rollup(mut r) = rollup(tokens) else {
+                unreachable!()
+            };
+            r.root = root.map(str::to_owned);
+            r.host = root.map(|_| "desk".to_owned());
+            Record::Rollup(r)
+        };
+        let records = vec![
+            with_root(None, 50),
+            with_root(Some("/a"), 10),
+            with_root(Some("/b"), 20),
+            with_root(Some("/a"), 12),
+        ];
+        let (out, _) = compacted(&records, RAW_FOR_MS);
+        assert_eq!(
+            out,
+            [
+                with_root(None, 50),
+                with_root(Some("/b"), 20),
+                with_root(Some("/a"), 12)
+            ]
+        );
     }
 }

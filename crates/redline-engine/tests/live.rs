@@ -550,6 +550,72 @@ fn a_file_read_again_from_its_start_counts_nothing_twice() {
 }
 
 #[test]
+fn a_file_deleted_and_written_anew_counts_its_unkeyed_lines_once() {
+    // Its reader forgets a file that is gone and meets the new one as a new file: no
+    // restart is said, the line numbers start over.
+    let mut s = Scenario::new();
+    let f = s.file("p/session-a.jsonl");
+    let keyed = r("2026-11-23T12:00:00Z", "k", [1_000, 0, 0, 0]).line();
+    let unkeyed = keyed.replace("\"id\":\"msg_k\",", "").replace("1000", "7");
+    let lines = [&keyed, &unkeyed, &unkeyed];
+    for (n, l) in lines.iter().enumerate() {
+        s.live.ingest(f, n as u64 + 1, l.as_bytes()).unwrap();
+    }
+    let before = s.at("2026-11-23T12:00:30Z").tach.tokens_per_min;
+    assert_eq!(before, 1_014.0);
+    for _ in 0..5 {
+        for (n, l) in lines.iter().enumerate() {
+            s.live.ingest(f, n as u64 + 1, l.as_bytes()).unwrap();
+        }
+    }
+    assert_eq!(s.at("2026-11-23T12:00:30Z").tach.tokens_per_min, before);
+    assert_eq!(s.live.stats().responses, 3);
+    // A line the new file adds still counts.
+    s.live.ingest(f, 4, unkeyed.as_bytes()).unwrap();
+    assert_eq!(
+        s.at("2026-11-23T12:00:30Z").tach.tokens_per_min,
+        before + 7.0
+    );
+}
+
+#[test]
+fn a_kept_hour_whose_transcript_comes_back_counts_once() {
+    // The daemon kept an hour of session-a, then the transcript was deleted: at start it
+    // restores the hour from the store. Then the transcript comes back (a restore from a
+    // backup): its responses are the kept ones, not more.
+    let mut s = Scenario::new();
+    let keyed = r("2026-11-23T12:00:00Z", "k", [1_000, 0, 0, 0]).line();
+    let unkeyed = keyed.replace("\"id\":\"msg_k\",", "").replace("1000", "7");
+    let kept = redline_engine::store::Rollup {
+        hour_ms: t("2026-11-23T12:00:00Z"),
+        project: "p".into(),
+        session: "session-a".into(),
+        model: Some("claude-sonnet-4-5".into()),
+        responses: 2,
+        first_ms: t("2026-11-23T12:00:00Z"),
+        tokens: [1_007, 0, 0, 0],
+        cache_write_1h: 0,
+        cost_usd: 0.003021,
+        root: None,
+        host: None,
+    };
+    let done = s.live.restore_rollups(&[kept]);
+    assert_eq!((done.entries, done.sessions_gone), (1, 1));
+    let at = "2026-11-23T12:00:30Z";
+    assert_eq!(s.at(at).window_5h_tokens, Some(1_007));
+    let cost = s.at(at).cost.today_usd;
+    let f = s.file("p/session-a.jsonl");
+    for (n, l) in [&keyed, &unkeyed].iter().enumerate() {
+        s.live.ingest(f, n as u64 + 1, l.as_bytes()).unwrap();
+    }
+    assert_eq!(s.at(at).window_5h_tokens, Some(1_007));
+    assert!((s.at(at).cost.today_usd - cost).abs() < 1e-9);
+    // What the transcript holds beyond the kept hour counts.
+    s.live.ingest(f, 3, unkeyed.as_bytes()).unwrap();
+    assert_eq!(s.at(at).window_5h_tokens, Some(1_014));
+}
+
+#[test]
 fn a_broken_line_is_an_error_and_loses_nothing() {
     let mut s = Scenario::new();
     s.respond(r("2026-11-23T12:00:00Z", "a", [1_000, 0, 0, 0]));

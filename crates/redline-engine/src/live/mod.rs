@@ -163,6 +163,8 @@ pub struct LiveStats {
     pub lines: u64,
     /// Lines that could not be read.
     pub bad_lines: u64,
+    /// Lines longer than [`crate::reader::MAX_LINE_BYTES`], passed over unread.
+    pub long_lines: u64,
     /// Responses counted (distinct).
     pub responses: u64,
     /// Copies folded into a response already counted.
@@ -201,6 +203,9 @@ pub struct Live {
     /// Per file (by id): the run of response lines its reading stands in (whose content
     /// counts).
     runs: Vec<Run>,
+    /// Per file (by id): the number of the last line read from it, so that a reading that
+    /// starts over is known as one even when nobody said so (see [`Live::ingest`]).
+    lines_read: Vec<u64>,
     counters: BTreeMap<String, ModelCounters>,
     stats: LiveStats,
     /// The newest usage line's time.
@@ -223,6 +228,11 @@ pub struct Live {
     /// since they were stored: all that [`Live::plan_rollups`] found, then each one a line
     /// moves.
     rollups_due: HashSet<u64>,
+    /// Whose the rollups are: the roots read, on this host (see [`Live::set_scope`]).
+    scope: Option<crate::archive::Scope>,
+    /// Restored hours by rollup key, kept at what the store holds beyond the transcripts
+    /// (see [`Live::restore_rollups`]).
+    restored: HashMap<u64, rollups::Restoring>,
 }
 
 impl Live {
@@ -249,6 +259,7 @@ impl Live {
             })
             .collect();
         let runs = ends.iter().map(|end| end.run).collect();
+        let lines_read = ends.iter().map(|end| end.lines).collect();
         let mut live = Live {
             files,
             paths,
@@ -267,10 +278,12 @@ impl Live {
             session_prompt_max: HashMap::new(),
             reread_skip: HashMap::new(),
             runs,
+            lines_read,
             counters: BTreeMap::new(),
             stats: LiveStats {
                 lines: stats.lines,
                 bad_lines: stats.bad_lines,
+                long_lines: stats.long_lines,
                 responses: 0,
                 duplicates: 0,
             },
@@ -283,6 +296,8 @@ impl Live {
             transcript_sessions: HashSet::new(),
             external: ExternalState::default(),
             rollups_due: HashSet::new(),
+            scope: None,
+            restored: HashMap::new(),
         };
         for i in 0..live.files.len() {
             let id = FileId::try_from(i).unwrap_or(FileId::MAX);
@@ -364,11 +379,28 @@ impl Live {
         if let Some(run) = self.runs.get_mut(file as usize) {
             *run = Run::default();
         }
+        if let Some(n) = self.lines_read.get_mut(file as usize) {
+            *n = 0;
+        }
     }
 
     /// Reads one line of `file` as it arrives: its usage into the ledger, and what it says
     /// of its session's turn. `Ok(true)` when it changed what is counted.
+    ///
+    /// A line numbered at or before the last one read from `file` means the file is read
+    /// again from its start without a [`Live::restart_file`]: it was deleted and written
+    /// anew (its reader forgot it when it went, and meets the new one as a new file). It
+    /// is taken as a restart, so the lines without `message.id` already counted from it
+    /// are not counted again.
     pub fn ingest(&mut self, file: FileId, line_no: u64, line: &[u8]) -> Result<bool, LineProblem> {
+        let at = file as usize;
+        if self.lines_read.len() <= at {
+            self.lines_read.resize(at + 1, 0);
+        }
+        if line_no <= self.lines_read[at] {
+            self.restart_file(file);
+        }
+        self.lines_read[at] = line_no;
         self.stats.lines += 1;
         let rec = match parse_line(line) {
             Ok(Some(rec)) => rec,
@@ -425,12 +457,19 @@ impl Live {
         self.count_since_start(&e, old.as_ref());
         self.place_recent(slot, e.ts_ms, old.as_ref().map(|o| o.ts_ms));
         self.note_main_chain(&e, slot);
+        self.settle_restored(&e, old.as_ref());
         self.note_rollup(&e);
         if let Some(o) = &old {
             self.note_rollup(o);
         }
         self.claude.wrote = true;
         Ok(true)
+    }
+
+    /// Counts a line too long to read (see [`crate::reader::MAX_LINE_BYTES`]).
+    pub fn note_long_line(&mut self) {
+        self.stats.lines += 1;
+        self.stats.long_lines += 1;
     }
 
     /// Sets the transcript source's health (the follower knows when a root or watch fails).

@@ -1,7 +1,6 @@
 //! `redline report daily|weekly|monthly|session|blocks`: ccusage's Claude reports, from
 //! the same transcripts, as JSON in ccusage's shapes or as a table.
 
-use std::collections::HashMap;
 use std::io::{self, Write};
 use std::path::Path;
 
@@ -14,9 +13,9 @@ use redline_engine::archive;
 use redline_engine::blocks::{self, Block};
 use redline_engine::journal::Journal;
 use redline_engine::live::Budget;
-use redline_engine::prices::{CostMode, PriceTable, price_entry, strip_date};
+use redline_engine::prices::{PriceTable, price_entry, strip_date};
 use redline_engine::report::{self, BlockFilter, Kind, ModelNames, Order, Report, ReportOptions};
-use redline_engine::roots::{RootEnv, list_transcripts, resolve_roots};
+use redline_engine::roots::{RootEnv, resolve_roots, survey};
 use redline_engine::scan::{Scan, scan};
 use redline_engine::store::{self, Record, Rollup};
 
@@ -41,7 +40,12 @@ pub fn run(
         bail!("--since {since} is after --until {until}: no day can be in both");
     }
     let roots = resolve_roots(env);
-    let mut transcripts = list_transcripts(&roots).context("cannot list transcripts")?;
+    // A directory that cannot be read is named, and the rest counted.
+    let listing = survey(&roots);
+    for skipped in &listing.skipped {
+        eprintln!("redline: warning: {skipped}");
+    }
+    let mut transcripts = listing.transcripts;
     if let Some(p) = &args.project {
         let before = transcripts.len();
         let mut names: Vec<String> = transcripts.iter().map(|t| t.project.clone()).collect();
@@ -69,7 +73,11 @@ pub fn run(
 
     let prices = PriceTable::bundled_with(cfg.prices.as_deref())?;
     if !args.transcripts_only {
-        keep_history(&mut scan, &cfg.state_dir, &prices, cfg.cost_mode, args)?;
+        let scope = archive::Scope::new(
+            &config::host_name().unwrap_or_else(|| "localhost".into()),
+            roots.iter().map(|r| r.projects.as_path()),
+        );
+        keep_history(&mut scan, scope, &cfg, &prices, args)?;
     }
     let opts = ReportOptions {
         tz: cfg.settings.tz.clone(),
@@ -205,58 +213,93 @@ fn unknown_project(wanted: &str, names: &[String]) -> String {
     )
 }
 
-/// Broken lines by place (a few, then a count), and lines read beyond ccusage's format.
 /// Adds the hours the daemon's store kept of transcripts deleted since (see
-/// [`redline_engine::archive`]). No store, nothing added; a store that cannot be read is
-/// an error rather than a report that silently lacks history. The store is read a line
-/// at a time: once for each key's tokens, again for the keys the transcripts lack.
+/// [`redline_engine::archive`]): only the rollups of the roots read here, on this host
+/// (`scope`), and says so on stderr in one line when it added any. No store, nothing
+/// added; a store that cannot be read is an error rather than a report that silently
+/// lacks history. The store is read a line at a time: once for each key's tokens, again
+/// for the keys the transcripts lack.
 fn keep_history(
     scan: &mut Scan,
-    dir: &Path,
+    scope: archive::Scope,
+    cfg: &Config,
     prices: &PriceTable,
-    mode: CostMode,
     args: &ReportArgs,
 ) -> Result<()> {
-    let path = dir.join(store::FILE);
+    let path = cfg.state_dir.join(store::FILE);
     let context = || format!("cannot read the kept history in {}", path.display());
     let wanted = |r: &Rollup| args.project.as_ref().is_none_or(|p| &r.project == p);
-    let mut stored = HashMap::new();
+    let mut kept = archive::Kept::new(scope);
     let problems = Journal::<Record>::read_with(&path, store::KIND, |r| {
         if let Record::Rollup(x) = &r
             && wanted(x)
         {
-            archive::note_stored(&mut stored, x);
+            kept.note(x);
         }
     })
     .with_context(context)?;
     for p in problems.iter().take(SHOWN_ERRORS) {
         eprintln!("redline: warning: {p}");
     }
+    let stored = kept.stored();
     if stored.is_empty() {
-        // Nothing kept (no store, or no rollups yet): nothing to add back.
+        // Nothing kept for these roots (no store, or no rollups yet): nothing to add back.
         return Ok(());
     }
     let present = archive::present(&scan.ledger, &scan.files, &scan.models, &|_| true);
-    let deficit = archive::deficit(&stored, &present);
+    let deficit = archive::deficit(stored, &present);
     if deficit.is_empty() {
         return Ok(());
     }
-    // Only keys of wanted rollups are in the deficit: the second pass needs no filter.
-    let kept = store::rollups_in(&path, &deficit).with_context(context)?;
-    archive::restore(
+    // Only keys of wanted rollups are in the deficit: the second pass needs no filter
+    // beyond whose they are.
+    let rollups = store::rollups_in(&path, &deficit, &|r| kept.owns(r)).with_context(context)?;
+    let mode = cfg.cost_mode;
+    let (slots, done) = archive::restore(
         &mut scan.ledger,
         &mut scan.files,
         &mut scan.models,
-        &kept,
+        &rollups,
         &|_| true,
         &|e, models| {
             let price = e.model().and_then(|m| prices.lookup(models.name(m)));
             price_entry(mode, price, e).usd()
         },
     );
+    if !slots.is_empty() {
+        let tz = &cfg.settings.tz;
+        let mut days = std::collections::HashSet::new();
+        let mut sessions = std::collections::HashSet::new();
+        for &slot in &slots {
+            let e = scan.ledger.get(slot);
+            let f = scan.files.get(e.file);
+            sessions.insert((f.project.as_str(), f.session.as_str()));
+            days.insert(
+                tz.to_datetime(redline_engine::timestamp::instant(e.ts_ms))
+                    .date(),
+            );
+        }
+        eprintln!(
+            "{}",
+            added_line(days.len(), sessions.len(), done.sessions_gone, &path)
+        );
+    }
     Ok(())
 }
 
+/// The line a report prints when it added kept history.
+fn added_line(days: usize, sessions: usize, gone: usize, store: &Path) -> String {
+    let n = |k: usize, one: &str, many: &str| format!("{k} {}", if k == 1 { one } else { many });
+    format!(
+        "redline: kept history: added {} of {} ({} no longer on disk) from {}; --transcripts-only leaves it out",
+        n(days, "day", "days"),
+        n(sessions, "session", "sessions"),
+        gone,
+        store.display()
+    )
+}
+
+/// Broken lines by place (a few, then a count), and lines read beyond ccusage's format.
 fn warn_about_input(scan: &Scan) {
     let s = &scan.stats;
     for e in scan.errors.iter().take(SHOWN_ERRORS) {
