@@ -41,19 +41,23 @@ pub struct DaemonArgs {
     /// state directory when serving beyond loopback].
     #[arg(long, env = "REDLINE_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
+    /// More names (or addresses) the web page, /api/* and the POSTs answer to, beside
+    /// this machine's own: a DNS name of yours, a reverse proxy's name [default: none].
+    #[arg(long, env = "REDLINE_ALLOWED_HOSTS", value_name = "HOST,HOST")]
+    pub allowed_hosts: Option<String>,
     /// Tokens per minute where the tach's red zone starts [default: 20000].
     #[arg(long, env = "REDLINE_TACH_REDLINE", value_name = "TOKENS")]
-    pub tach_redline: Option<u64>,
+    pub tach_redline: Option<String>,
     /// Seconds of trailing window for the tach [default: 60].
     #[arg(long, env = "REDLINE_TACH_WINDOW", value_name = "SECONDS")]
-    pub tach_window: Option<u64>,
+    pub tach_window: Option<String>,
     /// Tokens in a full 5-hour block: a number, or `max` (the largest completed block)
     /// [default: max].
     #[arg(long, env = "REDLINE_BLOCK_BUDGET", value_name = "TOKENS|max")]
     pub block_budget: Option<String>,
     /// Dollars at the cost gauge's full scale [default: 50].
     #[arg(long, env = "REDLINE_COST_FULL_SCALE", value_name = "USD")]
-    pub cost_full_scale: Option<f64>,
+    pub cost_full_scale: Option<String>,
     /// Time zone for "today" (IANA name or UTC) [default: the system's].
     #[arg(long, env = "REDLINE_TIMEZONE", value_name = "TZ")]
     pub timezone: Option<String>,
@@ -66,7 +70,7 @@ pub struct DaemonArgs {
     pub prices: Option<PathBuf>,
     /// Seconds an API error keeps the STALL lamp blinking [default: 300].
     #[arg(long, env = "REDLINE_API_ERROR_WINDOW", value_name = "SECONDS")]
-    pub api_error_window: Option<u64>,
+    pub api_error_window: Option<String>,
     /// The dials on the four needles, left to right: four of fuel, tach, temp, boost,
     /// cost, context, weekly [default: fuel,tach,temp,boost].
     #[arg(long, env = "REDLINE_NEEDLES", value_name = "D,D,D,D")]
@@ -74,11 +78,11 @@ pub struct DaemonArgs {
     /// Seconds a session may wait for the model, mid-turn, before STALL lights
     /// [default: 180].
     #[arg(long, env = "REDLINE_STALL_AFTER", value_name = "SECONDS")]
-    pub stall_after: Option<u64>,
+    pub stall_after: Option<String>,
     /// Seconds after the newest event at which the thinking ratio, cache hit rate,
     /// context and model are no longer shown [default: 18000].
     #[arg(long, env = "REDLINE_STALE_AFTER", value_name = "SECONDS")]
-    pub stale_after: Option<u64>,
+    pub stale_after: Option<String>,
     /// Directory for the daemon's own state (its generated token)
     /// [default: $XDG_STATE_HOME/redline].
     #[arg(long, env = "REDLINE_STATE_DIR", value_name = "DIR")]
@@ -110,6 +114,7 @@ struct FileConfig {
     zones: FileZones,
     listen: Option<String>,
     token: Option<String>,
+    allowed_hosts: Option<Vec<String>>,
     tach_redline: Option<u64>,
     tach_window: Option<u64>,
     block_budget: Option<toml::Value>,
@@ -222,6 +227,8 @@ pub struct Config {
     pub listen: SocketAddr,
     /// A configured token.
     pub token: Option<String>,
+    /// Names and addresses the guarded routes answer to beside this machine's own.
+    pub allowed_hosts: Vec<String>,
     /// The values' settings.
     pub settings: Settings,
     /// Cost mode.
@@ -242,7 +249,7 @@ impl Config {
     /// Whether the address is beyond loopback (so the token is needed for everything but
     /// the gauge endpoints).
     pub fn exposed(&self) -> bool {
-        !self.listen.ip().is_loopback()
+        !is_loopback(self.listen.ip())
     }
 
     /// Where a client on this machine reaches the daemon (see [`local_addr`]).
@@ -265,6 +272,95 @@ impl Config {
                 .filter(|t| t.len() >= 8)
         })
     }
+}
+
+/// Whether `ip` is a loopback address, an IPv4 one written as IPv6 (`::ffff:127.0.0.1`)
+/// included: the standard library calls that one not loopback.
+pub fn is_loopback(ip: std::net::IpAddr) -> bool {
+    ip.to_canonical().is_loopback()
+}
+
+/// `allowed_hosts` checked and made plain: each a host name (lower case, no trailing dot)
+/// or an address (IPv6 with or without brackets), without a port.
+pub fn parse_allowed_hosts(items: &[String]) -> Result<Vec<String>, String> {
+    let mut out = Vec::new();
+    for item in items {
+        let t = item.trim();
+        if t.is_empty() {
+            continue;
+        }
+        let bare = t
+            .strip_prefix('[')
+            .and_then(|r| r.strip_suffix(']'))
+            .unwrap_or(t);
+        if let Ok(ip) = bare.parse::<std::net::IpAddr>() {
+            out.push(ip.to_canonical().to_string());
+            continue;
+        }
+        let name = t.strip_suffix('.').unwrap_or(t).to_ascii_lowercase();
+        if name.contains(':') {
+            return Err(format!(
+                "{t:?}: give the name without a port (desk.example, not desk.example:7878)"
+            ));
+        }
+        let label_ok = |l: &str| {
+            !l.is_empty()
+                && l.len() <= 63
+                && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        };
+        if !name.split('.').all(label_ok) {
+            return Err(format!(
+                "{t:?} is not a host name or an address (such as desk.example or 192.168.1.20)"
+            ));
+        }
+        out.push(name);
+    }
+    Ok(out)
+}
+
+/// Why a token file is not private, when it is not: `None` for one only its owner may
+/// read (or none at all).
+pub fn token_file_problem(path: &Path) -> Option<String> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(path).ok()?.permissions().mode();
+        (mode & 0o077 != 0).then(|| {
+            format!(
+                "{} can be read by others (mode {:o}): chmod 600 {}",
+                path.display(),
+                mode & 0o777,
+                path.display()
+            )
+        })
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = path;
+        None
+    }
+}
+
+/// `text` fit for one log line: control bytes (0x00 to 0x1f, 0x7f), which a file name or
+/// anything a client sent may hold, written as escapes (`\n`, `\x1b`), so none can start a
+/// forged line or drive the terminal. Everything else, other scripts included, is kept.
+pub fn printable(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.bytes().any(|b| b < 0x20 || b == 0x7f) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if u32::from(c) < 0x20 || c == '\x7f' => {
+                out.push_str(&format!("\\x{:02x}", u32::from(c)));
+            }
+            c => out.push(c),
+        }
+    }
+    std::borrow::Cow::Owned(out)
 }
 
 /// This machine's name, as the kernel knows it (`hostname` where there is no /proc): the
@@ -330,18 +426,23 @@ pub fn resolve(
     let default_file = env
         .config_home()
         .map(|h| h.join("redline").join("config.toml"));
-    let (file_path, text) = match (&args.config, default_file) {
-        (Some(p), _) => {
-            let text = std::fs::read_to_string(p)
-                .with_context(|| format!("cannot read config file {}", p.display()))?;
-            (Some(p.clone()), text)
-        }
-        (None, Some(p)) if p.is_file() => {
+    let named = args.config.clone();
+    // A missing default file is fine; anything else there (a directory, a file that
+    // cannot be read) is a mistake to name, not to pass over.
+    let path = named.or_else(|| default_file.filter(|p| std::fs::metadata(p).is_ok()));
+    let (file_path, text) = match path {
+        Some(p) => {
+            if p.is_dir() {
+                bail!(
+                    "config file {} is a directory: give a file (--config, REDLINE_CONFIG), or remove the directory",
+                    p.display()
+                );
+            }
             let text = std::fs::read_to_string(&p)
                 .with_context(|| format!("cannot read config file {}", p.display()))?;
             (Some(p), text)
         }
-        _ => (None, String::new()),
+        None => (None, String::new()),
     };
     let file: FileConfig = match toml::from_str(&text) {
         Ok(f) => f,
@@ -379,14 +480,30 @@ pub fn resolve(
     if token.as_deref().is_some_and(|t| t.trim().len() < 8) {
         return Err(r.error("token", "a token needs at least 8 characters"));
     }
-    let tach_redline = r.pick("tach_redline", args.tach_redline, file.tach_redline, 20_000);
+    let hosts_text = r.pick(
+        "allowed_hosts",
+        args.allowed_hosts.clone(),
+        file.allowed_hosts.as_ref().map(|h| h.join(",")),
+        String::new(),
+    );
+    let items: Vec<String> = hosts_text.split(',').map(str::to_owned).collect();
+    let allowed_hosts = parse_allowed_hosts(&items).map_err(|e| r.error("allowed_hosts", &e))?;
+    if allowed_hosts.is_empty()
+        && let Some(last) = r.resolved.last_mut()
+    {
+        last.value = "(none)".into();
+    }
+    let count = "a whole number";
+    let arg = r.number("tach_redline", args.tach_redline.as_deref(), count)?;
+    let tach_redline = r.pick("tach_redline", arg, file.tach_redline, 20_000);
     if tach_redline == 0 {
         return Err(r.error(
             "tach_redline",
             "must be a positive number of tokens per minute",
         ));
     }
-    let tach_window = r.pick("tach_window", args.tach_window, file.tach_window, 60);
+    let arg = r.number("tach_window", args.tach_window.as_deref(), count)?;
+    let tach_window = r.pick("tach_window", arg, file.tach_window, 60);
     if !(1..=3600).contains(&tach_window) {
         return Err(r.error("tach_window", "must be 1 to 3600 seconds"));
     }
@@ -403,14 +520,22 @@ pub fn resolve(
     let budget: Budget = budget_text
         .parse()
         .map_err(|e: String| r.error("block_budget", &e))?;
-    let cost_full_scale = r.pick(
+    let arg = r.number(
         "cost_full_scale",
-        args.cost_full_scale,
-        file.cost_full_scale,
-        50.0,
-    );
-    if cost_full_scale.is_nan() || cost_full_scale <= 0.0 {
-        return Err(r.error("cost_full_scale", "must be a positive number of dollars"));
+        args.cost_full_scale.as_deref(),
+        "a number",
+    )?;
+    let cost_full_scale = r.pick("cost_full_scale", arg, file.cost_full_scale, 50.0);
+    if !cost_full_scale.is_finite() || cost_full_scale <= 0.0 {
+        let not = if cost_full_scale.is_finite() {
+            String::new()
+        } else {
+            format!(", not {cost_full_scale}")
+        };
+        return Err(r.error(
+            "cost_full_scale",
+            &format!("must be a positive number of dollars{not}"),
+        ));
     }
     let tz_name = r.pick_opt("timezone", args.timezone.clone(), file.timezone.clone());
     let tz = time_zone(tz_name.as_deref()).map_err(|e| r.error("timezone", &e))?;
@@ -431,12 +556,8 @@ pub fn resolve(
     let prices = r
         .pick_opt("prices", args.prices.clone(), file.prices.clone())
         .or_else(|| default_prices_file(env));
-    let api_error_window = r.pick(
-        "api_error_window",
-        args.api_error_window,
-        file.api_error_window,
-        300,
-    );
+    let arg = r.number("api_error_window", args.api_error_window.as_deref(), count)?;
+    let api_error_window = r.pick("api_error_window", arg, file.api_error_window, 300);
     let default_state = state_home(env).join("redline");
     let state_dir = r.pick(
         "state_dir",
@@ -489,8 +610,10 @@ pub fn resolve(
     );
     let names: Vec<String> = needles_text.split(',').map(str::to_owned).collect();
     let needles = parse_needles(&names).map_err(|e| r.error("needles", &e))?;
-    let stall_after = r.pick("stall_after", args.stall_after, file.stall_after, 180);
-    let stale_after = r.pick("stale_after", args.stale_after, file.stale_after, 18_000);
+    let arg = r.number("stall_after", args.stall_after.as_deref(), count)?;
+    let stall_after = r.pick("stall_after", arg, file.stall_after, 180);
+    let arg = r.number("stale_after", args.stale_after.as_deref(), count)?;
+    let stale_after = r.pick("stale_after", arg, file.stale_after, 18_000);
     let ratio_window = r.pick("ratio_window", None, file.ratio_window, 300);
     if !(1..=86_400).contains(&ratio_window) {
         return Err(r.error("ratio_window", "must be 1 to 86400 seconds"));
@@ -581,6 +704,7 @@ pub fn resolve(
         file: file_path.clone(),
         listen,
         token,
+        allowed_hosts,
         settings: Settings {
             tach_window_s: tach_window,
             budget,
@@ -648,6 +772,26 @@ impl Resolver<'_> {
         v
     }
 
+    /// A number given as a flag or variable (text to clap, so that a bad one is named
+    /// here by where it came from, the variable rather than the flag).
+    fn number<T: std::str::FromStr>(
+        &self,
+        key: &str,
+        arg: Option<&str>,
+        what: &str,
+    ) -> Result<Option<T>> {
+        arg.map(|text| {
+            text.trim().parse::<T>().map_err(|_| {
+                self.error_at(
+                    Some(self.arg_origin(key)),
+                    key,
+                    &format!("{text:?} is not {what}"),
+                )
+            })
+        })
+        .transpose()
+    }
+
     fn arg_origin(&self, key: &str) -> Origin {
         match (self.source)(key) {
             Some(ValueSource::EnvVariable) => Origin::Env,
@@ -664,6 +808,11 @@ impl Resolver<'_> {
             .rev()
             .find(|r| r.key == key)
             .map(|r| r.origin.clone());
+        self.error_at(origin, key, message)
+    }
+
+    /// An error about `key`, whose value came from `origin`.
+    fn error_at(&self, origin: Option<Origin>, key: &str, message: &str) -> anyhow::Error {
         let flag = key.replace('_', "-");
         let var = format!("REDLINE_{}", key.to_ascii_uppercase());
         match origin {
@@ -817,8 +966,8 @@ mod tests {
         )
         .unwrap();
         let args = DaemonArgs {
-            tach_redline: Some(40_000),
-            tach_window: Some(30),
+            tach_redline: Some("40000".into()),
+            tach_window: Some("30".into()),
             ..DaemonArgs::default()
         };
         let source = |id: &str| match id {
@@ -953,7 +1102,7 @@ mod tests {
             );
         }
         let args = DaemonArgs {
-            stall_after: Some(0),
+            stall_after: Some("0".into()),
             ..DaemonArgs::default()
         };
         let e = resolve(&args, &env, &env_in(&d)).unwrap_err().to_string();
@@ -975,6 +1124,144 @@ mod tests {
             ),
             (0.3, 0.3),
             "BOOST's red zone and WARN's floor are one setting"
+        );
+    }
+
+    #[test]
+    fn an_ipv4_mapped_loopback_address_is_loopback() {
+        let d = temp("mapped");
+        let args = DaemonArgs {
+            listen: Some("[::ffff:127.0.0.1]:7878".into()),
+            ..DaemonArgs::default()
+        };
+        let c = resolve(&args, &no_source, &env_in(&d)).unwrap();
+        assert!(!c.exposed());
+        assert!(is_loopback("::ffff:127.9.0.1".parse().unwrap()));
+        assert!(!is_loopback("::ffff:10.0.0.1".parse().unwrap()));
+        assert!(!is_loopback("0.0.0.0".parse().unwrap()));
+    }
+
+    #[test]
+    fn allowed_hosts_are_names_or_addresses_without_ports() {
+        let items = |t: &str| t.split(',').map(str::to_owned).collect::<Vec<_>>();
+        assert_eq!(
+            parse_allowed_hosts(&items(
+                " Desk.Example. ,10.0.0.2,[fe80::1],::ffff:10.0.0.3,"
+            )),
+            Ok(vec![
+                "desk.example".to_owned(),
+                "10.0.0.2".into(),
+                "fe80::1".into(),
+                "10.0.0.3".into()
+            ])
+        );
+        for (bad, says) in [
+            ("desk:7878", "without a port"),
+            ("http://desk", "without a port"),
+            ("desk/x", "not a host name"),
+            ("*.example", "not a host name"),
+            ("a..b", "not a host name"),
+        ] {
+            let e = parse_allowed_hosts(&items(bad)).unwrap_err();
+            assert!(e.contains(says), "{bad}: {e}");
+        }
+        let d = temp("allowed");
+        std::fs::write(
+            d.join("redline/config.toml"),
+            "allowed_hosts = [\"desk.example\"]\n",
+        )
+        .unwrap();
+        let c = resolve(&DaemonArgs::default(), &no_source, &env_in(&d)).unwrap();
+        assert_eq!(c.allowed_hosts, vec!["desk.example".to_owned()]);
+        let args = DaemonArgs {
+            allowed_hosts: Some("a.example,b.example".into()),
+            ..DaemonArgs::default()
+        };
+        let env = |_: &str| Some(ValueSource::EnvVariable);
+        let c = resolve(&args, &env, &env_in(&d)).unwrap();
+        assert_eq!(c.allowed_hosts, vec!["a.example", "b.example"]);
+    }
+
+    #[test]
+    fn a_bad_number_names_the_variable_or_the_flag_it_came_from() {
+        let d = temp("numbers");
+        let env = |_: &str| Some(ValueSource::EnvVariable);
+        let flag = |_: &str| Some(ValueSource::CommandLine);
+        let args = DaemonArgs {
+            tach_redline: Some("abc".into()),
+            ..DaemonArgs::default()
+        };
+        let e = resolve(&args, &env, &env_in(&d)).unwrap_err().to_string();
+        assert_eq!(e, "REDLINE_TACH_REDLINE: \"abc\" is not a whole number");
+        let e = resolve(&args, &flag, &env_in(&d)).unwrap_err().to_string();
+        assert_eq!(e, "--tach-redline: \"abc\" is not a whole number");
+        for v in ["inf", "-inf", "NaN", "0", "-3"] {
+            let args = DaemonArgs {
+                cost_full_scale: Some(v.into()),
+                ..DaemonArgs::default()
+            };
+            let e = resolve(&args, &env, &env_in(&d)).unwrap_err().to_string();
+            assert!(
+                e.starts_with("REDLINE_COST_FULL_SCALE: must be a positive number of dollars"),
+                "{v}: {e}"
+            );
+        }
+        let args = DaemonArgs {
+            stale_after: Some(" 600 ".into()),
+            cost_full_scale: Some("12.5".into()),
+            ..DaemonArgs::default()
+        };
+        let c = resolve(&args, &env, &env_in(&d)).unwrap();
+        assert_eq!(c.settings.thresholds.stale_after_ms, 600_000);
+        assert_eq!(c.settings.scales.cost_full_scale_usd, 12.5);
+    }
+
+    #[test]
+    fn a_directory_at_the_config_file_is_an_error() {
+        let d = temp("config-dir");
+        let f = d.join("redline/config.toml");
+        std::fs::create_dir(&f).unwrap();
+        let e = resolve(&DaemonArgs::default(), &no_source, &env_in(&d))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("config.toml is a directory"), "{e}");
+        let args = DaemonArgs {
+            config: Some(d.clone()),
+            ..DaemonArgs::default()
+        };
+        let e = resolve(&args, &no_source, &env_in(&d))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("is a directory"), "{e}");
+    }
+
+    #[test]
+    fn log_text_keeps_no_control_bytes() {
+        assert!(matches!(
+            printable("plain ✓ text"),
+            std::borrow::Cow::Borrowed(_)
+        ));
+        assert_eq!(
+            printable("a\nredline: forged\r\t\x1b[31m\x00\x7fz"),
+            "a\\nredline: forged\\r\\t\\x1b[31m\\x00\\x7fz"
+        );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_token_file_others_may_read_is_a_problem() {
+        use std::os::unix::fs::PermissionsExt;
+        let d = temp("token-mode");
+        let f = d.join("token");
+        assert_eq!(token_file_problem(&f), None);
+        std::fs::write(&f, "0123456789").unwrap();
+        std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o600)).unwrap();
+        assert_eq!(token_file_problem(&f), None);
+        std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o640)).unwrap();
+        let why = token_file_problem(&f).unwrap();
+        assert!(
+            why.contains("(mode 640)") && why.ends_with(&format!("chmod 600 {}", f.display())),
+            "{why}"
         );
     }
 }

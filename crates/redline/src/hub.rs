@@ -4,7 +4,7 @@
 //! watch`) only ever clone an `Arc` of the newest snapshot, so a burst of requests never
 //! waits for a file to be read, and reading never waits for a request.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -13,12 +13,14 @@ use anyhow::Result;
 use redline_engine::archive;
 use redline_engine::feed::{HookEvent, StatusFeed};
 use redline_engine::follow::{Follower, FsEvent, Happening, RootState};
-use redline_engine::journal::Journal;
+use redline_engine::journal::{self, Journal};
 use redline_engine::ledger::FileId;
 use redline_engine::live::{External, Live, LiveStats, ModelCounters, Settings, SourceHealth};
 use redline_engine::otlp::Batch;
 use redline_engine::prices::{CostMode, PriceTable};
-use redline_engine::roots::{Root, list_transcripts, transcripts_below};
+use redline_engine::roots::{
+    NOT_REGULAR, Root, Skipped, out_of_descriptors, survey, transcripts_below,
+};
 use redline_engine::scan::{ScanOptions, scan_with};
 use redline_engine::stats::{Stat, Window};
 use redline_engine::store::{self, Record};
@@ -27,10 +29,23 @@ use redline_engine::usage::Usage;
 use std::sync::mpsc;
 use tokio::sync::{oneshot, watch};
 
+use crate::exports::Export;
+
 /// How many broken lines are logged with their place before the rest are only counted.
 const LOGGED_ERRORS: u64 = 50;
-/// How often the transcripts' changed hours are rolled up into the store.
+/// How often the transcripts' changed hours are rolled up into the store, unless
+/// `REDLINE_ROLLUP_EVERY` (seconds) says otherwise (see [`rollups_every`]).
 const ROLLUPS_EVERY: Duration = Duration::from_secs(300);
+
+/// `REDLINE_ROLLUP_EVERY` seconds when set to a positive number, else [`ROLLUPS_EVERY`]:
+/// how often changed hours are written to the store (the tests write them each second).
+fn rollups_every() -> Duration {
+    std::env::var("REDLINE_ROLLUP_EVERY")
+        .ok()
+        .and_then(|s| s.trim().parse::<u64>().ok())
+        .filter(|&s| s > 0)
+        .map_or(ROLLUPS_EVERY, Duration::from_secs)
+}
 /// At most this many rollups are written at once (a first start writes every hour of
 /// history, a chunk a second, so memory stays small).
 const ROLLUPS_AT_ONCE: usize = 2000;
@@ -102,7 +117,7 @@ pub enum Input {
     /// A deep stat over `days` local days (at most `limit` rows), answered as JSON.
     Stat(Stat, u32, usize, oneshot::Sender<serde_json::Value>),
     /// An OpenTelemetry export: answered once it is stored (or why it could not be).
-    Otlp(Batch, oneshot::Sender<Result<(), String>>),
+    Otlp(Export),
     /// `/api/hosts`, answered as JSON text (keys in the documented order).
     Hosts(oneshot::Sender<String>),
     /// A reading of the external source (Prometheus), or what failed.
@@ -187,12 +202,10 @@ pub fn start(cfg: HubConfig) -> Result<Handle> {
         Ok(f) => (Some(f), None),
         Err(e) => (None, Some(format!("cannot start the file watcher: {e}"))),
     };
-    let (transcripts, list_error) = match list_transcripts(&roots) {
-        Ok(t) => (t, None),
-        Err(e) => (Vec::new(), Some(format!("cannot list transcripts: {e}"))),
-    };
+    // A directory that cannot be read is named (and lights STALL); the rest is read.
+    let listing = survey(&roots);
     let scan = scan_with(
-        transcripts,
+        listing.transcripts,
         ScanOptions {
             threads: None,
             hold_partial_last: true,
@@ -201,9 +214,40 @@ pub fn start(cfg: HubConfig) -> Result<Handle> {
     let mut errors_logged = 0;
     if log {
         for e in &scan.errors {
-            eprintln!("redline: warning: {e}");
+            eprintln!(
+                "redline: warning: {}",
+                crate::config::printable(&e.to_string())
+            );
             errors_logged += 1;
         }
+    }
+    // Files whose open failed for want of descriptors are read again once there are some.
+    let root_of = |path: &Path| roots.iter().position(|r| path.starts_with(&r.projects));
+    let mut retry: BTreeSet<Happening> = scan
+        .retry
+        .iter()
+        .filter_map(|&id| {
+            let path = scan.files.get(id).path.clone();
+            Some(Happening::File {
+                root: root_of(&path)?,
+                path,
+            })
+        })
+        .collect();
+    let mut failing_files = BTreeMap::new();
+    let mut not_regular = BTreeSet::new();
+    for s in &listing.skipped {
+        if log {
+            eprintln!("redline: warning: {s}");
+            errors_logged += 1;
+        }
+        note_skipped(
+            s,
+            root_of(&s.path),
+            &mut failing_files,
+            &mut not_regular,
+            &mut retry,
+        );
     }
     let mut tailer = Tailer::default();
     for (i, end) in scan.ends.iter().enumerate() {
@@ -226,27 +270,46 @@ pub fn start(cfg: HubConfig) -> Result<Handle> {
             .name("redline-prometheus".into())
             .spawn(move || follow_prometheus(&url, &tz, tach_window_s, &sender))?;
     }
-    let journal = store.and_then(|path| open_store(&path, &mut live, log));
+    live.set_scope(archive::Scope::new(
+        &host,
+        roots.iter().map(|r| r.projects.as_path()),
+    ));
+    let (journal, store_error) = match &store {
+        Some(path) => match open_store(path, &mut live, log) {
+            Ok(j) => (Some(j), None),
+            Err(why) => (None, Some(why)),
+        },
+        None => (None, None),
+    };
     let mut hub = Hub {
         live,
         tailer,
         follower,
         roots,
         settings,
-        sticky_error: watch_error.or(list_error),
-        failing_files: BTreeMap::new(),
+        sticky_error: watch_error,
+        failing_files,
+        not_regular,
+        retry,
         log,
         errors_logged,
         seq: 0,
         last_values: None,
         tx: None,
         journal,
+        store_path: store,
+        store_error,
+        store_tried: Instant::now(),
+        damage: DamageWatch::default(),
         no_store,
         host,
         rolled_at: Instant::now(),
         compacted_at: Instant::now(),
         backlog: true,
     };
+    if let Some(path) = &hub.store_path {
+        hub.damage.check(path);
+    }
     // The first rollups go out a chunk per tick from here (`backlog`).
     crate::memory::release_free();
     let first = hub.snapshot(now_ms());
@@ -259,6 +322,31 @@ pub fn start(cfg: HubConfig) -> Result<Handle> {
         snapshots: rx,
         inputs,
     })
+}
+
+/// Files what a listing passed over: a directory that cannot be read lights STALL (and
+/// is listed again each tick while descriptors are short), a `*.jsonl` that is not a
+/// regular file is only remembered, to be warned of once.
+fn note_skipped(
+    s: &Skipped,
+    root: Option<usize>,
+    failing: &mut BTreeMap<PathBuf, String>,
+    not_regular: &mut BTreeSet<PathBuf>,
+    retry: &mut BTreeSet<Happening>,
+) {
+    if s.why == NOT_REGULAR {
+        not_regular.insert(s.path.clone());
+        return;
+    }
+    failing.insert(s.path.clone(), s.to_string());
+    if let Some(root) = root
+        && out_of_descriptors(s.os_error)
+    {
+        retry.insert(Happening::Dir {
+            root,
+            path: s.path.clone(),
+        });
+    }
 }
 
 /// The most of a file's end read at start-up for its turn state: enough for the last
@@ -301,8 +389,14 @@ struct Hub {
     settings: Settings,
     /// A failure that stays until the daemon restarts (the watcher broke: events may be lost).
     sticky_error: Option<String>,
-    /// Files that could not be read, with why.
+    /// Files and directories that could not be read, with why: they light STALL.
     failing_files: BTreeMap<PathBuf, String>,
+    /// `*.jsonl` names that are not regular files (FIFOs and the like), warned of once.
+    not_regular: BTreeSet<PathBuf>,
+    /// What failed for want of file descriptors (`EMFILE`, `ENFILE`): looked at again
+    /// each tick until it reads, so a line appended meanwhile is not left until the file
+    /// is written again.
+    retry: BTreeSet<Happening>,
     log: bool,
     errors_logged: u64,
     seq: u64,
@@ -310,6 +404,14 @@ struct Hub {
     last_values: Option<Usage>,
     tx: Option<watch::Sender<Arc<Snapshot>>>,
     journal: Option<Journal<Record>>,
+    /// The store's path, when one is kept: opened again while it cannot be.
+    store_path: Option<PathBuf>,
+    /// Why the store cannot be opened or was not written (OpenTelemetry failing, STALL).
+    store_error: Option<String>,
+    /// When the store was last tried.
+    store_tried: Instant,
+    /// The store's side file of damaged records, until the user acknowledges it.
+    damage: DamageWatch,
     /// Why OpenTelemetry is refused when there is no store.
     no_store: &'static str,
     host: String,
@@ -317,6 +419,58 @@ struct Hub {
     compacted_at: Instant,
     /// Rollups wait from the start: write a chunk each tick until they are out.
     backlog: bool,
+}
+
+/// How often a store that cannot be opened is tried again.
+const STORE_RETRY_EVERY: Duration = Duration::from_secs(5);
+
+/// Watches the store's side file of damaged records (see [`journal::damage`]): while it
+/// holds records the user has not acknowledged with `redline doctor --ack`, OpenTelemetry
+/// shows an error and STALL blinks. Checked each tick by the files' sizes and times; read
+/// only when those change.
+#[derive(Debug, Default)]
+struct DamageWatch {
+    seen: Option<(Option<FileStamp>, Option<FileStamp>)>,
+    /// What to show while the damage is not acknowledged.
+    error: Option<String>,
+}
+
+type FileStamp = (u64, Option<SystemTime>);
+
+fn stamp(path: &Path) -> Option<FileStamp> {
+    std::fs::metadata(path)
+        .ok()
+        .map(|m| (m.len(), m.modified().ok()))
+}
+
+impl DamageWatch {
+    fn check(&mut self, store: &Path) {
+        let now = (
+            stamp(&journal::damaged_path(store)),
+            stamp(&journal::ack_path(store)),
+        );
+        if self.seen.as_ref() == Some(&now) {
+            return;
+        }
+        self.seen = Some(now);
+        self.error = match journal::damage(store) {
+            Ok(Some(d)) if !d.acknowledged => Some(format!(
+                "the store was damaged: {} {} moved to {}; see `redline doctor`, then `redline doctor --ack`",
+                d.records,
+                if d.records == 1 { "record" } else { "records" },
+                d.side.display()
+            )),
+            Ok(_) => None,
+            Err(e) => {
+                // Not settled: look again at the next tick.
+                self.seen = None;
+                Some(format!(
+                    "cannot read {}: {e}",
+                    journal::damaged_path(store).display()
+                ))
+            }
+        };
+    }
 }
 
 /// How often Prometheus is read while it answers, and the longest wait while it fails.
@@ -355,19 +509,21 @@ fn follow_prometheus(
 
 /// Opens the store, replays it into `live` (OpenTelemetry received, cumulative series'
 /// positions, rollups of transcripts since deleted), and compacts it. A store that cannot
-/// be opened leaves OpenTelemetry failing (CHECK on, exports answered 503) and history
-/// unkept, but the daemon serves on. The store is read a line at a time: once to replay
+/// be opened leaves OpenTelemetry failing (STALL blinking, exports answered 503) and
+/// history unkept, but the daemon serves on and tries it again every
+/// [`STORE_RETRY_EVERY`]; the error says why. The store is read a line at a time: once to replay
 /// (the compaction's first pass with it), once more for the rollups of deleted hours if
 /// there are any, and once as the compaction rewrites it. What is held of a rollup between
 /// the passes is its key's hash and tokens.
-fn open_store(path: &Path, live: &mut Live, log: bool) -> Option<Journal<Record>> {
-    let mut stored: HashMap<u64, u64> = HashMap::new();
+fn open_store(path: &Path, live: &mut Live, log: bool) -> Result<Journal<Record>, String> {
+    // Only the rollups of the roots read here, on this host, are this daemon's history.
+    let mut kept = archive::Kept::new(live.scope().cloned().unwrap_or_default());
     // The compaction's first pass rides along the replay.
     let mut compaction = store::Compaction::default();
     let opened = Journal::<Record>::open_with(path, store::KIND, |r| {
         compaction.note(&r);
         match &r {
-            Record::Rollup(x) => archive::note_stored(&mut stored, x),
+            Record::Rollup(x) => kept.note(x),
             other => {
                 live.apply_record(other);
             }
@@ -380,19 +536,17 @@ fn open_store(path: &Path, live: &mut Live, log: bool) -> Option<Journal<Record>
             if log {
                 eprintln!("redline: warning: {why}");
             }
-            live.set_otlp_error(Some(why));
-            return None;
+            return Err(why);
         }
     };
     if log {
         for p in &problems {
-            eprintln!("redline: warning: {p}");
+            eprintln!("redline: warning: {}", crate::config::printable(p));
         }
     }
-    let deficit = live.plan_rollups(&stored);
-    drop(stored);
+    let deficit = live.plan_rollups(kept.stored());
     if !deficit.is_empty() {
-        match store::rollups_in(path, &deficit) {
+        match store::rollups_in(path, &deficit, &|r| kept.owns(r)) {
             Ok(kept) => {
                 let restored = live.restore_rollups(&kept);
                 if log {
@@ -411,7 +565,7 @@ fn open_store(path: &Path, live: &mut Live, log: bool) -> Option<Journal<Record>
     {
         eprintln!("redline: warning: cannot compact the store: {e}");
     }
-    Some(journal)
+    Ok(journal)
 }
 
 impl Hub {
@@ -456,7 +610,21 @@ impl Hub {
                         };
                         let _ = reply.send(self.live.stat(which, &window));
                     }
-                    Input::Otlp(batch, reply) => stored.push((reply, self.take_otlp(&batch))),
+                    Input::Otlp(Export {
+                        batch,
+                        claim,
+                        permit,
+                        reply,
+                    }) => {
+                        // Abandoned: its receiver answered 503 already, so it must not
+                        // count.
+                        if claim.take() {
+                            stored.push((reply, self.take_otlp(&batch)));
+                        }
+                        // Its place in the queue is free once the batch is gone.
+                        drop(batch);
+                        drop(permit);
+                    }
                     Input::Hosts(reply) => {
                         let _ = reply.send(self.hosts_json());
                     }
@@ -464,28 +632,26 @@ impl Hub {
                     Input::Tick => {}
                 }
             }
-            let happenings = match (&mut self.follower, fs.is_empty()) {
+            let mut happenings = match (&mut self.follower, fs.is_empty()) {
                 (Some(f), false) => f.happenings(fs),
                 _ => Vec::new(),
             };
+            happenings.extend(std::mem::take(&mut self.retry));
             for h in happenings {
                 match h {
                     Happening::File { root, path } => self.look(root, &path),
-                    Happening::Dir { root, path } => match transcripts_below(&path) {
-                        Ok(files) => {
-                            for f in files {
-                                self.look(root, &f);
-                            }
-                        }
-                        Err(e) => self.warn(&format!("{}: {e}", path.display())),
-                    },
+                    Happening::Dir { root, path } => self.look_below(root, &path),
                     Happening::Error(e) => {
                         self.warn(&e);
                         self.sticky_error = Some(e);
                     }
                 }
             }
-            if self.backlog || self.rolled_at.elapsed() >= ROLLUPS_EVERY {
+            self.retry_store();
+            if let Some(path) = &self.store_path {
+                self.damage.check(path);
+            }
+            if self.backlog || self.rolled_at.elapsed() >= rollups_every() {
                 self.roll_up();
             }
             if self.compacted_at.elapsed() >= COMPACT_EVERY {
@@ -502,13 +668,37 @@ impl Hub {
                 let _ = reply.send(snapshot.usage_json.clone());
             }
             let Some(tx) = &self.tx else { return };
-            if tx.send(Arc::new(snapshot)).is_err() {
-                // Nobody reads any more: the daemon is shutting down.
-                return;
-            }
+            let published = tx.send(Arc::new(snapshot)).is_ok();
+            // Even when shutting down: what was stored must not be answered 503.
             for (reply, result) in stored {
                 let _ = reply.send(result);
             }
+            if !published {
+                // Nobody reads any more: the daemon is shutting down.
+                return;
+            }
+        }
+    }
+
+    /// Reads every transcript below a directory that appeared (or was passed over before).
+    fn look_below(&mut self, root: usize, path: &Path) {
+        let (files, skipped) = transcripts_below(path);
+        // What was failing below here is looked at again now.
+        self.failing_files.retain(|p, _| !p.starts_with(path));
+        for s in &skipped {
+            if !self.not_regular.contains(&s.path) {
+                self.warn(&s.to_string());
+            }
+            note_skipped(
+                s,
+                Some(root),
+                &mut self.failing_files,
+                &mut self.not_regular,
+                &mut self.retry,
+            );
+        }
+        for f in files {
+            self.look(root, &f);
         }
     }
 
@@ -529,13 +719,29 @@ impl Hub {
                     bad.push(format!("{}:{n}: {problem}", path.display()));
                 }
             }
+            TailEvent::TooLong(n, _) => {
+                live.note_long_line();
+                bad.push(format!(
+                    "{}:{n}: {}",
+                    path.display(),
+                    redline_engine::scan::too_long_message()
+                ));
+            }
         });
         for b in bad {
             self.warn(&b);
         }
         match result {
+            Ok(look) if look.not_regular => {
+                // Not a transcript: said once, never opened (a FIFO would block the hub).
+                self.failing_files.remove(path);
+                if self.not_regular.insert(path.to_path_buf()) {
+                    self.warn(&format!("{}: {NOT_REGULAR}", path.display()));
+                }
+            }
             Ok(_) => {
                 self.failing_files.remove(path);
+                self.not_regular.remove(path);
             }
             Err(e) => {
                 let msg = format!("{}: {e}", path.display());
@@ -543,6 +749,12 @@ impl Hub {
                     self.warn(&msg);
                 }
                 self.failing_files.insert(path.to_path_buf(), msg);
+                if out_of_descriptors(e.raw_os_error()) {
+                    self.retry.insert(Happening::File {
+                        root,
+                        path: path.to_path_buf(),
+                    });
+                }
             }
         }
     }
@@ -556,19 +768,44 @@ impl Hub {
             let Some(journal) = &mut self.journal else {
                 return Err(self.no_store.into());
             };
+            // All or nothing: after an error the store is as it was, and nothing counts.
             if let Err(e) = journal.append(&records) {
                 let why = format!("cannot write the store: {e}");
                 self.warn(&why);
-                self.live.set_otlp_error(Some(why.clone()));
+                self.store_error = Some(why.clone());
                 return Err(why);
             }
-            self.live.set_otlp_error(None);
+            self.store_error = None;
         }
         for r in &records {
             self.live.apply_record(r);
         }
         self.live.otlp_events(&batch.events, now);
         Ok(())
+    }
+
+    /// Opens the store again when it could not be (a state directory not writable yet, a
+    /// lock another daemon held), every [`STORE_RETRY_EVERY`]: nothing of it was replayed,
+    /// so replaying it now counts it once.
+    fn retry_store(&mut self) {
+        if self.journal.is_some() || self.store_tried.elapsed() < STORE_RETRY_EVERY {
+            return;
+        }
+        let Some(path) = self.store_path.clone() else {
+            return;
+        };
+        self.store_tried = Instant::now();
+        match open_store(&path, &mut self.live, false) {
+            Ok(j) => {
+                if self.log {
+                    eprintln!("redline: the store is open now: {}", path.display());
+                }
+                self.journal = Some(j);
+                self.store_error = None;
+                self.backlog = true;
+            }
+            Err(why) => self.store_error = Some(why),
+        }
     }
 
     /// Writes a chunk of the rollups due (the transcript hours that changed).
@@ -642,7 +879,7 @@ impl Hub {
         }
         self.errors_logged += 1;
         if self.errors_logged <= LOGGED_ERRORS {
-            eprintln!("redline: warning: {msg}");
+            eprintln!("redline: warning: {}", crate::config::printable(msg));
         } else if self.errors_logged == LOGGED_ERRORS + 1 {
             eprintln!(
                 "redline: warning: more problems follow; they are counted in /metrics, not logged"
@@ -669,6 +906,13 @@ impl Hub {
 
     fn snapshot(&mut self, now: i64) -> Snapshot {
         self.live.set_health(self.health());
+        let store_problems: Vec<&str> = [&self.store_error, &self.damage.error]
+            .into_iter()
+            .flatten()
+            .map(String::as_str)
+            .collect();
+        self.live
+            .set_otlp_error((!store_problems.is_empty()).then(|| store_problems.join("; ")));
         let usage = self.live.usage(now, &self.settings);
         let values = Usage {
             updated_at: String::new(),

@@ -5,6 +5,7 @@ mod cli;
 mod client;
 mod cmd;
 mod config;
+mod exports;
 mod grpc;
 mod http;
 mod hub;
@@ -15,6 +16,7 @@ mod ordered_json;
 mod otlp_http;
 mod prom_source;
 mod replay;
+mod serving;
 mod table;
 mod web;
 
@@ -40,7 +42,8 @@ fn main() -> ExitCode {
         None => unreachable!("`redline` alone was parsed as `redline serve`"),
         Some(cli::Command::Serve(args)) => cmd::serve::run(&args, &source, &env),
         Some(cli::Command::Watch(args)) => cmd::watch::run(&args, &source, &env),
-        Some(cli::Command::Doctor(args)) => cmd::doctor::run(&args, &source, &env),
+        Some(cli::Command::Doctor(args)) if args.ack => cmd::ack::run(&args.daemon, &source, &env),
+        Some(cli::Command::Doctor(args)) => cmd::doctor::run(&args.daemon, &source, &env),
         Some(cli::Command::Cluster(args)) => cmd::cluster::run(&args),
         Some(cli::Command::Statusline(args)) => cmd::statusline::run(&args, &source, &env),
         Some(cli::Command::Report(args)) => cmd::report::run(&args, &source, &env),
@@ -58,7 +61,13 @@ fn main() -> ExitCode {
         // `redline report daily | head` is not an error.
         Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
-            let _ = writeln!(io::stderr(), "redline: {e:#}");
+            // An error may quote a value from a variable, a file or a file name: no
+            // control byte of it reaches the terminal.
+            let _ = writeln!(
+                io::stderr(),
+                "redline: {}",
+                config::printable(&format!("{e:#}"))
+            );
             ExitCode::FAILURE
         }
     }

@@ -29,10 +29,10 @@ impl Drop for Advert {
 /// Starts advertising `listen` (the address actually bound, with its real port). `None` on
 /// loopback.
 pub fn advertise(listen: SocketAddr) -> Result<Option<Advert>> {
-    if listen.ip().is_loopback() {
+    if crate::config::is_loopback(listen.ip()) {
         return Ok(None);
     }
-    let host = host_name();
+    let host = host_label();
     let daemon = ServiceDaemon::new().context("cannot start mDNS")?;
     let version = redline_core::wire::USAGE_VERSION.to_string();
     let props = [("path", "/usage/gauge"), ("version", version.as_str())];
@@ -61,9 +61,22 @@ pub fn advertise(listen: SocketAddr) -> Result<Option<Advert>> {
     Ok(Some(Advert { daemon, fullname }))
 }
 
-/// This machine's name as an mDNS label; `redline` when it is not one.
-fn host_name() -> String {
+/// This machine's name as an mDNS label (`<label>.local` is the name advertised);
+/// `redline` when it is not one.
+pub fn host_label() -> String {
     crate::config::host_name()
         .filter(|h| h.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'))
         .unwrap_or_else(|| "redline".to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nothing_is_advertised_on_loopback_written_any_way() {
+        for a in ["127.0.0.1:7878", "[::1]:7878", "[::ffff:127.0.0.1]:7878"] {
+            assert!(advertise(a.parse().unwrap()).unwrap().is_none(), "{a}");
+        }
+    }
 }

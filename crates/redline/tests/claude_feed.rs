@@ -208,7 +208,7 @@ fn every_hook_is_taken_and_moves_what_it_should() {
     hook("Notification", r#","message":"hello""#);
     assert_eq!(d.post("/hook", r#"{"session_id":"s"}"#).status, 400);
     assert_eq!(d.post("/statusline", "[1]").status, 400);
-    let gz = d.request("POST /hook HTTP/1.1\r\nHost: x\r\nContent-Encoding: gzip\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}");
+    let gz = d.request("POST /hook HTTP/1.1\r\nHost: localhost\r\nContent-Encoding: gzip\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}");
     assert_eq!(gz.status, 415);
 }
 
@@ -235,7 +235,7 @@ fn posts_need_the_token_beyond_loopback() {
         "x".repeat(1_100_000)
     );
     let r = d.request(&format!(
-        "POST /hook HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer s3cret-token\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{big}",
+        "POST /hook HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer s3cret-token\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{big}",
         big.len()
     ));
     assert_eq!(r.status, 413);

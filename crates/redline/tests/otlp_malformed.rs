@@ -214,7 +214,7 @@ fn post(d: &Daemon, path: &str, headers: &str, body: &[u8], chunks: Option<&[usi
         None => exchange(
             d,
             &format!(
-                "POST {path} HTTP/1.1\r\nHost: x\r\n{headers}Content-Length: {}\r\nConnection: close\r\n\r\n",
+                "POST {path} HTTP/1.1\r\nHost: localhost\r\n{headers}Content-Length: {}\r\nConnection: close\r\n\r\n",
                 body.len()
             ),
             &[body],
@@ -235,7 +235,7 @@ fn post(d: &Daemon, path: &str, headers: &str, body: &[u8], chunks: Option<&[usi
             exchange(
                 d,
                 &format!(
-                    "POST {path} HTTP/1.1\r\nHost: x\r\n{headers}Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+                    "POST {path} HTTP/1.1\r\nHost: localhost\r\n{headers}Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
                 ),
                 &[&framed],
             )
@@ -442,7 +442,7 @@ fn limits_and_refused_encodings() {
     let r = exchange(
         &d,
         &format!(
-            "POST /v1/metrics HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n\
+            "POST /v1/metrics HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n\
              Content-Length: {}\r\nConnection: close\r\n\r\n",
             BODY_LIMIT + 1
         ),
@@ -499,7 +499,7 @@ fn limits_and_refused_encodings() {
     let r = exchange(
         &d,
         &format!(
-            "POST /v1/logs HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+            "POST /v1/logs HTTP/1.1\r\nHost: localhost\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
             valid.len()
         ),
         &[&valid],
@@ -514,7 +514,7 @@ fn limits_and_refused_encodings() {
     ] {
         let r = exchange(
             &d,
-            "POST /v1/metrics HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n\
+            "POST /v1/metrics HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n\
              Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n",
             &[framed],
         );

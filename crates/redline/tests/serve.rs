@@ -249,7 +249,7 @@ fn every_endpoint_and_bad_requests() {
     // /events: the values at once, then again when they change.
     let mut s = TcpStream::connect(&d.addr).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    s.write_all(b"GET /events HTTP/1.1\r\nHost: x\r\n\r\n")
+    s.write_all(b"GET /events HTTP/1.1\r\nHost: localhost\r\n\r\n")
         .unwrap();
     let mut events = BufReader::new(s);
     let next_event = |r: &mut BufReader<TcpStream>| -> Value {
@@ -272,7 +272,7 @@ fn every_endpoint_and_bad_requests() {
     assert_eq!(d.get("/nope").status, 404);
     assert_eq!(
         d.request(
-            "POST /usage HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+            "POST /usage HTTP/1.1\r\nHost: localhost\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
         )
         .status,
         405
@@ -280,7 +280,7 @@ fn every_endpoint_and_bad_requests() {
     assert_eq!(d.request("BLAH\r\n\r\n").status, 400);
     // No body over 1 MiB is read.
     let r = d.request(&format!(
-        "POST /usage HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        "POST /usage HTTP/1.1\r\nHost: localhost\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
         2 * 1024 * 1024
     ));
     assert_eq!(r.status, 413);
@@ -300,7 +300,7 @@ fn beyond_loopback_only_the_gauge_endpoints_answer_without_the_token() {
     assert!(r.head.contains("www-authenticate: bearer"));
     let with = |h: &str| {
         d.request(&format!(
-            "GET /api/status HTTP/1.1\r\nHost: x\r\n{h}\r\nConnection: close\r\n\r\n"
+            "GET /api/status HTTP/1.1\r\nHost: localhost\r\n{h}\r\nConnection: close\r\n\r\n"
         ))
         .status
     };
@@ -308,7 +308,7 @@ fn beyond_loopback_only_the_gauge_endpoints_answer_without_the_token() {
     assert_eq!(with("Authorization: Bearer s3cret-token"), 200);
     assert_eq!(with("Cookie: a=b; redline_token=s3cret-token"), 200);
     // The token never shows in the status page.
-    let status = d.request("GET /api/status HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer s3cret-token\r\nConnection: close\r\n\r\n");
+    let status = d.request("GET /api/status HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer s3cret-token\r\nConnection: close\r\n\r\n");
     assert!(!status.body.contains("s3cret-token"), "{}", status.body);
 }
 
@@ -326,7 +326,7 @@ fn a_token_is_generated_and_kept_when_none_is_configured() {
         assert_eq!(mode, 0o600);
     }
     let status = |t: &str| {
-        d.request(&format!("GET /api/status HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {t}\r\nConnection: close\r\n\r\n"))
+        d.request(&format!("GET /api/status HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {t}\r\nConnection: close\r\n\r\n"))
             .status
     };
     assert_eq!(status(&token), 200);

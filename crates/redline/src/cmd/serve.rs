@@ -28,7 +28,7 @@ pub fn run(
 ) -> Result<()> {
     let mut cfg = config::resolve(&args.daemon, source, env)?;
     // A gRPC receiver bound beyond loopback needs the token as much as the HTTP side.
-    let grpc_exposed = cfg.otlp_grpc.is_some_and(|a| !a.ip().is_loopback());
+    let grpc_exposed = cfg.otlp_grpc.is_some_and(|a| !config::is_loopback(a.ip()));
     let token = if cfg.exposed() || grpc_exposed {
         Some(token(&cfg)?)
     } else {
@@ -41,6 +41,9 @@ pub fn run(
         Err(e) => return Err(e).with_context(|| format!("cannot listen on {}", cfg.listen)),
     };
     listener.set_nonblocking(true)?;
+    // Transcripts, the store and up to 512 connections: the soft limit on open files
+    // (1,024 under systemd by default) is raised to the hard one.
+    crate::serving::raise_fd_limit();
     let started = std::time::Instant::now();
     let mut hub_cfg = hub_config(&cfg, env, true)?;
     hub_cfg.store = Some(cfg.state_dir.join(redline_engine::store::FILE));
@@ -96,6 +99,10 @@ pub fn run(
         exposed: cfg.exposed(),
         status,
         page_config,
+        exposure: Arc::new(crate::http::Exposure::new(
+            &cfg.allowed_hosts,
+            env.home.as_deref(),
+        )),
     };
     let state_token = state.token.clone();
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -154,7 +161,7 @@ pub fn run(
         // OTLP over gRPC on its own port. Beyond loopback it needs the token too (gRPC's
         // `authorization` metadata); on loopback it takes what comes, as /v1/* does.
         if let Some(grpc_addr) = cfg.otlp_grpc {
-            let grpc_token = (!grpc_addr.ip().is_loopback())
+            let grpc_token = (!config::is_loopback(grpc_addr.ip()))
                 .then(|| state_token.clone())
                 .flatten();
             match tokio::net::TcpListener::bind(grpc_addr).await {
@@ -180,7 +187,8 @@ pub fn run(
         }
         let mut graceful = stop_rx.clone();
         let mut hard = stop_rx;
-        let server = axum::serve(listener, app(state)).with_graceful_shutdown(async move {
+        // Header and idle timeouts and a connection cap: see `serving`.
+        let server = crate::serving::serve(listener, app(state), async move {
             let _ = graceful.changed().await;
         });
         tokio::select! {
@@ -211,20 +219,26 @@ pub fn hub_config(cfg: &Config, env: &RootEnv, log: bool) -> Result<HubConfig> {
     })
 }
 
-/// The configured token, else the one kept in the state directory, else a new one that
-/// is stored there (readable by the user alone).
+/// The configured token, else the one kept in the state directory (a warning when others
+/// may read it), else a new one that is stored there, readable by the user alone.
 fn token(cfg: &Config) -> Result<String> {
-    if let Some(t) = cfg.known_token() {
-        return Ok(t);
+    if let Some(t) = &cfg.token {
+        return Ok(t.clone());
     }
     let path = cfg.token_file();
+    if let Some(t) = cfg.known_token() {
+        if let Some(why) = config::token_file_problem(&path) {
+            eprintln!("redline: warning: {}", crate::config::printable(&why));
+        }
+        return Ok(t);
+    }
     let t = new_token().context("cannot make a token")?;
-    std::fs::create_dir_all(&cfg.state_dir)
+    private_dir(&cfg.state_dir)
         .with_context(|| format!("cannot create {}", cfg.state_dir.display()))?;
     write_private(&path, &t).with_context(|| format!("cannot write {}", path.display()))?;
     eprintln!(
         "redline: generated a token for the protected endpoints: {t} (kept in {})",
-        path.display()
+        crate::config::printable(&path.display().to_string())
     );
     Ok(t)
 }
@@ -237,21 +251,43 @@ fn new_token() -> std::io::Result<String> {
     Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
 }
 
-#[cfg(unix)]
-fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(path)?;
-    f.write_all(text.as_bytes())
+/// Creates `dir` (and what is missing above it) for the user alone.
+fn private_dir(dir: &Path) -> std::io::Result<()> {
+    let mut b = std::fs::DirBuilder::new();
+    b.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut b, 0o700);
+    b.create(dir)
 }
 
-#[cfg(not(unix))]
+/// Writes `text` to `path` for the user alone, without following a link at `path`: into
+/// a new file beside it (created, never opened through a link, mode 0600), then renamed
+/// over it, so a file that was there, a link included, is replaced rather than written
+/// through, and a crash leaves the old file or the new one.
 fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
-    std::fs::write(path, text)
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = path.with_file_name(format!(".{name}.{}.tmp", std::process::id()));
+    // A leftover of a run that died here (a link is removed, not followed).
+    let _ = std::fs::remove_file(&tmp);
+    let mut open = std::fs::OpenOptions::new();
+    open.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        open.mode(0o600).custom_flags(libc::O_NOFOLLOW);
+    }
+    let written = open.open(&tmp).and_then(|mut f| {
+        f.write_all(text.as_bytes())?;
+        f.sync_all()
+    });
+    let done = written.and_then(|()| std::fs::rename(&tmp, path));
+    if done.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    done
 }
 
 /// The resolved configuration as `/api/status` shows it.
