@@ -7,10 +7,8 @@
 mod common;
 
 use std::path::Path;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
 
-use common::{Daemon, Home, Reply};
+use common::{Daemon, Home, Reply, serve_fails};
 
 /// A statusLine object whose plan window is `used` percent used.
 fn status_json(used: f64) -> String {
@@ -344,41 +342,6 @@ fn a_new_state_directory_is_private() {
     let state = home.dir.join("state/redline");
     assert_eq!(mode(&state), 0o700);
     assert_eq!(mode(&state.join("token")), 0o600);
-}
-
-/// `redline serve` with `args` and `vars`, which must stop with an error within 10 s:
-/// what it said.
-fn serve_fails(home: &Home, args: &[&str], vars: &[(&str, &str)]) -> String {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_redline"))
-        .arg("serve")
-        .args(["--listen", "127.0.0.1:0", "--otlp-grpc", "off"])
-        .args(args)
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("HOME", &home.dir)
-        .env("XDG_CONFIG_HOME", home.dir.join("config"))
-        .env("XDG_STATE_HOME", home.dir.join("state"))
-        .env("CLAUDE_CONFIG_DIR", home.claude())
-        .envs(vars.iter().copied())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while child.try_wait().unwrap().is_none() {
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let out = child.wait_with_output().unwrap();
-            panic!(
-                "serve {args:?} {vars:?} did not stop: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let out = child.wait_with_output().unwrap();
-    assert!(!out.status.success(), "serve {args:?} {vars:?} succeeded");
-    String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
 #[test]

@@ -3,11 +3,10 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::sync::{Arc, Mutex};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::{Daemon, Home, response};
@@ -155,17 +154,8 @@ fn an_unreadable_project_directory_hides_no_other() {
 #[allow(unsafe_code)]
 fn daemon_with_file_limit(home: &Home, files: u64) -> Daemon {
     use std::os::unix::process::CommandExt;
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_redline"));
-    cmd.args(["serve", "--listen", "127.0.0.1:0", "--otlp-grpc", "off"])
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("HOME", &home.dir)
-        .env("XDG_CONFIG_HOME", home.dir.join("config"))
-        .env("XDG_STATE_HOME", home.dir.join("state"))
-        .env("CLAUDE_CONFIG_DIR", home.claude())
-        .env("REDLINE_TIMEZONE", "UTC")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped());
+    let mut cmd = home.redline();
+    cmd.args(["serve", "--listen", "127.0.0.1:0", "--otlp-grpc", "off"]);
     let limit = libc::rlimit {
         rlim_cur: files as libc::rlim_t,
         rlim_max: files as libc::rlim_t,
@@ -179,27 +169,7 @@ fn daemon_with_file_limit(home: &Home, files: u64) -> Daemon {
             Ok(())
         });
     }
-    let mut child = cmd.spawn().unwrap();
-    let stderr = Arc::new(Mutex::new(Vec::new()));
-    let (tx, rx) = std::sync::mpsc::channel();
-    let lines = BufReader::new(child.stderr.take().unwrap());
-    let keep = stderr.clone();
-    std::thread::spawn(move || {
-        for line in lines.lines().map_while(Result::ok) {
-            if let Some(rest) = line.split("serving http://").nth(1) {
-                let _ = tx.send(rest.split('/').next().unwrap_or("").to_owned());
-            }
-            keep.lock().unwrap().push(line);
-        }
-    });
-    let addr = rx
-        .recv_timeout(Duration::from_secs(20))
-        .unwrap_or_else(|_| panic!("daemon did not start: {:?}", stderr.lock().unwrap()));
-    Daemon {
-        child,
-        addr,
-        stderr,
-    }
+    Daemon::spawn(cmd)
 }
 
 #[test]

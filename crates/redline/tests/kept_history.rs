@@ -7,7 +7,6 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::{Daemon, Home};
@@ -44,15 +43,10 @@ fn write(claude: &Path, rel: &str, text: &str) -> PathBuf {
 /// `redline ARGS` with the Claude directory `claude` and the home's state: its stdout and
 /// stderr.
 fn redline(home: &Home, claude: &Path, args: &[&str]) -> (String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_redline"))
+    let out = home
+        .redline()
         .args(args)
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("HOME", &home.dir)
-        .env("XDG_CONFIG_HOME", home.dir.join("config"))
-        .env("XDG_STATE_HOME", home.dir.join("state"))
         .env("CLAUDE_CONFIG_DIR", claude)
-        .env("REDLINE_TIMEZONE", "UTC")
         .env("COLUMNS", "200")
         .output()
         .unwrap();

@@ -7,7 +7,6 @@ mod common;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::process::Command;
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
@@ -195,15 +194,9 @@ fn a_busy_hub_does_not_apply_an_export_it_answered_503() {
 }
 
 fn redline(home: &Home, args: &[&str]) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_redline"))
+    let out = home
+        .redline()
         .args(args)
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("HOME", &home.dir)
-        .env("XDG_CONFIG_HOME", home.dir.join("config"))
-        .env("XDG_STATE_HOME", home.dir.join("state"))
-        .env("CLAUDE_CONFIG_DIR", home.claude())
-        .env("REDLINE_TIMEZONE", "UTC")
         .env("REDLINE_LISTEN", "127.0.0.1:9")
         .output()
         .unwrap();

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use common::{Daemon, Home, response};
+use common::{Daemon, Home, response, serve_fails};
 use serde_json::Value;
 
 #[test]
@@ -363,26 +363,11 @@ fn a_bad_config_file_stops_the_daemon_with_its_place() {
         "tach_redline = 30000\ncost_full_scale = -5\n",
     )
     .unwrap();
-    let err = serve_fails(&home, &["--listen", "127.0.0.1:0"]);
+    let err = serve_fails(&home, &[], &[]);
     assert!(
         err.contains("config.toml:2: cost_full_scale: must be a positive number"),
         "{err}"
     );
-}
-
-/// `redline serve ARGS` in `home`, which must stop with an error: what it said.
-fn serve_fails(home: &Home, args: &[&str]) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_redline"))
-        .arg("serve")
-        .args(args)
-        .env("HOME", &home.dir)
-        .env("XDG_CONFIG_HOME", home.dir.join("config"))
-        .env("XDG_STATE_HOME", home.dir.join("state"))
-        .env("CLAUDE_CONFIG_DIR", home.claude())
-        .output()
-        .unwrap();
-    assert!(!out.status.success(), "serve {args:?} did not stop");
-    String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
 /// `redline cluster` for a while against `url`: the last frame, as plain text.
@@ -521,7 +506,7 @@ fn a_taken_address_names_the_redline_there_and_host_names_are_addresses() {
     let home = Home::new();
     let first = Daemon::start(&home, &["--listen", "localhost:0"]);
     assert!(first.addr.starts_with("127.0.0.1:"), "{}", first.addr);
-    let err = serve_fails(&home, &["--otlp-grpc", "off", "--listen", &first.addr]);
+    let err = serve_fails(&home, &["--listen", &first.addr], &[]);
     assert!(
         err.contains("the address is in use: another redline is already serving there"),
         "{err}"

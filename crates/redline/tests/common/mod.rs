@@ -51,6 +51,22 @@ impl Home {
     }
 }
 
+impl Home {
+    /// The real binary in this home and nothing of the caller's environment but `PATH`:
+    /// its config, state and Claude directory, days in UTC.
+    pub fn redline(&self) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_redline"));
+        cmd.env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", &self.dir)
+            .env("XDG_CONFIG_HOME", self.dir.join("config"))
+            .env("XDG_STATE_HOME", self.dir.join("state"))
+            .env("CLAUDE_CONFIG_DIR", self.claude())
+            .env("REDLINE_TIMEZONE", "UTC");
+        cmd
+    }
+}
+
 impl Drop for Home {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.dir);
@@ -85,30 +101,20 @@ impl Daemon {
     pub fn start(home: &Home, args: &[&str]) -> Daemon {
         let mut full = vec!["serve"];
         full.extend_from_slice(args);
-        if !args.contains(&"--listen") {
-            full.extend(["--listen", "127.0.0.1:0"]);
-        }
-        // Tests run side by side: none takes the default gRPC port unless it asks.
-        if !args.contains(&"--otlp-grpc") {
-            full.extend(["--otlp-grpc", "off"]);
-        }
+        full.extend(defaults(args));
         Daemon::run(home, &full, &[])
     }
 
     /// The binary with exactly these arguments and extra variables.
     pub fn run(home: &Home, args: &[&str], vars: &[(&str, &str)]) -> Daemon {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_redline"));
-        cmd.args(args)
-            .env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("HOME", &home.dir)
-            .env("XDG_CONFIG_HOME", home.dir.join("config"))
-            .env("XDG_STATE_HOME", home.dir.join("state"))
-            .env("CLAUDE_CONFIG_DIR", home.claude())
-            .env("REDLINE_TIMEZONE", "UTC")
-            .envs(vars.iter().copied())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped());
+        let mut cmd = home.redline();
+        cmd.args(args).envs(vars.iter().copied());
+        Daemon::spawn(cmd)
+    }
+
+    /// Starts `cmd` (a `serve`) and waits for its address on stderr.
+    pub fn spawn(mut cmd: Command) -> Daemon {
+        cmd.stdout(Stdio::null()).stderr(Stdio::piped());
         let mut child = cmd.spawn().unwrap();
         let stderr = Arc::new(Mutex::new(Vec::new()));
         let (tx, rx) = std::sync::mpsc::channel();
@@ -382,3 +388,45 @@ pub const FLAT_FIELDS: [&str; 12] = [
     "idle",
     "updated_at",
 ];
+
+/// A free port and no gRPC receiver, unless `args` name them: tests run side by side.
+fn defaults(args: &[&str]) -> Vec<&'static str> {
+    let mut more = Vec::new();
+    if !args.contains(&"--listen") {
+        more.extend(["--listen", "127.0.0.1:0"]);
+    }
+    if !args.contains(&"--otlp-grpc") {
+        more.extend(["--otlp-grpc", "off"]);
+    }
+    more
+}
+
+/// `redline serve` with `args` and `vars`, which must stop with an error within 10 s:
+/// what it said.
+pub fn serve_fails(home: &Home, args: &[&str], vars: &[(&str, &str)]) -> String {
+    let mut child = home
+        .redline()
+        .arg("serve")
+        .args(args)
+        .args(defaults(args))
+        .envs(vars.iter().copied())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let out = child.wait_with_output().unwrap();
+            panic!(
+                "serve {args:?} {vars:?} did not stop: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let out = child.wait_with_output().unwrap();
+    assert!(!out.status.success(), "serve {args:?} {vars:?} succeeded");
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
