@@ -238,7 +238,10 @@ pub fn start(cfg: HubConfig) -> Result<Handle> {
     let mut not_regular = BTreeSet::new();
     for s in &listing.skipped {
         if log {
-            eprintln!("redline: warning: {s}");
+            eprintln!(
+                "redline: warning: {}",
+                crate::config::printable(&s.to_string())
+            );
             errors_logged += 1;
         }
         note_skipped(
@@ -534,7 +537,7 @@ fn open_store(path: &Path, live: &mut Live, log: bool) -> Result<Journal<Record>
         Err(e) => {
             let why = format!("the store cannot be opened: {e}");
             if log {
-                eprintln!("redline: warning: {why}");
+                eprintln!("redline: warning: {}", crate::config::printable(&why));
             }
             return Err(why);
         }
@@ -556,14 +559,20 @@ fn open_store(path: &Path, live: &mut Live, log: bool) -> Result<Journal<Record>
                     );
                 }
             }
-            Err(e) if log => eprintln!("redline: warning: cannot read the store again: {e}"),
+            Err(e) if log => eprintln!(
+                "redline: warning: cannot read the store again: {}",
+                crate::config::printable(&e.to_string())
+            ),
             Err(_) => {}
         }
     }
     if let Err(e) = compaction.finish(&mut journal, now_ms())
         && log
     {
-        eprintln!("redline: warning: cannot compact the store: {e}");
+        eprintln!(
+            "redline: warning: cannot compact the store: {}",
+            crate::config::printable(&e.to_string())
+        );
     }
     Ok(journal)
 }
@@ -798,7 +807,10 @@ impl Hub {
         match open_store(&path, &mut self.live, false) {
             Ok(j) => {
                 if self.log {
-                    eprintln!("redline: the store is open now: {}", path.display());
+                    eprintln!(
+                        "redline: the store is open now: {}",
+                        crate::config::printable(&path.display().to_string())
+                    );
                 }
                 self.journal = Some(j);
                 self.store_error = None;

@@ -296,6 +296,26 @@ fn a_token_file_others_can_read_is_named_with_the_fix() {
         said.contains(&format!("chmod 600 {path}")) && said.contains("read by others"),
         "{said}"
     );
+    // doctor says the same, and that a private one is private.
+    let doctor = |h: &Home| {
+        let out = h
+            .redline()
+            .args(["doctor", "--listen", "127.0.0.1:9"])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let said = doctor(&home);
+    assert!(
+        said.contains(&format!("token file: {path} can be read by others")),
+        "{said}"
+    );
+    chmod(&token, 0o600);
+    let said = doctor(&home);
+    assert!(
+        said.contains(&format!("token file: {path} (yours alone)")),
+        "{said}"
+    );
 }
 
 #[cfg(unix)]

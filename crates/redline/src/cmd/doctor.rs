@@ -49,6 +49,13 @@ pub fn run(
     if let Some(p) = &cfg.prices {
         writeln!(out, "  prices file: {}", p.display())?;
     }
+    let token_file = cfg.token_file();
+    if token_file.exists() {
+        match config::token_file_problem(&token_file) {
+            Some(why) => writeln!(out, "  token file: {why}")?,
+            None => writeln!(out, "  token file: {} (yours alone)", token_file.display())?,
+        }
+    }
 
     writeln!(out, "\nsource jsonl (Claude Code transcripts)")?;
     let roots = resolve_roots(env);

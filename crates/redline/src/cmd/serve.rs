@@ -124,7 +124,7 @@ pub fn run(
         if first.files_watched == 0 && demo_dir.is_none() && cfg.prometheus.is_none() {
             let roots: Vec<String> = resolve_roots(env)
                 .iter()
-                .map(|r| r.projects.display().to_string())
+                .map(|r| config::printable(&r.projects.display().to_string()).into_owned())
                 .collect();
             let _ = writeln!(
                 err,
