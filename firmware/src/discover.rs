@@ -1,11 +1,13 @@
-//! Finding the daemon by mDNS: a one-shot query for `_redline._tcp.local` PTR records sent
-//! to 224.0.0.251:5353, with the SRV (port, host), TXT (`path=`) and A (address) records
-//! read from the answer; and an A query for a `.local` host name in `REDLINE_URL`.
+//! Finding the daemon by mDNS: the socket and timer half. A one-shot query for
+//! `_redline._tcp.local` PTR records sent to 224.0.0.251:5353, with the SRV (port, host),
+//! TXT (`path=`) and A (address) records read from the answer; and an A query for a
+//! `.local` host name in `REDLINE_URL`.
 //!
 //! The query goes out from an ordinary UDP port, which makes it a "legacy unicast" query
 //! (RFC 6762 section 6.7): responders answer straight back to that port, so the firmware
 //! needs neither port 5353 nor multicast group membership, and there is no cache to keep.
-//! The packet format itself is in `wire`, free of sockets so it can be checked off the chip.
+//! The packets themselves are `redline_core::mdns`'s, tested on the host against the
+//! daemon's real answers.
 
 use core::fmt;
 use core::net::Ipv4Addr;
@@ -13,14 +15,10 @@ use core::net::Ipv4Addr;
 use embassy_net::udp::{PacketMetadata, UdpSocket};
 use embassy_net::{IpAddress, IpEndpoint, Stack};
 use embassy_time::{Duration, Instant, with_deadline};
-use heapless::String;
+use redline_core::http::Endpoint;
+use redline_core::mdns::{self, Name, QUERY_MAX, TYPE_A, TYPE_PTR};
 
-use crate::http::{DEFAULT_PATH, Endpoint};
-
-mod wire;
-
-pub use wire::SERVICE;
-use wire::{Name, TYPE_A, TYPE_PTR, encode_query, find_address, read_service};
+pub use redline_core::mdns::SERVICE;
 
 const MDNS_GROUP: Ipv4Addr = Ipv4Addr::new(224, 0, 0, 251);
 const MDNS_PORT: u16 = 5353;
@@ -69,8 +67,7 @@ pub async fn find_service(stack: Stack<'_>) -> Result<Endpoint, DiscoverError> {
         querier.send(SERVICE, TYPE_PTR).await?;
         let deadline = Instant::now() + WAIT;
         while let Some(len) = querier.receive(&mut packet, deadline).await {
-            let answer = &packet[..len];
-            let Some(service) = read_service(answer) else {
+            let Some(service) = mdns::read_service(&packet[..len]) else {
                 continue;
             };
             let addr = match service.addr {
@@ -78,18 +75,7 @@ pub async fn find_service(stack: Stack<'_>) -> Result<Endpoint, DiscoverError> {
                 // The address record was left out: ask for it by name.
                 None => querier.ask_address(&service.target, &mut packet).await?,
             };
-            let mut path = String::new();
-            let _ = path.push_str(if service.path.is_empty() {
-                DEFAULT_PATH
-            } else {
-                service.path.as_str()
-            });
-            return Ok(Endpoint {
-                addr,
-                port: service.port,
-                host: host_name(&service.target),
-                path,
-            });
+            return Ok(service.endpoint(addr));
         }
     }
     Err(DiscoverError::NoAnswer)
@@ -101,21 +87,8 @@ pub async fn resolve_host(stack: Stack<'_>, host: &str) -> Result<Ipv4Addr, Disc
     let (mut rx, mut tx) = ([0u8; 1536], [0u8; 256]);
     let mut querier = Querier::new(stack, &mut rx_meta, &mut rx, &mut tx_meta, &mut tx)?;
     let mut packet = [0u8; 1536];
-    let mut name = Name::new();
-    name.push_str(host.trim_end_matches('.'))
-        .map_err(|_| DiscoverError::BadName)?;
+    let name = Name::from_text(host.trim_end_matches('.')).ok_or(DiscoverError::BadName)?;
     querier.ask_address(&name, &mut packet).await
-}
-
-/// The Host header name for a target (`desk.local.` -> `desk.local`), cut to fit.
-fn host_name(target: &Name) -> String<64> {
-    let mut host = String::new();
-    for c in target.chars() {
-        if host.push(c).is_err() {
-            break;
-        }
-    }
-    host
 }
 
 impl<'a> Querier<'a> {
@@ -136,8 +109,9 @@ impl<'a> Querier<'a> {
 
     /// Sends one question for `name` of type `qtype`.
     async fn send(&mut self, name: &str, qtype: u16) -> Result<(), DiscoverError> {
-        let mut query = [0u8; 128];
-        let len = encode_query(&mut query, self.id, name, qtype).ok_or(DiscoverError::BadName)?;
+        let mut query = [0u8; QUERY_MAX];
+        let len =
+            mdns::encode_query(&mut query, self.id, name, qtype).ok_or(DiscoverError::BadName)?;
         self.socket
             .send_to(&query[..len], IpEndpoint::new(MDNS_GROUP.into(), MDNS_PORT))
             .await
@@ -152,10 +126,7 @@ impl<'a> Querier<'a> {
                 .ok()?
                 .ok()?;
             let from_v4 = matches!(meta.endpoint.addr, IpAddress::Ipv4(_));
-            let header = packet.get(..4)?;
-            let is_ours =
-                u16::from_be_bytes([header[0], header[1]]) == self.id && header[2] & 0x80 != 0;
-            if from_v4 && is_ours {
+            if from_v4 && mdns::is_response_to(&packet[..len], self.id) {
                 return Some(len);
             }
         }
@@ -171,7 +142,7 @@ impl<'a> Querier<'a> {
             self.send(name, TYPE_A).await?;
             let deadline = Instant::now() + WAIT;
             while let Some(len) = self.receive(packet, deadline).await {
-                if let Some(addr) = find_address(&packet[..len], name) {
+                if let Some(addr) = mdns::find_address(&packet[..len], name) {
                     return Ok(addr);
                 }
             }

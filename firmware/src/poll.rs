@@ -1,34 +1,34 @@
-//! The poll loop: finds the daemon (the configured URL, or mDNS when there is none),
+//! The poll task: finds the daemon (the configured URL, or mDNS when there is none),
 //! fetches `/usage/gauge` every `REDLINE_POLL_MS` and hands each body to the panel.
 //!
-//! Failed fetches are only counted and logged: the 5 s failure rule belongs to the
-//! `Cluster`, which sees no body and applies it by itself. After a run of failures the
-//! daemon is looked up again, since a restarted daemon or a new DHCP lease may have moved
-//! it.
+//! When to look up, when to fetch, how long each may take, when to look again and what
+//! to log are `redline_core::schedule`'s, tested on the host in virtual time; this task
+//! waits, runs each task under its deadline and reports back. Failed fetches are only
+//! counted and logged: the 5 s failure rule belongs to the `Cluster`, which sees no body
+//! and applies it by itself.
 
 use core::net::Ipv4Addr;
 
 use embassy_net::dns::DnsQueryType;
 use embassy_net::{IpAddress, Stack};
-use embassy_time::{Duration, Ticker, Timer};
-use heapless::String;
+use embassy_time::{Instant, Timer, with_deadline};
 use log::{error, info, warn};
+use redline_core::schedule::{Note, Schedule, ScheduleConfig, Task};
 
 use crate::discover::{self, DiscoverError};
 use crate::http::{self, Endpoint, RESPONSE_MAX, Url};
 use crate::{config, panel};
-
-/// Consecutive failed fetches before the daemon is looked up again.
-const RELOOK_AFTER: u32 = 10;
-/// Waits between failed look-ups: from 2 s, doubling to 30 s.
-const LOOKUP_BACKOFF_MIN: Duration = Duration::from_secs(2);
-const LOOKUP_BACKOFF_MAX: Duration = Duration::from_secs(30);
 
 /// Why the daemon's address is not known.
 #[derive(Clone, Copy, Debug)]
 enum LookupError {
     Mdns(DiscoverError),
     Dns,
+    Timeout,
+}
+
+fn now_us() -> u64 {
+    Instant::now().as_micros()
 }
 
 /// The poll task.
@@ -45,58 +45,78 @@ pub async fn run(stack: Stack<'static>) {
         }
     };
     let mut response = [0u8; RESPONSE_MAX];
-    let mut backoff = LOOKUP_BACKOFF_MIN;
+    let mut schedule = Schedule::new(ScheduleConfig::every(config::POLL_MS * 1000), now_us());
+    let mut endpoint = None;
     loop {
-        stack.wait_config_up().await;
-        let endpoint = match lookup(stack, url).await {
-            Ok(endpoint) => endpoint,
-            Err(e) => {
-                match e {
-                    LookupError::Mdns(e) => warn!(
-                        "poll: no daemon found ({e}); is `redline serve --listen` running \
-                         on this network? retrying in {} s",
-                        backoff.as_secs()
-                    ),
-                    LookupError::Dns => warn!(
-                        "poll: cannot resolve {:?}; retrying in {} s",
-                        url.map(|u| u.host).unwrap_or(""),
-                        backoff.as_secs()
-                    ),
-                }
-                Timer::after(backoff).await;
-                backoff = (backoff * 2).min(LOOKUP_BACKOFF_MAX);
-                continue;
-            }
-        };
-        backoff = LOOKUP_BACKOFF_MIN;
-        info!("poll: GET {endpoint} every {} ms", config::POLL_MS);
-
-        let mut ticker = Ticker::every(Duration::from_millis(config::POLL_MS));
-        let mut failures = 0u32;
-        let mut answered = false;
-        while failures < RELOOK_AFTER {
-            ticker.next().await;
-            if !stack.is_config_up() {
-                stack.wait_config_up().await;
-            }
-            match http::get(stack, &endpoint, &mut response).await {
-                Ok(body) => {
-                    if !answered || failures > 0 {
-                        info!("poll: {} bytes from {endpoint}", body.as_slice().len());
-                    }
-                    answered = true;
-                    failures = 0;
+        Timer::at(Instant::from_micros(schedule.due_at())).await;
+        if !stack.is_config_up() {
+            stack.wait_config_up().await;
+        }
+        let job = schedule.begin(now_us());
+        let deadline = Instant::from_micros(job.deadline_us);
+        match (job.task, &endpoint) {
+            (Task::Fetch, Some(target)) => {
+                let result = http::get(stack, target, &mut response, deadline).await;
+                let note = schedule.fetched(result.as_ref().map(|_| ()).map_err(|e| *e), now_us());
+                log_fetch(note, target);
+                if let Ok(body) = result {
                     panel::deliver(body);
                 }
-                Err(e) => {
-                    failures += 1;
-                    if failures == 1 || failures == RELOOK_AFTER {
-                        warn!("poll: GET {endpoint} failed: {e} ({failures} in a row)");
+            }
+            _ => {
+                let found = with_deadline(deadline, lookup(stack, url))
+                    .await
+                    .unwrap_or(Err(LookupError::Timeout));
+                let note = schedule.looked_up(found.is_ok(), now_us());
+                match (found, note) {
+                    (Ok(target), _) => {
+                        info!("poll: GET {target} every {} ms", config::POLL_MS);
+                        endpoint = Some(target);
                     }
+                    (Err(e), Note::LookupFailed { retry_in_us }) => {
+                        log_lookup_failure(e, url, retry_in_us / 1_000_000);
+                    }
+                    (Err(_), _) => {}
                 }
             }
         }
-        info!("poll: looking for the daemon again");
+    }
+}
+
+fn log_fetch(note: Note, endpoint: &Endpoint) {
+    match note {
+        Note::Answered { after_failures: 0 } => info!("poll: first answer from {endpoint}"),
+        Note::Answered { after_failures } => {
+            info!("poll: {endpoint} answers again after {after_failures} failures")
+        }
+        Note::Failing(e) => warn!("poll: GET {endpoint} failed: {e}"),
+        Note::Relook { error, failures } => warn!(
+            "poll: GET {endpoint} failed: {error} ({failures} in a row); looking for the \
+             daemon again"
+        ),
+        _ => {}
+    }
+}
+
+fn log_lookup_failure(e: LookupError, url: Option<Url<'_>>, retry_s: u64) {
+    let host = url.map(|u| u.host).unwrap_or("");
+    match e {
+        LookupError::Mdns(e) if url.is_none() => warn!(
+            "poll: no daemon found ({e}); is `redline serve --listen` running on this \
+             network? retrying in {retry_s} s"
+        ),
+        LookupError::Mdns(e) => {
+            warn!("poll: cannot resolve {host:?} ({e}); retrying in {retry_s} s")
+        }
+        LookupError::Dns => warn!("poll: cannot resolve {host:?}; retrying in {retry_s} s"),
+        LookupError::Timeout => warn!(
+            "poll: looking for {} timed out; retrying in {retry_s} s",
+            if host.is_empty() {
+                discover::SERVICE
+            } else {
+                host
+            }
+        ),
     }
 }
 
@@ -121,6 +141,7 @@ async fn lookup(stack: Stack<'_>, url: Option<Url<'_>>) -> Result<Endpoint, Look
             .await
             .map_err(LookupError::Mdns)?
     } else {
+        // No timeout of its own: the schedule's lookup deadline bounds it.
         let found = stack
             .dns_query(url.host, DnsQueryType::A)
             .await
@@ -130,14 +151,5 @@ async fn lookup(stack: Stack<'_>, url: Option<Url<'_>>) -> Result<Endpoint, Look
             _ => return Err(LookupError::Dns),
         }
     };
-    let (mut host, mut path) = (String::new(), String::new());
-    // Url::parse caps both at 63 bytes, so they fit.
-    let _ = host.push_str(url.host);
-    let _ = path.push_str(url.path);
-    Ok(Endpoint {
-        addr,
-        port: url.port,
-        host,
-        path,
-    })
+    Ok(url.endpoint(addr))
 }

@@ -1,27 +1,37 @@
-//! The DNS wire format as far as the daemon's mDNS answer needs it: a one-question query
-//! out, and in the answer names (with compression), PTR, SRV, TXT and A records.
+//! Finding the daemon by mDNS, as far as the wire goes: the one-question query the
+//! firmware sends for `_redline._tcp.local` (PTR) or a `.local` host (A), and in the answer
+//! names (with compression), PTR, SRV, TXT and A records.
 //!
-//! Pure functions over byte slices, with no socket and no clock, so they can be checked
-//! on a workstation against a real responder's packets. Anything malformed ends the
-//! parse of that packet (`None`), never a panic: the packets come from the network.
+//! The firmware sends the query from an ordinary UDP port, which makes it a "legacy
+//! unicast" query (RFC 6762 section 6.7): the daemon's responder (`mdns-sd`) answers
+//! straight back to that port, so the chip needs neither port 5353 nor a multicast group.
+//! Pure functions over byte slices, with no socket and no clock, tested on the host against
+//! the daemon's real answers (`tests/wire/`). Anything malformed ends the parse of that
+//! packet (`None`), never a panic: the packets come from the network.
 
 use core::net::Ipv4Addr;
 
-use heapless::String;
+use crate::fixed::FixedStr;
+use crate::http::{DEFAULT_PATH, Endpoint, HostName, Path};
 
 /// The service type the daemon advertises.
 pub const SERVICE: &str = "_redline._tcp.local";
 
-/// Record types the firmware asks for or reads.
+/// Record type A (an IPv4 address).
 pub const TYPE_A: u16 = 1;
+/// Record type PTR (a service type's instances).
 pub const TYPE_PTR: u16 = 12;
 const TYPE_TXT: u16 = 16;
 const TYPE_SRV: u16 = 33;
 
-/// A name as text: labels joined by dots, lowercase, no trailing dot.
-pub type Name = String<96>;
+/// The largest query [`encode_query`] writes (a 96-byte name and the fixed parts).
+pub const QUERY_MAX: usize = 128;
 
-/// Writes a one-question query; `None` when `name` does not fit.
+/// A name as text: labels joined by dots, lowercase, no trailing dot.
+pub type Name = FixedStr<96>;
+
+/// Writes a one-question query for `name` of type `qtype` into `out`; its length, or
+/// `None` when `name` is not a valid name or does not fit.
 pub fn encode_query(out: &mut [u8], id: u16, name: &str, qtype: u16) -> Option<usize> {
     let mut w = Writer { out, len: 0 };
     w.put(&id.to_be_bytes())?;
@@ -41,6 +51,15 @@ pub fn encode_query(out: &mut [u8], id: u16, name: &str, qtype: u16) -> Option<u
     Some(w.len)
 }
 
+/// Whether `packet` is a response to the query with this `id`: responders echo the id,
+/// and it tells our answers from the other mDNS traffic a socket may see.
+pub fn is_response_to(packet: &[u8], id: u16) -> bool {
+    match packet {
+        [hi, lo, flags, ..] => u16::from_be_bytes([*hi, *lo]) == id && flags & 0x80 != 0,
+        _ => false,
+    }
+}
+
 struct Writer<'a> {
     out: &'a mut [u8],
     len: usize,
@@ -57,15 +76,41 @@ impl Writer<'_> {
 }
 
 /// What one response says about the first `_redline._tcp` instance in it.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Service {
-    /// The SRV target host name.
+    /// The SRV target host name (`desk.local`).
     pub target: Name,
     /// The SRV port.
     pub port: u16,
     /// The TXT record's `path=`, empty when it has none.
-    pub path: String<64>,
+    pub path: Path,
     /// The target's address, when the answer carried it.
     pub addr: Option<Ipv4Addr>,
+}
+
+impl Service {
+    /// Where to fetch from, with the target's address `addr` (the answer's, or one asked
+    /// for by name): the TXT record's path, else [`DEFAULT_PATH`]; the target as the Host
+    /// header, cut to fit.
+    pub fn endpoint(&self, addr: Ipv4Addr) -> Endpoint {
+        let mut host = HostName::new();
+        for c in self.target.chars() {
+            if host.push(c).is_err() {
+                break;
+            }
+        }
+        let path = if self.path.is_empty() {
+            Path::from_text(DEFAULT_PATH).unwrap_or_default()
+        } else {
+            self.path
+        };
+        Endpoint {
+            addr,
+            port: self.port,
+            host,
+            path,
+        }
+    }
 }
 
 /// One resource record: its owner name, type and where its data lies in the packet.
@@ -87,7 +132,7 @@ pub fn read_service(packet: &[u8]) -> Option<Service> {
     let instance = instance?;
 
     let mut service = None;
-    let mut path = String::new();
+    let mut path = Path::new();
     for_each_record(packet, |r| {
         if r.name != instance {
             return;
@@ -115,7 +160,7 @@ pub fn read_service(packet: &[u8]) -> Option<Service> {
 }
 
 /// The `path=` entry of a TXT record's strings, if any.
-fn read_path(mut data: &[u8], path: &mut String<64>) {
+fn read_path(mut data: &[u8], path: &mut Path) {
     while let Some((&len, rest)) = data.split_first() {
         let Some(entry) = rest.get(..usize::from(len)) else {
             return;
@@ -132,10 +177,10 @@ fn read_path(mut data: &[u8], path: &mut String<64>) {
 }
 
 /// The first A record for `name` in a response.
-pub fn find_address(packet: &[u8], name: &Name) -> Option<Ipv4Addr> {
+pub fn find_address(packet: &[u8], name: &str) -> Option<Ipv4Addr> {
     let mut addr = None;
     for_each_record(packet, |r| {
-        if addr.is_none() && r.rtype == TYPE_A && r.data.len() == 4 && r.name == *name {
+        if addr.is_none() && r.rtype == TYPE_A && r.data.len() == 4 && r.name == name {
             let d = &packet[r.data.clone()];
             addr = Some(Ipv4Addr::new(d[0], d[1], d[2], d[3]));
         }
@@ -208,4 +253,36 @@ fn read_name(packet: &[u8], mut pos: usize) -> Option<(Name, usize)> {
         }
     }
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_query_is_the_header_and_one_question() {
+        let mut out = [0u8; QUERY_MAX];
+        let len = encode_query(&mut out, 0x1235, "_redline._tcp.local.", TYPE_PTR).unwrap();
+        assert_eq!(
+            &out[..len],
+            b"\x12\x35\0\0\0\x01\0\0\0\0\0\0\x08_redline\x04_tcp\x05local\0\0\x0c\0\x01"
+        );
+        assert_eq!(encode_query(&mut out, 1, "a..local", TYPE_A), None);
+        let long = [b'a'; 64];
+        let long = core::str::from_utf8(&long).unwrap();
+        assert_eq!(encode_query(&mut out, 1, long, TYPE_A), None);
+        assert_eq!(encode_query(&mut out[..20], 1, SERVICE, TYPE_PTR), None);
+    }
+
+    #[test]
+    fn a_pointer_loop_ends_the_parse() {
+        // One answer whose name points at itself.
+        let mut packet = [0u8; 12 + 2 + 10];
+        packet[2] = 0x84;
+        packet[7] = 1;
+        packet[12] = 0xC0;
+        packet[13] = 12;
+        assert_eq!(read_service(&packet), None);
+        assert_eq!(find_address(&packet, "x.local"), None);
+    }
 }
