@@ -62,7 +62,7 @@ pub const MOTORS: usize = 1;
 /// The step interrupt's period: 28.6 kHz. A step is late by less than one period; 35 us
 /// divides the shortest interval the planner asks for closely (139 us rounds up to 4
 /// ticks, 140 us), so the top speed on the chip is 595 deg/s rather than 600, and the
-/// worst tick (four steps and a re-plan, about 5,700 cycles) fits about one period
+/// worst tick (four steps and a re-plan, about 3,700 of its 5,600 cycles) fits the period
 /// (docs/motion.md, "Step timing on the chip").
 pub const TICK_US: u64 = 35;
 
@@ -310,8 +310,11 @@ impl Stepper {
                 .zip(steps.iter_mut())
             {
                 if deadline.is_some_and(|d| d <= now) {
-                    *step = planner.next_step(now).map(|s| s.direction);
-                    *deadline = planner.next_deadline();
+                    // The step and the next deadline from one call: the cached deadline
+                    // already says this step is due.
+                    let (taken, next) = planner.step_due(now).unzip();
+                    *step = taken.map(|s| s.direction);
+                    *deadline = next.flatten();
                 }
             }
         }

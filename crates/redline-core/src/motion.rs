@@ -415,11 +415,29 @@ impl Planner {
     /// Takes the next step if it is due at `now_us`: updates the position and returns
     /// which way to pulse. At most one step per call; `None` when nothing is due.
     pub fn next_step(&mut self, now_us: u64) -> Option<Step> {
-        let deadline = self.next_deadline()?;
-        if now_us < deadline {
+        let (direction, level) = self.plan()?;
+        let due = self
+            .last_step_us
+            .map_or(0, |last| last + u64::from(self.interval_us(level)));
+        if now_us < due {
             return None;
         }
+        Some(self.take(direction, level, now_us))
+    }
+
+    /// The step due at `now_us`, for a caller that already knows it is due (its cached
+    /// [`Planner::next_deadline`] has passed), with the deadline of the step after it:
+    /// what a fixed-rate step interrupt calls. It plans once for this step and once for
+    /// the next, where [`Planner::next_step`] and then [`Planner::next_deadline`] would
+    /// also work out this step's deadline again. `None` at rest on target.
+    pub fn step_due(&mut self, now_us: u64) -> Option<(Step, Option<u64>)> {
         let (direction, level) = self.plan()?;
+        let step = self.take(direction, level, now_us);
+        Some((step, self.next_deadline()))
+    }
+
+    /// Moves one step in `direction` at `level`, taken at `now_us`.
+    fn take(&mut self, direction: Direction, level: u16, now_us: u64) -> Step {
         self.direction = direction;
         self.level = level;
         self.position = match direction {
@@ -428,7 +446,7 @@ impl Planner {
         };
         self.last_step_us = Some(now_us);
         self.settle();
-        Some(Step { direction })
+        Step { direction }
     }
 
     /// At the start speed, on the target: that is rest.

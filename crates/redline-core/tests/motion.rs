@@ -323,3 +323,45 @@ fn homing_never_exceeds_the_start_stop_speed_and_covers_more_than_the_sweep() {
         }
     }
 }
+
+/// The step interrupt's call (`step_due` at fixed ticks, trusting its cached deadline) takes
+/// the same steps at the same ticks as `next_step` asked at every tick, through random
+/// retargeting, and the deadline it hands back is `next_deadline`'s.
+#[test]
+fn step_due_at_fixed_ticks_takes_the_steps_next_step_would() {
+    const TICK_US: u64 = 35;
+    let mut seed: u64 = 0x71c4;
+    let mut next = move || {
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (seed >> 33) as u32
+    };
+    for profile in PROFILES {
+        let (mut isr, mut asked) = (Planner::new(profile), Planner::new(profile));
+        let mut deadline = isr.next_deadline();
+        let mut steps = 0u32;
+        for tick in 0..400_000u64 {
+            let now = tick * TICK_US;
+            if next() % 2_000 == 0 {
+                let target = (next() % u32::from(profile.full_scale() + 1)) as u16;
+                isr.set_target(target);
+                asked.set_target(target);
+                deadline = isr.next_deadline();
+            }
+            let by_isr = match deadline {
+                Some(d) if d <= now => {
+                    let (step, after) = isr.step_due(now).expect("a step at its deadline");
+                    deadline = after;
+                    Some(step)
+                }
+                _ => None,
+            };
+            assert_eq!(by_isr, asked.next_step(now), "{} at {now} us", profile.name);
+            assert_eq!(isr.position(), asked.position());
+            assert_eq!(deadline, asked.next_deadline(), "{} at {now} us", profile.name);
+            steps += u32::from(by_isr.is_some());
+        }
+        assert!(steps > 10_000, "{}: only {steps} steps", profile.name);
+    }
+}
