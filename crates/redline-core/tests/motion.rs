@@ -359,7 +359,12 @@ fn step_due_at_fixed_ticks_takes_the_steps_next_step_would() {
             };
             assert_eq!(by_isr, asked.next_step(now), "{} at {now} us", profile.name);
             assert_eq!(isr.position(), asked.position());
-            assert_eq!(deadline, asked.next_deadline(), "{} at {now} us", profile.name);
+            assert_eq!(
+                deadline,
+                asked.next_deadline(),
+                "{} at {now} us",
+                profile.name
+            );
             steps += u32::from(by_isr.is_some());
         }
         assert!(steps > 10_000, "{}: only {steps} steps", profile.name);
