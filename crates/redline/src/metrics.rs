@@ -52,6 +52,8 @@ pub const SOURCE_UP: &str = "redline_source_up";
 pub const LINES: &str = "redline_lines_read_total";
 /// Lines that could not be read.
 pub const PARSE_ERRORS: &str = "redline_parse_errors_total";
+/// Lines longer than the reader's bound, passed over unread.
+pub const LONG_LINES: &str = "redline_long_lines_total";
 /// Distinct responses counted.
 pub const RESPONSES: &str = "redline_responses_total";
 /// Copies folded into a response already counted.
@@ -221,6 +223,12 @@ pub fn render(s: &Snapshot) -> String {
         PARSE_ERRORS,
         "Transcript lines that could not be read.",
         s.stats.bad_lines,
+    );
+    counter(
+        &mut out,
+        LONG_LINES,
+        "Transcript lines longer than 64 MiB, passed over unread.",
+        s.stats.long_lines,
     );
     counter(
         &mut out,

@@ -299,3 +299,50 @@ fn slow_and_silent_connections_are_closed_after_the_header_timeout() {
         "{took:?}"
     );
 }
+
+/// Resident memory of a process, in KiB.
+fn rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap()
+}
+
+/// A line longer than the 64 MiB bound, appended live, is passed over and counted apart
+/// (`redline_long_lines_total`), the memory it took is given back, and the line after it
+/// counts as usual.
+#[test]
+fn a_live_line_longer_than_the_bound_is_passed_over_and_its_memory_given_back() {
+    let home = Home::new();
+    std::fs::create_dir_all(home.projects()).unwrap();
+    let d = Daemon::start(&home, &[]);
+    // The tokens metrics count from the daemon's start: the lines come after it.
+    home.append("-p/s.jsonl", &response("a", 10));
+    d.until("the first response", |d| d.output_tokens() == 10.0);
+    let before = rss_kib(d.child.id());
+    let mut long = String::with_capacity(70 << 20);
+    long.push_str("{\"type\":\"user\",\"pad\":\"");
+    long.push_str(&"x".repeat(66 << 20));
+    long.push_str("\"}\n");
+    home.append("-p/s.jsonl", &long);
+    drop(long);
+    home.append("-p/s.jsonl", &response("b", 20));
+    d.until("the response after the long line", |d| {
+        d.output_tokens() == 30.0
+    });
+    assert_eq!(d.metric("redline_long_lines_total"), 1.0);
+    assert_eq!(d.metric("redline_parse_errors_total"), 0.0);
+    let said = d.stderr.lock().unwrap().join("\n");
+    assert!(
+        said.contains("s.jsonl:2: line longer than 64 MiB, skipped"),
+        "{said}"
+    );
+    // The buffer grown for the line (at most 64 MiB) is given back once it is passed.
+    let after = rss_kib(d.child.id());
+    assert!(
+        after < before + 24 * 1024,
+        "RSS {before} KiB before the long line, {after} KiB after"
+    );
+}
