@@ -125,6 +125,10 @@ pub enum Input {
     /// Nothing but a recomputation now, before the next whole second (the demo, played
     /// faster than real time, asks for one each script second).
     Tick,
+    /// The daemon is stopping: read what has come, write every rollup still due to the
+    /// store (so hours written since the last rollup outlive a transcript deleted before
+    /// the next start), answer, and end.
+    Stop(mpsc::Sender<()>),
 }
 
 /// Why the hub gave no answer to [`ask`].
@@ -598,6 +602,7 @@ impl Hub {
             // Answered once the snapshot holding them is out: after a 200, `/usage` shows
             // the export.
             let mut stored = Vec::new();
+            let mut stop = None;
             for input in batch {
                 match input {
                     Input::Fs(ev) => fs.push(ev),
@@ -639,6 +644,7 @@ impl Hub {
                     }
                     Input::External(reading) => self.live.set_external(reading),
                     Input::Tick => {}
+                    Input::Stop(done) => stop = Some(done),
                 }
             }
             let mut happenings = match (&mut self.follower, fs.is_empty()) {
@@ -663,6 +669,11 @@ impl Hub {
             if self.backlog || self.rolled_at.elapsed() >= rollups_every() {
                 self.roll_up();
             }
+            if stop.is_some() {
+                while self.journal.is_some() && self.live.rollups_due() > 0 {
+                    self.roll_up();
+                }
+            }
             if self.compacted_at.elapsed() >= COMPACT_EVERY {
                 self.compacted_at = Instant::now();
                 if let Some(j) = &mut self.journal
@@ -681,6 +692,10 @@ impl Hub {
             // Even when shutting down: what was stored must not be answered 503.
             for (reply, result) in stored {
                 let _ = reply.send(result);
+            }
+            if let Some(done) = stop {
+                let _ = done.send(());
+                return;
             }
             if !published {
                 // Nobody reads any more: the daemon is shutting down.

@@ -298,3 +298,51 @@ fn a_transcript_deleted_and_written_anew_counts_once() {
         daemon.stderr.lock().unwrap()
     );
 }
+
+/// A daemon stopped with SIGTERM writes the hours read since its last rollup before it
+/// ends: a transcript deleted before the next start still counts in the reports.
+#[test]
+fn a_stopped_daemon_keeps_the_hours_read_since_its_last_rollup() {
+    let home = Home::new();
+    let claude = home.dir.join("c");
+    let transcript = write(
+        &claude,
+        "p/s.jsonl",
+        &line("2026-01-10T10:00:00Z", Some("early"), 1_000, 100),
+    );
+    // The start-up rollup, then rollups every five minutes (the default): none more is
+    // due while the test runs.
+    let mut d = serve(&home, &claude, &[]);
+    rollups_written(&home, 1);
+    let now = jiff::Timestamp::now()
+        .strftime("%Y-%m-%dT%H:%M:%S%.3fZ")
+        .to_string();
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&transcript)
+        .unwrap();
+    std::io::Write::write_all(&mut f, line(&now, Some("late"), 700, 70).as_bytes()).unwrap();
+    drop(f);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while d.usage()["window_5h_tokens"] != 770 {
+        assert!(Instant::now() < deadline, "the daemon never read the line");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // SIGTERM, as systemd and Ctrl-C stop it.
+    #[allow(unsafe_code)]
+    // SAFETY: kill(2) with a child's pid and a signal number has no memory effects here.
+    unsafe {
+        libc::kill(d.child.id() as libc::pid_t, libc::SIGTERM);
+    }
+    let status = d.child.wait().unwrap();
+    assert!(
+        status.success(),
+        "{status:?}: {:?}",
+        d.stderr.lock().unwrap()
+    );
+    std::fs::remove_file(&transcript).unwrap();
+    let (totals, err) = daily(&home, &claude, &[]);
+    assert_eq!(totals["inputTokens"], 1_700, "{err}");
+    assert_eq!(totals["outputTokens"], 170, "{err}");
+    assert_eq!(kept_lines(&err).len(), 1, "{err}");
+}

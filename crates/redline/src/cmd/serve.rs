@@ -92,6 +92,7 @@ pub fn run(
     let status = Arc::new(status_json(&cfg));
     let page_config = Arc::new(crate::web::page_config(&cfg.settings));
     let grpc_sink = crate::otlp_http::grpc_sink(hub.inputs.clone());
+    let stop_hub = hub.inputs.clone();
     let state = AppState {
         snapshots: hub.snapshots,
         inputs: hub.inputs,
@@ -199,6 +200,17 @@ pub fn run(
             } => Ok(()),
         }
     });
+    // The hours read since the last rollup go to the store before the process ends.
+    let (done_tx, done) = std::sync::mpsc::channel();
+    if stop_hub.send(hub::Input::Stop(done_tx)).is_ok()
+        && done
+            .recv_timeout(std::time::Duration::from_secs(5))
+            .is_err()
+    {
+        eprintln!(
+            "redline: warning: the store may lack the last minutes' rollups (no answer from the hub)"
+        );
+    }
     if let Some(dir) = demo_dir {
         let _ = std::fs::remove_dir_all(dir);
     }
