@@ -670,13 +670,9 @@ struct Ack {
 /// acknowledged as it is now; `None` when there is none (or it is empty).
 pub fn damage(path: &Path) -> io::Result<Option<Damage>> {
     let side = damaged_path(path);
-    let bytes = match fs::read(&side) {
-        Err(e) if missing(&e) => return Ok(None),
-        other => other?,
-    };
-    if bytes.is_empty() {
+    let Some(bytes) = side_file(&side)? else {
         return Ok(None);
-    }
+    };
     let now = ack_of(&bytes);
     let acked = match fs::read(ack_path(path)) {
         Err(e) if e.kind() == io::ErrorKind::NotFound => None,
@@ -688,6 +684,16 @@ pub fn damage(path: &Path) -> io::Result<Option<Damage>> {
         bytes: bytes.len() as u64,
         acknowledged: acked.is_some_and(|a| a == now),
     }))
+}
+
+/// The side file's bytes; `None` when there is none or it is empty.
+fn side_file(side: &Path) -> io::Result<Option<Vec<u8>>> {
+    match fs::read(side) {
+        Err(e) if missing(&e) => Ok(None),
+        Err(e) => Err(e),
+        Ok(bytes) if bytes.is_empty() => Ok(None),
+        Ok(bytes) => Ok(Some(bytes)),
+    }
 }
 
 /// No such file (or no such directory where its directory should be).
@@ -710,13 +716,9 @@ fn ack_of(bytes: &[u8]) -> Ack {
 /// side file, nothing to do).
 pub fn acknowledge(path: &Path) -> io::Result<Option<Damage>> {
     let side = damaged_path(path);
-    let bytes = match fs::read(&side) {
-        Err(e) if missing(&e) => return Ok(None),
-        other => other?,
-    };
-    if bytes.is_empty() {
+    let Some(bytes) = side_file(&side)? else {
         return Ok(None);
-    }
+    };
     let marker = ack_path(path);
     let tmp = tmp_path(&marker);
     let mut text = serde_json::to_vec(&ack_of(&bytes)).map_err(io::Error::other)?;
