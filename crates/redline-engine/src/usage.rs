@@ -151,6 +151,8 @@ pub struct Tach {
     pub redline: u64,
     /// The trailing window, seconds.
     pub window_s: u64,
+    /// The source: `jsonl`, `otlp` or `prometheus`.
+    pub source: Option<&'static str>,
 }
 
 /// The 5-hour window.
@@ -161,7 +163,7 @@ pub struct Fuel {
     /// `rate_limits` (Claude Code's own figure) or `estimate` (block tokens over the
     /// budget).
     pub basis: Option<&'static str>,
-    /// The source the figure came from: `statusline`, `jsonl` or `prometheus`.
+    /// The source the figure came from: `statusline`, `prometheus`, `jsonl` or `otlp`.
     pub source: Option<&'static str>,
     /// Tokens in the open block (all four kinds).
     pub block_tokens: Option<u64>,
@@ -207,6 +209,8 @@ pub struct Cache {
     pub read_tokens: Option<u64>,
     /// Prompt tokens (input, cache writes, cache reads) in the window.
     pub prompt_tokens: Option<u64>,
+    /// The source: `jsonl` or `otlp`.
+    pub source: Option<&'static str>,
 }
 
 /// Dollars.
@@ -218,6 +222,8 @@ pub struct Cost {
     pub block_usd: Option<f64>,
     /// COST's full scale.
     pub full_scale_usd: f64,
+    /// The source: `jsonl`, `otlp` or `prometheus`.
+    pub source: Option<&'static str>,
 }
 
 /// The active session's context window.
@@ -229,6 +235,8 @@ pub struct Context {
     pub window_tokens: Option<u64>,
     /// The session.
     pub session_id: Option<String>,
+    /// The source: `jsonl`.
+    pub source: Option<&'static str>,
 }
 
 /// The model of the most recent main-chain response.
@@ -240,6 +248,8 @@ pub struct Model {
     pub family: Option<&'static str>,
     /// The MODEL lamp's colour for the family.
     pub color: Option<Rgb>,
+    /// The source: `jsonl`, `otlp` or `prometheus`.
+    pub source: Option<&'static str>,
 }
 
 /// The turn in progress.

@@ -15,7 +15,7 @@ use clap::parser::ValueSource;
 use jiff::tz::TimeZone;
 use redline_core::gauges::{Dial, Scales};
 use redline_core::lamps::Thresholds;
-use redline_engine::live::{Budget, Settings};
+use redline_engine::live::{Budget, Pick, Settings, SourceName, SourcePicks, ValueName};
 use redline_engine::prices::CostMode;
 use redline_engine::roots::RootEnv;
 use serde::Deserialize;
@@ -128,6 +128,49 @@ struct FileConfig {
     source: Option<String>,
     #[serde(default)]
     lamps: FileLamps,
+    #[serde(default)]
+    sources: FileSources,
+}
+
+/// `[sources]`: each value's source (see `redline_engine::live::ValueName::groups`).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileSources {
+    fuel: Option<String>,
+    tach: Option<String>,
+    cost: Option<String>,
+    thinking: Option<String>,
+    cache: Option<String>,
+    context: Option<String>,
+    model: Option<String>,
+}
+
+impl FileSources {
+    fn get(&self, value: ValueName) -> Option<String> {
+        match value {
+            ValueName::Fuel => &self.fuel,
+            ValueName::Tach => &self.tach,
+            ValueName::Cost => &self.cost,
+            ValueName::Thinking => &self.thinking,
+            ValueName::Cache => &self.cache,
+            ValueName::Context => &self.context,
+            ValueName::Model => &self.model,
+        }
+        .clone()
+    }
+}
+
+/// The `[sources]` key of a value.
+fn sources_key(value: ValueName) -> &'static str {
+    match value {
+        ValueName::Fuel => "sources.fuel",
+        ValueName::Tach => "sources.tach",
+        ValueName::Cost => "sources.cost",
+        ValueName::Thinking => "sources.thinking",
+        ValueName::Cache => "sources.cache",
+        ValueName::Context => "sources.context",
+        ValueName::Model => "sources.model",
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -591,6 +634,19 @@ pub fn resolve(
             }
         },
     };
+    let mut sources = SourcePicks::default();
+    for value in ValueName::ALL {
+        let key = sources_key(value);
+        let text = r.pick(key, None, file.sources.get(value), "auto".into());
+        let pick = value.parse_pick(&text).map_err(|e| r.error(key, &e))?;
+        if pick == Pick::Only(SourceName::Prometheus) && prometheus.is_none() {
+            return Err(r.error(
+                key,
+                "prometheus is not configured: set source = \"prometheus=URL\" (or --source prometheus=URL)",
+            ));
+        }
+        sources.set(value, pick);
+    }
     let otlp_grpc = if grpc_text.trim().eq_ignore_ascii_case("off") {
         None
     } else {
@@ -714,6 +770,7 @@ pub fn resolve(
             tz,
             api_error_window_s: api_error_window,
             ratio_window_s: ratio_window,
+            sources,
         },
         cost_mode,
         prices,
@@ -955,6 +1012,47 @@ mod tests {
         assert_eq!(c.settings.budget, Budget::Max);
         assert!(c.resolved.iter().all(|r| r.origin == Origin::Default));
         assert_eq!(c.file, None);
+    }
+
+    #[test]
+    fn sources_are_checked_against_what_each_source_knows() {
+        let d = temp("sources");
+        let file = d.join("redline/config.toml");
+        std::fs::write(
+            &file,
+            "tach_window = 60\n[sources]\nfuel = \"auto\"\nthinking = \"otlp\"\n",
+        )
+        .unwrap();
+        let e = resolve(&DaemonArgs::default(), &no_source, &env_in(&d))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("config.toml:4: sources.thinking: otlp cannot know thinking"),
+            "{e}"
+        );
+        std::fs::write(&file, "[sources]\ncost = \"prometheus\"\n").unwrap();
+        let e = resolve(&DaemonArgs::default(), &no_source, &env_in(&d))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains(":2: sources.cost: prometheus is not configured"),
+            "{e}"
+        );
+        std::fs::write(
+            &file,
+            "source = \"prometheus=http://127.0.0.1:9090\"\n[sources]\ncost = \"prometheus\"\ntach = \"jsonl\"\n",
+        )
+        .unwrap();
+        let c = resolve(&DaemonArgs::default(), &no_source, &env_in(&d)).unwrap();
+        assert_eq!(
+            c.settings.sources.get(ValueName::Cost),
+            Pick::Only(SourceName::Prometheus)
+        );
+        assert_eq!(
+            c.settings.sources.get(ValueName::Tach),
+            Pick::Only(SourceName::Jsonl)
+        );
+        assert_eq!(c.settings.sources.get(ValueName::Fuel), Pick::Auto);
     }
 
     #[test]

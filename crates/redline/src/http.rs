@@ -161,6 +161,7 @@ async fn status(State(s): State<AppState>) -> Response {
             "otlp": {"ok": snap.usage.sources.otlp.ok, "error": snap.usage.sources.otlp.error},
             "prometheus": {"ok": snap.usage.sources.prometheus.ok, "error": snap.usage.sources.prometheus.error},
         },
+        "values": snap.choices,
     });
     json(body.to_string())
 }

@@ -15,7 +15,9 @@ use redline_engine::feed::{HookEvent, StatusFeed};
 use redline_engine::follow::{Follower, FsEvent, Happening, RootState};
 use redline_engine::journal::{self, Journal};
 use redline_engine::ledger::FileId;
-use redline_engine::live::{External, Live, LiveStats, ModelCounters, Settings, SourceHealth};
+use redline_engine::live::{
+    Choice, External, Live, LiveStats, ModelCounters, Settings, SourceHealth,
+};
 use redline_engine::otlp::Batch;
 use redline_engine::prices::{CostMode, PriceTable};
 use redline_engine::roots::{
@@ -75,6 +77,8 @@ pub struct Snapshot {
     pub store: Option<PathBuf>,
     /// Transcript rollups not yet written to the store.
     pub rollups_pending: usize,
+    /// Each value's source and why (`/api/status`).
+    pub choices: Vec<Choice>,
 }
 
 /// What the hub is started with.
@@ -94,7 +98,7 @@ pub struct HubConfig {
     pub store: Option<PathBuf>,
     /// This machine's name, for `/api/hosts`.
     pub host: String,
-    /// Read the values from this Prometheus instead of the transcripts.
+    /// A Prometheus to read values from, as `[sources]` chooses.
     pub prometheus: Option<String>,
 }
 
@@ -182,18 +186,9 @@ pub fn start(cfg: HubConfig) -> Result<Handle> {
         host,
         prometheus,
     } = cfg;
-    // Values from Prometheus stand for the transcripts': those are not read then.
-    let roots = if prometheus.is_some() {
-        Vec::new()
-    } else {
-        roots
-    };
-    let no_store = if prometheus.is_some() {
-        "this daemon reads its values from Prometheus (--source prometheus=...): send OpenTelemetry to the collector that fills it"
-    } else {
-        "the store is not open; see the daemon's log"
-    };
-    let store = if prometheus.is_some() { None } else { store };
+    // With Prometheus configured the transcripts are still read: each value takes its
+    // source by `[sources]` (thinking, cache and context have no other).
+    let no_store = "the store is not open; see the daemon's log";
     let tach_window_s = settings.tach_window_s;
     let tz = settings.tz.clone();
     // Watch first, then scan: a line written in between is then both scanned and
@@ -978,6 +973,7 @@ impl Hub {
             roots,
             store: self.journal.as_ref().map(|j| j.path().to_owned()),
             rollups_pending: self.live.rollups_due(),
+            choices: self.live.choices().to_vec(),
         }
     }
 }

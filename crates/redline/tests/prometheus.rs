@@ -439,3 +439,167 @@ fn stall_blinks_while_prometheus_is_down_and_recovers() {
         t0.elapsed().as_secs_f64()
     );
 }
+
+/// `/api/status`'s choice for one value.
+fn choice(d: &Daemon, value: &str) -> Value {
+    let s: Value = serde_json::from_str(&d.get("/api/status").body).unwrap();
+    s["values"]
+        .as_array()
+        .and_then(|vs| vs.iter().find(|v| v["value"] == value).cloned())
+        .unwrap_or(Value::Null)
+}
+
+#[test]
+fn hybrid_fuel_and_cost_from_prometheus_tach_from_transcripts_through_an_outage() {
+    let Some(bin) = prometheus_bin() else { return };
+    // A: what Prometheus holds (a transcript and one OpenTelemetry export of dollars).
+    let home_a = Home::new();
+    let a = Daemon::start(&home_a, &[]);
+    home_a.append("proj/s.jsonl", &response("h1", 5000));
+    export(&a, "laptop", "r1", OPUS, 20_000, 1.25);
+    a.until("A's counters", |a| total(a, TOKENS) == 25_100.0);
+    let a_cost = total(&a, COST);
+    let mut p = Prometheus::start(bin, &a.addr);
+    let scraped = wait_for(
+        "Prometheus to hold A's totals",
+        15,
+        || {
+            p.scalar(&format!("sum({TOKENS})"))
+                .filter(|&v| v == 25_100.0)
+        },
+        || p.log(),
+    );
+
+    // B: Prometheus configured, and a transcript of its own being written.
+    let home_b = Home::new();
+    home_b.append("proj/s.jsonl", &response("b1", 2000));
+    let source = format!("prometheus={}", p.url());
+    let b = Daemon::start(&home_b, &["--source", &source, "--block-budget", "1000000"]);
+    let n = AtomicU32::new(2);
+    let write = || {
+        let i = n.fetch_add(1, Ordering::Relaxed);
+        home_b.append("proj/s.jsonl", &response(&format!("b{i}"), 2000));
+    };
+    let src = |u: &Value, k: &str| u[k]["source"].as_str().unwrap_or("").to_owned();
+    let before = wait_for(
+        "B: fuel, cost and model from Prometheus, the tach from its transcript",
+        20,
+        || {
+            write();
+            let u = b.usage();
+            (u["sources"]["prometheus"]["ok"] == true
+                && src(&u, "fuel") == "prometheus"
+                && src(&u, "cost") == "prometheus"
+                && u["fuel"]["block_tokens"].as_f64() == Some(scraped))
+            .then_some(u)
+        },
+        || show(&b, &p),
+    );
+    let u = &before;
+    assert_eq!(u["fuel"]["basis"], "estimate", "{u}");
+    assert_eq!(u["fuel"]["remaining"], 1.0 - 0.0251, "{u}");
+    assert_eq!(src(u, "model"), "prometheus", "{u}");
+    assert_eq!(u["model"]["family"], "opus", "{u}");
+    assert_eq!(src(u, "tach"), "jsonl", "{u}");
+    assert!(u["tach"]["tokens_per_min"].as_f64().unwrap() > 0.0, "{u}");
+    assert_eq!(src(u, "context"), "jsonl", "{u}");
+    assert_eq!(u["context"]["used_tokens"], 100, "{u}");
+    assert_eq!(src(u, "cache"), "jsonl", "{u}");
+    assert_eq!(u["cache"]["hit_rate"], 0.0, "{u}");
+    assert_eq!(u["lamps"]["stall"], "off", "{u}");
+    let prom_cost = u["cost"]["today_usd"].as_f64().unwrap();
+    assert!(
+        (prom_cost - a_cost).abs() < 0.01,
+        "B {prom_cost} vs A {a_cost}: {u}"
+    );
+    let c = choice(&b, "cost");
+    assert_eq!(c["source"], "prometheus", "{c}");
+    assert_eq!(c["fallback"], false, "{c}");
+    let local_cost = c["candidates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["source"] == "jsonl")
+        .and_then(|x| x["number"].as_f64())
+        .unwrap();
+    assert!(local_cost > 0.0 && local_cost < prom_cost, "{c}");
+    assert!(c["disagreement"].as_f64().unwrap() > 0.0, "{c}");
+
+    // Prometheus down: each value falls back to the transcripts, STALL blinks.
+    p.kill();
+    let during = wait_for(
+        "B to fall back to its transcripts with STALL blinking",
+        20,
+        || {
+            write();
+            let u = b.usage();
+            (u["lamps"]["stall"] == "blink"
+                && u["sources"]["prometheus"]["ok"] == false
+                && src(&u, "fuel") == "jsonl"
+                && src(&u, "cost") == "jsonl")
+                .then_some(u)
+        },
+        || show(&b, &p),
+    );
+    let u = &during;
+    assert_eq!(u["fuel"]["basis"], "estimate", "{u}");
+    // B's own block: its lines of 2,100 tokens each.
+    let block = u["fuel"]["block_tokens"].as_u64().unwrap();
+    assert!(block >= 2100 && block % 2100 == 0, "{u}");
+    let remaining = u["fuel"]["remaining"].as_f64().unwrap();
+    assert!((remaining - (1.0 - block as f64 / 1e6)).abs() < 1e-3, "{u}");
+    assert_eq!(src(u, "model"), "jsonl", "{u}");
+    assert_eq!(u["model"]["family"], "sonnet", "{u}");
+    assert_eq!(src(u, "tach"), "jsonl", "{u}");
+    assert!(u["tach"]["tokens_per_min"].as_f64().unwrap() > 0.0, "{u}");
+    assert_eq!(src(u, "context"), "jsonl", "{u}");
+    let fallback_cost = u["cost"]["today_usd"].as_f64().unwrap();
+    assert!(fallback_cost > 0.0 && fallback_cost < prom_cost, "{u}");
+    let c = choice(&b, "cost");
+    assert_eq!(c["fallback"], true, "{c}");
+    assert!(
+        c["why"].as_str().unwrap().contains("prometheus failing"),
+        "{c}"
+    );
+    let disagreement = c["disagreement"].as_f64().unwrap();
+    assert_eq!(choice(&b, "fuel")["fallback"], true);
+
+    // Back: the values return to Prometheus, the cost by no more than the disagreement.
+    p.spawn();
+    let after = wait_for(
+        "B back on Prometheus, STALL out",
+        30,
+        || {
+            write();
+            let u = b.usage();
+            (u["sources"]["prometheus"]["ok"] == true
+                && u["lamps"]["stall"] == "off"
+                && src(&u, "fuel") == "prometheus"
+                && src(&u, "cost") == "prometheus")
+                .then_some(u)
+        },
+        || show(&b, &p),
+    );
+    let u = &after;
+    assert_eq!(u["fuel"]["block_tokens"].as_f64(), Some(scraped), "{u}");
+    assert_eq!(src(u, "model"), "prometheus", "{u}");
+    assert_eq!(src(u, "tach"), "jsonl", "{u}");
+    assert!(u["tach"]["tokens_per_min"].as_f64().unwrap() > 0.0, "{u}");
+    let back = u["cost"]["today_usd"].as_f64().unwrap();
+    assert!((back - a_cost).abs() < 0.01, "{u}");
+    let local_now = choice(&b, "cost")["candidates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["source"] == "jsonl")
+        .and_then(|x| x["number"].as_f64())
+        .unwrap();
+    // The jump back is the disagreement between the two, as `/api/status` showed it
+    // (the transcript kept growing meanwhile, so it can only have shrunk).
+    assert!(
+        (back - local_now).abs() <= disagreement + 1e-9,
+        "jump {} > disagreement {disagreement}",
+        (back - local_now).abs()
+    );
+    assert_eq!(choice(&b, "cost")["fallback"], false);
+}

@@ -22,12 +22,13 @@ impl CacheValue {
     }
 
     /// `/usage`'s `cache` object.
-    pub(super) fn to_wire(self) -> usage::Cache {
+    pub(super) fn to_wire(self, source: &'static str) -> usage::Cache {
         let known = self.prompt > 0;
         usage::Cache {
             hit_rate: self.value().map(usage::round_share),
             read_tokens: known.then_some(self.read),
             prompt_tokens: known.then_some(self.prompt),
+            source: known.then_some(source),
         }
     }
 }
@@ -36,9 +37,6 @@ impl Live {
     /// The cache hit rate over the ratio window `window` (TEMP's).
     pub(super) fn cache(&self, window: Option<(i64, i64)>) -> CacheValue {
         let mut v = CacheValue::default();
-        if self.external.on {
-            return v;
-        }
         if let Some((from, to)) = window {
             for (_, e) in self.in_range(from, to) {
                 let t = e.tokens();

@@ -26,7 +26,7 @@ impl Live {
     /// The context at `now_ms`.
     pub(super) fn context(&self, now_ms: i64, s: &Settings) -> Option<ContextValue> {
         let (ts, slot) = self.last_main?;
-        if now_ms.saturating_sub(ts) >= s.thresholds.stale_after_ms || self.external.on {
+        if now_ms.saturating_sub(ts) >= s.thresholds.stale_after_ms {
             return None;
         }
         let e = self.ledger.get(slot);

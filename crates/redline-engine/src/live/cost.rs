@@ -1,5 +1,5 @@
 //! COST: US dollars spent today, the user's local day, priced from the price table in the
-//! configured cost mode (or as the external source reports them). The open block's
+//! configured cost mode (Prometheus's figure is chosen over it in `mod.rs`). The open block's
 //! dollars are with the 5-hour window ([`super::window`]).
 
 use super::{Live, Settings, local_day};
@@ -12,13 +12,8 @@ pub(super) struct CostValue {
 }
 
 impl Live {
-    /// Today's dollars at `now_ms`.
+    /// Today's dollars at `now_ms`, from the ledger.
     pub(super) fn cost_today(&self, now_ms: i64, s: &Settings) -> CostValue {
-        if self.external.on {
-            return CostValue {
-                today_usd: self.external.reading().map_or(0.0, |x| x.cost_today_usd),
-            };
-        }
         let (day_start, day_end) = local_day(now_ms, &s.tz);
         let today_usd = self
             .in_range(day_start.saturating_sub(1), day_end.saturating_sub(1))

@@ -28,6 +28,7 @@ mod hosts;
 mod model;
 mod otlp;
 mod rollups;
+mod sources;
 mod tach;
 mod thinking;
 mod turns;
@@ -58,6 +59,7 @@ use crate::usage::{self, NeedleGauges, Usage};
 
 pub use external::{External, ExternalBlock};
 pub use hosts::HostDay;
+pub use sources::{Candidate, Choice, Pick, SourceName, SourcePicks, ValueName, choose};
 
 use claude::ClaudeState;
 use external::ExternalState;
@@ -116,6 +118,8 @@ pub struct Settings {
     pub api_error_window_s: u64,
     /// Seconds of activity the thinking ratio and cache hit rate look back over.
     pub ratio_window_s: u64,
+    /// Each value's source (`[sources]`; see [`choose`]).
+    pub sources: SourcePicks,
 }
 
 impl Settings {
@@ -136,6 +140,7 @@ impl Default for Settings {
             tz: TimeZone::UTC,
             api_error_window_s: 300,
             ratio_window_s: 300,
+            sources: SourcePicks::default(),
         }
     }
 }
@@ -233,6 +238,8 @@ pub struct Live {
     /// Restored hours by rollup key, kept at what the store holds beyond the transcripts
     /// (see [`Live::restore_rollups`]).
     restored: HashMap<u64, rollups::Restoring>,
+    /// The source chosen for each value at the last [`Live::usage`], and why.
+    choices: Vec<Choice>,
 }
 
 impl Live {
@@ -298,6 +305,7 @@ impl Live {
             rollups_due: HashSet::new(),
             scope: None,
             restored: HashMap::new(),
+            choices: Vec::new(),
         };
         for i in 0..live.files.len() {
             let id = FileId::try_from(i).unwrap_or(FileId::MAX);
@@ -527,16 +535,173 @@ impl Live {
             self.rebuild(now_ms);
         }
         let turn = self.turn_summary(now_ms, s);
-        let tokens_per_min = self.tach(now_ms, s, &turn);
-        let window = self.window_5h(now_ms, s);
+        let ext = self.external.reading().cloned();
         let ratio_window = self.ratio_window(now_ms, s);
         let thinking = self.thinking(ratio_window);
         let cache = self.cache(ratio_window);
-        let cost = self.cost_today(now_ms, s);
         let context = self.context(now_ms, s);
-        let model = self.last_model(now_ms);
+
+        // Each source's figures, then the choice per value (see `sources.rs`).
+        let ledger_tach = self.tach_ledger(now_ms, s);
+        let ledger_cost = self.cost_today(now_ms, s);
+        let ledger_model = self.last_model(now_ms);
+        let ext_model = ext.as_ref().and_then(|x| {
+            let id = x.model.clone()?;
+            Some(model::ModelValue {
+                family: Some(redline_core::ModelFamily::of(&id)),
+                id: Some(id),
+                at_ms: x.newest_sample_ms.or(Some(now_ms)),
+            })
+        });
+        let est_ledger = self.window_5h(now_ms, s, window::FuelFrom::Ledger("jsonl"), false);
+        let est_ext = self.window_5h(now_ms, s, window::FuelFrom::Prometheus(ext.as_ref()), false);
+        let five_hour = self
+            .claude
+            .five_hour
+            .filter(|w| w.resets_at_s.saturating_mul(1000) > now_ms);
+        let ext_failing = self.external.error.is_some();
+        let prom = |has: bool, number: Option<f64>| Candidate {
+            has_value: has && ext.is_some(),
+            number: number.filter(|_| ext.is_some()),
+            ..Candidate::new(
+                SourceName::Prometheus,
+                self.external.on,
+                ext_failing,
+                ext.as_ref().and_then(|x| x.newest_sample_ms),
+            )
+        };
+        let ledger = |number: Option<f64>| {
+            [
+                (
+                    SourceName::Jsonl,
+                    self.health.error.is_some(),
+                    self.last_event_ms,
+                ),
+                (
+                    SourceName::Otlp,
+                    self.otlp.error.is_some(),
+                    self.otlp.last_event_ms,
+                ),
+            ]
+            .map(|(src, failing, newest)| Candidate {
+                has_value: newest.is_some(),
+                number,
+                ..Candidate::new(src, true, failing, newest)
+            })
+        };
+        let status = Candidate {
+            has_value: five_hour.is_some(),
+            number: five_hour.map(|w| round4(w.used)),
+            ..Candidate::new(
+                SourceName::Statusline,
+                self.claude.status_ms.is_some(),
+                false,
+                self.claude.status_ms,
+            )
+        };
+        let with = |value: ValueName, mut cands: Vec<Candidate>| {
+            cands.retain(|c| value.allows(c.source));
+            choose(
+                value,
+                s.sources.get(value),
+                &cands,
+                now_ms,
+                s.thresholds.stale_after_ms,
+            )
+        };
+        let cat = |a: Vec<Candidate>, b: [Candidate; 2]| a.into_iter().chain(b).collect::<Vec<_>>();
+        let fuel_c = with(
+            ValueName::Fuel,
+            cat(
+                vec![status, prom(true, est_ext.used)],
+                ledger(est_ledger.used),
+            ),
+        );
+        let tach_c = with(
+            ValueName::Tach,
+            cat(
+                vec![prom(true, ext.as_ref().map(|x| round1(x.tokens_per_min)))],
+                ledger(Some(round1(ledger_tach))),
+            ),
+        );
+        let cost_c = with(
+            ValueName::Cost,
+            cat(
+                vec![prom(
+                    true,
+                    ext.as_ref().map(|x| usage::round_usd(x.cost_today_usd)),
+                )],
+                ledger(Some(usage::round_usd(ledger_cost.today_usd))),
+            ),
+        );
+        let model_c = with(
+            ValueName::Model,
+            cat(vec![prom(ext_model.is_some(), None)], ledger(None)),
+        );
+        let ledger_only = |value: ValueName| with(value, ledger(None).to_vec());
+        let thinking_c = ledger_only(ValueName::Thinking);
+        let cache_c = ledger_only(ValueName::Cache);
+        let context_c = ledger_only(ValueName::Context);
+
+        let is = |c: &Choice, src: SourceName| c.source == Some(src);
+        let ledger_name = |c: &Choice| {
+            c.source
+                .filter(|s| s.is_ledger())
+                .unwrap_or(SourceName::Jsonl)
+                .as_str()
+        };
+        let window = match fuel_c.source {
+            Some(SourceName::Statusline) => {
+                let prom_ok = self.external.on && !ext_failing && ext.is_some();
+                let from = if prom_ok {
+                    window::FuelFrom::Prometheus(ext.as_ref())
+                } else {
+                    window::FuelFrom::Ledger("jsonl")
+                };
+                let mut w = self.window_5h(now_ms, s, from, true);
+                if five_hour.is_none() {
+                    // Pinned to a statusLine whose window is not open: nothing to show.
+                    (w.used, w.basis, w.source) = (None, None, None);
+                }
+                w
+            }
+            Some(SourceName::Prometheus) => {
+                self.window_5h(now_ms, s, window::FuelFrom::Prometheus(ext.as_ref()), false)
+            }
+            _ => self.window_5h(
+                now_ms,
+                s,
+                window::FuelFrom::Ledger(ledger_name(&fuel_c)),
+                false,
+            ),
+        };
+        let tach_from = tach_c.source.unwrap_or(SourceName::Jsonl);
+        let raw_tach = if is(&tach_c, SourceName::Prometheus) {
+            ext.as_ref().map_or(0.0, |x| x.tokens_per_min)
+        } else {
+            ledger_tach
+        };
+        let tokens_per_min = self.tach_held(raw_tach, now_ms, &turn);
+        let cost_from = cost_c.source.unwrap_or(SourceName::Jsonl);
+        let cost = if is(&cost_c, SourceName::Prometheus) {
+            cost::CostValue {
+                today_usd: ext.as_ref().map_or(0.0, |x| x.cost_today_usd),
+            }
+        } else {
+            ledger_cost
+        };
+        let model_from = model_c.source.unwrap_or(SourceName::Jsonl);
+        let model = if is(&model_c, SourceName::Prometheus) {
+            ext_model
+        } else {
+            ledger_model
+        };
+        let cache_from = ledger_name(&cache_c);
+        self.choices = vec![
+            fuel_c, tach_c, cost_c, thinking_c, cache_c, context_c, model_c,
+        ];
         let api_error = self.recent_api_error(now_ms, s);
-        let ext = self.external.reading();
+        let ext = ext.as_ref();
 
         let share = |v: Option<f64>| v.map(usage::round_share);
         // The needles show what the wire says, to the same four places.
@@ -571,7 +736,6 @@ impl Live {
         let l = annunciators.lamps;
         let gauge_positions = positions(&s.needles, &readings, &s.scales);
         let family = annunciators.family.map(|f| f.as_str());
-        let transcripts = !self.external.on;
         Usage {
             version: redline_core::wire::USAGE_VERSION,
             rate_1m: Some((tokens_per_min * 10.0).round() / 10.0),
@@ -586,16 +750,8 @@ impl Live {
             idle: l.idle == redline_core::LampState::Pulse,
             updated_at: usage::format_s(now_ms),
             sources: usage::Sources {
-                jsonl: usage::Source::new(
-                    transcripts,
-                    self.last_event_ms,
-                    self.health.error.clone(),
-                ),
-                otlp: usage::Source::new(
-                    transcripts,
-                    self.otlp.last_event_ms,
-                    self.otlp.error.clone(),
-                ),
+                jsonl: usage::Source::new(true, self.last_event_ms, self.health.error.clone()),
+                otlp: usage::Source::new(true, self.otlp.last_event_ms, self.otlp.error.clone()),
                 prometheus: usage::Source::new(
                     self.external.on,
                     ext.and_then(|x| x.newest_sample_ms),
@@ -612,24 +768,28 @@ impl Live {
                 tokens_per_min: (tokens_per_min * 10.0).round() / 10.0,
                 redline: s.tach_redline(),
                 window_s: s.tach_window_s,
+                source: Some(tach_from.as_str()),
             },
             fuel: window.to_wire(),
-            thinking: thinking.to_wire(s.ratio_window_s, transcripts),
-            cache: cache.to_wire(),
+            thinking: thinking.to_wire(s.ratio_window_s, true),
+            cache: cache.to_wire(cache_from),
             cost: usage::Cost {
                 today_usd: usage::round_usd(cost.today_usd),
                 block_usd: window.block_usd.map(usage::round_usd),
                 full_scale_usd: s.scales.cost_full_scale_usd,
+                source: Some(cost_from.as_str()),
             },
             context: usage::Context {
                 used_tokens: context.as_ref().map(|c| c.used),
                 window_tokens: context.as_ref().map(|c| c.window),
+                source: context.as_ref().map(|_| "jsonl"),
                 session_id: context.map(|c| c.session),
             },
             model: usage::Model {
                 id: model.and_then(|m| m.id).filter(|_| family.is_some()),
                 family,
                 color: annunciators.color,
+                source: family.map(|_| model_from.as_str()),
             },
             turn: usage::Turn {
                 in_progress: turn.in_progress,
@@ -640,6 +800,12 @@ impl Live {
             gauges: NeedleGauges(std::array::from_fn(|i| (s.needles[i], gauge_positions[i]))),
             lamps: l,
         }
+    }
+
+    /// The source chosen for each value at the last [`Live::usage`], and why (for
+    /// `/api/status`).
+    pub fn choices(&self) -> &[Choice] {
+        &self.choices
     }
 
     /// Whether an API error (a transcript's or an OpenTelemetry `api_error`) came within
@@ -809,6 +975,16 @@ fn local_day(now_ms: i64, tz: &TimeZone) -> (i64, i64) {
     };
     let next = date.tomorrow().unwrap_or(date);
     (start_of(date), start_of(next))
+}
+
+/// A share to four places.
+fn round4(v: f64) -> f64 {
+    usage::round_share(v)
+}
+
+/// Tokens per minute to one place, as `/usage` shows them.
+fn round1(v: f64) -> f64 {
+    (v * 10.0).round() / 10.0
 }
 
 /// Milliseconds of a count of seconds, saturating.

@@ -19,16 +19,8 @@ pub(super) struct ModelValue {
 }
 
 impl Live {
-    /// The newest model at `now_ms`.
+    /// The newest model at `now_ms`, from the ledger.
     pub(super) fn last_model(&self, now_ms: i64) -> Option<ModelValue> {
-        if let Some(x) = self.external.reading() {
-            let id = x.model.clone()?;
-            return Some(ModelValue {
-                family: Some(ModelFamily::of(&id)),
-                id: Some(id),
-                at_ms: x.newest_sample_ms.or(Some(now_ms)),
-            });
-        }
         let main = self
             .last_main
             .map(|(ts, slot)| (ts, self.ledger.get(slot).model()));

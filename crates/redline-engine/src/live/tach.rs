@@ -13,8 +13,8 @@ use super::{Live, Settings, ms};
 const TURN_HOLD_MS: i64 = 10 * 60 * 1000;
 
 impl Live {
-    /// Tokens per minute at `now_ms`.
-    pub(super) fn tach(&mut self, now_ms: i64, s: &Settings, turn: &TurnSummary) -> f64 {
+    /// Tokens per minute at `now_ms` from the ledger (transcripts and OpenTelemetry).
+    pub(super) fn tach_ledger(&self, now_ms: i64, s: &Settings) -> f64 {
         let window_ms = ms(s.tach_window_s.max(1));
         let from = now_ms.saturating_sub(window_ms);
         let mut tokens: u64 = self
@@ -31,11 +31,11 @@ impl Live {
             .filter(|r| r.0 <= now_ms)
             .map(|r| r.2)
             .sum::<u64>();
-        let mut per_min = match self.external.reading() {
-            Some(x) => x.tokens_per_min,
-            None if self.external.on => 0.0,
-            None => tokens as f64 * 60_000.0 / window_ms as f64,
-        };
+        tokens as f64 * 60_000.0 / window_ms as f64
+    }
+
+    /// The tach shown, from the chosen source's `per_min`: held while a hook turn runs.
+    pub(super) fn tach_held(&mut self, mut per_min: f64, now_ms: i64, turn: &TurnSummary) -> f64 {
         let c = &mut self.claude;
         if std::mem::take(&mut c.wrote) {
             c.tach_hold = per_min;

@@ -40,9 +40,6 @@ impl Live {
     /// The thinking ratio over the ratio window `window` (see [`Live::ratio_window`]).
     pub(super) fn thinking(&self, window: Option<(i64, i64)>) -> ThinkingValue {
         let mut ratio = Ratio::default();
-        if self.external.on {
-            return ThinkingValue(ratio);
-        }
         if let Some((from, to)) = window {
             for (_, e) in self.in_range(from, to) {
                 ratio.add(e.thinking_tokens(), e.tokens().output);

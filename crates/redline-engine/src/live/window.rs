@@ -11,7 +11,16 @@ use crate::blocks::{BLOCK_MS, Block};
 use crate::feed::LimitWindow;
 use crate::usage::{self, format_s, round_share};
 
-use super::{Budget, Live, Settings, block_entry};
+use super::{Budget, External, Live, Settings, block_entry};
+
+/// Where the block estimate is made from.
+#[derive(Clone, Copy, Debug)]
+pub(super) enum FuelFrom<'a> {
+    /// The ledger's block walk; the name is the source shown (`jsonl` or `otlp`).
+    Ledger(&'static str),
+    /// Prometheus's reading (`None` before the first).
+    Prometheus(Option<&'a External>),
+}
 
 /// The 5-hour window as the values and `/usage`'s `fuel` need it.
 #[derive(Clone, Debug, Default)]
@@ -61,8 +70,19 @@ impl Window5h {
 }
 
 impl Live {
-    /// The 5-hour window at `now_ms`.
-    pub(super) fn window_5h(&self, now_ms: i64, s: &Settings) -> Window5h {
+    /// The 5-hour window at `now_ms`, estimated `from` the ledger or Prometheus, with
+    /// Claude Code's own figure over the estimate when `rate_limits` says so.
+    pub(super) fn window_5h(
+        &self,
+        now_ms: i64,
+        s: &Settings,
+        from: FuelFrom<'_>,
+        rate_limits: bool,
+    ) -> Window5h {
+        let (prom, ext, ledger_name) = match from {
+            FuelFrom::Ledger(name) => (false, None, name),
+            FuelFrom::Prometheus(x) => (true, x, "prometheus"),
+        };
         let mut walk = self.anchor.clone();
         let mut max_closed = self.anchor_max;
         let mut limit_reset_s: Option<i64> = None;
@@ -80,7 +100,6 @@ impl Live {
                 limit_reset_s = limit_reset_s.max(Some(reset));
             }
         }
-        let ext = self.external.reading();
         let ext_block = ext.and_then(|x| x.block.as_ref()).map(|b| Block {
             start_ms: b.start_ms,
             end_ms: b.end_ms,
@@ -93,7 +112,7 @@ impl Live {
             first_ms: Some(b.start_ms),
             usage_limit_reset_s: None,
         });
-        let current = if self.external.on {
+        let current = if prom {
             ext_block.as_ref()
         } else {
             walk.current()
@@ -101,7 +120,7 @@ impl Live {
         if let Some(b) = current.filter(|b| !b.is_active(now_ms)) {
             max_closed = max_closed.max(b.tokens.total());
         }
-        if self.external.on {
+        if prom {
             max_closed = ext.and_then(|x| x.budget_max).unwrap_or(0);
         }
         let active = current.filter(|b| b.is_active(now_ms)).cloned();
@@ -110,7 +129,7 @@ impl Live {
             Budget::Max => Some(max_closed).filter(|&m| m > 0),
         };
         let block_tokens = active.as_ref().map_or(0, |b| b.tokens.total());
-        let tokens = (!self.external.on || ext.is_some()).then_some(block_tokens);
+        let tokens = (!prom || ext.is_some()).then_some(block_tokens);
         // Shares are rounded before anything uses them, so the lamp and the figure shown
         // never disagree (1 - 0.85 is 0.15000000000000002 in floating point).
         let estimate =
@@ -120,7 +139,7 @@ impl Live {
         let live =
             |w: Option<LimitWindow>| w.filter(|w| w.resets_at_s.saturating_mul(1000) > now_ms);
         let five_hour = live(self.claude.five_hour);
-        let (used, basis, source) = match five_hour {
+        let (used, basis, source) = match five_hour.filter(|_| rate_limits) {
             Some(w) => (
                 Some(round_share(w.used)),
                 Some("rate_limits"),
@@ -129,13 +148,7 @@ impl Live {
             None => (
                 estimate,
                 estimate.map(|_| "estimate"),
-                estimate.map(|_| {
-                    if self.external.on {
-                        "prometheus"
-                    } else {
-                        "jsonl"
-                    }
-                }),
+                estimate.map(|_| ledger_name),
             ),
         };
         // A turn that failed on a rate limit: pending until the reset of the plan window
