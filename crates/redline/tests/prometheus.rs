@@ -1,7 +1,10 @@
 //! Prometheus both ways, with a real Prometheus: it scrapes one daemon's `/metrics`
 //! (transcript lines and OpenTelemetry from two hosts), and a second daemon started with
 //! `--source prometheus=URL` reads the same tokens and dollars back from it; STALL blinks
-//! while that Prometheus is down and goes out once it answers again.
+//! while that Prometheus is down and goes out once it answers again. The hybrid case: that
+//! second daemon also reads a transcript of its own, fuel, cost and model come from
+//! Prometheus and the tach, cache and context from the transcript, each value falling back
+//! to the transcripts through a Prometheus outage and returning after it.
 //!
 //! Needs Prometheus (`REDLINE_PROMETHEUS`, default `/usr/bin/prometheus`: Debian's 2.42,
 //! which `.ci/run` installs). Without it the tests skip with the reason; under `CI=true`
