@@ -33,6 +33,9 @@ IDLE_S = float(os.environ.get("BENCH_LIVE_IDLE", "30"))
 STEADY_S = float(os.environ.get("BENCH_LIVE_STEADY", "120"))
 STEADY_RATE = float(os.environ.get("BENCH_LIVE_RATE", "10"))
 WRK_S = int(os.environ.get("BENCH_LIVE_WRK", "10"))
+# Seconds to wait after start-up before the appends are timed (0: at once, while the
+# daemon may still be writing its first rollups of the whole history).
+SETTLE_S = float(os.environ.get("BENCH_LIVE_SETTLE", "0"))
 TICK = os.sysconf("SC_CLK_TCK")
 
 
@@ -94,6 +97,7 @@ def main():
 
         # Latency: each append carries a unique cache-read count, so the context figure
         # of the /events message that carries it is unique too.
+        time.sleep(SETTLE_S)
         events = Events(port)
         lat = []
         with open(live_file, "a") as f:
