@@ -422,6 +422,13 @@ pub fn host_name() -> Option<String> {
         .filter(|h| !h.is_empty())
 }
 
+/// This machine as the store and `/api/hosts` name it: [`host_name`], else `localhost`.
+/// The daemon tags its rollups with it and reports and `doctor` pick theirs by it, so
+/// every one of them asks here.
+pub fn this_host() -> String {
+    host_name().unwrap_or_else(|| "localhost".into())
+}
+
 /// An address to serve on: `IP:PORT`, or `HOST:PORT` with a name this machine resolves
 /// (`localhost:7878`, the machine's own name), taken as its first IPv4 address when it has
 /// one (the ESP32 and most clients speak IPv4), else its first.

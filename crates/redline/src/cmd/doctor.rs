@@ -103,7 +103,7 @@ pub fn run(
     // The store's heading and its damage, then what it keeps per root.
     crate::cmd::ack::explain(&mut out, &cfg.state_dir)?;
     let scope = Scope::new(
-        &config::host_name().unwrap_or_else(|| "localhost".into()),
+        &config::this_host(),
         roots.iter().map(|r| r.projects.as_path()),
     );
     kept_history(

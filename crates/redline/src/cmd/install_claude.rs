@@ -489,7 +489,7 @@ impl Otel {
             protocol,
             listen: cfg.listen,
             grpc: cfg.otlp_grpc,
-            host: config::host_name().unwrap_or_else(|| "localhost".into()),
+            host: config::this_host(),
             token: cfg.known_token(),
             token_file: cfg.token_file(),
         };

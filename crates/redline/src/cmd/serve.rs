@@ -226,7 +226,7 @@ pub fn hub_config(cfg: &Config, env: &RootEnv, log: bool) -> Result<HubConfig> {
         cost_mode: cfg.cost_mode,
         log,
         store: None,
-        host: config::host_name().unwrap_or_else(|| "localhost".into()),
+        host: config::this_host(),
         prometheus: cfg.prometheus.clone(),
     })
 }
