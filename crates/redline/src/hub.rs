@@ -306,6 +306,7 @@ pub fn start(cfg: HubConfig) -> Result<Handle> {
         no_store,
         host,
         rolled_at: Instant::now(),
+        rollups_every: rollups_every(),
         compacted_at: Instant::now(),
         backlog: true,
     };
@@ -418,6 +419,8 @@ struct Hub {
     no_store: &'static str,
     host: String,
     rolled_at: Instant,
+    /// How often changed hours are rolled up ([`rollups_every`], read once at start).
+    rollups_every: Duration,
     compacted_at: Instant,
     /// Rollups wait from the start: write a chunk each tick until they are out.
     backlog: bool,
@@ -661,7 +664,7 @@ impl Hub {
             if let Some(path) = &self.store_path {
                 self.damage.check(path);
             }
-            if self.backlog || self.rolled_at.elapsed() >= rollups_every() {
+            if self.backlog || self.rolled_at.elapsed() >= self.rollups_every {
                 self.roll_up();
             }
             if stop.is_some() {
