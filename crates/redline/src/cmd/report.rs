@@ -47,10 +47,11 @@ pub fn run(
     }
     let mut transcripts = listing.transcripts;
     if let Some(p) = &args.project {
-        let before = transcripts.len();
-        let mut names: Vec<String> = transcripts.iter().map(|t| t.project.clone()).collect();
-        transcripts.retain(|t| &t.project == p);
-        if transcripts.is_empty() && before > 0 {
+        let others;
+        (transcripts, others) = transcripts.into_iter().partition(|t| &t.project == p);
+        if transcripts.is_empty() && !others.is_empty() {
+            // Only when nothing matched: the names there are, to say which was meant.
+            let mut names: Vec<String> = others.into_iter().map(|t| t.project).collect();
             names.sort();
             names.dedup();
             eprintln!("redline: {}", unknown_project(p, &names));
@@ -74,7 +75,7 @@ pub fn run(
     let prices = PriceTable::bundled_with(cfg.prices.as_deref())?;
     if !args.transcripts_only {
         let scope = archive::Scope::new(
-            &config::host_name().unwrap_or_else(|| "localhost".into()),
+            &config::this_host(),
             roots.iter().map(|r| r.projects.as_path()),
         );
         keep_history(&mut scan, scope, &cfg, &prices, args)?;
