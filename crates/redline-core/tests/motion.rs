@@ -19,6 +19,16 @@ struct Taken {
     level: u16,
 }
 
+/// A repeatable stream of pseudo-random numbers from `seed` (a 64-bit LCG's high bits).
+fn numbers(mut seed: u64) -> impl FnMut() -> u32 {
+    move || {
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (seed >> 33) as u32
+    }
+}
+
 /// Steps the planner at its exact deadlines until it rests (or `limit` steps), checking
 /// after every step what must hold for any move: the speed cap, the level moving by at
 /// most one per step, reversals only at the start speed, and the needle in range.
@@ -193,13 +203,7 @@ fn every_move_from_speed_brakes_no_further_than_it_must() {
 
 #[test]
 fn random_retargeting_keeps_every_guarantee() {
-    let mut seed: u64 = 0x5eed;
-    let mut next = move || {
-        seed = seed
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        (seed >> 33) as u32
-    };
+    let mut next = numbers(0x5eed);
     for profile in PROFILES {
         let mut planner =
             Planner::new(profile).with_max_speed(if profile.name == "quad" { 600 } else { 450 });
@@ -330,20 +334,14 @@ fn homing_never_exceeds_the_start_stop_speed_and_covers_more_than_the_sweep() {
 #[test]
 fn step_due_at_fixed_ticks_takes_the_steps_next_step_would() {
     const TICK_US: u64 = 35;
-    let mut seed: u64 = 0x71c4;
-    let mut next = move || {
-        seed = seed
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        (seed >> 33) as u32
-    };
+    let mut next = numbers(0x71c4);
     for profile in PROFILES {
         let (mut isr, mut asked) = (Planner::new(profile), Planner::new(profile));
         let mut deadline = isr.next_deadline();
         let mut steps = 0u32;
         for tick in 0..400_000u64 {
             let now = tick * TICK_US;
-            if next() % 2_000 == 0 {
+            if next().is_multiple_of(2_000) {
                 let target = (next() % u32::from(profile.full_scale() + 1)) as u16;
                 isr.set_target(target);
                 asked.set_target(target);
