@@ -9,6 +9,7 @@
 #![cfg_attr(not(any(test, feature = "std")), no_std)]
 
 pub mod calibration;
+pub mod face;
 pub mod fixed;
 pub mod follow;
 pub mod gauges;
