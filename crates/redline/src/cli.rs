@@ -79,6 +79,59 @@ pub enum Command {
     /// `redline serve` as a user service: systemd on Linux, launchd on macOS.
     #[command(subcommand)]
     Service(ServiceCommand),
+    /// Draws the dial faces for printing at 1:1 (SVG and PDF, one per mounted needle, and
+    /// A4 and Letter sheets with the annunciator legend) from the configured scales.
+    #[command(
+        after_help = "The faces follow the configuration as `serve` resolves it: `needles`, `tach_redline`, `cost_full_scale` and the zones (`temp_cool`, `temp_hot`, `cache_floor`, ...). Print at 100 % and check the 10 mm scale bar; see hardware/README.md, \"Enclosure\".",
+        mut_args(faces_only)
+    )]
+    Faces(FacesArgs),
+}
+
+/// Of `serve`'s flags, shows only those that change what a face prints.
+fn faces_only(a: clap::Arg) -> clap::Arg {
+    match a.get_id().as_str() {
+        "config" | "tach_redline" | "cost_full_scale" | "needles" => a,
+        "out" | "diameter" | "hole" | "lamp_pitch" | "paper" | "all" => a,
+        _ => a.hide(true),
+    }
+}
+
+/// `redline faces --out DIR [flags]`.
+#[derive(Debug, Args)]
+pub struct FacesArgs {
+    /// Directory to write into (made if missing).
+    #[arg(long, value_name = "DIR", default_value = "faces")]
+    pub out: PathBuf,
+    /// Face diameter in millimetres (the enclosure's face pocket).
+    #[arg(long, value_name = "MM", default_value_t = crate::faces::DEFAULT_DIAMETER)]
+    pub diameter: f64,
+    /// Diameter of the centre hole for the motor's shaft, in millimetres.
+    #[arg(long, value_name = "MM", default_value_t = crate::faces::DEFAULT_HOLE)]
+    pub hole: f64,
+    /// Lamp spacing of the annunciator legend strip, in millimetres.
+    #[arg(long, value_name = "MM", default_value_t = crate::faces::DEFAULT_LAMP_PITCH)]
+    pub lamp_pitch: f64,
+    /// Which sheets to write.
+    #[arg(long, value_enum, default_value_t = PaperArg::Both)]
+    pub paper: PaperArg,
+    /// Write all seven dials' faces, not only the four mounted ones.
+    #[arg(long)]
+    pub all: bool,
+    /// The configuration the scales come from, as `serve` resolves it.
+    #[command(flatten)]
+    pub daemon: DaemonArgs,
+}
+
+/// Sheet sizes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum PaperArg {
+    /// ISO A4.
+    A4,
+    /// US Letter.
+    Letter,
+    /// Both.
+    Both,
 }
 
 /// Said under the help of a command that shows only some of `serve`'s flags.

@@ -60,6 +60,9 @@ pub struct AppState {
     pub status: Arc<serde_json::Value>,
     /// The scales and thresholds the page draws (`/api/config`).
     pub page_config: Arc<serde_json::Value>,
+    /// Every dial's face as SVG, drawn from the configured scales at start
+    /// (`/faces/<dial>.svg`).
+    pub faces: Arc<Vec<(&'static str, String)>>,
     /// The names the guarded routes answer to, and what the open ones keep to themselves.
     pub exposure: Arc<Exposure>,
 }
@@ -82,6 +85,7 @@ pub fn app(state: AppState) -> Router {
         .route("/", get(web::index))
         .route("/assets/{file}", get(web::assets))
         .route("/api/config", get(web::config))
+        .route("/faces/{file}", get(web::face))
         .route("/api/stats", get(web::stats_index))
         .route("/api/stats/{name}", get(web::stat))
         .route("/api/status", get(status))

@@ -6,6 +6,7 @@ mod client;
 mod cmd;
 mod config;
 mod exports;
+mod faces;
 mod grpc;
 mod http;
 mod hub;
@@ -45,6 +46,7 @@ fn main() -> ExitCode {
         Some(cli::Command::Doctor(args)) if args.ack => cmd::ack::run(&args.daemon, &source, &env),
         Some(cli::Command::Doctor(args)) => cmd::doctor::run(&args.daemon, &source, &env),
         Some(cli::Command::Cluster(args)) => cmd::cluster::run(&args),
+        Some(cli::Command::Faces(args)) => cmd::faces::run(&args, &source, &env),
         Some(cli::Command::Statusline(args)) => cmd::statusline::run(&args, &source, &env),
         Some(cli::Command::Report(args)) => cmd::report::run(&args, &source, &env),
         Some(cli::Command::Demo(cli::DemoCommand::Generate(args))) => cmd::demo::generate(&args),

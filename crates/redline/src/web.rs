@@ -107,6 +107,32 @@ pub async fn config(State(s): State<AppState>) -> Response {
     json(s.page_config.to_string())
 }
 
+/// `GET /faces/{dial}.svg`: the printed face of a dial, as `redline faces` draws it with
+/// the daemon's scales; the page inlines it under its needle.
+pub async fn face(State(s): State<AppState>, Path(file): Path<String>) -> Response {
+    let svg = file
+        .strip_suffix(".svg")
+        .and_then(|name| s.faces.iter().find(|(n, _)| *n == name));
+    match svg {
+        Some((_, body)) => (
+            [
+                (header::CONTENT_TYPE, "image/svg+xml"),
+                (header::CACHE_CONTROL, "no-cache"),
+            ],
+            body.clone(),
+        )
+            .into_response(),
+        None => {
+            let names: Vec<String> = s.faces.iter().map(|(n, _)| format!("{n}.svg")).collect();
+            (
+                StatusCode::NOT_FOUND,
+                format!("no face {file:?}; there are {}\n", names.join(", ")),
+            )
+                .into_response()
+        }
+    }
+}
+
 /// Query of a stat: `days` is a count of days ending today (1 to 366, default 30) or
 /// `all`, every day from the first with a response.
 #[derive(Debug, Deserialize)]

@@ -4,6 +4,7 @@ pub mod ack;
 pub mod cluster;
 pub mod demo;
 pub mod doctor;
+pub mod faces;
 pub mod install_claude;
 pub mod report;
 pub mod serve;

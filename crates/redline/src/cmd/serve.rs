@@ -100,6 +100,7 @@ pub fn run(
         exposed: cfg.exposed(),
         status,
         page_config,
+        faces: Arc::new(crate::faces::web_faces(&cfg.settings.scales)),
         exposure: Arc::new(crate::http::Exposure::new(
             &cfg.allowed_hosts,
             env.home.as_deref(),
