@@ -139,6 +139,7 @@ fn a_rebinding_host_is_refused_where_it_matters() {
         "/api/stats",
         "/api/hosts",
         "/api/config",
+        "/faces/tach.svg",
     ] {
         let r = send(&d, "GET", path, &evil, "");
         assert_eq!(r.status, 421, "{path}: {}", r.body);

@@ -251,7 +251,13 @@ fn all_of_history_runs_from_the_first_day_with_data_to_today() {
 fn the_page_needs_the_token_beyond_loopback() {
     let home = Home::new();
     let d = Daemon::start(&home, &["--listen", "0.0.0.0:0", "--token", "s3cret-token"]);
-    for path in ["/", "/assets/app.js", "/api/config", "/api/stats/daily"] {
+    for path in [
+        "/",
+        "/assets/app.js",
+        "/api/config",
+        "/faces/tach.svg",
+        "/api/stats/daily",
+    ] {
         assert_eq!(d.get(path).status, 401, "{path}");
     }
     // The link with the token sets a cookie the page's requests then carry.

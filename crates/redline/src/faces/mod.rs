@@ -109,8 +109,8 @@ pub fn face(dial: Dial, scales: &Scales, size: FaceSize) -> Drawing {
         )
         .data
         .extend([
-            ("from", value_text(f64::from(z.from))),
-            ("to", value_text(f64::from(z.to))),
+            ("from", svg::num(f64::from(z.from))),
+            ("to", svg::num(f64::from(z.to))),
         ]);
     }
 
@@ -149,7 +149,7 @@ pub fn face(dial: Dial, scales: &Scales, size: FaceSize) -> Drawing {
             ("value", value_text(m.value)),
             (
                 "angle",
-                value_text(f64::from(m.position) * f64::from(SWEEP)),
+                svg::num(f64::from(m.position) * f64::from(SWEEP)),
             ),
         ]);
     }

@@ -232,14 +232,24 @@ mod tests {
         };
         let at = |i: usize, what: &str| pdf[i..].starts_with(what.as_bytes());
         assert!(at(0, "%PDF-1.4"));
-        assert!(find("/MediaBox [0 0 595.2756 841.8898]", 0).is_some(), "A4 in points");
+        assert!(
+            find("/MediaBox [0 0 595.2756 841.8898]", 0).is_some(),
+            "A4 in points"
+        );
         let tail = find("startxref\n", 0).unwrap() + 10;
-        let digits: Vec<u8> = pdf[tail..].iter().copied().take_while(u8::is_ascii_digit).collect();
+        let digits: Vec<u8> = pdf[tail..]
+            .iter()
+            .copied()
+            .take_while(u8::is_ascii_digit)
+            .collect();
         let xref_at: usize = String::from_utf8(digits).unwrap().parse().unwrap();
         assert!(at(xref_at, "xref\n0 7\n"));
         for i in 1..=6 {
             let row = xref_at + "xref\n0 7\n".len() + 20 * i;
-            let offset: usize = std::str::from_utf8(&pdf[row..row + 10]).unwrap().parse().unwrap();
+            let offset: usize = std::str::from_utf8(&pdf[row..row + 10])
+                .unwrap()
+                .parse()
+                .unwrap();
             assert!(at(offset, &format!("{i} 0 obj")), "object {i}");
         }
         // The content stream inflates to the drawing: the circle, then the text centred.
