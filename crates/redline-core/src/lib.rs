@@ -22,6 +22,7 @@ pub mod model;
 pub mod motion;
 pub mod poll;
 pub mod schedule;
+pub mod sweep;
 pub mod tokens;
 pub mod turn;
 pub mod wire;

@@ -247,6 +247,10 @@ pub struct ServeArgs {
     /// With --demo: play it this many times faster.
     #[arg(long, default_value_t = 1.0, requires = "demo", value_name = "FACTOR")]
     pub demo_speed: f64,
+    /// Drive every needle through 0, 25, 50, 75 and 100 % and back, holding each mark
+    /// 3 s, to check printed faces against the needles (until stopped; lamps stay live).
+    #[arg(long)]
+    pub sweep: bool,
     /// Where to read from and how to serve.
     #[command(flatten)]
     pub daemon: DaemonArgs,

@@ -55,7 +55,7 @@ const ROLLUPS_AT_ONCE: usize = 2000;
 const COMPACT_EVERY: Duration = Duration::from_secs(24 * 3600);
 
 /// Everything a reader needs, computed once per change or second.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct Snapshot {
     /// The `/usage` document.
     pub usage: Usage,

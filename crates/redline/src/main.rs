@@ -18,6 +18,7 @@ mod otlp_http;
 mod prom_source;
 mod replay;
 mod serving;
+mod sweep;
 mod table;
 mod web;
 

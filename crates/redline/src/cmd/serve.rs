@@ -93,8 +93,17 @@ pub fn run(
     let page_config = Arc::new(crate::web::page_config(&cfg.settings));
     let grpc_sink = crate::otlp_http::grpc_sink(hub.inputs.clone());
     let stop_hub = hub.inputs.clone();
+    let snapshots = if args.sweep {
+        eprintln!(
+            "redline: sweep: every needle through 0, 25, 50, 75, 100 % and back, {} s a mark, until stopped",
+            redline_core::sweep::HOLD_MS / 1000
+        );
+        crate::sweep::relay(hub.snapshots)
+    } else {
+        hub.snapshots
+    };
     let state = AppState {
-        snapshots: hub.snapshots,
+        snapshots,
         inputs: hub.inputs,
         token: token.as_deref().map(Arc::<str>::from),
         exposed: cfg.exposed(),
