@@ -147,10 +147,7 @@ pub fn face(dial: Dial, scales: &Scales, size: FaceSize) -> Drawing {
         .data
         .extend([
             ("value", value_text(m.value)),
-            (
-                "angle",
-                svg::num(f64::from(m.position) * f64::from(SWEEP)),
-            ),
+            ("angle", svg::num(f64::from(m.position) * f64::from(SWEEP))),
         ]);
     }
 
