@@ -15,6 +15,8 @@ use std::fmt::Write as _;
 use std::fs;
 use std::path::Path;
 
+use redline_core::calibration::{CalPoint, Calibration};
+
 /// The needle slots, left to right (`redline_core::poll::Needle::ALL`): motor A is N1.
 const NEEDLES: usize = 4;
 
@@ -253,6 +255,26 @@ fn main() {
         .unwrap();
         writeln!(w, "pub const INVERT_DIR: bool = {};", invert_dir == 1).unwrap();
     }
+    let profile = if direct {
+        redline_core::motion::DIRECT_DRIVE
+    } else {
+        redline_core::motion::QUAD_MICROSTEP
+    };
+    writeln!(
+        w,
+        "/// Each needle's calibration points (fraction, steps), N1 to N4; empty: linear."
+    )
+    .unwrap();
+    write!(w, "pub const CALIBRATION: [&[(f32, u16)]; {NEEDLES}] = [").unwrap();
+    for n in 1..=NEEDLES {
+        let points = calibration(&format!("REDLINE_CAL_N{n}"), &profile);
+        let list: Vec<String> = points
+            .iter()
+            .map(|p| format!("({:?}, {})", p.fraction, p.steps))
+            .collect();
+        write!(w, "&[{}], ", list.join(", ")).unwrap();
+    }
+    writeln!(w, "];").unwrap();
     writeln!(w, "/// The pin map, for the boot log.").unwrap();
     writeln!(
         w,
@@ -336,6 +358,49 @@ fn url_is_valid(url: &str) -> bool {
 /// The GPIO given to a pin variable suffix, if this build has it.
 fn pin(pins: &[(&str, u8)], key: &str) -> Option<u8> {
     pins.iter().find(|(k, _)| *k == key).map(|(_, gpio)| *gpio)
+}
+
+/// A needle's calibration from `var`: `fraction:degrees` points separated by commas,
+/// degrees counted from the needle's rest at 0 % (e.g. `0:0,0.5:150,1:312`), checked by
+/// the same rules the firmware's table keeps (`redline_core::calibration`). Unset or
+/// empty: none (the dial is linear over the profile's full scale).
+fn calibration(var: &str, profile: &redline_core::motion::Profile) -> Vec<CalPoint> {
+    let raw = text(var, "");
+    let raw = raw.trim();
+    if raw.is_empty() {
+        return Vec::new();
+    }
+    let spd = f64::from(profile.steps_per_degree);
+    let full = profile.full_scale();
+    let mut points = Vec::new();
+    for part in raw.split(',') {
+        let parsed = part.split_once(':').and_then(|(f, d)| {
+            let f: f32 = f.trim().parse().ok()?;
+            let d: f64 = d.trim().parse().ok()?;
+            (d.is_finite() && d >= 0.0).then_some((f, d))
+        });
+        let Some((fraction, degrees)) = parsed else {
+            fail(&format!(
+                "{var}={raw}: {part:?} is not fraction:degrees (e.g. 0.5:150)"
+            ));
+        };
+        let steps = (degrees * spd).round();
+        if steps > f64::from(full) {
+            fail(&format!(
+                "{var}={raw}: {degrees} degrees is beyond the {} profile's full scale ({:.1} degrees)",
+                profile.name,
+                f64::from(full) / spd
+            ));
+        }
+        points.push(CalPoint {
+            fraction,
+            steps: steps as u16,
+        });
+    }
+    if let Err(e) = Calibration::new(&points, full) {
+        fail(&format!("{var}={raw}: {e}"));
+    }
+    points
 }
 
 /// A text variable, or its default when unset.

@@ -26,7 +26,7 @@ use esp_hal::gpio::AnyPin;
 use esp_hal::peripherals::RMT;
 use esp_hal::rtc_cntl::Rwdt;
 use log::{error, info, warn};
-use redline_core::calibration::Calibration;
+use redline_core::calibration::{CalPoint, Calibration, MAX_POINTS};
 use redline_core::led;
 use redline_core::poll::{Cluster, PollConfig};
 
@@ -69,6 +69,20 @@ pub fn deliver(body: Body) {
     ANSWER.signal(body);
 }
 
+/// A needle's calibration from its build-time points; linear when it has none.
+fn table(points: &[(f32, u16)]) -> Calibration {
+    let linear = Calibration::linear(PROFILE.full_scale());
+    let mut cal = [CalPoint::default(); MAX_POINTS];
+    if points.is_empty() || points.len() > MAX_POINTS {
+        return linear;
+    }
+    for (slot, &(fraction, steps)) in cal.iter_mut().zip(points) {
+        *slot = CalPoint { fraction, steps };
+    }
+    // build.rs refused any table these rules refuse, so this never falls back.
+    Calibration::new(&cal[..points.len()], PROFILE.full_scale()).unwrap_or(linear)
+}
+
 /// The panel task.
 #[embassy_executor::task]
 pub async fn run(rmt: RMT<'static>, lamp_data: AnyPin<'static>, mut watchdog: Rwdt) {
@@ -78,8 +92,8 @@ pub async fn run(rmt: RMT<'static>, lamp_data: AnyPin<'static>, mut watchdog: Rw
         interval_us: config::POLL_MS * 1000,
         ..PollConfig::for_profile(&PROFILE)
     };
-    // Linear dials until `redline calibrate` exists; a table per needle slots in here.
-    let calibrations = [Calibration::linear(PROFILE.full_scale()); 4];
+    // Each needle's table from REDLINE_CAL_N1..N4 (checked by build.rs), else linear.
+    let calibrations: [Calibration; 4] = core::array::from_fn(|n| table(config::CALIBRATION[n]));
     let mut cluster = Cluster::new(poll, calibrations, now_us());
     let mut ticker = Ticker::every(TICK);
     let mut failed = false;
