@@ -164,11 +164,19 @@ pub fn face(dial: Dial, scales: &Scales, size: FaceSize) -> Drawing {
         .iter()
         .all(|(_, t, _)| t.chars().all(|c| c.is_ascii_uppercase() || c == '½'));
     let radius = if letters { 0.60 * r } else { 0.63 * r };
-    let fig = if letters {
-        0.2 * r
-    } else {
-        figure_size(&labelled, radius, r)
+    let size_for = |labelled: &[(f64, String, f64)]| {
+        if letters {
+            0.2 * r
+        } else {
+            figure_size(labelled, radius, r)
+        }
     };
+    // The figures at the stops move into the sweep, clear of the needle resting there;
+    // sized again, since they moved nearer their neighbours.
+    let mut labelled = labelled;
+    let first = size_for(&labelled);
+    clear_the_stops(&mut labelled, radius, first, r);
+    let fig = size_for(&labelled);
     for (deg, text, value) in &labelled {
         let (x, y) = polar(radius, *deg);
         d.add(
@@ -226,6 +234,32 @@ pub fn face(dial: Dial, scales: &Scales, size: FaceSize) -> Drawing {
     }
     print_marks(&mut d, r, size.hole / 2.0);
     d
+}
+
+/// Half the width of a needle where it passes the figures, and the gap kept from it, as
+/// shares of the radius (the X27.168's pointers and the page's are about 1.5 mm wide
+/// there on a 52 mm face).
+const NEEDLE_HALF: f64 = 0.03;
+const NEEDLE_GAP: f64 = 0.035;
+
+/// Turns the figures that sit on a stop (FUEL's E and F, TACH's 0 and 25, ...) into the
+/// sweep until their box, at font size `size`, clears the needle resting on that stop.
+fn clear_the_stops(labelled: &mut [(f64, String, f64)], radius: f64, size: f64, r: f64) {
+    let stops = [f64::from(ZERO_ANGLE), f64::from(ZERO_ANGLE + SWEEP)];
+    for (deg, text, _) in labelled.iter_mut() {
+        let Some(inward) = stops
+            .iter()
+            .position(|s| (*deg - s).abs() < 1e-6)
+            .map(|i| if i == 0 { 1.0 } else { -1.0 })
+        else {
+            continue;
+        };
+        let a = deg.to_radians();
+        // The box's half extent across the needle's line.
+        let across = 0.5 * text_width(text, size) * a.cos().abs() + 0.36 * size * a.sin().abs();
+        let clear = (across + (NEEDLE_HALF + NEEDLE_GAP) * r) / radius;
+        *deg += inward * clear.min(1.0).asin().to_degrees();
+    }
 }
 
 /// The figures' font size: at most 0.13 R, and small enough that neighbours keep a gap
@@ -573,4 +607,84 @@ pub fn web_faces(scales: &Scales) -> Vec<(&'static str, String)> {
         .iter()
         .map(|&d| (d.name(), svg::render(&face(d, scales, FaceSize::default()))))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every numeral's box, as (centre x, centre y, half width, half height).
+    fn numeral_boxes(d: &Drawing) -> Vec<(String, f64, f64, f64, f64)> {
+        d.items
+            .iter()
+            .filter(|i| i.class == "numeral")
+            .map(|i| match &i.shape {
+                Shape::Text {
+                    x, y, size, text, ..
+                } => (
+                    text.clone(),
+                    *x,
+                    y - 0.36 * size,
+                    text_width(text, *size) / 2.0,
+                    0.36 * size,
+                ),
+                _ => unreachable!(),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn no_figure_lies_under_a_needle_resting_on_a_stop() {
+        let odd = Scales {
+            tach_redline: 17_000.0,
+            cost_full_scale_usd: 250.0,
+            ..Scales::default()
+        };
+        for scales in [Scales::default(), odd] {
+            for dial in Dial::ALL {
+                let size = FaceSize::default();
+                let r = size.diameter / 2.0;
+                let d = face(dial, &scales, size);
+                for stop in [f64::from(ZERO_ANGLE), f64::from(ZERO_ANGLE + SWEEP)] {
+                    let (ux, uy) = polar(1.0, stop);
+                    for (text, cx, cy, hw, hh) in numeral_boxes(&d) {
+                        // Points over the box; none may be on the needle (centre to tip).
+                        for i in 0..=10 {
+                            for j in 0..=4 {
+                                let px = cx - hw + 2.0 * hw * f64::from(i) / 10.0;
+                                let py = cy - hh + 2.0 * hh * f64::from(j) / 4.0;
+                                let along = px * ux + py * uy;
+                                let across = (px * uy - py * ux).abs();
+                                assert!(
+                                    !(0.0..=0.9 * r).contains(&along) || across > NEEDLE_HALF * r,
+                                    "{dial:?} {text:?} under the needle at {stop}"
+                                );
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn figures_keep_apart_and_inside_the_ticks() {
+        let scales = Scales {
+            cost_full_scale_usd: 250.0,
+            ..Scales::default()
+        };
+        for dial in Dial::ALL {
+            let r = DEFAULT_DIAMETER / 2.0;
+            let boxes = numeral_boxes(&face(dial, &scales, FaceSize::default()));
+            for (i, a) in boxes.iter().enumerate() {
+                // Inside the major ticks' inner ends.
+                let far = ((a.1.abs() + a.3).powi(2) + (a.2.abs() + a.4).powi(2)).sqrt();
+                assert!(far < 0.8 * r, "{dial:?} {}: reaches {far}", a.0);
+                for b in &boxes[i + 1..] {
+                    let apart = (a.1 - b.1).abs() > a.3 + b.3 || (a.2 - b.2).abs() > a.4 + b.4;
+                    assert!(apart, "{dial:?}: {} and {} overlap", a.0, b.0);
+                }
+            }
+        }
+    }
 }
