@@ -1,7 +1,7 @@
-// redline's page: draws the cluster's faces from /api/config, keeps its needles and
-// lamps equal to /usage (live over /events), says so plainly when the daemon is gone,
-// and draws the deep stats (/api/stats/*). No framework and no build step: the daemon
-// embeds this file as it is.
+// redline's page: the cluster with the daemon's own printed faces (/faces/<dial>.svg,
+// drawn from the scales it computes against), kept equal to /usage (live over /events),
+// says so plainly when the daemon is gone, and draws the deep stats (/api/stats/*). No
+// framework and no build step: the daemon embeds this file as it is.
 //
 // Hooks for tests and scripts (documented in docs/web.md): each dial is a
 // [data-gauge="<dial>"] with data-value (the position received, 0..1, empty when unknown)
@@ -10,8 +10,10 @@
 "use strict";
 
 const SVG = "http://www.w3.org/2000/svg";
-const SWEEP = 270;          // degrees from the zero stop to full scale, centred on the top
-const C = 120;              // a face's centre in its 240 x 240 viewBox
+// The X27.168's sweep and where its zero stop sits (degrees clockwise from 12 o'clock),
+// for a dial whose face could not be had; a face says its own (data-sweep, data-zero-angle).
+const SWEEP = 315, ZERO_ANGLE = -157.5, FACE_DIAMETER = 52;
+const BEZEL = 1.2;          // the dial's outer edge (the bezel's rim) in face radii
 const BLINK_MS = 1000;      // SPEC: blink at 1 Hz
 const PULSE_MS = 4000;      // IDLE's slow breath (must match style.css's `breathe`)
 const reducedMotion = window.matchMedia("(prefers-reduced-motion: reduce)");
@@ -23,150 +25,179 @@ function el(name, attrs = {}, parent) {
   return e;
 }
 
-/** The point at radius r for a needle position f (0 = zero stop, 1 = full scale). */
-function polar(r, f) {
-  const a = (-SWEEP / 2 + SWEEP * f) * Math.PI / 180;
-  return [C + r * Math.sin(a), C - r * Math.cos(a)];
+/** The point at radius r and angle a (degrees clockwise from 12 o'clock), centre (0, 0). */
+function polar(r, a) {
+  const t = a * Math.PI / 180;
+  return [r * Math.sin(t), -r * Math.cos(t)];
 }
 
-/** A band of the face between radii r1 < r2 from position f0 to f1 (a printed zone). */
-function band(r1, r2, f0, f1) {
-  const large = (f1 - f0) * SWEEP > 180 ? 1 : 0;
-  const [ax, ay] = polar(r2, f0), [bx, by] = polar(r2, f1), [cx, cy] = polar(r1, f1), [dx, dy] = polar(r1, f0);
-  return `M ${ax} ${ay} A ${r2} ${r2} 0 ${large} 1 ${bx} ${by} L ${cx} ${cy} A ${r1} ${r1} 0 ${large} 0 ${dx} ${dy} Z`;
-}
+const fix = v => Math.round(v * 1000) / 1000;
 
 // ---------------------------------------------------------------- faces
 
-/** Gradients and the needle's shadow, shared by every face. They live in one tiny SVG in
- *  the document (not display:none, which would switch the gradients off in some browsers). */
-function sharedDefs() {
-  const svg = el("svg", { width: 0, height: 0, "aria-hidden": "true", style: "position:absolute" });
-  svg.innerHTML = `<defs>
-    <linearGradient id="rl-chrome" x1="0" y1="0" x2="1" y2="1">
-      <stop offset="0" stop-color="#fdfdfd"/><stop offset=".3" stop-color="#c9cdd1"/>
-      <stop offset=".55" stop-color="#80868c"/><stop offset=".78" stop-color="#e6e8ea"/><stop offset="1" stop-color="#6f747a"/></linearGradient>
-    <linearGradient id="rl-chrome-in" x1="1" y1="1" x2="0" y2="0">
-      <stop offset="0" stop-color="#f4f5f6"/><stop offset=".45" stop-color="#9aa0a6"/><stop offset="1" stop-color="#50555b"/></linearGradient>
-    <radialGradient id="rl-face" cx=".5" cy=".4" r=".62">
-      <stop offset="0" stop-color="#faf3de"/><stop offset=".65" stop-color="#f2e8cc"/><stop offset="1" stop-color="#dccc9f"/></radialGradient>
-    <radialGradient id="rl-rim" cx=".5" cy=".5" r=".5">
-      <stop offset=".86" stop-color="#000" stop-opacity="0"/><stop offset="1" stop-color="#000" stop-opacity=".38"/></radialGradient>
-    <linearGradient id="rl-glass" x1=".2" y1="0" x2=".55" y2=".75">
-      <stop offset="0" stop-color="#fff" stop-opacity=".42"/><stop offset=".55" stop-color="#fff" stop-opacity=".06"/>
-      <stop offset=".56" stop-color="#fff" stop-opacity="0"/></linearGradient>
-    <linearGradient id="rl-needle" x1="0" y1="0" x2="1" y2="0">
-      <stop offset="0" stop-color="#ff7a45"/><stop offset=".5" stop-color="#ef4a1a"/><stop offset=".51" stop-color="#c73810"/>
-      <stop offset="1" stop-color="#a92c0c"/></linearGradient>
-    <radialGradient id="rl-hub" cx=".38" cy=".32" r=".75">
-      <stop offset="0" stop-color="#8a8e93"/><stop offset=".35" stop-color="#33363a"/><stop offset="1" stop-color="#0b0b0c"/></radialGradient>
-    <filter id="rl-shadow" x="-30%" y="-30%" width="160%" height="160%">
-      <feDropShadow dx="2.2" dy="3.2" stdDeviation="1.8" flood-color="#000" flood-opacity=".42"/></filter>
-  </defs>`;
-  document.body.appendChild(svg);
+/** A face as the daemon prints it (`GET /faces/<dial>.svg`), parsed and made safe to
+ *  inline: its root's data-* (diameter, sweep, zero angle) and a <g> holding its drawing,
+ *  with the root's presentation attributes so its text and strokes look as printed. */
+function parseFace(text) {
+  const doc = new DOMParser().parseFromString(text, "image/svg+xml");
+  const root = doc.documentElement;
+  if (doc.getElementsByTagName("parsererror").length || root.localName !== "svg" || root.namespaceURI !== SVG)
+    throw new Error("not an SVG");
+  const g = document.createElementNS(SVG, "g");
+  g.setAttribute("class", "print");
+  for (const a of root.attributes) {
+    if (a.name.startsWith("data-")) g.setAttribute(a.name, a.value);
+    else if (!/^(xmlns|width|height|viewBox|version|id|style|class|x|y|preserveAspectRatio|on)/i.test(a.name)) g.setAttribute(a.name, a.value);
+  }
+  for (const child of [...root.childNodes]) {
+    if (child.nodeType !== Node.ELEMENT_NODE) continue;
+    g.appendChild(document.importNode(child, true));
+  }
+  // Our own daemon drew it, but it is markup going into the page: nothing active, and no
+  // ids (four faces share one document).
+  for (const e of [...g.querySelectorAll("script, foreignObject, style, iframe")]) e.remove();
+  for (const e of [g, ...g.querySelectorAll("*")])
+    for (const a of [...e.attributes])
+      if (/^on/i.test(a.name) || a.name === "id" || (/href$/i.test(a.name) && !a.value.startsWith("#"))) e.removeAttribute(a.name);
+  const num = (name, dflt) => {
+    const v = Number(root.getAttribute(name));
+    return root.hasAttribute(name) && Number.isFinite(v) ? v : dflt;
+  };
+  const vb = (root.getAttribute("viewBox") || "").trim().split(/[\s,]+/).map(Number);
+  const diameter = num("data-diameter", vb.length === 4 && vb[2] > 0 ? vb[2] : FACE_DIAMETER);
+  return { g, diameter, sweep: num("data-sweep", SWEEP), zero: num("data-zero-angle", ZERO_ANGLE) };
 }
 
-/** "Nice" numbers for a scale that prints its figures (TACH, COST): a step of 1, 2, 2.5
- *  or 5 x 10^k giving about five intervals, and minor ticks between. */
-function niceSteps(full) {
-  let best = null;
-  for (let k = Math.floor(Math.log10(full)) - 2; k <= Math.ceil(Math.log10(full)); k++)
-    for (const m of [1, 2, 2.5, 5]) {
-      const step = m * 10 ** k, n = full / step;
-      if (n >= 3 && n <= 8 && (!best || Math.abs(n - 5) < Math.abs(full / best - 5))) best = step;
+/** The face of each dial in `names`, from the daemon; null for one it could not give
+ *  (the dial then draws a plain face with its title, and says so in the console). */
+async function fetchFaces(names) {
+  return Promise.all(names.map(async name => {
+    try {
+      const r = await fetch(`/faces/${encodeURIComponent(name)}.svg`, { cache: "no-store" });
+      if (!r.ok) throw new Error(`HTTP ${r.status}`);
+      return parseFace(await r.text());
+    } catch (e) {
+      console.warn(`redline: no face for ${name} from /faces/${name}.svg (${e.message}); drawing a plain one`);
+      return null;
     }
-  best = best || full / 5;
-  const minor = best / 5;
-  return { step: best, minor };
+  }));
 }
 
-/** What a face prints for one dial of /api/config: numbers at their positions, major
- *  and minor ticks, and a multiplier line (x1000) where the figures are shortened. */
-function faceScale(d) {
-  const out = { labels: [], major: [], minor: [], mult: "" };
-  const letters = !/^[$0-9]/.test(d.low || "");
-  if (d.unit === "share" && letters) {
-    // E..F, C..H: the ends by their letters, quarters marked, a half on fuel-like dials.
-    for (let i = 0; i <= 8; i++) (i % 2 ? out.minor : out.major).push(i / 8);
-    out.labels.push([0, d.low, "letter"]);
-    if (d.high) out.labels.push([1, d.high, "letter"]);
-    if (d.low === "E") out.labels.push([0.5, "½", "letter"]);
-    return out;
-  }
-  if (d.unit === "share") {
-    // A percentage dial (BOOST): 0 to 100 in twenties, the ends labelled as configured.
-    for (let i = 0; i <= 20; i++) (i % 4 ? out.minor : out.major).push(i / 20);
-    for (let i = 0; i <= 5; i++) out.labels.push([i / 5, i === 0 ? d.low : i === 5 ? d.high || "100" : `${i * 20}`]);
-    return out;
-  }
-  // A dial of figures up to full_scale (tokens/min, dollars).
-  const full = d.full_scale;
-  const { step, minor } = niceSteps(full);
-  const thousands = full >= 2000;
-  for (let v = 0; v <= full * 1.0001; v += minor) {
-    const f = v / full, major = Math.abs(v / step - Math.round(v / step)) < 1e-6;
-    (major ? out.major : out.minor).push(f);
-    if (major) {
-      const shown = thousands ? v / 1000 : v;
-      out.labels.push([f, v === 0 ? d.low : `${Math.round(shown * 10) / 10}`]);
-    }
-  }
-  // A full scale between two figures (TACH at 1.25 x a redline of 30,000) gets its own,
-  // unless it would crowd the last one.
-  const last = Math.floor(full / step + 1e-9) * step;
-  if (d.high) out.labels.push([1, d.high]);
-  else if (full - last >= 0.4 * step) {
-    out.major.push(1);
-    out.labels.push([1, `${Math.round((thousands ? full / 1000 : full) * 10) / 10}`]);
-  }
-  if (thousands) out.mult = "×1000";
-  return out;
-}
+let serial = 0;
 
-/** One dial: chrome ring, cream face with its zones, ticks and figures, a needle that
- *  eases to its target without overshoot, a glass over it all. */
+/** One dial: the daemon's printed face set in a turned-aluminium bezel behind glass, the
+ *  page's own needle over it (tapered, a counterweight behind the hub, a domed hub cap,
+ *  and a shadow on the face whose light stays put while the needle turns), and a needle
+ *  that eases to its target without overshoot. Everything is drawn in the face's own
+ *  units (millimetres, the shaft at 0,0). */
 class Gauge {
-  constructor(name, dial) {
+  constructor(name, dial, face) {
     this.name = name;
     this.shown = 0;      // position the needle shows now
     this.target = null;  // position it moves to; null = unknown (rests at the zero stop)
     this.speed = 0;      // positions per second
+    this.sweep = face ? face.sweep : SWEEP;
+    this.zero = face ? face.zero : ZERO_ANGLE;
+    const R = (face ? face.diameter : FACE_DIAMETER) / 2, u = R / 26, B = R * BEZEL;
+    const id = `rl${++serial}-`, url = n => `url(#${id}${n})`;
     const fig = this.figure = document.createElement("figure");
     fig.className = "gauge";
     fig.dataset.gauge = name;
     fig.dataset.value = "";
     fig.dataset.shown = "0.0000";
-    const svg = el("svg", { viewBox: "0 0 240 240", role: "img", "aria-label": `${dial.title}, ${dial.legend}` }, fig);
-    el("circle", { cx: C, cy: C, r: 119.5, fill: "url(#rl-chrome)" }, svg);
-    el("circle", { cx: C, cy: C, r: 112, fill: "url(#rl-chrome-in)" }, svg);
-    el("circle", { cx: C, cy: C, r: 107, fill: "#121212" }, svg);
-    el("circle", { class: "face", cx: C, cy: C, r: 105 }, svg);
-    for (const z of dial.zones || [])
-      el("path", { class: `zone ${z.color}`, d: band(89, 99, z.from, z.to) }, svg);
-    const sc = faceScale(dial);
-    for (const [list, inner] of [[sc.major, 84], [sc.minor, 91]])
-      for (const f of list) {
-        const [x1, y1] = polar(99, f), [x2, y2] = polar(inner, f);
-        el("line", { class: inner === 84 ? "tick" : "tick minor", x1, y1, x2, y2 }, svg);
-      }
-    for (const [f, text, cls] of sc.labels) {
-      const [x, y] = polar(cls === "letter" ? 70 : 69, f);
-      el("text", { class: cls ? `num ${cls}` : "num", x, y }, svg).textContent = text;
+    const svg = el("svg", { viewBox: `${-B} ${-B} ${2 * B} ${2 * B}`, role: "img", "aria-label": `${dial.title}, ${dial.legend}` }, fig);
+    const defs = el("defs", {}, svg);
+    defs.innerHTML = `
+      <linearGradient id="${id}lip" x1="0" y1="0" x2="0" y2="1">
+        <stop offset="0" stop-color="#fff" stop-opacity=".95"/><stop offset=".45" stop-color="#fff" stop-opacity=".15"/>
+        <stop offset=".6" stop-color="#000" stop-opacity=".08"/><stop offset="1" stop-color="#000" stop-opacity=".55"/></linearGradient>
+      <linearGradient id="${id}chamfer" x1=".25" y1="0" x2=".75" y2="1">
+        <stop offset="0" stop-color="#5d6267"/><stop offset=".35" stop-color="#9da2a7"/><stop offset=".7" stop-color="#e3e6e8"/>
+        <stop offset="1" stop-color="#fbfcfc"/></linearGradient>
+      <radialGradient id="${id}inset" cx=".5" cy=".57" r=".57">
+        <stop offset=".7" stop-color="#2a1f08" stop-opacity="0"/><stop offset=".88" stop-color="#2a1f08" stop-opacity=".14"/>
+        <stop offset="1" stop-color="#140e02" stop-opacity=".6"/></radialGradient>
+      <radialGradient id="${id}paper" cx=".42" cy=".36" r=".7">
+        <stop offset="0" stop-color="#fff8e6" stop-opacity=".35"/><stop offset=".6" stop-color="#fff8e6" stop-opacity="0"/>
+        <stop offset="1" stop-color="#6b5526" stop-opacity=".10"/></radialGradient>
+      <linearGradient id="${id}blade" x1="0" y1="0" x2="1" y2="0">
+        <stop offset="0" stop-color="#ff8a55"/><stop offset=".49" stop-color="#f2541f"/>
+        <stop offset=".51" stop-color="#c93a10"/><stop offset="1" stop-color="#a82d0b"/></linearGradient>
+      <linearGradient id="${id}weight" x1="0" y1="0" x2="1" y2="0">
+        <stop offset="0" stop-color="#d9471a"/><stop offset=".49" stop-color="#b8360f"/>
+        <stop offset=".51" stop-color="#8f290a"/><stop offset="1" stop-color="#74210a"/></linearGradient>
+      <radialGradient id="${id}cap" cx=".36" cy=".3" r=".8">
+        <stop offset="0" stop-color="#9ea3a8"/><stop offset=".18" stop-color="#4b4f54"/><stop offset=".55" stop-color="#1b1c1e"/>
+        <stop offset="1" stop-color="#050506"/></radialGradient>
+      <linearGradient id="${id}glass" x1=".12" y1=".12" x2=".6" y2=".6">
+        <stop offset="0" stop-color="#fff" stop-opacity=".8"/><stop offset=".35" stop-color="#fff" stop-opacity=".3"/>
+        <stop offset="1" stop-color="#fff" stop-opacity=".03"/></linearGradient>
+      <radialGradient id="${id}bounce" cx=".7" cy="1" r=".6">
+        <stop offset="0" stop-color="#fff" stop-opacity=".16"/><stop offset="1" stop-color="#fff" stop-opacity="0"/></radialGradient>
+      <filter id="${id}shadow" filterUnits="userSpaceOnUse" x="${-B}" y="${-B}" width="${2 * B}" height="${2 * B}">
+        <feGaussianBlur in="SourceAlpha" stdDeviation="${fix(0.6 * u)}"/>
+        <feOffset dx="${fix(0.8 * u)}" dy="${fix(1.7 * u)}" result="drop"/>
+        <feComponentTransfer><feFuncA type="linear" slope=".42"/></feComponentTransfer>
+        <feMerge><feMergeNode/><feMergeNode in="SourceGraphic"/></feMerge></filter>`;
+
+    // The bezel: the figure's own background is the turned aluminium (style.css); here its
+    // rolled outer lip catching the light from above, then the chamfer falling to the
+    // glass, lit from below, and the black gap where the face sits.
+    const bezel = el("g", { class: "bezel-ring" }, svg);
+    el("circle", { r: fix(B - 0.35 * u), fill: "none", stroke: url("lip"), "stroke-width": fix(0.7 * u) }, bezel);
+    el("circle", { r: fix(R * 1.095), fill: url("chamfer") }, bezel);
+    el("circle", { r: fix(R * 1.095), fill: "none", stroke: "#000", "stroke-opacity": ".25", "stroke-width": fix(0.2 * u) }, bezel);
+    el("circle", { class: "rim", r: fix(R * 1.03), fill: "#0c0c0d" }, bezel);
+
+    // The printed face, or a plain one with the title when the daemon gave none.
+    if (face) {
+      svg.appendChild(face.g);
+    } else {
+      const g = el("g", { class: "print plain", "data-dial": name, "data-diameter": 2 * R, "data-sweep": SWEEP, "data-zero-angle": ZERO_ANGLE }, svg);
+      el("circle", { class: "face", r: R, fill: "#f3ead2" }, g);
+      el("text", { class: "title", y: fix(-0.36 * R), "font-size": fix(3.4 * u), "font-weight": 700, "text-anchor": "middle", fill: "#1b1a17",
+                   "font-family": "sans-serif", "letter-spacing": fix(0.4 * u) }, g).textContent = dial.title;
+      el("text", { class: "legend", y: fix(-0.24 * R), "font-size": fix(1.8 * u), "font-weight": 600, "text-anchor": "middle", fill: "#5a5344",
+                   "font-family": "sans-serif" }, g).textContent = dial.legend;
     }
-    if (sc.mult) el("text", { class: "mult", x: C, y: 87 }, svg).textContent = sc.mult;
-    el("text", { class: "title", x: C, y: 163 }, svg).textContent = dial.title;
-    el("text", { class: "legend", x: C, y: 176 }, svg).textContent = dial.legend;
-    el("text", { class: "unknown", x: C, y: 150 }, svg).textContent = "NO DATA";
-    el("circle", { cx: C, cy: C, r: 105, fill: "url(#rl-rim)" }, svg);
-    // The shadow's filter sits outside the rotation so the light stays where it is.
-    const shadow = el("g", { filter: "url(#rl-shadow)" }, svg);
+    // Depth on the face: the bezel's shadow falls on its upper edge, the paper is lit
+    // from above.
+    el("circle", { class: "depth", r: R, fill: url("paper"), "pointer-events": "none" }, svg);
+    el("circle", { class: "depth", r: R, fill: url("inset"), "pointer-events": "none" }, svg);
+    // An unknown value: the needle rests at its stop and a small word says so, low in the
+    // 45-degree gap between the stops, where no needle ever is.
+    el("text", { class: "unknown", y: fix(0.725 * R), "font-size": fix(1.9 * u), "font-weight": 700, "text-anchor": "middle",
+                 "letter-spacing": fix(0.2 * u), fill: "#c42b1c" }, svg).textContent = "NO DATA";
+
+    // The needle, drawn pointing up and turned to its angle. Its shadow (the filter on
+    // the unturned group) keeps its direction whatever the needle's.
+    const shadow = el("g", { class: "needle-shadow", filter: url("shadow") }, svg);
     this.needle = el("g", { class: "arm" }, shadow);
-    el("path", { class: "needle", d: "M 118.9 24 L 121.1 24 L 124.2 128 L 115.8 128 Z" }, this.needle);
-    el("path", { class: "needle-tail", d: "M 115.8 128 L 124.2 128 L 126 143 A 6 6 0 0 1 114 143 Z" }, this.needle);
-    el("circle", { cx: C, cy: C, r: 12, fill: "url(#rl-hub)" }, shadow);
-    el("circle", { cx: C, cy: C, r: 2.2, fill: "#55595e" }, svg);
-    el("path", { d: `M ${C - 105} ${C} A 105 105 0 0 1 ${C + 105} ${C} Q ${C} ${C - 30} ${C - 105} ${C} Z`, fill: "url(#rl-glass)",
-                 "pointer-events": "none" }, svg);
+    const tip = R * 0.9, w0 = 1.45 * u, w1 = 0.42 * u, tw = 1.7 * u, tail = 0.182 * R;
+    // The counterweight: the pointer's short, broad tail behind the shaft, rounded, kept
+    // within a fifth of the radius so that it never reaches the face's words.
+    el("path", { class: "counterweight", fill: url("weight"),
+                 d: `M ${fix(-w0)} 0 L ${fix(-tw)} ${fix(tail - tw)} A ${fix(tw)} ${fix(tw)} 0 0 0 ${fix(tw)} ${fix(tail - tw)} L ${fix(w0)} 0 Z` },
+       this.needle);
+    el("path", { class: "needle", fill: url("blade"),
+                 d: `M ${fix(-w0)} ${fix(0.04 * R)} L ${fix(-w1)} ${fix(-tip)} Q 0 ${fix(-tip - 1.1 * u)} ${fix(w1)} ${fix(-tip)} L ${fix(w0)} ${fix(0.04 * R)} Z` },
+       this.needle);
+    el("path", { class: "needle-ridge", d: `M 0 0 L 0 ${fix(-tip + 0.6 * u)}`, stroke: "#fff", "stroke-opacity": ".3",
+                 "stroke-width": fix(0.14 * u), "stroke-linecap": "round" }, this.needle);
+    // The hub cap: domed, black, lit from the upper left.
+    const hub = el("g", { class: "hub" }, shadow);
+    el("circle", { r: fix(0.105 * R), fill: url("cap") }, hub);
+    el("circle", { r: fix(0.105 * R - 0.12 * u), fill: "none", stroke: "#fff", "stroke-opacity": ".16", "stroke-width": fix(0.18 * u) }, hub);
+    el("ellipse", { cx: fix(-0.03 * R), cy: fix(-0.04 * R), rx: fix(0.035 * R), ry: fix(0.021 * R), fill: "#fff", "fill-opacity": ".3",
+                    transform: "rotate(-35)" }, hub);
+
+    // The glass: a reflection across the upper left, a thin bright edge where it meets
+    // the bezel, a little light bounced up from the desk at the lower right.
+    const glass = el("g", { class: "glass", "pointer-events": "none" }, svg);
+    el("circle", { r: fix(R * 1.03), fill: url("bounce") }, glass);
+    el("path", { d: crescent(R * 1.03, [0.22 * R, 0.34 * R], R * 1.08), fill: url("glass") }, glass);
+    el("path", { d: arcPath(R * 0.99, -80, -8), fill: "none", stroke: "#fff", "stroke-opacity": ".6", "stroke-width": fix(0.3 * u),
+                 "stroke-linecap": "round" }, glass);
     this.draw();
   }
 
@@ -199,9 +230,24 @@ class Gauge {
   }
 
   draw() {
-    this.needle.setAttribute("transform", `rotate(${-SWEEP / 2 + SWEEP * this.shown} ${C} ${C})`);
+    this.needle.setAttribute("transform", `rotate(${fix(this.zero + this.sweep * this.shown)})`);
     this.figure.dataset.shown = this.shown.toFixed(4);
   }
+}
+
+/** An arc of radius r from angle a0 to a1 (clockwise). */
+function arcPath(r, a0, a1) {
+  const [ax, ay] = polar(r, a0), [bx, by] = polar(r, a1);
+  return `M ${fix(ax)} ${fix(ay)} A ${fix(r)} ${fix(r)} 0 ${a1 - a0 > 180 ? 1 : 0} 1 ${fix(bx)} ${fix(by)}`;
+}
+
+/** The part of the circle of radius r (at 0,0) outside the circle of radius r2 at c: the
+ *  glass's reflection, a crescent on the side away from c. */
+function crescent(r, [cx, cy], r2) {
+  const d = Math.hypot(cx, cy), a = (r * r - r2 * r2 + d * d) / (2 * d), h = Math.sqrt(Math.max(0, r * r - a * a));
+  const mx = a * cx / d, my = a * cy / d;
+  const p = [mx + h * cy / d, my - h * cx / d], q = [mx - h * cy / d, my + h * cx / d];
+  return `M ${fix(p[0])} ${fix(p[1])} A ${fix(r)} ${fix(r)} 0 1 0 ${fix(q[0])} ${fix(q[1])} A ${fix(r2)} ${fix(r2)} 0 0 1 ${fix(p[0])} ${fix(p[1])} Z`;
 }
 
 // ---------------------------------------------------------------- live data
@@ -214,7 +260,8 @@ const state = {
   lostSince: null,
   lastHeard: 0,        // when the daemon last sent the values, over /events or /usage (ms)
   moving: false,
-  reloading: false,    // fetching /api/config because /usage names other needles
+  reloading: false,    // fetching /api/config and the faces again
+  reloadedFor: null,   // the needles and scales of /usage that last made the page reload
 };
 
 const num = n => Math.round(n).toLocaleString("en-US");
@@ -222,17 +269,25 @@ const pct = f => (f === null || f === undefined ? "–" : `${Math.round(f * 100)
 const kilo = n => (n >= 1e6 ? `${(n / 1e6).toFixed(n >= 1e7 ? 0 : 1)}M` : n >= 1000 ? `${(n / 1000).toFixed(n >= 1e4 ? 0 : 1)}k` : `${Math.round(n)}`);
 const clock = iso => (iso ? new Date(iso).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" }) : null);
 
-/** Draws the configured needles' faces, left to right. */
-function buildGauges(cfg) {
+/** Sets the configured needles' dials, left to right, each with its face from the
+ *  daemon. A dial that was already there keeps its needle where it was. */
+function buildGauges(cfg, faces) {
   const box = document.getElementById("gauges");
+  const before = new Map(state.gauges);
   box.textContent = "";
   state.gauges.clear();
-  for (const name of cfg.needles) {
+  cfg.needles.forEach((name, i) => {
     const dial = cfg.dials[name] || { title: name.toUpperCase(), legend: "", low: "0", high: null, unit: "share", full_scale: 1, zones: [] };
-    const g = new Gauge(name, dial);
+    const g = new Gauge(name, dial, faces[i]);
+    const old = before.get(name);
+    if (old) {
+      Object.assign(g, { shown: old.shown, target: old.target, speed: old.speed });
+      g.figure.dataset.value = old.figure.dataset.value;
+      g.draw();
+    }
     state.gauges.set(name, g);
     box.appendChild(g.figure);
-  }
+  });
   // Labels and colours of the lamps come from the configuration too.
   for (const l of cfg.lamps || []) {
     const lamp = document.querySelector(`[data-lamp="${l.name}"]`);
@@ -242,13 +297,39 @@ function buildGauges(cfg) {
   }
 }
 
+/** Reads /api/config and the faces it names, then redraws the dials (all at once, so an
+ *  open page never shows half a cluster). */
 async function loadConfig() {
   const r = await fetch("/api/config", { cache: "no-store" });
   if (!r.ok) throw new Error(`/api/config: ${r.status}`);
   const cfg = await r.json();
+  const faces = await fetchFaces(cfg.needles);
   state.config = cfg;
-  buildGauges(cfg);
+  buildGauges(cfg, faces);
+  if (state.moving === false) wake();
 }
+
+/** Reloads the configuration and faces once (a second call meanwhile waits for it), then
+ *  shows the latest values against them. */
+let reload = null;
+function reloadConfig() {
+  if (!reload) {
+    state.reloading = true;
+    reload = loadConfig().then(() => 0, () => 2000).then(wait => {
+      // A failed reload is tried again on the next values, not at once.
+      setTimeout(() => {
+        reload = null;
+        state.reloading = false;
+        if (state.connected && state.usage) show(state.usage);
+      }, wait);
+    });
+  }
+  return reload;
+}
+
+/** What a face is drawn from that /usage also says: a dial moved, or a scale changed
+ *  (a restarted daemon, an edited configuration). */
+const faceKey = (needles, redline, cost) => JSON.stringify([needles, redline, cost]);
 
 /** Sets a lamp, keeping every blinking lamp in phase with the wall clock's seconds (as
  *  one LED chain would) rather than with the moment each one lit. */
@@ -301,14 +382,17 @@ function show(u) {
   // A daemon restarted with other needles: draw the new faces first.
   const drawn = [...state.gauges.keys()].join();
   if (Array.isArray(u.needles) && u.needles.join() !== drawn) {
-    if (!state.reloading) {
-      state.reloading = true;
-      loadConfig().catch(() => {}).finally(() => {
-        state.reloading = false;
-        if (state.connected && state.usage) show(state.usage);
-      });
-    }
+    if (!state.reloading) reloadConfig();
     return;
+  }
+  // The same needles on other scales: new faces, once for each change.
+  const cfg = state.config;
+  if (cfg && u.tach && u.cost) {
+    const now = faceKey(u.needles, u.tach.redline, u.cost.full_scale_usd);
+    if (now !== faceKey(cfg.needles, cfg.tach_redline, cfg.cost_full_scale_usd) && now !== state.reloadedFor && !state.reloading) {
+      state.reloadedFor = now;
+      reloadConfig();
+    }
   }
   for (const [name, g] of state.gauges) g.set(u.gauges[name]);
   wake();
@@ -336,6 +420,8 @@ function connection(ok) {
   s.textContent = ok ? "live" : "daemon unreachable";
   document.body.classList.toggle("lost-link", !ok);
   if (ok) {
+    // Back from a loss: the daemon may have come back with another configuration.
+    if (showingLoss && state.config) reloadConfig();
     state.lostSince = null;
     lost.hidden = true;
     return;
@@ -816,6 +902,30 @@ async function loadStats() {
 
 // ---------------------------------------------------------------- views
 
+/** The values in words under the cluster, shown or hidden by a small switch and
+ *  remembered in this browser. Until the switch is used they are shown (style.css makes
+ *  them a compact list on a phone). */
+function readoutToggle() {
+  const root = document.documentElement, button = document.getElementById("readout-toggle");
+  const list = document.getElementById("readout");
+  let saved = null;
+  try { saved = localStorage.getItem("redline.readout"); } catch (e) { /* no storage: the default */ }
+  if (saved === "shown" || saved === "hidden") root.dataset.readout = saved;
+  const label = () => {
+    const shown = getComputedStyle(list).display !== "none";
+    button.setAttribute("aria-expanded", String(shown));
+    button.textContent = shown ? "hide values" : "show values";
+  };
+  button.addEventListener("click", () => {
+    const next = getComputedStyle(list).display !== "none" ? "hidden" : "shown";
+    root.dataset.readout = next;
+    try { localStorage.setItem("redline.readout", next); } catch (e) { /* kept for this page only */ }
+    label();
+  });
+  window.addEventListener("resize", label);
+  label();
+}
+
 function route() {
   const view = location.hash === "#stats" ? "stats" : "cluster";
   for (const s of document.querySelectorAll("[data-view]")) s.hidden = s.dataset.view !== view;
@@ -825,7 +935,7 @@ function route() {
 }
 
 async function main() {
-  sharedDefs();
+  readoutToggle();
   window.addEventListener("hashchange", route);
   document.getElementById("days").addEventListener("change", loadStats);
   // The faces need the configuration; without the daemon there is nothing to draw yet.

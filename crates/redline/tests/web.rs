@@ -1,10 +1,13 @@
 //! The web page in a real browser: `tests/web/drive.mjs` drives Debian's Chromium through
-//! playwright-core against the real daemon on a generated corpus (the faces drawn from
-//! `/api/config`, needles and lamps equal to `/usage`, every lamp driven through its
-//! states, MODEL in three family colours, the daemon hanging, its loss and its return
-//! with other needles, the tab's title through all that, every chart of the stats view
-//! over 30 days, 7 days and all history, phone width) and saves a screenshot of each to
-//! `target/web-screenshots`.
+//! playwright-core against the real daemon on a generated corpus (the daemon's printed
+//! faces inlined as `/api/config` describes them, needles and lamps equal to `/usage`, a
+//! settled needle at the face's zero angle + 315 degrees x its position, no word under a
+//! resting needle, the cluster laid out and photographed at 390, 768, 1280 and 1920 px,
+//! COST's figures dial-friendly, a dial without its face still working, every lamp driven
+//! through its states, MODEL in three family colours, the daemon hanging, its loss and
+//! its return with other needles, the tab's title through all that, the readout switch,
+//! every chart of the stats view over 30 days, 7 days and all history, phone width) and
+//! saves a screenshot of each to `target/web-screenshots`.
 //!
 //! Needs node, Chromium (`REDLINE_CHROMIUM`, default `/usr/bin/chromium`) and
 //! playwright-core (`REDLINE_PLAYWRIGHT`, default `target/ci-tools/node_modules/playwright-core`,
@@ -48,7 +51,7 @@ fn tools() -> Result<(PathBuf, PathBuf), String> {
 }
 
 /// The screenshots `drive.mjs` saves.
-const SHOTS: [&str; 19] = [
+const SHOTS: [&str; 23] = [
     "lamp-idle-pulse.png",
     "lamp-model-sonnet.png",
     "lamp-model-haiku.png",
@@ -60,6 +63,10 @@ const SHOTS: [&str; 19] = [
     "lamp-stall-on.png",
     "lamp-stall-blink.png",
     "cluster.png",
+    "cluster-390.png",
+    "cluster-768.png",
+    "cluster-1280.png",
+    "cluster-1920.png",
     "lost.png",
     "cluster-alt.png",
     "stats.png",

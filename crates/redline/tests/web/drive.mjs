@@ -1,9 +1,14 @@
 // Drives redline's web page in headless Chromium (playwright-core) against the real daemon:
-// the faces follow /api/config, every needle and lamp equals /usage, each lamp is driven
-// through its states (and photographed), the page shows the daemon's loss and recovery
-// (coming back with other needles, and after hanging), every stats chart renders over
-// the whole of each range (7 days, all history) with its empty days, gridlines, and no
-// label on another or on the data, and phone width works.
+// the dials carry the daemon's own printed faces (/faces/<dial>.svg) as /api/config
+// describes them, every needle and lamp equals /usage (a settled needle at the face's
+// zero angle + 315 degrees x its position), no label lies under a needle at rest, the
+// cluster fits the screen at 390, 768, 1280 and 1920 px (photographed at each), a dial
+// without a face still works, each lamp is driven through its states (and photographed),
+// the page shows the daemon's loss and recovery (coming back with other needles, a COST
+// dial among them whose figures are dial-friendly, and after hanging), the readout
+// switch, every stats chart renders over the whole of each range (7 days, all history)
+// with its empty days, gridlines, and no label on another or on the data, and phone
+// width works.
 // Run by tests/web.rs, which passes everything through the environment:
 //   REDLINE_BIN    the redline binary
 //   CHROMIUM       the browser executable
@@ -181,15 +186,24 @@ page.on("pageerror", e => fail(`page error: ${e.message}`));
 mkdirSync(SHOTS, { recursive: true });
 
 /** What the page shows: each dial (in order) with its hooks, the angle its needle is
- *  drawn at and its face's words; each lamp with its hooks and its animation. */
-const shown = () => page.evaluate(() => ({
-  gauges: [...document.querySelectorAll("[data-gauge]")].map(g => ({
-    name: g.dataset.gauge, value: g.dataset.value, shown: g.dataset.shown,
-    angle: Number((g.querySelector(".arm").getAttribute("transform").match(/rotate\(([-\d.e]+)/) || [])[1]),
-    title: g.querySelector(".title").textContent, legend: g.querySelector(".legend").textContent,
-    zones: [...g.querySelectorAll(".zone")].map(z => z.getAttribute("class").replace("zone ", "")),
-    labels: [...g.querySelectorAll(".num")].map(t => t.textContent),
-  })),
+ *  drawn at and its face (the inlined print: its sweep and zero angle, words, zones,
+ *  figures); each lamp with its hooks and its animation. */
+const shown = (p = page) => p.evaluate(() => ({
+  gauges: [...document.querySelectorAll("[data-gauge]")].map(g => {
+    const face = g.querySelector(".print");
+    const text = sel => (face && face.querySelector(sel) || { textContent: null }).textContent;
+    return {
+      name: g.dataset.gauge, value: g.dataset.value, shown: g.dataset.shown,
+      angle: Number((g.querySelector(".arm").getAttribute("transform").match(/rotate\(([-\d.e]+)/) || [])[1]),
+      printed: !!face && !face.classList.contains("plain"), dial: face && face.dataset.dial,
+      sweep: face && Number(face.dataset.sweep), zero: face && Number(face.dataset.zeroAngle),
+      title: text(".title"), legend: text(".legend"),
+      zones: face ? [...face.querySelectorAll(".zone")].map(z => ({
+        color: [...z.classList].find(c => c !== "zone"), from: Number(z.dataset.from), to: Number(z.dataset.to) })) : [],
+      numerals: face ? [...face.querySelectorAll(".numeral")].map(t => ({ text: t.textContent, value: Number(t.dataset.value) })) : [],
+      ticks: face ? face.querySelectorAll(".tick").length : 0,
+    };
+  }),
   lamps: [...document.querySelectorAll("[data-lamp]")].map(l => {
     const glow = getComputedStyle(l, "::before");
     return { name: l.dataset.lamp, state: l.dataset.state, color: l.dataset.color, label: l.textContent.trim(),
@@ -201,32 +215,102 @@ const shown = () => page.evaluate(() => ({
   title: document.title,
 }));
 
-/** The faces are the configured dials, in order, drawn as /api/config describes them. */
-async function facesFollow() {
-  const cfg = await get("/api/config"), s = await shown();
+/** The dials are the configured ones, in order, each with the daemon's own face
+ *  (/faces/<dial>.svg) inlined: the X27.168's sweep, the words, zones and figures of
+ *  /api/config, the print-only marks hidden, no id twice in the document. */
+async function facesFollow(p = page) {
+  const cfg = await get("/api/config"), s = await shown(p);
   const names = s.gauges.map(g => g.name);
   if (names.join() !== cfg.needles.join()) return `faces ${names} but needles ${cfg.needles}`;
   for (const g of s.gauges) {
     const d = cfg.dials[g.name];
+    if (!g.printed || g.dial !== g.name) return `${g.name}: no printed face inlined (${g.dial})`;
+    if (g.sweep !== 315 || g.zero !== -157.5) return `${g.name}: a face of ${g.sweep} degrees from ${g.zero}, the X27.168 sweeps 315 from -157.5`;
     if (g.title !== d.title || g.legend !== d.legend) return `${g.name}: face says ${g.title}/${g.legend}, config ${d.title}/${d.legend}`;
-    if (g.zones.join() !== d.zones.map(z => z.color).join()) return `${g.name}: zones ${g.zones}, config ${d.zones.map(z => z.color)}`;
-    if (g.labels[0] !== d.low) return `${g.name}: zero stop labelled ${g.labels[0]}, config ${d.low}`;
-    if (d.high && !g.labels.includes(d.high)) return `${g.name}: no ${d.high} on the face (${g.labels})`;
+    const zone = z => `${z.color} ${z.from.toFixed(4)}-${z.to.toFixed(4)}`;
+    if (g.zones.map(zone).sort().join() !== d.zones.map(zone).sort().join())
+      return `${g.name}: zones ${g.zones.map(zone)}, config ${d.zones.map(zone)}`;
+    const byValue = [...g.numerals].sort((a, b) => a.value - b.value);
+    if (!byValue.length || byValue[0].text !== d.low) return `${g.name}: zero stop labelled ${byValue.length && byValue[0].text}, config ${d.low}`;
+    if (d.high && !g.numerals.some(n => n.text === d.high)) return `${g.name}: no ${d.high} on the face (${g.numerals.map(n => n.text)})`;
+    if (g.ticks < 5) return `${g.name}: ${g.ticks} ticks on the face`;
   }
+  // The page shows what the daemon serves, and only the part of it that is not for print.
+  const served = await p.evaluate(async () => {
+    const bad = [];
+    for (const g of document.querySelectorAll("[data-gauge]")) {
+      const name = g.dataset.gauge;
+      const doc = new DOMParser().parseFromString(await (await fetch(`/faces/${name}.svg`)).text(), "image/svg+xml");
+      const words = root => [...root.querySelectorAll(".numeral, .title, .legend, .mult")].map(t => t.textContent).join("|");
+      if (words(doc) !== words(g.querySelector(".print"))) bad.push(`${name}: the page shows ${words(g.querySelector(".print"))}, the daemon serves ${words(doc)}`);
+      if (doc.querySelectorAll(".tick").length !== g.querySelectorAll(".print .tick").length) bad.push(`${name}: ticks differ from /faces/${name}.svg`);
+      for (const e of g.querySelectorAll(".print-only")) if (e.getBoundingClientRect().width || getComputedStyle(e).display !== "none") { bad.push(`${name}: a print-only mark shows`); break; }
+      for (const part of [".bezel-ring", ".glass", ".hub", ".counterweight", ".needle", ".needle-shadow[filter]"])
+        if (!g.querySelector(part)) bad.push(`${name}: no ${part}`);
+    }
+    const ids = [...document.querySelectorAll("[id]")].map(e => e.id);
+    const twice = ids.filter((x, i) => ids.indexOf(x) !== i);
+    if (twice.length) bad.push(`ids used twice: ${[...new Set(twice)]}`);
+    return bad;
+  });
+  if (served.length) return served.join("; ");
   const lamps = s.lamps.map(l => l.name);
   if (lamps.join() !== cfg.lamps.map(l => l.name).join()) return `lamps ${lamps}, config ${cfg.lamps.map(l => l.name)}`;
   for (const l of cfg.lamps) {
-    const p = s.lamps.find(x => x.name === l.name);
-    if (p.label !== l.label) return `lamp ${l.name} labelled ${p.label}, config ${l.label}`;
-    if (l.color && p.c !== l.color.toLowerCase()) return `lamp ${l.name} coloured ${p.c}, config ${l.color}`;
+    const q = s.lamps.find(x => x.name === l.name);
+    if (q.label !== l.label) return `lamp ${l.name} labelled ${q.label}, config ${l.label}`;
+    if (l.color && q.c !== l.color.toLowerCase()) return `lamp ${l.name} coloured ${q.c}, config ${l.color}`;
   }
   return true;
 }
 
+/** No word on a face (figures, title, legend, multiplier, NO DATA) lies under a needle resting at
+ *  either stop: its blade, counterweight or hub cap, by the shapes Chromium draws. */
+const labelsClear = () => page.evaluate(() => {
+  const bad = [];
+  for (const g of document.querySelectorAll("[data-gauge]")) {
+    const face = g.querySelector(".print"), arm = g.querySelector(".arm");
+    const zero = Number(face.dataset.zeroAngle), sweep = Number(face.dataset.sweep);
+    const parts = [["needle", arm.querySelector(".needle")], ["counterweight", arm.querySelector(".counterweight")]];
+    const hub = g.querySelector(".hub circle");
+    for (const t of g.querySelectorAll(".print .numeral, .print .title, .print .legend, .print .mult, .unknown")) {
+      const b = t.getBBox();
+      if (!b.width) continue;
+      for (const [stop, a] of [["zero", zero], ["full scale", zero + sweep]]) {
+        const r = -a * Math.PI / 180, c = Math.cos(r), s = Math.sin(r);
+        let hit = null;
+        // Points across the word's box, and the same turned into the needle's own frame
+        // (drawn pointing up, then turned by the stop's angle).
+        for (let i = 0; i <= 24 && !hit; i++)
+          for (let j = 0; j <= 8 && !hit; j++) {
+            const x = b.x + b.width * i / 24, y = b.y + b.height * j / 8;
+            const local = new DOMPoint(x * c - y * s, x * s + y * c);
+            hit = (parts.find(([, e]) => e.isPointInFill(local)) || [])[0]
+              || (hub.isPointInFill(new DOMPoint(x, y)) ? "hub cap" : null);
+          }
+        if (hit) bad.push(`${g.dataset.gauge}: "${t.textContent}" lies under the ${hit} at the ${stop} stop`);
+      }
+    }
+  }
+  return bad.length ? bad.join("; ") : true;
+});
+
+/** A settled needle is drawn at its face's zero angle + 315 degrees x data-value (the
+ *  zero stop when the value is unknown). */
+const settledAngles = async (p = page) => {
+  const s = await shown(p);
+  for (const g of s.gauges) {
+    const rest = g.value === "" ? 0 : Math.min(1, Math.max(0, Number(g.value)));
+    if (Math.abs(Number(g.shown) - rest) > 1e-4) return `${g.name} still moving (${g.shown} of ${rest})`;
+    if (Math.abs(g.angle - (g.zero + 315 * rest)) > 0.05) return `${g.name}: settled at ${g.angle} deg for ${g.value}, the face says ${g.zero} + 315 x ${rest}`;
+  }
+  return true;
+};
+
 /** Every needle and lamp equals /usage: the position received exactly, the needle settled
  *  within 0.002 of it and drawn at that angle, each lamp's state, MODEL's colour. */
-async function agrees() {
-  const u = await usage(), s = await shown();
+async function agrees(p = page) {
+  const u = await usage(), s = await shown(p);
   if (s.connection !== "live") return `status ${s.connection}`;
   const names = s.gauges.map(g => g.name);
   if (names.join() !== u.needles.join()) return `page dials ${names}, /usage needles ${u.needles}`;
@@ -236,7 +320,7 @@ async function agrees() {
       return `gauge ${g.name}: data-value ${JSON.stringify(g.value)}, /usage ${v}`;
     const rest = v === null ? 0 : v;
     if (Math.abs(Number(g.shown) - rest) > 0.002) return `gauge ${g.name}: needle at ${g.shown}, /usage ${v}`;
-    if (Math.abs(g.angle - (-135 + 270 * Number(g.shown))) > 0.5) return `gauge ${g.name}: drawn at ${g.angle} deg for ${g.shown}`;
+    if (Math.abs(g.angle - (g.zero + g.sweep * Number(g.shown))) > 0.05) return `gauge ${g.name}: drawn at ${g.angle} deg for ${g.shown}`;
   }
   if (s.lamps.map(l => l.name).join() !== LAMPS.join()) return `lamp order ${s.lamps.map(l => l.name)}`;
   for (const l of s.lamps) if (l.state !== u.lamps[l.name]) return `lamp ${l.name}: page ${l.state}, /usage ${u.lamps[l.name]}`;
@@ -278,7 +362,8 @@ async function shoot(name, { breathing = false } = {}) {
 
 /** The page down to the end of the readout (the docs' picture), lamps lit. */
 async function shootPage(name) {
-  const bottom = await page.evaluate(() => Math.ceil(document.querySelector(".readout").getBoundingClientRect().bottom + 24));
+  const bottom = await page.evaluate(() => Math.ceil(Math.max(...[".stage", "#readout-toggle", "#readout"]
+    .map(q => document.querySelector(q).getBoundingClientRect().bottom)) + 24));
   await page.screenshot({ path: path.join(SHOTS, name), animations: "disabled", clip: { x: 0, y: 0, width: page.viewportSize().width, height: bottom } });
 }
 
@@ -288,6 +373,59 @@ async function glowRange(name, ms) {
   for (const end = Date.now() + ms; Date.now() < end; await sleep(60))
     seen.push(await page.evaluate(n => Number(getComputedStyle(document.querySelector(`[data-lamp="${n}"]`), "::before").opacity), name));
   return [Math.min(...seen), Math.max(...seen)];
+}
+
+/** The screens the cluster is checked and photographed at: a phone, an upright tablet,
+ *  a laptop, a desk monitor. */
+const SCREENS = [[390, 844], [768, 1024], [1280, 800], [1920, 1080]];
+
+/** Where the cluster's parts lie on the page (CSS pixels from the top of the page). */
+const layout = () => page.evaluate(() => {
+  const box = e => {
+    const b = e.getBoundingClientRect();
+    return { left: b.left, right: b.right, top: b.top + scrollY, bottom: b.bottom + scrollY, width: b.width, height: b.height };
+  };
+  return {
+    w: innerWidth, h: innerHeight, scrollWidth: document.documentElement.scrollWidth,
+    dials: [...document.querySelectorAll("[data-gauge]")].map(g => ({ name: g.dataset.gauge, ...box(g) })),
+    lamps: box(document.querySelector(".annunciator")), plate: box(document.querySelector(".bezel")),
+  };
+});
+
+/** What is wrong with the cluster's layout for its screen: a desk screen (900 px and
+ *  wider) has the four dials in one row across most of its width and the cluster filling
+ *  more than half of the first screen; a phone or tablet has them two by two, as wide as
+ *  it allows; the phone (the issue's test) shows every dial on its first screen, past it
+ *  by no more than the lamp row, and here the whole plate fits. Nothing scrolls sideways,
+ *  dials are round, equal and apart, the lamps under them. */
+function layoutProblems({ w, h, scrollWidth, dials, lamps, plate }) {
+  const bad = [], px = v => `${Math.round(v)}px`;
+  if (dials.length !== 4) return [`${dials.length} dials`];
+  if (scrollWidth - w > 2) bad.push(`the page scrolls sideways by ${px(scrollWidth - w)}`);
+  const size = dials[0].width;
+  for (const d of dials) {
+    if (Math.abs(d.width - d.height) > 1 || Math.abs(d.width - size) > 1) bad.push(`${d.name} is ${px(d.width)} x ${px(d.height)}, ${dials[0].name} ${px(size)}`);
+    if (d.bottom > lamps.top) bad.push(`${d.name} reaches under the lamp row`);
+  }
+  dials.forEach((a, i) => dials.slice(i + 1).forEach(b => {
+    if (Math.min(a.right, b.right) - Math.max(a.left, b.left) > 0.5 && Math.min(a.bottom, b.bottom) - Math.max(a.top, b.top) > 0.5)
+      bad.push(`${a.name} overlaps ${b.name}`);
+  }));
+  const rows = [...new Set(dials.map(d => Math.round(d.top)))];
+  if (w >= 900) {
+    if (rows.length !== 1) bad.push(`${rows.length} rows of dials at ${w} px, not one`);
+    const span = Math.max(...dials.map(d => d.right)) - Math.min(...dials.map(d => d.left));
+    if (span < 0.8 * w) bad.push(`the dials span ${px(span)} of ${w}`);
+    if (size < 0.18 * w) bad.push(`dials of ${px(size)} on a ${w} px screen`);
+    if (plate.bottom < 0.5 * h) bad.push(`the cluster ends at ${px(plate.bottom)} of a ${h} px screen: half of it empty`);
+  } else {
+    const cols = [...new Set(dials.map(d => Math.round(d.left)))];
+    if (rows.length !== 2 || cols.length !== 2) bad.push(`${rows.length} rows and ${cols.length} columns of dials at ${w} px, not two by two`);
+    if (size < 0.4 * w) bad.push(`dials of ${px(size)} on a ${w} px screen`);
+  }
+  for (const d of dials) if (d.bottom > h + lamps.height) bad.push(`${d.name} ends at ${px(d.bottom)}, past the first screen (${h}) by more than the lamp row`);
+  if (plate.bottom > h) bad.push(`the plate ends at ${px(plate.bottom)}, past the first screen (${h})`);
+  return bad;
 }
 
 let ids = 0;
@@ -349,6 +487,20 @@ for (let i = 1; i < trace.length; i++)
 await shoot("lamp-hot-on.png");
 // The cluster as the docs show it: MODEL, HOT and WARN lit, every needle off its stop.
 await shootPage("cluster.png");
+// The same at a phone's, a tablet's and two desk screens' sizes: sized to the screen,
+// two by two or four in a row, all of it on the first screen.
+for (const [w, h] of SCREENS) {
+  await page.setViewportSize({ width: w, height: h });
+  await until(`the cluster laid out at ${w} px`, async () => {
+    const bad = layoutProblems(await layout());
+    return bad.length ? bad.join("; ") : true;
+  }, 5000);
+  await until(`the page to agree at ${w} px`, agrees);
+  await page.screenshot({ path: path.join(SHOTS, `cluster-${w}.png`), animations: "disabled" });
+}
+await page.setViewportSize({ width: 1280, height: 820 });
+await until("the needles to settle at their faces' angles", settledAngles);
+await until("no word on a face under a resting needle", labelsClear);
 write("claude-opus-4-6", { input: 8000 });
 await lampIs("hot", "blink");
 const [off, on] = await glowRange("hot", 1300);
@@ -420,6 +572,43 @@ const alt = await shown();
 for (const name of ["cost", "context"])
   if (alt.gauges.find(g => g.name === name).value === "") fail(`${name} has no value after a day of responses`);
 await shootPage("cluster-alt.png");
+await until("the alternative needles to settle at their faces' angles", settledAngles);
+await until("no word on the alternative faces under a resting needle", labelsClear);
+
+// COST's figures are dial-friendly: whole steps of 1, 2, 2.5 or 5 x 10^n from $0, none
+// past full scale (the page's own drawing once printed $13 $25 $38 on a $50 scale).
+{
+  const full = (await get("/api/config")).dials.cost.full_scale;
+  const figures = alt.gauges.find(g => g.name === "cost").numerals;
+  const say = figures.map(n => n.text).join(" ");
+  if (figures.length < 3 || figures.some(n => !/^\$\d+(\.\d+)?$/.test(n.text) || Math.abs(Number(n.text.slice(1)) - n.value) > 1e-9))
+    fail(`COST's figures are ${say}`);
+  const values = figures.map(n => n.value).sort((a, b) => a - b), step = values[1] - values[0];
+  const mantissa = step / 10 ** Math.floor(Math.log10(step) + 1e-9);
+  if (values[0] !== 0 || ![1, 2, 2.5, 5].some(m => Math.abs(m - mantissa) < 1e-6)
+      || values.some((v, i) => Math.abs(v - i * step) > 1e-6 * full) || values[values.length - 1] > full * (1 + 1e-9))
+    fail(`COST's figures ${say} on a $${full} scale are not steps of 1, 2, 2.5 or 5 x 10^n from $0`);
+}
+
+// A dial whose face the daemon cannot give still works: a plain face with its title, the
+// needle following /usage, and a word in the console.
+{
+  const bare = await browser.newPage({ viewport: { width: 1280, height: 820 } });
+  const warnings = [];
+  bare.on("console", m => m.type() === "warning" && warnings.push(m.text()));
+  bare.on("pageerror", e => fail(`page error with a face missing: ${e.message}`));
+  await bare.route(/\/faces\/boost\.svg$/, r => r.fulfill({ status: 503, body: "" }));
+  await bare.goto(base + "/");
+  await until("a dial without its face to work", async () => {
+    const s = await shown(bare), boost = s.gauges.find(g => g.name === "boost");
+    if (!boost) return "no BOOST dial";
+    if (boost.printed || boost.title !== "BOOST") return `BOOST: printed ${boost.printed}, title ${boost.title}`;
+    if (s.gauges.some(g => g.name !== "boost" && !g.printed)) return "another dial lost its face";
+    return agrees(bare);
+  });
+  if (!warnings.some(w => w.includes("boost"))) fail(`no word in the console about BOOST's face: ${warnings}`);
+  await bare.close();
+}
 
 // ---------------------------------------------------------------- deep stats
 
@@ -569,6 +758,25 @@ await until("the page at phone width to agree", agrees);
 const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
 if (overflow > 2) fail(`the page scrolls sideways by ${overflow}px at phone width`);
 await page.screenshot({ path: path.join(SHOTS, "phone.png"), fullPage: true, animations: "disabled" });
+// The values in words: a compact list on a phone by default, and a switch that hides and
+// shows them, remembered across a reload.
+const readout = () => page.evaluate(() => ({
+  shown: getComputedStyle(document.getElementById("readout")).display !== "none",
+  expanded: document.getElementById("readout-toggle").getAttribute("aria-expanded"),
+}));
+for (const [click, want] of [[false, true], [true, false], [true, true]]) {
+  if (click) {
+    await page.click("#readout-toggle");
+    await page.reload();
+    await until("the page to agree after a reload", agrees);
+  }
+  const r = await readout();
+  if (r.shown !== want || r.expanded !== String(want)) fail(`the readout ${click ? "after the switch and a reload" : "by default"}: shown ${r.shown}, aria-expanded ${r.expanded}, want ${want}`);
+}
+{
+  const bad = layoutProblems(await layout());
+  if (bad.length) fail(`phone, with the readout: ${bad.join("; ")}`);
+}
 await page.goto(base + "/#stats");
 for (const [days, shot] of [["7", "phone-stats-7d.png"], ["all", "phone-stats-all.png"]]) {
   await statsHold(days, "phone");
