@@ -446,6 +446,11 @@ function listen() {
     connection(true);
     show(JSON.parse(ev.data));
   });
+  // The daemon's configuration changed while it runs (its config file edited): other
+  // faces, zones or needles. Draw them again.
+  es.addEventListener("config", () => {
+    if (source === es && !state.reloading) reloadConfig();
+  });
   es.onerror = () => {
     if (source !== es) return;
     connection(false);

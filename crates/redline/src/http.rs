@@ -56,13 +56,9 @@ pub struct AppState {
     pub token: Option<Arc<str>>,
     /// Whether the bind is beyond loopback.
     pub exposed: bool,
-    /// The resolved configuration, for `/api/status`.
-    pub status: Arc<serde_json::Value>,
-    /// The scales and thresholds the page draws (`/api/config`).
-    pub page_config: Arc<serde_json::Value>,
-    /// Every dial's face as SVG, drawn from the configured scales at start
-    /// (`/faces/<dial>.svg`).
-    pub faces: Arc<Vec<(&'static str, String)>>,
+    /// What the page draws and `/api/status` says of the configuration: made at start,
+    /// and again when the config file changes.
+    pub page: watch::Receiver<Arc<web::Page>>,
     /// The names the guarded routes answer to, and what the open ones keep to themselves.
     pub exposure: Arc<Exposure>,
 }
@@ -152,8 +148,9 @@ async fn status(State(s): State<AppState>) -> Response {
         .iter()
         .map(|(p, st)| serde_json::json!({"path": p, "state": format!("{st:?}")}))
         .collect();
+    let page = s.page.borrow().clone();
     let body = serde_json::json!({
-        "config": *s.status,
+        "config": page.status,
         "roots": roots,
         "files_watched": snap.files_watched,
         "lines_read": snap.stats.lines,
@@ -237,13 +234,15 @@ fn plain_json(h: &HeaderMap) -> Result<(), Response> {
     }
 }
 
-/// Server-sent events: the `/usage` object now, then each time the values change.
+/// Server-sent events: the `/usage` object now, then each time the values change
+/// (`event: usage`); and `event: config` (no data worth reading) when the configuration
+/// changed while serving, so a page draws its faces again.
 async fn events(
     State(s): State<AppState>,
 ) -> Sse<impl tokio_stream::Stream<Item = Result<Event, Infallible>>> {
     let exposure = s.exposure.clone();
     let mut last_seq = None;
-    let stream = WatchStream::new(s.snapshots.clone()).filter_map(move |snap| {
+    let usage = WatchStream::new(s.snapshots.clone()).filter_map(move |snap| {
         if last_seq == Some(snap.seq) {
             return None;
         }
@@ -252,7 +251,10 @@ async fn events(
             .event("usage")
             .data(exposure.public(&snap.usage_json))))
     });
-    Sse::new(stream).keep_alive(KeepAlive::new().interval(KEEP_ALIVE))
+    // Only changes: the page in force when the stream opened is what the client read.
+    let config = WatchStream::from_changes(s.page.clone())
+        .map(|_| Ok(Event::default().event("config").data("changed")));
+    Sse::new(usage.merge(config)).keep_alive(KeepAlive::new().interval(KEEP_ALIVE))
 }
 
 /// What the guarded routes check before anything else runs, in this order: `Host` is one

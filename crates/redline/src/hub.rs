@@ -126,6 +126,9 @@ pub enum Input {
     Hosts(oneshot::Sender<String>),
     /// A reading of the external source (Prometheus), or what failed.
     External(Result<External, String>),
+    /// New settings for the values, from the config file changed while serving
+    /// (`reload`): applied from the next snapshot on.
+    Settings(Box<Settings>),
     /// Nothing but a recomputation now, before the next whole second (the demo, played
     /// faster than real time, asks for one each script second).
     Tick,
@@ -641,6 +644,7 @@ impl Hub {
                         let _ = reply.send(self.hosts_json());
                     }
                     Input::External(reading) => self.live.set_external(reading),
+                    Input::Settings(settings) => self.settings = *settings,
                     Input::Tick => {}
                     Input::Stop(done) => stop = Some(done),
                 }

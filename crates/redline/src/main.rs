@@ -16,6 +16,7 @@ mod metrics;
 mod ordered_json;
 mod otlp_http;
 mod prom_source;
+mod reload;
 mod replay;
 mod serving;
 mod sweep;

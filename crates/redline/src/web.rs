@@ -46,6 +46,30 @@ fn asset(kind: &'static str, body: &'static str) -> Response {
         .into_response()
 }
 
+/// What the page is drawn from, made at start and again when the config file changes:
+/// `/api/config`, the faces (`/faces/<dial>.svg`) and the resolved configuration
+/// (`/api/status`).
+#[derive(Debug)]
+pub struct Page {
+    /// `/api/config`.
+    pub config: Value,
+    /// Every dial's face as SVG, by name.
+    pub faces: Vec<(&'static str, String)>,
+    /// The resolved configuration with each value's origin.
+    pub status: Value,
+}
+
+impl Page {
+    /// The page for these settings; `status` is the resolved configuration.
+    pub fn new(s: &Settings, status: Value) -> Page {
+        Page {
+            config: page_config(s),
+            faces: crate::faces::web_faces(&s.scales),
+            status,
+        }
+    }
+}
+
 /// What the page draws its dials against: the mounted needles, every dial's face (labels,
 /// full scale, zones as needle positions, straight from `redline_core::gauges`), the
 /// lamps in panel order with their lens colours, and the thresholds.
@@ -104,15 +128,17 @@ fn round(v: f32) -> f64 {
 
 /// `GET /api/config`: what the page draws its dials against.
 pub async fn config(State(s): State<AppState>) -> Response {
-    json(s.page_config.to_string())
+    let page = s.page.borrow().clone();
+    json(page.config.to_string())
 }
 
 /// `GET /faces/{dial}.svg`: the printed face of a dial, as `redline faces` draws it with
 /// the daemon's scales; the page inlines it under its needle.
 pub async fn face(State(s): State<AppState>, Path(file): Path<String>) -> Response {
+    let page = s.page.borrow().clone();
     let svg = file
         .strip_suffix(".svg")
-        .and_then(|name| s.faces.iter().find(|(n, _)| *n == name));
+        .and_then(|name| page.faces.iter().find(|(n, _)| *n == name));
     match svg {
         Some((_, body)) => (
             [
@@ -123,7 +149,7 @@ pub async fn face(State(s): State<AppState>, Path(file): Path<String>) -> Respon
         )
             .into_response(),
         None => {
-            let names: Vec<String> = s.faces.iter().map(|(n, _)| format!("{n}.svg")).collect();
+            let names: Vec<String> = page.faces.iter().map(|(n, _)| format!("{n}.svg")).collect();
             (
                 StatusCode::NOT_FOUND,
                 format!("no face {file:?}; there are {}\n", names.join(", ")),

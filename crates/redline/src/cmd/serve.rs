@@ -18,7 +18,7 @@ use crate::cli::ServeArgs;
 use crate::config::{self, Config};
 use crate::http::{AppState, app};
 use crate::hub::{self, HubConfig};
-use crate::replay;
+use crate::{reload, replay};
 
 /// Runs the daemon until SIGINT or SIGTERM.
 pub fn run(
@@ -89,8 +89,24 @@ pub fn run(
         );
     }
     let first = hub.snapshots.borrow().clone();
-    let status = Arc::new(status_json(&cfg));
-    let page_config = Arc::new(crate::web::page_config(&cfg.settings));
+    let (page_tx, page) = tokio::sync::watch::channel(Arc::new(crate::web::Page::new(
+        &cfg.settings,
+        status_json(&cfg),
+    )));
+    // The config file, followed: a changed setting is applied while serving. Not in the
+    // demo, whose time limits are its own.
+    if demo_dir.is_none()
+        && let Some(path) = reload::followed_file(&args.daemon, env)
+    {
+        let reloader = reload::Reloader {
+            args: args.daemon.clone(),
+            origins: reload::origins(source),
+            env: env.clone(),
+            current: cfg.clone(),
+        };
+        reload::start(reloader, path, hub.inputs.clone(), page_tx, status_json)
+            .context("cannot start following the config file")?;
+    }
     let grpc_sink = crate::otlp_http::grpc_sink(hub.inputs.clone());
     let stop_hub = hub.inputs.clone();
     let snapshots = if args.sweep {
@@ -107,9 +123,7 @@ pub fn run(
         inputs: hub.inputs,
         token: token.as_deref().map(Arc::<str>::from),
         exposed: cfg.exposed(),
-        status,
-        page_config,
-        faces: Arc::new(crate::faces::web_faces(&cfg.settings.scales)),
+        page,
         exposure: Arc::new(crate::http::Exposure::new(
             &cfg.allowed_hosts,
             env.home.as_deref(),
