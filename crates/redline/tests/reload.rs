@@ -45,10 +45,14 @@ fn a_changed_config_file_is_applied_while_serving() {
             if n == 0 {
                 break;
             }
-            keep.lock().unwrap().push_str(&String::from_utf8_lossy(&buf[..n]));
+            keep.lock()
+                .unwrap()
+                .push_str(&String::from_utf8_lossy(&buf[..n]));
         }
     });
-    d.until("the first usage event", |_| heard.lock().unwrap().contains("event: usage"));
+    d.until("the first usage event", |_| {
+        heard.lock().unwrap().contains("event: usage")
+    });
     assert!(!heard.lock().unwrap().contains("event: config"));
 
     write_config(
@@ -87,7 +91,10 @@ fn a_changed_config_file_is_applied_while_serving() {
 
     // A key that needs a restart is named, not applied (the test's own --listen flag
     // would win over the file anyway, as it does at start).
-    write_config(&home, "tach_redline = 30000\nallowed_hosts = [\"gauges.example\"]\n");
+    write_config(
+        &home,
+        "tach_redline = 30000\nallowed_hosts = [\"gauges.example\"]\n",
+    );
     d.until("the restart key named", |d| {
         d.stderr
             .lock()
