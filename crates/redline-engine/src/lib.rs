@@ -8,10 +8,12 @@
 //! [`prices`] prices a response, [`blocks`] and [`report`] group responses for people;
 //! [`live`] keeps a ledger going as lines arrive and computes the five values of
 //! [`usage`] for any `now`, [`tail`] follows files as they grow and [`follow`] says
-//! when to look.
+//! when to look. [`calibrate`] proposes the calibration variables from history and
+//! replays it through [`live`] in virtual time.
 
 pub mod archive;
 pub mod blocks;
+pub mod calibrate;
 pub mod feed;
 pub mod follow;
 pub mod hosts;

@@ -1,6 +1,7 @@
 //! What the daemon keeps on disk, record by record, in its [`crate::journal`]: what
-//! OpenTelemetry senders delivered (nothing else has it) and rollups of the transcripts
-//! (so history outlives Claude Code's own clean-up of old transcripts).
+//! OpenTelemetry senders delivered (nothing else has it), rollups of the transcripts
+//! (so history outlives Claude Code's own clean-up of old transcripts), and the
+//! statusLine's plan readings (`redline calibrate` measures the plan's size from them).
 //!
 //! Records are small JSON objects with short keys; the journal frames and checksums them.
 //! Replaying every record in order rebuilds the same state, so a rollup is a whole figure
@@ -33,6 +34,9 @@ pub enum Record {
     /// One hour of one session's transcripts, one model: the whole figure so far.
     #[serde(rename = "r")]
     Rollup(Rollup),
+    /// A statusLine `rate_limits.five_hour` reading that said something new.
+    #[serde(rename = "l")]
+    Limit(Limit),
 }
 
 /// Tokens in the four kinds, as stored: input, output, cache writes, cache reads.
@@ -131,6 +135,26 @@ pub struct Rollup {
     pub host: Option<String>,
 }
 
+/// A statusLine `rate_limits.five_hour` reading: the plan's own figure for its 5-hour
+/// window. The daemon keeps the first reading of each new share in each window (a
+/// reading that repeats the share, or a lower one from a session that had not caught up,
+/// says nothing new; see [`crate::live::Live::plan_reading`]).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Limit {
+    /// When it arrived, milliseconds since the epoch.
+    #[serde(rename = "at")]
+    pub at_ms: i64,
+    /// The share of the window used, 0..1.
+    #[serde(rename = "u")]
+    pub used: f64,
+    /// When the window resets, seconds since the epoch.
+    #[serde(rename = "r")]
+    pub resets_at_s: i64,
+    /// The session that sent it, if it said.
+    #[serde(rename = "s", default, skip_serializing_if = "Option::is_none")]
+    pub session: Option<String>,
+}
+
 /// The rollups of the store at `path` whose keys (see [`crate::archive::rollup_key`]) are
 /// among `keys` and that `owned` takes (see [`crate::archive::Kept::owns`]), one per key
 /// (the larger figures), read a line at a time. A missing store has none.
@@ -155,7 +179,7 @@ pub fn rollups_in(
 pub const RAW_FOR_MS: i64 = 24 * 3600 * 1000;
 
 /// Rewrites the store: usage deltas older than [`RAW_FOR_MS`] folded into one record per
-/// host, session, model and minute; the last rollup of each key from each root and host
+/// host, session, model and minute; every plan reading; the last rollup of each key from each root and host
 /// (see [`crate::archive::rollup_identity`]: a later rollup of one holds at least what an
 /// earlier one did); the last position of each cumulative series.
 /// Replaying the result gives the same totals as replaying what it replaces. Two
@@ -217,13 +241,14 @@ impl Compaction {
 }
 
 /// Folds usage deltas older than [`RAW_FOR_MS`] into minutes and keeps each series' last
-/// position. Rollups are passed over.
+/// position and every plan reading. Rollups are passed over.
 fn fold(records: Vec<Record>, now_ms: i64) -> Vec<Record> {
     use std::collections::BTreeMap;
     type Key = (i64, String, Option<String>, Option<String>);
     let mut minutes: BTreeMap<Key, Usage> = BTreeMap::new();
     let mut raw = Vec::new();
     let mut series = crate::hosts::SeriesBook::default();
+    let mut limits = Vec::new();
     for r in records {
         match r {
             Record::Usage(u) if u.received_ms < now_ms.saturating_sub(RAW_FOR_MS) => {
@@ -245,6 +270,7 @@ fn fold(records: Vec<Record>, now_ms: i64) -> Vec<Record> {
             }
             Record::Usage(u) => raw.push(Record::Usage(u)),
             Record::Series(s) => series.apply(&s),
+            Record::Limit(l) => limits.push(Record::Limit(l)),
             Record::Rollup(_) => {}
         }
     }
@@ -253,6 +279,7 @@ fn fold(records: Vec<Record>, now_ms: i64) -> Vec<Record> {
     let mut out: Vec<Record> = positions.into_iter().map(Record::Series).collect();
     out.extend(minutes.into_values().map(Record::Usage));
     out.extend(raw);
+    out.extend(limits);
     out
 }
 
@@ -337,6 +364,42 @@ mod tests {
             .filter(|r| matches!(r, Record::Rollup(_)))
             .collect();
         assert_eq!(rollups, [&rollup(12)]);
+        assert_eq!(again, out);
+    }
+
+    #[test]
+    fn plan_readings_are_kept_through_compaction() {
+        let reading = |at_ms: i64, used: f64| {
+            Record::Limit(Limit {
+                at_ms,
+                used,
+                resets_at_s: 1_795_410_000,
+                session: Some("s1".into()),
+            })
+        };
+        let text = serde_json::to_string(&reading(5, 0.25)).unwrap();
+        assert_eq!(text, r#"{"t":"l","at":5,"u":0.25,"r":1795410000,"s":"s1"}"#);
+        assert_eq!(
+            serde_json::from_str::<Record>(r#"{"t":"l","at":5,"u":0.25,"r":1795410000}"#).unwrap(),
+            Record::Limit(Limit {
+                at_ms: 5,
+                used: 0.25,
+                resets_at_s: 1_795_410_000,
+                session: None
+            })
+        );
+        let records = vec![
+            reading(1_000, 0.1),
+            usage("a", 1_000, 1_000, 5),
+            reading(2_000, 0.2),
+            rollup(10),
+        ];
+        let (out, again) = compacted(&records, 10 * RAW_FOR_MS);
+        let kept: Vec<&Record> = out
+            .iter()
+            .filter(|r| matches!(r, Record::Limit(_)))
+            .collect();
+        assert_eq!(kept, [&records[0], &records[2]]);
         assert_eq!(again, out);
     }
 

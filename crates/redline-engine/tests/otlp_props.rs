@@ -873,7 +873,7 @@ fn check_records(records: &[Record]) {
                     s.value
                 );
             }
-            Record::Rollup(_) => {}
+            Record::Rollup(_) | Record::Limit(_) => {}
         }
         let line = serde_json::to_string(r).expect("a record serializes");
         let back: Record = serde_json::from_str(&line)
@@ -1603,7 +1603,7 @@ fn a_monotone_cumulative_series_adds_up_to_its_last_value() {
                         match r {
                             Record::Usage(u) => total += u.tokens[1],
                             Record::Series(s) => book.apply(&s),
-                            Record::Rollup(_) => {}
+                            Record::Rollup(_) | Record::Limit(_) => {}
                         }
                     }
                 }

@@ -53,7 +53,9 @@ impl Live {
     }
 
     /// Takes in a stored record: live, after it was written, or from the store at start.
-    /// `true` when it changed what is counted. Rollups are for [`Live::restore_rollups`].
+    /// `true` when it changed what is counted. Rollups are for [`Live::restore_rollups`];
+    /// a plan reading only tells which readings are kept already (see
+    /// [`Live::plan_reading`]).
     pub fn apply_record(&mut self, r: &Record) -> bool {
         match r {
             Record::Series(s) => {
@@ -61,6 +63,10 @@ impl Live {
                 false
             }
             Record::Rollup(_) => false,
+            Record::Limit(l) => {
+                self.note_kept_limit(l);
+                false
+            }
             Record::Usage(u) => self.apply_usage(u),
         }
     }
