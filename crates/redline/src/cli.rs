@@ -86,6 +86,62 @@ pub enum Command {
         mut_args(faces_only)
     )]
     Faces(FacesArgs),
+    /// Proposes the calibration variables (tach_redline, block_budget, tach_window,
+    /// stall_after, the cache floor, TEMP's zones) from your own history, with the
+    /// evidence; --write puts them into config.toml, --check replays the days through the
+    /// daemon's live path.
+    #[command(
+        after_help = "Reads what `redline report` reads (the transcripts and the daemon's kept history) and the config file as `serve` resolves it: the values in force are the current ones. The rules: docs/calibration.md.",
+        mut_args(calibrate_only)
+    )]
+    Calibrate(CalibrateArgs),
+}
+
+/// Of `serve`'s flags, shows only those that say what is in force and where it is kept.
+fn calibrate_only(a: clap::Arg) -> clap::Arg {
+    match a.get_id().as_str() {
+        "config" | "state_dir" | "timezone" | "prices" | "cost_mode" => a,
+        "tach_redline" | "tach_window" | "block_budget" | "stall_after" => a,
+        "days" | "since" | "until" | "json" | "write" | "plot" | "check" => a,
+        "transcripts_only" => a,
+        _ => a.hide(true),
+    }
+}
+
+/// `redline calibrate [flags]`.
+#[derive(Debug, Args)]
+pub struct CalibrateArgs {
+    /// Days of history to read, today included.
+    #[arg(long, value_name = "N", default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..))]
+    pub days: u32,
+    /// First day to read instead (YYYYMMDD or YYYY-MM-DD, in the time zone).
+    #[arg(long, short = 's', value_parser = parse_date)]
+    pub since: Option<Date>,
+    /// Last day to read [default: today].
+    #[arg(long, short = 'u', value_parser = parse_date)]
+    pub until: Option<Date>,
+    /// Print JSON: one object per config key with `current`, `proposed`, `rule` and
+    /// `figures`.
+    #[arg(long)]
+    pub json: bool,
+    /// Write the proposals into the config file (a timestamped backup of it first).
+    #[arg(long)]
+    pub write: bool,
+    /// Draw the figures' histograms, with the current and the proposed marks, into FILE
+    /// (SVG).
+    #[arg(long, value_name = "FILE")]
+    pub plot: Option<PathBuf>,
+    /// Replay the days through the daemon's live path: the fuel gauge at each block's end
+    /// against `redline report blocks`, and when HOT and WARN would have lit.
+    #[arg(long)]
+    pub check: bool,
+    /// Count only the transcripts on disk, without the hours the daemon kept of
+    /// transcripts Claude Code has since deleted.
+    #[arg(long)]
+    pub transcripts_only: bool,
+    /// The configuration in force, as `serve` resolves it.
+    #[command(flatten)]
+    pub daemon: DaemonArgs,
 }
 
 /// Of `serve`'s flags, shows only those that change what a face prints.
@@ -585,7 +641,22 @@ mod tests {
     #[test]
     fn each_command_shows_the_flags_it_uses() {
         let serve = shown_flags("serve");
-        assert_eq!(serve.len(), 20, "{serve:?}");
+        assert_eq!(serve.len(), 21, "{serve:?}");
+        assert_eq!(
+            shown_flags("faces"),
+            [
+                "out",
+                "diameter",
+                "hole",
+                "lamp-pitch",
+                "paper",
+                "all",
+                "config",
+                "tach-redline",
+                "cost-full-scale",
+                "needles"
+            ]
+        );
         assert_eq!(
             shown_flags("statusline"),
             ["then", "config", "listen", "token"]
@@ -624,6 +695,58 @@ mod tests {
                 "off",
             ]);
             assert!(parsed.is_ok(), "{sub}: {:?}", parsed.err());
+        }
+    }
+
+    #[test]
+    fn calibrate_flags() {
+        let parse = |args: &[&str]| {
+            let mut v = vec!["redline", "calibrate"];
+            v.extend_from_slice(args);
+            Cli::try_parse_from(v).map(|c| match c.command {
+                Some(Command::Calibrate(a)) => a,
+                _ => unreachable!("parsed as calibrate"),
+            })
+        };
+        let a = parse(&[]).unwrap();
+        assert_eq!(a.days, 30);
+        assert!(!a.json && !a.write && !a.check && a.plot.is_none() && a.since.is_none());
+        let a = parse(&[
+            "--days",
+            "7",
+            "--json",
+            "--write",
+            "--check",
+            "--plot",
+            "c.svg",
+            "-s",
+            "20261101",
+            "--until",
+            "2026-11-30",
+            "--tach-redline",
+            "9000",
+        ])
+        .unwrap();
+        assert_eq!((a.days, a.json, a.write, a.check), (7, true, true, true));
+        assert_eq!(a.plot, Some(PathBuf::from("c.svg")));
+        assert_eq!(a.since.map(|d| d.to_string()), Some("2026-11-01".into()));
+        assert_eq!(a.until.map(|d| d.to_string()), Some("2026-11-30".into()));
+        assert_eq!(a.daemon.tach_redline.as_deref(), Some("9000"));
+        assert!(parse(&["--days", "0"]).is_err());
+        let shown = shown_flags("calibrate");
+        for f in [
+            "days",
+            "json",
+            "write",
+            "plot",
+            "check",
+            "config",
+            "tach-window",
+        ] {
+            assert!(shown.contains(&f.to_owned()), "{f}: {shown:?}");
+        }
+        for f in ["listen", "token", "needles", "otlp-grpc"] {
+            assert!(!shown.contains(&f.to_owned()), "{f}: {shown:?}");
         }
     }
 

@@ -93,8 +93,8 @@ pub struct HubConfig {
     pub cost_mode: CostMode,
     /// Log each broken line (the daemon) or stay quiet (the terminal view).
     pub log: bool,
-    /// The durable store (OpenTelemetry received, transcript rollups); `None` keeps
-    /// nothing (the terminal view).
+    /// The durable store (OpenTelemetry received, transcript rollups, statusLine plan
+    /// readings); `None` keeps nothing (the terminal view).
     pub store: Option<PathBuf>,
     /// This machine's name, for `/api/hosts`.
     pub host: String,
@@ -608,7 +608,11 @@ impl Hub {
                 match input {
                     Input::Fs(ev) => fs.push(ev),
                     Input::Status(feed, reply) => {
-                        self.live.apply_status(&feed, now_ms());
+                        let now = now_ms();
+                        self.live.apply_status(&feed, now);
+                        if let Some(reading) = self.live.plan_reading(&feed, now) {
+                            self.keep(Record::Limit(reading));
+                        }
                         replies.extend(reply);
                     }
                     Input::Hook(h) => self.live.apply_hook(&h, now_ms()),
@@ -808,6 +812,17 @@ impl Hub {
         }
         self.live.otlp_events(&batch.events, now);
         Ok(())
+    }
+
+    /// Appends a record the daemon keeps for `redline calibrate` (a plan reading). Not
+    /// kept without a store; a write that fails is logged, and the values go on.
+    fn keep(&mut self, record: Record) {
+        let Some(journal) = &mut self.journal else {
+            return;
+        };
+        if let Err(e) = journal.append(std::slice::from_ref(&record)) {
+            self.warn(&format!("cannot write the store: {e}"));
+        }
     }
 
     /// Opens the store again when it could not be (a state directory not writable yet, a

@@ -49,6 +49,7 @@ fn main() -> ExitCode {
         Some(cli::Command::Doctor(args)) => cmd::doctor::run(&args.daemon, &source, &env),
         Some(cli::Command::Cluster(args)) => cmd::cluster::run(&args),
         Some(cli::Command::Faces(args)) => cmd::faces::run(&args, &source, &env),
+        Some(cli::Command::Calibrate(args)) => cmd::calibrate::run(&args, &source, &env),
         Some(cli::Command::Statusline(args)) => cmd::statusline::run(&args, &source, &env),
         Some(cli::Command::Report(args)) => cmd::report::run(&args, &source, &env),
         Some(cli::Command::Demo(cli::DemoCommand::Generate(args))) => cmd::demo::generate(&args),

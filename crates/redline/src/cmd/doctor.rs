@@ -207,7 +207,7 @@ fn kept_history(out: &mut impl Write, path: &Path, scope: &Scope, tz: &TimeZone)
     // Rollups without a root, by session, until the sessions' owners are known.
     let mut rootless: HashMap<(String, String), Held> = HashMap::new();
     let mut claims: HashMap<(String, String), Owner> = HashMap::new();
-    let (mut usage, mut series) = (0u64, 0u64);
+    let (mut usage, mut series, mut readings) = (0u64, 0u64, 0u64);
     let read = Journal::<Record>::read_with(path, store::KIND, |r| match r {
         Record::Rollup(x) => match &x.root {
             Some(root) => {
@@ -224,6 +224,7 @@ fn kept_history(out: &mut impl Write, path: &Path, scope: &Scope, tz: &TimeZone)
         },
         Record::Usage(_) => usage += 1,
         Record::Series(_) => series += 1,
+        Record::Limit(_) => readings += 1,
     });
     let problems = match read {
         Ok(p) => p,
@@ -281,5 +282,12 @@ fn kept_history(out: &mut impl Write, path: &Path, scope: &Scope, tz: &TimeZone)
         thousands(usage),
         thousands(series)
     )?;
+    if readings > 0 {
+        writeln!(
+            out,
+            "  statusLine plan readings: {} (`redline calibrate` measures the plan's size from them)",
+            thousands(readings)
+        )?;
+    }
     Ok(())
 }

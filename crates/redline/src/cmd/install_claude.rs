@@ -915,7 +915,7 @@ fn pretty(settings: &Object) -> Result<String> {
 
 /// Copies the file to `<name>.redline-backup-YYYYMMDDTHHMMSS` (with `-2`, `-3` ... when
 /// that name is taken, so no backup is ever overwritten).
-fn backup(path: &Path) -> Result<PathBuf> {
+pub(crate) fn backup(path: &Path) -> Result<PathBuf> {
     let tz = config::time_zone(None).unwrap_or(jiff::tz::TimeZone::UTC);
     let stamp = jiff::Timestamp::now()
         .to_zoned_datetime(tz)
@@ -944,7 +944,7 @@ fn backup(path: &Path) -> Result<PathBuf> {
 
 /// Writes `text` to a temporary file beside `path` with the old file's permissions, then
 /// renames it over `path`, so Claude Code never reads half a file.
-fn replace(path: &Path, text: &str) -> Result<()> {
+pub(crate) fn replace(path: &Path, text: &str) -> Result<()> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir)
             .with_context(|| format!("cannot create directory {}", dir.display()))?;

@@ -1,6 +1,7 @@
 //! One module per subcommand.
 
 pub mod ack;
+pub mod calibrate;
 pub mod cluster;
 pub mod demo;
 pub mod doctor;

@@ -78,7 +78,7 @@ pub fn run(
             &config::this_host(),
             roots.iter().map(|r| r.projects.as_path()),
         );
-        keep_history(&mut scan, scope, &cfg, &prices, args)?;
+        keep_history(&mut scan, scope, &cfg, &prices, args.project.as_deref())?;
     }
     let opts = ReportOptions {
         tz: cfg.settings.tz.clone(),
@@ -219,17 +219,17 @@ fn unknown_project(wanted: &str, names: &[String]) -> String {
 /// (`scope`), and says so on stderr in one line when it added any. No store, nothing
 /// added; a store that cannot be read is an error rather than a report that silently
 /// lacks history. The store is read a line at a time: once for each key's tokens, again
-/// for the keys the transcripts lack.
-fn keep_history(
+/// for the keys the transcripts lack. `project` keeps only that project's rollups.
+pub(crate) fn keep_history(
     scan: &mut Scan,
     scope: archive::Scope,
     cfg: &Config,
     prices: &PriceTable,
-    args: &ReportArgs,
+    project: Option<&str>,
 ) -> Result<()> {
     let path = cfg.state_dir.join(store::FILE);
     let context = || format!("cannot read the kept history in {}", path.display());
-    let wanted = |r: &Rollup| args.project.as_ref().is_none_or(|p| &r.project == p);
+    let wanted = |r: &Rollup| project.is_none_or(|p| r.project == p);
     let mut kept = archive::Kept::new(scope);
     let problems = Journal::<Record>::read_with(&path, store::KIND, |r| {
         if let Record::Rollup(x) = &r
@@ -301,7 +301,7 @@ fn added_line(days: usize, sessions: usize, gone: usize, store: &Path) -> String
 }
 
 /// Broken lines by place (a few, then a count), and lines read beyond ccusage's format.
-fn warn_about_input(scan: &Scan) {
+pub(crate) fn warn_about_input(scan: &Scan) {
     let s = &scan.stats;
     for e in scan.errors.iter().take(SHOWN_ERRORS) {
         eprintln!("redline: warning: {e}");
