@@ -59,6 +59,14 @@ pub struct AppState {
     /// What the page draws and `/api/status` says of the configuration: made at start,
     /// and again when the config file changes.
     pub page: watch::Receiver<Arc<web::Page>>,
+    /// The needle sweep (`serve --sweep`, `/api/sweep`).
+    pub sweep: Arc<crate::sweep::Control>,
+    /// Where the transcripts and the config file are, for `/api/calibrate`.
+    pub env: Arc<redline_engine::roots::RootEnv>,
+    /// `serve --demo`: the page may not write the config file.
+    pub demo: bool,
+    /// One calibration at a time: each reads the whole history.
+    pub calibrating: Arc<tokio::sync::Semaphore>,
     /// The names the guarded routes answer to, and what the open ones keep to themselves.
     pub exposure: Arc<Exposure>,
 }
@@ -82,6 +90,9 @@ pub fn app(state: AppState) -> Router {
         .route("/assets/{file}", get(web::assets))
         .route("/api/config", get(web::config))
         .route("/faces/{file}", get(web::face))
+        .route("/api/calibrate", get(web::calibrate))
+        .route("/api/calibrate/apply", post(web::apply))
+        .route("/api/sweep", get(web::sweep).post(web::set_sweep))
         .route("/api/stats", get(web::stats_index))
         .route("/api/stats/{name}", get(web::stat))
         .route("/api/status", get(status))

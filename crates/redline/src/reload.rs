@@ -101,7 +101,7 @@ pub fn start(
                         {
                             return;
                         }
-                        let _ = page.send(Arc::new(Page::new(&next.settings, status(&next))));
+                        let _ = page.send(Arc::new(Page::new(&next, status(&next))));
                         r.current = next;
                     }
                     // Only keys that need a restart changed (said), or nothing did.

@@ -2,8 +2,10 @@
 //! scales it draws (`/api/config`) and the deep stats (`/api/stats/*`). All behind the
 //! token when the daemon is bound beyond loopback.
 
+use std::sync::Arc;
 use std::time::Duration;
 
+use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -14,6 +16,8 @@ use redline_engine::stats::{ALL_DAYS, Stat};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use crate::cmd::calibrate::{self, Options};
+use crate::config::Config;
 use crate::http::{AppState, json};
 use crate::hub::{self, Input, Unanswered};
 
@@ -51,6 +55,8 @@ fn asset(kind: &'static str, body: &'static str) -> Response {
 /// (`/api/status`).
 #[derive(Debug)]
 pub struct Page {
+    /// The configuration in force.
+    pub cfg: Arc<Config>,
     /// `/api/config`.
     pub config: Value,
     /// Every dial's face as SVG, by name.
@@ -60,11 +66,12 @@ pub struct Page {
 }
 
 impl Page {
-    /// The page for these settings; `status` is the resolved configuration.
-    pub fn new(s: &Settings, status: Value) -> Page {
+    /// The page for this configuration; `status` is its resolved values with origins.
+    pub fn new(cfg: &Config, status: Value) -> Page {
         Page {
-            config: page_config(s),
-            faces: crate::faces::web_faces(&s.scales),
+            cfg: Arc::new(cfg.clone()),
+            config: page_config(&cfg.settings),
+            faces: crate::faces::web_faces(&cfg.settings.scales),
             status,
         }
     }
@@ -207,4 +214,173 @@ pub async fn stat(
         }
         Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "the stats took too long\n").into_response(),
     }
+}
+
+/// The calibration keys the page can apply, as `/api/calibrate` names them.
+const CALIBRATION_KEYS: [&str; 6] = [
+    "tach_redline",
+    "block_budget",
+    "tach_window",
+    "stall_after",
+    "cache_floor",
+    "temp_zones",
+];
+
+/// Why the page may not write the config file, if it may not.
+fn not_applicable(s: &AppState) -> Option<&'static str> {
+    s.demo.then_some(
+        "serve --demo reads a made-up history and keeps its own settings: run redline serve to apply proposals",
+    )
+}
+
+/// `/api/calibrate?days=30`.
+#[derive(Debug, Deserialize)]
+pub struct CalibrateQuery {
+    days: Option<u32>,
+}
+
+/// Runs a calibration of the last `days` days off the async threads, one at a time.
+async fn calibration(
+    s: &AppState,
+    days: u32,
+) -> Result<(calibrate::Computed, Arc<Page>), Response> {
+    if !(1..=3650).contains(&days) {
+        return Err((StatusCode::BAD_REQUEST, "days must be 1 to 3650\n").into_response());
+    }
+    let Ok(_one) = s.calibrating.clone().try_acquire_owned() else {
+        return Err((
+            StatusCode::SERVICE_UNAVAILABLE,
+            "a calibration is running already; try again when it is done\n",
+        )
+            .into_response());
+    };
+    let page = s.page.borrow().clone();
+    let env = s.env.clone();
+    let cfg = page.cfg.clone();
+    let o = Options {
+        days,
+        quiet: true,
+        ..Options::default()
+    };
+    match tokio::task::spawn_blocking(move || calibrate::compute(&o, &cfg, &env)).await {
+        Ok(Ok(c)) => Ok((c, page)),
+        Ok(Err(e)) => Err((
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("cannot calibrate: {e:#}\n"),
+        )
+            .into_response()),
+        Err(_) => Err((StatusCode::SERVICE_UNAVAILABLE, "shutting down\n").into_response()),
+    }
+}
+
+/// `GET /api/calibrate?days=30`: `redline calibrate --json` for the daemon's history and
+/// configuration, with the plot (`plot`), whether the page may apply proposals
+/// (`applicable`, else `why`) and the file they go to (`config_file`).
+pub async fn calibrate(State(s): State<AppState>, Query(q): Query<CalibrateQuery>) -> Response {
+    let (c, page) = match calibration(&s, q.days.unwrap_or(30)).await {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let mut doc = calibrate::document(&c);
+    doc["plot"] = Value::String(calibrate::plot(&c));
+    doc["applicable"] = Value::Bool(not_applicable(&s).is_none());
+    if let Some(why) = not_applicable(&s) {
+        doc["why"] = Value::String(why.to_owned());
+    }
+    doc["config_file"] = Value::String(
+        calibrate::file_written(&page.cfg, &s.env)
+            .display()
+            .to_string(),
+    );
+    json(doc.to_string())
+}
+
+/// `POST /api/calibrate/apply`: `{"key": "tach_redline", "days": 30}`.
+#[derive(Debug, Deserialize)]
+pub struct Apply {
+    key: String,
+    days: Option<u32>,
+}
+
+/// `POST /api/calibrate/apply`: recalibrates and writes that key's proposal into the
+/// config file (after a backup); the daemon, following the file, applies it.
+pub async fn apply(State(s): State<AppState>, body: Bytes) -> Response {
+    let a: Apply = match body_json(&body) {
+        Ok(a) => a,
+        Err(r) => return r,
+    };
+    let refuse = |why: String| {
+        (
+            StatusCode::CONFLICT,
+            [(header::CONTENT_TYPE, "application/json")],
+            json!({ "error": why }).to_string(),
+        )
+            .into_response()
+    };
+    if !CALIBRATION_KEYS.contains(&a.key.as_str()) {
+        return (
+            StatusCode::BAD_REQUEST,
+            format!(
+                "no calibration key {:?}; the keys are {}\n",
+                a.key,
+                CALIBRATION_KEYS.join(", ")
+            ),
+        )
+            .into_response();
+    }
+    if let Some(why) = not_applicable(&s) {
+        return refuse(why.to_owned());
+    }
+    let (c, page) = match calibration(&s, a.days.unwrap_or(30)).await {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let doc = calibrate::document(&c);
+    let value = doc[a.key.as_str()]["proposed"].clone();
+    if value.is_null() {
+        return refuse(format!("{} has no proposal from these days", a.key));
+    }
+    let (env, cfg, key) = (s.env.clone(), page.cfg.clone(), a.key.clone());
+    let written = tokio::task::spawn_blocking(move || {
+        calibrate::write_config(&c.cal, &cfg, &env, Some(&key))
+    })
+    .await;
+    match written {
+        Ok(Ok(said)) => json(json!({ "key": a.key, "value": value, "said": said }).to_string()),
+        Ok(Err(e)) => refuse(format!("{e:#}")),
+        Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "shutting down\n").into_response(),
+    }
+}
+
+/// A JSON body read into `T`, or 400 saying what is wrong with it.
+#[allow(clippy::result_large_err)]
+fn body_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Response> {
+    serde_json::from_slice(body).map_err(|e| {
+        (
+            StatusCode::BAD_REQUEST,
+            format!("the body is not what this takes: {e}\n"),
+        )
+            .into_response()
+    })
+}
+
+/// `GET /api/sweep`: whether the needles sweep.
+pub async fn sweep(State(s): State<AppState>) -> Response {
+    json(json!({ "sweep": s.sweep.on() }).to_string())
+}
+
+/// `POST /api/sweep`: `{"on": true}` starts the needle sweep, `{"on": false}` stops it.
+#[derive(Debug, Deserialize)]
+pub struct SetSweep {
+    on: bool,
+}
+
+/// `POST /api/sweep`.
+pub async fn set_sweep(State(s): State<AppState>, body: Bytes) -> Response {
+    let b: SetSweep = match body_json(&body) {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
+    s.sweep.set(b.on);
+    json(json!({ "sweep": s.sweep.on() }).to_string())
 }

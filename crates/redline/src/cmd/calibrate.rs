@@ -59,34 +59,75 @@ pub struct Read {
     pub config_file: Option<String>,
 }
 
-/// Runs `redline calibrate`.
-pub fn run(
-    args: &CalibrateArgs,
-    source: &dyn Fn(&str) -> Option<ValueSource>,
-    env: &RootEnv,
-) -> Result<()> {
-    let cfg = config::resolve(&args.daemon, source, env)?;
+/// Which days to read and what to do with them: `redline calibrate`'s flags, or the
+/// page's `/api/calibrate`.
+#[derive(Clone, Debug, Default)]
+pub struct Options {
+    /// Days up to `until` (or today), when `since` is not given.
+    pub days: u32,
+    /// First day.
+    pub since: Option<Date>,
+    /// Last day.
+    pub until: Option<Date>,
+    /// Replay the days through the live path too.
+    pub check: bool,
+    /// Leave out the kept hours of deleted transcripts.
+    pub transcripts_only: bool,
+    /// Say nothing of unreadable lines (the daemon has logged them once already).
+    pub quiet: bool,
+}
+
+impl Options {
+    /// The command's flags.
+    pub fn of(args: &CalibrateArgs) -> Options {
+        Options {
+            days: args.days,
+            since: args.since,
+            until: args.until,
+            check: args.check,
+            transcripts_only: args.transcripts_only,
+            quiet: false,
+        }
+    }
+}
+
+/// What a calibration found: the proposals, what was read, and the check when asked.
+pub struct Computed {
+    /// The proposals with their evidence.
+    pub cal: Calibration,
+    /// What was read.
+    pub read: Read,
+    /// The replay, with `check`.
+    pub check: Option<replay::CheckReport>,
+}
+
+/// Reads the history `cfg` and `env` point at and calibrates it.
+pub fn compute(o: &Options, cfg: &Config, env: &RootEnv) -> Result<Computed> {
     let tz = cfg.settings.tz.clone();
     let now = jiff::Timestamp::now();
     let now_ms = now.as_millisecond();
-    let (since, until) = days(args, tz.to_datetime(now).date())?;
+    let (since, until) = days(o, tz.to_datetime(now).date())?;
     let (from_ms, to_ms) = (start_of(since, &tz), start_of(next_day(until), &tz));
 
     let roots = resolve_roots(env);
     let listing = survey(&roots);
-    for skipped in &listing.skipped {
-        eprintln!("redline: warning: {skipped}");
+    if !o.quiet {
+        for skipped in &listing.skipped {
+            eprintln!("redline: warning: {skipped}");
+        }
     }
     let mut scan = scan(listing.transcripts, None);
     scan.ledger.release_index();
-    crate::cmd::report::warn_about_input(&scan);
+    if !o.quiet {
+        crate::cmd::report::warn_about_input(&scan);
+    }
     let prices = PriceTable::bundled_with(cfg.prices.as_deref())?;
-    if !args.transcripts_only {
+    if !o.transcripts_only {
         let scope = archive::Scope::new(
             &config::this_host(),
             roots.iter().map(|r| r.projects.as_path()),
         );
-        crate::cmd::report::keep_history(&mut scan, scope, &cfg, &prices, None)?;
+        crate::cmd::report::keep_history(&mut scan, scope, cfg, &prices, None)?;
     }
     let opts = ReportOptions {
         tz: tz.clone(),
@@ -143,7 +184,7 @@ pub fn run(
         .collect();
     // The replay reads the transcripts on disk: its blocks are the report's without the
     // kept hours of deleted ones (`report blocks --transcripts-only`).
-    let check_blocks = args.check.then(|| {
+    let check_blocks = o.check.then(|| {
         let on_disk = report::Dataset {
             items: data
                 .items
@@ -194,30 +235,53 @@ pub fn run(
             until_ms: to_ms.min(now_ms),
             blocks: check_blocks,
             now_ms,
-            cfg: &cfg,
+            cfg,
             prices: prices.clone(),
         })?),
         _ => None,
     };
+    Ok(Computed { cal, read, check })
+}
+
+/// The `--json` document (and `/api/calibrate`'s body, less what the page adds).
+pub fn document(c: &Computed) -> serde_json::Value {
+    #[derive(Serialize)]
+    struct Output<'a> {
+        #[serde(flatten)]
+        calibration: &'a Calibration,
+        history: &'a Read,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        check: Option<replay::CheckJson>,
+    }
+    let o = Output {
+        calibration: &c.cal,
+        history: &c.read,
+        check: c.check.as_ref().map(replay::CheckReport::json),
+    };
+    serde_json::to_value(&o).unwrap_or_default()
+}
+
+/// The histograms, as `--plot` draws them.
+pub fn plot(c: &Computed) -> String {
+    plot::svg(&c.cal, &c.read)
+}
+
+/// Runs `redline calibrate`.
+pub fn run(
+    args: &CalibrateArgs,
+    source: &dyn Fn(&str) -> Option<ValueSource>,
+    env: &RootEnv,
+) -> Result<()> {
+    let cfg = config::resolve(&args.daemon, source, env)?;
+    let tz = cfg.settings.tz.clone();
+    let computed = compute(&Options::of(args), &cfg, env)?;
+    let Computed { cal, read, check } = &computed;
 
     let out = if args.json {
-        #[derive(Serialize)]
-        struct Output<'a> {
-            #[serde(flatten)]
-            calibration: &'a Calibration,
-            history: &'a Read,
-            #[serde(skip_serializing_if = "Option::is_none")]
-            check: Option<replay::CheckJson>,
-        }
-        let o = Output {
-            calibration: &cal,
-            history: &read,
-            check: check.as_ref().map(replay::CheckReport::json),
-        };
-        serde_json::to_string_pretty(&o)? + "\n"
+        serde_json::to_string_pretty(&document(&computed))? + "\n"
     } else {
-        let mut t = text::table(&cal, &read);
-        if let Some(c) = &check {
+        let mut t = text::table(cal, read);
+        if let Some(c) = check {
             t.push_str(&text::check(c, &cfg, &tz));
         }
         t
@@ -228,13 +292,13 @@ pub fn run(
     // document), else to stdout after the table.
     let mut said = Vec::new();
     if let Some(path) = &args.plot {
-        let svg = plot::svg(&cal, &read);
+        let svg = plot(&computed);
         std::fs::write(path, svg).with_context(|| format!("cannot write {}", path.display()))?;
         said.push(format!("plot: {}", path.display()));
     }
     if args.write {
-        said.extend(write_config(&cal, &cfg, env)?);
-    } else if !args.json && has_proposal(&cal) {
+        said.extend(write_config(cal, &cfg, env, None)?);
+    } else if !args.json && has_proposal(cal) {
         said.push(format!(
             "`redline calibrate --write` puts the proposals into {} (after a backup).",
             config_path(&cfg, env).display()
@@ -251,7 +315,7 @@ pub fn run(
 }
 
 /// The days read: `--since`/`--until`, else the `--days` up to today.
-fn days(args: &CalibrateArgs, today: Date) -> Result<(Date, Date)> {
+fn days(args: &Options, today: Date) -> Result<(Date, Date)> {
     let until = args.until.unwrap_or(today);
     let since = match args.since {
         Some(s) => s,
@@ -327,6 +391,19 @@ fn config_path(cfg: &Config, env: &RootEnv) -> PathBuf {
     })
 }
 
+/// The calibration key an edit belongs to (`temp_cool` and `temp_hot` are `temp_zones`).
+fn calibration_key(e: &toml_edit::Edit) -> &'static str {
+    match e.key {
+        "temp_cool" | "temp_hot" => "temp_zones",
+        k => k,
+    }
+}
+
+/// The config file `--write` edits: the one in force, else the default place.
+pub fn file_written(cfg: &Config, env: &RootEnv) -> PathBuf {
+    config_path(cfg, env)
+}
+
 /// The edits the proposals make, by config key.
 fn edits(cal: &Calibration) -> Vec<toml_edit::Edit> {
     use toml_edit::{Edit, Value};
@@ -359,9 +436,15 @@ fn edits(cal: &Calibration) -> Vec<toml_edit::Edit> {
     e
 }
 
-/// Writes the proposals into the config file, after a timestamped backup of it; what
-/// happened, as lines to print.
-fn write_config(cal: &Calibration, cfg: &Config, env: &RootEnv) -> Result<Vec<String>> {
+/// Writes the proposals (all, or `only` that key's: `temp_zones` writes both zone keys)
+/// into the config file, after a timestamped backup of it; what happened, as lines to
+/// print.
+pub fn write_config(
+    cal: &Calibration,
+    cfg: &Config,
+    env: &RootEnv,
+    only: Option<&str>,
+) -> Result<Vec<String>> {
     let named = config_path(cfg, env);
     // A config file that is a link (a dotfiles repository) stays one: write its target.
     let path = match std::fs::symlink_metadata(&named) {
@@ -374,7 +457,10 @@ fn write_config(cal: &Calibration, cfg: &Config, env: &RootEnv) -> Result<Vec<St
         Err(e) if e.kind() == io::ErrorKind::NotFound => None,
         Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
     };
-    let edits = edits(cal);
+    let edits: Vec<toml_edit::Edit> = edits(cal)
+        .into_iter()
+        .filter(|e| only.is_none_or(|k| calibration_key(e) == k))
+        .collect();
     let mut lines = Vec::new();
     if edits.is_empty() {
         lines.push(format!(

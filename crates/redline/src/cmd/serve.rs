@@ -89,10 +89,8 @@ pub fn run(
         );
     }
     let first = hub.snapshots.borrow().clone();
-    let (page_tx, page) = tokio::sync::watch::channel(Arc::new(crate::web::Page::new(
-        &cfg.settings,
-        status_json(&cfg),
-    )));
+    let (page_tx, page) =
+        tokio::sync::watch::channel(Arc::new(crate::web::Page::new(&cfg, status_json(&cfg))));
     // The config file, followed: a changed setting is applied while serving. Not in the
     // demo, whose time limits are its own.
     if demo_dir.is_none()
@@ -109,21 +107,24 @@ pub fn run(
     }
     let grpc_sink = crate::otlp_http::grpc_sink(hub.inputs.clone());
     let stop_hub = hub.inputs.clone();
-    let snapshots = if args.sweep {
+    let sweep = crate::sweep::Control::new(args.sweep);
+    if args.sweep {
         eprintln!(
             "redline: sweep: every needle through 0, 25, 50, 75, 100 % and back, {} s a mark, until stopped",
             redline_core::sweep::HOLD_MS / 1000
         );
-        crate::sweep::relay(hub.snapshots)
-    } else {
-        hub.snapshots
-    };
+    }
+    let (snapshots, relay) = crate::sweep::relay(hub.snapshots, sweep.clone());
     let state = AppState {
         snapshots,
         inputs: hub.inputs,
         token: token.as_deref().map(Arc::<str>::from),
         exposed: cfg.exposed(),
         page,
+        sweep,
+        env: Arc::new(env.clone()),
+        demo: demo_dir.is_some(),
+        calibrating: Arc::new(tokio::sync::Semaphore::new(1)),
         exposure: Arc::new(crate::http::Exposure::new(
             &cfg.allowed_hosts,
             env.home.as_deref(),
@@ -136,6 +137,7 @@ pub fn run(
         .build()
         .context("cannot start the async runtime")?;
     let served = runtime.block_on(async {
+        tokio::spawn(relay);
         let listener = tokio::net::TcpListener::from_std(listener)?;
         let addr = listener.local_addr()?;
         let mut err = std::io::stderr();
