@@ -35,7 +35,8 @@ pub const GREY: Rgb = Rgb(140, 140, 140);
 /// The faces' default diameter in mm: the enclosure's face pocket
 /// (`hardware/enclosure`).
 pub const DEFAULT_DIAMETER: f64 = 52.0;
-/// The shaft hole's default diameter in mm: clears the X27.168's shaft bushing.
+/// The shaft hole's default diameter in mm: clears the X27.168's 1 mm shaft with room
+/// to centre the face by eye (the enclosure's faceplate holds the bushing below it).
 pub const DEFAULT_HOLE: f64 = 3.0;
 /// The lamp pitch of the annunciator strip, mm (the enclosure's lamp window).
 pub const DEFAULT_LAMP_PITCH: f64 = 16.0;
