@@ -355,6 +355,18 @@ pub struct Calibration {
     pub temp_zones: Proposal<Zones, Zones, TempFigures>,
 }
 
+impl Calibration {
+    /// The keys, as `--json` and `/api/calibrate` name them, in their order.
+    pub const KEYS: [&'static str; 6] = [
+        "tach_redline",
+        "block_budget",
+        "tach_window",
+        "stall_after",
+        "cache_floor",
+        "temp_zones",
+    ];
+}
+
 /// The rules, in words (`--json`'s `rule`, the table's `rule:` lines).
 pub mod rules {
     /// `tach_window`.

@@ -16,6 +16,8 @@ use redline_engine::stats::{ALL_DAYS, Stat};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use redline_engine::calibrate::Calibration;
+
 use crate::cmd::calibrate::{self, Options};
 use crate::config::Config;
 use crate::http::{AppState, json};
@@ -216,16 +218,6 @@ pub async fn stat(
     }
 }
 
-/// The calibration keys the page can apply, as `/api/calibrate` names them.
-const CALIBRATION_KEYS: [&str; 6] = [
-    "tach_redline",
-    "block_budget",
-    "tach_window",
-    "stall_after",
-    "cache_floor",
-    "temp_zones",
-];
-
 /// Why the page may not write the config file, if it may not.
 fn not_applicable(s: &AppState) -> Option<&'static str> {
     s.demo.then_some(
@@ -281,7 +273,7 @@ pub async fn calibrate(State(s): State<AppState>, Query(q): Query<CalibrateQuery
         Ok(c) => c,
         Err(r) => return r,
     };
-    let mut doc = calibrate::document(&c);
+    let mut doc = serde_json::to_value(calibrate::document(&c)).unwrap_or_default();
     doc["plot"] = Value::String(calibrate::plot(&c));
     doc["applicable"] = Value::Bool(not_applicable(&s).is_none());
     if let Some(why) = not_applicable(&s) {
@@ -317,13 +309,13 @@ pub async fn apply(State(s): State<AppState>, body: Bytes) -> Response {
         )
             .into_response()
     };
-    if !CALIBRATION_KEYS.contains(&a.key.as_str()) {
+    if !Calibration::KEYS.contains(&a.key.as_str()) {
         return (
             StatusCode::BAD_REQUEST,
             format!(
                 "no calibration key {:?}; the keys are {}\n",
                 a.key,
-                CALIBRATION_KEYS.join(", ")
+                Calibration::KEYS.join(", ")
             ),
         )
             .into_response();
@@ -335,7 +327,7 @@ pub async fn apply(State(s): State<AppState>, body: Bytes) -> Response {
         Ok(c) => c,
         Err(r) => return r,
     };
-    let doc = calibrate::document(&c);
+    let doc = serde_json::to_value(calibrate::document(&c)).unwrap_or_default();
     let value = doc[a.key.as_str()]["proposed"].clone();
     if value.is_null() {
         return refuse(format!("{} has no proposal from these days", a.key));

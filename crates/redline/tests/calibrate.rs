@@ -4,6 +4,8 @@
 
 mod common;
 
+use redline_engine::calibrate::Calibration;
+
 use std::time::{Duration, Instant};
 
 use common::{Daemon, Home, shared_fixture};
@@ -185,14 +187,7 @@ fn the_json_numbers_follow_the_rules() {
     assert!(b["figures"]["measured_budget"].is_null());
     assert_eq!(v["history"]["responses"], 4 * 144);
     assert_eq!(v["history"]["since"], "2026-11-02");
-    for key in [
-        "tach_redline",
-        "block_budget",
-        "tach_window",
-        "stall_after",
-        "cache_floor",
-        "temp_zones",
-    ] {
+    for key in Calibration::KEYS {
         assert!(
             v[key]["rule"].as_str().is_some_and(|r| r.len() > 40),
             "{key}"
@@ -377,14 +372,7 @@ fn the_table_fits_80_columns_and_the_plot_is_drawn() {
         }
         assert!(line.chars().count() <= 80, "{line:?}");
     }
-    for key in [
-        "tach_redline",
-        "block_budget",
-        "tach_window",
-        "stall_after",
-        "cache_floor",
-        "temp_zones",
-    ] {
+    for key in Calibration::KEYS {
         assert!(
             out.lines()
                 .any(|l| l.starts_with(key) && l.contains(" -> ")),

@@ -6,6 +6,8 @@
 
 mod common;
 
+use redline_engine::calibrate::Calibration;
+
 use std::time::{Duration, Instant};
 
 use common::{Daemon, Home};
@@ -49,14 +51,7 @@ fn the_page_calibrates_and_applies_a_proposal() {
         .output()
         .unwrap();
     let cli: Value = serde_json::from_slice(&o.stdout).unwrap();
-    for key in [
-        "tach_redline",
-        "block_budget",
-        "tach_window",
-        "stall_after",
-        "cache_floor",
-        "temp_zones",
-    ] {
+    for key in Calibration::KEYS {
         assert_eq!(c[key]["proposed"], cli[key]["proposed"], "{key}");
         assert_eq!(c[key]["current"], cli[key]["current"], "{key}");
     }

@@ -243,22 +243,24 @@ pub fn compute(o: &Options, cfg: &Config, env: &RootEnv) -> Result<Computed> {
     Ok(Computed { cal, read, check })
 }
 
-/// The `--json` document (and `/api/calibrate`'s body, less what the page adds).
-pub fn document(c: &Computed) -> serde_json::Value {
-    #[derive(Serialize)]
-    struct Output<'a> {
-        #[serde(flatten)]
-        calibration: &'a Calibration,
-        history: &'a Read,
-        #[serde(skip_serializing_if = "Option::is_none")]
-        check: Option<replay::CheckJson>,
-    }
-    let o = Output {
+/// The `--json` document, keys in the documented order (and `/api/calibrate`'s body,
+/// less what the page adds).
+#[derive(Serialize)]
+pub struct Document<'a> {
+    #[serde(flatten)]
+    calibration: &'a Calibration,
+    history: &'a Read,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    check: Option<replay::CheckJson>,
+}
+
+/// The `--json` document of `c`.
+pub fn document(c: &Computed) -> Document<'_> {
+    Document {
         calibration: &c.cal,
         history: &c.read,
         check: c.check.as_ref().map(replay::CheckReport::json),
-    };
-    serde_json::to_value(&o).unwrap_or_default()
+    }
 }
 
 /// The histograms, as `--plot` draws them.
