@@ -8,6 +8,7 @@ use std::fmt::Write;
 use redline_engine::calibrate::{BudgetValue, Calibration, percentile};
 
 use super::Read;
+use crate::faces::svg::FONT;
 
 /// Panels per row.
 const COLUMNS: usize = 2;
@@ -16,7 +17,6 @@ const PANEL_H: f64 = 220.0;
 const GAP: f64 = 14.0;
 const TOP: f64 = 58.0;
 const BINS: usize = 24;
-const FONT: &str = "Helvetica, Arial, 'Liberation Sans', sans-serif";
 const NOW: &str = "#555555";
 const PROPOSED: &str = "#c0392b";
 const MEASURED: &str = "#1f6fb2";
