@@ -392,6 +392,13 @@ fn the_table_fits_80_columns_and_the_plot_is_drawn() {
     }
     // Every key has its proposal marked.
     assert_eq!(drawn.matches("stroke=\"#c0392b\"").count(), 7);
+    // One group per key, in order, each opening with its panel's frame (the page cuts
+    // the plot by them).
+    let mut at = 0;
+    for key in Calibration::KEYS {
+        let open = format!("<g data-key=\"{key}\">\n<rect ");
+        at += drawn[at..].find(&open).unwrap_or_else(|| panic!("{key}"));
+    }
 }
 
 /// Readings as the daemon keeps them, written into its store beside a demo history: each

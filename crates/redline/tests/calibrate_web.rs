@@ -74,6 +74,10 @@ fn the_page_calibrates_and_applies_a_proposal() {
     let a: Value = serde_json::from_str(&r.body).unwrap();
     assert_eq!(a["value"], proposed);
     assert!(a["said"][0].as_str().unwrap().starts_with("wrote "), "{a}");
+    assert!(
+        !a["said"].to_string().contains("block_budget"),
+        "only what was written: {a}"
+    );
     let text = std::fs::read_to_string(&file).unwrap();
     let written: toml::Table = toml::from_str(&text).unwrap();
     assert_eq!(

@@ -513,7 +513,7 @@ pub fn write_config(
         }
     }
     if let Budget::Max = cfg.settings.budget
-        && cal.block_budget.proposed.is_some()
+        && edits.iter().any(|e| e.key == "block_budget")
     {
         lines.push(
             "  block_budget is a number now, not `max`: run `redline calibrate` again as history grows"

@@ -425,10 +425,14 @@ pub fn svg(cal: &Calibration, read: &Read) -> String {
         MEASURED,
         "dashed blue: the plan measured from statusLine readings",
     );
-    for (i, p) in ps.iter().enumerate() {
+    // One group per key (the panels come in `Calibration::KEYS`' order), its frame first:
+    // the page cuts the plot into one histogram per key by them.
+    for (i, (p, key)) in ps.iter().zip(Calibration::KEYS).enumerate() {
         let x = GAP + (i % COLUMNS) as f64 * (PANEL_W + GAP);
         let y = TOP + (i / COLUMNS) as f64 * (PANEL_H + GAP);
+        let _ = writeln!(out, r#"<g data-key="{key}">"#);
         panel(&mut out, p, x, y);
+        out.push_str("</g>\n");
     }
     out.push_str("</svg>\n");
     out
