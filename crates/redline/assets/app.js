@@ -1,12 +1,15 @@
 // redline's page: the cluster with the daemon's own printed faces (/faces/<dial>.svg,
 // drawn from the scales it computes against), kept equal to /usage (live over /events),
-// says so plainly when the daemon is gone, and draws the deep stats (/api/stats/*). No
-// framework and no build step: the daemon embeds this file as it is.
+// says so plainly when the daemon is gone, switches the needle sweep (/api/sweep), draws
+// the deep stats (/api/stats/*), and shows and applies the calibration proposals
+// (/api/calibrate). No framework and no build step: the daemon embeds this file as it is.
 //
 // Hooks for tests and scripts (documented in docs/web.md): each dial is a
 // [data-gauge="<dial>"] with data-value (the position received, 0..1, empty when unknown)
 // and data-shown (where the needle is now); each lamp is a [data-lamp="<name>"] with
-// data-state (off, on, blink, pulse) and, for MODEL, data-color.
+// data-state (off, on, blink, pulse) and, for MODEL, data-color; each calibrate card is a
+// [data-key="<key>"] with data-current, data-proposed (JSON) and data-state (proposal,
+// same, none), its Apply a [data-apply="<key>"].
 "use strict";
 
 const SVG = "http://www.w3.org/2000/svg";
@@ -35,6 +38,17 @@ const fix = v => Math.round(v * 1000) / 1000;
 
 // ---------------------------------------------------------------- faces
 
+/** Makes SVG markup from the daemon safe to inline, in place: no scripts, styles, frames
+ *  or foreign objects, no event handlers, no links out of the document, no ids (several
+ *  drawings share one page). */
+function scrub(root) {
+  for (const e of [...root.querySelectorAll("script, foreignObject, style, iframe")]) e.remove();
+  for (const e of [root, ...root.querySelectorAll("*")])
+    for (const a of [...e.attributes])
+      if (/^on/i.test(a.name) || a.name === "id" || (/href$/i.test(a.name) && !a.value.startsWith("#"))) e.removeAttribute(a.name);
+  return root;
+}
+
 /** A face as the daemon prints it (`GET /faces/<dial>.svg`), parsed and made safe to
  *  inline: its root's data-* (diameter, sweep, zero angle) and a <g> holding its drawing,
  *  with the root's presentation attributes so its text and strokes look as printed. */
@@ -55,10 +69,7 @@ function parseFace(text) {
   }
   // Our own daemon drew it, but it is markup going into the page: nothing active, and no
   // ids (four faces share one document).
-  for (const e of [...g.querySelectorAll("script, foreignObject, style, iframe")]) e.remove();
-  for (const e of [g, ...g.querySelectorAll("*")])
-    for (const a of [...e.attributes])
-      if (/^on/i.test(a.name) || a.name === "id" || (/href$/i.test(a.name) && !a.value.startsWith("#"))) e.removeAttribute(a.name);
+  scrub(g);
   const num = (name, dflt) => {
     const v = Number(root.getAttribute(name));
     return root.hasAttribute(name) && Number.isFinite(v) ? v : dflt;
@@ -396,6 +407,7 @@ function show(u) {
   }
   for (const [name, g] of state.gauges) g.set(u.gauges[name]);
   wake();
+  if (typeof u.sweep === "boolean" && u.sweep !== sweep.on && !sweep.busy) showSweep(u.sweep);
   for (const lamp of document.querySelectorAll("[data-lamp]")) {
     const name = lamp.dataset.lamp;
     setLamp(lamp, u.lamps[name] || "off", name === "model" ? u.model.color : undefined);
@@ -420,8 +432,10 @@ function connection(ok) {
   s.textContent = ok ? "live" : "daemon unreachable";
   document.body.classList.toggle("lost-link", !ok);
   if (ok) {
-    // Back from a loss: the daemon may have come back with another configuration.
+    // Back from a loss: the daemon may have come back with another configuration, and
+    // with the sweep on or off.
     if (showingLoss && state.config) reloadConfig();
+    if (showingLoss) sweepState();
     state.lostSince = null;
     lost.hidden = true;
     return;
@@ -449,7 +463,9 @@ function listen() {
   // The daemon's configuration changed while it runs (its config file edited): other
   // faces, zones or needles. Draw them again.
   es.addEventListener("config", () => {
-    if (source === es && !state.reloading) reloadConfig();
+    if (source !== es) return;
+    if (!state.reloading) reloadConfig();
+    calibrateConfigChanged();
   });
   es.onerror = () => {
     if (source !== es) return;
@@ -905,6 +921,504 @@ async function loadStats() {
     draw("cache", "cache"), draw("thinking", "thinking"), draw("hours", "hours"), draw("sessions", "sessions")]);
 }
 
+// ---------------------------------------------------------------- calibrate
+//
+// What `redline calibrate` proposes from this history (GET /api/calibrate?days=N: its
+// --json, the --plot SVG, whether the daemon may write its config file): a card per
+// config key with the value in force, the proposal, the key's histogram cut from the
+// plot, the figures behind it and the rule. Apply writes one proposal into the daemon's
+// config file (POST /api/calibrate/apply) once confirmed in the card; the daemon follows
+// its file within a couple of seconds and says so over /events (`event: config`), and the
+// view reads the proposals again then, so "now" shows the value written.
+
+/** The keys, in the order `redline calibrate` prints them. */
+const CAL_KEYS = ["tach_redline", "block_budget", "tach_window", "stall_after", "cache_floor", "temp_zones"];
+const dash = v => (v === null || v === undefined ? "–" : null);
+const share2 = v => dash(v) || v.toFixed(2);
+const share1 = v => dash(v) || `${(v * 100).toFixed(1)}%`;
+const secs = v => dash(v) || `${Number.isInteger(v) ? num(v) : v.toFixed(1)} s`;
+const count = v => dash(v) || num(v);
+/** A share as the config file has it: 0.5, 0.75, 0.0. */
+const zoneText = v => dash(v) || (Number.isInteger(v) ? v.toFixed(1) : String(v));
+
+/** Per key: what it does, how its values read, and the figures that matter (percentiles,
+ *  and what the value in force and the proposal would have done over these days). */
+const CAL = {
+  tach_redline: {
+    what: "Where TACH's red zone starts and HOT lights.",
+    unit: "tokens/min",
+    value: v => count(v),
+    pcts: f => [["P50", f.p50], ["P90", f.p90], ["P95", f.p95], ["P99", f.p99], ["max", f.max]].map(([k, v]) => [k, count(v)]),
+    basis: f => `${count(f.active_minutes)} active minutes, a ${count(f.window_s)} s window`,
+    effect: f => [["HOT lit, min per active hour", dash(f.hot_per_active_hour_current) || f.hot_per_active_hour_current.toFixed(1),
+      dash(f.hot_per_active_hour_proposed) || f.hot_per_active_hour_proposed.toFixed(1)]],
+  },
+  block_budget: {
+    what: "What one 5-hour window holds: FUEL reads E there.",
+    unit: "tokens",
+    value: (v, f) => (v === "max" ? `max (${count(f.current_tokens)})` : count(v)),
+    pcts: f => [["P50", f.p50], ["P90", f.p90], ["max", f.max]].map(([k, v]) => [k, count(v)]),
+    basis: f => `${count(f.completed_blocks)} completed 5-hour blocks`,
+    effect: f => [["blocks that lit WARN", share1(f.warn_share_current), share1(f.warn_share_proposed)],
+      ["blocks that reached E", share1(f.empty_share_current), share1(f.empty_share_proposed)]],
+    more: f => (f.measured_budget !== null && f.measured_budget !== undefined
+      ? `${count(f.readings)} statusLine readings, ${count(f.readings_used)} measuring: the plan holds ${count(f.measured_budget)} tokens a window (${count(f.implied_min)} to ${count(f.implied_max)}).`
+      : f.readings ? `${count(f.readings)} statusLine readings, none measuring (each needs 10% used and tokens in its window).`
+        : "No statusLine readings: the plan's size is not measured, only the largest block seen."),
+  },
+  tach_window: {
+    what: "How far back TACH counts tokens.",
+    unit: "s",
+    value: v => count(v),
+    pcts: f => [["P50", f.p50_s], ["P90", f.p90_s], ["P99", f.p99_s], ["max", f.max_s]].map(([k, v]) => [k, secs(v)]),
+    basis: f => `${count(f.gaps)} gaps between responses inside turns`,
+    effect: f => [["gaps the window spans", share1(f.spanned_current), share1(f.spanned_proposed)]],
+  },
+  stall_after: {
+    what: "How long a wait for the model lights STALL.",
+    unit: "s",
+    value: v => count(v),
+    pcts: f => [["P50", f.p50_s], ["P90", f.p90_s], ["P99", f.p99_s], ["max", f.max_s]].map(([k, v]) => [k, secs(v)]),
+    basis: f => `${count(f.waits)} waits for the model`,
+    effect: f => [["waits that lit STALL", count(f.over_current), count(f.over_proposed)]],
+  },
+  cache_floor: {
+    what: "The cache hit rate under which BOOST reads red and WARN lights.",
+    unit: "hit rate",
+    value: v => zoneText(v),
+    pcts: f => [["P10", f.p10], ["P25", f.p25], ["P50", f.p50]].map(([k, v]) => [k, share2(v)]),
+    basis: f => `${count(f.minutes)} active minutes with enough prompt tokens`,
+    effect: f => [["minutes under the floor", share1(f.under_current), share1(f.under_proposed)]],
+  },
+  temp_zones: {
+    what: "Where TEMP's blue band ends and its red band starts.",
+    unit: "cool / hot",
+    value: z => (z && typeof z === "object" ? `${zoneText(z.temp_cool)} / ${zoneText(z.temp_hot)}` : "–"),
+    pcts: f => [["P10", f.p10], ["P25", f.p25], ["P50", f.p50], ["P75", f.p75], ["P90", f.p90]].map(([k, v]) => [k, share2(v)]),
+    basis: f => `${count(f.minutes)} active minutes`,
+    effect: f => [["TEMP blue", share1(f.blue_current), share1(f.blue_proposed)], ["TEMP red", share1(f.red_current), share1(f.red_proposed)]],
+  },
+};
+
+/** Words as the command prints them, `code` in backticks made code. */
+function ticked(text) {
+  return text.split("`").map((part, i) => (i % 2 ? Object.assign(document.createElement("code"), { textContent: part }) : part));
+}
+
+/** The same value, whatever the order of an object's keys. */
+function sameValue(a, b) {
+  if (a && b && typeof a === "object" && typeof b === "object")
+    return Object.keys(a).length === Object.keys(b).length && Object.keys(a).every(k => sameValue(a[k], b[k]));
+  return a === b;
+}
+
+/** What a failed request said: the daemon's `{"error": ...}`, its plain text, or the status. */
+async function failure(r) {
+  const text = (await r.text().catch(() => "")).trim();
+  try {
+    const j = JSON.parse(text);
+    if (j && typeof j.error === "string") return j.error;
+  } catch (e) { /* plain text */ }
+  return text || `HTTP ${r.status}`;
+}
+
+/** Anchor point of a top-level drawing element of the plot: where it sits. */
+function anchor(e) {
+  const a = n => Number(e.getAttribute(n));
+  switch (e.localName) {
+    case "line": return [a("x1"), a("y1")];
+    case "circle": case "ellipse": return [a("cx"), a("cy")];
+    case "rect": case "text": case "image": case "use": return [a("x"), a("y")];
+    default: return null;
+  }
+}
+
+/** The plot `redline calibrate --plot` draws (a panel per key, in CAL_KEYS order), made
+ *  safe and cut into one drawing per key: a group carrying `data-key` where the plot has
+ *  them, else the elements lying within each panel's frame. The words at the top of each
+ *  panel (its title, what it counts, how many values lie beyond its axis) come out as
+ *  `words`: the card says them in its own type. Returns null for a plot that is not cut
+ *  that way; `whole` is then the plot, safe, in one piece. */
+function plotPanels(text) {
+  const doc = new DOMParser().parseFromString(text, "image/svg+xml");
+  const root = doc.documentElement;
+  if (doc.getElementsByTagName("parsererror").length || root.localName !== "svg" || root.namespaceURI !== SVG)
+    throw new Error("not an SVG");
+  const whole = scrub(document.importNode(root, true));
+  const fresh = () => el("svg", { class: "cal-svg", role: "img", preserveAspectRatio: "xMidYMid meet" });
+  const frameOf = g => [...g.children].find(e => e.localName === "rect" && (e.getAttribute("stroke") || "none") !== "none");
+  const panels = new Map();
+  const groups = [...whole.querySelectorAll("[data-key]")];
+  let parts;
+  if (groups.length) {
+    // The group's own children: the page's [data-key] hooks are the cards, not these.
+    parts = groups.map(g => ({ key: g.dataset.key, frame: frameOf(g), nodes: [...g.children] }));
+  } else {
+    const frames = [...whole.children].filter(e => e.localName === "rect" && (e.getAttribute("stroke") || "none") !== "none");
+    if (frames.length !== CAL_KEYS.length) return { panels: null, whole };
+    parts = frames.map((frame, i) => {
+      const x = Number(frame.getAttribute("x")), y = Number(frame.getAttribute("y"));
+      const w = Number(frame.getAttribute("width")), h = Number(frame.getAttribute("height"));
+      const nodes = [...whole.children].filter(e => {
+        const p = anchor(e);
+        return p && p[0] >= x && p[0] <= x + w && p[1] >= y && p[1] <= y + h;
+      });
+      return { key: CAL_KEYS[i], frame, nodes };
+    });
+  }
+  for (const { key, frame, nodes } of parts) {
+    if (!frame) continue;
+    const x = Number(frame.getAttribute("x")), y = Number(frame.getAttribute("y"));
+    const w = Number(frame.getAttribute("width")), h = Number(frame.getAttribute("height"));
+    const svg = fresh();
+    for (const n of nodes) svg.appendChild(n.cloneNode(true));
+    // The panel's head: words above its highest mark label (the first 36 units).
+    const words = [];
+    for (const t of [...svg.querySelectorAll("text")]) {
+      if (Number(t.getAttribute("y")) < y + 36) {
+        words.push({ text: t.textContent, size: Number(t.getAttribute("font-size")) || 0, end: t.getAttribute("text-anchor") === "end" });
+        t.remove();
+      }
+    }
+    const head = words.length ? 32 : 0;
+    svg.querySelector("rect").classList.add("frame");
+    svg.setAttribute("viewBox", `${x} ${y + head} ${w} ${h - head}`);
+    svg.setAttribute("aria-label", `${key}: histogram with the value in force and the proposal marked`);
+    panels.set(key, { svg, words });
+  }
+  return { panels, whole };
+}
+
+const cal = {
+  data: null,
+  days: null,
+  plot: null,           // { panels, whole } of the last answer
+  said: new Map(),      // key -> { ok, lines }: what the last Apply of it said
+  confirming: null,     // the key whose Apply asks for confirmation
+  writing: null,        // the key being written
+  pending: null,        // { key, value, tries }: waiting for the daemon to follow its file
+  timer: null,
+};
+let calRun = 0, calFetch = Promise.resolve();
+
+/** GET /api/calibrate, one at a time (the daemon reads history for one at a time and
+ *  answers 503 to a second meanwhile), trying again a few times while it is busy. */
+function fetchCalibrate(days, run, busy) {
+  const go = async () => {
+    for (let attempt = 0; ; attempt++) {
+      if (run !== calRun) return null;
+      const r = await fetch(`/api/calibrate?days=${days}`, { cache: "no-store" });
+      if (r.ok) return r.json();
+      const why = await failure(r);
+      if (r.status !== 503 || attempt >= 4) throw new Error(why);
+      busy(why);
+      await new Promise(k => setTimeout(k, 1000 + 500 * attempt));
+    }
+  };
+  const p = calFetch.then(go, go);
+  calFetch = p.catch(() => null);
+  return p;
+}
+
+/** Reads the proposals for the chosen range and draws them. A newer choice made while
+ *  one loads wins; `#calibrate` carries `data-days` and `data-rendered` once drawn. */
+async function loadCalibrate() {
+  const run = ++calRun, days = document.getElementById("cal-days").value;
+  clearTimeout(cal.timer);
+  const view = document.getElementById("calibrate"), note = document.getElementById("cal-state");
+  view.setAttribute("aria-busy", "true");
+  view.dataset.loading = "true";
+  note.hidden = false;
+  note.className = "cal-state loading";
+  note.textContent = days === "3650" ? "Reading all of history…" : `Reading the last ${days} days of history…`;
+  let d;
+  try {
+    d = await fetchCalibrate(days, run, why => {
+      if (run === calRun) note.textContent = `${why.replace(/\.?\s*$/, "")}: trying again…`;
+    });
+    if (d === null) return;
+  } catch (e) {
+    if (run !== calRun) return;
+    view.removeAttribute("aria-busy");
+    delete view.dataset.loading;
+    note.className = "cal-state error";
+    note.textContent = `Could not read the proposals: ${e.message}`;
+    view.dataset.rendered = "error";
+    return;
+  }
+  if (run !== calRun) return;
+  if (cal.days !== days) cal.said.clear();
+  cal.data = d;
+  cal.days = days;
+  try {
+    cal.plot = typeof d.plot === "string" && d.plot ? plotPanels(d.plot) : null;
+  } catch (e) {
+    console.warn(`redline: the calibration plot could not be read (${e.message})`);
+    cal.plot = null;
+  }
+  view.removeAttribute("aria-busy");
+  delete view.dataset.loading;
+  renderCalibrate();
+  // Applied: once the daemon follows its file, "now" is the value written. It may take a
+  // read or two (and a key a REDLINE_* variable sets never changes: the answer said so).
+  const p = cal.pending;
+  if (p) {
+    const current = d[p.key] && d[p.key].current;
+    if (sameValue(current, p.value) || ++p.tries >= 3) cal.pending = null;
+    else cal.timer = setTimeout(loadCalibrate, 2500);
+  }
+}
+
+function renderCalibrate() {
+  const d = cal.data, h = d.history || {};
+  const view = document.getElementById("calibrate"), note = document.getElementById("cal-state");
+  const span = document.getElementById("cal-span");
+  const days = h.since && h.until ? Math.round((Date.parse(h.until) - Date.parse(h.since)) / DAY_MS) + 1 : null;
+  span.textContent = h.since ? `${h.since} to ${h.until}${days ? `, ${num(days)} day${days === 1 ? "" : "s"}` : ""}` +
+    ` · ${count(h.responses)} responses in ${count(h.sessions)} sessions${h.time_zone ? ` · ${h.time_zone}` : ""}` : "";
+  const notes = [];
+  if (!h.responses) notes.push("No responses in these days: nothing to go by. Choose a longer range.");
+  if (d.applicable === false) notes.push(`Apply is off: ${d.why || "this daemon cannot write its config file"}.`.replace(/\.\.$/, "."));
+  note.hidden = !notes.length;
+  note.className = `cal-state${d.applicable === false ? " off" : ""}`;
+  note.textContent = notes.join(" ");
+  document.getElementById("cal-legend").hidden = false;
+  const box = document.getElementById("cal-cards");
+  box.textContent = "";
+  const plot = cal.plot;
+  for (const key of CAL_KEYS) {
+    if (d[key]) box.appendChild(calCard(key, d[key], plot && plot.panels && plot.panels.get(key)));
+  }
+  // A plot that could not be cut per key: the whole of it, under the cards.
+  if (plot && !plot.panels) {
+    const art = document.createElement("article");
+    art.className = "cal-card cal-whole";
+    const fig = document.createElement("figure");
+    fig.className = "cal-plot";
+    fig.dataset.plot = "whole";
+    plot.whole.removeAttribute("width");
+    plot.whole.removeAttribute("height");
+    fig.appendChild(plot.whole.cloneNode(true));
+    art.append(Object.assign(document.createElement("h2"), { textContent: "Histograms" }), fig);
+    box.appendChild(art);
+  }
+  view.dataset.days = cal.days;
+  view.dataset.rendered = "true";
+}
+
+/** One key's card. */
+function calCard(key, k, panel) {
+  const spec = CAL[key], d = cal.data, f = k.figures || {};
+  const has = k.proposed !== null && k.proposed !== undefined;
+  const same = has && sameValue(k.current, k.proposed);
+  const art = document.createElement("article");
+  art.className = "cal-card";
+  Object.assign(art.dataset, { key, current: JSON.stringify(k.current), proposed: JSON.stringify(k.proposed ?? null),
+    state: !has ? "none" : same ? "same" : "proposal" });
+  const add = (parent, tag, cls, text) => {
+    const e = document.createElement(tag);
+    if (cls) e.className = cls;
+    if (text !== undefined) e.textContent = text;
+    parent.appendChild(e);
+    return e;
+  };
+  const head = add(art, "header");
+  add(head, "h2", "", key);
+  add(head, "p", "cal-what", spec.what);
+
+  const values = add(art, "p", "cal-values");
+  add(values, "span", "cal-now", spec.value(k.current, f)).title = "in force";
+  if (has && !same) {
+    add(values, "span", "cal-arrow", "→").setAttribute("aria-label", "proposed:");
+    add(values, "span", "cal-new", spec.value(k.proposed, f)).title = "proposed";
+  }
+  add(values, "span", "cal-unit", spec.unit);
+  if (same) add(values, "span", "cal-tag", "proposal: as now");
+  if (!has) {
+    add(values, "span", "cal-tag none", "no proposal");
+    add(art, "p", "cal-why").append(...ticked(`${(k.note || "these days say nothing about it").replace(/^./, c => c.toUpperCase())}.`.replace(/\.\.$/, ".")));
+  }
+
+  const fig = add(art, "figure", "cal-plot");
+  if (panel) {
+    fig.dataset.plot = "panel";
+    fig.appendChild(panel.svg.cloneNode(true));
+    const said = panel.words.filter(w => w.size < Math.max(...panel.words.map(x => x.size)) || panel.words.length === 1);
+    if (said.length) add(fig, "figcaption", "", said.map(w => w.text).join(" · "));
+  } else {
+    fig.remove();
+  }
+
+  // The figures, where these days have any.
+  const figures = spec.pcts(f), effects = spec.effect(f);
+  const pcts = add(art, "dl", "cal-pcts");
+  for (const [name, v] of figures) {
+    const div = add(pcts, "div");
+    add(div, "dt", "", name);
+    add(div, "dd", "", v);
+  }
+  if (figures.every(([, v]) => v === "–")) pcts.remove();
+  // What the figures are of: the histogram's caption says it, else a line here.
+  if (!art.querySelector("figcaption")) add(art, "p", "cal-basis", spec.basis(f));
+  const t = add(art, "table", "cal-effect");
+  t.innerHTML = "<thead><tr><th></th><th class=num>now</th><th class=num>proposed</th></tr></thead>";
+  const body = add(t, "tbody");
+  for (const [name, now, proposed] of effects) {
+    const tr = add(body, "tr");
+    add(tr, "th", "", name);
+    add(tr, "td", "num", now);
+    add(tr, "td", "num", has ? proposed : "–");
+  }
+  if (effects.every(([, now, proposed]) => now === "–" && (!has || proposed === "–"))) t.remove();
+  if (spec.more) add(art, "p", "cal-more", spec.more(f));
+  const rule = add(art, "p", "cal-rule");
+  add(rule, "b", "", "Rule ");
+  rule.append(...ticked(k.rule || "–"));
+
+  const actions = add(art, "div", "cal-actions");
+  calActions(actions, key, k, has, same, d);
+  return art;
+}
+
+/** The card's foot: Apply, or its confirmation, and what the last Apply said. */
+function calActions(box, key, k, has, same, d) {
+  box.textContent = "";
+  const button = (text, cls, onclick) => {
+    const b = document.createElement("button");
+    b.type = "button";
+    b.className = cls;
+    b.textContent = text;
+    b.addEventListener("click", onclick);
+    return b;
+  };
+  const redraw = () => calActions(box, key, cal.data[key], has, same, cal.data);
+  if (cal.confirming === key && cal.writing !== key) {
+    const ask = document.createElement("div");
+    ask.className = "cal-confirm";
+    ask.setAttribute("role", "group");
+    const q = document.createElement("p");
+    const file = d.config_file || "the config file";
+    q.append("Write ", Object.assign(document.createElement("code"), { textContent: calAssignment(key, k.proposed) }), " into ",
+      Object.assign(document.createElement("code"), { textContent: file }), "?");
+    ask.append(q,
+      button("Confirm", "cal-button primary", () => applyProposal(key, redraw)),
+      button("Cancel", "cal-button", () => { cal.confirming = null; redraw(); }));
+    box.appendChild(ask);
+    ask.querySelector(".primary").focus();
+  } else {
+    const apply = button(cal.writing === key ? "Writing…" : "Apply", "cal-button primary cal-apply", () => {
+      cal.confirming = key;
+      redraw();
+    });
+    apply.dataset.apply = key;
+    const why = d.applicable === false ? (d.why || "this daemon cannot write its config file")
+      : !has ? "no proposal for these days" : same ? "the proposal is the value in force" : cal.writing === key ? "writing" : "";
+    apply.disabled = !!why;
+    apply.title = why || `write ${calAssignment(key, k.proposed)} into ${d.config_file || "the config file"}`;
+    box.appendChild(apply);
+  }
+  const said = cal.said.get(key);
+  if (said) {
+    const out = document.createElement("div");
+    out.className = `cal-said ${said.ok ? "ok" : "failed"}`;
+    out.setAttribute("role", "status");
+    for (const line of said.lines) out.appendChild(document.createElement("p")).textContent = line;
+    box.appendChild(out);
+  }
+}
+
+/** A proposal as the config file will read: `tach_redline = 25000`. */
+function calAssignment(key, v) {
+  if (key === "temp_zones" && v && typeof v === "object") return `temp_cool = ${zoneText(v.temp_cool)}, temp_hot = ${zoneText(v.temp_hot)}`;
+  return `${key} = ${key === "cache_floor" ? zoneText(v) : v}`;
+}
+
+/** Writes `key`'s proposal into the daemon's config file, then reads the view again once
+ *  the daemon follows the file (its `config` event, or 2.5 s at the latest). */
+async function applyProposal(key, redraw) {
+  cal.writing = key;
+  cal.confirming = null;
+  redraw();
+  let said;
+  try {
+    const r = await fetch("/api/calibrate/apply", {
+      method: "POST", cache: "no-store", headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ key, days: Number(cal.days) }),
+    });
+    if (!r.ok) throw new Error(await failure(r));
+    const a = await r.json();
+    said = { ok: true, lines: Array.isArray(a.said) && a.said.length ? a.said : [`wrote ${calAssignment(key, a.value)}`] };
+    cal.pending = { key, value: a.value, tries: 0 };
+    clearTimeout(cal.timer);
+    cal.timer = setTimeout(loadCalibrate, 2500);
+  } catch (e) {
+    said = { ok: false, lines: [`Not written: ${e.message}`] };
+  }
+  cal.said.set(key, said);
+  cal.writing = null;
+  redraw();
+}
+
+/** The configuration changed (an Apply, or the file edited): the proposals' "now" too. */
+function calibrateConfigChanged() {
+  if (!document.getElementById("calibrate").hidden && cal.data) loadCalibrate();
+}
+
+// ---------------------------------------------------------------- the needle sweep
+//
+// `redline serve --sweep`, or this switch: every needle through 0, 25, 50, 75 and 100 %
+// and back, 3 s a mark, so the printed faces can be checked against the needles. The
+// switch shows once the daemon answers GET /api/sweep, and follows it.
+
+const sweep = { on: null, busy: false };
+
+function showSweep(on) {
+  const button = document.getElementById("sweep-toggle"), note = document.getElementById("sweep-note");
+  sweep.on = on;
+  button.hidden = false;
+  button.setAttribute("aria-pressed", String(on));
+  button.title = on ? "stop the sweep: the needles show your values again" : "drive every needle through 0, 25, 50, 75 and 100 % to check the faces";
+  note.hidden = !on;
+  note.classList.remove("failed");
+  note.textContent = "Sweep: every needle goes 0-25-50-75-100 %, 3 s a mark; turn off to see your values";
+  document.getElementById("cluster").dataset.sweep = on ? "on" : "off";
+}
+
+async function sweepState() {
+  if (sweep.busy) return;
+  try {
+    const r = await fetch("/api/sweep", { cache: "no-store" });
+    if (!r.ok) {
+      // A daemon without the sweep: no switch.
+      if (r.status === 404) document.getElementById("sweep-toggle").hidden = true;
+      return;
+    }
+    const s = await r.json();
+    if (!sweep.busy && typeof s.sweep === "boolean") showSweep(s.sweep);
+  } catch (e) { /* the daemon is away: connection() says so */ }
+}
+
+async function toggleSweep() {
+  if (sweep.busy) return;
+  sweep.busy = true;
+  const button = document.getElementById("sweep-toggle");
+  button.disabled = true;
+  try {
+    const r = await fetch("/api/sweep", { method: "POST", cache: "no-store", headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ on: !sweep.on }) });
+    if (!r.ok) throw new Error(await failure(r));
+    showSweep((await r.json()).sweep === true);
+  } catch (e) {
+    const note = document.getElementById("sweep-note");
+    note.hidden = false;
+    note.classList.add("failed");
+    note.textContent = `The sweep could not be ${sweep.on ? "stopped" : "started"}: ${e.message}`;
+  } finally {
+    sweep.busy = false;
+    button.disabled = false;
+  }
+}
+
 // ---------------------------------------------------------------- views
 
 /** The values in words under the cluster, shown or hidden by a small switch and
@@ -932,17 +1446,21 @@ function readoutToggle() {
 }
 
 function route() {
-  const view = location.hash === "#stats" ? "stats" : "cluster";
+  const view = { "#stats": "stats", "#calibrate": "calibrate" }[location.hash] || "cluster";
   for (const s of document.querySelectorAll("[data-view]")) s.hidden = s.dataset.view !== view;
   for (const a of document.querySelectorAll("[data-view-link]"))
     a.setAttribute("aria-current", a.dataset.viewLink === view ? "page" : "false");
   if (view === "stats") loadStats();
+  if (view === "calibrate") loadCalibrate();
+  if (view === "cluster") sweepState();
 }
 
 async function main() {
   readoutToggle();
   window.addEventListener("hashchange", route);
   document.getElementById("days").addEventListener("change", loadStats);
+  document.getElementById("cal-days").addEventListener("change", loadCalibrate);
+  document.getElementById("sweep-toggle").addEventListener("click", toggleSweep);
   // The faces need the configuration; without the daemon there is nothing to draw yet.
   for (;;) {
     try {
@@ -956,6 +1474,8 @@ async function main() {
   route();
   listen();
   setInterval(probe, 1000);
+  // The sweep may be started elsewhere (`serve --sweep`, another page): look now and then.
+  setInterval(() => { if (state.connected && !document.getElementById("cluster").hidden) sweepState(); }, 10000);
 }
 
 main();

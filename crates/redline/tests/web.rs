@@ -6,8 +6,10 @@
 //! COST's figures dial-friendly, a dial without its face still working, every lamp driven
 //! through its states, MODEL in three family colours, the daemon hanging, its loss and
 //! its return with other needles, the tab's title through all that, the readout switch,
-//! every chart of the stats view over 30 days, 7 days and all history, phone width) and
-//! saves a screenshot of each to `target/web-screenshots`.
+//! the needle sweep's switch, every chart of the stats view over 30 days, 7 days and all
+//! history, the calibrate view against `/api/calibrate` and Apply writing a proposal the
+//! daemon then runs with (and off under `serve --demo`), phone width) and saves a
+//! screenshot of each to `target/web-screenshots`.
 //!
 //! Needs node, Chromium (`REDLINE_CHROMIUM`, default `/usr/bin/chromium`) and
 //! playwright-core (`REDLINE_PLAYWRIGHT`, default `target/ci-tools/node_modules/playwright-core`,
@@ -51,7 +53,7 @@ fn tools() -> Result<(PathBuf, PathBuf), String> {
 }
 
 /// The screenshots `drive.mjs` saves.
-const SHOTS: [&str; 23] = [
+const SHOTS: [&str; 26] = [
     "lamp-idle-pulse.png",
     "lamp-model-sonnet.png",
     "lamp-model-haiku.png",
@@ -69,9 +71,12 @@ const SHOTS: [&str; 23] = [
     "cluster-1920.png",
     "lost.png",
     "cluster-alt.png",
+    "sweep.png",
     "stats.png",
     "stats-7d.png",
     "stats-all.png",
+    "calibrate.png",
+    "phone-calibrate.png",
     "phone.png",
     "phone-stats-7d.png",
     "phone-stats-all.png",

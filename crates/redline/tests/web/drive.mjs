@@ -6,8 +6,11 @@
 // without a face still works, each lamp is driven through its states (and photographed),
 // the page shows the daemon's loss and recovery (coming back with other needles, a COST
 // dial among them whose figures are dial-friendly, and after hanging), the readout
-// switch, every stats chart renders over the whole of each range (7 days, all history)
-// with its empty days, gridlines, and no label on another or on the data, and phone
+// switch, the needle sweep's switch (every needle on one mark, then the values again),
+// every stats chart renders over the whole of each range (7 days, all history) with its
+// empty days, gridlines, and no label on another or on the data, the calibrate view
+// shows /api/calibrate's six keys with their histograms and applies a proposal (asked
+// first; the daemon then runs with it), Apply is off under `serve --demo`, and phone
 // width works.
 // Run by tests/web.rs, which passes everything through the environment:
 //   REDLINE_BIN    the redline binary
@@ -36,12 +39,14 @@ const FAMILY_COLOR = { opus: "#e0301e", sonnet: "#ff9f1c", haiku: "#2ec27e" };
 const STALL_AFTER_S = 3;
 
 let daemon = null, browser = null;
+const others = [];   // daemons started besides the main one
 function fail(msg) {
   console.error(`web test: ${msg}`);
   if (daemon) {
     daemon.child.kill("SIGCONT");
     daemon.child.kill("SIGTERM");
   }
+  for (const d of others) d.child.kill("SIGTERM");
   if (browser) browser.close().catch(() => {});
   process.exit(1);
 }
@@ -138,9 +143,9 @@ function history() {
 
 // ---------------------------------------------------------------- the daemon
 
-function startDaemon(port, extra = {}) {
+function startDaemon(port, extra = {}, args = []) {
   return new Promise((resolve, reject) => {
-    const child = spawn(REDLINE, ["serve", "--listen", `127.0.0.1:${port}`], {
+    const child = spawn(REDLINE, ["serve", "--listen", `127.0.0.1:${port}`, ...args], {
       env: { ...process.env, CLAUDE_CONFIG_DIR: claude, XDG_CONFIG_HOME: path.join(WORK, "config"),
              XDG_STATE_HOME: path.join(WORK, "state"), REDLINE_TIMEZONE: "UTC",
              REDLINE_STALL_AFTER: String(STALL_AFTER_S), ...extra },
@@ -610,6 +615,48 @@ await until("no word on the alternative faces under a resting needle", labelsCle
   await bare.close();
 }
 
+// ---------------------------------------------------------------- the needle sweep
+
+// The switch under the plate starts the sweep (POST /api/sweep): every needle of /usage
+// goes to the same mark of 0, 25, 50, 75 and 100 %, the page's with them, and a note
+// says what is going on; the switch again stops it, and the needles show the values.
+{
+  const marks = [0, 0.25, 0.5, 0.75, 1];
+  const sweepShown = () => page.evaluate(() => ({
+    visible: !document.getElementById("sweep-toggle").hidden, pressed: document.getElementById("sweep-toggle").getAttribute("aria-pressed"),
+    note: document.getElementById("sweep-note").hidden ? null : document.getElementById("sweep-note").textContent,
+  }));
+  if ((await get("/api/sweep")).sweep !== false) fail("the sweep is on before anyone started it");
+  await until("the sweep switch to show, off", async () => {
+    const s = await sweepShown();
+    return (s.visible && s.pressed === "false" && s.note === null) || JSON.stringify(s);
+  });
+  await page.click("#sweep-toggle");
+  await until("the sweep to be on", async () => {
+    const s = await sweepShown();
+    if ((await get("/api/sweep")).sweep !== true) return "GET /api/sweep says off";
+    return (s.pressed === "true" && /0-25-50-75-100 %, 3 s a mark; turn off to see your values/.test(s.note || "")) || JSON.stringify(s);
+  }, 5000);
+  // Every needle on one mark past the zero stop (so they really moved there), the page's
+  // needles settled on it.
+  await until("every needle of /usage on one mark of the sweep, and the page's", async () => {
+    const u = await usage(), values = u.needles.map(n => u.gauges[n]);
+    if (values.some(v => v !== values[0]) || !marks.includes(values[0]) || values[0] === 0) return `/usage needles at ${values}`;
+    const s = await shown();
+    for (const g of s.gauges)
+      if (Number(g.value) !== values[0] || Math.abs(Number(g.shown) - values[0]) > 0.002) return `${g.name} at ${g.value}/${g.shown}, /usage ${values[0]}`;
+    return true;
+  }, 15000);
+  await shootPage("sweep.png");
+  await page.click("#sweep-toggle");
+  await until("the sweep to be off", async () => {
+    const s = await sweepShown();
+    if ((await get("/api/sweep")).sweep !== false) return "GET /api/sweep says on";
+    return (s.pressed === "false" && s.note === null) || JSON.stringify(s);
+  }, 5000);
+  await until("the page to agree with /usage after the sweep", agrees);
+}
+
 // ---------------------------------------------------------------- deep stats
 
 const dayOf = (iso, n = 0) => new Date(Date.parse(`${iso}T00:00:00Z`) + n * 86400000).toISOString().slice(0, 10);
@@ -749,6 +796,204 @@ if (all.since !== firstDay || all.until !== today || all.days !== Math.round((Da
 await page.screenshot({ path: path.join(SHOTS, "stats-all.png"), fullPage: true });
 const quarter = await statsHold("90", "desk");
 if (quarter.days !== 90) fail(`90 days: ${quarter.days}`);
+
+// ---------------------------------------------------------------- calibrate
+
+const CAL_KEYS = ["tach_redline", "block_budget", "tach_window", "stall_after", "cache_floor", "temp_zones"];
+const same = (a, b) => JSON.stringify(a) === JSON.stringify(b)
+  || (a && b && typeof a === "object" && typeof b === "object" && Object.keys(a).length === Object.keys(b).length && Object.keys(a).every(k => same(a[k], b[k])));
+
+/** GET /api/calibrate as the page reads it (the daemon reads for one request at a time:
+ *  a 503 while the page's own is running is asked again). */
+async function calibration(days) {
+  for (let i = 0; ; i++) {
+    const r = await fetch(`${base}/api/calibrate?days=${days}`);
+    if (r.ok) return r.json();
+    if (r.status !== 503 || i > 20) fail(`/api/calibrate?days=${days}: ${r.status} ${await r.text()}`);
+    await sleep(500);
+  }
+}
+
+/** What the calibrate view shows, card by card. */
+const calShown = () => page.evaluate(() => {
+  const view = document.getElementById("calibrate");
+  const text = (e, q) => (e.querySelector(q) || { textContent: null }).textContent;
+  return {
+    days: view.dataset.days, rendered: view.dataset.rendered, span: document.getElementById("cal-span").textContent,
+    state: document.getElementById("cal-state").hidden ? null : document.getElementById("cal-state").textContent,
+    cards: [...document.querySelectorAll("#cal-cards [data-key]")].map(c => {
+      const apply = c.querySelector("[data-apply]"), svg = c.querySelector(".cal-plot svg");
+      const b = c.getBoundingClientRect(), s = svg && svg.getBoundingClientRect();
+      return {
+        key: c.dataset.key, current: JSON.parse(c.dataset.current), proposed: JSON.parse(c.dataset.proposed), state: c.dataset.state,
+        now: text(c, ".cal-now"), new: text(c, ".cal-new"), tag: text(c, ".cal-tag"), rule: text(c, ".cal-rule"), why: text(c, ".cal-why"),
+        figures: [...c.querySelectorAll(".cal-pcts dd")].map(d => d.textContent),
+        plot: svg ? { kind: svg.parentNode.dataset.plot, bars: svg.querySelectorAll("rect").length, lines: svg.querySelectorAll("line").length,
+                      inside: s.left >= b.left - 0.5 && s.right <= b.right + 0.5 && s.width > 0.8 * (b.width - 40), height: s.height } : null,
+        apply: apply && { disabled: apply.disabled, title: apply.title, text: apply.textContent },
+        box: { left: b.left, right: b.right, top: b.top, bottom: b.bottom },
+      };
+    }),
+    // Nothing active came in with the plot.
+    unsafe: [...view.querySelectorAll("script, foreignObject, iframe, style")].length
+      + [...view.querySelectorAll("*")].filter(e => [...e.attributes].some(a => /^on/i.test(a.name) || (/href$/i.test(a.name) && !a.value.startsWith("#")))).length,
+    scroll: document.documentElement.scrollWidth - innerWidth,
+  };
+});
+
+/** Chooses a range on the calibrate view and waits for its cards. */
+async function calRange(days) {
+  await page.selectOption("#cal-days", days);
+  await until(`the calibrate view to render for ${days} days`, async () => {
+    const s = await calShown();
+    return (s.rendered === "true" && s.days === days && s.cards.length > 0) || `${s.rendered} ${s.days} ${s.state}`;
+  }, 30000);
+}
+
+/** What is wrong with the calibrate view against /api/calibrate for `days`. */
+async function calProblems(days) {
+  const api = await calibration(days), s = await calShown(), bad = [];
+  if (s.cards.map(c => c.key).join() !== CAL_KEYS.join()) bad.push(`cards ${s.cards.map(c => c.key)}, not ${CAL_KEYS}`);
+  const h = api.history;
+  if (!s.span.includes(h.since) || !s.span.includes(h.until) || !s.span.includes(`${h.responses.toLocaleString("en-US")} responses`)
+      || !s.span.includes(`${h.sessions.toLocaleString("en-US")} sessions`))
+    bad.push(`the history line says "${s.span}" for ${h.since} to ${h.until}, ${h.responses} responses, ${h.sessions} sessions`);
+  if (s.unsafe) bad.push(`${s.unsafe} active elements or attributes in the view`);
+  if (s.scroll > 2) bad.push(`the view scrolls sideways by ${s.scroll}px`);
+  for (const c of s.cards) {
+    const k = api[c.key];
+    if (!k) { bad.push(`${c.key}: not in /api/calibrate`); continue; }
+    const has = k.proposed !== null;
+    if (!same(c.current, k.current) || !same(c.proposed, k.proposed)) bad.push(`${c.key}: the card says ${JSON.stringify(c.current)} -> ${JSON.stringify(c.proposed)}, /api/calibrate ${JSON.stringify(k.current)} -> ${JSON.stringify(k.proposed)}`);
+    if (!c.rule || !c.rule.replace(/\s+/g, " ").includes(k.rule.replace(/`/g, "").replace(/\s+/g, " "))) bad.push(`${c.key}: the rule is not /api/calibrate's`);
+    const state = !has ? "none" : same(k.current, k.proposed) ? "same" : "proposal";
+    if (c.state !== state) bad.push(`${c.key}: shown as ${c.state}, /api/calibrate makes it ${state}`);
+    if (!has && c.tag !== "no proposal") bad.push(`${c.key}: no proposal, and the card does not say so (${c.tag})`);
+    if (!has && !c.why) bad.push(`${c.key}: no proposal, and no word why`);
+    if (!c.plot || c.plot.kind !== "panel" || c.plot.lines < 2 || !c.plot.inside || c.plot.height < 80)
+      bad.push(`${c.key}: its histogram is not inlined in the card (${JSON.stringify(c.plot)})`);
+    else if (has && c.plot.bars < 2 && k.figures && (k.figures.active_minutes || k.figures.completed_blocks || k.figures.gaps || k.figures.waits || k.figures.minutes))
+      bad.push(`${c.key}: ${c.plot.bars} bars in its histogram`);
+    // Apply: off without a proposal, with one equal to the value in force, or when the
+    // daemon cannot write its config file (the reason as its title).
+    const off = !has || same(k.current, k.proposed) || api.applicable === false;
+    if (!c.apply || c.apply.disabled !== off) bad.push(`${c.key}: Apply ${c.apply && c.apply.disabled ? "disabled" : "enabled"}, want ${off ? "disabled" : "enabled"}`);
+    else if (api.applicable === false && c.apply.title !== api.why) bad.push(`${c.key}: Apply's title is "${c.apply.title}", not why: ${api.why}`);
+  }
+  // The figures are /api/calibrate's: the tach's percentiles as the card writes them.
+  const tach = s.cards.find(c => c.key === "tach_redline"), f = api.tach_redline.figures;
+  const fmt = v => (v === null ? "–" : Math.round(v).toLocaleString("en-US"));
+  if (tach && tach.figures.join() !== [f.p50, f.p90, f.p95, f.p99, f.max].map(fmt).join()) bad.push(`tach_redline's figures ${tach.figures}, /api/calibrate ${[f.p50, f.p90, f.p95, f.p99, f.max]}`);
+  if (tach && tach.now !== api.tach_redline.current.toLocaleString("en-US")) bad.push(`tach_redline now "${tach.now}", /api/calibrate ${api.tach_redline.current}`);
+  return { api, s, bad };
+}
+
+await page.goto(base + "/#calibrate");
+const calChoices = await page.$$eval("#cal-days option", os => os.map(o => o.value));
+if (calChoices.join() !== "7,30,90,3650") fail(`the calibrate range choices are ${calChoices}`);
+{
+  // The daemon busy once (another calibration reading history): the page says so and
+  // asks again by itself.
+  let refused = 0;
+  await page.route(/\/api\/calibrate\?/, r => (refused++ ? r.continue() : r.fulfill({ status: 503, contentType: "application/json",
+    body: JSON.stringify({ error: "the daemon is busy with another calibration" }) })));
+  await page.reload();
+  await until("the page to say the daemon is busy", async () => /busy.*trying again/.test((await calShown()).state || "") || (await calShown()).state, 3000);
+  await until("the calibrate view to render after a busy daemon", async () => (await calShown()).rendered === "true" || (await calShown()).state);
+  await page.unroute(/\/api\/calibrate\?/);
+  if (refused < 2) fail(`the page did not ask again after a 503 (${refused} requests)`);
+}
+for (const days of ["30", "3650"]) {
+  await calRange(days);
+  const { bad } = await calProblems(days);
+  if (bad.length) fail(`calibrate, ${days} days: ${bad.join("; ")}`);
+}
+// At a desk: a grid of cards, three to a row.
+{
+  const s = await calShown(), lefts = new Set(s.cards.map(c => Math.round(c.box.left)));
+  if (lefts.size !== 3) fail(`calibrate at 1280 px: cards in ${lefts.size} columns`);
+}
+await page.screenshot({ path: path.join(SHOTS, "calibrate.png"), fullPage: true });
+// On a phone: the cards one under the other, nothing sideways; the picture is the first
+// screen and the first card.
+{
+  await page.setViewportSize({ width: 390, height: 844 });
+  await until("the calibrate cards to stack at 390 px", async () => {
+    const { bad, s } = await calProblems("3650"), lefts = new Set(s.cards.map(c => Math.round(c.box.left)));
+    if (lefts.size !== 1) bad.push(`cards in ${lefts.size} columns`);
+    return bad.length ? bad.join("; ") : true;
+  }, 5000);
+  const bottom = (await calShown()).cards[0].box.bottom + await page.evaluate(() => scrollY);
+  await page.screenshot({ path: path.join(SHOTS, "phone-calibrate.png"), fullPage: true, clip: { x: 0, y: 0, width: 390, height: Math.ceil(bottom + 16) } });
+  await page.setViewportSize({ width: 1280, height: 820 });
+}
+
+// Apply, on a daemon that writes its config file: asks first, in the page; cancelled,
+// nothing is written; confirmed, the POST's answer names the key and the value, the daemon
+// follows its file within seconds, and the card shows the value in force.
+{
+  const api = await calibration("3650"), configFile = api.config_file;
+  const key = "tach_redline", want = api[key].proposed;
+  if (api.applicable === false) fail(`the test daemon serves a corpus and a config file, yet Apply is off: ${api.why}`);
+  if (!configFile) fail("/api/calibrate names no config_file");
+  if (want === null || want === api[key].current) fail(`${key}: no proposal to apply (${api[key].current} -> ${want})`);
+  await page.click(`[data-apply="${key}"]`);
+  const ask = await page.textContent(`[data-key="${key}"] .cal-confirm`);
+  if (!ask.includes(`Write ${key} = ${want} into ${configFile}?`)) fail(`Apply asks "${ask}"`);
+  await page.click(`[data-key="${key}"] .cal-confirm button:not(.primary)`);
+  if (await page.$(`[data-key="${key}"] .cal-confirm`)) fail("Cancel left the confirmation open");
+  if ((await get("/api/config")).tach_redline !== api[key].current) fail("Cancel wrote the proposal anyway");
+  await page.click(`[data-apply="${key}"]`);
+  const [answer] = await Promise.all([
+    page.waitForResponse(r => r.url().endsWith("/api/calibrate/apply") && r.request().method() === "POST"),
+    page.click(`[data-key="${key}"] .cal-confirm button.primary`),
+  ]);
+  const sent = JSON.parse(answer.request().postData() || "{}");
+  if (sent.key !== key || sent.days !== 3650 || !/application\/json/.test(answer.request().headers()["content-type"] || ""))
+    fail(`Apply sent ${answer.request().postData()} as ${answer.request().headers()["content-type"]}`);
+  const a = await answer.json();
+  if (answer.status() !== 200 || a.key !== key || a.value !== want || !Array.isArray(a.said) || !a.said.some(l => l.includes(configFile)))
+    fail(`POST /api/calibrate/apply answered ${answer.status()} ${JSON.stringify(a)}`);
+  await until("the card to show what the daemon said", async () => {
+    const said = await page.textContent(`[data-key="${key}"] .cal-said`).catch(() => "");
+    return said.includes(a.said[0].trim()) || said;
+  }, 3000);
+  await until(`/api/config's ${key} to become ${want}`, async () => (await get("/api/config")).tach_redline === want || (await get("/api/config")).tach_redline, 5000);
+  await until(`the card to show ${want} in force`, async () => {
+    const c = (await calShown()).cards.find(x => x.key === key);
+    return (c.current === want && c.state === "same" && c.apply.disabled && c.apply.title === "the proposal is the value in force") || JSON.stringify(c);
+  }, 8000);
+  if ((await calShown()).rendered !== "true") fail("the view did not draw again after Apply");
+}
+
+// `serve --demo` keeps its own settings: the view shows its proposals (none, for its
+// made-up history), says why Apply is off, and every Apply is disabled with that reason.
+{
+  const demo = await startDaemon(0, { XDG_CONFIG_HOME: path.join(WORK, "demo-config"), XDG_STATE_HOME: path.join(WORK, "demo-state") }, ["--demo"]);
+  others.push(demo);
+  try {
+    const demoBase = `http://127.0.0.1:${demo.port}`;
+    const api = await (await fetch(`${demoBase}/api/calibrate?days=30`)).json();
+    if (api.applicable !== false || !api.why) fail(`serve --demo: /api/calibrate says applicable ${api.applicable}, why ${api.why}`);
+    const p = await browser.newPage({ viewport: { width: 1280, height: 820 } });
+    p.on("pageerror", e => fail(`page error on the demo daemon: ${e.message}`));
+    await p.goto(`${demoBase}/#calibrate`);
+    await until("the calibrate view of serve --demo", async () => {
+      const s = await p.evaluate(() => ({
+        rendered: document.getElementById("calibrate").dataset.rendered, state: document.getElementById("cal-state").textContent,
+        apply: [...document.querySelectorAll("[data-apply]")].map(b => ({ key: b.dataset.apply, disabled: b.disabled, title: b.title })),
+      }));
+      if (s.rendered !== "true") return `rendered ${s.rendered}`;
+      if (!s.state.includes(`Apply is off: ${api.why}`)) return `the view says "${s.state}"`;
+      if (s.apply.map(a => a.key).join() !== CAL_KEYS.join()) return `Apply buttons for ${s.apply.map(a => a.key)}`;
+      const on = s.apply.find(a => !a.disabled || a.title !== api.why);
+      return on ? `${on.key}: Apply disabled ${on.disabled}, title "${on.title}"` : true;
+    });
+    await p.close();
+  } finally {
+    demo.child.kill("SIGTERM");
+  }
+}
 
 // ---------------------------------------------------------------- phone width
 
