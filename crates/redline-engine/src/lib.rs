@@ -9,7 +9,10 @@
 //! [`live`] keeps a ledger going as lines arrive and computes the five values of
 //! [`usage`] for any `now`, [`tail`] follows files as they grow and [`follow`] says
 //! when to look. [`calibrate`] proposes the calibration variables from history and
-//! replays it through [`live`] in virtual time.
+//! replays it through [`live`] in virtual time. Apart from the accounting, [`text`]
+//! counts the character of the conversation's text (em-dashes, words, phrases),
+//! [`textline`] reads its pieces from a line, each once, and [`textscan`] reads every
+//! transcript for it in a pass of its own, which reports never run.
 
 pub mod archive;
 pub mod blocks;
@@ -31,6 +34,9 @@ pub mod scan;
 pub mod stats;
 pub mod store;
 pub mod tail;
+pub mod text;
+pub mod textline;
+pub mod textscan;
 pub mod thinking;
 pub mod timestamp;
 pub mod turnline;

@@ -65,6 +65,9 @@ pub enum Command {
     Statusline(StatuslineArgs),
     /// Usage reports from Claude Code's transcripts, as ccusage prints them.
     Report(ReportArgs),
+    /// Statistics beyond usage: the character of the conversation's text.
+    #[command(subcommand)]
+    Stats(StatsCommand),
     /// Made-up transcripts to try redline on, or to time it.
     #[command(subcommand)]
     Demo(DemoCommand),
@@ -377,6 +380,39 @@ pub enum MotorProfile {
     Direct,
 }
 
+/// `redline stats <command>`.
+#[derive(Debug, Subcommand)]
+pub enum StatsCommand {
+    /// Em-dashes, en-dashes and words of the assistant's text and your prompts, the
+    /// assistant's most repeated phrases and the watch list (`[text]` in config.toml).
+    Character(CharacterArgs),
+}
+
+/// `redline stats character [--days N] [--json] [--no-text]`.
+#[derive(Debug, Args)]
+pub struct CharacterArgs {
+    /// Only the last N days (today included, days in --timezone).
+    #[arg(long, short = 'd', value_parser = clap::value_parser!(u32).range(1..))]
+    pub days: Option<u32>,
+    /// Print JSON instead of tables.
+    #[arg(long)]
+    pub json: bool,
+    /// Turn the text statistics off (as `[text] enabled = false` does): nothing is read.
+    #[arg(long, env = "REDLINE_NO_TEXT")]
+    pub no_text: bool,
+    /// How many of the most repeated phrases to show.
+    #[arg(long, default_value_t = 15, value_name = "N")]
+    pub top: usize,
+    /// Time zone for days (IANA name such as Europe/Berlin, or UTC) [default: the config
+    /// file's `timezone`, else the system's].
+    #[arg(long, short = 'z', env = "REDLINE_TIMEZONE")]
+    pub timezone: Option<String>,
+    /// The daemon's config file, whose `timezone` and `[text]` table are used
+    /// [default: $XDG_CONFIG_HOME/redline/config.toml].
+    #[arg(long, env = "REDLINE_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+}
+
 /// `redline demo <command>`.
 #[derive(Debug, Subcommand)]
 pub enum DemoCommand {
@@ -609,6 +645,27 @@ pub enum ServiceManager {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn stats_character_flags() {
+        let cli = Cli::try_parse_from([
+            "redline",
+            "stats",
+            "character",
+            "--days",
+            "7",
+            "--json",
+            "--no-text",
+            "--top",
+            "5",
+        ])
+        .unwrap();
+        let Some(Command::Stats(StatsCommand::Character(a))) = cli.command else {
+            panic!("not stats character")
+        };
+        assert_eq!((a.days, a.json, a.no_text, a.top), (Some(7), true, true, 5));
+        assert!(Cli::try_parse_from(["redline", "stats", "character", "--days", "0"]).is_err());
+    }
 
     fn parse(args: &[&str]) -> Result<ReportArgs, clap::Error> {
         let mut v = vec!["redline", "report"];

@@ -130,6 +130,16 @@ struct FileConfig {
     lamps: FileLamps,
     #[serde(default)]
     sources: FileSources,
+    #[serde(default)]
+    text: FileText,
+}
+
+/// `[text]`: the character statistics (`redline stats character`, the daemon's counters).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileText {
+    enabled: Option<bool>,
+    watch: Option<Vec<String>>,
 }
 
 /// `[sources]`: each value's source (see `redline_engine::live::ValueName::groups`).
@@ -286,6 +296,17 @@ pub struct Config {
     pub prometheus: Option<String>,
     /// Each value and its origin.
     pub resolved: Vec<Resolved>,
+    /// `[text]`: the character statistics.
+    pub text: TextConfig,
+}
+
+/// `[text]`: whether the text statistics run, and the phrases watched.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TextConfig {
+    /// `enabled` (default true); `--no-text` turns it off too.
+    pub enabled: bool,
+    /// `watch`, else [`redline_engine::text::DEFAULT_WATCH`].
+    pub watch: Vec<String>,
 }
 
 impl Config {
@@ -785,6 +806,15 @@ pub fn resolve(
         otlp_grpc,
         prometheus,
         resolved: r.resolved,
+        text: TextConfig {
+            enabled: file.text.enabled.unwrap_or(true),
+            watch: file.text.watch.clone().unwrap_or_else(|| {
+                redline_engine::text::DEFAULT_WATCH
+                    .iter()
+                    .map(|s| (*s).to_owned())
+                    .collect()
+            }),
+        },
     })
 }
 

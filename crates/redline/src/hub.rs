@@ -27,6 +27,8 @@ use redline_engine::scan::{ScanOptions, scan_with};
 use redline_engine::stats::{Stat, Window};
 use redline_engine::store::{self, Record};
 use redline_engine::tail::{TailEvent, Tailer};
+use redline_engine::text::{Side, Watch};
+use redline_engine::textline::TextCounter;
 use redline_engine::usage::Usage;
 use std::sync::mpsc;
 use tokio::sync::{oneshot, watch};
@@ -79,6 +81,11 @@ pub struct Snapshot {
     pub rollups_pending: usize,
     /// Each value's source and why (`/api/status`).
     pub choices: Vec<Choice>,
+    /// Em-dashes in the assistant's text by model since the daemon started; empty when
+    /// the text statistics are off.
+    pub emdash: BTreeMap<String, u64>,
+    /// The watch list's phrases and their counts in the assistant's text.
+    pub phrases: Vec<(String, u64)>,
 }
 
 /// What the hub is started with.
@@ -100,6 +107,8 @@ pub struct HubConfig {
     pub host: String,
     /// A Prometheus to read values from, as `[sources]` chooses.
     pub prometheus: Option<String>,
+    /// The watch list of the text statistics; `None` turns them off.
+    pub text: Option<Vec<String>>,
 }
 
 /// Milliseconds since the epoch, now.
@@ -188,6 +197,7 @@ pub fn start(cfg: HubConfig) -> Result<Handle> {
         store,
         host,
         prometheus,
+        text: text_watch,
     } = cfg;
     // With Prometheus configured the transcripts are still read: each value takes its
     // source by `[sources]` (thinking, cache and context have no other).
@@ -206,6 +216,10 @@ pub fn start(cfg: HubConfig) -> Result<Handle> {
     };
     // A directory that cannot be read is named (and lights STALL); the rest is read.
     let listing = survey(&roots);
+    // The text statistics count from the daemon's start, as Prometheus counters do (and
+    // the token counters): a pass over the whole history here would add the time of
+    // `redline stats character` to every start-up.
+    let text = text_watch.map(|watch| TextCounter::new(Watch::new(&watch), tz.clone(), i64::MIN));
     let scan = scan_with(
         listing.transcripts,
         ScanOptions {
@@ -312,6 +326,7 @@ pub fn start(cfg: HubConfig) -> Result<Handle> {
         rollups_every: rollups_every(),
         compacted_at: Instant::now(),
         backlog: true,
+        text,
     };
     if let Some(path) = &hub.store_path {
         hub.damage.check(path);
@@ -427,6 +442,8 @@ struct Hub {
     compacted_at: Instant,
     /// Rollups wait from the start: write a chunk each tick until they are out.
     backlog: bool,
+    /// The text statistics, when they are on.
+    text: Option<TextCounter>,
 }
 
 /// How often a store that cannot be opened is tried again.
@@ -740,13 +757,21 @@ impl Hub {
         let Some(id) = self.live.file_id(&projects, path) else {
             return;
         };
+        let place = self.text.as_ref().map(|_| {
+            let meta = self.live.files().get(id);
+            (meta.project.clone(), meta.session.clone())
+        });
         let live = &mut self.live;
+        let text = &mut self.text;
         let mut bad: Vec<String> = Vec::new();
         let result = self.tailer.look(id, path, |ev| match ev {
             TailEvent::Restart(_) => live.restart_file(id),
             TailEvent::Line(n, line) => {
                 if let Err(problem) = live.ingest(id, n, line) {
                     bad.push(format!("{}:{n}: {problem}", path.display()));
+                }
+                if let (Some(counter), Some((project, session))) = (text.as_mut(), &place) {
+                    counter.ingest(line, project, session);
                 }
             }
             TailEvent::TooLong(n, _) => {
@@ -996,6 +1021,30 @@ impl Hub {
             store: self.journal.as_ref().map(|j| j.path().to_owned()),
             rollups_pending: self.live.rollups_due(),
             choices: self.live.choices().to_vec(),
+            emdash: self
+                .text
+                .as_ref()
+                .map_or_else(BTreeMap::new, emdash_by_model),
+            phrases: self.text.as_ref().map_or_else(Vec::new, |t| {
+                let c = &t.character;
+                c.watch
+                    .phrases
+                    .iter()
+                    .cloned()
+                    .zip(c.watch_counts.iter().copied())
+                    .collect()
+            }),
         }
     }
+}
+
+/// Em-dashes in the assistant's text (main chain and subagents) by model.
+fn emdash_by_model(t: &TextCounter) -> BTreeMap<String, u64> {
+    let mut out: BTreeMap<String, u64> = BTreeMap::new();
+    for ((side, model), c) in &t.character.by_model {
+        if *side != Side::User {
+            *out.entry(model.clone()).or_default() += c.em_dashes;
+        }
+    }
+    out
 }

@@ -52,6 +52,9 @@ fn main() -> ExitCode {
         Some(cli::Command::Calibrate(args)) => cmd::calibrate::run(&args, &source, &env),
         Some(cli::Command::Statusline(args)) => cmd::statusline::run(&args, &source, &env),
         Some(cli::Command::Report(args)) => cmd::report::run(&args, &source, &env),
+        Some(cli::Command::Stats(cli::StatsCommand::Character(args))) => {
+            cmd::stats::character(&args, &source, &env)
+        }
         Some(cli::Command::Demo(cli::DemoCommand::Generate(args))) => cmd::demo::generate(&args),
         Some(cli::Command::InstallClaude(args)) => cmd::install_claude::run(&args, &source, &env),
         Some(cli::Command::Service(cli::ServiceCommand::Install(args))) => {

@@ -60,6 +60,10 @@ pub const RESPONSES: &str = "redline_responses_total";
 pub const DUPLICATES: &str = "redline_duplicate_copies_total";
 /// Transcript files followed.
 pub const FILES: &str = "redline_files_watched";
+/// Em-dashes in the assistant's visible text, by `model`.
+pub const EMDASH: &str = "redline_emdash_total";
+/// Occurrences of each watch-list phrase in the assistant's text, by `phrase`.
+pub const PHRASE: &str = "redline_phrase_total";
 
 /// The Prometheus text exposition of a snapshot.
 pub fn render(s: &Snapshot) -> String {
@@ -248,6 +252,26 @@ pub fn render(s: &Snapshot) -> String {
         "Transcript files followed.",
         Some(s.files_watched as f64),
     );
+    if !s.emdash.is_empty() || !s.phrases.is_empty() {
+        head(
+            &mut out,
+            EMDASH,
+            "counter",
+            "Em-dashes in the assistant's visible text, by model (history read at start-up included).",
+        );
+        for (model, n) in &s.emdash {
+            let _ = writeln!(out, "{EMDASH}{{model=\"{}\"}} {n}", escape(model));
+        }
+        head(
+            &mut out,
+            PHRASE,
+            "counter",
+            "Occurrences of each watch-list phrase ([text] watch) in the assistant's text.",
+        );
+        for (phrase, n) in &s.phrases {
+            let _ = writeln!(out, "{PHRASE}{{phrase=\"{}\"}} {n}", escape(phrase));
+        }
+    }
     out
 }
 

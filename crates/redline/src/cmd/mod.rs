@@ -10,5 +10,6 @@ pub mod install_claude;
 pub mod report;
 pub mod serve;
 pub mod service;
+pub mod stats;
 pub mod statusline;
 pub mod watch;

@@ -254,6 +254,8 @@ pub fn hub_config(cfg: &Config, env: &RootEnv, log: bool) -> Result<HubConfig> {
         store: None,
         host: config::this_host(),
         prometheus: cfg.prometheus.clone(),
+        // Only the daemon counts text (for /metrics); the terminal view shows none of it.
+        text: (log && cfg.text.enabled).then(|| cfg.text.watch.clone()),
     })
 }
 
