@@ -363,6 +363,15 @@ module needle_model(i, angle = 0, sweep = false) {
     }
 }
 
+// The coloured zones of FUEL, TACH, TEMP and BOOST with the default scales (red, blue,
+// white), for the previews only: the printed faces come from `redline faces`.
+face_zones = [
+    [[0, 0.2, "r"]],
+    [[0.8, 1, "r"]],
+    [[0, 0.2, "b"], [0.2, 0.6, "w"], [0.6, 1, "r"]],
+    [[0, 0.5, "r"]],
+];
+
 // A printed face (card), seated in its pocket, drawn with a few ticks for the previews.
 module face_model(i, title = "") {
     // (lifted a hair in the previews, where OpenCSG would fight the pocket's floor)
@@ -384,9 +393,12 @@ module face_model(i, title = "") {
             translate([0, face_d * 0.15, 0]) linear_extrude(0.02)
                 text(title, size = 3.2, halign = "center", valign = "center", font = "Liberation Sans:style=Bold");
         }
-        // the red zone near full scale
-        if (CHECK == 0) color([0.8, 0.1, 0.08]) translate([0, 0, face_pocket + 0.005])
-            rotate([0, 0, 90 - 157.5]) rotate_extrude(angle = 60) translate([face_d / 2 * 0.76, 0]) square([face_d / 2 * 0.07, 0.02]);
+        // the zones of the default dials (`redline faces`), from / to as needle positions
+        if (CHECK == 0) for (z = face_zones[i % len(face_zones)])
+            color(z[2] == "r" ? [0.8, 0.1, 0.08] : z[2] == "b" ? [0.13, 0.35, 0.67] : [1, 1, 1])
+                translate([0, 0, face_pocket + 0.005])
+                    rotate([0, 0, 90 + 157.5 - 315 * z[1]]) rotate_extrude(angle = 315 * (z[1] - z[0]))
+                        translate([face_d / 2 * 0.85, 0]) square([face_d / 2 * 0.07, 0.02]);
     }
 }
 
