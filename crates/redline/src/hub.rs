@@ -109,6 +109,8 @@ pub struct HubConfig {
     pub prometheus: Option<String>,
     /// The watch list of the text statistics; `None` turns them off.
     pub text: Option<Vec<String>>,
+    /// The needle sweep (`serve --sweep`, `/api/sweep`); `None` never sweeps.
+    pub sweep: Option<Arc<crate::sweep::Control>>,
 }
 
 /// Milliseconds since the epoch, now.
@@ -198,6 +200,7 @@ pub fn start(cfg: HubConfig) -> Result<Handle> {
         host,
         prometheus,
         text: text_watch,
+        sweep,
     } = cfg;
     // With Prometheus configured the transcripts are still read: each value takes its
     // source by `[sources]` (thinking, cache and context have no other).
@@ -327,6 +330,8 @@ pub fn start(cfg: HubConfig) -> Result<Handle> {
         compacted_at: Instant::now(),
         backlog: true,
         text,
+        sweep,
+        sweep_held: None,
     };
     if let Some(path) = &hub.store_path {
         hub.damage.check(path);
@@ -444,6 +449,9 @@ struct Hub {
     backlog: bool,
     /// The text statistics, when they are on.
     text: Option<TextCounter>,
+    /// The needle sweep, and the mark it said last.
+    sweep: Option<Arc<crate::sweep::Control>>,
+    sweep_held: Option<Option<f32>>,
 }
 
 /// How often a store that cannot be opened is tried again.
@@ -604,7 +612,10 @@ impl Hub {
         loop {
             let now = now_ms();
             // Wake at the next whole second: the values move with time alone.
-            let to_tick = Duration::from_millis(1000 - now.rem_euclid(1000) as u64);
+            let mut to_tick = Duration::from_millis(1000 - now.rem_euclid(1000) as u64);
+            if self.sweep.as_ref().is_some_and(|s| s.on()) {
+                to_tick = to_tick.min(crate::sweep::EVERY);
+            }
             let mut batch: Vec<Input> = Vec::new();
             match queue.recv_timeout(to_tick) {
                 Ok(first) => {
@@ -982,7 +993,10 @@ impl Hub {
             .collect();
         self.live
             .set_otlp_error((!store_problems.is_empty()).then(|| store_problems.join("; ")));
-        let usage = self.live.usage(now, &self.settings);
+        let mut usage = self.live.usage(now, &self.settings);
+        if let Some(control) = &self.sweep {
+            crate::sweep::apply(control, &mut usage, &mut self.sweep_held);
+        }
         let values = Usage {
             updated_at: String::new(),
             ..usage.clone()

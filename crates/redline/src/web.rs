@@ -374,5 +374,7 @@ pub async fn set_sweep(State(s): State<AppState>, body: Bytes) -> Response {
         Err(r) => return r,
     };
     s.sweep.set(b.on);
+    // Recompute now rather than at the next second.
+    let _ = s.inputs.send(Input::Tick);
     json(json!({ "sweep": s.sweep.on() }).to_string())
 }

@@ -70,6 +70,14 @@ pub fn run(
     } else {
         None
     };
+    let sweep = crate::sweep::Control::new(args.sweep);
+    if args.sweep {
+        eprintln!(
+            "redline: sweep: every needle through 0, 25, 50, 75, 100 % and back, {} s a mark, until stopped",
+            redline_core::sweep::HOLD_MS / 1000
+        );
+    }
+    hub_cfg.sweep = Some(sweep.clone());
     let hub = hub::start(hub_cfg)?;
     if let Some(dir) = &demo_dir {
         replay::start(
@@ -107,16 +115,8 @@ pub fn run(
     }
     let grpc_sink = crate::otlp_http::grpc_sink(hub.inputs.clone());
     let stop_hub = hub.inputs.clone();
-    let sweep = crate::sweep::Control::new(args.sweep);
-    if args.sweep {
-        eprintln!(
-            "redline: sweep: every needle through 0, 25, 50, 75, 100 % and back, {} s a mark, until stopped",
-            redline_core::sweep::HOLD_MS / 1000
-        );
-    }
-    let (snapshots, relay) = crate::sweep::relay(hub.snapshots, sweep.clone());
     let state = AppState {
-        snapshots,
+        snapshots: hub.snapshots,
         inputs: hub.inputs,
         token: token.as_deref().map(Arc::<str>::from),
         exposed: cfg.exposed(),
@@ -137,7 +137,6 @@ pub fn run(
         .build()
         .context("cannot start the async runtime")?;
     let served = runtime.block_on(async {
-        tokio::spawn(relay);
         let listener = tokio::net::TcpListener::from_std(listener)?;
         let addr = listener.local_addr()?;
         let mut err = std::io::stderr();
@@ -254,6 +253,7 @@ pub fn hub_config(cfg: &Config, env: &RootEnv, log: bool) -> Result<HubConfig> {
         store: None,
         host: config::this_host(),
         prometheus: cfg.prometheus.clone(),
+        sweep: None,
         // Only the daemon counts text (for /metrics); the terminal view shows none of it.
         text: (log && cfg.text.enabled).then(|| cfg.text.watch.clone()),
     })
