@@ -444,6 +444,17 @@ fn stall_blinks_while_prometheus_is_down_and_recovers() {
 }
 
 /// `/api/status`'s choice for one value.
+/// The number a source offers for a value in one `/api/status` choice.
+fn candidate(choice: &Value, source: &str) -> f64 {
+    choice["candidates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["source"] == source)
+        .and_then(|x| x["number"].as_f64())
+        .unwrap()
+}
+
 fn choice(d: &Daemon, value: &str) -> Value {
     let s: Value = serde_json::from_str(&d.get("/api/status").body).unwrap();
     s["values"]
@@ -518,13 +529,7 @@ fn hybrid_fuel_and_cost_from_prometheus_tach_from_transcripts_through_an_outage(
     let c = choice(&b, "cost");
     assert_eq!(c["source"], "prometheus", "{c}");
     assert_eq!(c["fallback"], false, "{c}");
-    let local_cost = c["candidates"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|x| x["source"] == "jsonl")
-        .and_then(|x| x["number"].as_f64())
-        .unwrap();
+    let local_cost = candidate(&c, "jsonl");
     assert!(local_cost > 0.0 && local_cost < prom_cost, "{c}");
     assert!(c["disagreement"].as_f64().unwrap() > 0.0, "{c}");
 
@@ -565,13 +570,7 @@ fn hybrid_fuel_and_cost_from_prometheus_tach_from_transcripts_through_an_outage(
         "{c}"
     );
     let disagreement = c["disagreement"].as_f64().unwrap();
-    let local_during = c["candidates"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|x| x["source"] == "jsonl")
-        .and_then(|x| x["number"].as_f64())
-        .unwrap();
+    let local_during = candidate(&c, "jsonl");
     assert_eq!(choice(&b, "fuel")["fallback"], true);
 
     // Back: the values return to Prometheus, the cost by no more than the disagreement.
@@ -602,16 +601,7 @@ fn hybrid_fuel_and_cost_from_prometheus_tach_from_transcripts_through_an_outage(
     // disagreement read during the outage (of the reading held then) is not the one the
     // return crosses.
     let c = choice(&b, "cost");
-    let number = |source: &str| {
-        c["candidates"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|x| x["source"] == source)
-            .and_then(|x| x["number"].as_f64())
-            .unwrap()
-    };
-    let (prom_now, local_now) = (number("prometheus"), number("jsonl"));
+    let (prom_now, local_now) = (candidate(&c, "prometheus"), candidate(&c, "jsonl"));
     assert_eq!(c["source"], "prometheus", "{c}");
     let shown = c["disagreement"].as_f64().unwrap();
     assert!((shown - (prom_now - local_now).abs()).abs() < 1e-9, "{c}");
