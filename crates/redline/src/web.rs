@@ -280,7 +280,7 @@ pub async fn calibrate(State(s): State<AppState>, Query(q): Query<CalibrateQuery
         doc["why"] = Value::String(why.to_owned());
     }
     doc["config_file"] = Value::String(
-        calibrate::file_written(&page.cfg, &s.env)
+        calibrate::config_path(&page.cfg, &s.env)
             .display()
             .to_string(),
     );

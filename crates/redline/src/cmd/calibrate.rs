@@ -384,7 +384,7 @@ fn has_proposal(cal: &Calibration) -> bool {
 }
 
 /// The config file `--write` edits: the one in force, else the default place.
-fn config_path(cfg: &Config, env: &RootEnv) -> PathBuf {
+pub fn config_path(cfg: &Config, env: &RootEnv) -> PathBuf {
     cfg.file.clone().unwrap_or_else(|| {
         env.config_home()
             .unwrap_or_else(|| PathBuf::from("."))
@@ -399,11 +399,6 @@ fn calibration_key(e: &toml_edit::Edit) -> &'static str {
         "temp_cool" | "temp_hot" => "temp_zones",
         k => k,
     }
-}
-
-/// The config file `--write` edits: the one in force, else the default place.
-pub fn file_written(cfg: &Config, env: &RootEnv) -> PathBuf {
-    config_path(cfg, env)
 }
 
 /// The edits the proposals make, by config key.
