@@ -99,6 +99,10 @@ pub struct DaemonArgs {
         value_name = "transcripts|prometheus=URL"
     )]
     pub source: Option<String>,
+    /// Turn the text statistics off: no em-dash or phrase counters, no Character view's
+    /// text [default: on, unless `[text] enabled = false`].
+    #[arg(long, env = "REDLINE_NO_TEXT")]
+    pub no_text: bool,
 }
 
 /// The config file's keys. Zones (`[zones]`) and lamp thresholds (`[lamps]`) live only
@@ -807,7 +811,7 @@ pub fn resolve(
         prometheus,
         resolved: r.resolved,
         text: TextConfig {
-            enabled: file.text.enabled.unwrap_or(true),
+            enabled: !args.no_text && file.text.enabled.unwrap_or(true),
             watch: file.text.watch.clone().unwrap_or_else(|| {
                 redline_engine::text::DEFAULT_WATCH
                     .iter()
