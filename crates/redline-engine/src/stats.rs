@@ -281,11 +281,15 @@ fn cache(data: &Dataset<'_>, since: Date) -> Value {
 /// found), with how sure each figure is.
 fn thinking(data: &Dataset<'_>, since: Date) -> Value {
     let mut by: BTreeMap<Date, Ratio> = BTreeMap::new();
+    let mut models: BTreeMap<&str, Ratio> = BTreeMap::new();
     let mut all = Ratio::default();
     for i in data.items.iter().filter(|i| i.date >= since) {
         let t = i.entry.thinking_tokens();
         let output = i.entry.tokens().output;
         by.entry(i.date).or_default().add(t, output);
+        if let Some(m) = i.model {
+            models.entry(m).or_default().add(t, output);
+        }
         all.add(t, output);
     }
     let row = |r: &Ratio| {
@@ -300,7 +304,15 @@ fn thinking(data: &Dataset<'_>, since: Date) -> Value {
             v
         })
         .collect();
-    json!({"rows": rows, "overall": row(&all)})
+    let by_model: Vec<Value> = models
+        .iter()
+        .map(|(m, r)| {
+            let mut v = row(r);
+            v["model"] = json!(m);
+            v
+        })
+        .collect();
+    json!({"rows": rows, "by_model": by_model, "overall": row(&all)})
 }
 
 fn sessions(data: &Dataset<'_>, opts: &ReportOptions, limit: usize) -> Value {

@@ -17,6 +17,10 @@ pub const EN_DASH: char = '\u{2013}';
 /// How many phrases the top-k sketch holds: its memory does not grow past this.
 pub const TOP_K_CAPACITY: usize = 1000;
 
+/// The most bars a phrase's sparkline has: a longer range puts several days in a bar, so
+/// the sketch's memory stays `TOP_K_CAPACITY` x this many counters.
+pub const SPARK_MAX_BARS: usize = 92;
+
 /// Phrases watched by default (`[text] watch` in config.toml replaces the list).
 pub const DEFAULT_WATCH: [&str; 8] = [
     "You're absolutely right",
@@ -231,6 +235,8 @@ fn split_sentences(line: &str) -> Vec<&str> {
 #[derive(Clone, Debug)]
 pub struct TopK {
     capacity: usize,
+    /// Bars per sparkline (0: none kept).
+    bars: usize,
     slots: Vec<Slot>,
     index: HashMap<String, usize>,
     /// Slot numbers, a min-heap on count.
@@ -246,6 +252,9 @@ struct Slot {
     phrase: String,
     count: u64,
     error: u64,
+    /// The phrase's occurrences since it took this slot, per sparkline bar (empty when
+    /// the sketch keeps no sparklines).
+    bars: Vec<u32>,
 }
 
 /// One phrase of a [`TopK`].
@@ -257,13 +266,24 @@ pub struct Phrase {
     pub count: u64,
     /// How much of `count` may belong to phrases it displaced.
     pub error: u64,
+    /// Its occurrences per bar of the range's [`Spark`] since it was last given a slot
+    /// (they add up to `count - error`); empty without a sparkline range.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub bars: Vec<u32>,
 }
 
 impl TopK {
     /// An empty sketch of `capacity` phrases (at least 1).
     pub fn new(capacity: usize) -> TopK {
+        TopK::with_bars(capacity, 0)
+    }
+
+    /// An empty sketch of `capacity` phrases that also keeps, for each phrase it holds, a
+    /// sparkline of `bars` bars (at most [`SPARK_MAX_BARS`]).
+    pub fn with_bars(capacity: usize, bars: usize) -> TopK {
         TopK {
             capacity: capacity.max(1),
+            bars: bars.min(SPARK_MAX_BARS),
             slots: Vec::new(),
             index: HashMap::new(),
             heap: Vec::new(),
@@ -284,18 +304,34 @@ impl TopK {
 
     /// Counts one occurrence of `phrase`.
     pub fn offer(&mut self, phrase: &str) {
+        self.offer_at(phrase, None);
+    }
+
+    /// Counts one occurrence of `phrase` in sparkline bar `bar` (ignored when out of
+    /// range or when the sketch keeps no sparklines).
+    pub fn offer_at(&mut self, phrase: &str, bar: Option<usize>) {
         self.offered += 1;
+        let bar = bar.filter(|b| *b < self.bars);
         if let Some(&s) = self.index.get(phrase) {
-            self.slots[s].count += 1;
+            let slot = &mut self.slots[s];
+            slot.count += 1;
+            if let Some(b) = bar {
+                slot.bars[b] += 1;
+            }
             self.sift_down(self.pos[s]);
             return;
         }
         if self.slots.len() < self.capacity {
             let s = self.slots.len();
+            let mut bars = vec![0; self.bars];
+            if let Some(b) = bar {
+                bars[b] = 1;
+            }
             self.slots.push(Slot {
                 phrase: phrase.to_owned(),
                 count: 1,
                 error: 0,
+                bars,
             });
             self.index.insert(phrase.to_owned(), s);
             self.heap.push(s);
@@ -310,6 +346,11 @@ impl TopK {
         let slot = &mut self.slots[s];
         slot.error = slot.count;
         slot.count += 1;
+        // The bars are the new phrase's own: what the slot counted before was another's.
+        slot.bars.fill(0);
+        if let Some(b) = bar {
+            slot.bars[b] = 1;
+        }
         self.sift_down(0);
     }
 
@@ -322,6 +363,7 @@ impl TopK {
                 phrase: s.phrase.clone(),
                 count: s.count,
                 error: s.error,
+                bars: s.bars.clone(),
             })
             .collect();
         all.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.phrase.cmp(&b.phrase)));
@@ -446,6 +488,38 @@ pub struct Place<'a> {
     pub session: &'a str,
 }
 
+/// The days a sparkline covers: `days` local days from `first`, drawn as `bars` bars
+/// (one a day up to [`SPARK_MAX_BARS`] days, else several days a bar).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Spark {
+    /// The first day.
+    pub first: jiff::civil::Date,
+    /// How many days.
+    pub days: u32,
+    /// How many bars.
+    pub bars: u32,
+}
+
+impl Spark {
+    /// `days` days (at least 1) from `first`.
+    pub fn new(first: jiff::civil::Date, days: u32) -> Spark {
+        let days = days.max(1);
+        Spark {
+            first,
+            days,
+            bars: days.min(SPARK_MAX_BARS as u32),
+        }
+    }
+
+    /// The bar of local day `day` (`YYYY-MM-DD`), if the range holds it.
+    pub fn bar(&self, day: &str) -> Option<usize> {
+        let d: jiff::civil::Date = day.parse().ok()?;
+        let offset = self.first.until(d).ok()?.get_days();
+        let offset = u32::try_from(offset).ok().filter(|o| *o < self.days)?;
+        Some((u64::from(offset) * u64::from(self.bars) / u64::from(self.days)) as usize)
+    }
+}
+
 /// The character statistics of everything handed in.
 #[derive(Clone, Debug)]
 pub struct Character {
@@ -459,6 +533,8 @@ pub struct Character {
     pub by_project: BTreeMap<(String, Side), Counts>,
     /// Per (session, side).
     pub by_session: BTreeMap<(String, Side), Counts>,
+    /// The assistant's (main chain and subagents) per (day, model).
+    pub by_day_model: BTreeMap<(String, String), Counts>,
     /// The assistant's most repeated phrases (main chain and subagents).
     pub phrases: TopK,
     /// The watch list.
@@ -467,21 +543,52 @@ pub struct Character {
     pub watch_counts: Vec<u64>,
     /// The watch list's counts per model, in its order.
     pub watch_by_model: BTreeMap<String, Vec<u64>>,
+    /// The watch list's counts per day, in its order (days with none left out).
+    pub watch_by_day: BTreeMap<String, Vec<u64>>,
+    /// The range the phrases' sparklines cover, if they are kept.
+    pub spark: Option<Spark>,
+    /// The last day looked up in `spark`, and its bar.
+    last_bar: Option<(String, Option<usize>)>,
 }
 
 impl Character {
     /// Nothing counted yet, with this watch list.
     pub fn new(watch: Watch) -> Character {
+        Character::with_spark(watch, None)
+    }
+
+    /// Nothing counted yet, with this watch list, keeping a sparkline over `spark` for each
+    /// phrase of the sketch.
+    pub fn with_spark(watch: Watch, spark: Option<Spark>) -> Character {
+        let bars = spark.map_or(0, |s| s.bars as usize);
         Character {
             totals: BTreeMap::new(),
             by_model: BTreeMap::new(),
             by_day: BTreeMap::new(),
             by_project: BTreeMap::new(),
             by_session: BTreeMap::new(),
-            phrases: TopK::new(TOP_K_CAPACITY),
+            by_day_model: BTreeMap::new(),
+            phrases: TopK::with_bars(TOP_K_CAPACITY, bars),
             watch_counts: vec![0; watch.phrases.len()],
             watch_by_model: BTreeMap::new(),
+            watch_by_day: BTreeMap::new(),
             watch,
+            spark,
+            last_bar: None,
+        }
+    }
+
+    /// The sparkline bar of `day`, remembering the last day asked (pieces come in runs
+    /// of one day).
+    fn bar(&mut self, day: &str) -> Option<usize> {
+        let spark = self.spark?;
+        match &self.last_bar {
+            Some((d, bar)) if d == day => *bar,
+            _ => {
+                let bar = spark.bar(day);
+                self.last_bar = Some((day.to_owned(), bar));
+                bar
+            }
         }
     }
 
@@ -507,19 +614,34 @@ impl Character {
         if place.side == Side::User {
             return;
         }
+        match self
+            .by_day_model
+            .get_mut(&(place.day.to_owned(), place.model.to_owned()))
+        {
+            Some(k) => k.add(c),
+            None => {
+                self.by_day_model
+                    .insert((place.day.to_owned(), place.model.to_owned()), *c);
+            }
+        }
+        let bar = self.bar(place.day);
         for phrase in &p.phrases {
-            self.phrases.offer(phrase);
+            self.phrases.offer_at(phrase, bar);
         }
         for (held, n) in self.watch_counts.iter_mut().zip(&p.watch) {
             *held += n;
         }
         if p.watch.iter().any(|n| *n > 0) {
-            let per_model = self
-                .watch_by_model
-                .entry(place.model.to_owned())
-                .or_insert_with(|| vec![0; p.watch.len()]);
-            for (held, n) in per_model.iter_mut().zip(&p.watch) {
-                *held += n;
+            for (map, key) in [
+                (&mut self.watch_by_model, place.model),
+                (&mut self.watch_by_day, place.day),
+            ] {
+                let row = map
+                    .entry(key.to_owned())
+                    .or_insert_with(|| vec![0; p.watch.len()]);
+                for (held, n) in row.iter_mut().zip(&p.watch) {
+                    *held += n;
+                }
             }
         }
     }
@@ -689,5 +811,58 @@ mod tests {
         assert_eq!(c.watch_by_model["opus"][0], 1);
         // The user's prompts feed no phrases.
         assert_eq!(c.phrases.offered, 2);
+        // Day by model: the assistant's only.
+        let dm = |d: &str, m: &str| c.by_day_model.get(&(d.to_owned(), m.to_owned())).copied();
+        assert_eq!(dm("2026-01-01", "opus").unwrap().em_dashes, 1);
+        assert_eq!(dm("2026-01-02", "haiku").unwrap().em_dashes, 2);
+        assert_eq!(dm("2026-01-01", ""), None);
+        assert_eq!(c.watch_by_day["2026-01-01"][0], 1);
+        assert!(!c.watch_by_day.contains_key("2026-01-02"));
+    }
+
+    #[test]
+    fn a_spark_puts_days_in_bars() {
+        let first: jiff::civil::Date = "2026-01-30".parse().unwrap();
+        let week = Spark::new(first, 7);
+        assert_eq!(week.bars, 7);
+        assert_eq!(week.bar("2026-01-30"), Some(0));
+        assert_eq!(week.bar("2026-02-05"), Some(6));
+        assert_eq!(week.bar("2026-02-06"), None);
+        assert_eq!(week.bar("2026-01-29"), None);
+        assert_eq!(week.bar("not a day"), None);
+        // A long range: several days a bar, the last day in the last bar.
+        let year = Spark::new(first, 365);
+        assert_eq!(year.bars, SPARK_MAX_BARS as u32);
+        assert_eq!(year.bar("2026-01-30"), Some(0));
+        let last = first.checked_add(jiff::Span::new().days(364)).unwrap();
+        assert_eq!(year.bar(&last.to_string()), Some(SPARK_MAX_BARS - 1));
+    }
+
+    #[test]
+    fn sparklines_hold_each_phrase_own_occurrences() {
+        let first: jiff::civil::Date = "2026-01-01".parse().unwrap();
+        let mut c = Character::with_spark(Watch::new(&DEFAULT_WATCH), Some(Spark::new(first, 3)));
+        let place = |day| Place {
+            side: Side::Main,
+            day,
+            model: "opus",
+            project: "p",
+            session: "s",
+        };
+        c.add(place("2026-01-01"), "Perfect! Perfect!");
+        c.add(place("2026-01-03"), "Perfect!");
+        // Outside the range: counted, not drawn.
+        c.add(place("2025-12-31"), "Perfect!");
+        let top = c.phrases.top(1);
+        assert_eq!(top[0].phrase, "perfect!");
+        assert_eq!((top[0].count, top[0].bars.clone()), (4, vec![2, 0, 1]));
+        // A phrase that takes a full sketch's slot starts its bars afresh.
+        let mut k = TopK::with_bars(1, 2);
+        k.offer_at("a", Some(0));
+        k.offer_at("a", Some(0));
+        k.offer_at("b", Some(1));
+        let b = &k.top(1)[0];
+        assert_eq!((b.phrase.as_str(), b.count, b.error), ("b", 3, 2));
+        assert_eq!(b.bars, vec![0, 1]);
     }
 }

@@ -24,7 +24,7 @@ use serde::Deserialize;
 use serde::de::{self, Deserializer, SeqAccess, Visitor};
 
 use crate::record::dedup_key;
-use crate::text::{Character, Counts, Place, Prepared, Side, Watch};
+use crate::text::{Character, Counts, Place, Prepared, Side, Spark, Watch};
 use crate::timestamp;
 
 /// A piece of text of a line, with what places it.
@@ -308,8 +308,18 @@ pub struct Added {
 impl TextCounter {
     /// Counts pieces from `since_ms` on (`i64::MIN` for all), days in `tz`.
     pub fn new(watch: Watch, tz: TimeZone, since_ms: i64) -> TextCounter {
+        TextCounter::with_spark(watch, tz, since_ms, None)
+    }
+
+    /// As [`TextCounter::new`], keeping a sparkline over `spark` for each top phrase.
+    pub fn with_spark(
+        watch: Watch,
+        tz: TimeZone,
+        since_ms: i64,
+        spark: Option<Spark>,
+    ) -> TextCounter {
         TextCounter {
-            character: Character::new(watch.clone()),
+            character: Character::with_spark(watch.clone(), spark),
             stats: TextStats::default(),
             seen: HashSet::new(),
             preparer: Preparer { watch, tz },

@@ -67,6 +67,11 @@ pub struct AppState {
     pub demo: bool,
     /// One calibration at a time: each reads the whole history.
     pub calibrating: Arc<tokio::sync::Semaphore>,
+    /// The transcripts' roots the hub reads (the demo's own under `--demo`), for
+    /// `/api/character`.
+    pub roots: Arc<Vec<redline_engine::roots::Root>>,
+    /// One text pass at a time (`/api/character`): each reads the whole range.
+    pub character: Arc<tokio::sync::Semaphore>,
     /// The names the guarded routes answer to, and what the open ones keep to themselves.
     pub exposure: Arc<Exposure>,
 }
@@ -93,6 +98,7 @@ pub fn app(state: AppState) -> Router {
         .route("/api/calibrate", get(web::calibrate))
         .route("/api/calibrate/apply", post(web::apply))
         .route("/api/sweep", get(web::sweep).post(web::set_sweep))
+        .route("/api/character", get(web::character))
         .route("/api/stats", get(web::stats_index))
         .route("/api/stats/{name}", get(web::stat))
         .route("/api/status", get(status))

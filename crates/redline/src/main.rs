@@ -1,6 +1,7 @@
 //! `redline`: the command line. Parsing lives in `cli`, each subcommand in `cmd/`; this
 //! file only dispatches and prints an error chain once, with the program's name.
 
+mod character;
 mod cli;
 mod client;
 mod cmd;

@@ -218,6 +218,61 @@ pub async fn stat(
     }
 }
 
+/// `/api/character?days=30&top=15`.
+#[derive(Debug, Deserialize)]
+pub struct CharacterQuery {
+    days: Option<String>,
+    top: Option<usize>,
+}
+
+/// `GET /api/character?days=30&top=15` (or `days=all`): `redline stats character --json`
+/// for the daemon's transcripts and configuration, read off the async threads, one pass
+/// at a time. With the text statistics off (`--no-text`, `[text] enabled = false`):
+/// `{"enabled": false, "reason": ...}`.
+pub async fn character(State(s): State<AppState>, Query(q): Query<CharacterQuery>) -> Response {
+    let days = match q.days.as_deref() {
+        None => Some(30),
+        Some("all") => None,
+        Some(d) => match d.parse::<u32>() {
+            Ok(n) if (1..=3650).contains(&n) => Some(n),
+            _ => {
+                return (StatusCode::BAD_REQUEST, "days must be 1 to 3650, or all\n")
+                    .into_response();
+            }
+        },
+    };
+    let top = q.top.unwrap_or(15).clamp(1, 200);
+    let cfg = s.page.borrow().cfg.clone();
+    if !cfg.text.enabled {
+        let reason = "the text statistics are off (--no-text or [text] enabled = false)";
+        return json(json!({ "enabled": false, "reason": reason }).to_string());
+    }
+    let Ok(_one) = s.character.clone().try_acquire_owned() else {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the text is being read already; try again when it is done\n",
+        )
+            .into_response();
+    };
+    let roots = s.roots.clone();
+    let read = move || {
+        let read = crate::character::read(&roots, &cfg, days, jiff::Timestamp::now())?;
+        anyhow::Ok(crate::character::to_json(&read, top))
+    };
+    match tokio::task::spawn_blocking(read).await {
+        Ok(Ok(mut v)) => {
+            v["enabled"] = Value::Bool(true);
+            json(v.to_string())
+        }
+        Ok(Err(e)) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("cannot read the text: {e:#}\n"),
+        )
+            .into_response(),
+        Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "shutting down\n").into_response(),
+    }
+}
+
 /// Why the page may not write the config file, if it may not.
 fn not_applicable(s: &AppState) -> Option<&'static str> {
     s.demo.then_some(

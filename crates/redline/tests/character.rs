@@ -219,3 +219,125 @@ fn the_daemon_counts_em_dashes_and_watched_phrases_as_lines_arrive() {
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
 }
+
+#[test]
+fn serve_no_text_counts_no_text() {
+    let home = common::Home::new();
+    home.append("p/s.jsonl", &said("old", "History."));
+    let d = common::Daemon::start(&home, &["--no-text"]);
+    let before = d.output_tokens();
+    home.append("p/s.jsonl", &said("new", "Perfect! \u{2014} a dash."));
+    // The line is read (its tokens arrive), but no text is counted.
+    d.until("the new line's tokens", |d| d.output_tokens() > before);
+    let body = d.get("/metrics").body;
+    assert!(!body.contains("redline_emdash_total"), "{body}");
+    assert!(!body.contains("redline_phrase_total"), "{body}");
+}
+
+/// A response of `model` on the UTC day `days_back` days before today saying `text`
+/// (at half the time of day it is now, so never in the future).
+fn said_at(id: &str, model: &str, days_back: i64, text: &str) -> String {
+    let now_ms = jiff::Timestamp::now().as_millisecond();
+    let into_day = now_ms.rem_euclid(86_400_000);
+    let ms = now_ms - into_day - 86_400_000 * days_back + into_day / 2;
+    let ts = jiff::Timestamp::from_millisecond(ms)
+        .unwrap()
+        .strftime("%Y-%m-%dT%H:%M:%S%.3fZ")
+        .to_string();
+    let mut v: Value = serde_json::from_str(&said(id, text)).unwrap();
+    v["timestamp"] = Value::from(ts);
+    v["message"]["model"] = Value::from(model);
+    v.to_string() + "\n"
+}
+
+#[test]
+fn the_page_reads_what_stats_character_prints() {
+    let home = common::Home::new();
+    // Three days of text in two models; the oldest line is outside a two-day range.
+    home.append(
+        "p/a.jsonl",
+        &said_at("a", "claude-opus-4-5", 0, "Perfect! Done \u{2014} see."),
+    );
+    home.append(
+        "p/a.jsonl",
+        &said_at(
+            "b",
+            "claude-opus-4-5",
+            1,
+            "Perfect! Again \u{2014} and \u{2014} more.",
+        ),
+    );
+    home.append(
+        "p/b.jsonl",
+        &said_at("c", "claude-haiku-4-5", 1, "Let me check. Perfect!"),
+    );
+    home.append(
+        "p/b.jsonl",
+        &said_at("d", "claude-haiku-4-5", 2, "Old \u{2014} news."),
+    );
+    let d = common::Daemon::start(&home, &[]);
+    let page: Value = serde_json::from_str(&d.get("/api/character?days=2&top=5").body).unwrap();
+    assert_eq!(page["enabled"], true, "{page}");
+    let out = home
+        .redline()
+        .args(["stats", "character", "--json", "--days", "2", "--top", "5"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut cli: Value = serde_json::from_slice(&out.stdout).unwrap();
+    cli["enabled"] = Value::Bool(true);
+    assert_eq!(page, cli);
+    // The two days' em-dashes, by day and model, and the sparkline of "perfect!".
+    assert_eq!(page["totals"]["em_dashes"], 3, "{page}");
+    let rows: Vec<(&str, u64)> = page["by_day_model"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["model"].as_str().unwrap(),
+                r["em_dashes"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    // Days in order, models in order within a day.
+    assert_eq!(
+        rows,
+        [
+            ("claude-haiku-4-5", 0),
+            ("claude-opus-4-5", 2),
+            ("claude-opus-4-5", 1)
+        ],
+        "{page}"
+    );
+    assert_eq!(page["spark"]["bars"], 2);
+    let perfect = page["phrases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["phrase"] == "perfect!")
+        .unwrap();
+    assert_eq!(perfect["count"], 3);
+    assert_eq!(perfect["bars"], serde_json::json!([2, 1]));
+    // "Perfect!" is the default watch list's second phrase.
+    let perfect_by_day: Vec<u64> = page["watch_by_day"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["counts"][1].as_u64().unwrap())
+        .collect();
+    assert_eq!(perfect_by_day, vec![2, 1], "{page}");
+    // All history: no sparkline range.
+    let all: Value = serde_json::from_str(&d.get("/api/character?days=all").body).unwrap();
+    assert_eq!(all["totals"]["em_dashes"], 4);
+    assert_eq!(all["spark"], Value::Null);
+    assert_eq!(d.get("/api/character?days=0").status, 400);
+    drop(d);
+    let off = common::Daemon::start(&home, &["--no-text"]);
+    let v: Value = serde_json::from_str(&off.get("/api/character").body).unwrap();
+    assert_eq!(v["enabled"], false, "{v}");
+}

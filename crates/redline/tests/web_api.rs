@@ -175,6 +175,14 @@ fn stats_agree_with_the_reports() {
         assert_eq!(got["thinking_tokens"], want["thinkingTokens"], "{thinking}");
         assert_eq!(got["output_tokens"], want["outputTokens"]);
     }
+    // By model: these responses are all one model's.
+    let by_model = thinking["by_model"].as_array().unwrap();
+    assert_eq!(by_model.len(), 1, "{thinking}");
+    assert_eq!(by_model[0]["model"], "claude-sonnet-4-5");
+    assert_eq!(
+        by_model[0]["output_tokens"],
+        thinking["overall"]["output_tokens"]
+    );
     assert_eq!(rows[0]["cache_hit_rate"], want[0]["cacheHitRate"]);
     // A window of one day leaves yesterday out.
     let today = json(&d, "/api/stats/daily?days=1");

@@ -78,6 +78,7 @@ pub fn run(
         );
     }
     hub_cfg.sweep = Some(sweep.clone());
+    let roots = Arc::new(hub_cfg.roots.clone());
     let hub = hub::start(hub_cfg)?;
     if let Some(dir) = &demo_dir {
         replay::start(
@@ -125,6 +126,8 @@ pub fn run(
         env: Arc::new(env.clone()),
         demo: demo_dir.is_some(),
         calibrating: Arc::new(tokio::sync::Semaphore::new(1)),
+        roots,
+        character: Arc::new(tokio::sync::Semaphore::new(1)),
         exposure: Arc::new(crate::http::Exposure::new(
             &cfg.allowed_hosts,
             env.home.as_deref(),

@@ -7,13 +7,11 @@ use std::io::{self, Write};
 
 use anyhow::Result;
 use clap::parser::ValueSource;
-use jiff::tz::TimeZone;
-use redline_engine::roots::{RootEnv, resolve_roots, survey};
-use redline_engine::text::{Character, Counts, Side, Watch};
-use redline_engine::textline::TextCounter;
-use redline_engine::textscan::{PassStats, scan_text};
-use serde_json::{Value, json};
+use redline_engine::roots::{RootEnv, resolve_roots};
+use redline_engine::text::{Character, Counts, Side};
+use serde_json::json;
 
+use crate::character::{self, side};
 use crate::cli::CharacterArgs;
 use crate::config::{self, DaemonArgs};
 use crate::table::{Align, Fit, Table, thousands};
@@ -27,6 +25,7 @@ pub fn character(
     let daemon = DaemonArgs {
         config: args.config.clone(),
         timezone: args.timezone.clone(),
+        no_text: args.no_text,
         ..DaemonArgs::default()
     };
     // Where a value came from only matters to `redline doctor`; the values themselves
@@ -47,134 +46,24 @@ pub fn character(
         }
         return Ok(());
     }
-    let tz = cfg.settings.tz.clone();
-    let since_ms = match args.days {
-        Some(days) => first_ms(days, &tz, jiff::Timestamp::now())?,
-        None => i64::MIN,
-    };
     let roots = resolve_roots(env);
-    let listing = survey(&roots);
-    for skipped in &listing.skipped {
+    let read = character::read(&roots, &cfg, args.days, jiff::Timestamp::now())?;
+    for skipped in &read.skipped {
         eprintln!("redline: warning: {skipped}");
     }
-    let mut counter = TextCounter::new(Watch::new(&cfg.text.watch), tz, since_ms);
-    let pass = scan_text(listing.transcripts, &mut counter, None);
-    if counter.stats.bad_lines > 0 {
+    if read.counter.stats.bad_lines > 0 {
         eprintln!(
             "redline: warning: {} lines are not JSON and were passed over (`redline report` names them)",
-            counter.stats.bad_lines
+            read.counter.stats.bad_lines
         );
     }
     let text = if args.json {
-        serde_json::to_string_pretty(&to_json(&counter, &pass, args.top))? + "\n"
+        serde_json::to_string_pretty(&character::to_json(&read, args.top))? + "\n"
     } else {
-        tables(&counter.character, args.top, Fit::stdout(false).width)
+        tables(&read.counter.character, args.top, Fit::stdout(false).width)
     };
     out.write_all(text.as_bytes())?;
     Ok(())
-}
-
-/// The first millisecond of the `days`-day range that ends today (local days in `tz`).
-fn first_ms(days: u32, tz: &TimeZone, now: jiff::Timestamp) -> Result<i64> {
-    let today = tz.to_datetime(now).date();
-    let first = today.checked_sub(jiff::Span::new().days(i64::from(days) - 1))?;
-    let midnight = first.to_datetime(jiff::civil::Time::midnight());
-    Ok(tz
-        .to_ambiguous_timestamp(midnight)
-        .compatible()?
-        .as_millisecond())
-}
-
-fn counts_json(c: &Counts) -> Value {
-    json!({
-        "em_dashes": c.em_dashes,
-        "en_dashes": c.en_dashes,
-        "words": c.words,
-        "em_dashes_per_1k_words": round2(c.em_per_1k_words()),
-        "pieces": c.pieces,
-    })
-}
-
-fn round2(v: f64) -> f64 {
-    (v * 100.0).round() / 100.0
-}
-
-fn side(c: &Character, s: Side) -> Counts {
-    c.totals.get(&s).copied().unwrap_or_default()
-}
-
-/// Each key's counts per side, from a map keyed by (key, side).
-fn by_key(map: &BTreeMap<(String, Side), Counts>, key: &str) -> Vec<Value> {
-    let mut rows: BTreeMap<&str, BTreeMap<&str, Value>> = BTreeMap::new();
-    for ((k, s), c) in map {
-        rows.entry(k).or_default().insert(s.name(), counts_json(c));
-    }
-    rows.into_iter()
-        .map(|(k, sides)| {
-            let mut v = json!({ key: k });
-            for (s, c) in sides {
-                v[s] = c;
-            }
-            v
-        })
-        .collect()
-}
-
-/// `--json`: `totals` is the assistant's text (main chain and subagents); `main`,
-/// `subagent` and `user` split it and give the prompts for contrast.
-fn to_json(counter: &TextCounter, pass: &PassStats, top: usize) -> Value {
-    let c = &counter.character;
-    let mut models: BTreeMap<&str, BTreeMap<&str, Value>> = BTreeMap::new();
-    let mut model_totals: BTreeMap<&str, Counts> = BTreeMap::new();
-    for ((s, m), k) in &c.by_model {
-        if *s == Side::User {
-            continue;
-        }
-        models
-            .entry(m)
-            .or_default()
-            .insert(s.name(), counts_json(k));
-        model_totals.entry(m).or_default().add(k);
-    }
-    let by_model: Vec<Value> = models
-        .into_iter()
-        .map(|(m, sides)| {
-            let mut v = counts_json(&model_totals[m]);
-            v["model"] = json!(m);
-            for (s, k) in sides {
-                v[s] = k;
-            }
-            v
-        })
-        .collect();
-    let watch: Vec<Value> = c
-        .watch
-        .phrases
-        .iter()
-        .zip(&c.watch_counts)
-        .map(|(p, n)| json!({ "phrase": p, "count": n }))
-        .collect();
-    json!({
-        "totals": counts_json(&c.assistant()),
-        "main": counts_json(&side(c, Side::Main)),
-        "subagent": counts_json(&side(c, Side::Subagent)),
-        "user": counts_json(&side(c, Side::User)),
-        "by_model": by_model,
-        "by_day": by_key(&c.by_day, "date"),
-        "by_project": by_key(&c.by_project, "project"),
-        "by_session": by_key(&c.by_session, "session"),
-        "phrases": c.phrases.top(top),
-        "phrases_seen": c.phrases.offered,
-        "watch": watch,
-        "read": {
-            "files": pass.files,
-            "unreadable_files": pass.unreadable_files,
-            "bytes": pass.bytes,
-            "pieces": counter.stats.pieces,
-            "duplicates": counter.stats.duplicates,
-            "bad_lines": counter.stats.bad_lines,
-        },
-    })
 }
 
 fn per_1k(c: &Counts) -> String {
@@ -308,15 +197,7 @@ fn tables(c: &Character, top: usize, width: Option<usize>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use redline_engine::text::{DEFAULT_WATCH, Place};
-
-    #[test]
-    fn the_days_range_starts_at_local_midnight() {
-        let tz = TimeZone::UTC;
-        let now: jiff::Timestamp = "2026-03-05T15:00:00Z".parse().unwrap();
-        let first: jiff::Timestamp = "2026-03-03T00:00:00Z".parse().unwrap();
-        assert_eq!(first_ms(3, &tz, now).unwrap(), first.as_millisecond());
-    }
+    use redline_engine::text::{DEFAULT_WATCH, Place, Watch};
 
     #[test]
     fn tables_fit_80_columns() {
