@@ -1446,12 +1446,13 @@ function readoutToggle() {
 }
 
 function route() {
-  const view = { "#stats": "stats", "#calibrate": "calibrate" }[location.hash] || "cluster";
+  const view = { "#stats": "stats", "#character": "character", "#calibrate": "calibrate" }[location.hash] || "cluster";
   for (const s of document.querySelectorAll("[data-view]")) s.hidden = s.dataset.view !== view;
   for (const a of document.querySelectorAll("[data-view-link]"))
     a.setAttribute("aria-current", a.dataset.viewLink === view ? "page" : "false");
   if (view === "stats") loadStats();
   if (view === "calibrate") loadCalibrate();
+  if (view === "character") loadCharacter();
   if (view === "cluster") sweepState();
 }
 
@@ -1460,6 +1461,8 @@ async function main() {
   window.addEventListener("hashchange", route);
   document.getElementById("days").addEventListener("change", loadStats);
   document.getElementById("cal-days").addEventListener("change", loadCalibrate);
+  // character.js runs after this file: its loader is looked up when the range changes.
+  document.getElementById("char-days").addEventListener("change", () => loadCharacter());
   document.getElementById("sweep-toggle").addEventListener("click", toggleSweep);
   // The faces need the configuration; without the daemon there is nothing to draw yet.
   for (;;) {

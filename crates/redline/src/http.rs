@@ -70,8 +70,9 @@ pub struct AppState {
     /// The transcripts' roots the hub reads (the demo's own under `--demo`), for
     /// `/api/character`.
     pub roots: Arc<Vec<redline_engine::roots::Root>>,
-    /// One text pass at a time (`/api/character`): each reads the whole range.
-    pub character: Arc<tokio::sync::Semaphore>,
+    /// One text pass at a time (`/api/character`), and the last one's answer: a request
+    /// that waited for a pass started after it came is answered by that pass.
+    pub character: Arc<tokio::sync::Mutex<Option<web::CharacterAnswer>>>,
     /// The names the guarded routes answer to, and what the open ones keep to themselves.
     pub exposure: Arc<Exposure>,
 }

@@ -3,7 +3,7 @@
 //! token when the daemon is bound beyond loopback.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
@@ -25,6 +25,7 @@ use crate::hub::{self, Input, Unanswered};
 
 const INDEX: &str = include_str!("../assets/index.html");
 const APP_JS: &str = include_str!("../assets/app.js");
+const CHARACTER_JS: &str = include_str!("../assets/character.js");
 const STYLE: &str = include_str!("../assets/style.css");
 
 /// `GET /`.
@@ -36,6 +37,7 @@ pub async fn index() -> Response {
 pub async fn assets(Path(file): Path<String>) -> Response {
     match file.as_str() {
         "app.js" => asset("text/javascript; charset=utf-8", APP_JS),
+        "character.js" => asset("text/javascript; charset=utf-8", CHARACTER_JS),
         "style.css" => asset("text/css; charset=utf-8", STYLE),
         _ => (StatusCode::NOT_FOUND, "no such asset\n").into_response(),
     }
@@ -225,11 +227,23 @@ pub struct CharacterQuery {
     top: Option<usize>,
 }
 
+/// The answer of the last text pass: for which range and number of phrases, when the
+/// pass started, and the JSON.
+#[derive(Debug)]
+pub struct CharacterAnswer {
+    days: Option<u32>,
+    top: usize,
+    started: Instant,
+    json: String,
+}
+
 /// `GET /api/character?days=30&top=15` (or `days=all`): `redline stats character --json`
 /// for the daemon's transcripts and configuration, read off the async threads, one pass
-/// at a time. With the text statistics off (`--no-text`, `[text] enabled = false`):
-/// `{"enabled": false, "reason": ...}`.
+/// at a time (requests wait their turn; those that waited for a pass of the same range
+/// that started after they came take its answer). With the text statistics off
+/// (`--no-text`, `[text] enabled = false`): `{"enabled": false, "reason": ...}`.
 pub async fn character(State(s): State<AppState>, Query(q): Query<CharacterQuery>) -> Response {
+    let asked = Instant::now();
     let days = match q.days.as_deref() {
         None => Some(30),
         Some("all") => None,
@@ -247,22 +261,31 @@ pub async fn character(State(s): State<AppState>, Query(q): Query<CharacterQuery
         let reason = "the text statistics are off (--no-text or [text] enabled = false)";
         return json(json!({ "enabled": false, "reason": reason }).to_string());
     }
-    let Ok(_one) = s.character.clone().try_acquire_owned() else {
-        return (
-            StatusCode::SERVICE_UNAVAILABLE,
-            "the text is being read already; try again when it is done\n",
-        )
-            .into_response();
-    };
+    let mut last = s.character.lock().await;
+    if let Some(a) = last.as_ref()
+        && a.days == days
+        && a.top == top
+        && a.started >= asked
+    {
+        return json(a.json.clone());
+    }
     let roots = s.roots.clone();
+    let started = Instant::now();
     let read = move || {
         let read = crate::character::read(&roots, &cfg, days, jiff::Timestamp::now())?;
-        anyhow::Ok(crate::character::to_json(&read, top))
+        let mut v = crate::character::to_json(&read, top);
+        v["enabled"] = Value::Bool(true);
+        anyhow::Ok(v.to_string())
     };
     match tokio::task::spawn_blocking(read).await {
-        Ok(Ok(mut v)) => {
-            v["enabled"] = Value::Bool(true);
-            json(v.to_string())
+        Ok(Ok(text)) => {
+            *last = Some(CharacterAnswer {
+                days,
+                top,
+                started,
+                json: text.clone(),
+            });
+            json(text)
         }
         Ok(Err(e)) => (
             StatusCode::INTERNAL_SERVER_ERROR,

@@ -53,7 +53,7 @@ fn tools() -> Result<(PathBuf, PathBuf), String> {
 }
 
 /// The screenshots `drive.mjs` saves.
-const SHOTS: [&str; 26] = [
+const SHOTS: [&str; 28] = [
     "lamp-idle-pulse.png",
     "lamp-model-sonnet.png",
     "lamp-model-haiku.png",
@@ -77,6 +77,8 @@ const SHOTS: [&str; 26] = [
     "stats-all.png",
     "calibrate.png",
     "phone-calibrate.png",
+    "character.png",
+    "phone-character.png",
     "phone.png",
     "phone-stats-7d.png",
     "phone-stats-all.png",

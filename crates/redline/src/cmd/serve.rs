@@ -127,7 +127,7 @@ pub fn run(
         demo: demo_dir.is_some(),
         calibrating: Arc::new(tokio::sync::Semaphore::new(1)),
         roots,
-        character: Arc::new(tokio::sync::Semaphore::new(1)),
+        character: Arc::new(tokio::sync::Mutex::new(None)),
         exposure: Arc::new(crate::http::Exposure::new(
             &cfg.allowed_hosts,
             env.home.as_deref(),

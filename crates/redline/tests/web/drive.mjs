@@ -10,8 +10,9 @@
 // every stats chart renders over the whole of each range (7 days, all history) with its
 // empty days, gridlines, and no label on another or on the data, the calibrate view
 // shows /api/calibrate's six keys with their histograms and applies a proposal (asked
-// first; the daemon then runs with it), Apply is off under `serve --demo`, and phone
-// width works.
+// first; the daemon then runs with it), Apply is off under `serve --demo`, the character
+// view draws /api/character's em-dashes, phrases with sparklines and watch list and the
+// thinking by model at desk and phone width, and phone width works.
 // Run by tests/web.rs, which passes everything through the environment:
 //   REDLINE_BIN    the redline binary
 //   CHROMIUM       the browser executable
@@ -81,7 +82,7 @@ function assistant({ id, model, at = new Date(), session = LIVE_SESSION, input =
                      thinking = 300, text = 700, signature = "", exact = null }) {
   const content = [];
   if (thinking) content.push({ type: "thinking", thinking: "t".repeat(thinking), signature });
-  content.push({ type: "text", text: "x".repeat(text) });
+  content.push({ type: "text", text: typeof text === "string" ? text : "x".repeat(text) });
   const usage = { input_tokens: input, output_tokens: output, cache_creation_input_tokens: create, cache_read_input_tokens: read };
   if (exact !== null) usage.output_tokens_details = { thinking_tokens: exact };
   return JSON.stringify({
@@ -100,6 +101,17 @@ function apiError(id) {
       content: [{ type: "text", text: "API Error: 529 {\"type\":\"overloaded_error\"}" }],
       usage: { input_tokens: 0, output_tokens: 0, cache_creation_input_tokens: 0, cache_read_input_tokens: 0 } },
   }) + "\n";
+}
+
+/** The assistant's prose for the character view: sentences drawn from a few, some with
+ *  em-dashes, some the phrases Claude is known for, about `len` characters. */
+const SENTENCES = ["Let me check the build.", "Perfect!", "You're absolutely right \u2014 the test was wrong.",
+  "Now let me run it again.", "The cache is warm \u2014 reads are cheap.", "Done.", "I need to look at the config first.",
+  "Great question \u2014 and a short answer: yes."];
+function prose(rnd, len) {
+  let out = "";
+  while (out.length < len) out += (out ? " " : "") + SENTENCES[Math.floor(rnd() ** 1.4 * SENTENCES.length)];
+  return out;
 }
 
 /** Days of the history with no use at all (days ago): the charts must leave their slots
@@ -128,7 +140,7 @@ function history() {
         const think = Math.floor(rnd() * 2400);
         lines.push(assistant({ id: `h${n}`, session, at: new Date(t), model: models[Math.floor(rnd() ** 1.6 * 3)],
           input: Math.floor(rnd() * 3000), output: 200 + Math.floor(rnd() * 3800), create: Math.floor(rnd() * 20000),
-          read: Math.floor(rnd() * 150000), thinking: kind < .15 ? 0 : think, text: 200 + Math.floor(rnd() * 1500),
+          read: Math.floor(rnd() * 150000), thinking: kind < .15 ? 0 : think, text: prose(rnd, 200 + Math.floor(rnd() * 1500)),
           // Some exact (the usage says), some estimated (text shares), some unknowable
           // (a redacted signature and no text).
           exact: kind > .85 ? Math.floor(think / 4) : null,
@@ -993,6 +1005,92 @@ await page.screenshot({ path: path.join(SHOTS, "calibrate.png"), fullPage: true 
   } finally {
     demo.child.kill("SIGTERM");
   }
+}
+
+// ---------------------------------------------------------------- character
+
+const num = n => Math.round(n).toLocaleString("en-US");
+
+/** What the character view shows, panel by panel. */
+const charShown = () => page.evaluate(() => {
+  const box = n => document.querySelector(`[data-character="${n}"]`);
+  const rows = n => [...box(n).querySelectorAll("tbody tr")].map(tr => ({
+    cells: [...tr.cells].map(td => td.textContent),
+    spark: tr.querySelector("svg.spark") && tr.querySelector("svg.spark").getAttribute("aria-label"),
+    sparkBars: tr.querySelector("svg.spark") ? tr.querySelectorAll("svg.spark rect").length : 0,
+  }));
+  return {
+    rendered: Object.fromEntries(["emdash", "phrases", "watch", "thinking"].map(n => [n, box(n).dataset.rendered === "true" && box(n).dataset.range])),
+    caption: (box("emdash").querySelector(".caption") || {}).textContent,
+    points: [...box("emdash").querySelectorAll("circle.mark")].map(c => `${c.dataset.date} ${c.dataset.series}`).sort(),
+    lines: box("emdash").querySelectorAll("polyline.line").length,
+    legend: [...box("emdash").querySelectorAll(".legend span")].map(x => x.textContent),
+    phrases: rows("phrases"),
+    watch: rows("watch"),
+    thinking: [...box("thinking").querySelectorAll("rect.mark")].map(r => r.dataset.model),
+    empty: [...document.querySelectorAll("#character .empty")].map(e => e.textContent),
+    scroll: document.documentElement.scrollWidth - innerWidth,
+  };
+});
+
+/** What is wrong with the character view against /api/character for `days`. */
+async function charProblems(days) {
+  const api = await get(`/api/character?days=${days}&top=15`), th = await get(`/api/stats/thinking?days=${days}`);
+  const s = await charShown(), bad = [];
+  for (const [n, r] of Object.entries(s.rendered)) if (r !== days) bad.push(`${n} not drawn for ${days} (${r})`);
+  if (s.empty.length) bad.push(`empty panels: ${s.empty.join("; ")}`);
+  const f = v => v.toFixed(2);
+  if (!s.caption || !s.caption.includes(`Assistant ${f(api.totals.em_dashes_per_1k_words)} per 1k words (${num(api.totals.em_dashes)} em-dashes`))
+    bad.push(`the caption "${s.caption}" is not /api/character's totals ${JSON.stringify(api.totals)}`);
+  const want = api.by_day_model.filter(r => r.words > 0).map(r => `${r.date} ${r.model}`).sort();
+  if (s.points.join() !== want.join()) bad.push(`em-dash points ${s.points.length}, /api/character has ${want.length} days x models`);
+  const models = [...new Set(api.by_day_model.map(r => r.model))].sort();
+  if (s.legend.join() !== models.join()) bad.push(`legend ${s.legend}, models ${models}`);
+  if (s.lines < 1) bad.push("no em-dash line drawn");
+  if (s.phrases.length !== api.phrases.length) bad.push(`${s.phrases.length} phrases shown, ${api.phrases.length} answered`);
+  api.phrases.forEach((p, i) => {
+    const r = s.phrases[i];
+    if (!r) return;
+    if (r.cells[0] !== p.phrase || r.cells[1].replace(/[~,]/g, "") !== String(p.count)) bad.push(`phrase ${i}: ${r.cells}, not ${p.phrase} ${p.count}`);
+    if (days !== "all" && (r.sparkBars !== api.spark.bars || !r.spark.endsWith(p.bars.join(", ")))) bad.push(`phrase ${p.phrase}: sparkline ${r.spark} (${r.sparkBars} bars), not ${p.bars}`);
+  });
+  if (s.watch.map(r => `${r.cells[0]} ${r.cells[1].replace(/,/g, "")}`).join() !== api.watch.map(w => `${w.phrase} ${w.count}`).join())
+    bad.push(`watch list ${s.watch.map(r => r.cells.slice(0, 2))}, not ${api.watch.map(w => [w.phrase, w.count])}`);
+  // Each watched phrase's bars add up to its count within the range.
+  s.watch.forEach((r, i) => {
+    if (days === "all") return;
+    const sum = r.spark.split(": ")[1].split(", ").map(Number).reduce((a, b) => a + b, 0);
+    if (sum !== api.watch[i].count) bad.push(`watch ${api.watch[i].phrase}: bars add to ${sum}, count ${api.watch[i].count}`);
+  });
+  const known = th.by_model.filter(r => r.output_tokens > 0 && typeof r.ratio === "number" && r.basis !== "unknown").map(r => r.model);
+  if (s.thinking.join() !== known.join()) bad.push(`thinking bars for ${s.thinking}, not ${known}`);
+  if (s.scroll > 2) bad.push(`the view scrolls sideways by ${s.scroll}px`);
+  return { api, bad };
+}
+
+async function charHold(days, label) {
+  await page.selectOption("#char-days", days);
+  await until(`the character view to draw ${days} days (${label})`, async () => {
+    const s = await charShown();
+    return Object.values(s.rendered).every(r => r === days) || JSON.stringify(s.rendered);
+  }, 30000);
+  const { api, bad } = await charProblems(days);
+  if (bad.length) fail(`character, ${label}, ${days}: ${bad.slice(0, 12).join("; ")}`);
+  return api;
+}
+
+await page.goto(base + "/#character");
+{
+  const month = await charHold("30", "desk");
+  if (month.totals.em_dashes < 10 || month.phrases.length < 5 || !month.watch.some(w => w.count > 0))
+    fail(`the month's history should give em-dashes, phrases and watched phrases: ${JSON.stringify(month.totals)}, ${month.phrases.length} phrases`);
+  await page.screenshot({ path: path.join(SHOTS, "character.png"), fullPage: true });
+  await charHold("7", "desk");
+  await charHold("all", "desk");
+  await page.setViewportSize({ width: 390, height: 844 });
+  await charHold("30", "phone");
+  await page.screenshot({ path: path.join(SHOTS, "phone-character.png"), fullPage: true });
+  await page.setViewportSize({ width: 1280, height: 820 });
 }
 
 // ---------------------------------------------------------------- phone width
