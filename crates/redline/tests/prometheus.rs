@@ -4,7 +4,9 @@
 //! while that Prometheus is down and goes out once it answers again. The hybrid case: that
 //! second daemon also reads a transcript of its own, fuel, cost and model come from
 //! Prometheus and the tach, cache and context from the transcript, each value falling back
-//! to the transcripts through a Prometheus outage and returning after it.
+//! to the transcripts through a Prometheus outage and returning after it. And every query
+//! of the Grafana dashboard in `contrib/grafana/` runs on that Prometheus and names only
+//! series redline exports.
 //!
 //! Needs Prometheus (`REDLINE_PROMETHEUS`, default `/usr/bin/prometheus`: Debian's 2.42,
 //! which `.ci/run` installs). Without it the tests skip with the reason; under `CI=true`
@@ -616,4 +618,94 @@ fn hybrid_fuel_and_cost_from_prometheus_tach_from_transcripts_through_an_outage(
         "disagreement {shown} after, {disagreement} during, transcripts {grown} more"
     );
     assert_eq!(choice(&b, "cost")["fallback"], false);
+}
+
+/// Every PromQL expression of the Grafana dashboard in `contrib/grafana/`, its template
+/// variables and Grafana's interval macros filled in as Grafana would.
+fn dashboard_queries() -> Vec<String> {
+    let path =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../contrib/grafana/dashboards/redline.json");
+    let d: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let mut out = Vec::new();
+    for p in d["panels"].as_array().unwrap() {
+        for t in p["targets"].as_array().into_iter().flatten() {
+            out.push(t["expr"].as_str().unwrap().to_owned());
+        }
+    }
+    for v in d["templating"]["list"].as_array().unwrap() {
+        // label_values(metric, label): the metric must be there.
+        let q = v["definition"].as_str().unwrap();
+        let metric = q
+            .trim_start_matches("label_values(")
+            .split(',')
+            .next()
+            .unwrap();
+        out.push(metric.to_owned());
+    }
+    out.iter()
+        .map(|e| {
+            e.replace("$instance", ".*")
+                .replace("$__rate_interval", "1m")
+                .replace("$__range", "1h")
+        })
+        .collect()
+}
+
+/// The metric names a query mentions: words starting `redline_` or `claude_code_`.
+fn names_in(expr: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let bytes = expr.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        let word_start = i == 0 || !(bytes[i - 1].is_ascii_alphanumeric() || bytes[i - 1] == b'_');
+        let rest = &expr[i..];
+        if word_start && (rest.starts_with("redline_") || rest.starts_with("claude_code_")) {
+            let end = rest
+                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .unwrap_or(rest.len());
+            out.push(rest[..end].to_owned());
+            i += end;
+        } else {
+            i += 1;
+        }
+    }
+    out
+}
+
+#[test]
+fn every_grafana_query_runs_on_prometheus_and_names_a_series_redline_exports() {
+    let Some(bin) = prometheus_bin() else { return };
+    let home = Home::new();
+    let a = Daemon::start(&home, &[]);
+    // A response whose text has an em-dash and a watched phrase, so the character
+    // counters have samples too.
+    let mut line: Value = serde_json::from_str(&response("g1", 500)).unwrap();
+    line["message"]["content"][0]["text"] = Value::from("Perfect! It works \u{2014} ship it.");
+    home.append("proj/s.jsonl", &(line.to_string() + "\n"));
+    a.until("the em-dash counted", |a| {
+        a.metric("redline_emdash_total{model=\"claude-sonnet-4-5\"}") == 1.0
+    });
+    let p = Prometheus::start(bin, &a.addr);
+    wait_for(
+        "the first scrape with the em-dash",
+        15,
+        || p.scalar("sum(redline_emdash_total)").filter(|&v| v > 0.0),
+        || p.log(),
+    );
+    let exposed = a.get("/metrics").body;
+    let queries = dashboard_queries();
+    assert!(queries.len() > 30, "{} queries", queries.len());
+    for q in &queries {
+        let r = p
+            .get(&format!("/api/v1/query?query={}", encode(q)))
+            .unwrap();
+        let v: Value = serde_json::from_str(&r.body).unwrap();
+        assert_eq!(v["status"], "success", "{q}: {}", r.body);
+        for name in names_in(q) {
+            assert!(
+                exposed.contains(&format!("# TYPE {name} ")),
+                "the dashboard queries {name}, which redline does not export:\n{exposed}"
+            );
+        }
+    }
 }
