@@ -52,6 +52,11 @@ function fail(msg) {
   process.exit(1);
 }
 process.on("unhandledRejection", e => fail(`unexpected: ${e && e.stack || e}`));
+// However the script ends (a top-level await that throws ends it without the above), no
+// daemon it started is left running.
+process.on("exit", () => {
+  for (const d of [daemon, ...others]) if (d) try { d.child.kill("SIGKILL"); } catch (e) { /* gone already */ }
+});
 
 /** Polls `check` until it returns true; anything else it returns (or throws) is the
  *  reason it is not there yet, shown if time runs out. */
