@@ -69,6 +69,8 @@ pub struct AppState {
     pub calibrating: Arc<tokio::sync::Semaphore>,
     /// The names the guarded routes answer to, and what the open ones keep to themselves.
     pub exposure: Arc<Exposure>,
+    /// The `[[correlate]]` sources' kept rows.
+    pub correlate: Arc<crate::correlate::keeper::Keeper>,
 }
 
 impl AppState {
@@ -94,7 +96,13 @@ pub fn app(state: AppState) -> Router {
         .route("/api/calibrate/apply", post(web::apply))
         .route("/api/sweep", get(web::sweep).post(web::set_sweep))
         .route("/api/stats", get(web::stats_index))
+        // A static segment wins over `{name}` whatever the order (tested).
+        .route(
+            "/api/stats/daily.csv",
+            get(crate::correlate::api::daily_csv_route),
+        )
         .route("/api/stats/{name}", get(web::stat))
+        .route("/api/correlate", get(crate::correlate::api::correlate))
         .route("/api/status", get(status))
         .route("/api/hosts", get(hosts))
         .route("/statusline", post(statusline))
@@ -174,6 +182,7 @@ async fn status(State(s): State<AppState>) -> Response {
             "prometheus": {"ok": snap.usage.sources.prometheus.ok, "error": snap.usage.sources.prometheus.error},
         },
         "values": snap.choices,
+        "correlate": s.correlate.status(),
     });
     json(body.to_string())
 }
