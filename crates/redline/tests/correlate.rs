@@ -508,3 +508,23 @@ fn both_routes_need_the_token_beyond_loopback() {
         assert_eq!(r.status, 200, "{path}: {}", r.body);
     }
 }
+
+#[test]
+fn a_source_added_while_serving_is_read() {
+    let home = Home::new();
+    history(&home);
+    config(&home, "");
+    let d = Daemon::start(&home, &[]);
+    let none: Value = serde_json::from_str(&d.get("/api/correlate").body).unwrap();
+    assert_eq!(none["sources"], json!([]));
+    let (csv, _) = hours_csv();
+    std::fs::write(home.dir.join("config/redline/hours.csv"), csv).unwrap();
+    config(
+        &home,
+        "[[correlate]]\nname = \"hours\"\npath = \"hours.csv\"\ntime = \"Date\"\nvalue = \"Hours\"\n",
+    );
+    d.until("the new source in /api/correlate", |d| {
+        let v: Value = serde_json::from_str(&d.get("/api/correlate").body).unwrap();
+        v["sources"][0]["rows"] == 6
+    });
+}

@@ -83,7 +83,7 @@ fn source_json(a: &Analysis) -> Value {
         "aggregate": s.aggregate.name(),
         "missing": s.missing.name(),
         "against": s.against.iter().map(|a| a.name()).collect::<Vec<_>>(),
-        "read_at": l.read_at.map(|t| t.to_string()),
+        "read_at": l.read_at.map(|t| t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()),
         "error": l.error,
         "rows": rows.map(|r| r.events.len()),
         "bad_rows": rows.map_or(0, |r| r.bad),

@@ -122,7 +122,7 @@ impl Keeper {
                         "origin": l.source.place.origin(),
                         "rows": l.rows.as_ref().map(|r| r.events.len()),
                         "bad_rows": l.rows.as_ref().map(|r| r.bad),
-                        "read_at": l.read_at.map(|t| t.to_string()),
+                        "read_at": l.read_at.map(|t| t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()),
                         "error": l.error,
                     })
                 })
