@@ -65,7 +65,8 @@ pub enum Command {
     Statusline(StatuslineArgs),
     /// Usage reports from Claude Code's transcripts, as ccusage prints them.
     Report(ReportArgs),
-    /// Statistics beyond usage: the character of the conversation's text.
+    /// Statistics beyond usage: the character of the conversation's text, and other
+    /// systems' events laid beside cost and tokens.
     #[command(subcommand)]
     Stats(StatsCommand),
     /// Made-up transcripts to try redline on, or to time it.
