@@ -446,6 +446,23 @@ fn an_unreachable_url_is_named_and_a_good_source_still_reads() {
     assert_eq!(down["rows"], Value::Null);
     assert_eq!(down["correlations"], json!([]));
     assert_eq!(doc["sources"][1]["error"], Value::Null);
+    // `redline doctor` says what each source sees.
+    let out = home.redline().arg("doctor").output().unwrap();
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        said.contains(&format!(
+            "correlate \"down\" (url {dead})\n  cannot read: cannot fetch {dead}: curl: (7)"
+        )),
+        "{said}"
+    );
+    assert!(
+        said.contains("  6 rows (csv, time \"Date\"), 1 bad, "),
+        "{said}"
+    );
+    assert!(
+        said.contains("  bad row: ") && said.contains("hours.csv:5: "),
+        "{said}"
+    );
     // The daemon says it in /api/correlate and in the log.
     let d = Daemon::start(&home, &[]);
     let api: Value = serde_json::from_str(&d.get("/api/correlate").body).unwrap();

@@ -116,6 +116,41 @@ fn warn_about_sources(loaded: &[Loaded]) {
     }
 }
 
+/// What `redline doctor` says of each `[[correlate]]` source: read (or fetched) now, its
+/// rows, the days they cover, and what is wrong.
+pub fn doctor(sources: &[crate::correlate::Source], tz: &TimeZone) -> Vec<String> {
+    let mut out = Vec::new();
+    for l in read_all(sources) {
+        let s = &l.source;
+        out.push(format!(
+            "\ncorrelate {:?} ({} {})",
+            s.name,
+            s.place.kind(),
+            s.place.origin()
+        ));
+        if let Some(e) = &l.error {
+            out.push(format!("  cannot read: {}", printable(e)));
+        }
+        let Some(rows) = &l.rows else { continue };
+        let days = rows.events.iter().map(|e| e.when.local(tz).0);
+        let span = match (days.clone().min(), days.max()) {
+            (Some(a), Some(b)) => format!(", {a} to {b}"),
+            _ => String::new(),
+        };
+        out.push(format!(
+            "  {} rows ({}, time {:?}), {} bad{span}",
+            thousands(rows.events.len() as u64),
+            l.format.map_or("?", |f| f.name()),
+            s.fields.time,
+            thousands(rows.bad)
+        ));
+        for b in &rows.first_bad {
+            out.push(format!("  bad row: {}", printable(&b.to_string())));
+        }
+    }
+    out
+}
+
 /// A source's figure: with separators when the whole series is whole numbers (counts,
 /// dollars without cents), else to two places; `-` for none.
 fn figure(v: Option<f64>, whole: bool) -> String {
