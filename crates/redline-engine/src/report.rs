@@ -610,3 +610,54 @@ pub fn report_json(kind: Kind, report: &Report, project: Option<&str>) -> Value 
     };
     json!({ name: rows, "totals": totals })
 }
+
+/// The header of [`daily_csv`].
+pub const DAILY_CSV_HEADER: &str = "date,model,input_tokens,output_tokens,cache_creation_tokens,cache_read_tokens,total_tokens,cost_usd";
+
+/// A daily report as CSV for a spreadsheet or a budget app: [`DAILY_CSV_HEADER`], then one
+/// row per day and model (models by name), dollars to six places. Responses without a
+/// model (rare; none has a price) make a row with an empty model, so a day's rows add up
+/// to the day.
+pub fn daily_csv(report: &Report) -> String {
+    let mut out = String::from(DAILY_CSV_HEADER);
+    out.push('\n');
+    let mut line = |date: &str, model: &str, t: TokenCounts, cost: f64| {
+        out += &format!(
+            "{date},{},{},{},{},{},{},{cost:.6}\n",
+            csv_field(model),
+            t.input,
+            t.output,
+            t.cache_creation,
+            t.cache_read,
+            t.total()
+        );
+    };
+    for r in &report.rows {
+        let mut models: Vec<&Breakdown> = r.breakdowns.iter().collect();
+        models.sort_by(|a, b| a.model.cmp(&b.model));
+        let (mut rest, mut rest_cost) = (r.tokens, r.cost);
+        for b in models {
+            line(&r.key, &b.model, b.tokens, b.cost);
+            rest = TokenCounts {
+                input: rest.input.saturating_sub(b.tokens.input),
+                output: rest.output.saturating_sub(b.tokens.output),
+                cache_creation: rest.cache_creation.saturating_sub(b.tokens.cache_creation),
+                cache_read: rest.cache_read.saturating_sub(b.tokens.cache_read),
+            };
+            rest_cost -= b.cost;
+        }
+        if rest.total() > 0 {
+            line(&r.key, "", rest, rest_cost.max(0.0));
+        }
+    }
+    out
+}
+
+/// A CSV field, quoted when it holds a comma, a quote or a line break.
+fn csv_field(s: &str) -> std::borrow::Cow<'_, str> {
+    if s.contains([',', '"', '\n', '\r']) {
+        std::borrow::Cow::Owned(format!("\"{}\"", s.replace('"', "\"\"")))
+    } else {
+        std::borrow::Cow::Borrowed(s)
+    }
+}

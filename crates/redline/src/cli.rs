@@ -65,7 +65,8 @@ pub enum Command {
     Statusline(StatuslineArgs),
     /// Usage reports from Claude Code's transcripts, as ccusage prints them.
     Report(ReportArgs),
-    /// Statistics beyond usage: the character of the conversation's text.
+    /// Statistics beyond usage: the character of the conversation's text, and other
+    /// systems' events laid beside cost and tokens.
     #[command(subcommand)]
     Stats(StatsCommand),
     /// Made-up transcripts to try redline on, or to time it.
@@ -386,6 +387,29 @@ pub enum StatsCommand {
     /// Em-dashes, en-dashes and words of the assistant's text and your prompts, the
     /// assistant's most repeated phrases and the watch list (`[text]` in config.toml).
     Character(CharacterArgs),
+    /// Another system's events (`[[correlate]]` in config.toml: a CSV or JSON file, an
+    /// HTTP JSON URL) by day beside Claude cost and tokens, with Pearson's r, Spearman's ρ
+    /// and what they mean.
+    Correlate(CorrelateArgs),
+}
+
+/// `redline stats correlate [--days N] [--json]`.
+#[derive(Debug, Args)]
+pub struct CorrelateArgs {
+    /// The last N days (today included, days in --timezone).
+    #[arg(long, short = 'd', default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..=3660))]
+    pub days: u32,
+    /// Print JSON (the shape of the daemon's /api/correlate) instead of tables.
+    #[arg(long)]
+    pub json: bool,
+    /// Time zone for days (IANA name such as Europe/Berlin, or UTC) [default: the config
+    /// file's `timezone`, else the system's].
+    #[arg(long, short = 'z', env = "REDLINE_TIMEZONE")]
+    pub timezone: Option<String>,
+    /// The daemon's config file, whose `[[correlate]]` entries are read
+    /// [default: $XDG_CONFIG_HOME/redline/config.toml].
+    #[arg(long, env = "REDLINE_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
 }
 
 /// `redline stats character [--days N] [--json] [--no-text]`.
@@ -665,6 +689,22 @@ mod tests {
         };
         assert_eq!((a.days, a.json, a.no_text, a.top), (Some(7), true, true, 5));
         assert!(Cli::try_parse_from(["redline", "stats", "character", "--days", "0"]).is_err());
+    }
+
+    #[test]
+    fn stats_correlate_flags() {
+        let cli =
+            Cli::try_parse_from(["redline", "stats", "correlate", "-d", "14", "--json"]).unwrap();
+        let Some(Command::Stats(StatsCommand::Correlate(a))) = cli.command else {
+            panic!("not stats correlate")
+        };
+        assert_eq!((a.days, a.json), (14, true));
+        let cli = Cli::try_parse_from(["redline", "stats", "correlate"]).unwrap();
+        let Some(Command::Stats(StatsCommand::Correlate(a))) = cli.command else {
+            panic!("not stats correlate")
+        };
+        assert_eq!(a.days, 30);
+        assert!(Cli::try_parse_from(["redline", "stats", "correlate", "--days", "0"]).is_err());
     }
 
     fn parse(args: &[&str]) -> Result<ReportArgs, clap::Error> {

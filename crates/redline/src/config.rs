@@ -136,6 +136,9 @@ struct FileConfig {
     sources: FileSources,
     #[serde(default)]
     text: FileText,
+    /// `[[correlate]]`: other systems' events (see `crate::correlate::source`).
+    #[serde(default)]
+    correlate: Vec<crate::correlate::FileCorrelate>,
 }
 
 /// `[text]`: the character statistics (`redline stats character`, the daemon's counters).
@@ -302,6 +305,8 @@ pub struct Config {
     pub resolved: Vec<Resolved>,
     /// `[text]`: the character statistics.
     pub text: TextConfig,
+    /// `[[correlate]]`: the sources laid beside cost and tokens.
+    pub correlate: Vec<crate::correlate::Source>,
 }
 
 /// `[text]`: whether the text statistics run, and the phrases watched.
@@ -788,6 +793,13 @@ pub fn resolve(
         return Err(r.error(key, what));
     }
 
+    let correlate = crate::correlate::source::sources(
+        &file.correlate,
+        &text,
+        file_path.as_deref(),
+        env.home.as_deref(),
+    )?;
+
     Ok(Config {
         file: file_path.clone(),
         listen,
@@ -819,6 +831,7 @@ pub fn resolve(
                     .collect()
             }),
         },
+        correlate,
     })
 }
 

@@ -75,6 +75,8 @@ pub struct AppState {
     pub character: Arc<tokio::sync::Mutex<Option<web::CharacterAnswer>>>,
     /// The names the guarded routes answer to, and what the open ones keep to themselves.
     pub exposure: Arc<Exposure>,
+    /// The `[[correlate]]` sources' kept rows.
+    pub correlate: Arc<crate::correlate::keeper::Keeper>,
 }
 
 impl AppState {
@@ -101,7 +103,13 @@ pub fn app(state: AppState) -> Router {
         .route("/api/sweep", get(web::sweep).post(web::set_sweep))
         .route("/api/character", get(web::character))
         .route("/api/stats", get(web::stats_index))
+        // A static segment wins over `{name}` whatever the order (tested).
+        .route(
+            "/api/stats/daily.csv",
+            get(crate::correlate::api::daily_csv_route),
+        )
         .route("/api/stats/{name}", get(web::stat))
+        .route("/api/correlate", get(crate::correlate::api::correlate))
         .route("/api/status", get(status))
         .route("/api/hosts", get(hosts))
         .route("/statusline", post(statusline))
@@ -181,6 +189,7 @@ async fn status(State(s): State<AppState>) -> Response {
             "prometheus": {"ok": snap.usage.sources.prometheus.ok, "error": snap.usage.sources.prometheus.error},
         },
         "values": snap.choices,
+        "correlate": s.correlate.status(),
     });
     json(body.to_string())
 }

@@ -131,6 +131,9 @@ pub enum Input {
     Hook(HookEvent),
     /// A deep stat over `days` local days (at most `limit` rows), answered as JSON.
     Stat(Stat, u32, usize, oneshot::Sender<serde_json::Value>),
+    /// Cost and tokens by day and hour over `days` local days, with the daily report
+    /// (`/api/correlate`, `/api/stats/daily.csv`).
+    Usage(u32, oneshot::Sender<redline_engine::correlate::Usage>),
     /// An OpenTelemetry export: answered once it is stored (or why it could not be).
     Otlp(Export),
     /// `/api/hosts`, answered as JSON text (keys in the documented order).
@@ -656,6 +659,16 @@ impl Hub {
                             limit,
                         };
                         let _ = reply.send(self.live.stat(which, &window));
+                    }
+                    Input::Usage(days, reply) => {
+                        let window = Window {
+                            now_ms: now_ms(),
+                            days,
+                            tz: self.settings.tz.clone(),
+                            budget_tokens: None,
+                            limit: 0,
+                        };
+                        let _ = reply.send(self.live.usage_days(&window));
                     }
                     Input::Otlp(Export {
                         batch,

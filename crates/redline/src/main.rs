@@ -6,6 +6,7 @@ mod cli;
 mod client;
 mod cmd;
 mod config;
+mod correlate;
 mod exports;
 mod faces;
 mod grpc;
@@ -55,6 +56,9 @@ fn main() -> ExitCode {
         Some(cli::Command::Report(args)) => cmd::report::run(&args, &source, &env),
         Some(cli::Command::Stats(cli::StatsCommand::Character(args))) => {
             cmd::stats::character(&args, &source, &env)
+        }
+        Some(cli::Command::Stats(cli::StatsCommand::Correlate(args))) => {
+            cmd::correlate::run(&args, &env)
         }
         Some(cli::Command::Demo(cli::DemoCommand::Generate(args))) => cmd::demo::generate(&args),
         Some(cli::Command::InstallClaude(args)) => cmd::install_claude::run(&args, &source, &env),

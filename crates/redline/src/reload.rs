@@ -2,7 +2,8 @@
 //! daemon resolves its configuration again exactly as at start (the same flags and
 //! variables over the new file) and applies what can change while it runs: the values'
 //! settings (needles, scales, zones, thresholds, windows, budget) go to the hub, and the
-//! page's faces, `/api/config` and `/api/status` are drawn again. What needs a new
+//! page's faces, `/api/config` and `/api/status` are drawn again (and `[[correlate]]`
+//! read from the new page). What needs a new
 //! process (the address, token, allowed names, state directory, the OTLP gRPC port, the
 //! Prometheus source) is named in the log instead. A file that no longer parses changes
 //! nothing; the log says why, and the settings in force stay.
@@ -152,7 +153,12 @@ impl Reloader {
                 applied.push(change);
             }
         }
-        if next.settings == self.current.settings {
+        // `[[correlate]]` is read where it is used, from the page's configuration.
+        let sources = next.correlate != self.current.correlate;
+        if sources {
+            applied.push(format!("[[correlate]] ({} sources)", next.correlate.len()));
+        }
+        if next.settings == self.current.settings && !sources {
             return Ok((next, false));
         }
         eprintln!(

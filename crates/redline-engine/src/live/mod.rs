@@ -512,6 +512,24 @@ impl Live {
         crate::stats::stat(which, &data, w, &opts)
     }
 
+    /// Cost and tokens by day and hour of day over a window, with its daily report (for
+    /// `/api/correlate` and `/api/stats/daily.csv`).
+    pub fn usage_days(&self, w: &Window) -> crate::correlate::Usage {
+        let opts = w.options(self.cost_mode);
+        let names = ModelNames::new(&self.models);
+        let data = prepare_parts(
+            &self.ledger,
+            &self.models,
+            &self.files,
+            &self.prices,
+            &opts,
+            &names,
+            true,
+        );
+        let since = crate::stats::first_day(&data, w);
+        crate::correlate::usage(&data, &opts, since, w.today())
+    }
+
     /// Per-model tokens and dollars since the daemon started.
     pub fn counters(&self) -> &BTreeMap<String, ModelCounters> {
         &self.counters

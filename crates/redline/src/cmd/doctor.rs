@@ -113,6 +113,10 @@ pub fn run(
         &cfg.settings.tz,
     )?;
 
+    for line in crate::cmd::correlate::doctor(&cfg.correlate, &cfg.settings.tz) {
+        writeln!(out, "{line}")?;
+    }
+
     writeln!(out, "\ndaemon at {}", cfg.listen)?;
     match probe(cfg.local_addr()) {
         Ok(body) => writeln!(out, "  answers /healthz: {}", body.trim())?,

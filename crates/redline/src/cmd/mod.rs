@@ -3,6 +3,7 @@
 pub mod ack;
 pub mod calibrate;
 pub mod cluster;
+pub mod correlate;
 pub mod demo;
 pub mod doctor;
 pub mod faces;

@@ -116,6 +116,10 @@ pub fn run(
     }
     let grpc_sink = crate::otlp_http::grpc_sink(hub.inputs.clone());
     let stop_hub = hub.inputs.clone();
+    // The [[correlate]] URLs are fetched at their intervals from the start, so their
+    // rows are there when asked for.
+    let correlate = crate::correlate::keeper::Keeper::new();
+    correlate.poll(page.clone());
     let state = AppState {
         snapshots: hub.snapshots,
         inputs: hub.inputs,
@@ -132,6 +136,7 @@ pub fn run(
             &cfg.allowed_hosts,
             env.home.as_deref(),
         )),
+        correlate,
     };
     let state_token = state.token.clone();
     let runtime = tokio::runtime::Builder::new_multi_thread()
