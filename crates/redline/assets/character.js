@@ -227,5 +227,90 @@ async function loadCharacter() {
     get(extraCharts[n].url(days)).then(d => draw([n], d, null), e => draw([n], null, e)))]);
 }
 
-/** Panels drawn from other answers than the text's; filled in below. */
+/** Panels drawn from other answers than the text's: each a function of the answer, with
+ *  `url(days)` saying where it is asked. */
 const extraCharts = {};
+
+/** A scatter of days: `x` and `y` per point, each axis from 0 with its own figures. */
+function scatter(container, points, { xLabel, yLabel, xFormat, yFormat, title }) {
+  const H = 190, T = 8, B = 30, R = 6;
+  const svg = el("svg", { viewBox: `0 0 ${CHART_W} ${H}` }, container);
+  const xt = valueTicks(Math.max(0, ...points.map(p => p.x))), yt = valueTicks(Math.max(0, ...points.map(p => p.y)));
+  const grid = el("g", { class: "grid" }, svg);
+  const ylabels = yt.map(v => {
+    const t = el("text", { class: "ylabel", "text-anchor": "end", "dominant-baseline": "middle" }, svg);
+    t.textContent = yFormat(v);
+    return t;
+  });
+  const L = Math.ceil(Math.max(14, ...ylabels.map(width))) + 10, x1 = CHART_W - R;
+  const X = v => L + (v / xt[xt.length - 1]) * (x1 - L), Y = v => H - B - (v / yt[yt.length - 1]) * (H - B - T);
+  yt.forEach((v, i) => {
+    el("line", { class: v === 0 ? "axis" : "gridline", x1: L, x2: x1, y1: Y(v), y2: Y(v) }, grid);
+    ylabels[i].setAttribute("x", L - 6);
+    ylabels[i].setAttribute("y", Y(v));
+  });
+  let right = -Infinity;
+  xt.forEach(v => {
+    el("line", { class: v === 0 ? "axis" : "gridline", x1: X(v), x2: X(v), y1: T, y2: H - B }, grid);
+    const t = el("text", { class: "xlabel", x: X(v), y: H - B + 12, "text-anchor": "middle" }, svg);
+    t.textContent = xFormat(v);
+    const half = width(t) / 2;
+    if (X(v) - half < right + LABEL_GAP || X(v) + half > CHART_W) t.remove();
+    else right = X(v) + half;
+  });
+  el("text", { class: "xlabel", x: (L + x1) / 2, y: H - 3, "text-anchor": "middle" }, svg).textContent = xLabel;
+  el("text", { class: "ylabel", x: L + 4, y: T + 8 }, svg).textContent = yLabel;
+  const color = palette()[0];
+  for (const p of points)
+    el("circle", { class: "mark", "data-date": p.date, cx: X(p.x), cy: Y(p.y), r: 3, fill: color, "fill-opacity": .75 }, svg)
+      .appendChild(el("title")).textContent = title(p);
+}
+
+/** Each [[correlate]] source against Claude's cost (or tokens): a dot per day that has
+ *  both, and the reading. */
+extraCharts.correlate = function (d) {
+  if (!d.sources.length) return empty(this.el, "No [[correlate]] sources in config.toml (see docs/stats.md, Correlate).");
+  this.el.textContent = "";
+  const usage = new Map(d.usage.daily.map(u => [u.date, u]));
+  for (const s of d.sources) {
+    const box = document.createElement("div");
+    box.className = "series";
+    box.dataset.source = s.name;
+    const h = document.createElement("h3");
+    h.textContent = s.name;
+    box.appendChild(h);
+    this.el.appendChild(box);
+    if (s.error) {
+      const p = document.createElement("p");
+      p.className = "note error";
+      p.textContent = s.error;
+      box.appendChild(p);
+    }
+    const against = s.against.includes("cost") ? "cost" : "tokens";
+    const points = s.daily.filter(x => typeof x.value === "number" && usage.has(x.date)).map(x => {
+      const u = usage.get(x.date);
+      return { date: x.date, x: against === "cost" ? u.cost_usd : u.tokens, y: x.value };
+    });
+    if (!points.length) {
+      const p = document.createElement("p");
+      p.className = "empty";
+      p.textContent = "No days with figures in this window.";
+      box.appendChild(p);
+      continue;
+    }
+    scatter(box, points, {
+      xLabel: against === "cost" ? "Claude cost per day" : "Claude tokens per day", yLabel: s.name,
+      xFormat: against === "cost" ? dollars : tokensTick, yFormat: v => kilo(v),
+      title: p => `${p.date}: ${against === "cost" ? `$${p.x.toFixed(2)}` : `${num(p.x)} tokens`}, ${s.name} ${p.y}`,
+    });
+    const c = s.correlations.find(x => x.against === against) || s.correlations[0];
+    if (c) {
+      const p = document.createElement("p");
+      p.className = "caption reading";
+      p.textContent = c.reading;
+      box.appendChild(p);
+    }
+  }
+  this.el.dataset.rendered = "true";
+};
+extraCharts.correlate.url = days => `/api/correlate?days=${days}`;

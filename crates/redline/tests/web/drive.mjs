@@ -180,6 +180,19 @@ function startDaemon(port, extra = {}, args = []) {
 
 execFileSync(REDLINE, ["demo", "generate", "--out", claude, "--responses", "2000", "--seed", "5"], { stdio: "ignore" });
 history();
+// A series of the user's own for the character view's correlation: hours worked on the
+// days of the history, more on busier days, as a timesheet's CSV export.
+{
+  const hours = [["Date", "Hours"]];
+  for (let d = 30; d >= 1; d--) {
+    if (DAYS_OFF.includes(d)) continue;
+    hours.push([new Date(Date.now() - d * 86400000).toISOString().slice(0, 10), String(2 + (d * 7) % 6)]);
+  }
+  writeFileSync(path.join(WORK, "hours.csv"), hours.map(r => r.join(",")).join("\n") + "\n");
+  mkdirSync(path.join(WORK, "config", "redline"), { recursive: true });
+  writeFileSync(path.join(WORK, "config", "redline", "config.toml"),
+    `[[correlate]]\nname = "hours worked"\npath = ${JSON.stringify(path.join(WORK, "hours.csv"))}\ntime = "Date"\nvalue = "Hours"\n`);
+}
 mkdirSync(path.dirname(livePath), { recursive: true });
 writeFileSync(livePath, "");
 
@@ -1025,7 +1038,7 @@ const charShown = () => page.evaluate(() => {
     sparkBars: tr.querySelector("svg.spark") ? tr.querySelectorAll("svg.spark rect").length : 0,
   }));
   return {
-    rendered: Object.fromEntries(["emdash", "phrases", "watch", "thinking"].map(n => [n, box(n).dataset.rendered === "true" && box(n).dataset.range])),
+    rendered: Object.fromEntries(["emdash", "phrases", "watch", "thinking", "correlate"].map(n => [n, box(n).dataset.rendered === "true" && box(n).dataset.range])),
     caption: (box("emdash").querySelector(".caption") || {}).textContent,
     points: [...box("emdash").querySelectorAll("circle.mark")].map(c => `${c.dataset.date} ${c.dataset.series}`).sort(),
     lines: box("emdash").querySelectorAll("polyline.line").length,
@@ -1033,6 +1046,10 @@ const charShown = () => page.evaluate(() => {
     phrases: rows("phrases"),
     watch: rows("watch"),
     thinking: [...box("thinking").querySelectorAll("rect.mark")].map(r => r.dataset.model),
+    correlate: [...box("correlate").querySelectorAll(".series")].map(x => ({
+      name: x.dataset.source, dots: [...x.querySelectorAll("circle.mark")].map(c => c.dataset.date).sort(),
+      reading: (x.querySelector(".reading") || {}).textContent,
+    })),
     empty: [...document.querySelectorAll("#character .empty")].map(e => e.textContent),
     scroll: document.documentElement.scrollWidth - innerWidth,
   };
@@ -1069,6 +1086,17 @@ async function charProblems(days) {
   });
   const known = th.by_model.filter(r => r.output_tokens > 0 && typeof r.ratio === "number" && r.basis !== "unknown").map(r => r.model);
   if (s.thinking.join() !== known.join()) bad.push(`thinking bars for ${s.thinking}, not ${known}`);
+  // The user's own series: a dot per day with both figures, and the daemon's reading.
+  const corr = await get(`/api/correlate?days=${days}`);
+  if (s.correlate.map(c => c.name).join() !== corr.sources.map(c => c.name).join()) bad.push(`series ${s.correlate.map(c => c.name)}, /api/correlate ${corr.sources.map(c => c.name)}`);
+  corr.sources.forEach((src, i) => {
+    const shown = s.correlate[i];
+    if (!shown) return;
+    const want = src.daily.filter(x => typeof x.value === "number").map(x => x.date).sort();
+    if (shown.dots.join() !== want.join()) bad.push(`${src.name}: ${shown.dots.length} dots, ${want.length} days with figures`);
+    const c = src.correlations.find(x => x.against === "cost");
+    if (!c || shown.reading !== c.reading) bad.push(`${src.name}: the reading "${shown.reading}", not /api/correlate's "${c && c.reading}"`);
+  });
   if (s.scroll > 2) bad.push(`the view scrolls sideways by ${s.scroll}px`);
   return { api, bad };
 }
@@ -1087,6 +1115,9 @@ async function charHold(days, label) {
 await page.goto(base + "/#character");
 {
   const month = await charHold("30", "desk");
+  const corr = await get("/api/correlate?days=30");
+  if (corr.sources.length !== 1 || corr.sources[0].correlations[0].n < 20 || typeof corr.sources[0].correlations[0].pearson !== "number")
+    fail(`the hours worked should correlate over the month: ${JSON.stringify(corr.sources.map(x => x.correlations))}`);
   if (month.totals.em_dashes < 10 || month.phrases.length < 5 || !month.watch.some(w => w.count > 0))
     fail(`the month's history should give em-dashes, phrases and watched phrases: ${JSON.stringify(month.totals)}, ${month.phrases.length} phrases`);
   await page.screenshot({ path: path.join(SHOTS, "character.png"), fullPage: true });
