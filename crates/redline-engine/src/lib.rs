@@ -19,6 +19,7 @@ pub mod blocks;
 pub mod calibrate;
 pub mod feed;
 pub mod follow;
+pub mod git;
 pub mod hosts;
 pub mod journal;
 pub mod json;
