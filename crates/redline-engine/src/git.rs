@@ -29,10 +29,12 @@
 //! in the reports.
 
 use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
 
 use jiff::civil::Date;
 use jiff::tz::TimeZone;
 
+use crate::ledger::FileMeta;
 use crate::timestamp::instant;
 
 /// The default slack, in minutes, on each side of a session's span.
@@ -80,6 +82,37 @@ pub struct Commit {
     pub removed: u64,
     /// Files changed.
     pub files: u64,
+}
+
+/// Groups responses into sessions (by session id; a subagent's file already names its
+/// parent session), with the files each session's responses came from, in first-seen
+/// order: where its working directories are read. Repositories are left empty for the
+/// caller to fill.
+pub fn sessions<'a>(
+    responses: impl IntoIterator<Item = (&'a FileMeta, Spend)>,
+) -> Vec<(Session, Vec<&'a Path>)> {
+    let mut index: HashMap<&'a str, usize> = HashMap::new();
+    let mut out: Vec<(Session, Vec<&'a Path>)> = Vec::new();
+    for (meta, spend) in responses {
+        let i = *index.entry(meta.session.as_str()).or_insert_with(|| {
+            out.push((
+                Session {
+                    id: meta.session.clone(),
+                    project: meta.project.clone(),
+                    ..Session::default()
+                },
+                Vec::new(),
+            ));
+            out.len() - 1
+        });
+        let (s, files) = &mut out[i];
+        s.spend.push(spend);
+        let path = meta.path.as_path();
+        if files.last() != Some(&path) && !files.contains(&path) {
+            files.push(path);
+        }
+    }
+    out
 }
 
 /// How commits are attributed.
@@ -186,8 +219,6 @@ pub struct Correlation {
     pub by_project: BTreeMap<String, Figures>,
     /// Per local day.
     pub by_day: BTreeMap<Date, Figures>,
-    /// Commits listed (at or after `since_ms`) that no session's widened span holds.
-    pub unattributed: u64,
 }
 
 /// A session's place in the attribution.
@@ -265,10 +296,8 @@ pub fn attribute(sessions: &[Session], commits: &[Commit], o: &Options) -> Corre
             };
             order.then_with(|| sa.s.id.cmp(&sb.s.id))
         });
-        match winner {
-            Some(i) => per_span[i].push(c),
-            None if t >= o.since_ms => out.unattributed += 1,
-            None => {}
+        if let Some(i) = winner {
+            per_span[i].push(c);
         }
     }
     let day = |ms: i64| o.tz.to_datetime(instant(ms)).date();
@@ -325,7 +354,10 @@ pub fn attribute(sessions: &[Session], commits: &[Commit], o: &Options) -> Corre
             }
         }
         out.totals.sessions += 1;
-        out.by_project.entry(s.project.clone()).or_default().sessions += 1;
+        out.by_project
+            .entry(s.project.clone())
+            .or_default()
+            .sessions += 1;
         for d in days {
             out.by_day.entry(d).or_default().sessions += 1;
         }
@@ -429,7 +461,6 @@ mod tests {
         assert_eq!(c.commits[1].tokens_per_line(), Some(75.0));
         assert!((c.commits[1].cost_per_line().unwrap() - 0.0075).abs() < 1e-12);
         assert_eq!(c.commits[3].tokens_per_line(), None);
-        assert_eq!(c.unattributed, 1);
         let t = c.totals;
         assert_eq!(
             (t.sessions, t.commits, t.added, t.removed, t.tokens),
@@ -447,8 +478,18 @@ mod tests {
         // s1 answered at 0 and 20, s2 at 10 and 50; a commit at 25 is after s1's 20 and
         // s2's 10: s1's. One at 5 is after s1's 0 only: s1's too. One at -5 precedes both:
         // the one starting soonest, s1.
-        let s1 = session("s1", "p1", "/r", vec![spend(0, 10, 0.0), spend(20, 20, 0.0)]);
-        let s2 = session("s2", "p2", "/r", vec![spend(10, 40, 0.0), spend(50, 80, 0.0)]);
+        let s1 = session(
+            "s1",
+            "p1",
+            "/r",
+            vec![spend(0, 10, 0.0), spend(20, 20, 0.0)],
+        );
+        let s2 = session(
+            "s2",
+            "p2",
+            "/r",
+            vec![spend(10, 40, 0.0), spend(50, 80, 0.0)],
+        );
         let commits = [
             commit("/r", "x", 25, 1, 0),
             commit("/r", "y", 5, 1, 0),
@@ -463,7 +504,12 @@ mod tests {
             .collect();
         assert_eq!(
             got,
-            [("z", "s1", 0), ("y", "s1", 10), ("x", "s1", 20), ("w", "s2", 120)]
+            [
+                ("z", "s1", 0),
+                ("y", "s1", 10),
+                ("x", "s1", 20),
+                ("w", "s2", 120)
+            ]
         );
         assert_eq!(c.by_project["p1"].commits, 3);
         assert_eq!(c.by_project["p2"].commits, 1);
@@ -494,11 +540,19 @@ mod tests {
         let d1: Date = "2026-03-05".parse().unwrap();
         let d2: Date = "2026-03-06".parse().unwrap();
         assert_eq!(
-            (c.by_day[&d1].tokens, c.by_day[&d1].commits, c.by_day[&d1].sessions),
+            (
+                c.by_day[&d1].tokens,
+                c.by_day[&d1].commits,
+                c.by_day[&d1].sessions
+            ),
             (100, 0, 1)
         );
         assert_eq!(
-            (c.by_day[&d2].tokens, c.by_day[&d2].commits, c.by_day[&d2].sessions),
+            (
+                c.by_day[&d2].tokens,
+                c.by_day[&d2].commits,
+                c.by_day[&d2].sessions
+            ),
             (300, 1, 1)
         );
         assert_eq!(c.commits[0].date, d2);
@@ -513,7 +567,10 @@ mod tests {
         let commits = [commit("/r", "old", 5, 1, 0), commit("/r", "new", 25, 1, 0)];
         let c = attribute(&[s], &commits, &o);
         assert_eq!(c.commits.len(), 1);
-        assert_eq!((c.commits[0].commit.hash.as_str(), c.commits[0].tokens), ("new", 20));
+        assert_eq!(
+            (c.commits[0].commit.hash.as_str(), c.commits[0].tokens),
+            ("new", 20)
+        );
         assert_eq!(c.totals.commits, 1);
     }
 
@@ -523,7 +580,6 @@ mod tests {
         s.repos.clear();
         let c = attribute(&[s], &[commit("/r", "h", 1, 1, 0)], &opts());
         assert_eq!(c.totals, Figures::default());
-        assert_eq!(c.unattributed, 1);
         assert_eq!(c.totals.tokens_per_commit(), None);
     }
 }

@@ -65,7 +65,8 @@ pub enum Command {
     Statusline(StatuslineArgs),
     /// Usage reports from Claude Code's transcripts, as ccusage prints them.
     Report(ReportArgs),
-    /// Statistics beyond usage: the character of the conversation's text.
+    /// Statistics beyond usage: the character of the conversation's text, the commits
+    /// made while sessions ran.
     #[command(subcommand)]
     Stats(StatsCommand),
     /// Made-up transcripts to try redline on, or to time it.
@@ -386,6 +387,34 @@ pub enum StatsCommand {
     /// Em-dashes, en-dashes and words of the assistant's text and your prompts, the
     /// assistant's most repeated phrases and the watch list (`[text]` in config.toml).
     Character(CharacterArgs),
+    /// Commits made in each session's repository while it was active, with the tokens and
+    /// dollars spent per commit and per changed line, per project and per day.
+    Git(GitArgs),
+}
+
+/// `redline stats git [--days N] [--json] [--slack MIN]`.
+#[derive(Debug, Args)]
+pub struct GitArgs {
+    /// Only the last N days (today included, days in --timezone).
+    #[arg(long, short = 'd', value_parser = clap::value_parser!(u32).range(1..))]
+    pub days: Option<u32>,
+    /// Print JSON instead of tables.
+    #[arg(long)]
+    pub json: bool,
+    /// Minutes before a session's first response and after its last in which a commit
+    /// still counts as the session's [default: the config file's `[git] slack_minutes`,
+    /// else 15].
+    #[arg(long, value_name = "MIN", env = "REDLINE_GIT_SLACK",
+          value_parser = clap::value_parser!(u32).range(0..=i64::from(crate::config::MAX_SLACK_MINUTES)))]
+    pub slack: Option<u32>,
+    /// Time zone for days (IANA name such as Europe/Berlin, or UTC) [default: the config
+    /// file's `timezone`, else the system's].
+    #[arg(long, short = 'z', env = "REDLINE_TIMEZONE")]
+    pub timezone: Option<String>,
+    /// The daemon's config file, whose `timezone`, prices, cost mode and `[git]` table are
+    /// used [default: $XDG_CONFIG_HOME/redline/config.toml].
+    #[arg(long, env = "REDLINE_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
 }
 
 /// `redline stats character [--days N] [--json] [--no-text]`.
@@ -665,6 +694,20 @@ mod tests {
         };
         assert_eq!((a.days, a.json, a.no_text, a.top), (Some(7), true, true, 5));
         assert!(Cli::try_parse_from(["redline", "stats", "character", "--days", "0"]).is_err());
+    }
+
+    #[test]
+    fn stats_git_flags() {
+        let cli = Cli::try_parse_from([
+            "redline", "stats", "git", "--days", "7", "--json", "--slack", "30",
+        ])
+        .unwrap();
+        let Some(Command::Stats(StatsCommand::Git(a))) = cli.command else {
+            panic!("not stats git")
+        };
+        assert_eq!((a.days, a.json, a.slack), (Some(7), true, Some(30)));
+        assert!(Cli::try_parse_from(["redline", "stats", "git", "--slack", "1441"]).is_err());
+        assert!(Cli::try_parse_from(["redline", "stats", "git", "--days", "0"]).is_err());
     }
 
     fn parse(args: &[&str]) -> Result<ReportArgs, clap::Error> {

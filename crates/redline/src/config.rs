@@ -132,6 +132,8 @@ struct FileConfig {
     sources: FileSources,
     #[serde(default)]
     text: FileText,
+    #[serde(default)]
+    git: FileGit,
 }
 
 /// `[text]`: the character statistics (`redline stats character`, the daemon's counters).
@@ -140,6 +142,14 @@ struct FileConfig {
 struct FileText {
     enabled: Option<bool>,
     watch: Option<Vec<String>>,
+}
+
+/// `[git]`: the git correlation (`redline stats git`, the daemon's commit counter).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileGit {
+    enabled: Option<bool>,
+    slack_minutes: Option<u32>,
 }
 
 /// `[sources]`: each value's source (see `redline_engine::live::ValueName::groups`).
@@ -298,6 +308,18 @@ pub struct Config {
     pub resolved: Vec<Resolved>,
     /// `[text]`: the character statistics.
     pub text: TextConfig,
+    /// `[git]`: the git correlation.
+    pub git: GitConfig,
+}
+
+/// `[git]`: whether the daemon reads repositories, and the slack around sessions.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct GitConfig {
+    /// `enabled` (default true): false keeps the daemon from running git.
+    pub enabled: bool,
+    /// `slack_minutes` (default [`redline_engine::git::DEFAULT_SLACK_MINUTES`]): how far
+    /// before a session's first response and after its last a commit still counts.
+    pub slack_minutes: u32,
 }
 
 /// `[text]`: whether the text statistics run, and the phrases watched.
@@ -784,6 +806,17 @@ pub fn resolve(
         return Err(r.error(key, what));
     }
 
+    let slack_minutes = file
+        .git
+        .slack_minutes
+        .unwrap_or(redline_engine::git::DEFAULT_SLACK_MINUTES);
+    if slack_minutes > MAX_SLACK_MINUTES {
+        return Err(r.in_file(
+            "git.slack_minutes",
+            &format!("must be 0 to {MAX_SLACK_MINUTES} minutes"),
+        ));
+    }
+
     Ok(Config {
         file: file_path.clone(),
         listen,
@@ -815,8 +848,15 @@ pub fn resolve(
                     .collect()
             }),
         },
+        git: GitConfig {
+            enabled: file.git.enabled.unwrap_or(true),
+            slack_minutes,
+        },
     })
 }
+
+/// The largest slack around a session: a day.
+pub const MAX_SLACK_MINUTES: u32 = 1440;
 
 /// Picks each value from flag/variable, file or default, noting where it came from.
 struct Resolver<'a> {

@@ -7,6 +7,7 @@ mod cmd;
 mod config;
 mod exports;
 mod faces;
+mod git;
 mod grpc;
 mod http;
 mod hub;
@@ -55,6 +56,7 @@ fn main() -> ExitCode {
         Some(cli::Command::Stats(cli::StatsCommand::Character(args))) => {
             cmd::stats::character(&args, &source, &env)
         }
+        Some(cli::Command::Stats(cli::StatsCommand::Git(args))) => cmd::stats_git::run(&args, &env),
         Some(cli::Command::Demo(cli::DemoCommand::Generate(args))) => cmd::demo::generate(&args),
         Some(cli::Command::InstallClaude(args)) => cmd::install_claude::run(&args, &source, &env),
         Some(cli::Command::Service(cli::ServiceCommand::Install(args))) => {

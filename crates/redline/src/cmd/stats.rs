@@ -75,7 +75,7 @@ pub fn character(
 }
 
 /// The first millisecond of the `days`-day range that ends today (local days in `tz`).
-fn first_ms(days: u32, tz: &TimeZone, now: jiff::Timestamp) -> Result<i64> {
+pub(crate) fn first_ms(days: u32, tz: &TimeZone, now: jiff::Timestamp) -> Result<i64> {
     let today = tz.to_datetime(now).date();
     let first = today.checked_sub(jiff::Span::new().days(i64::from(days) - 1))?;
     let midnight = first.to_datetime(jiff::civil::Time::midnight());
