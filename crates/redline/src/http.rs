@@ -95,6 +95,7 @@ pub fn app(state: AppState) -> Router {
         .route("/api/sweep", get(web::sweep).post(web::set_sweep))
         .route("/api/stats", get(web::stats_index))
         .route("/api/stats/{name}", get(web::stat))
+        .route("/api/git", get(web::git))
         .route("/api/status", get(status))
         .route("/api/hosts", get(hosts))
         .route("/statusline", post(statusline))

@@ -8,6 +8,7 @@ mod config;
 mod exports;
 mod faces;
 mod git;
+mod gitwatch;
 mod grpc;
 mod http;
 mod hub;

@@ -340,4 +340,22 @@ fn the_daemon_counts_commits_made_while_a_session_runs() {
     let doc: Value = serde_json::from_str(&api.body).unwrap();
     assert_eq!(doc["totals"]["commits"], 1, "{doc:#}");
     assert_eq!(doc["otel"]["commits"], 0);
+
+    // Claude Code's own counts, beside.
+    let export = r#"{"resourceMetrics":[{"resource":{"attributes":[]},"scopeMetrics":[{"metrics":[
+        {"name":"claude_code.commit.count","sum":{"aggregationTemporality":1,"dataPoints":[{"asInt":"2"}]}},
+        {"name":"claude_code.lines_of_code.count","sum":{"aggregationTemporality":1,"dataPoints":[
+          {"asInt":"30","attributes":[{"key":"type","value":{"stringValue":"added"}}]},
+          {"asInt":"4","attributes":[{"key":"type","value":{"stringValue":"removed"}}]}]}}]}]}]}"#;
+    assert_eq!(d.post("/v1/metrics", export).status, 200);
+    assert_eq!(d.metric("claude_code_commit_count_total"), 2.0);
+    assert_eq!(
+        d.metric("claude_code_lines_of_code_count_total{type=\"added\"}"),
+        30.0
+    );
+    let doc: Value = serde_json::from_str(&d.get("/api/git?days=1").body).unwrap();
+    assert_eq!(
+        (&doc["otel"]["commits"], &doc["otel"]["lines_removed"]),
+        (&json!(2), &json!(4))
+    );
 }
