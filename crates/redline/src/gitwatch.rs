@@ -229,8 +229,9 @@ impl Watch {
         self.places = kept;
         let repos = crate::git::read(&mut sessions, &places, self.slack_ms);
         for s in &repos.skipped {
-            let note = s.to_string();
-            if self.said.insert(note.clone()) {
+            // Once per place and reason, whatever the count of sessions.
+            if self.said.insert(format!("{:?} {}", s.cwd, s.reason)) {
+                let note = s.to_string();
                 eprintln!("redline: git: skipped {}", crate::config::printable(&note));
             }
         }

@@ -6,7 +6,7 @@
 //! `claude_code_cost_usage_USD_total{model}`), so dashboards written for those (Grafana
 //! 25255) read redline unchanged. Like any Prometheus counter they count from the
 //! daemon's start; history read at start-up is in `/usage`, not here. Labels come from
-//! closed sets (the four token types, lamp and gauge names) or model ids.
+//! closed sets (the four token types, lamp and gauge names), model ids or project names.
 
 use std::fmt::Write;
 

@@ -1,6 +1,7 @@
 //! The web page and what only it reads: the embedded assets (no build step, no CDN), the
-//! scales it draws (`/api/config`) and the deep stats (`/api/stats/*`). All behind the
-//! token when the daemon is bound beyond loopback.
+//! scales it draws (`/api/config`), the deep stats (`/api/stats/*`) and the git
+//! correlation (`/api/git`). All behind the token when the daemon is bound beyond
+//! loopback.
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -330,7 +330,9 @@ fn the_daemon_counts_commits_made_while_a_session_runs() {
         &[("REDLINE_GIT_EVERY", "1")],
     );
     let series = "redline_git_commits_total{project=\"-work-app\"}";
-    commit(&home, &app, "a.txt", "1\n2\n", now_ms / 1000 + 1, None);
+    // Authored after the daemon started (it counts from its start).
+    let at = jiff::Timestamp::now().as_second() + 1;
+    commit(&home, &app, "a.txt", "1\n2\n", at, None);
     d.until("the commit is counted", |d| d.metric(series) == 1.0);
     // Counted once, however often the repository is read.
     std::thread::sleep(std::time::Duration::from_millis(2500));
