@@ -1177,6 +1177,26 @@ mod tests {
     }
 
     #[test]
+    fn the_git_table() {
+        let d = temp("git");
+        let f = d.join("redline/config.toml");
+        let c = resolve(&DaemonArgs::default(), &no_source, &env_in(&d)).unwrap();
+        assert_eq!((c.git.enabled, c.git.slack_minutes), (true, 15));
+        std::fs::write(&f, "[git]\nenabled = false\nslack_minutes = 30\n").unwrap();
+        let c = resolve(&DaemonArgs::default(), &no_source, &env_in(&d)).unwrap();
+        assert_eq!((c.git.enabled, c.git.slack_minutes), (false, 30));
+        std::fs::write(&f, "[git]\nslack_minutes = 2000\n").unwrap();
+        let e = resolve(&DaemonArgs::default(), &no_source, &env_in(&d))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.ends_with("config.toml:2: git.slack_minutes: must be 0 to 1440 minutes"),
+            "{e}"
+        );
+        let _ = std::fs::remove_dir_all(&d);
+    }
+
+    #[test]
     fn errors_name_file_and_line_or_variable() {
         let d = temp("errors");
         let f = d.join("redline/config.toml");
