@@ -12,15 +12,19 @@
 //! replays it through [`live`] in virtual time. Apart from the accounting, [`text`]
 //! counts the character of the conversation's text (em-dashes, words, phrases),
 //! [`textline`] reads its pieces from a line, each once, and [`textscan`] reads every
-//! transcript for it in a pass of its own, which reports never run. [`correlate`] lays
-//! another system's events (a budget app's, deploys, hours) beside cost and tokens.
+//! transcript for it in a pass of its own, which reports never run. [`git`] attributes
+//! commits to the sessions active when they were made, from the working directories
+//! [`cwds`] reads in a light pass of its own. [`correlate`] lays another system's events
+//! (a budget app's, deploys, hours) beside cost and tokens.
 
 pub mod archive;
 pub mod blocks;
 pub mod calibrate;
 pub mod correlate;
+pub mod cwds;
 pub mod feed;
 pub mod follow;
+pub mod git;
 pub mod hosts;
 pub mod journal;
 pub mod json;

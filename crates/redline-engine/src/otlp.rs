@@ -113,6 +113,8 @@ pub struct Batch {
     pub points: Vec<Point>,
     /// Request and error events.
     pub events: Vec<Event>,
+    /// Commit and line counter points (shown beside the git correlation).
+    pub code: Vec<CodePoint>,
 }
 
 /// Decodes an export request of `signal` and reduces it to a [`Batch`].
@@ -133,6 +135,7 @@ pub fn decode(signal: Signal, encoding: Encoding, body: &[u8]) -> Result<Batch, 
             Ok(Batch {
                 points: points(&req),
                 events: Vec::new(),
+                code: code_points(&req),
             })
         }
         Signal::Logs => {
@@ -146,6 +149,7 @@ pub fn decode(signal: Signal, encoding: Encoding, body: &[u8]) -> Result<Batch, 
             Ok(Batch {
                 points: Vec::new(),
                 events: events(&req),
+                code: Vec::new(),
             })
         }
     }
@@ -333,6 +337,89 @@ pub fn points(req: &ExportMetricsServiceRequest) -> Vec<Point> {
                         origin,
                         measure,
                         temporality,
+                        start_ns: dp.start_time_unix_nano,
+                        time_ns: dp.time_unix_nano,
+                        value,
+                    });
+                }
+            }
+        }
+    }
+    out
+}
+
+/// What a code counter point counts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CodeKind {
+    /// `claude_code.commit.count`: commits Claude Code made.
+    Commits,
+    /// `claude_code.lines_of_code.count` of `type` `added`.
+    LinesAdded,
+    /// `claude_code.lines_of_code.count` of `type` `removed`.
+    LinesRemoved,
+}
+
+/// One point of Claude Code's commit or lines-of-code counter.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CodePoint {
+    /// What it counts.
+    pub kind: CodeKind,
+    /// Delta or cumulative.
+    pub temporality: Temporality,
+    /// The series (as [`Point::series`]).
+    pub series: u64,
+    /// When the series (cumulative) or this interval (delta) began, in nanoseconds.
+    pub start_ns: u64,
+    /// The point's time, in nanoseconds.
+    pub time_ns: u64,
+    /// The count.
+    pub value: f64,
+}
+
+/// The commit and lines-of-code points of a metrics export: sums of numbers only, each
+/// at most [`MAX_VALUE`].
+pub fn code_points(req: &ExportMetricsServiceRequest) -> Vec<CodePoint> {
+    let mut out = Vec::new();
+    for rm in &req.resource_metrics {
+        let resource = rm
+            .resource
+            .as_ref()
+            .map_or(&[][..], |r| r.attributes.as_slice());
+        for sm in &rm.scope_metrics {
+            for metric in &sm.metrics {
+                let commits = match metric.name.as_str() {
+                    "claude_code.commit.count" => true,
+                    "claude_code.lines_of_code.count" => false,
+                    _ => continue,
+                };
+                let Some(Data::Sum(sum)) = &metric.data else {
+                    continue;
+                };
+                let temporality =
+                    if sum.aggregation_temporality == AggregationTemporality::Cumulative as i32 {
+                        Temporality::Cumulative
+                    } else {
+                        Temporality::Delta
+                    };
+                for dp in &sum.data_points {
+                    let value = match dp.value {
+                        Some(number_data_point::Value::AsInt(n)) => n as f64,
+                        Some(number_data_point::Value::AsDouble(x)) => x,
+                        None => continue,
+                    };
+                    if !(0.0..=MAX_VALUE).contains(&value) {
+                        continue;
+                    }
+                    let kind = match (commits, text_attr(&dp.attributes, "type")) {
+                        (true, _) => CodeKind::Commits,
+                        (false, Some("added")) => CodeKind::LinesAdded,
+                        (false, Some("removed")) => CodeKind::LinesRemoved,
+                        _ => continue,
+                    };
+                    out.push(CodePoint {
+                        kind,
+                        temporality,
+                        series: series_key(&metric.name, resource, &dp.attributes),
                         start_ns: dp.start_time_unix_nano,
                         time_ns: dp.time_unix_nano,
                         value,
@@ -603,6 +690,31 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn commit_and_line_counters_are_read_beside() {
+        let body = br#"{"resourceMetrics":[{"resource":{"attributes":[]},"scopeMetrics":[{"metrics":[
+            {"name":"claude_code.commit.count","sum":{"aggregationTemporality":1,"dataPoints":[{"asInt":"2"}]}},
+            {"name":"claude_code.lines_of_code.count","sum":{"aggregationTemporality":2,"dataPoints":[
+              {"asInt":"30","attributes":[{"key":"type","value":{"stringValue":"added"}}]},
+              {"asDouble":4,"attributes":[{"key":"type","value":{"stringValue":"removed"}}]},
+              {"asInt":"9","attributes":[{"key":"type","value":{"stringValue":"other"}}]}]}}]}]}]}"#;
+        let b = decode(Signal::Metrics, Encoding::Json, body).unwrap();
+        let got: Vec<(CodeKind, Temporality, f64)> = b
+            .code
+            .iter()
+            .map(|p| (p.kind, p.temporality, p.value))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (CodeKind::Commits, Temporality::Delta, 2.0),
+                (CodeKind::LinesAdded, Temporality::Cumulative, 30.0),
+                (CodeKind::LinesRemoved, Temporality::Cumulative, 4.0),
+            ]
+        );
+        assert!(b.points.is_empty());
     }
 
     #[test]

@@ -1770,6 +1770,7 @@ fn live_state_stays_finite_whatever_the_points_and_events() {
                     .map(|_| a_point(rng, &series))
                     .collect(),
                 events: (0..rng.range(0, 4)).map(|_| an_event(rng)).collect(),
+                code: Vec::new(),
             };
             *note = format!("{batch:?}");
             check_batch(&batch, T0_MS + rng.range(0, 6 * 3_600_000) as i64, 3);

@@ -33,7 +33,7 @@ pub fn read(roots: &[Root], cfg: &Config, days: Option<u32>, now: jiff::Timestam
     let (since_ms, spark) = match days {
         Some(days) => {
             let first = first_day(days, &tz, now)?;
-            (day_start_ms(first, &tz)?, Some(Spark::new(first, days)))
+            (first_ms(days, &tz, now)?, Some(Spark::new(first, days)))
         }
         None => (i64::MIN, None),
     };
@@ -51,6 +51,11 @@ pub fn read(roots: &[Root], cfg: &Config, days: Option<u32>, now: jiff::Timestam
 pub fn first_day(days: u32, tz: &TimeZone, now: jiff::Timestamp) -> Result<jiff::civil::Date> {
     let today = tz.to_datetime(now).date();
     Ok(today.checked_sub(jiff::Span::new().days(i64::from(days.max(1)) - 1))?)
+}
+
+/// The first millisecond of the `days`-day range that ends today (local days in `tz`).
+pub fn first_ms(days: u32, tz: &TimeZone, now: jiff::Timestamp) -> Result<i64> {
+    day_start_ms(first_day(days, tz, now)?, tz)
 }
 
 fn day_start_ms(day: jiff::civil::Date, tz: &TimeZone) -> Result<i64> {

@@ -65,8 +65,8 @@ pub enum Command {
     Statusline(StatuslineArgs),
     /// Usage reports from Claude Code's transcripts, as ccusage prints them.
     Report(ReportArgs),
-    /// Statistics beyond usage: the character of the conversation's text, and other
-    /// systems' events laid beside cost and tokens.
+    /// Statistics beyond usage: the character of the conversation's text, the commits
+    /// made while sessions ran, and other systems' events laid beside cost and tokens.
     #[command(subcommand)]
     Stats(StatsCommand),
     /// Made-up transcripts to try redline on, or to time it.
@@ -391,6 +391,9 @@ pub enum StatsCommand {
     /// HTTP JSON URL) by day beside Claude cost and tokens, with Pearson's r, Spearman's ρ
     /// and what they mean.
     Correlate(CorrelateArgs),
+    /// Commits made in each session's repository while it was active, with the tokens and
+    /// dollars spent per commit and per changed line, per project and per day.
+    Git(GitArgs),
 }
 
 /// `redline stats correlate [--days N] [--json]`.
@@ -408,6 +411,31 @@ pub struct CorrelateArgs {
     pub timezone: Option<String>,
     /// The daemon's config file, whose `[[correlate]]` entries are read
     /// [default: $XDG_CONFIG_HOME/redline/config.toml].
+    #[arg(long, env = "REDLINE_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+}
+
+/// `redline stats git [--days N] [--json] [--slack MIN]`.
+#[derive(Debug, Args)]
+pub struct GitArgs {
+    /// Only the last N days (today included, days in --timezone).
+    #[arg(long, short = 'd', value_parser = clap::value_parser!(u32).range(1..))]
+    pub days: Option<u32>,
+    /// Print JSON instead of tables.
+    #[arg(long)]
+    pub json: bool,
+    /// Minutes before a session's first response and after its last in which a commit
+    /// still counts as the session's [default: the config file's `[git] slack_minutes`,
+    /// else 15].
+    #[arg(long, value_name = "MIN", env = "REDLINE_GIT_SLACK",
+          value_parser = clap::value_parser!(u32).range(0..=i64::from(crate::config::MAX_SLACK_MINUTES)))]
+    pub slack: Option<u32>,
+    /// Time zone for days (IANA name such as Europe/Berlin, or UTC) [default: the config
+    /// file's `timezone`, else the system's].
+    #[arg(long, short = 'z', env = "REDLINE_TIMEZONE")]
+    pub timezone: Option<String>,
+    /// The daemon's config file, whose `timezone`, prices, cost mode and `[git]` table are
+    /// used [default: $XDG_CONFIG_HOME/redline/config.toml].
     #[arg(long, env = "REDLINE_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
 }
@@ -705,6 +733,20 @@ mod tests {
         };
         assert_eq!(a.days, 30);
         assert!(Cli::try_parse_from(["redline", "stats", "correlate", "--days", "0"]).is_err());
+    }
+
+    #[test]
+    fn stats_git_flags() {
+        let cli = Cli::try_parse_from([
+            "redline", "stats", "git", "--days", "7", "--json", "--slack", "30",
+        ])
+        .unwrap();
+        let Some(Command::Stats(StatsCommand::Git(a))) = cli.command else {
+            panic!("not stats git")
+        };
+        assert_eq!((a.days, a.json, a.slack), (Some(7), true, Some(30)));
+        assert!(Cli::try_parse_from(["redline", "stats", "git", "--slack", "1441"]).is_err());
+        assert!(Cli::try_parse_from(["redline", "stats", "git", "--days", "0"]).is_err());
     }
 
     fn parse(args: &[&str]) -> Result<ReportArgs, clap::Error> {

@@ -139,6 +139,8 @@ struct FileConfig {
     /// `[[correlate]]`: other systems' events (see `crate::correlate::source`).
     #[serde(default)]
     correlate: Vec<crate::correlate::FileCorrelate>,
+    #[serde(default)]
+    git: FileGit,
 }
 
 /// `[text]`: the character statistics (`redline stats character`, the daemon's counters).
@@ -147,6 +149,14 @@ struct FileConfig {
 struct FileText {
     enabled: Option<bool>,
     watch: Option<Vec<String>>,
+}
+
+/// `[git]`: the git correlation (`redline stats git`, the daemon's commit counter).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileGit {
+    enabled: Option<bool>,
+    slack_minutes: Option<u32>,
 }
 
 /// `[sources]`: each value's source (see `redline_engine::live::ValueName::groups`).
@@ -307,6 +317,18 @@ pub struct Config {
     pub text: TextConfig,
     /// `[[correlate]]`: the sources laid beside cost and tokens.
     pub correlate: Vec<crate::correlate::Source>,
+    /// `[git]`: the git correlation.
+    pub git: GitConfig,
+}
+
+/// `[git]`: whether the daemon reads repositories, and the slack around sessions.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct GitConfig {
+    /// `enabled` (default true): false keeps the daemon from running git.
+    pub enabled: bool,
+    /// `slack_minutes` (default [`redline_engine::git::DEFAULT_SLACK_MINUTES`]): how far
+    /// before a session's first response and after its last a commit still counts.
+    pub slack_minutes: u32,
 }
 
 /// `[text]`: whether the text statistics run, and the phrases watched.
@@ -799,6 +821,16 @@ pub fn resolve(
         file_path.as_deref(),
         env.home.as_deref(),
     )?;
+    let slack_minutes = file
+        .git
+        .slack_minutes
+        .unwrap_or(redline_engine::git::DEFAULT_SLACK_MINUTES);
+    if slack_minutes > MAX_SLACK_MINUTES {
+        return Err(r.in_file(
+            "git.slack_minutes",
+            &format!("must be 0 to {MAX_SLACK_MINUTES} minutes"),
+        ));
+    }
 
     Ok(Config {
         file: file_path.clone(),
@@ -832,8 +864,15 @@ pub fn resolve(
             }),
         },
         correlate,
+        git: GitConfig {
+            enabled: file.git.enabled.unwrap_or(true),
+            slack_minutes,
+        },
     })
 }
+
+/// The largest slack around a session: a day.
+pub const MAX_SLACK_MINUTES: u32 = 1440;
 
 /// Picks each value from flag/variable, file or default, noting where it came from.
 struct Resolver<'a> {
@@ -1151,6 +1190,26 @@ mod tests {
         assert_eq!(origin("zones.temp_hot"), Origin::File);
         assert_eq!(origin("needles"), Origin::File);
         assert_eq!(origin("cost_full_scale"), Origin::Default);
+    }
+
+    #[test]
+    fn the_git_table() {
+        let d = temp("git");
+        let f = d.join("redline/config.toml");
+        let c = resolve(&DaemonArgs::default(), &no_source, &env_in(&d)).unwrap();
+        assert_eq!((c.git.enabled, c.git.slack_minutes), (true, 15));
+        std::fs::write(&f, "[git]\nenabled = false\nslack_minutes = 30\n").unwrap();
+        let c = resolve(&DaemonArgs::default(), &no_source, &env_in(&d)).unwrap();
+        assert_eq!((c.git.enabled, c.git.slack_minutes), (false, 30));
+        std::fs::write(&f, "[git]\nslack_minutes = 2000\n").unwrap();
+        let e = resolve(&DaemonArgs::default(), &no_source, &env_in(&d))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.ends_with("config.toml:2: git.slack_minutes: must be 0 to 1440 minutes"),
+            "{e}"
+        );
+        let _ = std::fs::remove_dir_all(&d);
     }
 
     #[test]

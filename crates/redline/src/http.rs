@@ -110,6 +110,7 @@ pub fn app(state: AppState) -> Router {
         )
         .route("/api/stats/{name}", get(web::stat))
         .route("/api/correlate", get(crate::correlate::api::correlate))
+        .route("/api/git", get(web::git))
         .route("/api/status", get(status))
         .route("/api/hosts", get(hosts))
         .route("/statusline", post(statusline))

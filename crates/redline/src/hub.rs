@@ -86,6 +86,9 @@ pub struct Snapshot {
     pub emdash: BTreeMap<String, u64>,
     /// The watch list's phrases and their counts in the assistant's text.
     pub phrases: Vec<(String, u64)>,
+    /// The git counters (commits attributed to sessions, OpenTelemetry's commits and
+    /// lines), since the daemon started.
+    pub git: Arc<crate::gitwatch::Counters>,
 }
 
 /// What the hub is started with.
@@ -111,6 +114,8 @@ pub struct HubConfig {
     pub text: Option<Vec<String>>,
     /// The needle sweep (`serve --sweep`, `/api/sweep`); `None` never sweeps.
     pub sweep: Option<Arc<crate::sweep::Control>>,
+    /// The git counter's slack in minutes; `None` runs no git.
+    pub git: Option<u32>,
 }
 
 /// Milliseconds since the epoch, now.
@@ -146,6 +151,9 @@ pub enum Input {
     /// Nothing but a recomputation now, before the next whole second (the demo, played
     /// faster than real time, asks for one each script second).
     Tick,
+    /// The sessions with a response after the second time, with their responses after
+    /// the first (the git counter's question).
+    GitSessions(i64, i64, crate::gitwatch::SessionsReply),
     /// The daemon is stopping: read what has come, write every rollup still due to the
     /// store (so hours written since the last rollup outlive a transcript deleted before
     /// the next start), answer, and end.
@@ -204,6 +212,7 @@ pub fn start(cfg: HubConfig) -> Result<Handle> {
         prometheus,
         text: text_watch,
         sweep,
+        git,
     } = cfg;
     // With Prometheus configured the transcripts are still read: each value takes its
     // source by `[sources]` (thinking, cache and context have no other).
@@ -306,7 +315,12 @@ pub fn start(cfg: HubConfig) -> Result<Handle> {
         },
         None => (None, None),
     };
+    let git_counters = crate::gitwatch::Counters::new(now_ms());
+    if let Some(slack) = git {
+        crate::gitwatch::start(inputs.clone(), git_counters.clone(), slack)?;
+    }
     let mut hub = Hub {
+        git: git_counters,
         live,
         tailer,
         follower,
@@ -455,6 +469,8 @@ struct Hub {
     /// The needle sweep, and the mark it said last.
     sweep: Option<Arc<crate::sweep::Control>>,
     sweep_held: Option<Option<f32>>,
+    /// The git counters.
+    git: Arc<crate::gitwatch::Counters>,
 }
 
 /// How often a store that cannot be opened is tried again.
@@ -685,6 +701,9 @@ impl Hub {
                         drop(batch);
                         drop(permit);
                     }
+                    Input::GitSessions(from, active_since, reply) => {
+                        let _ = reply.send(self.live.git_sessions(from, active_since));
+                    }
                     Input::Hosts(reply) => {
                         let _ = reply.send(self.hosts_json());
                     }
@@ -860,6 +879,7 @@ impl Hub {
             self.live.apply_record(r);
         }
         self.live.otlp_events(&batch.events, now);
+        self.git.take_otel(&batch.code);
         Ok(())
     }
 
@@ -1061,6 +1081,7 @@ impl Hub {
                     .zip(c.watch_counts.iter().copied())
                     .collect()
             }),
+            git: self.git.clone(),
         }
     }
 }

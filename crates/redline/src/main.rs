@@ -9,6 +9,8 @@ mod config;
 mod correlate;
 mod exports;
 mod faces;
+mod git;
+mod gitwatch;
 mod grpc;
 mod http;
 mod hub;
@@ -60,6 +62,7 @@ fn main() -> ExitCode {
         Some(cli::Command::Stats(cli::StatsCommand::Correlate(args))) => {
             cmd::correlate::run(&args, &env)
         }
+        Some(cli::Command::Stats(cli::StatsCommand::Git(args))) => cmd::stats_git::run(&args, &env),
         Some(cli::Command::Demo(cli::DemoCommand::Generate(args))) => cmd::demo::generate(&args),
         Some(cli::Command::InstallClaude(args)) => cmd::install_claude::run(&args, &source, &env),
         Some(cli::Command::Service(cli::ServiceCommand::Install(args))) => {

@@ -6,7 +6,7 @@
 //! `claude_code_cost_usage_USD_total{model}`), so dashboards written for those (Grafana
 //! 25255) read redline unchanged. Like any Prometheus counter they count from the
 //! daemon's start; history read at start-up is in `/usage`, not here. Labels come from
-//! closed sets (the four token types, lamp and gauge names) or model ids.
+//! closed sets (the four token types, lamp and gauge names), model ids or project names.
 
 use std::fmt::Write;
 
@@ -64,6 +64,13 @@ pub const FILES: &str = "redline_files_watched";
 pub const EMDASH: &str = "redline_emdash_total";
 /// Occurrences of each watch-list phrase in the assistant's text, by `phrase`.
 pub const PHRASE: &str = "redline_phrase_total";
+/// Commits attributed to sessions since the daemon started, by `project`.
+pub const GIT_COMMITS: &str = "redline_git_commits_total";
+/// Commits Claude Code's OpenTelemetry reported since the daemon started (the name a
+/// collector gives `claude_code.commit.count`).
+pub const OTEL_COMMITS: &str = "claude_code_commit_count_total";
+/// Lines Claude Code's OpenTelemetry reported, by `type` (added, removed).
+pub const OTEL_LINES: &str = "claude_code_lines_of_code_count_total";
 
 /// The Prometheus text exposition of a snapshot.
 pub fn render(s: &Snapshot) -> String {
@@ -272,7 +279,39 @@ pub fn render(s: &Snapshot) -> String {
             let _ = writeln!(out, "{PHRASE}{{phrase=\"{}\"}} {n}", escape(phrase));
         }
     }
+    git(&mut out, &s.git);
     out
+}
+
+/// The git counters; OpenTelemetry's only once a sender reported some.
+fn git(out: &mut String, g: &crate::gitwatch::Counters) {
+    head(
+        out,
+        GIT_COMMITS,
+        "counter",
+        "Commits made in sessions' repositories while they ran, since the daemon started, by project.",
+    );
+    for (project, n) in g.commits() {
+        let _ = writeln!(out, "{GIT_COMMITS}{{project=\"{}\"}} {n}", escape(&project));
+    }
+    let o = g.otel();
+    if o.seen {
+        head(
+            out,
+            OTEL_COMMITS,
+            "counter",
+            "Commits Claude Code's OpenTelemetry reported since the daemon started.",
+        );
+        let _ = writeln!(out, "{OTEL_COMMITS} {}", o.commits);
+        head(
+            out,
+            OTEL_LINES,
+            "counter",
+            "Lines Claude Code's OpenTelemetry reported since the daemon started, by type.",
+        );
+        let _ = writeln!(out, "{OTEL_LINES}{{type=\"added\"}} {}", o.lines_added);
+        let _ = writeln!(out, "{OTEL_LINES}{{type=\"removed\"}} {}", o.lines_removed);
+    }
 }
 
 fn head(out: &mut String, name: &str, kind: &str, help: &str) {

@@ -201,7 +201,8 @@ fn weight(batch: &Batch) -> usize {
                 }
         })
         .sum();
-    std::mem::size_of::<Batch>() + points + events
+    let code = batch.code.len() * std::mem::size_of::<otlp::CodePoint>();
+    std::mem::size_of::<Batch>() + points + events + code
 }
 
 /// Gives a batch to the hub and waits until it is stored. An `Err` means nothing of it

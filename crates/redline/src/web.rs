@@ -1,6 +1,7 @@
 //! The web page and what only it reads: the embedded assets (no build step, no CDN), the
-//! scales it draws (`/api/config`) and the deep stats (`/api/stats/*`). All behind the
-//! token when the daemon is bound beyond loopback.
+//! scales it draws (`/api/config`), the deep stats (`/api/stats/*`) and the git
+//! correlation (`/api/git`). All behind the token when the daemon is bound beyond
+//! loopback.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -19,6 +20,7 @@ use serde_json::{Value, json};
 use redline_engine::calibrate::Calibration;
 
 use crate::cmd::calibrate::{self, Options};
+use crate::cmd::stats_git;
 use crate::config::Config;
 use crate::http::{AppState, json};
 use crate::hub::{self, Input, Unanswered};
@@ -363,6 +365,66 @@ pub async fn calibrate(State(s): State<AppState>, Query(q): Query<CalibrateQuery
             .to_string(),
     );
     json(doc.to_string())
+}
+
+/// `/api/git?days=7&slack=15`.
+#[derive(Debug, Deserialize)]
+pub struct GitQuery {
+    days: Option<u32>,
+    slack: Option<u32>,
+}
+
+/// `GET /api/git?days=N[&slack=MIN]`: `redline stats git --json` for the daemon's
+/// configuration (every day without `days`), with `otel` filled from what OpenTelemetry
+/// senders reported since the daemon started. It reads the whole history and the
+/// repositories, off the async threads; one at a time with calibrations, which do too.
+pub async fn git(State(s): State<AppState>, Query(q): Query<GitQuery>) -> Response {
+    if q.days.is_some_and(|d| !(1..=3650).contains(&d)) {
+        return (StatusCode::BAD_REQUEST, "days must be 1 to 3650\n").into_response();
+    }
+    if q.slack
+        .is_some_and(|m| m > crate::config::MAX_SLACK_MINUTES)
+    {
+        return (
+            StatusCode::BAD_REQUEST,
+            format!(
+                "slack must be 0 to {} minutes\n",
+                crate::config::MAX_SLACK_MINUTES
+            ),
+        )
+            .into_response();
+    }
+    let Ok(_one) = s.calibrating.clone().try_acquire_owned() else {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "another history read is running; try again when it is done\n",
+        )
+            .into_response();
+    };
+    let page = s.page.borrow().clone();
+    let (env, cfg) = (s.env.clone(), page.cfg.clone());
+    let o = stats_git::Options {
+        days: q.days,
+        slack_minutes: q.slack.unwrap_or(cfg.git.slack_minutes),
+    };
+    let otel = s.snapshots.borrow().git.otel_json();
+    let done = tokio::task::spawn_blocking(move || {
+        stats_git::compute(&o, &cfg, &env, jiff::Timestamp::now())
+    })
+    .await;
+    match done {
+        Ok(Ok(c)) => {
+            let mut doc = stats_git::document(&c);
+            doc["otel"] = otel;
+            json(doc.to_string())
+        }
+        Ok(Err(e)) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("cannot read the history: {e:#}\n"),
+        )
+            .into_response(),
+        Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "shutting down\n").into_response(),
+    }
 }
 
 /// `POST /api/calibrate/apply`: `{"key": "tach_redline", "days": 30}`.

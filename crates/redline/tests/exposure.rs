@@ -138,6 +138,7 @@ fn a_rebinding_host_is_refused_where_it_matters() {
         "/api/status",
         "/api/stats",
         "/api/hosts",
+        "/api/git",
         "/api/config",
         "/faces/tach.svg",
     ] {

@@ -16,7 +16,7 @@
 //! (CONTEXT), `model.rs` (MODEL) and `turns.rs` (the turn rule behind STALL and IDLE);
 //! `claude.rs` holds what Claude Code said itself (statusLine), `otlp.rs` and
 //! `external.rs` the other sources, `rollups.rs` and `hosts.rs` what the store and
-//! `/api/hosts` need. This file reads lines into the ledger and puts the values together
+//! `/api/hosts` need, `git.rs` the sessions the git counter looks at. This file reads lines into the ledger and puts the values together
 //! into `/usage`, the lamps included.
 
 mod cache;
@@ -24,6 +24,7 @@ mod claude;
 mod context;
 mod cost;
 mod external;
+mod git;
 mod hosts;
 mod model;
 mod otlp;

@@ -12,5 +12,6 @@ pub mod report;
 pub mod serve;
 pub mod service;
 pub mod stats;
+pub mod stats_git;
 pub mod statusline;
 pub mod watch;

@@ -264,6 +264,8 @@ pub fn hub_config(cfg: &Config, env: &RootEnv, log: bool) -> Result<HubConfig> {
         sweep: None,
         // Only the daemon counts text (for /metrics); the terminal view shows none of it.
         text: (log && cfg.text.enabled).then(|| cfg.text.watch.clone()),
+        // Only the daemon reads repositories (for /metrics), and only with `[git] enabled`.
+        git: (log && cfg.git.enabled).then_some(cfg.git.slack_minutes),
     })
 }
 
