@@ -314,3 +314,47 @@ extraCharts.correlate = function (d) {
   this.el.dataset.rendered = "true";
 };
 extraCharts.correlate.url = days => `/api/correlate?days=${days}`;
+
+/** Commits made while sessions ran, day by day: the day's tokens as a bar, its commits as
+ *  a figure in a disc above it. */
+extraCharts.git = function (g) {
+  const t = g.totals || {};
+  const skipped = (g.skipped || []).length;
+  if (!g.by_day.length) {
+    return empty(this.el, skipped ? `No repository to read: ${g.skipped.map(x => x.reason).filter((r, i, a) => a.indexOf(r) === i).join("; ")}.`
+      : "No sessions in a git repository in this window.");
+  }
+  const today = new Date().toISOString().slice(0, 10);
+  const w = { since: g.since || g.by_day[0].date, until: today };
+  const f = timeFrame(this.el, w, { H: 180, ticks: valueTicks(Math.max(0, ...g.by_day.map(d => d.tokens))), tickLabel: tokensTick });
+  const colors = palette(), gap = barGap(f.dw);
+  for (const d of g.by_day) {
+    const x = f.x(d.date);
+    if (x === null) continue;
+    const h = f.y(0) - f.y(d.tokens);
+    el("rect", { class: "mark", "data-date": d.date, x: x + gap / 2, y: f.y(0) - h, width: Math.max(0.8, f.dw - gap), height: h, fill: colors[0] }, f.svg)
+      .appendChild(el("title")).textContent = `${d.date}: ${num(d.tokens)} tokens, $${d.cost_usd.toFixed(2)}, ${d.commits} commit${d.commits === 1 ? "" : "s"}`;
+    if (!d.commits) continue;
+    const r = Math.max(3, Math.min(7, f.dw / 2)), cx = x + f.dw / 2, cy = Math.max(f.T + r, f.y(d.tokens) - r - 2);
+    const g2 = el("g", { class: "commits", "data-date": d.date, "data-commits": d.commits }, f.svg);
+    el("circle", { cx, cy, r, fill: colors[1] }, g2);
+    if (r >= 5) el("text", { class: "commit-count", x: cx, y: cy + 0.5, "text-anchor": "middle", "dominant-baseline": "middle" }, g2).textContent = d.commits;
+    g2.appendChild(el("title")).textContent = `${d.date}: ${d.commits} commit${d.commits === 1 ? "" : "s"}, +${d.lines_added} -${d.lines_removed} lines`;
+  }
+  legend(this.el, ["tokens of sessions in a repository", "commits"], colors);
+  const per = v => (v === null || v === undefined ? "–" : kilo(v));
+  caption(this.el, `${num(t.commits)} commits, +${num(t.lines_added)} -${num(t.lines_removed)} lines; ` +
+    `${per(t.tokens_per_commit)} tokens and ${t.cost_per_commit === null ? "–" : `$${t.cost_per_commit.toFixed(2)}`} a commit, ` +
+    `${per(t.tokens_per_line)} tokens a changed line.`);
+  const notes = [];
+  if (g.otel && (g.otel.commits || g.otel.lines_added || g.otel.lines_removed)) notes.push(`Claude Code reported ${num(g.otel.commits)} commits and +${num(g.otel.lines_added)} -${num(g.otel.lines_removed)} lines (OpenTelemetry, since the daemon started).`);
+  if (skipped) notes.push(`${skipped} director${skipped === 1 ? "y" : "ies"} passed over (not a repository, or gone).`);
+  for (const n of notes) {
+    const p = document.createElement("p");
+    p.className = "note";
+    p.textContent = n;
+    this.el.appendChild(p);
+  }
+  this.el.dataset.rendered = "true";
+};
+extraCharts.git.url = days => (days === "all" ? "/api/git" : `/api/git?days=${days}`);

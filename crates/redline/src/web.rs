@@ -394,12 +394,9 @@ pub async fn git(State(s): State<AppState>, Query(q): Query<GitQuery>) -> Respon
         )
             .into_response();
     }
-    let Ok(_one) = s.calibrating.clone().try_acquire_owned() else {
-        return (
-            StatusCode::SERVICE_UNAVAILABLE,
-            "another history read is running; try again when it is done\n",
-        )
-            .into_response();
+    // One history read at a time with the calibrations: this one waits its turn.
+    let Ok(_one) = s.calibrating.clone().acquire_owned().await else {
+        return (StatusCode::SERVICE_UNAVAILABLE, "shutting down\n").into_response();
     };
     let page = s.page.borrow().clone();
     let (env, cfg) = (s.env.clone(), page.cfg.clone());

@@ -8,8 +8,9 @@
 //! its return with other needles, the tab's title through all that, the readout switch,
 //! the needle sweep's switch, every chart of the stats view over 30 days, 7 days and all
 //! history, the calibrate view against `/api/calibrate` and Apply writing a proposal the
-//! daemon then runs with (and off under `serve --demo`), phone width) and saves a
-//! screenshot of each to `target/web-screenshots`.
+//! daemon then runs with (and off under `serve --demo`), the character view against
+//! `/api/character`, `/api/stats/thinking`, `/api/git` and `/api/correlate` at desk and
+//! phone width, phone width) and saves a screenshot of each to `target/web-screenshots`.
 //!
 //! Needs node, Chromium (`REDLINE_CHROMIUM`, default `/usr/bin/chromium`) and
 //! playwright-core (`REDLINE_PLAYWRIGHT`, default `target/ci-tools/node_modules/playwright-core`,

@@ -11,8 +11,10 @@
 // empty days, gridlines, and no label on another or on the data, the calibrate view
 // shows /api/calibrate's six keys with their histograms and applies a proposal (asked
 // first; the daemon then runs with it), Apply is off under `serve --demo`, the character
-// view draws /api/character's em-dashes, phrases with sparklines and watch list and the
-// thinking by model at desk and phone width, and phone width works.
+// view draws /api/character's em-dashes, phrases with sparklines and watch list, the
+// thinking by model, commits beside tokens (/api/git, from a repository the test commits
+// into during its sessions) and a timesheet CSV against cost (/api/correlate) at desk and
+// phone width, and phone width works.
 // Run by tests/web.rs, which passes everything through the environment:
 //   REDLINE_BIN    the redline binary
 //   CHROMIUM       the browser executable
@@ -84,14 +86,14 @@ const livePath = path.join(claude, "projects", PROJECTS[0], `${LIVE_SESSION}.jso
 /** One assistant line as Claude Code writes it, with a thinking block and visible text
  *  (their character shares split output_tokens: the thinking estimate). */
 function assistant({ id, model, at = new Date(), session = LIVE_SESSION, input = 100, output = 200, create = 0, read = 40000,
-                     thinking = 300, text = 700, signature = "", exact = null }) {
+                     thinking = 300, text = 700, signature = "", exact = null, cwd = "/home/dev/code" }) {
   const content = [];
   if (thinking) content.push({ type: "thinking", thinking: "t".repeat(thinking), signature });
   content.push({ type: "text", text: typeof text === "string" ? text : "x".repeat(text) });
   const usage = { input_tokens: input, output_tokens: output, cache_creation_input_tokens: create, cache_read_input_tokens: read };
   if (exact !== null) usage.output_tokens_details = { thinking_tokens: exact };
   return JSON.stringify({
-    type: "assistant", isSidechain: false, sessionId: session, version: "2.1.90", cwd: "/home/dev/code",
+    type: "assistant", isSidechain: false, sessionId: session, version: "2.1.90", cwd,
     requestId: `req_${id}`, timestamp: at.toISOString(), uuid: `u-${id}`,
     message: { id: `msg_${id}`, model, type: "message", role: "assistant", content, usage },
   }) + "\n";
@@ -123,6 +125,11 @@ function prose(rnd, len) {
  *  empty, not close the gap. */
 const DAYS_OFF = [3, 4, 11, 12, 13];
 
+/** The repository the first project's sessions work in: a commit is made in it during
+ *  each of them (the character view's commits). */
+const REPO = path.join(WORK, "repo");
+const commits = [];
+
 /** A month of history ending a day ago, so the stats have something to draw (the demo
  *  corpus is dated in the past) without touching the live values: nothing in it is
  *  younger than STALE_AFTER. Seeded, so every run writes the same. */
@@ -139,8 +146,10 @@ function history() {
       const session = `hist-${d}-${p}`;
       const lines = [];
       let t = day0 - d * 86400000 + (8 + Math.floor(rnd() * 9)) * 3600000;
+      const cwd = p === 0 ? REPO : "/home/dev/code";
       for (let i = 0; i < responses; i++, n++) {
         t += Math.floor(rnd() * 240000);
+        if (p === 0 && i === 1) commits.push(new Date(t + 30000));
         const kind = rnd();
         const think = Math.floor(rnd() * 2400);
         lines.push(assistant({ id: `h${n}`, session, at: new Date(t), model: models[Math.floor(rnd() ** 1.6 * 3)],
@@ -149,7 +158,7 @@ function history() {
           // Some exact (the usage says), some estimated (text shares), some unknowable
           // (a redacted signature and no text).
           exact: kind > .85 ? Math.floor(think / 4) : null,
-          signature: kind > .7 && kind <= .85 ? "[REDACTED_SIGNATURE]" : "" }));
+          signature: kind > .7 && kind <= .85 ? "[REDACTED_SIGNATURE]" : "", cwd }));
       }
       const dir = path.join(claude, "projects", project);
       mkdirSync(dir, { recursive: true });
@@ -180,6 +189,20 @@ function startDaemon(port, extra = {}, args = []) {
 
 execFileSync(REDLINE, ["demo", "generate", "--out", claude, "--responses", "2000", "--seed", "5"], { stdio: "ignore" });
 history();
+// The commits, at their times, one line each.
+{
+  const git = (args, at) => execFileSync("git", ["-C", REPO, "-c", "commit.gpgsign=false", ...args], {
+    stdio: "ignore", env: { ...process.env, ...(at ? { GIT_AUTHOR_DATE: at.toISOString(), GIT_COMMITTER_DATE: at.toISOString() } : {}) } });
+  mkdirSync(REPO, { recursive: true });
+  execFileSync("git", ["init", "-q", REPO]);
+  git(["config", "user.email", "dev@example.com"]);
+  git(["config", "user.name", "Dev"]);
+  commits.forEach((at, i) => {
+    appendFileSync(path.join(REPO, "notes.txt"), `line ${i}\n`);
+    git(["add", "notes.txt"]);
+    git(["commit", "-q", "-m", `change ${i}`], at);
+  });
+}
 // A series of the user's own for the character view's correlation: hours worked on the
 // days of the history, more on busier days, as a timesheet's CSV export.
 {
@@ -1038,7 +1061,7 @@ const charShown = () => page.evaluate(() => {
     sparkBars: tr.querySelector("svg.spark") ? tr.querySelectorAll("svg.spark rect").length : 0,
   }));
   return {
-    rendered: Object.fromEntries(["emdash", "phrases", "watch", "thinking", "correlate"].map(n => [n, box(n).dataset.rendered === "true" && box(n).dataset.range])),
+    rendered: Object.fromEntries(["emdash", "phrases", "watch", "thinking", "git", "correlate"].map(n => [n, box(n).dataset.rendered === "true" && box(n).dataset.range])),
     caption: (box("emdash").querySelector(".caption") || {}).textContent,
     points: [...box("emdash").querySelectorAll("circle.mark")].map(c => `${c.dataset.date} ${c.dataset.series}`).sort(),
     lines: box("emdash").querySelectorAll("polyline.line").length,
@@ -1046,6 +1069,9 @@ const charShown = () => page.evaluate(() => {
     phrases: rows("phrases"),
     watch: rows("watch"),
     thinking: [...box("thinking").querySelectorAll("rect.mark")].map(r => r.dataset.model),
+    git: [...box("git").querySelectorAll("g.commits")].map(c => `${c.dataset.date} ${c.dataset.commits}`).sort(),
+    gitBars: box("git").querySelectorAll("rect.mark").length,
+    gitCaption: (box("git").querySelector(".caption") || {}).textContent,
     correlate: [...box("correlate").querySelectorAll(".series")].map(x => ({
       name: x.dataset.source, dots: [...x.querySelectorAll("circle.mark")].map(c => c.dataset.date).sort(),
       reading: (x.querySelector(".reading") || {}).textContent,
@@ -1086,6 +1112,13 @@ async function charProblems(days) {
   });
   const known = th.by_model.filter(r => r.output_tokens > 0 && typeof r.ratio === "number" && r.basis !== "unknown").map(r => r.model);
   if (s.thinking.join() !== known.join()) bad.push(`thinking bars for ${s.thinking}, not ${known}`);
+  // Commits: a disc with the day's count on each day /api/git has commits, a bar per day
+  // with tokens, and the totals.
+  const git = await get(days === "all" ? "/api/git" : `/api/git?days=${days}`);
+  const wantGit = git.by_day.filter(d => d.commits > 0).map(d => `${d.date} ${d.commits}`).sort();
+  if (s.git.join() !== wantGit.join()) bad.push(`commit discs ${s.git}, /api/git ${wantGit}`);
+  if (s.gitBars !== git.by_day.filter(d => d.tokens > 0).length) bad.push(`${s.gitBars} token bars, /api/git has ${git.by_day.length} days`);
+  if (!s.gitCaption || !s.gitCaption.startsWith(`${num(git.totals.commits)} commits`)) bad.push(`git caption "${s.gitCaption}", ${git.totals.commits} commits`);
   // The user's own series: a dot per day with both figures, and the daemon's reading.
   const corr = await get(`/api/correlate?days=${days}`);
   if (s.correlate.map(c => c.name).join() !== corr.sources.map(c => c.name).join()) bad.push(`series ${s.correlate.map(c => c.name)}, /api/correlate ${corr.sources.map(c => c.name)}`);
@@ -1115,6 +1148,9 @@ async function charHold(days, label) {
 await page.goto(base + "/#character");
 {
   const month = await charHold("30", "desk");
+  const gitMonth = await get("/api/git?days=30");
+  if (gitMonth.totals.commits < 15 || gitMonth.totals.commits > commits.length)
+    fail(`the month's sessions in ${REPO} made ${commits.length} commits, /api/git finds ${gitMonth.totals.commits}`);
   const corr = await get("/api/correlate?days=30");
   if (corr.sources.length !== 1 || corr.sources[0].correlations[0].n < 20 || typeof corr.sources[0].correlations[0].pearson !== "number")
     fail(`the hours worked should correlate over the month: ${JSON.stringify(corr.sources.map(x => x.correlations))}`);
