@@ -337,7 +337,7 @@ impl Models {
 
 /// Keys are already hashes: hashing them again would only cost time.
 #[derive(Default)]
-struct KeyHasher(u64);
+pub(crate) struct KeyHasher(u64);
 
 impl Hasher for KeyHasher {
     fn finish(&self) -> u64 {

@@ -576,6 +576,7 @@ pub struct Character {
     pub spark: Option<Spark>,
     /// The last day looked up in `spark`, and its bar.
     last_bar: Option<(String, Option<usize>)>,
+    keys: Keys,
 }
 
 impl Character {
@@ -602,6 +603,7 @@ impl Character {
             watch,
             spark,
             last_bar: None,
+            keys: Keys::default(),
         }
     }
 
@@ -630,27 +632,26 @@ impl Character {
     /// Counts a piece [`Prepared`] beforehand (on another thread) at `place`.
     pub fn add_prepared(&mut self, place: Place<'_>, p: &Prepared) {
         let c = &p.counts;
+        let k = &mut self.keys;
         self.totals.entry(place.side).or_default().add(c);
-        self.by_model
-            .entry((place.side, place.model.to_owned()))
-            .or_default()
-            .add(c);
-        add_at(&mut self.by_day, place.day, place.side, c);
-        add_at(&mut self.by_project, place.project, place.side, c);
-        add_at(&mut self.by_session, place.session, place.side, c);
+        k.by_model.0 = place.side;
+        set(&mut k.by_model.1, place.model);
+        add_to(&mut self.by_model, &k.by_model, c);
+        k.by_side.1 = place.side;
+        for (map, key) in [
+            (&mut self.by_day, place.day),
+            (&mut self.by_project, place.project),
+            (&mut self.by_session, place.session),
+        ] {
+            set(&mut k.by_side.0, key);
+            add_to(map, &k.by_side, c);
+        }
         if place.side == Side::User {
             return;
         }
-        match self
-            .by_day_model
-            .get_mut(&(place.day.to_owned(), place.model.to_owned()))
-        {
-            Some(k) => k.add(c),
-            None => {
-                self.by_day_model
-                    .insert((place.day.to_owned(), place.model.to_owned()), *c);
-            }
-        }
+        set(&mut k.pair.0, place.day);
+        set(&mut k.pair.1, place.model);
+        add_to(&mut self.by_day_model, &k.pair, c);
         let bar = self.bar(place.day);
         for phrase in &p.phrases {
             self.phrases.offer_at(phrase, bar);
@@ -663,11 +664,13 @@ impl Character {
                 (&mut self.watch_by_model, place.model),
                 (&mut self.watch_by_day, place.day),
             ] {
-                let row = map
-                    .entry(key.to_owned())
-                    .or_insert_with(|| vec![0; p.watch.len()]);
-                for (held, n) in row.iter_mut().zip(&p.watch) {
-                    *held += n;
+                if !map.contains_key(key) {
+                    map.insert(key.to_owned(), vec![0; p.watch.len()]);
+                }
+                if let Some(row) = map.get_mut(key) {
+                    for (held, n) in row.iter_mut().zip(&p.watch) {
+                        *held += n;
+                    }
                 }
             }
         }
@@ -685,11 +688,36 @@ impl Character {
     }
 }
 
-fn add_at(map: &mut BTreeMap<(String, Side), Counts>, key: &str, side: Side, c: &Counts) {
-    match map.get_mut(&(key.to_owned(), side)) {
+/// Keys made in place, so that adding to a key already there allocates nothing.
+#[derive(Clone, Debug)]
+struct Keys {
+    by_side: (String, Side),
+    by_model: (Side, String),
+    pair: (String, String),
+}
+
+impl Default for Keys {
+    fn default() -> Keys {
+        Keys {
+            by_side: (String::new(), Side::Main),
+            by_model: (Side::Main, String::new()),
+            pair: (String::new(), String::new()),
+        }
+    }
+}
+
+/// `key` into `buf`, reusing its allocation.
+fn set(buf: &mut String, key: &str) {
+    buf.clear();
+    buf.push_str(key);
+}
+
+/// Adds `c` at `key`, cloning the key only when it is new.
+fn add_to<K: Ord + Clone>(map: &mut BTreeMap<K, Counts>, key: &K, c: &Counts) {
+    match map.get_mut(key) {
         Some(held) => held.add(c),
         None => {
-            map.insert((key.to_owned(), side), *c);
+            map.insert(key.clone(), *c);
         }
     }
 }

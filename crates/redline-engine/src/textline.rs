@@ -286,7 +286,8 @@ pub struct TextCounter {
     pub character: Character,
     /// What was seen.
     pub stats: TextStats,
-    seen: HashSet<u64>,
+    /// The pieces counted, by their hash (already a hash: not hashed again).
+    seen: HashSet<u64, std::hash::BuildHasherDefault<crate::ledger::KeyHasher>>,
     preparer: Preparer,
     since_ms: i64,
 }
@@ -321,7 +322,7 @@ impl TextCounter {
         TextCounter {
             character: Character::with_spark(watch.clone(), spark),
             stats: TextStats::default(),
-            seen: HashSet::new(),
+            seen: HashSet::default(),
             preparer: Preparer { watch, tz },
             since_ms,
         }
