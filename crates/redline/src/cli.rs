@@ -32,7 +32,8 @@ pub enum Command {
         mut_arg("source", hide),
         mut_arg("api_error_window", hide),
         mut_arg("state_dir", hide),
-        mut_arg("allowed_hosts", hide)
+        mut_arg("allowed_hosts", hide),
+        mut_arg("no_text", hide)
     )]
     Watch(WatchArgs),
     /// The resolved configuration, the roots and what each source has seen.
@@ -51,7 +52,8 @@ pub enum Command {
         mut_arg("needles", hide),
         mut_arg("stall_after", hide),
         mut_arg("stale_after", hide),
-        mut_arg("otlp_grpc", hide)
+        mut_arg("otlp_grpc", hide),
+        mut_arg("no_text", hide)
     )]
     Doctor(DoctorArgs),
     /// The instrument cluster in the terminal: a daemon's values through the firmware's
@@ -205,7 +207,8 @@ fn hide(a: clap::Arg) -> clap::Arg {
 /// Of `serve`'s flags, shows only those that say where the daemon is (`--config`,
 /// `--listen`, `--token`), in a client's words; the command's own flags stay as they are.
 fn only_address(a: clap::Arg) -> clap::Arg {
-    const SERVE_ONLY: [&str; 14] = [
+    const SERVE_ONLY: [&str; 15] = [
+        "no_text",
         "allowed_hosts",
         "tach_redline",
         "tach_window",
@@ -780,7 +783,7 @@ mod tests {
     #[test]
     fn each_command_shows_the_flags_it_uses() {
         let serve = shown_flags("serve");
-        assert_eq!(serve.len(), 21, "{serve:?}");
+        assert_eq!(serve.len(), 22, "{serve:?}");
         assert_eq!(
             shown_flags("faces"),
             [

@@ -298,6 +298,15 @@ fn beyond_loopback_only_the_gauge_endpoints_answer_without_the_token() {
     let r = d.get("/api/status");
     assert_eq!(r.status, 401);
     assert!(r.head.contains("www-authenticate: bearer"));
+    // What the transcripts say beyond the gauges (text, commits, other systems) too.
+    for closed in [
+        "/api/character",
+        "/api/git",
+        "/api/correlate",
+        "/api/stats/daily.csv",
+    ] {
+        assert_eq!(d.get(closed).status, 401, "{closed}");
+    }
     let with = |h: &str| {
         d.request(&format!(
             "GET /api/status HTTP/1.1\r\nHost: localhost\r\n{h}\r\nConnection: close\r\n\r\n"
