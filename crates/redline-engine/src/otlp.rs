@@ -16,7 +16,7 @@ use opentelemetry_proto::tonic::collector::metrics::v1::{
 };
 use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
 use opentelemetry_proto::tonic::metrics::v1::{
-    AggregationTemporality, metric::Data, number_data_point,
+    AggregationTemporality, NumberDataPoint, metric::Data, number_data_point,
 };
 use prost::Message;
 use redline_core::TokenCounts;
@@ -288,10 +288,27 @@ pub enum Event {
 const TOKEN_METRIC: &str = "claude_code.token.usage";
 const COST_METRIC: &str = "claude_code.cost.usage";
 
-/// The token and cost points of a metrics export. Other metrics, and points that are not
-/// sums of numbers, are passed over.
-pub fn points(req: &ExportMetricsServiceRequest) -> Vec<Point> {
-    let mut out = Vec::new();
+/// One number of a sum metric, as [`sum_points`] hands it over.
+struct SumPoint<'a> {
+    /// The metric's name.
+    metric: &'a str,
+    /// The resource's attributes.
+    resource: &'a [KeyValue],
+    /// The point itself (its attributes, times).
+    dp: &'a NumberDataPoint,
+    temporality: Temporality,
+    /// Its value: a number from 0 to [`MAX_VALUE`].
+    value: f64,
+}
+
+/// Every point of the sum metrics named `names` in a metrics export whose value is a
+/// number from 0 to [`MAX_VALUE`]; other metrics, and points that are not sums of numbers,
+/// are passed over.
+fn sum_points<'a>(
+    req: &'a ExportMetricsServiceRequest,
+    names: &[&str],
+    mut each: impl FnMut(SumPoint<'a>),
+) {
     for rm in &req.resource_metrics {
         let resource = rm
             .resource
@@ -299,11 +316,9 @@ pub fn points(req: &ExportMetricsServiceRequest) -> Vec<Point> {
             .map_or(&[][..], |r| r.attributes.as_slice());
         for sm in &rm.scope_metrics {
             for metric in &sm.metrics {
-                let is_cost = match metric.name.as_str() {
-                    TOKEN_METRIC => false,
-                    COST_METRIC => true,
-                    _ => continue,
-                };
+                if !names.contains(&metric.name.as_str()) {
+                    continue;
+                }
                 let Some(Data::Sum(sum)) = &metric.data else {
                     continue;
                 };
@@ -322,29 +337,43 @@ pub fn points(req: &ExportMetricsServiceRequest) -> Vec<Point> {
                     if !(0.0..=MAX_VALUE).contains(&value) {
                         continue;
                     }
-                    let measure = if is_cost {
-                        Measure::Cost
-                    } else {
-                        match text_attr(&dp.attributes, "type").and_then(TokenKind::parse) {
-                            Some(k) => Measure::Tokens(k),
-                            None => continue,
-                        }
-                    };
-                    let origin = origin(resource, &dp.attributes);
-                    out.push(Point {
-                        series: series_key(&metric.name, resource, &dp.attributes),
-                        model: text_attr(&dp.attributes, "model").map(str::to_owned),
-                        origin,
-                        measure,
+                    each(SumPoint {
+                        metric: &metric.name,
+                        resource,
+                        dp,
                         temporality,
-                        start_ns: dp.start_time_unix_nano,
-                        time_ns: dp.time_unix_nano,
                         value,
                     });
                 }
             }
         }
     }
+}
+
+/// The token and cost points of a metrics export. Other metrics, and points that are not
+/// sums of numbers, are passed over.
+pub fn points(req: &ExportMetricsServiceRequest) -> Vec<Point> {
+    let mut out = Vec::new();
+    sum_points(req, &[TOKEN_METRIC, COST_METRIC], |p| {
+        let measure = if p.metric == COST_METRIC {
+            Measure::Cost
+        } else {
+            match text_attr(&p.dp.attributes, "type").and_then(TokenKind::parse) {
+                Some(k) => Measure::Tokens(k),
+                None => return,
+            }
+        };
+        out.push(Point {
+            series: series_key(p.metric, p.resource, &p.dp.attributes),
+            model: text_attr(&p.dp.attributes, "model").map(str::to_owned),
+            origin: origin(p.resource, &p.dp.attributes),
+            measure,
+            temporality: p.temporality,
+            start_ns: p.dp.start_time_unix_nano,
+            time_ns: p.dp.time_unix_nano,
+            value: p.value,
+        });
+    });
     out
 }
 
@@ -379,55 +408,25 @@ pub struct CodePoint {
 /// The commit and lines-of-code points of a metrics export: sums of numbers only, each
 /// at most [`MAX_VALUE`].
 pub fn code_points(req: &ExportMetricsServiceRequest) -> Vec<CodePoint> {
+    const COMMITS: &str = "claude_code.commit.count";
+    const LINES: &str = "claude_code.lines_of_code.count";
     let mut out = Vec::new();
-    for rm in &req.resource_metrics {
-        let resource = rm
-            .resource
-            .as_ref()
-            .map_or(&[][..], |r| r.attributes.as_slice());
-        for sm in &rm.scope_metrics {
-            for metric in &sm.metrics {
-                let commits = match metric.name.as_str() {
-                    "claude_code.commit.count" => true,
-                    "claude_code.lines_of_code.count" => false,
-                    _ => continue,
-                };
-                let Some(Data::Sum(sum)) = &metric.data else {
-                    continue;
-                };
-                let temporality =
-                    if sum.aggregation_temporality == AggregationTemporality::Cumulative as i32 {
-                        Temporality::Cumulative
-                    } else {
-                        Temporality::Delta
-                    };
-                for dp in &sum.data_points {
-                    let value = match dp.value {
-                        Some(number_data_point::Value::AsInt(n)) => n as f64,
-                        Some(number_data_point::Value::AsDouble(x)) => x,
-                        None => continue,
-                    };
-                    if !(0.0..=MAX_VALUE).contains(&value) {
-                        continue;
-                    }
-                    let kind = match (commits, text_attr(&dp.attributes, "type")) {
-                        (true, _) => CodeKind::Commits,
-                        (false, Some("added")) => CodeKind::LinesAdded,
-                        (false, Some("removed")) => CodeKind::LinesRemoved,
-                        _ => continue,
-                    };
-                    out.push(CodePoint {
-                        kind,
-                        temporality,
-                        series: series_key(&metric.name, resource, &dp.attributes),
-                        start_ns: dp.start_time_unix_nano,
-                        time_ns: dp.time_unix_nano,
-                        value,
-                    });
-                }
-            }
-        }
-    }
+    sum_points(req, &[COMMITS, LINES], |p| {
+        let kind = match (p.metric == COMMITS, text_attr(&p.dp.attributes, "type")) {
+            (true, _) => CodeKind::Commits,
+            (false, Some("added")) => CodeKind::LinesAdded,
+            (false, Some("removed")) => CodeKind::LinesRemoved,
+            _ => return,
+        };
+        out.push(CodePoint {
+            kind,
+            temporality: p.temporality,
+            series: series_key(p.metric, p.resource, &p.dp.attributes),
+            start_ns: p.dp.start_time_unix_nano,
+            time_ns: p.dp.time_unix_nano,
+            value: p.value,
+        });
+    });
     out
 }
 

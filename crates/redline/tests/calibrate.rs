@@ -531,17 +531,11 @@ fn the_check_on_the_real_fixtures() {
         let home = Home::new();
         let run = |args: &[&str]| {
             let started = Instant::now();
-            let out = home
-                .redline()
-                .env("CLAUDE_CONFIG_DIR", &dir)
-                .arg("calibrate")
-                .args(args)
-                .output()
-                .unwrap();
-            assert!(
-                out.status.success(),
-                "{}",
-                String::from_utf8_lossy(&out.stderr)
+            let out = common::succeed(
+                home.redline()
+                    .env("CLAUDE_CONFIG_DIR", &dir)
+                    .arg("calibrate")
+                    .args(args),
             );
             eprintln!(
                 "{name}: calibrate {args:?} in {:.2} s",

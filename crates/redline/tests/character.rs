@@ -22,22 +22,17 @@ fn stats(claude: &Path, home: &Path, extra: &[&str]) -> (Value, String) {
     let config = home.join("config.toml");
     let list: Vec<String> = WATCH.iter().map(|w| format!("{w:?}")).collect();
     std::fs::write(&config, format!("[text]\nwatch = [{}]\n", list.join(", "))).unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_redline"))
-        .args(["stats", "character"])
-        .args(extra)
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("HOME", home)
-        .env("XDG_CONFIG_HOME", home.join("xdg"))
-        .env("REDLINE_CONFIG", &config)
-        .env("CLAUDE_CONFIG_DIR", claude)
-        .env("REDLINE_TIMEZONE", "UTC")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let out = common::succeed(
+        Command::new(env!("CARGO_BIN_EXE_redline"))
+            .args(["stats", "character"])
+            .args(extra)
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", home)
+            .env("XDG_CONFIG_HOME", home.join("xdg"))
+            .env("REDLINE_CONFIG", &config)
+            .env("CLAUDE_CONFIG_DIR", claude)
+            .env("REDLINE_TIMEZONE", "UTC"),
     );
     let text = String::from_utf8(out.stdout).unwrap();
     let json = if extra.contains(&"--json") {
@@ -278,16 +273,15 @@ fn the_page_reads_what_stats_character_prints() {
     let d = common::Daemon::start(&home, &[]);
     let page: Value = serde_json::from_str(&d.get("/api/character?days=2&top=5").body).unwrap();
     assert_eq!(page["enabled"], true, "{page}");
-    let out = home
-        .redline()
-        .args(["stats", "character", "--json", "--days", "2", "--top", "5"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = common::succeed(home.redline().args([
+        "stats",
+        "character",
+        "--json",
+        "--days",
+        "2",
+        "--top",
+        "5",
+    ]));
     let mut cli: Value = serde_json::from_slice(&out.stdout).unwrap();
     cli["enabled"] = Value::Bool(true);
     assert_eq!(page, cli);

@@ -33,16 +33,10 @@ fn response(id: &str, back: i64, output: u64) -> String {
     let ts = (jiff::Timestamp::now() - jiff::SignedDuration::from_hours(24 * back))
         .strftime("%Y-%m-%dT%H:%M:%S%.3fZ")
         .to_string();
-    json!({
-        "type": "assistant", "isSidechain": false, "sessionId": "s", "version": "2.1.39",
-        "requestId": format!("req_{id}"), "timestamp": ts,
-        "message": {"id": format!("msg_{id}"), "model": "claude-sonnet-4-5", "type": "message",
-            "role": "assistant", "content": [{"type": "text", "text": "ok"}],
-            "usage": {"input_tokens": 100, "output_tokens": output,
-                      "cache_creation_input_tokens": 0, "cache_read_input_tokens": 2000}}
-    })
-    .to_string()
-        + "\n"
+    let mut v: Value = serde_json::from_str(&common::response(id, output)).unwrap();
+    v["timestamp"] = json!(ts);
+    v["message"]["usage"]["cache_read_input_tokens"] = json!(2000);
+    v.to_string() + "\n"
 }
 
 /// Transcripts on days 8, 7, 6, 5, 3, 2, 1 and 0 back (none 4 days back): output tokens
@@ -163,16 +157,7 @@ fn spearman(x: &[f64], y: &[f64]) -> f64 {
 
 /// `redline report daily --json`: each day's (cost, tokens).
 fn report_days(home: &Home) -> (Value, BTreeMap<Date, (f64, u64)>) {
-    let out = home
-        .redline()
-        .args(["report", "daily", "--json"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = common::succeed(home.redline().args(["report", "daily", "--json"]));
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     let days = v["daily"]
         .as_array()

@@ -280,20 +280,15 @@ fn old_response(id: &str, at: jiff::Timestamp, output: u64) -> String {
 }
 
 fn report(home: &Home, kind: &str, extra: &[&str]) -> Value {
-    let out = Command::new(env!("CARGO_BIN_EXE_redline"))
-        .args(["report", kind, "--json", "--timezone", "UTC"])
-        .args(extra)
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("HOME", &home.dir)
-        .env("XDG_STATE_HOME", home.dir.join("state"))
-        .env("CLAUDE_CONFIG_DIR", home.claude())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let out = common::succeed(
+        Command::new(env!("CARGO_BIN_EXE_redline"))
+            .args(["report", kind, "--json", "--timezone", "UTC"])
+            .args(extra)
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", &home.dir)
+            .env("XDG_STATE_HOME", home.dir.join("state"))
+            .env("CLAUDE_CONFIG_DIR", home.claude()),
     );
     serde_json::from_slice(&out.stdout).unwrap()
 }

@@ -381,23 +381,15 @@ fn a_bad_config_file_stops_the_daemon_with_its_place() {
 
 /// `redline cluster` for a while against `url`: the last frame, as plain text.
 fn cluster(url: &str, seconds: &str) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_redline"))
-        .args([
-            "cluster",
-            "--url",
-            url,
-            "--for",
-            seconds,
-            "--poll-ms",
-            "250",
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = common::succeed(Command::new(env!("CARGO_BIN_EXE_redline")).args([
+        "cluster",
+        "--url",
+        url,
+        "--for",
+        seconds,
+        "--poll-ms",
+        "250",
+    ]));
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 

@@ -500,35 +500,36 @@ impl Live {
         if which == Stat::Blocks {
             data_opts.since = data_opts.since.and_then(|d| d.yesterday().ok());
         }
+        self.with_dataset(&data_opts, |data| crate::stats::stat(which, data, w, &opts))
+    }
+
+    /// The responses priced and dated as reports see them with `opts`, handed to `f`.
+    fn with_dataset<R>(
+        &self,
+        opts: &crate::report::ReportOptions,
+        f: impl FnOnce(&crate::report::Dataset<'_>) -> R,
+    ) -> R {
         let names = ModelNames::new(&self.models);
         let data = prepare_parts(
             &self.ledger,
             &self.models,
             &self.files,
             &self.prices,
-            &data_opts,
+            opts,
             &names,
             true,
         );
-        crate::stats::stat(which, &data, w, &opts)
+        f(&data)
     }
 
     /// Cost and tokens by day and hour of day over a window, with its daily report (for
     /// `/api/correlate` and `/api/stats/daily.csv`).
     pub fn usage_days(&self, w: &Window) -> crate::correlate::Usage {
         let opts = w.options(self.cost_mode);
-        let names = ModelNames::new(&self.models);
-        let data = prepare_parts(
-            &self.ledger,
-            &self.models,
-            &self.files,
-            &self.prices,
-            &opts,
-            &names,
-            true,
-        );
-        let since = crate::stats::first_day(&data, w);
-        crate::correlate::usage(&data, &opts, since, w.today())
+        self.with_dataset(&opts, |data| {
+            let since = crate::stats::first_day(data, w);
+            crate::correlate::usage(data, &opts, since, w.today())
+        })
     }
 
     /// Per-model tokens and dollars since the daemon started.

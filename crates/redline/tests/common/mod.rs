@@ -430,3 +430,14 @@ pub fn serve_fails(home: &Home, args: &[&str], vars: &[(&str, &str)]) -> String 
     assert!(!out.status.success(), "serve {args:?} {vars:?} succeeded");
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
+
+/// Runs `cmd` to its end, failing with what it wrote to stderr unless it succeeded.
+pub fn succeed(cmd: &mut Command) -> std::process::Output {
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
