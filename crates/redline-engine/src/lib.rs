@@ -20,6 +20,7 @@ pub mod calibrate;
 pub mod feed;
 pub mod follow;
 pub mod hosts;
+pub mod index;
 pub mod journal;
 pub mod json;
 pub mod ledger;

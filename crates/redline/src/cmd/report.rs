@@ -39,6 +39,7 @@ pub fn run(
     {
         bail!("--since {since} is after --until {until}: no day can be in both");
     }
+    let t0 = std::time::Instant::now();
     let roots = resolve_roots(env);
     // A directory that cannot be read is named, and the rest counted.
     let listing = survey(&roots);
@@ -67,7 +68,9 @@ pub fn run(
             names.join(", ")
         );
     }
+    let t_list = t0.elapsed();
     let mut scan = scan(transcripts, None);
+    let t_scan = t0.elapsed();
     // A report reads no more lines: the dedup index can go before the report is built.
     scan.ledger.release_index();
     warn_about_input(&scan);
@@ -139,6 +142,7 @@ pub fn run(
         }
     };
     io::stdout().lock().write_all(out.as_bytes())?;
+    if std::env::var_os("REDLINE_PROBE").is_some() { eprintln!("probe list {:?} scan {:?} total {:?} responses {}", t_list, t_scan, t0.elapsed(), scan.ledger.len()); }
     Ok(())
 }
 
