@@ -104,7 +104,10 @@ pub fn verdict(head: &FileHead, now: Option<&Stamp>, now_ms: i64, written_at_ms:
     let Some(now) = now else {
         return Verdict::Reread;
     };
-    let settled = head.seen_ms.saturating_sub(head.mtime_ns.div_euclid(1_000_000)) > SETTLE_MS;
+    let settled = head
+        .seen_ms
+        .saturating_sub(head.mtime_ns.div_euclid(1_000_000))
+        > SETTLE_MS;
     let clock_back = now_ms < written_at_ms || now_ms < head.seen_ms;
     let from_future = now.mtime_ns.div_euclid(1_000_000) > now_ms.saturating_add(SETTLE_MS);
     if clock_back
@@ -726,7 +729,10 @@ mod tests {
         assert_eq!(v(&partial, Some(stamp(1000, old))), Verdict::Grown);
         // Modified too close to when it was read: never trusted unopened.
         let racy = head(1000, 1000, seen - SETTLE_MS, seen);
-        assert_eq!(v(&racy, Some(stamp(1000, seen - SETTLE_MS))), Verdict::Reread);
+        assert_eq!(
+            v(&racy, Some(stamp(1000, seen - SETTLE_MS))),
+            Verdict::Reread
+        );
         let settled = head(1000, 1000, seen - SETTLE_MS - 1, seen);
         assert_eq!(
             v(&settled, Some(stamp(1000, seen - SETTLE_MS - 1))),
@@ -762,7 +768,10 @@ mod tests {
             Unusable::OtherVersion
         );
         assert!(matches!(
-            Loaded::from_bytes(b"{\"not\": \"an index\"}".to_vec(), Path::new("/a/projects")),
+            Loaded::from_bytes(
+                b"{\"not\": \"an index\"}".to_vec(),
+                Path::new("/a/projects")
+            ),
             Err(Unusable::Damaged(_))
         ));
     }

@@ -646,7 +646,10 @@ impl Ledger {
     /// The ledger whose [`Ledger::slots`] and [`Ledger::duplicates_dropped`] these were,
     /// dedup index and all: offering it the next copies gives what offering them to the
     /// original would have.
-    pub fn from_slots(slots: impl IntoIterator<Item = (Option<u64>, Entry)>, dropped: u64) -> Ledger {
+    pub fn from_slots(
+        slots: impl IntoIterator<Item = (Option<u64>, Entry)>,
+        dropped: u64,
+    ) -> Ledger {
         let mut l = Ledger::default();
         for (key, entry) in slots {
             let at = l.next_slot();

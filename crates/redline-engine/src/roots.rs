@@ -129,10 +129,13 @@ impl Stamp {
     /// The stamp of a file's metadata (device and inode are 0 where the platform has none).
     pub fn of(m: &fs::Metadata) -> Stamp {
         let (dev, ino) = crate::scan::file_identity(m);
-        let mtime_ns = m.modified().ok().map_or(0, |t| match t.duration_since(std::time::UNIX_EPOCH) {
-            Ok(d) => i64::try_from(d.as_nanos()).unwrap_or(i64::MAX),
-            Err(e) => -i64::try_from(e.duration().as_nanos()).unwrap_or(i64::MAX),
-        });
+        let mtime_ns =
+            m.modified()
+                .ok()
+                .map_or(0, |t| match t.duration_since(std::time::UNIX_EPOCH) {
+                    Ok(d) => i64::try_from(d.as_nanos()).unwrap_or(i64::MAX),
+                    Err(e) => -i64::try_from(e.duration().as_nanos()).unwrap_or(i64::MAX),
+                });
         Stamp {
             dev,
             ino,

@@ -226,7 +226,12 @@ pub fn scan_indexed(
     let loaded = &loaded_owned;
     let to_scan = index
         .as_ref()
-        .map(|set| set.roots.iter().map(|r| vec![None; r.models.names().count()]).collect())
+        .map(|set| {
+            set.roots
+                .iter()
+                .map(|r| vec![None; r.models.names().count()])
+                .collect()
+        })
         .unwrap_or_default();
     let shared = Mutex::new(Shared {
         index: index.map(|set| IndexShared { set, to_scan }),
@@ -246,7 +251,9 @@ pub fn scan_indexed(
                     let mut buf = Vec::new();
                     loop {
                         let i = next.fetch_add(1, Ordering::Relaxed);
-                        let Some(&(_, id, task)) = queue.get(i) else { break };
+                        let Some(&(_, id, task)) = queue.get(i) else {
+                            break;
+                        };
                         one_file(&files, id, task, loaded, &shared, &mut w, &mut buf);
                     }
                     w
@@ -619,7 +626,12 @@ fn read_file(
             if out_of_descriptors(e.raw_os_error()) {
                 w.retry.push(id);
             }
-            return failed(Ledger::default(), Models::default(), Vec::new(), e.to_string());
+            return failed(
+                Ledger::default(),
+                Models::default(),
+                Vec::new(),
+                e.to_string(),
+            );
         }
     };
     w.stats.files += 1;
@@ -848,7 +860,6 @@ struct LineCounts {
     bad_lines: u64,
     long_lines: u64,
 }
-
 
 /// What an outsize line is reported as: `line longer than 64 MiB, skipped`.
 pub fn too_long_message() -> String {

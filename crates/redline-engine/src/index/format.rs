@@ -250,7 +250,10 @@ fn put_head(out: &mut Vec<u8>, h: &FileHead, entries: &[(Option<u64>, EntryParts
     put_varint(out, h.offset);
     put_signed(out, (h.size as i64).wrapping_sub(h.offset as i64));
     put_signed(out, h.mtime_ns);
-    put_signed(out, h.seen_ms.wrapping_sub(h.mtime_ns.div_euclid(1_000_000)));
+    put_signed(
+        out,
+        h.seen_ms.wrapping_sub(h.mtime_ns.div_euclid(1_000_000)),
+    );
     put_varint(out, h.lines);
     put_varint(out, h.skipping.map_or(0, |s| s.saturating_add(1)));
     put_u64(out, h.head);
@@ -423,19 +426,33 @@ impl<'a> Reader<'a> {
     }
 }
 
-fn get_entry(r: &mut Reader<'_>, prev: &mut Prev) -> Result<(Option<u64>, EntryParts), FormatError> {
+fn get_entry(
+    r: &mut Reader<'_>,
+    prev: &mut Prev,
+) -> Result<(Option<u64>, EntryParts), FormatError> {
     let h = r.u8()?;
-    let key = if h & E_KEYED != 0 { Some(r.u64()?) } else { None };
-    let flags = if h & E_FLAGS != 0 { r.u8()? } else { prev.flags };
+    let key = if h & E_KEYED != 0 {
+        Some(r.u64()?)
+    } else {
+        None
+    };
+    let flags = if h & E_FLAGS != 0 {
+        r.u8()?
+    } else {
+        prev.flags
+    };
     let model = if h & E_MODEL != 0 {
         match r.varint()? {
             0 => None,
-            m => Some(ModelId::try_from(m - 1).map_err(|_| FormatError("a model id is out of range"))?),
+            m => Some(
+                ModelId::try_from(m - 1).map_err(|_| FormatError("a model id is out of range"))?,
+            ),
         }
     } else {
         prev.model
     };
-    let line32 = |v: i64| u32::try_from(v).map_err(|_| FormatError("a line number is out of range"));
+    let line32 =
+        |v: i64| u32::try_from(v).map_err(|_| FormatError("a line number is out of range"));
     let first_line = line32(i64::from(prev.first_line) + r.signed()?)?;
     let line = if h & E_LINE != 0 {
         line32(i64::from(first_line) + r.signed()?)?
@@ -673,7 +690,13 @@ mod tests {
     fn entry(i: u32) -> EntryParts {
         EntryParts {
             ts_ms: 1_760_000_000_000 + i64::from(i) * 7_001,
-            counts: [3 + i, 400 * i, 20_000, 150_000 + i, if i % 3 == 0 { 500 } else { 0 }],
+            counts: [
+                3 + i,
+                400 * i,
+                20_000,
+                150_000 + i,
+                if i % 3 == 0 { 500 } else { 0 },
+            ],
             cost_usd: (i % 5 == 0).then_some(0.125 * f64::from(i)),
             model: if i % 4 == 0 { None } else { Some(i % 3) },
             line: 10 * i + (i % 2),
@@ -746,7 +769,11 @@ mod tests {
     #[test]
     fn a_whole_index_reads_back_and_its_records_are_found() {
         let footer = Footer {
-            models: vec!["claude-opus-4-6".into(), "claude-haiku-4-5".into(), "x".into()],
+            models: vec![
+                "claude-opus-4-6".into(),
+                "claude-haiku-4-5".into(),
+                "x".into(),
+            ],
             root: b"/home/u/.claude/projects".to_vec(),
             written_at_ms: 1_760_000_200_000,
             files: vec![

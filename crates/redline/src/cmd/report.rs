@@ -142,7 +142,15 @@ pub fn run(
         }
     };
     io::stdout().lock().write_all(out.as_bytes())?;
-    if std::env::var_os("REDLINE_PROBE").is_some() { eprintln!("probe list {:?} scan {:?} total {:?} responses {}", t_list, t_scan, t0.elapsed(), scan.ledger.len()); }
+    if std::env::var_os("REDLINE_PROBE").is_some() {
+        eprintln!(
+            "probe list {:?} scan {:?} total {:?} responses {}",
+            t_list,
+            t_scan,
+            t0.elapsed(),
+            scan.ledger.len()
+        );
+    }
     Ok(())
 }
 
