@@ -238,18 +238,14 @@ impl Loaded {
         self.footer.files.is_empty()
     }
 
+    /// The responses (ledger slots) of all its files.
+    pub fn slots(&self) -> u64 {
+        self.footer.slots
+    }
+
     /// Its size in bytes.
     pub fn size(&self) -> u64 {
         self.bytes.len() as u64
-    }
-
-    /// The number of responses (ledger slots) of all its files, read from every record
-    /// (for `redline doctor`).
-    pub fn responses(&self) -> u64 {
-        (0..self.len())
-            .filter_map(|i| self.facts(i).ok())
-            .map(|f| f.entries.len() as u64)
-            .sum()
     }
 }
 
@@ -322,6 +318,9 @@ pub struct IndexSet {
     pub problems: Vec<String>,
     /// What the scan did.
     pub stats: IndexStats,
+    /// Files listed but not scanned this time (a report of one project): their records
+    /// are kept as they are.
+    pub keep: Vec<PathBuf>,
 }
 
 /// What the scan does with one file.
@@ -386,12 +385,15 @@ impl IndexSet {
             write,
             problems,
             stats: IndexStats::default(),
+            keep: Vec::new(),
         }
     }
 
     /// The place of the root `path` lies in.
     pub fn root_of(&self, path: &Path) -> Option<usize> {
-        self.roots.iter().position(|r| path.starts_with(&r.root))
+        self.roots
+            .iter()
+            .position(|r| rel_bytes(path, &r.root).is_some())
     }
 
     /// What to do with each transcript, and starts the writers of the roots whose index
@@ -407,8 +409,7 @@ impl IndexSet {
                 };
                 let r = &self.roots[root];
                 let found = r.loaded.as_ref().and_then(|l| {
-                    let rel = t.path.strip_prefix(&r.root).ok()?;
-                    let at = l.find(rel.as_os_str().as_encoded_bytes())?;
+                    let at = l.find(rel_bytes(&t.path, &r.root)?)?;
                     Some((l, at))
                 });
                 let Some((l, at)) = found else {
@@ -439,6 +440,15 @@ impl IndexSet {
                 }
             })
             .collect();
+        for p in &self.keep {
+            if let Some(root) = self.root_of(p) {
+                let r = &self.roots[root];
+                let known = r.loaded.as_ref().is_some_and(|l| {
+                    rel_bytes(p, &r.root).is_some_and(|rel| l.find(rel).is_some())
+                });
+                seen[root] += usize::from(known);
+            }
+        }
         if self.write {
             for (i, r) in self.roots.iter_mut().enumerate() {
                 // Files gone since: the index is compacted.
@@ -463,13 +473,13 @@ impl IndexSet {
         self.roots.get(root).is_some_and(|r| r.writer.is_some())
     }
 
-    /// Writes file `id`'s record to its root's new index.
-    pub fn put(&mut self, root: usize, id: FileId, record: &[u8]) {
+    /// Writes file `id`'s record (holding `slots` responses) to its root's new index.
+    pub fn put(&mut self, root: usize, id: FileId, record: &[u8], slots: u64) {
         let Some(r) = self.roots.get_mut(root) else {
             return;
         };
         if let Some(w) = &mut r.writer
-            && let Err(e) = w.put(id, record)
+            && let Err(e) = w.put(id, record, slots)
         {
             self.problems.push(format!(
                 "{}: cannot write the scan index: {e}",
@@ -479,25 +489,25 @@ impl IndexSet {
         }
     }
 
-    /// Finishes the indexes being written: the files of `files` that were listed but not
-    /// read (`keep`, by path: a report of one project) keep their old records; the rest
-    /// of the old index is dropped (its files are gone). Each is synced and renamed into
-    /// place.
-    pub fn finish(&mut self, files: &Files, keep: &[PathBuf]) {
+    /// Finishes the indexes being written: the files listed but not read ([`IndexSet::keep`])
+    /// keep their old records; the rest of the old index is dropped (its files are gone).
+    /// Each is synced and renamed into place.
+    pub fn finish(&mut self, files: &Files) {
         let now_ms = self.now_ms;
+        let keep = std::mem::take(&mut self.keep);
         for r in &mut self.roots {
             let Some(mut w) = r.writer.take() else {
                 continue;
             };
             let result = (|| -> io::Result<u64> {
                 if let Some(l) = &r.loaded {
-                    for p in keep.iter().filter(|p| p.starts_with(&r.root)) {
-                        let Ok(rel) = p.strip_prefix(&r.root) else {
+                    for p in &keep {
+                        let Some(rel) = rel_bytes(p, &r.root) else {
                             continue;
                         };
-                        let rel = rel.as_os_str().as_encoded_bytes();
                         if let Some(at) = l.find(rel) {
-                            w.put_rel(rel.to_vec(), l.record(at))?;
+                            let slots = l.facts(at).map_or(0, |f| f.entries.len() as u64);
+                            w.put_rel(rel.to_vec(), l.record(at), slots)?;
                         }
                     }
                 }
@@ -531,6 +541,8 @@ struct Writer {
     by_id: Vec<(FileId, u64, u64)>,
     /// Records written by path (kept from the old index).
     by_rel: Vec<(Vec<u8>, u64, u64)>,
+    /// The responses of the records written.
+    slots: u64,
 }
 
 impl Writer {
@@ -557,6 +569,7 @@ impl Writer {
             pos: 0,
             by_id: Vec::new(),
             by_rel: Vec::new(),
+            slots: 0,
         };
         w.write(&format::header(facts_version()))?;
         Ok(w)
@@ -569,13 +582,15 @@ impl Writer {
         Ok(())
     }
 
-    fn put(&mut self, id: FileId, record: &[u8]) -> io::Result<()> {
+    fn put(&mut self, id: FileId, record: &[u8], slots: u64) -> io::Result<()> {
         self.by_id.push((id, self.pos, record.len() as u64));
+        self.slots += slots;
         self.write(record)
     }
 
-    fn put_rel(&mut self, rel: Vec<u8>, record: &[u8]) -> io::Result<()> {
+    fn put_rel(&mut self, rel: Vec<u8>, record: &[u8], slots: u64) -> io::Result<()> {
         self.by_rel.push((rel, self.pos, record.len() as u64));
+        self.slots += slots;
         self.write(record)
     }
 
@@ -593,9 +608,8 @@ impl Writer {
                 .by_id
                 .iter()
                 .filter_map(|&(id, offset, len)| {
-                    let rel = files.get(id).path.strip_prefix(root).ok()?;
                     Some(Listed {
-                        rel: rel.as_os_str().as_encoded_bytes().to_vec(),
+                        rel: rel_bytes(&files.get(id).path, root)?.to_vec(),
                         offset,
                         len,
                     })
@@ -622,6 +636,7 @@ impl Writer {
                 root: root.as_os_str().as_encoded_bytes().to_vec(),
                 written_at_ms: now_ms,
                 files: listed,
+                slots: self.slots,
             };
             let mut b = Vec::new();
             format::put_footer(&mut b, &footer);
@@ -671,6 +686,19 @@ fn clean_leftovers(dir: &Path) {
             }
         }
     }
+}
+
+/// The bytes of `path` below `root` (`None` when it is not below it): how the index
+/// names a file. Compared as bytes, as the listing built the path from the root.
+pub fn rel_bytes<'a>(path: &'a Path, root: &Path) -> Option<&'a [u8]> {
+    let p = path.as_os_str().as_encoded_bytes();
+    let mut r = root.as_os_str().as_encoded_bytes();
+    while r.len() > 1 && r.ends_with(b"/") {
+        r = &r[..r.len() - 1];
+    }
+    let rest = p.strip_prefix(r)?;
+    let rest = rest.strip_prefix(b"/")?;
+    (!rest.is_empty()).then_some(rest)
 }
 
 /// The hash of the first `min(offset, EDGE_BYTES)` bytes of `bytes` (the file's first

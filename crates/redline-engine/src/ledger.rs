@@ -305,11 +305,9 @@ impl Entry {
         self.first_file = file;
     }
 
-    /// Rewrites the model id through `map` (old id to new id).
-    pub fn remap_model(&mut self, map: &[ModelId]) {
-        if self.model != NO_MODEL {
-            self.model = map[self.model as usize];
-        }
+    /// Sets the model id (an entry whose ids came from another table).
+    pub fn set_model(&mut self, model: ModelId) {
+        self.model = model;
     }
 }
 
@@ -617,6 +615,13 @@ impl Ledger {
         for (entry, key) in other.entries.into_entries().zip(keys) {
             self.offer(key, entry, files);
         }
+    }
+
+    /// Makes room for `n` more responses in the dedup index (a reader that knows how many
+    /// are coming saves the index's regrowth).
+    pub fn reserve(&mut self, n: usize) {
+        self.index.reserve(n);
+        self.by_id.reserve(n);
     }
 
     /// Folds the slots of another ledger (as [`Ledger::slots`] gave them, with the copies

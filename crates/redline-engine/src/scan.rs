@@ -142,6 +142,8 @@ struct Worker {
     hold_partial_last: bool,
     /// The first bytes of the file being read, as they went by.
     first: Vec<u8>,
+    /// Unchanged files not merged yet.
+    hits: Hits,
 }
 
 /// What the workers share: the one ledger and its model table, the errors kept, and the
@@ -233,8 +235,17 @@ pub fn scan_indexed(
                 .collect()
         })
         .unwrap_or_default();
+    let mut ledger = Ledger::default();
+    ledger.reserve(
+        loaded
+            .iter()
+            .flatten()
+            .map(|l| usize::try_from(l.slots()).unwrap_or(0))
+            .sum(),
+    );
     let shared = Mutex::new(Shared {
         index: index.map(|set| IndexShared { set, to_scan }),
+        ledger,
         ..Shared::default()
     });
     let workers: Vec<Worker> = std::thread::scope(|s| {
@@ -247,6 +258,7 @@ pub fn scan_indexed(
                         retry: Vec::new(),
                         hold_partial_last: options.hold_partial_last,
                         first: Vec::new(),
+                        hits: Hits::default(),
                     };
                     let mut buf = Vec::new();
                     loop {
@@ -256,6 +268,7 @@ pub fn scan_indexed(
                         };
                         one_file(&files, id, task, loaded, &shared, &mut w, &mut buf);
                     }
+                    flush_hits(&files, loaded, &shared, &mut w.hits);
                     w
                 })
             })
@@ -328,7 +341,10 @@ fn one_file(
 ) {
     let path = &files.get(id).path;
     if let Task::Unchanged { root, at } = task {
-        if take_unchanged(files, id, root, at, loaded, shared, w) {
+        if take_unchanged(id, root, at, loaded, w) {
+            if w.hits.entries.len() >= HITS_AT_ONCE {
+                flush_hits(files, loaded, shared, &mut w.hits);
+            }
             return;
         }
         // The record would not read: the file is read instead.
@@ -379,7 +395,7 @@ fn one_file(
             }
             let mut record = Vec::new();
             format::put_facts(&mut record, &facts);
-            ix.set.put(root, id, &record);
+            ix.set.put(root, id, &record, facts.entries.len() as u64);
         }
     }
     keep_errors(all_errors, path, read.errors);
@@ -409,63 +425,69 @@ fn keep_errors(all: &mut Vec<LineError>, path: &std::path::Path, errors: Vec<(u6
     }
 }
 
-/// Takes an unchanged file's facts from the index; `false` when its record would not
-/// read (the file is then read).
+/// An unchanged file whose facts wait in a worker's batch.
+struct Hit {
+    id: FileId,
+    root: usize,
+    at: usize,
+    /// Its entries in the batch, from here (model ids still the index's).
+    from: usize,
+    dropped: u64,
+    offset: u64,
+    errors: Vec<(u64, String)>,
+}
+
+/// Unchanged files decoded by one worker, merged into the shared ledger together (one
+/// lock for many files).
+#[derive(Default)]
+struct Hits {
+    files: Vec<Hit>,
+    entries: Vec<(Option<u64>, Entry)>,
+    /// Room for one record's entries as decoded.
+    parts: Vec<(Option<u64>, crate::ledger::EntryParts)>,
+}
+
+/// Entries in a batch before it is merged.
+const HITS_AT_ONCE: usize = 8192;
+
+/// Takes an unchanged file's facts from the index into the worker's batch; `false` when
+/// its record would not read (the file is then read).
 fn take_unchanged(
-    files: &Files,
     id: FileId,
     root: usize,
     at: usize,
     loaded: &[Option<Loaded>],
-    shared: &Mutex<Shared>,
     w: &mut Worker,
 ) -> bool {
-    let path = &files.get(id).path;
     let Some(l) = loaded.get(root).and_then(Option::as_ref) else {
         return false;
     };
-    // Decoded outside the lock.
-    let Ok(facts) = l.facts(at) else {
+    let Ok((h, errors)) = format::get_facts_into(l.record(at), &mut w.hits.parts) else {
         return false;
     };
-    let h = &facts.head;
     let Some(run) = Run::from_parts(&h.run) else {
         return false;
     };
-    let names = l.models();
-    if facts
-        .entries
+    let models = l.models().len();
+    if w.hits
+        .parts
         .iter()
-        .any(|(_, p)| p.model.is_some_and(|m| m as usize >= names.len()))
+        .any(|(_, p)| p.model.is_some_and(|m| m as usize >= models))
     {
         return false;
     }
-    let mut guard = shared.lock().unwrap_or_else(|p| p.into_inner());
-    let Shared {
-        ledger: all,
-        models: all_models,
-        errors: all_errors,
-        index,
-    } = &mut *guard;
-    let Some(ix) = index.as_mut() else {
-        return false;
-    };
-    let to_scan = &mut ix.to_scan[root];
-    let slots = facts.entries.iter().map(|(key, parts)| {
-        let mut parts = *parts;
-        if let Some(m) = parts.model {
-            let m = m as usize;
-            parts.model = Some(*to_scan[m].get_or_insert_with(|| all_models.intern(&names[m])));
-        }
-        (*key, Entry::from_parts(&parts, id))
+    let from = w.hits.entries.len();
+    let Hits { entries, parts, .. } = &mut w.hits;
+    entries.extend(parts.iter().map(|(k, p)| (*k, Entry::from_parts(p, id))));
+    w.hits.files.push(Hit {
+        id,
+        root,
+        at,
+        from,
+        dropped: h.counts.dropped,
+        offset: h.offset,
+        errors,
     });
-    all.merge_slots(slots, h.counts.dropped, files);
-    if ix.set.writing(root) {
-        ix.set.put(root, id, l.record(at));
-    }
-    ix.set.stats.bytes_skipped += h.offset;
-    keep_errors(all_errors, path, facts.errors.clone());
-    drop(guard);
     let c = &h.counts;
     w.stats.add(&ScanStats {
         files: 1,
@@ -491,6 +513,54 @@ fn take_unchanged(
         },
     ));
     true
+}
+
+/// Merges a worker's batch of unchanged files into the shared ledger, and writes their
+/// records to the new index.
+fn flush_hits(files: &Files, loaded: &[Option<Loaded>], shared: &Mutex<Shared>, hits: &mut Hits) {
+    if hits.files.is_empty() {
+        return;
+    }
+    let mut guard = shared.lock().unwrap_or_else(|p| p.into_inner());
+    let Shared {
+        ledger: all,
+        models: all_models,
+        errors: all_errors,
+        index,
+    } = &mut *guard;
+    let Some(ix) = index.as_mut() else {
+        return;
+    };
+    let ends: Vec<usize> = hits
+        .files
+        .iter()
+        .skip(1)
+        .map(|h| h.from)
+        .chain([hits.entries.len()])
+        .collect();
+    let mut entries = std::mem::take(&mut hits.entries).into_iter();
+    for (hit, end) in hits.files.drain(..).zip(ends) {
+        let Some(l) = loaded.get(hit.root).and_then(Option::as_ref) else {
+            continue;
+        };
+        let names = l.models();
+        let to_scan = &mut ix.to_scan[hit.root];
+        let slots = entries.by_ref().take(end - hit.from).map(|(k, mut e)| {
+            if let Some(m) = e.model() {
+                let m = m as usize;
+                let mapped = *to_scan[m].get_or_insert_with(|| all_models.intern(&names[m]));
+                e.set_model(mapped);
+            }
+            (k, e)
+        });
+        all.merge_slots(slots, hit.dropped, files);
+        if ix.set.writing(hit.root) {
+            let n = (end - hit.from) as u64;
+            ix.set.put(hit.root, hit.id, l.record(hit.at), n);
+        }
+        ix.set.stats.bytes_skipped += hit.offset;
+        keep_errors(all_errors, &files.get(hit.id).path, hit.errors);
+    }
 }
 
 /// Where a file that grew is read on from: its facts, as a ledger of its own.

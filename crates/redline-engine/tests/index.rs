@@ -355,7 +355,7 @@ fn run_seed(seed: u64, steps: u64, totals: &mut IndexStats) {
         );
         let (indexed, set) = scan_indexed(listing.transcripts, options, Some(set));
         let mut set = set.unwrap();
-        set.finish(&indexed.files, &[]);
+        set.finish(&indexed.files);
         assert!(
             set.problems.is_empty(),
             "seed {seed} step {step}: {:?}",

@@ -286,6 +286,10 @@ pub struct ReportArgs {
     /// transcripts Claude Code has since deleted.
     #[arg(long)]
     pub transcripts_only: bool,
+    /// Read every transcript, neither using nor writing the scan index kept in
+    /// $XDG_CACHE_HOME/redline/ (the output is the same either way; see docs/index.md).
+    #[arg(long, env = "REDLINE_NO_INDEX", value_parser = clap::builder::BoolishValueParser::new())]
+    pub no_index: bool,
     /// The daemon's state directory, where its store is [default: $XDG_STATE_HOME/redline].
     #[arg(long, env = "REDLINE_STATE_DIR", value_name = "DIR")]
     pub state_dir: Option<PathBuf>,

@@ -13,6 +13,7 @@ use anyhow::Result;
 use redline_engine::archive;
 use redline_engine::feed::{HookEvent, StatusFeed};
 use redline_engine::follow::{Follower, FsEvent, Happening, RootState};
+use redline_engine::index::IndexSet;
 use redline_engine::journal::{self, Journal};
 use redline_engine::ledger::FileId;
 use redline_engine::live::{
@@ -23,7 +24,7 @@ use redline_engine::prices::{CostMode, PriceTable};
 use redline_engine::roots::{
     NOT_REGULAR, Root, Skipped, out_of_descriptors, survey, transcripts_below,
 };
-use redline_engine::scan::{ScanOptions, scan_with};
+use redline_engine::scan::{ScanOptions, scan_indexed};
 use redline_engine::stats::{Stat, Window};
 use redline_engine::store::{self, Record};
 use redline_engine::tail::{TailEvent, Tailer};
@@ -111,6 +112,9 @@ pub struct HubConfig {
     pub text: Option<Vec<String>>,
     /// The needle sweep (`serve --sweep`, `/api/sweep`); `None` never sweeps.
     pub sweep: Option<Arc<crate::sweep::Control>>,
+    /// The scan index's directory; `None` reads every transcript at start and keeps no
+    /// index (`--no-index`).
+    pub index: Option<PathBuf>,
 }
 
 /// Milliseconds since the epoch, now.
@@ -201,6 +205,7 @@ pub fn start(cfg: HubConfig) -> Result<Handle> {
         prometheus,
         text: text_watch,
         sweep,
+        index,
     } = cfg;
     // With Prometheus configured the transcripts are still read: each value takes its
     // source by `[sources]` (thinking, cache and context have no other).
@@ -223,14 +228,32 @@ pub fn start(cfg: HubConfig) -> Result<Handle> {
     // the token counters): a pass over the whole history here would add the time of
     // `redline stats character` to every start-up.
     let text = text_watch.map(|watch| TextCounter::new(Watch::new(&watch), tz.clone(), i64::MIN));
-    let scan = scan_with(
-        listing.transcripts,
-        ScanOptions {
-            threads: None,
-            hold_partial_last: true,
-        },
-    );
+    let options = ScanOptions {
+        threads: None,
+        hold_partial_last: true,
+    };
+    let projects: Vec<PathBuf> = roots.iter().map(|r| r.projects.clone()).collect();
+    let set = index
+        .as_ref()
+        .map(|dir| IndexSet::open(dir, &projects, now_ms(), true));
+    let (scan, set) = scan_indexed(listing.transcripts, options, set);
     let mut errors_logged = 0;
+    if let Some(mut set) = set {
+        set.finish(&scan.files);
+        if log {
+            for p in &set.problems {
+                eprintln!("redline: warning: {}", crate::config::printable(p));
+                errors_logged += 1;
+            }
+        }
+    }
+    // The index is kept up to date as the transcripts grow, by a thread of its own.
+    if let Some(dir) = index {
+        let roots = roots.clone();
+        std::thread::Builder::new()
+            .name("redline-index".into())
+            .spawn(move || keep_index(&dir, &roots, options))?;
+    }
     if log {
         for e in &scan.errors {
             eprintln!(
@@ -348,6 +371,38 @@ pub fn start(cfg: HubConfig) -> Result<Handle> {
         snapshots: rx,
         inputs,
     })
+}
+
+/// How often the scan index is brought up to date while serving, unless
+/// `REDLINE_INDEX_EVERY` (seconds) says otherwise.
+const INDEX_EVERY: Duration = Duration::from_secs(600);
+
+/// Brings the scan index up to date every [`INDEX_EVERY`], so that the next report or
+/// start reads only what came since: the files that changed are read again (on one core,
+/// from where the index stopped); the values are not touched (the hub counts its own).
+/// Quiet: a problem is said by the report or start that meets it.
+fn keep_index(dir: &Path, roots: &[Root], options: ScanOptions) {
+    let every = std::env::var("REDLINE_INDEX_EVERY")
+        .ok()
+        .and_then(|s| s.trim().parse::<u64>().ok())
+        .filter(|&s| s > 0)
+        .map_or(INDEX_EVERY, Duration::from_secs);
+    let projects: Vec<PathBuf> = roots.iter().map(|r| r.projects.clone()).collect();
+    loop {
+        std::thread::sleep(every);
+        let set = IndexSet::open(dir, &projects, now_ms(), true);
+        let listing = survey(roots);
+        let one_core = ScanOptions {
+            threads: Some(1),
+            ..options
+        };
+        let (scan, set) = scan_indexed(listing.transcripts, one_core, Some(set));
+        if let Some(mut set) = set {
+            set.finish(&scan.files);
+        }
+        drop(scan);
+        crate::memory::release_free();
+    }
 }
 
 /// Files what a listing passed over: a directory that cannot be read lights STALL (and

@@ -119,6 +119,8 @@ pub struct Footer {
     pub written_at_ms: i64,
     /// The files, in path order.
     pub files: Vec<Listed>,
+    /// The responses (ledger slots) of all the records: what a reader reserves room for.
+    pub slots: u64,
 }
 
 // ---------------------------------------------------------------------------- writing
@@ -309,6 +311,7 @@ pub fn put_footer(out: &mut Vec<u8>, f: &Footer) {
         put_varint(out, l.len);
         last = &l.rel;
     }
+    put_varint(out, f.slots);
 }
 
 /// The header: the magic and the facts version.
@@ -576,6 +579,22 @@ fn read_head(r: &mut Reader<'_>) -> Result<(FileHead, Option<usize>), FormatErro
 
 /// Reads a whole record.
 pub fn get_facts(b: &[u8]) -> Result<FileFacts, FormatError> {
+    let mut entries = Vec::new();
+    let (head, errors) = get_facts_into(b, &mut entries)?;
+    Ok(FileFacts {
+        head,
+        errors,
+        entries,
+    })
+}
+
+/// Reads a whole record, its entries into `entries` (cleared first, its room reused):
+/// the head and the errors come back.
+pub fn get_facts_into(
+    b: &[u8],
+    entries: &mut Vec<(Option<u64>, EntryParts)>,
+) -> Result<(FileHead, Vec<(u64, String)>), FormatError> {
+    entries.clear();
     let mut r = Reader::new(b);
     let (mut head, run_slot) = read_head(&mut r)?;
     let n = r.count(2)?;
@@ -586,7 +605,7 @@ pub fn get_facts(b: &[u8]) -> Result<FileFacts, FormatError> {
     }
     // An entry takes at least 11 bytes (header, hash, a byte per number).
     let n = r.count(11)?;
-    let mut entries = Vec::with_capacity(n);
+    entries.reserve(n);
     let mut prev = Prev::default();
     for _ in 0..n {
         entries.push(get_entry(&mut r, &mut prev)?);
@@ -600,11 +619,7 @@ pub fn get_facts(b: &[u8]) -> Result<FileFacts, FormatError> {
             .and_then(|(k, _)| *k)
             .ok_or(FormatError("a run names a response the record lacks"))?;
     }
-    Ok(FileFacts {
-        head,
-        errors,
-        entries,
-    })
+    Ok((head, errors))
 }
 
 /// Reads the footer.
@@ -632,6 +647,7 @@ pub fn get_footer(b: &[u8]) -> Result<Footer, FormatError> {
         last.clone_from(&rel);
         files.push(Listed { rel, offset, len });
     }
+    let slots = r.varint()?;
     if !r.done() {
         return Err(FormatError("the footer has bytes after its files"));
     }
@@ -640,6 +656,7 @@ pub fn get_footer(b: &[u8]) -> Result<Footer, FormatError> {
         root,
         written_at_ms,
         files,
+        slots,
     })
 }
 
@@ -776,6 +793,7 @@ mod tests {
             ],
             root: b"/home/u/.claude/projects".to_vec(),
             written_at_ms: 1_760_000_200_000,
+            slots: 43,
             files: vec![
                 Listed {
                     rel: b"-p/a.jsonl".to_vec(),
@@ -800,6 +818,7 @@ mod tests {
         assert_eq!(got.models, footer.models);
         assert_eq!(got.root, footer.root);
         assert_eq!(got.written_at_ms, footer.written_at_ms);
+        assert_eq!(got.slots, 43);
         for (l, r) in got.files.iter().zip(&records) {
             let slice = &bytes[l.offset as usize..(l.offset + l.len) as usize];
             assert_eq!(slice, &r[..]);
@@ -815,6 +834,7 @@ mod tests {
             models: vec!["m".into()],
             root: b"/r".to_vec(),
             written_at_ms: 5,
+            slots: 5,
             files: vec![Listed {
                 rel: b"-p/s.jsonl".to_vec(),
                 ..Listed::default()

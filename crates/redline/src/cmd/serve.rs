@@ -45,7 +45,7 @@ pub fn run(
     // (1,024 under systemd by default) is raised to the hard one.
     crate::serving::raise_fd_limit();
     let started = std::time::Instant::now();
-    let mut hub_cfg = hub_config(&cfg, env, true)?;
+    let mut hub_cfg = hub_config(&cfg, env, true, args.daemon.no_index)?;
     hub_cfg.store = Some(cfg.state_dir.join(redline_engine::store::FILE));
     let demo_dir = if args.demo {
         // The demo reads nothing of yours: a directory of its own, a budget it will not
@@ -64,8 +64,9 @@ pub fn run(
         }
         replay::settings(&mut hub_cfg.settings, args.demo_speed);
         cfg.settings = hub_cfg.settings.clone();
-        // The demo's history is its own, not kept with yours.
+        // The demo's history is its own, not kept with yours (nor indexed).
         hub_cfg.store = Some(dir.join(redline_engine::store::FILE));
+        hub_cfg.index = None;
         Some(dir)
     } else {
         None
@@ -243,7 +244,7 @@ pub fn run(
 }
 
 /// What the hub needs from the configuration.
-pub fn hub_config(cfg: &Config, env: &RootEnv, log: bool) -> Result<HubConfig> {
+pub fn hub_config(cfg: &Config, env: &RootEnv, log: bool, no_index: bool) -> Result<HubConfig> {
     Ok(HubConfig {
         roots: resolve_roots(env),
         settings: cfg.settings.clone(),
@@ -256,6 +257,7 @@ pub fn hub_config(cfg: &Config, env: &RootEnv, log: bool) -> Result<HubConfig> {
         sweep: None,
         // Only the daemon counts text (for /metrics); the terminal view shows none of it.
         text: (log && cfg.text.enabled).then(|| cfg.text.watch.clone()),
+        index: (!no_index).then(|| crate::scan_index::cache_dir(env)),
     })
 }
 
