@@ -495,6 +495,12 @@ impl IndexSet {
     pub fn finish(&mut self, files: &Files) {
         let now_ms = self.now_ms;
         let keep = std::mem::take(&mut self.keep);
+        if keep.is_empty() {
+            // The indexes read are needed no more: their room goes back first.
+            for r in &mut self.roots {
+                r.loaded = None;
+            }
+        }
         for r in &mut self.roots {
             let Some(mut w) = r.writer.take() else {
                 continue;
@@ -562,7 +568,7 @@ impl Writer {
             .create_new(true)
             .open(&tmp)?;
         let mut w = Writer {
-            out: BufWriter::with_capacity(256 * 1024, file),
+            out: BufWriter::with_capacity(64 * 1024, file),
             tmp,
             path: path.to_path_buf(),
             crc: crc32fast::Hasher::new(),

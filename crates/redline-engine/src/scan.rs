@@ -142,8 +142,12 @@ struct Worker {
     hold_partial_last: bool,
     /// The first bytes of the file being read, as they went by.
     first: Vec<u8>,
+    /// The last bytes of the file being read, as they went by.
+    last: Vec<u8>,
     /// Unchanged files not merged yet.
     hits: Hits,
+    /// The new indexes' model ids (by root and name) this worker has looked up.
+    index_models: std::collections::HashMap<(usize, String), ModelId>,
 }
 
 /// What the workers share: the one ledger and its model table, the errors kept, and the
@@ -258,7 +262,9 @@ pub fn scan_indexed(
                         retry: Vec::new(),
                         hold_partial_last: options.hold_partial_last,
                         first: Vec::new(),
+                        last: Vec::new(),
                         hits: Hits::default(),
+                        index_models: std::collections::HashMap::new(),
                     };
                     let mut buf = Vec::new();
                     loop {
@@ -323,7 +329,7 @@ struct FileRead {
     errors: Vec<(u64, String)>,
     /// What goes into the index (model ids still the file's own); `None` when the file
     /// could not be read to the end.
-    facts: Option<FileFacts>,
+    facts: Option<Facts>,
     /// Where reading stopped.
     read_to: u64,
 }
@@ -368,6 +374,64 @@ fn one_file(
     };
     let from = resume.as_ref().map_or(0, |r| r.facts.head.offset);
     let read = read_file(files, id, w, buf, resume);
+    // The record is encoded outside the lock: only the new index's model ids are looked
+    // up under it, and rarely (each worker remembers them).
+    let mut record = None;
+    if let Some(facts) = &read.facts {
+        let root = {
+            let mut guard = shared.lock().unwrap_or_else(|p| p.into_inner());
+            match guard.index.as_mut() {
+                Some(ix) => {
+                    let root = ix.set.root_of(path).filter(|&r| ix.set.writing(r));
+                    if let Some(r) = root {
+                        for n in read.models.names() {
+                            if !w.index_models.contains_key(&(r, n.to_owned())) {
+                                let m = ix.set.roots[r].models.intern(n);
+                                w.index_models.insert((r, n.to_owned()), m);
+                            }
+                        }
+                    }
+                    root.map(|r| (r, ix.set.now_ms))
+                }
+                None => None,
+            }
+        };
+        if let Some((root, now_ms)) = root {
+            let map: Vec<ModelId> = read
+                .models
+                .names()
+                .map(|n| {
+                    w.index_models
+                        .get(&(root, n.to_owned()))
+                        .copied()
+                        .unwrap_or(0)
+                })
+                .collect();
+            let mut head = facts.head;
+            head.seen_ms = now_ms;
+            let remap = |mut p: crate::ledger::EntryParts| {
+                p.model = p.model.map(|m| map[m as usize]);
+                p
+            };
+            let mut bytes = Vec::new();
+            let slots = match &facts.snapshot {
+                Some(snap) => {
+                    format::put_record(&mut bytes, &head, &snap.errors, &snap.entries, |p| {
+                        remap(*p)
+                    });
+                    snap.entries.len()
+                }
+                None => {
+                    let slots = read.ledger.slots();
+                    format::put_record(&mut bytes, &head, &read.errors, &slots, |e| {
+                        remap(e.parts())
+                    });
+                    slots.len()
+                }
+            };
+            record = Some((root, bytes, slots as u64));
+        }
+    }
     let mut guard = shared.lock().unwrap_or_else(|p| p.into_inner());
     let Shared {
         ledger: all,
@@ -378,24 +442,8 @@ fn one_file(
     if let Some(ix) = index.as_mut() {
         ix.set.stats.bytes_read += read.read_to.saturating_sub(from);
         ix.set.stats.bytes_skipped += from;
-        if let Some(facts) = read.facts
-            && let Some(root) = ix.set.root_of(path)
-            && ix.set.writing(root)
-        {
-            // The file's model ids become the new index's.
-            let map: Vec<ModelId> = read
-                .models
-                .names()
-                .map(|n| ix.set.roots[root].models.intern(n))
-                .collect();
-            let mut facts = facts;
-            facts.head.seen_ms = ix.set.now_ms;
-            for (_, e) in &mut facts.entries {
-                e.model = e.model.map(|m| map[m as usize]);
-            }
-            let mut record = Vec::new();
-            format::put_facts(&mut record, &facts);
-            ix.set.put(root, id, &record, facts.entries.len() as u64);
+        if let Some((root, bytes, slots)) = record {
+            ix.set.put(root, id, &bytes, slots);
         }
     }
     keep_errors(all_errors, path, read.errors);
@@ -649,19 +697,37 @@ fn read_at(file: &std::fs::File, buf: &mut [u8], offset: u64) -> std::io::Result
 }
 
 /// A reader that keeps the first [`EDGE_BYTES`] bytes going by (the file's first bytes,
-/// when reading starts at 0): their hash is the index's, without reading them again.
-struct KeepFirst<'a, R> {
+/// when reading starts at 0) and the last [`KEPT_LAST`] of them: the hashes of the
+/// index's edges, without reading them again.
+struct KeepEdges<'a, R> {
     inner: R,
     first: &'a mut Vec<u8>,
+    /// The last bytes read, ending `read` bytes after the start.
+    last: &'a mut Vec<u8>,
+    read: &'a mut u64,
 }
 
-impl<R: Read> Read for KeepFirst<'_, R> {
+/// How many of the last bytes read are kept: the last edge, and a partial last line of
+/// up to as much again after it.
+const KEPT_LAST: usize = 2 * EDGE_BYTES as usize;
+
+impl<R: Read> Read for KeepEdges<'_, R> {
     fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
         let n = self.inner.read(out)?;
         let room = (EDGE_BYTES as usize).saturating_sub(self.first.len());
         if room > 0 {
             self.first.extend_from_slice(&out[..n.min(room)]);
         }
+        let new = &out[..n];
+        if new.len() >= KEPT_LAST {
+            self.last.clear();
+            self.last.extend_from_slice(&new[new.len() - KEPT_LAST..]);
+        } else {
+            let drop = (self.last.len() + new.len()).saturating_sub(KEPT_LAST);
+            self.last.drain(..drop);
+            self.last.extend_from_slice(new);
+        }
+        *self.read += n as u64;
         Ok(n)
     }
 }
@@ -736,6 +802,7 @@ fn read_file(
         skipping: st.skipping,
     };
     w.first.clear();
+    w.last.clear();
     let mut src = &file;
     if from > 0
         && let Err(e) = src.seek(SeekFrom::Start(from))
@@ -743,10 +810,13 @@ fn read_file(
         w.stats.unreadable_files += 1;
         return failed(st.ledger, st.models, st.errors, format!("read failed: {e}"));
     }
+    let mut kept_to = 0u64;
     let result = read_lines(
-        KeepFirst {
+        KeepEdges {
             inner: src,
             first: &mut w.first,
+            last: &mut w.last,
+            read: &mut kept_to,
         },
         start,
         false,
@@ -774,13 +844,19 @@ fn read_file(
         Some(_) => fingerprint(&file, n).ok(),
         None => Some(index::edge_hash(&w.first[..n as usize])),
     };
+    // The last bytes before the offset, from what went by when they did; else read again.
+    let kept_from = (from + kept_to).saturating_sub(w.last.len() as u64);
     let tail = if offset <= EDGE_BYTES {
         head
+    } else if offset - n >= kept_from && offset <= from + kept_to {
+        let at = (offset - n - kept_from) as usize;
+        Some(index::edge_hash(&w.last[at..at + n as usize]))
     } else {
         fingerprint_at(&file, offset - n, n).ok()
     };
+    let partial = !w.hold_partial_last && (end.held > 0 || end.skipping.is_some());
     let facts = match (head, tail) {
-        (Some(head), Some(tail)) => Some(FileFacts {
+        (Some(head), Some(tail)) => Some(Facts {
             head: FileHead {
                 dev: stamp.dev,
                 ino: stamp.ino,
@@ -803,20 +879,24 @@ fn read_file(
                     dropped: st.ledger.duplicates_dropped(),
                 },
             },
-            errors: st.errors.clone(),
-            entries: st
-                .ledger
-                .slots()
-                .into_iter()
-                .map(|(k, e)| (k, e.parts()))
-                .collect(),
+            // Taken now only when a partial last line follows (rare); else they are the
+            // ledger's, encoded straight from it.
+            snapshot: partial.then(|| FileSnapshot {
+                errors: st.errors.clone(),
+                entries: st
+                    .ledger
+                    .slots()
+                    .into_iter()
+                    .map(|(k, e)| (k, e.parts()))
+                    .collect(),
+            }),
         }),
         _ => None,
     };
     // A one-shot report reads a partial last line too (never kept in the index).
     let mut read_to = offset;
     let mut skipping = end.skipping;
-    if !w.hold_partial_last && (end.held > 0 || end.skipping.is_some()) {
+    if partial {
         let start = Start {
             line: st.counts.lines + 1,
             skipping: end.skipping,
@@ -862,6 +942,19 @@ fn read_file(
         facts,
         read_to,
     }
+}
+
+/// What the index keeps of a file read: its head, and its errors and entries when they
+/// are not the reading's final ones (a partial last line was read after them).
+struct Facts {
+    head: FileHead,
+    snapshot: Option<FileSnapshot>,
+}
+
+/// A file's errors and entries as they stood before its partial last line.
+struct FileSnapshot {
+    errors: Vec<(u64, String)>,
+    entries: Vec<(Option<u64>, crate::ledger::EntryParts)>,
 }
 
 /// One file's reading state: its own ledger and what its lines counted.

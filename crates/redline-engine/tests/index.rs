@@ -428,3 +428,67 @@ fn indexed_scans_equal_plain_ones_through_random_changes() {
     assert!(totals.reread > 20, "{totals:?}");
     assert!(totals.bytes_skipped > 0, "{totals:?}");
 }
+
+/// A transcript far larger than a read (several chunks), ending in half a line, then
+/// grown: its edges are the hashes of its first and last bytes read, and it is read on
+/// from where the index stopped, to the numbers of a plain scan.
+#[test]
+fn a_large_file_keeps_its_edges_and_is_read_on() {
+    let mut rng = Rng::new(7);
+    let mut w = World::new(1000, &mut rng);
+    let p = w.projects().join("-big/s.jsonl");
+    fs::create_dir_all(p.parent().unwrap()).unwrap();
+    let mut text = String::new();
+    while text.len() < 1_500_000 {
+        text.push_str(&w.line(&mut rng));
+    }
+    text.push_str("{\"type\":\"assistant\",\"half");
+    fs::write(&p, &text).unwrap();
+    w.touch(&p, &mut rng);
+    w.files.push(p.clone());
+    let roots = [Root {
+        projects: w.projects(),
+        explicit: true,
+    }];
+    for round in 0..3 {
+        w.clock_ms += 10_000;
+        let options = ScanOptions {
+            threads: Some(2),
+            hold_partial_last: round == 1,
+        };
+        let listing = survey(&roots);
+        let set = IndexSet::open(&w.cache(), &[w.projects()], w.clock_ms, true);
+        let (indexed, set) = scan_indexed(listing.transcripts.clone(), options, Some(set));
+        let mut set = set.unwrap();
+        set.finish(&indexed.files);
+        let plain = scan_with(listing.transcripts, options);
+        assert_eq!(
+            summary(plain, w.clock_ms),
+            summary(indexed, w.clock_ms),
+            "round {round}"
+        );
+        if round > 0 {
+            assert_eq!(set.stats.grown, 1, "round {round}: {:?}", set.stats);
+        }
+        let l = Loaded::read(
+            &redline_engine::index::path_for(&w.cache(), &w.projects()),
+            &w.projects(),
+        )
+        .unwrap();
+        let h = l.facts(0).unwrap().head;
+        let bytes = fs::read(&p).unwrap();
+        let end = h.offset as usize;
+        assert!(end < bytes.len(), "the partial line is not indexed");
+        assert_eq!(h.head, redline_engine::index::edge_hash(&bytes[..4096]));
+        assert_eq!(
+            h.tail,
+            redline_engine::index::edge_hash(&bytes[end - 4096..end])
+        );
+        // More lines, and half of another.
+        let more = w.lines(&mut rng, 50);
+        let mut f = fs::OpenOptions::new().append(true).open(&p).unwrap();
+        std::io::Write::write_all(&mut f, format!("x\"}}\n{more}{{\"half").as_bytes()).unwrap();
+        drop(f);
+        w.touch(&p, &mut rng);
+    }
+}

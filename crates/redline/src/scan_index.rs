@@ -35,7 +35,9 @@ pub struct Used {
 
 /// Scans `transcripts` below `roots`, with the index unless `off`; `keep` are files
 /// listed but left out of this scan (their records stay). Warns (once each) of a damaged
-/// index or one that cannot be written; never fails for the index's sake.
+/// index or one that cannot be written; never fails for the index's sake. The ledger's
+/// dedup index is released (the caller reads no more lines), before the new index is
+/// finished: its footer then takes the room the dedup index had.
 pub fn scan(
     transcripts: Vec<Transcript>,
     options: ScanOptions,
@@ -47,7 +49,8 @@ pub fn scan(
 ) -> (Scan, Used) {
     if off {
         let t = Instant::now();
-        let (s, _) = scan_indexed(transcripts, options, None);
+        let (mut s, _) = scan_indexed(transcripts, options, None);
+        s.ledger.release_index();
         return (
             s,
             Used {
@@ -62,8 +65,9 @@ pub fn scan(
     let mut set = IndexSet::open(&cache_dir(env), &projects, now_ms, true);
     set.keep = keep;
     let load = t.elapsed();
-    let (s, set) = scan_indexed(transcripts, options, Some(set));
+    let (mut s, set) = scan_indexed(transcripts, options, Some(set));
     let scanned = t.elapsed();
+    s.ledger.release_index();
     let Some(mut set) = set else {
         return (s, Used::default());
     };

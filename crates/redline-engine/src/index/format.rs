@@ -171,6 +171,22 @@ struct Prev {
     first_line: u32,
     model: Option<ModelId>,
     flags: u8,
+    /// What the next response's cache reads are likely to be: this one's reads plus its
+    /// writes (a conversation's cached prefix grows by what was written), which holds for
+    /// most responses of a session and then costs one byte.
+    cache_read_guess: u64,
+}
+
+impl Prev {
+    fn after(e: &EntryParts) -> Prev {
+        Prev {
+            ts: e.ts_ms,
+            first_line: e.first_line,
+            model: e.model,
+            flags: e.flags,
+            cache_read_guess: u64::from(e.counts[3]) + u64::from(e.counts[2]),
+        }
+    }
 }
 
 fn put_entry(out: &mut Vec<u8>, key: Option<u64>, e: &EntryParts, prev: &mut Prev) {
@@ -205,9 +221,13 @@ fn put_entry(out: &mut Vec<u8>, key: Option<u64>, e: &EntryParts, prev: &mut Pre
         put_signed(out, i64::from(e.line) - i64::from(e.first_line));
     }
     put_signed(out, e.ts_ms.wrapping_sub(prev.ts));
-    for c in &e.counts[..4] {
+    for c in &e.counts[..3] {
         put_varint(out, u64::from(*c));
     }
+    put_signed(
+        out,
+        i64::from(e.counts[3]).wrapping_sub(prev.cache_read_guess as i64),
+    );
     if h & E_HOUR != 0 {
         put_varint(out, u64::from(e.counts[4]));
     }
@@ -223,38 +243,50 @@ fn put_entry(out: &mut Vec<u8>, key: Option<u64>, e: &EntryParts, prev: &mut Pre
         put_varint(out, u64::from(e.visible));
         out.push(e.content);
     }
-    *prev = Prev {
-        ts: e.ts_ms,
-        first_line: e.first_line,
-        model: e.model,
-        flags: e.flags,
-    };
+    *prev = Prev::after(e);
 }
 
 /// Appends one file's record.
 pub fn put_facts(out: &mut Vec<u8>, f: &FileFacts) {
-    put_head(out, &f.head, &f.entries);
-    put_varint(out, f.errors.len() as u64);
-    for (line, message) in &f.errors {
+    put_record(out, &f.head, &f.errors, &f.entries, |e| *e);
+}
+
+/// Appends one file's record from its head, errors and entries in any form `parts`
+/// turns into [`EntryParts`] (a reader encodes straight from its ledger, without a copy).
+pub fn put_record<E>(
+    out: &mut Vec<u8>,
+    head: &FileHead,
+    errors: &[(u64, String)],
+    entries: &[(Option<u64>, E)],
+    parts: impl Fn(&E) -> EntryParts,
+) {
+    let run_slot = (head.run.key != 0)
+        .then(|| entries.iter().rposition(|(k, _)| *k == Some(head.run.key)))
+        .flatten();
+    put_head(out, head, run_slot);
+    put_varint(out, errors.len() as u64);
+    for (line, message) in errors {
         put_varint(out, *line);
         put_bytes(out, message.as_bytes());
     }
-    put_varint(out, f.entries.len() as u64);
+    put_varint(out, entries.len() as u64);
     let mut prev = Prev::default();
-    for (key, e) in &f.entries {
-        put_entry(out, *key, e, &mut prev);
+    for (key, e) in entries {
+        put_entry(out, *key, &parts(e), &mut prev);
     }
 }
 
-fn put_head(out: &mut Vec<u8>, h: &FileHead, entries: &[(Option<u64>, EntryParts)]) {
+fn put_head(out: &mut Vec<u8>, h: &FileHead, run_slot: Option<usize>) {
     put_varint(out, h.dev);
     put_varint(out, h.ino);
     put_varint(out, h.offset);
     put_signed(out, (h.size as i64).wrapping_sub(h.offset as i64));
-    put_signed(out, h.mtime_ns);
+    // When it was read, and its modification time as its age then: a few bytes less
+    // than the time itself.
+    put_signed(out, h.seen_ms);
     put_signed(
         out,
-        h.seen_ms.wrapping_sub(h.mtime_ns.div_euclid(1_000_000)),
+        h.seen_ms.wrapping_mul(1_000_000).wrapping_sub(h.mtime_ns),
     );
     put_varint(out, h.lines);
     put_varint(out, h.skipping.map_or(0, |s| s.saturating_add(1)));
@@ -266,7 +298,7 @@ fn put_head(out: &mut Vec<u8>, h: &FileHead, entries: &[(Option<u64>, EntryParts
     out.push(run.seen | if run.counting { 0x80 } else { 0 });
     if run.key == 0 {
         put_varint(out, 0);
-    } else if let Some(i) = entries.iter().rposition(|(k, _)| *k == Some(run.key)) {
+    } else if let Some(i) = run_slot {
         put_varint(out, i as u64 + 2);
     } else {
         put_varint(out, 1);
@@ -464,9 +496,11 @@ fn get_entry(
     };
     let ts_ms = prev.ts.wrapping_add(r.signed()?);
     let mut counts = [0u32; 5];
-    for c in &mut counts[..4] {
+    for c in &mut counts[..3] {
         *c = r.u32_of()?;
     }
+    counts[3] = u32::try_from((prev.cache_read_guess as i64).wrapping_add(r.signed()?))
+        .map_err(|_| FormatError("a count is out of range"))?;
     if h & E_HOUR != 0 {
         counts[4] = r.u32_of()?;
     }
@@ -482,29 +516,22 @@ fn get_entry(
     } else {
         (0, 0, 0)
     };
-    *prev = Prev {
-        ts: ts_ms,
-        first_line,
+    let e = EntryParts {
+        ts_ms,
+        counts,
+        cost_usd,
         model,
+        line,
+        first_line,
+        id_hash,
+        limit_reset_s,
+        thinking,
+        visible,
         flags,
+        content,
     };
-    Ok((
-        key,
-        EntryParts {
-            ts_ms,
-            counts,
-            cost_usd,
-            model,
-            line,
-            first_line,
-            id_hash,
-            limit_reset_s,
-            thinking,
-            visible,
-            flags,
-            content,
-        },
-    ))
+    *prev = Prev::after(&e);
+    Ok((key, e))
 }
 
 /// Reads a record's head only: what deciding whether the file is still good needs. The
@@ -519,8 +546,8 @@ fn read_head(r: &mut Reader<'_>) -> Result<(FileHead, Option<usize>), FormatErro
     let ino = r.varint()?;
     let offset = r.varint()?;
     let size = (offset as i64).wrapping_add(r.signed()?) as u64;
-    let mtime_ns = r.signed()?;
-    let seen_ms = mtime_ns.div_euclid(1_000_000).wrapping_add(r.signed()?);
+    let seen_ms = r.signed()?;
+    let mtime_ns = seen_ms.wrapping_mul(1_000_000).wrapping_sub(r.signed()?);
     let lines = r.varint()?;
     let skipping = r.varint()?.checked_sub(1);
     let head = r.u64()?;

@@ -81,8 +81,6 @@ pub fn run(
         true,
     );
     let scanned = started.elapsed();
-    // A report reads no more lines: the dedup index can go before the report is built.
-    scan.ledger.release_index();
     warn_about_input(&scan);
 
     let prices = PriceTable::bundled_with(cfg.prices.as_deref())?;
