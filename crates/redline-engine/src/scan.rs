@@ -385,10 +385,9 @@ fn one_file(
                     let root = ix.set.root_of(path).filter(|&r| ix.set.writing(r));
                     if let Some(r) = root {
                         for n in read.models.names() {
-                            if !w.index_models.contains_key(&(r, n.to_owned())) {
-                                let m = ix.set.roots[r].models.intern(n);
-                                w.index_models.insert((r, n.to_owned()), m);
-                            }
+                            w.index_models
+                                .entry((r, n.to_owned()))
+                                .or_insert_with(|| ix.set.roots[r].models.intern(n));
                         }
                     }
                     root.map(|r| (r, ix.set.now_ms))

@@ -135,7 +135,7 @@ impl World {
                 // without the index, and on the number of threads: a ledger matter,
                 // not what this test is of.)
                 let sidechain = id >= 30 || rng.chance(20);
-                let req = if id % 7 != 0 {
+                let req = if !id.is_multiple_of(7) {
                     let other = if id >= 30 && rng.chance(50) { 100 } else { 0 };
                     format!(",\"requestId\":\"req{}\"", id + other)
                 } else {
@@ -251,8 +251,7 @@ impl World {
                 // Moved to a new name, or over another file.
                 let to = if rng.chance(30) && self.files.len() > 1 {
                     let j = (i + 1) % self.files.len();
-                    let to = self.files.remove(j);
-                    to
+                    self.files.remove(j)
                 } else {
                     self.new_path(rng)
                 };

@@ -40,6 +40,7 @@ pub fn run(
         bail!("--since {since} is after --until {until}: no day can be in both");
     }
     let started = std::time::Instant::now();
+    crate::memory::fixed_mmap_threshold();
     let roots = resolve_roots(env);
     // A directory that cannot be read is named, and the rest counted.
     let listing = survey(&roots);

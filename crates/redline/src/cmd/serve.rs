@@ -26,6 +26,7 @@ pub fn run(
     source: &dyn Fn(&str) -> Option<ValueSource>,
     env: &RootEnv,
 ) -> Result<()> {
+    crate::memory::fixed_mmap_threshold();
     let mut cfg = config::resolve(&args.daemon, source, env)?;
     // A gRPC receiver bound beyond loopback needs the token as much as the HTTP side.
     let grpc_exposed = cfg.otlp_grpc.is_some_and(|a| !config::is_loopback(a.ip()));
