@@ -742,7 +742,11 @@ mod tests {
                 if i.is_multiple_of(3) { 500 } else { 0 },
             ],
             cost_usd: i.is_multiple_of(5).then_some(0.125 * f64::from(i)),
-            model: if i.is_multiple_of(4) { None } else { Some(i % 3) },
+            model: if i.is_multiple_of(4) {
+                None
+            } else {
+                Some(i % 3)
+            },
             line: 10 * i + (i % 2),
             first_line: 10 * i,
             id_hash: u64::from(i).wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1,
