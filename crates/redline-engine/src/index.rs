@@ -7,7 +7,7 @@
 //! reading stopped (past the last whole line: a partial last line is never indexed), the
 //! run of response lines it ended in, the counts and first line errors, and the file's
 //! own ledger: each response its lines gave, once, with its dedup key (see
-//! [`format`] for the bytes). The cold scan builds the same per-file ledgers before it
+//! [`format`](mod@format) for the bytes). The cold scan builds the same per-file ledgers before it
 //! merges them ([`crate::scan`]), so merging indexed ones gives the same responses, the
 //! same survivors and the same reports: the index never changes a number.
 //!
