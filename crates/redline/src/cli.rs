@@ -204,7 +204,7 @@ fn hide(a: clap::Arg) -> clap::Arg {
 /// Of `serve`'s flags, shows only those that say where the daemon is (`--config`,
 /// `--listen`, `--token`), in a client's words; the command's own flags stay as they are.
 fn only_address(a: clap::Arg) -> clap::Arg {
-    const SERVE_ONLY: [&str; 14] = [
+    const SERVE_ONLY: [&str; 15] = [
         "allowed_hosts",
         "tach_redline",
         "tach_window",
@@ -219,6 +219,7 @@ fn only_address(a: clap::Arg) -> clap::Arg {
         "stale_after",
         "otlp_grpc",
         "source",
+        "no_index",
     ];
     match a.get_id().as_str() {
         "listen" => a.help("Where the daemon serves: its --listen, resolved as `serve` does [default: 127.0.0.1:7878]"),
@@ -702,7 +703,7 @@ mod tests {
     #[test]
     fn each_command_shows_the_flags_it_uses() {
         let serve = shown_flags("serve");
-        assert_eq!(serve.len(), 21, "{serve:?}");
+        assert_eq!(serve.len(), 22, "{serve:?}");
         assert_eq!(
             shown_flags("faces"),
             [
@@ -738,7 +739,7 @@ mod tests {
         );
         assert_eq!(
             shown_flags("doctor"),
-            ["ack", "config", "listen", "state-dir", "source"]
+            ["ack", "config", "listen", "state-dir", "no-index", "source"]
         );
         let watch = shown_flags("watch");
         for f in ["otlp-grpc", "source", "api-error-window", "state-dir"] {
