@@ -223,7 +223,14 @@ pub fn start(cfg: HubConfig) -> Result<Handle> {
         Err(e) => (None, Some(format!("cannot start the file watcher: {e}"))),
     };
     // A directory that cannot be read is named (and lights STALL); the rest is read.
+    let started = Instant::now();
+    let mut phases: Vec<(&str, Duration)> = Vec::new();
+    let mut phase = |name: &'static str, phases: &mut Vec<(&str, Duration)>| {
+        let total: Duration = phases.iter().map(|p| p.1).sum();
+        phases.push((name, started.elapsed().saturating_sub(total)));
+    };
     let listing = survey(&roots);
+    phase("list", &mut phases);
     // The text statistics count from the daemon's start, as Prometheus counters do (and
     // the token counters): a pass over the whole history here would add the time of
     // `redline stats character` to every start-up.
@@ -300,7 +307,9 @@ pub fn start(cfg: HubConfig) -> Result<Handle> {
         tailer.adopt(id, *end);
     }
     let newest: Vec<Option<i64>> = scan.ends.iter().map(|e| e.newest_ms).collect();
+    phase("scan", &mut phases);
     let mut live = Live::from_scan(scan, prices, cost_mode);
+    phase("live state", &mut phases);
     prime_turns(
         &mut live,
         &newest,
@@ -319,6 +328,7 @@ pub fn start(cfg: HubConfig) -> Result<Handle> {
         &host,
         roots.iter().map(|r| r.projects.as_path()),
     ));
+    phase("turns", &mut phases);
     let (journal, store_error) = match &store {
         Some(path) => match open_store(path, &mut live, log) {
             Ok(j) => (Some(j), None),
@@ -360,8 +370,17 @@ pub fn start(cfg: HubConfig) -> Result<Handle> {
         hub.damage.check(path);
     }
     // The first rollups go out a chunk per tick from here (`backlog`).
+    phase("store", &mut phases);
     crate::memory::release_free();
     let first = hub.snapshot(now_ms());
+    phase("first values", &mut phases);
+    if log && crate::scan_index::timings_wanted() {
+        let said: Vec<String> = phases
+            .iter()
+            .map(|(n, d)| format!("{n} {:.1} ms", d.as_secs_f64() * 1000.0))
+            .collect();
+        eprintln!("redline: timings: start-up: {}", said.join(", "));
+    }
     let (tx, rx) = watch::channel(Arc::new(first));
     hub.tx = Some(tx);
     std::thread::Builder::new()
