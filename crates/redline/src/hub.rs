@@ -225,7 +225,7 @@ pub fn start(cfg: HubConfig) -> Result<Handle> {
     // A directory that cannot be read is named (and lights STALL); the rest is read.
     let started = Instant::now();
     let mut phases: Vec<(&str, Duration)> = Vec::new();
-    let mut phase = |name: &'static str, phases: &mut Vec<(&str, Duration)>| {
+    let phase = |name: &'static str, phases: &mut Vec<(&str, Duration)>| {
         let total: Duration = phases.iter().map(|p| p.1).sum();
         phases.push((name, started.elapsed().saturating_sub(total)));
     };
