@@ -229,6 +229,88 @@ impl Entry {
     }
 }
 
+/// An entry's fields apart from its file, as the scan index ([`crate::index`]) stores
+/// them: an entry rebuilt from its parts is the entry that gave them.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct EntryParts {
+    /// Milliseconds since the epoch.
+    pub ts_ms: i64,
+    /// input, output, cache writes (all), cache reads, 1-hour cache writes.
+    pub counts: [u32; 5],
+    /// The line's own `costUSD`.
+    pub cost_usd: Option<f64>,
+    /// The model.
+    pub model: Option<ModelId>,
+    /// The line of the surviving copy.
+    pub line: u32,
+    /// The line of the earliest copy.
+    pub first_line: u32,
+    /// See [`Entry::id_hash`].
+    pub id_hash: u64,
+    /// Reset time of a usage-limit message, seconds since the epoch; 0 when none.
+    pub limit_reset_s: u32,
+    /// Thinking characters (or exact thinking tokens).
+    pub thinking: u32,
+    /// Visible characters.
+    pub visible: u32,
+    /// The `FLAG_*` flags.
+    pub flags: u8,
+    /// The `THINKING_*` flags of [`crate::thinking`].
+    pub content: u8,
+}
+
+impl Entry {
+    /// The entry's fields apart from its file: what the scan index stores of an entry
+    /// whose copies all came from one file.
+    pub fn parts(&self) -> EntryParts {
+        EntryParts {
+            ts_ms: self.ts_ms,
+            counts: self.counts,
+            cost_usd: self.cost_usd(),
+            model: self.model(),
+            line: self.line,
+            first_line: self.first_line,
+            id_hash: self.id_hash,
+            limit_reset_s: self.limit_reset_s,
+            thinking: self.thinking,
+            visible: self.visible,
+            flags: self.flags,
+            content: self.content,
+        }
+    }
+
+    /// The entry of file `file` with these parts (see [`Entry::parts`]).
+    pub fn from_parts(p: &EntryParts, file: FileId) -> Entry {
+        Entry {
+            ts_ms: p.ts_ms,
+            counts: p.counts,
+            cost_usd: p.cost_usd.unwrap_or(f64::NAN),
+            model: p.model.unwrap_or(NO_MODEL),
+            file,
+            line: p.line,
+            first_file: file,
+            first_line: p.first_line,
+            id_hash: p.id_hash,
+            limit_reset_s: p.limit_reset_s,
+            thinking: p.thinking,
+            visible: p.visible,
+            flags: p.flags,
+            content: p.content,
+        }
+    }
+
+    /// Points the entry (whose copies all came from one file) at file `file`.
+    pub fn set_file(&mut self, file: FileId) {
+        self.file = file;
+        self.first_file = file;
+    }
+
+    /// Sets the model id (an entry whose ids came from another table).
+    pub fn set_model(&mut self, model: ModelId) {
+        self.model = model;
+    }
+}
+
 /// A transcript file's place: its path, project and session.
 #[derive(Clone, Debug)]
 pub struct FileMeta {
@@ -535,6 +617,60 @@ impl Ledger {
         }
     }
 
+    /// Makes room for `n` more responses in the dedup index (a reader that knows how many
+    /// are coming saves the index's regrowth).
+    pub fn reserve(&mut self, n: usize) {
+        self.index.reserve(n);
+        self.by_id.reserve(n);
+    }
+
+    /// Folds the slots of another ledger (as [`Ledger::slots`] gave them, with the copies
+    /// it had `dropped`) into this one: [`Ledger::merge`] of a ledger kept elsewhere.
+    pub fn merge_slots(
+        &mut self,
+        slots: impl IntoIterator<Item = (Option<u64>, Entry)>,
+        dropped: u64,
+        files: &Files,
+    ) {
+        self.copies += dropped;
+        for (key, entry) in slots {
+            self.offer(key, entry, files);
+        }
+    }
+
+    /// Every slot in order, with the key it is held under (`None` for an unkeyed entry):
+    /// with [`Ledger::duplicates_dropped`], all a ledger is (see [`Ledger::from_slots`]).
+    pub fn slots(&self) -> Vec<(Option<u64>, &Entry)> {
+        let mut keys: Vec<Option<u64>> = vec![None; self.entries.len];
+        for (key, &at) in &self.index {
+            keys[at as usize] = Some(key.get());
+        }
+        keys.into_iter().zip(self.entries.iter()).collect()
+    }
+
+    /// The ledger whose [`Ledger::slots`] and [`Ledger::duplicates_dropped`] these were,
+    /// dedup index and all: offering it the next copies gives what offering them to the
+    /// original would have.
+    pub fn from_slots(
+        slots: impl IntoIterator<Item = (Option<u64>, Entry)>,
+        dropped: u64,
+    ) -> Ledger {
+        let mut l = Ledger::default();
+        for (key, entry) in slots {
+            let at = l.next_slot();
+            if let Some(key) = key {
+                if entry.id_hash != 0 {
+                    l.by_id.entry(Key::new(entry.id_hash)).or_insert(at);
+                }
+                l.index.insert(Key::new(key), at);
+                l.keyed += 1;
+            }
+            l.entries.push(entry);
+        }
+        l.copies = l.keyed + dropped;
+        l
+    }
+
     /// Frees the dedup index, for a one-shot report once every file has been read: the
     /// index is about a third of the ledger's memory. Copies offered after this are no
     /// longer matched with the responses held, so a live reader must not call it.
@@ -582,9 +718,42 @@ pub struct Run {
 
 /// How many of a run's blocks are remembered to tell a replay: more than a response
 /// usually has.
-const RUN_BLOCKS: usize = 8;
+pub const RUN_BLOCKS: usize = 8;
+
+/// A [`Run`]'s state, as the scan index stores it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RunParts {
+    /// The response's dedup key; 0 before any keyed line.
+    pub key: u64,
+    /// Whether the run holds the response's first copy.
+    pub counting: bool,
+    /// How many of `blocks` are set.
+    pub seen: u8,
+    /// 16 bits of the content hash of each of the run's first blocks.
+    pub blocks: [u16; RUN_BLOCKS],
+}
 
 impl Run {
+    /// The run's state.
+    pub fn parts(&self) -> RunParts {
+        RunParts {
+            key: self.key,
+            counting: self.counting,
+            seen: self.seen,
+            blocks: self.blocks,
+        }
+    }
+
+    /// The run with this state; `None` when it is not one a reader could stand in.
+    pub fn from_parts(p: &RunParts) -> Option<Run> {
+        (usize::from(p.seen) <= RUN_BLOCKS).then_some(Run {
+            key: p.key,
+            counting: p.counting,
+            seen: p.seen,
+            blocks: p.blocks,
+        })
+    }
+
     /// Offers the copy `entry` (under `key`, its content hashing to `content_hash`) to
     /// `ledger` as the next line this reader read, keeping count of the run it stands in:
     /// the one way a reader offers a response line.

@@ -26,6 +26,7 @@ pub mod feed;
 pub mod follow;
 pub mod git;
 pub mod hosts;
+pub mod index;
 pub mod journal;
 pub mod json;
 pub mod ledger;

@@ -105,6 +105,44 @@ pub struct Transcript {
     /// Its size in bytes when it was listed (0 when not known): the scan reads the
     /// largest files first.
     pub len: u64,
+    /// What the listing's `stat` said of it, when it said anything: the scan index
+    /// ([`crate::index`]) trusts an unchanged file without opening it.
+    pub stamp: Option<Stamp>,
+}
+
+/// A file's identity and version as one `stat` gives them: device and inode (which
+/// survive a rename), size and modification time. Equal stamps, taken far enough apart
+/// in time (see [`crate::index`]), mean an unchanged file.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Stamp {
+    /// Device.
+    pub dev: u64,
+    /// Inode.
+    pub ino: u64,
+    /// Size in bytes.
+    pub size: u64,
+    /// Modification time, nanoseconds since the epoch.
+    pub mtime_ns: i64,
+}
+
+impl Stamp {
+    /// The stamp of a file's metadata (device and inode are 0 where the platform has none).
+    pub fn of(m: &fs::Metadata) -> Stamp {
+        let (dev, ino) = crate::scan::file_identity(m);
+        let mtime_ns =
+            m.modified()
+                .ok()
+                .map_or(0, |t| match t.duration_since(std::time::UNIX_EPOCH) {
+                    Ok(d) => i64::try_from(d.as_nanos()).unwrap_or(i64::MAX),
+                    Err(e) => -i64::try_from(e.duration().as_nanos()).unwrap_or(i64::MAX),
+                });
+        Stamp {
+            dev,
+            ino,
+            size: m.len(),
+            mtime_ns,
+        }
+    }
 }
 
 impl Transcript {
@@ -127,6 +165,7 @@ impl Transcript {
             project: parts[0].to_string_lossy().into_owned(),
             session: session.to_string_lossy().into_owned(),
             len: 0,
+            stamp: None,
         })
     }
 }
@@ -226,9 +265,13 @@ pub fn survey(roots: &[Root]) -> Listing {
         let mut found = Found::default();
         walk_root(&root.projects, &mut found);
         skipped.append(&mut found.skipped);
-        out.extend(found.files.iter().filter_map(|(p, len)| {
+        out.extend(found.files.iter().filter_map(|(p, stamp)| {
             let t = Transcript::describe(&root.projects, p)?;
-            Some(Transcript { len: *len, ..t })
+            Some(Transcript {
+                len: stamp.map_or(0, |s| s.size),
+                stamp: *stamp,
+                ..t
+            })
         }));
     }
     out.sort_by(|a, b| path_order(&a.path, &b.path));
@@ -267,10 +310,10 @@ pub fn transcripts_below(dir: &Path) -> (Vec<PathBuf>, Vec<Skipped>) {
     (files, found.skipped)
 }
 
-/// What a walk found: `*.jsonl` files with their sizes, and what it passed over.
+/// What a walk found: `*.jsonl` files with their stamps, and what it passed over.
 #[derive(Default)]
 struct Found {
-    files: Vec<(PathBuf, u64)>,
+    files: Vec<(PathBuf, Option<Stamp>)>,
     skipped: Vec<Skipped>,
 }
 
@@ -385,7 +428,7 @@ fn visit(
             // Followed only to learn what it points at; a dangling one is skipped.
             let Ok(m) = fs::metadata(&path) else { continue };
             if m.is_file() && jsonl() {
-                out.files.push((path, m.len()));
+                out.files.push((path, Some(Stamp::of(&m))));
             } else if m.is_dir() {
                 let Ok(real) = fs::canonicalize(&path) else {
                     continue;
@@ -404,8 +447,8 @@ fn visit(
         } else if kind.is_file() && jsonl() {
             // A file that goes between listing and stat is still listed; the scan says
             // it cannot be read.
-            let len = entry.metadata().map_or(0, |m| m.len());
-            out.files.push((path, len));
+            let stamp = entry.metadata().ok().map(|m| Stamp::of(&m));
+            out.files.push((path, stamp));
         } else if jsonl() {
             out.skipped.push(Skipped::not_regular(&path));
         }

@@ -7,15 +7,18 @@
 //! worker. The survivor rule is a total order on copies, so the result is the same for any
 //! number of threads and any scheduling.
 
+use std::io::{Read, Seek, SeekFrom};
 use std::path::PathBuf;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use crate::index::format::{self, FileCounts, FileFacts, FileHead};
+use crate::index::{self, EDGE_BYTES, IndexSet, IndexStats, Loaded, Task};
 use crate::ledger::{Entry, FileId, FileMeta, Files, Ledger, ModelId, Models, Run};
 use crate::reader::{MAX_LINE_BYTES, Piece, Start, open_regular, read_lines};
 use crate::record::parse_line;
-use crate::roots::{Transcript, out_of_descriptors, path_order};
-use crate::tail::{FINGERPRINT_BYTES, fingerprint};
+use crate::roots::{Stamp, Transcript, out_of_descriptors, path_order};
+use crate::tail::fingerprint;
 
 /// How many line errors are kept with their text; the rest are only counted.
 pub const KEPT_ERRORS: usize = 200;
@@ -131,19 +134,37 @@ pub struct ScanOptions {
     pub hold_partial_last: bool,
 }
 
+/// What one worker gathered besides the ledger.
 struct Worker {
     stats: ScanStats,
-    errors: Vec<LineError>,
     ends: Vec<(FileId, FileEnd)>,
     retry: Vec<FileId>,
     hold_partial_last: bool,
+    /// The first bytes of the file being read, as they went by.
+    first: Vec<u8>,
+    /// The last bytes of the file being read, as they went by.
+    last: Vec<u8>,
+    /// Unchanged files not merged yet.
+    hits: Hits,
+    /// The new indexes' model ids (by root and name) this worker has looked up.
+    index_models: std::collections::HashMap<(usize, String), ModelId>,
 }
 
-/// What the workers share: the one ledger and its model table.
+/// What the workers share: the one ledger and its model table, the errors kept, and the
+/// indexes being read and written.
 #[derive(Default)]
 struct Shared {
     ledger: Ledger,
     models: Models,
+    errors: Vec<LineError>,
+    index: Option<IndexShared>,
+}
+
+/// The index's side of [`Shared`].
+struct IndexShared {
+    set: IndexSet,
+    /// Per root: the index's model id to the scan's, looked up on first use.
+    to_scan: Vec<Vec<Option<ModelId>>>,
 }
 
 /// Reads every transcript. `threads` of `None` uses every core.
@@ -159,19 +180,42 @@ pub fn scan(transcripts: Vec<Transcript>, threads: Option<usize>) -> Scan {
 
 /// Reads every transcript, as `options` say.
 pub fn scan_with(transcripts: Vec<Transcript>, options: ScanOptions) -> Scan {
+    scan_indexed(transcripts, options, None).0
+}
+
+/// Reads every transcript, as `options` say, using and writing the scan index `index`
+/// when there is one (see [`crate::index`]): files it knows unchanged are not opened,
+/// files that grew are read from where it stopped. The result is the same as without it.
+/// The index set comes back with its counts (and with the new indexes still to be
+/// finished: see [`IndexSet::finish`]).
+pub fn scan_indexed(
+    transcripts: Vec<Transcript>,
+    options: ScanOptions,
+    mut index: Option<IndexSet>,
+) -> (Scan, Option<IndexSet>) {
     let threads = options.threads;
+    let tasks = match &mut index {
+        Some(set) => set.plan(&transcripts),
+        None => vec![Task::Read; transcripts.len()],
+    };
     let mut files = Files::default();
-    // Largest first (sizes as listed: a file that grew since is only read later than it
-    // might be); equal sizes in path order, so the queue itself is deterministic.
-    let mut queue: Vec<(u64, FileId)> = transcripts
+    // Files to read, largest first (sizes as listed: a file that grew since is only read
+    // later than it might be); equal sizes in path order, so the queue itself is
+    // deterministic. Indexed files, which cost little, come last.
+    let mut queue: Vec<(u64, FileId, Task)> = transcripts
         .into_iter()
-        .map(|t| {
+        .zip(tasks)
+        .map(|(t, task)| {
             let id = files.add(FileMeta {
                 path: t.path,
                 project: t.project,
                 session: t.session,
             });
-            (t.len, id)
+            let work = match task {
+                Task::Unchanged { .. } => 0,
+                _ => t.len.saturating_add(1),
+            };
+            (work, id, task)
         })
         .collect();
     queue.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
@@ -180,33 +224,57 @@ pub fn scan_with(transcripts: Vec<Transcript>, options: ScanOptions) -> Scan {
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
         .clamp(1, queue.len().max(1));
     let next = AtomicUsize::new(0);
-    let shared = Mutex::new(Shared::default());
+    // The indexes read are only read from here on: outside the lock.
+    let loaded_owned: Vec<Option<Loaded>> = index
+        .as_mut()
+        .map(|set| set.roots.iter_mut().map(|r| r.loaded.take()).collect())
+        .unwrap_or_default();
+    let loaded = &loaded_owned;
+    let to_scan = index
+        .as_ref()
+        .map(|set| {
+            set.roots
+                .iter()
+                .map(|r| vec![None; r.models.names().count()])
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut ledger = Ledger::default();
+    ledger.reserve(
+        loaded
+            .iter()
+            .flatten()
+            .map(|l| usize::try_from(l.slots()).unwrap_or(0))
+            .sum(),
+    );
+    let shared = Mutex::new(Shared {
+        index: index.map(|set| IndexShared { set, to_scan }),
+        ledger,
+        ..Shared::default()
+    });
     let workers: Vec<Worker> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..threads)
             .map(|_| {
                 s.spawn(|| {
                     let mut w = Worker {
                         stats: ScanStats::default(),
-                        errors: Vec::new(),
                         ends: Vec::new(),
                         retry: Vec::new(),
                         hold_partial_last: options.hold_partial_last,
+                        first: Vec::new(),
+                        last: Vec::new(),
+                        hits: Hits::default(),
+                        index_models: std::collections::HashMap::new(),
                     };
                     let mut buf = Vec::new();
                     loop {
                         let i = next.fetch_add(1, Ordering::Relaxed);
-                        let Some(&(_, id)) = queue.get(i) else { break };
-                        let (mut ledger, models) = read_file(&files, id, &mut w, &mut buf);
-                        let mut guard = shared.lock().unwrap_or_else(|p| p.into_inner());
-                        let Shared {
-                            ledger: all,
-                            models: all_models,
-                        } = &mut *guard;
-                        let map: Vec<ModelId> =
-                            models.names().map(|n| all_models.intern(n)).collect();
-                        ledger.remap_models(&map);
-                        all.merge(ledger, &files);
+                        let Some(&(_, id, task)) = queue.get(i) else {
+                            break;
+                        };
+                        one_file(&files, id, task, loaded, &shared, &mut w, &mut buf);
                     }
+                    flush_hits(&files, loaded, &shared, &mut w.hits);
                     w
                 })
             })
@@ -214,7 +282,12 @@ pub fn scan_with(transcripts: Vec<Transcript>, options: ScanOptions) -> Scan {
         handles.into_iter().filter_map(|h| h.join().ok()).collect()
     });
 
-    let Shared { ledger, models } = shared.into_inner().unwrap_or_else(|p| p.into_inner());
+    let Shared {
+        ledger,
+        models,
+        mut errors,
+        index,
+    } = shared.into_inner().unwrap_or_else(|p| p.into_inner());
     let mut out = Scan {
         ends: vec![FileEnd::default(); files.len()],
         files,
@@ -222,34 +295,463 @@ pub fn scan_with(transcripts: Vec<Transcript>, options: ScanOptions) -> Scan {
         ledger,
         ..Scan::default()
     };
+    let mut index = index.map(|i| i.set);
+    if let Some(set) = &mut index {
+        for (r, l) in set.roots.iter_mut().zip(loaded_owned) {
+            r.loaded = l;
+        }
+    }
     for mut w in workers {
         out.stats.add(&w.stats);
-        out.errors.append(&mut w.errors);
         for (id, end) in w.ends {
             out.ends[id as usize] = end;
         }
         out.retry.append(&mut w.retry);
     }
     out.retry.sort_unstable();
-    out.errors
-        .sort_by(|a, b| path_order(&a.path, &b.path).then(a.line.cmp(&b.line)));
-    out.errors.truncate(KEPT_ERRORS);
-    out
+    sort_errors(&mut errors);
+    out.errors = errors;
+    (out, index)
 }
 
-/// Reads one file into a ledger and model table of its own.
-fn read_file(files: &Files, id: FileId, w: &mut Worker, buf: &mut Vec<u8>) -> (Ledger, Models) {
-    let mut ledger = Ledger::default();
-    let mut models = Models::default();
+/// Keeps the first [`KEPT_ERRORS`] errors in file and line order: the same list whatever
+/// order the files were read in.
+fn sort_errors(errors: &mut Vec<LineError>) {
+    errors.sort_by(|a, b| path_order(&a.path, &b.path).then(a.line.cmp(&b.line)));
+    errors.truncate(KEPT_ERRORS);
+}
+
+/// What reading one file gave, before it joins the shared ledger.
+struct FileRead {
+    ledger: Ledger,
+    models: Models,
+    /// Its line errors (the first [`KEPT_ERRORS`]).
+    errors: Vec<(u64, String)>,
+    /// What goes into the index (model ids still the file's own); `None` when the file
+    /// could not be read to the end.
+    facts: Option<Facts>,
+    /// Where reading stopped.
+    read_to: u64,
+}
+
+/// Reads one file (or takes its facts from the index) and merges it into the shared
+/// ledger, writing its record to the new index.
+fn one_file(
+    files: &Files,
+    id: FileId,
+    task: Task,
+    loaded: &[Option<Loaded>],
+    shared: &Mutex<Shared>,
+    w: &mut Worker,
+    buf: &mut Vec<u8>,
+) {
     let path = &files.get(id).path;
-    let push_error = |errors: &mut Vec<LineError>, line: u64, message: String| {
-        // Each worker keeps enough to fill the final list on its own.
+    if let Task::Unchanged { root, at } = task {
+        if take_unchanged(id, root, at, loaded, w) {
+            if w.hits.entries.len() >= HITS_AT_ONCE {
+                flush_hits(files, loaded, shared, &mut w.hits);
+            }
+            return;
+        }
+        // The record would not read: the file is read instead.
+        recount(shared, |s| {
+            s.unchanged -= 1;
+            s.reread += 1;
+        });
+    }
+    let resume = match task {
+        Task::Grown { root, at } => {
+            let r = resume_from(loaded, root, at, path, id);
+            if r.is_none() {
+                recount(shared, |s| {
+                    s.grown -= 1;
+                    s.reread += 1;
+                });
+            }
+            r
+        }
+        _ => None,
+    };
+    let from = resume.as_ref().map_or(0, |r| r.facts.head.offset);
+    let read = read_file(files, id, w, buf, resume);
+    // The record is encoded outside the lock: only the new index's model ids are looked
+    // up under it, and rarely (each worker remembers them).
+    let mut record = None;
+    if let Some(facts) = &read.facts {
+        let root = {
+            let mut guard = shared.lock().unwrap_or_else(|p| p.into_inner());
+            match guard.index.as_mut() {
+                Some(ix) => {
+                    let root = ix.set.root_of(path).filter(|&r| ix.set.writing(r));
+                    if let Some(r) = root {
+                        for n in read.models.names() {
+                            w.index_models
+                                .entry((r, n.to_owned()))
+                                .or_insert_with(|| ix.set.roots[r].models.intern(n));
+                        }
+                    }
+                    root.map(|r| (r, ix.set.now_ms))
+                }
+                None => None,
+            }
+        };
+        if let Some((root, now_ms)) = root {
+            let map: Vec<ModelId> = read
+                .models
+                .names()
+                .map(|n| {
+                    w.index_models
+                        .get(&(root, n.to_owned()))
+                        .copied()
+                        .unwrap_or(0)
+                })
+                .collect();
+            let mut head = facts.head;
+            head.seen_ms = now_ms;
+            let remap = |mut p: crate::ledger::EntryParts| {
+                p.model = p.model.map(|m| map[m as usize]);
+                p
+            };
+            let mut bytes = Vec::new();
+            let slots = match &facts.snapshot {
+                Some(snap) => {
+                    format::put_record(&mut bytes, &head, &snap.errors, &snap.entries, |p| {
+                        remap(*p)
+                    });
+                    snap.entries.len()
+                }
+                None => {
+                    let slots = read.ledger.slots();
+                    format::put_record(&mut bytes, &head, &read.errors, &slots, |e| {
+                        remap(e.parts())
+                    });
+                    slots.len()
+                }
+            };
+            record = Some((root, bytes, slots as u64));
+        }
+    }
+    let mut guard = shared.lock().unwrap_or_else(|p| p.into_inner());
+    let Shared {
+        ledger: all,
+        models: all_models,
+        errors: all_errors,
+        index,
+    } = &mut *guard;
+    if let Some(ix) = index.as_mut() {
+        ix.set.stats.bytes_read += read.read_to.saturating_sub(from);
+        ix.set.stats.bytes_skipped += from;
+        if let Some((root, bytes, slots)) = record {
+            ix.set.put(root, id, &bytes, slots);
+        }
+    }
+    keep_errors(all_errors, path, read.errors);
+    let map: Vec<ModelId> = read.models.names().map(|n| all_models.intern(n)).collect();
+    let mut ledger = read.ledger;
+    ledger.remap_models(&map);
+    all.merge(ledger, files);
+}
+
+/// Adjusts the index's counts (a record that would not read, edges that changed).
+fn recount(shared: &Mutex<Shared>, f: impl FnOnce(&mut IndexStats)) {
+    let mut guard = shared.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(ix) = guard.index.as_mut() {
+        f(&mut ix.set.stats);
+    }
+}
+
+/// Adds a file's errors to the ones kept, keeping no more than needed.
+fn keep_errors(all: &mut Vec<LineError>, path: &std::path::Path, errors: Vec<(u64, String)>) {
+    all.extend(errors.into_iter().map(|(line, message)| LineError {
+        path: path.to_path_buf(),
+        line,
+        message,
+    }));
+    if all.len() > 2 * KEPT_ERRORS {
+        sort_errors(all);
+    }
+}
+
+/// An unchanged file whose facts wait in a worker's batch.
+struct Hit {
+    id: FileId,
+    root: usize,
+    at: usize,
+    /// Its entries in the batch, from here (model ids still the index's).
+    from: usize,
+    dropped: u64,
+    offset: u64,
+    errors: Vec<(u64, String)>,
+}
+
+/// Unchanged files decoded by one worker, merged into the shared ledger together (one
+/// lock for many files).
+#[derive(Default)]
+struct Hits {
+    files: Vec<Hit>,
+    entries: Vec<(Option<u64>, Entry)>,
+    /// Room for one record's entries as decoded.
+    parts: Vec<(Option<u64>, crate::ledger::EntryParts)>,
+}
+
+/// Entries in a batch before it is merged.
+const HITS_AT_ONCE: usize = 8192;
+
+/// Takes an unchanged file's facts from the index into the worker's batch; `false` when
+/// its record would not read (the file is then read).
+fn take_unchanged(
+    id: FileId,
+    root: usize,
+    at: usize,
+    loaded: &[Option<Loaded>],
+    w: &mut Worker,
+) -> bool {
+    let Some(l) = loaded.get(root).and_then(Option::as_ref) else {
+        return false;
+    };
+    let Ok((h, errors)) = format::get_facts_into(l.record(at), &mut w.hits.parts) else {
+        return false;
+    };
+    let Some(run) = Run::from_parts(&h.run) else {
+        return false;
+    };
+    let models = l.models().len();
+    if w.hits
+        .parts
+        .iter()
+        .any(|(_, p)| p.model.is_some_and(|m| m as usize >= models))
+    {
+        return false;
+    }
+    let from = w.hits.entries.len();
+    let Hits { entries, parts, .. } = &mut w.hits;
+    entries.extend(parts.iter().map(|(k, p)| (*k, Entry::from_parts(p, id))));
+    w.hits.files.push(Hit {
+        id,
+        root,
+        at,
+        from,
+        dropped: h.counts.dropped,
+        offset: h.offset,
+        errors,
+    });
+    let c = &h.counts;
+    w.stats.add(&ScanStats {
+        files: 1,
+        unreadable_files: 0,
+        bytes: h.offset,
+        lines: h.lines,
+        usage_lines: c.usage_lines,
+        lenient_lines: c.lenient_lines,
+        bad_lines: c.bad_lines,
+        long_lines: c.long_lines,
+        newest_ms: h.newest_ms,
+    });
+    w.ends.push((
+        id,
+        FileEnd {
+            offset: h.offset,
+            lines: h.lines,
+            identity: (h.dev, h.ino),
+            fingerprint: w.hold_partial_last.then_some(h.head),
+            run,
+            newest_ms: h.newest_ms,
+            skipping: h.skipping,
+        },
+    ));
+    true
+}
+
+/// Merges a worker's batch of unchanged files into the shared ledger, and writes their
+/// records to the new index.
+fn flush_hits(files: &Files, loaded: &[Option<Loaded>], shared: &Mutex<Shared>, hits: &mut Hits) {
+    if hits.files.is_empty() {
+        return;
+    }
+    let mut guard = shared.lock().unwrap_or_else(|p| p.into_inner());
+    let Shared {
+        ledger: all,
+        models: all_models,
+        errors: all_errors,
+        index,
+    } = &mut *guard;
+    let Some(ix) = index.as_mut() else {
+        return;
+    };
+    let ends: Vec<usize> = hits
+        .files
+        .iter()
+        .skip(1)
+        .map(|h| h.from)
+        .chain([hits.entries.len()])
+        .collect();
+    let mut entries = std::mem::take(&mut hits.entries).into_iter();
+    for (hit, end) in hits.files.drain(..).zip(ends) {
+        let Some(l) = loaded.get(hit.root).and_then(Option::as_ref) else {
+            continue;
+        };
+        let names = l.models();
+        let to_scan = &mut ix.to_scan[hit.root];
+        let slots = entries.by_ref().take(end - hit.from).map(|(k, mut e)| {
+            if let Some(m) = e.model() {
+                let m = m as usize;
+                let mapped = *to_scan[m].get_or_insert_with(|| all_models.intern(&names[m]));
+                e.set_model(mapped);
+            }
+            (k, e)
+        });
+        all.merge_slots(slots, hit.dropped, files);
+        if ix.set.writing(hit.root) {
+            let n = (end - hit.from) as u64;
+            ix.set.put(hit.root, hit.id, l.record(hit.at), n);
+        }
+        ix.set.stats.bytes_skipped += hit.offset;
+        keep_errors(all_errors, &files.get(hit.id).path, hit.errors);
+    }
+}
+
+/// Where a file that grew is read on from: its facts, as a ledger of its own.
+struct Resume {
+    ledger: Ledger,
+    models: Models,
+    run: Run,
+    facts: FileFacts,
+}
+
+/// The facts of a file that grew, checked against the file: its device and inode, and
+/// the hashes of the first and last bytes the index read. `None` when they do not match
+/// (or the record would not read): the file is read from its start.
+fn resume_from(
+    loaded: &[Option<Loaded>],
+    root: usize,
+    at: usize,
+    path: &std::path::Path,
+    id: FileId,
+) -> Option<Resume> {
+    let l = loaded.get(root)?.as_ref()?;
+    let facts = l.facts(at).ok()?;
+    let names = l.models();
+    let h = &facts.head;
+    let file = open_regular(path).ok()?;
+    let meta = file.metadata().ok()?;
+    if file_identity(&meta) != (h.dev, h.ino) || meta.len() < h.offset {
+        return None;
+    }
+    if edges(&file, h.offset).ok()? != (h.head, h.tail) {
+        return None;
+    }
+    let run = Run::from_parts(&h.run)?;
+    let mut models = Models::default();
+    let mut slots = Vec::with_capacity(facts.entries.len());
+    for (key, parts) in &facts.entries {
+        let mut parts = *parts;
+        if let Some(m) = parts.model {
+            parts.model = Some(models.intern(names.get(m as usize)?));
+        }
+        slots.push((*key, Entry::from_parts(&parts, id)));
+    }
+    let ledger = Ledger::from_slots(slots, h.counts.dropped);
+    Some(Resume {
+        ledger,
+        models,
+        run,
+        facts,
+    })
+}
+
+/// The hashes of the first and the last `min(offset, EDGE_BYTES)` bytes before `offset`.
+fn edges(file: &std::fs::File, offset: u64) -> std::io::Result<(u64, u64)> {
+    let n = offset.min(EDGE_BYTES);
+    let head = fingerprint(file, n)?;
+    if offset <= EDGE_BYTES {
+        return Ok((head, head));
+    }
+    Ok((head, fingerprint_at(file, offset - n, n)?))
+}
+
+/// The hash of `len` bytes of `file` from `at` (as [`fingerprint`] hashes the first ones).
+fn fingerprint_at(file: &std::fs::File, at: u64, len: u64) -> std::io::Result<u64> {
+    let mut buf = vec![0u8; len as usize];
+    let mut got = 0;
+    while got < buf.len() {
+        match read_at(file, &mut buf[got..], at + got as u64)? {
+            0 => break,
+            n => got += n,
+        }
+    }
+    Ok(index::edge_hash(&buf[..got]))
+}
+
+#[cfg(unix)]
+fn read_at(file: &std::fs::File, buf: &mut [u8], offset: u64) -> std::io::Result<usize> {
+    std::os::unix::fs::FileExt::read_at(file, buf, offset)
+}
+
+#[cfg(not(unix))]
+fn read_at(file: &std::fs::File, buf: &mut [u8], offset: u64) -> std::io::Result<usize> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut f = file.try_clone()?;
+    f.seek(SeekFrom::Start(offset))?;
+    f.read(buf)
+}
+
+/// A reader that keeps the first [`EDGE_BYTES`] bytes going by (the file's first bytes,
+/// when reading starts at 0) and the last [`KEPT_LAST`] of them: the hashes of the
+/// index's edges, without reading them again.
+struct KeepEdges<'a, R> {
+    inner: R,
+    first: &'a mut Vec<u8>,
+    /// The last bytes read, ending `read` bytes after the start.
+    last: &'a mut Vec<u8>,
+    read: &'a mut u64,
+}
+
+/// How many of the last bytes read are kept: the last edge, and a partial last line of
+/// up to as much again after it.
+const KEPT_LAST: usize = 2 * EDGE_BYTES as usize;
+
+impl<R: Read> Read for KeepEdges<'_, R> {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(out)?;
+        let room = (EDGE_BYTES as usize).saturating_sub(self.first.len());
+        if room > 0 {
+            self.first.extend_from_slice(&out[..n.min(room)]);
+        }
+        let new = &out[..n];
+        if new.len() >= KEPT_LAST {
+            self.last.clear();
+            self.last.extend_from_slice(&new[new.len() - KEPT_LAST..]);
+        } else {
+            let drop = (self.last.len() + new.len()).saturating_sub(KEPT_LAST);
+            self.last.drain(..drop);
+            self.last.extend_from_slice(new);
+        }
+        *self.read += n as u64;
+        Ok(n)
+    }
+}
+
+/// Reads one file into a ledger and model table of its own (from its start, or on from
+/// `resume`). What the index keeps of it is taken before a partial last line, which a
+/// one-shot report reads too.
+fn read_file(
+    files: &Files,
+    id: FileId,
+    w: &mut Worker,
+    buf: &mut Vec<u8>,
+    resume: Option<Resume>,
+) -> FileRead {
+    let path = &files.get(id).path;
+    let failed = |ledger, models, mut errors: Vec<(u64, String)>, why: String| {
         if errors.len() < KEPT_ERRORS {
-            errors.push(LineError {
-                path: path.clone(),
-                line,
-                message,
-            });
+            errors.push((0, why));
+        }
+        FileRead {
+            ledger,
+            models,
+            errors,
+            facts: None,
+            read_to: 0,
         }
     };
     let file = match open_regular(path) {
@@ -259,90 +761,266 @@ fn read_file(files: &Files, id: FileId, w: &mut Worker, buf: &mut Vec<u8>) -> (L
             if out_of_descriptors(e.raw_os_error()) {
                 w.retry.push(id);
             }
-            push_error(&mut w.errors, 0, e.to_string());
-            return (ledger, models);
+            return failed(
+                Ledger::default(),
+                Models::default(),
+                Vec::new(),
+                e.to_string(),
+            );
         }
     };
     w.stats.files += 1;
-    let identity = file.metadata().map_or((0, 0), |m| file_identity(&m));
-    let Worker {
-        stats,
-        errors,
-        ends,
-        retry,
-        hold_partial_last,
-    } = w;
-    let mut run = Run::default();
-    let mut newest_ms = None;
-    let start = Start {
-        line: 1,
-        skipping: None,
+    let stamp = file.metadata().map(|m| Stamp::of(&m)).unwrap_or_default();
+    // Where reading starts: the file's start, or where the index stopped.
+    let mut st = match resume {
+        Some(r) => {
+            let h = r.facts.head;
+            FileState {
+                ledger: r.ledger,
+                models: r.models,
+                run: r.run,
+                errors: r.facts.errors,
+                newest_ms: h.newest_ms,
+                counts: LineCounts {
+                    lines: h.lines,
+                    usage_lines: h.counts.usage_lines,
+                    lenient_lines: h.counts.lenient_lines,
+                    bad_lines: h.counts.bad_lines,
+                    long_lines: h.counts.long_lines,
+                },
+                old_head: Some(h.head),
+                from: h.offset,
+                skipping: h.skipping,
+            }
+        }
+        None => FileState::default(),
     };
+    let from = st.from;
+    let start = Start {
+        line: st.counts.lines + 1,
+        skipping: st.skipping,
+    };
+    w.first.clear();
+    w.last.clear();
+    let mut src = &file;
+    if from > 0
+        && let Err(e) = src.seek(SeekFrom::Start(from))
+    {
+        w.stats.unreadable_files += 1;
+        return failed(st.ledger, st.models, st.errors, format!("read failed: {e}"));
+    }
+    let mut kept_to = 0u64;
     let result = read_lines(
-        &file,
+        KeepEdges {
+            inner: src,
+            first: &mut w.first,
+            last: &mut w.last,
+            read: &mut kept_to,
+        },
         start,
-        !*hold_partial_last,
+        false,
         MAX_LINE_BYTES,
         buf,
-        |line_no, piece| {
-            stats.lines += 1;
-            let line = match piece {
-                Piece::Line(line) => line,
-                Piece::TooLong(_) => {
-                    stats.long_lines += 1;
-                    push_error(errors, line_no, too_long_message());
-                    return;
-                }
-            };
-            match parse_line(line) {
-                Ok(None) => {}
-                Ok(Some(rec)) => {
-                    stats.usage_lines += 1;
-                    stats.lenient_lines += u64::from(!rec.canonical);
-                    stats.newest_ms = stats.newest_ms.max(Some(rec.ts_ms));
-                    newest_ms = newest_ms.max(Some(rec.ts_ms));
-                    let model = rec.model.as_deref().map(|m| models.intern(m));
-                    let line32 = u32::try_from(line_no).unwrap_or(u32::MAX);
-                    let entry = Entry::new(&rec, model, id, line32);
-                    run.offer(&mut ledger, rec.key, rec.content_hash, entry, files);
-                }
-                Err(problem) => {
-                    stats.bad_lines += 1;
-                    push_error(errors, line_no, problem.to_string());
-                }
-            }
-        },
+        |n, piece| st.line(files, id, n, piece),
     );
-    match result {
-        Ok(end) => {
-            stats.bytes += end.consumed;
-            let fingerprint = if *hold_partial_last {
-                fingerprint(&file, end.consumed.min(FINGERPRINT_BYTES)).ok()
-            } else {
-                None
-            };
-            ends.push((
-                id,
-                FileEnd {
-                    offset: end.consumed,
-                    lines: end.lines,
-                    identity,
-                    fingerprint,
-                    run,
-                    newest_ms,
-                    skipping: end.skipping,
-                },
-            ));
-        }
+    let end = match result {
+        Ok(end) => end,
         Err(e) => {
-            stats.unreadable_files += 1;
+            w.stats.unreadable_files += 1;
             if out_of_descriptors(e.raw_os_error()) {
-                retry.push(id);
+                w.retry.push(id);
             }
-            push_error(errors, 0, format!("read failed: {e}"));
+            return failed(st.ledger, st.models, st.errors, format!("read failed: {e}"));
+        }
+    };
+    let offset = from + end.consumed;
+    // The edges the index knows the file by: the first bytes went by as they were read
+    // (unless reading started past them: then they are the index's, unchanged); the
+    // last ones are read again.
+    let n = offset.min(EDGE_BYTES);
+    let head = match st.old_head {
+        Some(h) if from >= EDGE_BYTES => Some(h),
+        Some(_) => fingerprint(&file, n).ok(),
+        None => Some(index::edge_hash(&w.first[..n as usize])),
+    };
+    // The last bytes before the offset, from what went by when they did; else read again.
+    let kept_from = (from + kept_to).saturating_sub(w.last.len() as u64);
+    let tail = if offset <= EDGE_BYTES {
+        head
+    } else if offset - n >= kept_from && offset <= from + kept_to {
+        let at = (offset - n - kept_from) as usize;
+        Some(index::edge_hash(&w.last[at..at + n as usize]))
+    } else {
+        fingerprint_at(&file, offset - n, n).ok()
+    };
+    let partial = !w.hold_partial_last && (end.held > 0 || end.skipping.is_some());
+    let facts = match (head, tail) {
+        (Some(head), Some(tail)) => Some(Facts {
+            head: FileHead {
+                dev: stamp.dev,
+                ino: stamp.ino,
+                size: stamp.size,
+                mtime_ns: stamp.mtime_ns,
+                // Set as the record is written, from the scan's clock.
+                seen_ms: 0,
+                offset,
+                lines: st.counts.lines,
+                skipping: end.skipping,
+                head,
+                tail,
+                run: st.run.parts(),
+                newest_ms: st.newest_ms,
+                counts: FileCounts {
+                    usage_lines: st.counts.usage_lines,
+                    lenient_lines: st.counts.lenient_lines,
+                    bad_lines: st.counts.bad_lines,
+                    long_lines: st.counts.long_lines,
+                    dropped: st.ledger.duplicates_dropped(),
+                },
+            },
+            // Taken now only when a partial last line follows (rare); else they are the
+            // ledger's, encoded straight from it.
+            snapshot: partial.then(|| FileSnapshot {
+                errors: st.errors.clone(),
+                entries: st
+                    .ledger
+                    .slots()
+                    .into_iter()
+                    .map(|(k, e)| (k, e.parts()))
+                    .collect(),
+            }),
+        }),
+        _ => None,
+    };
+    // A one-shot report reads a partial last line too (never kept in the index).
+    let mut read_to = offset;
+    let mut skipping = end.skipping;
+    if partial {
+        let start = Start {
+            line: st.counts.lines + 1,
+            skipping: end.skipping,
+        };
+        let rest = (&file).seek(SeekFrom::Start(offset)).and_then(|_| {
+            read_lines(&file, start, true, MAX_LINE_BYTES, buf, |n, piece| {
+                st.line(files, id, n, piece)
+            })
+        });
+        if let Ok(e) = rest {
+            read_to += e.consumed;
+            skipping = e.skipping;
         }
     }
-    (ledger, models)
+    let c = &st.counts;
+    w.stats.add(&ScanStats {
+        files: 0,
+        unreadable_files: 0,
+        bytes: read_to,
+        lines: c.lines,
+        usage_lines: c.usage_lines,
+        lenient_lines: c.lenient_lines,
+        bad_lines: c.bad_lines,
+        long_lines: c.long_lines,
+        newest_ms: st.newest_ms,
+    });
+    w.ends.push((
+        id,
+        FileEnd {
+            offset: read_to,
+            lines: c.lines,
+            identity: (stamp.dev, stamp.ino),
+            fingerprint: if w.hold_partial_last { head } else { None },
+            run: st.run,
+            newest_ms: st.newest_ms,
+            skipping,
+        },
+    ));
+    FileRead {
+        ledger: st.ledger,
+        models: st.models,
+        errors: st.errors,
+        facts,
+        read_to,
+    }
+}
+
+/// What the index keeps of a file read: its head, and its errors and entries when they
+/// are not the reading's final ones (a partial last line was read after them).
+struct Facts {
+    head: FileHead,
+    snapshot: Option<FileSnapshot>,
+}
+
+/// A file's errors and entries as they stood before its partial last line.
+struct FileSnapshot {
+    errors: Vec<(u64, String)>,
+    entries: Vec<(Option<u64>, crate::ledger::EntryParts)>,
+}
+
+/// One file's reading state: its own ledger and what its lines counted.
+#[derive(Default)]
+struct FileState {
+    ledger: Ledger,
+    models: Models,
+    run: Run,
+    errors: Vec<(u64, String)>,
+    newest_ms: Option<i64>,
+    counts: LineCounts,
+    /// The hash of the first bytes, when the index gave it.
+    old_head: Option<u64>,
+    /// Where reading starts.
+    from: u64,
+    /// Reading starts inside an outsize line, this many bytes of it passed over.
+    skipping: Option<u64>,
+}
+
+impl FileState {
+    /// Reads one line (numbered `line_no`) of file `id`.
+    fn line(&mut self, files: &Files, id: FileId, line_no: u64, piece: Piece<'_>) {
+        let c = &mut self.counts;
+        c.lines += 1;
+        let line = match piece {
+            Piece::Line(line) => line,
+            Piece::TooLong(_) => {
+                c.long_lines += 1;
+                push_error(&mut self.errors, line_no, too_long_message());
+                return;
+            }
+        };
+        match parse_line(line) {
+            Ok(None) => {}
+            Ok(Some(rec)) => {
+                c.usage_lines += 1;
+                c.lenient_lines += u64::from(!rec.canonical);
+                self.newest_ms = self.newest_ms.max(Some(rec.ts_ms));
+                let model = rec.model.as_deref().map(|m| self.models.intern(m));
+                let line32 = u32::try_from(line_no).unwrap_or(u32::MAX);
+                let entry = Entry::new(&rec, model, id, line32);
+                self.run
+                    .offer(&mut self.ledger, rec.key, rec.content_hash, entry, files);
+            }
+            Err(problem) => {
+                c.bad_lines += 1;
+                push_error(&mut self.errors, line_no, problem.to_string());
+            }
+        }
+    }
+}
+
+/// Keeps a file's first [`KEPT_ERRORS`] errors.
+fn push_error(errors: &mut Vec<(u64, String)>, line: u64, message: String) {
+    if errors.len() < KEPT_ERRORS {
+        errors.push((line, message));
+    }
+}
+
+/// Counts of the lines one read went through.
+#[derive(Clone, Copy, Debug, Default)]
+struct LineCounts {
+    lines: u64,
+    usage_lines: u64,
+    lenient_lines: u64,
+    bad_lines: u64,
+    long_lines: u64,
 }
 
 /// What an outsize line is reported as: `line longer than 64 MiB, skipped`.

@@ -207,7 +207,7 @@ fn hide(a: clap::Arg) -> clap::Arg {
 /// Of `serve`'s flags, shows only those that say where the daemon is (`--config`,
 /// `--listen`, `--token`), in a client's words; the command's own flags stay as they are.
 fn only_address(a: clap::Arg) -> clap::Arg {
-    const SERVE_ONLY: [&str; 15] = [
+    const SERVE_ONLY: [&str; 16] = [
         "no_text",
         "allowed_hosts",
         "tach_redline",
@@ -223,6 +223,7 @@ fn only_address(a: clap::Arg) -> clap::Arg {
         "stale_after",
         "otlp_grpc",
         "source",
+        "no_index",
     ];
     match a.get_id().as_str() {
         "listen" => a.help("Where the daemon serves: its --listen, resolved as `serve` does [default: 127.0.0.1:7878]"),
@@ -290,6 +291,10 @@ pub struct ReportArgs {
     /// transcripts Claude Code has since deleted.
     #[arg(long)]
     pub transcripts_only: bool,
+    /// Read every transcript, neither using nor writing the scan index kept in
+    /// $XDG_CACHE_HOME/redline/ (the output is the same either way; see docs/index.md).
+    #[arg(long, env = "REDLINE_NO_INDEX", value_parser = clap::builder::BoolishValueParser::new())]
+    pub no_index: bool,
     /// The daemon's state directory, where its store is [default: $XDG_STATE_HOME/redline].
     #[arg(long, env = "REDLINE_STATE_DIR", value_name = "DIR")]
     pub state_dir: Option<PathBuf>,
@@ -783,7 +788,7 @@ mod tests {
     #[test]
     fn each_command_shows_the_flags_it_uses() {
         let serve = shown_flags("serve");
-        assert_eq!(serve.len(), 22, "{serve:?}");
+        assert_eq!(serve.len(), 23, "{serve:?}");
         assert_eq!(
             shown_flags("faces"),
             [
@@ -819,7 +824,7 @@ mod tests {
         );
         assert_eq!(
             shown_flags("doctor"),
-            ["ack", "config", "listen", "state-dir", "source"]
+            ["ack", "config", "listen", "state-dir", "no-index", "source"]
         );
         let watch = shown_flags("watch");
         for f in ["otlp-grpc", "source", "api-error-window", "state-dir"] {

@@ -87,6 +87,10 @@ pub struct DaemonArgs {
     /// [default: $XDG_STATE_HOME/redline].
     #[arg(long, env = "REDLINE_STATE_DIR", value_name = "DIR")]
     pub state_dir: Option<PathBuf>,
+    /// Read every transcript at start, neither using nor writing the scan index kept in
+    /// $XDG_CACHE_HOME/redline/ (the values are the same either way; see docs/index.md).
+    #[arg(long, env = "REDLINE_NO_INDEX", value_parser = clap::builder::BoolishValueParser::new())]
+    pub no_index: bool,
     /// Address of the OTLP gRPC receiver, or `off` [default: 127.0.0.1:4317]. OTLP over
     /// HTTP is always served on --listen (`/v1/metrics`, `/v1/logs`).
     #[arg(long, env = "REDLINE_OTLP_GRPC", value_name = "ADDR|off")]

@@ -13,6 +13,7 @@ use anyhow::Result;
 use redline_engine::archive;
 use redline_engine::feed::{HookEvent, StatusFeed};
 use redline_engine::follow::{Follower, FsEvent, Happening, RootState};
+use redline_engine::index::IndexSet;
 use redline_engine::journal::{self, Journal};
 use redline_engine::ledger::FileId;
 use redline_engine::live::{
@@ -23,7 +24,7 @@ use redline_engine::prices::{CostMode, PriceTable};
 use redline_engine::roots::{
     NOT_REGULAR, Root, Skipped, out_of_descriptors, survey, transcripts_below,
 };
-use redline_engine::scan::{ScanOptions, scan_with};
+use redline_engine::scan::{ScanOptions, scan_indexed};
 use redline_engine::stats::{Stat, Window};
 use redline_engine::store::{self, Record};
 use redline_engine::tail::{TailEvent, Tailer};
@@ -116,6 +117,9 @@ pub struct HubConfig {
     pub sweep: Option<Arc<crate::sweep::Control>>,
     /// The git counter's slack in minutes; `None` runs no git.
     pub git: Option<u32>,
+    /// The scan index's directory; `None` reads every transcript at start and keeps no
+    /// index (`--no-index`).
+    pub index: Option<PathBuf>,
 }
 
 /// Milliseconds since the epoch, now.
@@ -213,6 +217,7 @@ pub fn start(cfg: HubConfig) -> Result<Handle> {
         text: text_watch,
         sweep,
         git,
+        index,
     } = cfg;
     // With Prometheus configured the transcripts are still read: each value takes its
     // source by `[sources]` (thinking, cache and context have no other).
@@ -230,19 +235,44 @@ pub fn start(cfg: HubConfig) -> Result<Handle> {
         Err(e) => (None, Some(format!("cannot start the file watcher: {e}"))),
     };
     // A directory that cannot be read is named (and lights STALL); the rest is read.
+    let started = Instant::now();
+    let mut phases: Vec<(&str, Duration)> = Vec::new();
+    let phase = |name: &'static str, phases: &mut Vec<(&str, Duration)>| {
+        let total: Duration = phases.iter().map(|p| p.1).sum();
+        phases.push((name, started.elapsed().saturating_sub(total)));
+    };
     let listing = survey(&roots);
+    phase("list", &mut phases);
     // The text statistics count from the daemon's start, as Prometheus counters do (and
     // the token counters): a pass over the whole history here would add the time of
     // `redline stats character` to every start-up.
     let text = text_watch.map(|watch| TextCounter::new(Watch::new(&watch), tz.clone(), i64::MIN));
-    let scan = scan_with(
-        listing.transcripts,
-        ScanOptions {
-            threads: None,
-            hold_partial_last: true,
-        },
-    );
+    let options = ScanOptions {
+        threads: None,
+        hold_partial_last: true,
+    };
+    let projects: Vec<PathBuf> = roots.iter().map(|r| r.projects.clone()).collect();
+    let set = index
+        .as_ref()
+        .map(|dir| IndexSet::open(dir, &projects, now_ms(), true));
+    let (scan, set) = scan_indexed(listing.transcripts, options, set);
     let mut errors_logged = 0;
+    if let Some(mut set) = set {
+        set.finish(&scan.files);
+        if log {
+            for p in &set.problems {
+                eprintln!("redline: warning: {}", crate::config::printable(p));
+                errors_logged += 1;
+            }
+        }
+    }
+    // The index is kept up to date as the transcripts grow, by a thread of its own.
+    if let Some(dir) = index {
+        let roots = roots.clone();
+        std::thread::Builder::new()
+            .name("redline-index".into())
+            .spawn(move || keep_index(&dir, &roots, options))?;
+    }
     if log {
         for e in &scan.errors {
             eprintln!(
@@ -289,7 +319,9 @@ pub fn start(cfg: HubConfig) -> Result<Handle> {
         tailer.adopt(id, *end);
     }
     let newest: Vec<Option<i64>> = scan.ends.iter().map(|e| e.newest_ms).collect();
+    phase("scan", &mut phases);
     let mut live = Live::from_scan(scan, prices, cost_mode);
+    phase("live state", &mut phases);
     prime_turns(
         &mut live,
         &newest,
@@ -308,6 +340,7 @@ pub fn start(cfg: HubConfig) -> Result<Handle> {
         &host,
         roots.iter().map(|r| r.projects.as_path()),
     ));
+    phase("turns", &mut phases);
     let (journal, store_error) = match &store {
         Some(path) => match open_store(path, &mut live, log) {
             Ok(j) => (Some(j), None),
@@ -354,8 +387,17 @@ pub fn start(cfg: HubConfig) -> Result<Handle> {
         hub.damage.check(path);
     }
     // The first rollups go out a chunk per tick from here (`backlog`).
+    phase("store", &mut phases);
     crate::memory::release_free();
     let first = hub.snapshot(now_ms());
+    phase("first values", &mut phases);
+    if log && crate::scan_index::timings_wanted() {
+        let said: Vec<String> = phases
+            .iter()
+            .map(|(n, d)| format!("{n} {:.1} ms", d.as_secs_f64() * 1000.0))
+            .collect();
+        eprintln!("redline: timings: start-up: {}", said.join(", "));
+    }
     let (tx, rx) = watch::channel(Arc::new(first));
     hub.tx = Some(tx);
     std::thread::Builder::new()
@@ -365,6 +407,38 @@ pub fn start(cfg: HubConfig) -> Result<Handle> {
         snapshots: rx,
         inputs,
     })
+}
+
+/// How often the scan index is brought up to date while serving, unless
+/// `REDLINE_INDEX_EVERY` (seconds) says otherwise.
+const INDEX_EVERY: Duration = Duration::from_secs(600);
+
+/// Brings the scan index up to date every [`INDEX_EVERY`], so that the next report or
+/// start reads only what came since: the files that changed are read again (on one core,
+/// from where the index stopped); the values are not touched (the hub counts its own).
+/// Quiet: a problem is said by the report or start that meets it.
+fn keep_index(dir: &Path, roots: &[Root], options: ScanOptions) {
+    let every = std::env::var("REDLINE_INDEX_EVERY")
+        .ok()
+        .and_then(|s| s.trim().parse::<u64>().ok())
+        .filter(|&s| s > 0)
+        .map_or(INDEX_EVERY, Duration::from_secs);
+    let projects: Vec<PathBuf> = roots.iter().map(|r| r.projects.clone()).collect();
+    loop {
+        std::thread::sleep(every);
+        let set = IndexSet::open(dir, &projects, now_ms(), true);
+        let listing = survey(roots);
+        let one_core = ScanOptions {
+            threads: Some(1),
+            ..options
+        };
+        let (scan, set) = scan_indexed(listing.transcripts, one_core, Some(set));
+        if let Some(mut set) = set {
+            set.finish(&scan.files);
+        }
+        drop(scan);
+        crate::memory::release_free();
+    }
 }
 
 /// Files what a listing passed over: a directory that cannot be read lights STALL (and

@@ -22,6 +22,7 @@ mod otlp_http;
 mod prom_source;
 mod reload;
 mod replay;
+mod scan_index;
 mod serving;
 mod sweep;
 mod table;

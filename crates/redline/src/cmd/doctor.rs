@@ -15,7 +15,7 @@ use jiff::tz::TimeZone;
 use redline_engine::archive::Scope;
 use redline_engine::journal::Journal;
 use redline_engine::roots::{RootEnv, resolve_roots, survey};
-use redline_engine::scan::scan;
+use redline_engine::scan::ScanOptions;
 use redline_engine::store::{self, Record, Rollup};
 use redline_engine::usage::format_s;
 
@@ -76,7 +76,15 @@ pub fn run(
         .map(|m| m.len())
         .sum();
     let started = std::time::Instant::now();
-    let s = scan(list, None);
+    let (s, used) = crate::scan_index::scan(
+        list,
+        ScanOptions::default(),
+        &roots,
+        env,
+        args.no_index,
+        Vec::new(),
+        false,
+    );
     let last = s.ledger.entries().map(|e| e.ts_ms).max();
     writeln!(
         out,
@@ -99,6 +107,14 @@ pub fn run(
     for skipped in &listing.skipped {
         writeln!(out, "  skipped: {skipped}")?;
     }
+    scan_index(
+        &mut out,
+        &roots,
+        env,
+        &used,
+        s.ledger.len() as u64,
+        args.no_index,
+    )?;
 
     // The store's heading and its damage, then what it keeps per root.
     crate::cmd::ack::explain(&mut out, &cfg.state_dir)?;
@@ -121,6 +137,83 @@ pub fn run(
     match probe(cfg.local_addr()) {
         Ok(body) => writeln!(out, "  answers /healthz: {}", body.trim())?,
         Err(e) => writeln!(out, "  not answering ({e}); start it with `redline serve`")?,
+    }
+    Ok(())
+}
+
+/// The scan index: where it is, its size per response, and what this scan did with it.
+fn scan_index(
+    out: &mut impl Write,
+    roots: &[redline_engine::roots::Root],
+    env: &RootEnv,
+    used: &crate::scan_index::Used,
+    responses: u64,
+    off: bool,
+) -> Result<()> {
+    let dir = crate::scan_index::cache_dir(env);
+    writeln!(out, "\nscan index ({})", dir.display())?;
+    if off {
+        writeln!(
+            out,
+            "  off (--no-index or REDLINE_NO_INDEX): every transcript is read"
+        )?;
+        return Ok(());
+    }
+    let mut size = 0;
+    for r in roots {
+        let path = redline_engine::index::path_for(&dir, &r.projects);
+        match redline_engine::index::Loaded::read(&path, &r.projects) {
+            Ok(l) => {
+                size += l.size();
+                writeln!(
+                    out,
+                    "  {}: {} bytes, {} files, {} responses ({:.1} bytes a response)",
+                    path.display(),
+                    thousands(l.size()),
+                    thousands(l.len() as u64),
+                    thousands(l.slots()),
+                    l.size() as f64 / l.slots().max(1) as f64
+                )?;
+            }
+            Err(redline_engine::index::Unusable::Missing) => {
+                writeln!(out, "  {}: none yet", path.display())?;
+            }
+            Err(redline_engine::index::Unusable::OtherVersion) => writeln!(
+                out,
+                "  {}: from another version of redline, written anew by the next report",
+                path.display()
+            )?,
+            Err(redline_engine::index::Unusable::Damaged(why)) => {
+                writeln!(out, "  {}: damaged ({why}), written anew", path.display())?;
+            }
+        }
+    }
+    if responses > 0 && size > 0 {
+        writeln!(
+            out,
+            "  {:.1} bytes a counted response ({} responses after dedup)",
+            size as f64 / responses as f64,
+            thousands(responses)
+        )?;
+    }
+    if let Some(st) = &used.stats {
+        let known = st.unchanged + st.grown + st.reread;
+        let all = known + st.new;
+        let rate = if all == 0 {
+            0.0
+        } else {
+            100.0 * st.hits() as f64 / all as f64
+        };
+        writeln!(
+            out,
+            "  this scan: {} files unchanged (not opened), {} grown (read from where the index stopped), {} read again, {} new: hit rate {rate:.1} %; {} MB read, {} MB known from the index",
+            thousands(st.unchanged),
+            thousands(st.grown),
+            thousands(st.reread),
+            thousands(st.new),
+            st.bytes_read / 1_000_000,
+            st.bytes_skipped / 1_000_000
+        )?;
     }
     Ok(())
 }

@@ -16,7 +16,7 @@ use redline_engine::live::Budget;
 use redline_engine::prices::{PriceTable, price_entry, strip_date};
 use redline_engine::report::{self, BlockFilter, Kind, ModelNames, Order, Report, ReportOptions};
 use redline_engine::roots::{RootEnv, resolve_roots, survey};
-use redline_engine::scan::{Scan, scan};
+use redline_engine::scan::{Scan, ScanOptions};
 use redline_engine::store::{self, Record, Rollup};
 
 use crate::cli::{OrderArg, ReportArgs, ReportKind, TokenLimit, WeekStart};
@@ -39,16 +39,21 @@ pub fn run(
     {
         bail!("--since {since} is after --until {until}: no day can be in both");
     }
+    let started = std::time::Instant::now();
+    crate::memory::fixed_mmap_threshold();
     let roots = resolve_roots(env);
     // A directory that cannot be read is named, and the rest counted.
     let listing = survey(&roots);
     for skipped in &listing.skipped {
         eprintln!("redline: warning: {skipped}");
     }
+    let listed = started.elapsed();
     let mut transcripts = listing.transcripts;
+    let mut left_out = Vec::new();
     if let Some(p) = &args.project {
-        let others;
+        let others: Vec<redline_engine::roots::Transcript>;
         (transcripts, others) = transcripts.into_iter().partition(|t| &t.project == p);
+        left_out = others.iter().map(|t| t.path.clone()).collect();
         if transcripts.is_empty() && !others.is_empty() {
             // Only when nothing matched: the names there are, to say which was meant.
             let mut names: Vec<String> = others.into_iter().map(|t| t.project).collect();
@@ -67,9 +72,16 @@ pub fn run(
             names.join(", ")
         );
     }
-    let mut scan = scan(transcripts, None);
-    // A report reads no more lines: the dedup index can go before the report is built.
-    scan.ledger.release_index();
+    let (mut scan, used) = crate::scan_index::scan(
+        transcripts,
+        ScanOptions::default(),
+        &roots,
+        env,
+        args.no_index,
+        left_out,
+        true,
+    );
+    let scanned = started.elapsed();
     warn_about_input(&scan);
 
     let prices = PriceTable::bundled_with(cfg.prices.as_deref())?;
@@ -139,6 +151,13 @@ pub fn run(
         }
     };
     io::stdout().lock().write_all(out.as_bytes())?;
+    if crate::scan_index::timings_wanted() {
+        let total = started.elapsed();
+        eprintln!(
+            "{}",
+            crate::scan_index::timings_line(listed, &used, total - scanned, total)
+        );
+    }
     Ok(())
 }
 

@@ -26,6 +26,7 @@ pub fn run(
     source: &dyn Fn(&str) -> Option<ValueSource>,
     env: &RootEnv,
 ) -> Result<()> {
+    crate::memory::fixed_mmap_threshold();
     let mut cfg = config::resolve(&args.daemon, source, env)?;
     // A gRPC receiver bound beyond loopback needs the token as much as the HTTP side.
     let grpc_exposed = cfg.otlp_grpc.is_some_and(|a| !config::is_loopback(a.ip()));
@@ -45,7 +46,7 @@ pub fn run(
     // (1,024 under systemd by default) is raised to the hard one.
     crate::serving::raise_fd_limit();
     let started = std::time::Instant::now();
-    let mut hub_cfg = hub_config(&cfg, env, true)?;
+    let mut hub_cfg = hub_config(&cfg, env, true, args.daemon.no_index)?;
     hub_cfg.store = Some(cfg.state_dir.join(redline_engine::store::FILE));
     let demo_dir = if args.demo {
         // The demo reads nothing of yours: a directory of its own, a budget it will not
@@ -64,8 +65,9 @@ pub fn run(
         }
         replay::settings(&mut hub_cfg.settings, args.demo_speed);
         cfg.settings = hub_cfg.settings.clone();
-        // The demo's history is its own, not kept with yours.
+        // The demo's history is its own, not kept with yours (nor indexed).
         hub_cfg.store = Some(dir.join(redline_engine::store::FILE));
+        hub_cfg.index = None;
         Some(dir)
     } else {
         None
@@ -251,7 +253,7 @@ pub fn run(
 }
 
 /// What the hub needs from the configuration.
-pub fn hub_config(cfg: &Config, env: &RootEnv, log: bool) -> Result<HubConfig> {
+pub fn hub_config(cfg: &Config, env: &RootEnv, log: bool, no_index: bool) -> Result<HubConfig> {
     Ok(HubConfig {
         roots: resolve_roots(env),
         settings: cfg.settings.clone(),
@@ -266,6 +268,7 @@ pub fn hub_config(cfg: &Config, env: &RootEnv, log: bool) -> Result<HubConfig> {
         text: (log && cfg.text.enabled).then(|| cfg.text.watch.clone()),
         // Only the daemon reads repositories (for /metrics), and only with `[git] enabled`.
         git: (log && cfg.git.enabled).then_some(cfg.git.slack_minutes),
+        index: (!no_index).then(|| crate::scan_index::cache_dir(env)),
     })
 }
 

@@ -60,7 +60,7 @@ pub fn run(
     let mut feed = Feed {
         addr: addr.clone(),
         scanned: scanned(&cfg, env),
-        hub: Some(hub_config(&cfg, env, false)?),
+        hub: Some(hub_config(&cfg, env, false, args.daemon.no_index)?),
         scan: None,
         answer: None,
         down: None,

@@ -61,9 +61,26 @@ impl Home {
             .env("HOME", &self.dir)
             .env("XDG_CONFIG_HOME", self.dir.join("config"))
             .env("XDG_STATE_HOME", self.dir.join("state"))
+            .env("XDG_CACHE_HOME", self.dir.join("cache"))
             .env("CLAUDE_CONFIG_DIR", self.claude())
             .env("REDLINE_TIMEZONE", "UTC");
         cmd
+    }
+
+    /// Where the scan index lives in this home.
+    pub fn cache(&self) -> PathBuf {
+        self.dir.join("cache").join("redline")
+    }
+
+    /// Sets a transcript's modification time `secs` seconds back, as if it had been
+    /// written then (the scan index trusts only files that settled before it looked).
+    pub fn age(&self, rel: &str, secs: u64) {
+        let f = std::fs::OpenOptions::new()
+            .write(true)
+            .open(self.file(rel))
+            .unwrap();
+        f.set_modified(std::time::SystemTime::now() - Duration::from_secs(secs))
+            .unwrap();
     }
 }
 

@@ -1,0 +1,493 @@
+//! The scan index never changes a number: random corpora, changed between runs by random
+//! appends (whole lines and partial ones), truncations, rewrites of the same length,
+//! deletions and moves, are scanned with the index and without it, and every report,
+//! every count, every error and every file's end must come out the same; the live
+//! values (`/usage`) too. A small seeded generator drives it: a failure names its seed
+//! (`REDLINE_INDEX_SEED=<seed>` runs that one alone; `REDLINE_INDEX_DUMP=1` prints the
+//! corpus when it fails).
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, UNIX_EPOCH};
+
+use redline_engine::index::{IndexSet, IndexStats, Loaded};
+use redline_engine::live::{Live, Settings};
+use redline_engine::prices::{CostMode, PriceTable};
+use redline_engine::report::{self, BlockFilter, Kind, ModelNames, ReportOptions};
+use redline_engine::roots::{Root, survey};
+use redline_engine::scan::{Scan, ScanOptions, scan_indexed, scan_with};
+
+/// xorshift64*: small, seeded, good enough to pick operations.
+struct Rng(u64);
+
+impl Rng {
+    fn new(seed: u64) -> Rng {
+        Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
+    }
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n.max(1)
+    }
+    fn chance(&mut self, percent: u64) -> bool {
+        self.below(100) < percent
+    }
+    fn pick<'a, T>(&mut self, v: &'a [T]) -> &'a T {
+        &v[self.below(v.len() as u64) as usize]
+    }
+}
+
+/// A corpus, its cache directory, and a clock of its own (file times follow it).
+struct World {
+    dir: PathBuf,
+    clock_ms: i64,
+    /// File times are floored to this (1: nanosecond-ish; 1000: a coarse file system).
+    granule_ms: i64,
+    files: Vec<PathBuf>,
+    made: u64,
+}
+
+const MODELS: [&str; 4] = [
+    "claude-opus-4-6",
+    "claude-sonnet-4-5-20250929",
+    "claude-haiku-4-5-20251001",
+    "<synthetic>",
+];
+
+impl World {
+    fn new(seed: u64, rng: &mut Rng) -> World {
+        let dir =
+            std::env::temp_dir().join(format!("redline-index-prop-{}-{seed}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(dir.join("projects")).unwrap();
+        World {
+            dir,
+            clock_ms: 1_780_000_000_000,
+            granule_ms: if rng.chance(30) { 1000 } else { 1 },
+            files: Vec::new(),
+            made: 0,
+        }
+    }
+
+    fn projects(&self) -> PathBuf {
+        self.dir.join("projects")
+    }
+
+    fn cache(&self) -> PathBuf {
+        self.dir.join("cache")
+    }
+
+    /// The clock moves on; the file just written gets the time.
+    fn touch(&mut self, path: &Path, rng: &mut Rng) {
+        self.clock_ms += 1 + rng.below(1500) as i64;
+        let t = self.clock_ms - self.clock_ms.rem_euclid(self.granule_ms);
+        let f = fs::OpenOptions::new().write(true).open(path).unwrap();
+        f.set_modified(UNIX_EPOCH + Duration::from_millis(t as u64))
+            .unwrap();
+    }
+
+    fn new_path(&mut self, rng: &mut Rng) -> PathBuf {
+        self.made += 1;
+        let project = format!("-p{}", rng.below(3));
+        let rel = if rng.chance(25) && !self.files.is_empty() {
+            // A subagent of an existing session.
+            let parent = rng.pick(&self.files).clone();
+            let stem = parent.file_stem().unwrap().to_string_lossy().into_owned();
+            let project = parent.parent().unwrap().file_name().unwrap().to_owned();
+            PathBuf::from(project)
+                .join(stem)
+                .join("subagents")
+                .join(format!("agent-{}.jsonl", self.made))
+        } else {
+            PathBuf::from(project).join(format!("s{}.jsonl", self.made))
+        };
+        let p = self.projects().join(rel);
+        fs::create_dir_all(p.parent().unwrap()).unwrap();
+        p
+    }
+
+    /// One random transcript line (with its newline).
+    fn line(&mut self, rng: &mut Rng) -> String {
+        let ts_ms = self.clock_ms - 3_600_000 * rng.below(60) as i64 - rng.below(60_000) as i64;
+        let ts = jiff::Timestamp::from_millisecond(ts_ms).unwrap();
+        let ts = format!("{}", ts.strftime("%Y-%m-%dT%H:%M:%S%.3fZ"));
+        match rng.below(20) {
+            0 => "{\"type\":\"user\",\"message\":{\"role\":\"user\",\"content\":\"hi\"}}\n".into(),
+            1 => "{not json at all\n".into(),
+            2 => format!(
+                "{{\"type\":\"assistant\",\"timestamp\":\"{ts}\",\"isApiErrorMessage\":true,\"message\":{{\"id\":\"err{}\",\"model\":\"<synthetic>\",\"content\":[{{\"type\":\"text\",\"text\":\"Claude AI usage limit reached|{}\"}}],\"usage\":{{\"input_tokens\":0,\"output_tokens\":0}}}},\"requestId\":\"rq{}\"}}\n",
+                rng.below(5),
+                ts_ms / 1000 + 3600,
+                rng.below(5)
+            ),
+            n => {
+                // A response line: ids from small pools, so copies meet across files.
+                let id = rng.below(40);
+                let keyed = n != 3;
+                // One request id (or none, for every seventh) per message id; ids from 30 up are a subagent's own,
+                // whose replays may carry another request id. (A replay under another
+                // request id of a response whose main-chain copies stand in two files
+                // makes the survivor depend on the order files are merged in, with or
+                // without the index, and on the number of threads: a ledger matter,
+                // not what this test is of.)
+                let sidechain = id >= 30 || rng.chance(20);
+                let req = if !id.is_multiple_of(7) {
+                    let other = if id >= 30 && rng.chance(50) { 100 } else { 0 };
+                    format!(",\"requestId\":\"req{}\"", id + other)
+                } else {
+                    String::new()
+                };
+                let model = *rng.pick(&MODELS);
+                let cost = if rng.chance(10) {
+                    format!(",\"costUSD\":{}.{}", rng.below(3), rng.below(1000))
+                } else {
+                    String::new()
+                };
+                let thinking = if rng.chance(40) {
+                    format!(
+                        "{{\"type\":\"thinking\",\"thinking\":\"{}\",\"signature\":\"\"}},",
+                        "hmm ".repeat(rng.below(30) as usize)
+                    )
+                } else {
+                    String::new()
+                };
+                let speed = if rng.chance(30) {
+                    ",\"speed\":\"standard\""
+                } else {
+                    ""
+                };
+                format!(
+                    "{{\"parentUuid\":null,\"isSidechain\":{sidechain},\"type\":\"assistant\",\"timestamp\":\"{ts}\",\"sessionId\":\"s\",\"version\":\"2.1.39\"{cost}{req},\"message\":{{{}\"model\":\"{model}\",\"role\":\"assistant\",\"content\":[{thinking}{{\"type\":\"text\",\"text\":\"{}\"}}],\"usage\":{{\"input_tokens\":{},\"cache_creation_input_tokens\":{},\"cache_read_input_tokens\":{},\"output_tokens\":{}{speed}}}}}}}\n",
+                    if keyed {
+                        format!("\"id\":\"msg{id}\",")
+                    } else {
+                        String::new()
+                    },
+                    "word ".repeat(rng.below(20) as usize),
+                    rng.below(50),
+                    rng.below(5000),
+                    rng.below(200_000),
+                    rng.below(3000)
+                )
+            }
+        }
+    }
+
+    fn lines(&mut self, rng: &mut Rng, n: u64) -> String {
+        (0..n).map(|_| self.line(rng)).collect()
+    }
+
+    /// One random change to the corpus.
+    fn change(&mut self, rng: &mut Rng) -> &'static str {
+        let op = if self.files.is_empty() {
+            0
+        } else {
+            rng.below(10)
+        };
+        if op == 0 || op == 1 {
+            let p = self.new_path(rng);
+            let n = 1 + rng.below(12);
+            let text = self.lines(rng, n);
+            fs::write(&p, text).unwrap();
+            self.touch(&p, rng);
+            self.files.push(p);
+            return "create";
+        }
+        let i = rng.below(self.files.len() as u64) as usize;
+        let p = self.files[i].clone();
+        let mut bytes = fs::read(&p).unwrap();
+        let what = match op {
+            2..=4 => {
+                // Append whole lines, perhaps ending in half of one (a writer mid-line).
+                let n = 1 + rng.below(6);
+                let mut add = self.lines(rng, n).into_bytes();
+                if rng.chance(30) {
+                    let cut = rng.below(add.len() as u64 - 1) as usize + 1;
+                    add.truncate(cut);
+                }
+                bytes.extend_from_slice(&add);
+                "append"
+            }
+            5 => {
+                // Finish a partial last line, or append one more.
+                let mut add = self.lines(rng, 1).into_bytes();
+                if bytes.last().is_some_and(|&b| b != b'\n') {
+                    add = b"\"}\n".to_vec();
+                }
+                bytes.extend_from_slice(&add);
+                "finish"
+            }
+            6 => {
+                let keep = rng.below(bytes.len() as u64 + 1) as usize;
+                bytes.truncate(keep);
+                if rng.chance(50) {
+                    let n = 1 + rng.below(8);
+                    bytes.extend_from_slice(self.lines(rng, n).as_bytes());
+                    "truncate and grow"
+                } else {
+                    "truncate"
+                }
+            }
+            7 => {
+                // The same length, other content: a digit changed somewhere.
+                let digits: Vec<usize> = (0..bytes.len())
+                    .filter(|&j| bytes[j].is_ascii_digit())
+                    .collect();
+                if let Some(&j) = digits.get(rng.below(digits.len() as u64) as usize) {
+                    bytes[j] = if bytes[j] == b'9' { b'1' } else { bytes[j] + 1 };
+                }
+                "same-length rewrite"
+            }
+            8 => {
+                fs::remove_file(&p).unwrap();
+                self.files.remove(i);
+                return "delete";
+            }
+            _ => {
+                // Moved to a new name, or over another file.
+                let to = if rng.chance(30) && self.files.len() > 1 {
+                    let j = (i + 1) % self.files.len();
+                    self.files.remove(j)
+                } else {
+                    self.new_path(rng)
+                };
+                fs::rename(&p, &to).unwrap();
+                let at = self.files.iter().position(|f| *f == p).unwrap();
+                self.files[at] = to;
+                return "move";
+            }
+        };
+        fs::write(&p, &bytes).unwrap();
+        self.touch(&p, rng);
+        what
+    }
+}
+
+impl Drop for World {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Everything a scan says, in a form that compares: reports, counts, errors, ends, the
+/// responses themselves (by model name, not id), and the live values.
+fn summary(s: Scan, now_ms: i64) -> Vec<String> {
+    let prices = PriceTable::bundled();
+    let opts = ReportOptions::default();
+    let names = ModelNames::new(&s.models);
+    let data = report::prepare(&s, &prices, &opts, &names);
+    let mut out = vec![
+        report::report_json(Kind::Daily, &report::daily(&data, &opts), None).to_string(),
+        report::report_json(Kind::Session, &report::session(&data, &opts), None).to_string(),
+        redline_engine::blocks::blocks_json(
+            &report::blocks(&data, &opts, BlockFilter::default(), now_ms),
+            now_ms,
+            None,
+        )
+        .to_string(),
+        format!("{:?}", s.stats),
+        format!("{:?}", s.errors),
+        format!("{:?}", s.retry),
+    ];
+    for (i, e) in s.ends.iter().enumerate() {
+        out.push(format!("{} {e:?}", s.files.get(i as u32).path.display()));
+    }
+    let mut entries: Vec<String> = s
+        .ledger
+        .entries()
+        .map(|e| {
+            format!(
+                "{} {} {} {} {} {:?} {:?} {:?} {} {:?} {:?} {}",
+                e.first_file,
+                e.first_line,
+                e.file,
+                e.line,
+                e.ts_ms,
+                e.tokens(),
+                e.cost_usd(),
+                e.model().map(|m| s.models.name(m)),
+                e.flags,
+                e.content(),
+                e.limit_reset_s(),
+                e.id_hash
+            )
+        })
+        .collect();
+    entries.sort();
+    out.extend(entries);
+    out.push(format!("duplicates {}", s.ledger.duplicates_dropped()));
+    let mut live = Live::from_scan(s, prices, CostMode::Auto);
+    let mut usage = serde_json::to_value(live.usage(now_ms, &Settings::default())).unwrap();
+    usage["updated_at"] = serde_json::Value::Null;
+    out.push(usage.to_string());
+    out
+}
+
+fn run_seed(seed: u64, steps: u64, totals: &mut IndexStats) {
+    let mut rng = Rng::new(seed);
+    let mut w = World::new(seed, &mut rng);
+    for _ in 0..1 + rng.below(8) {
+        w.change(&mut rng);
+    }
+    let roots = [Root {
+        projects: w.projects(),
+        explicit: true,
+    }];
+    let mut history = Vec::new();
+    for step in 0..steps {
+        let now_ms = w.clock_ms;
+        let options = ScanOptions {
+            threads: Some(1 + rng.below(3) as usize),
+            hold_partial_last: rng.chance(40),
+        };
+        let listing = survey(&roots);
+        let plain = scan_with(listing.transcripts.clone(), options);
+        let set = IndexSet::open(&w.cache(), &[w.projects()], now_ms, true);
+        assert!(
+            set.problems.is_empty(),
+            "seed {seed} step {step}: {:?}",
+            set.problems
+        );
+        let (indexed, set) = scan_indexed(listing.transcripts, options, Some(set));
+        let mut set = set.unwrap();
+        set.finish(&indexed.files);
+        assert!(
+            set.problems.is_empty(),
+            "seed {seed} step {step}: {:?}",
+            set.problems
+        );
+        totals.add(&set.stats);
+        let (a, b) = (summary(plain, now_ms), summary(indexed, now_ms));
+        if a != b {
+            if std::env::var_os("REDLINE_INDEX_DUMP").is_some() {
+                for t in survey(&roots).transcripts {
+                    eprintln!(
+                        "FILE {}\n{}",
+                        t.path.display(),
+                        fs::read_to_string(&t.path).unwrap_or_default()
+                    );
+                }
+            }
+            for (x, y) in a.iter().zip(&b).filter(|(x, y)| x != y).skip(1).take(6) {
+                eprintln!("also differs:\n  plain:   {x}\n  indexed: {y}");
+            }
+            let first = a
+                .iter()
+                .zip(&b)
+                .position(|(x, y)| x != y)
+                .unwrap_or(a.len().min(b.len()));
+            panic!(
+                "seed {seed} step {step} ({options:?}) after {history:?}: indexed differs from --no-index at item {first}:\n  plain:   {}\n  indexed: {}\n(run alone: REDLINE_INDEX_SEED={seed})",
+                a.get(first).map_or("-", String::as_str),
+                b.get(first).map_or("-", String::as_str),
+            );
+        }
+        // The index read back is whole and holds every file listed.
+        let loaded = Loaded::read(
+            &redline_engine::index::path_for(&w.cache(), &w.projects()),
+            &w.projects(),
+        );
+        if let Ok(l) = loaded {
+            assert_eq!(
+                l.len(),
+                w.files.len(),
+                "seed {seed} step {step}: files indexed"
+            );
+        }
+        history.clear();
+        w.clock_ms += rng.below(6000) as i64;
+        for _ in 0..rng.below(4) {
+            history.push(w.change(&mut rng));
+        }
+        w.clock_ms += rng.below(6000) as i64;
+    }
+}
+
+#[test]
+fn indexed_scans_equal_plain_ones_through_random_changes() {
+    let mut totals = IndexStats::default();
+    if let Some(seed) = std::env::var("REDLINE_INDEX_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+    {
+        run_seed(seed, 12, &mut totals);
+        return;
+    }
+    for seed in 0..60 {
+        run_seed(seed, 10, &mut totals);
+    }
+    eprintln!("index use over every run: {totals:?}");
+    // The index was really used, in each of its ways.
+    assert!(totals.unchanged > 100, "{totals:?}");
+    assert!(totals.grown > 20, "{totals:?}");
+    assert!(totals.reread > 20, "{totals:?}");
+    assert!(totals.bytes_skipped > 0, "{totals:?}");
+}
+
+/// A transcript far larger than a read (several chunks), ending in half a line, then
+/// grown: its edges are the hashes of its first and last bytes read, and it is read on
+/// from where the index stopped, to the numbers of a plain scan.
+#[test]
+fn a_large_file_keeps_its_edges_and_is_read_on() {
+    let mut rng = Rng::new(7);
+    let mut w = World::new(1000, &mut rng);
+    let p = w.projects().join("-big/s.jsonl");
+    fs::create_dir_all(p.parent().unwrap()).unwrap();
+    let mut text = String::new();
+    while text.len() < 1_500_000 {
+        text.push_str(&w.line(&mut rng));
+    }
+    text.push_str("{\"type\":\"assistant\",\"half");
+    fs::write(&p, &text).unwrap();
+    w.touch(&p, &mut rng);
+    w.files.push(p.clone());
+    let roots = [Root {
+        projects: w.projects(),
+        explicit: true,
+    }];
+    for round in 0..3 {
+        w.clock_ms += 10_000;
+        let options = ScanOptions {
+            threads: Some(2),
+            hold_partial_last: round == 1,
+        };
+        let listing = survey(&roots);
+        let set = IndexSet::open(&w.cache(), &[w.projects()], w.clock_ms, true);
+        let (indexed, set) = scan_indexed(listing.transcripts.clone(), options, Some(set));
+        let mut set = set.unwrap();
+        set.finish(&indexed.files);
+        let plain = scan_with(listing.transcripts, options);
+        assert_eq!(
+            summary(plain, w.clock_ms),
+            summary(indexed, w.clock_ms),
+            "round {round}"
+        );
+        if round > 0 {
+            assert_eq!(set.stats.grown, 1, "round {round}: {:?}", set.stats);
+        }
+        let l = Loaded::read(
+            &redline_engine::index::path_for(&w.cache(), &w.projects()),
+            &w.projects(),
+        )
+        .unwrap();
+        let h = l.facts(0).unwrap().head;
+        let bytes = fs::read(&p).unwrap();
+        let end = h.offset as usize;
+        assert!(end < bytes.len(), "the partial line is not indexed");
+        assert_eq!(h.head, redline_engine::index::edge_hash(&bytes[..4096]));
+        assert_eq!(
+            h.tail,
+            redline_engine::index::edge_hash(&bytes[end - 4096..end])
+        );
+        // More lines, and half of another.
+        let more = w.lines(&mut rng, 50);
+        let mut f = fs::OpenOptions::new().append(true).open(&p).unwrap();
+        std::io::Write::write_all(&mut f, format!("x\"}}\n{more}{{\"half").as_bytes()).unwrap();
+        drop(f);
+        w.touch(&p, &mut rng);
+    }
+}
