@@ -146,6 +146,11 @@ fn ccusage(bin: &Path, dir: &Path, kind: &str, extra: &[&str]) -> Value {
 
 fn redline(dir: &Path, kind: &str, extra: &[&str]) -> Value {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_redline"));
+    // The scan index goes to a scratch cache, not the real ~/.cache.
+    cmd.env(
+        "XDG_CACHE_HOME",
+        std::env::temp_dir().join("redline-test-cache"),
+    );
     // Transcripts only: the machine's own daemon history is not in ccusage's figures.
     cmd.args([
         "report",

@@ -8,7 +8,6 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use serde_json::Value;
 
@@ -17,7 +16,7 @@ fn fixtures() -> Option<PathBuf> {
 }
 
 fn redline(dir: &Path, kind: &str, extra: &[&str]) -> Value {
-    let out = Command::new(env!("CARGO_BIN_EXE_redline"))
+    let out = common::redline()
         .args([
             "report",
             kind,
@@ -217,7 +216,7 @@ fn since_until_and_desc_order() {
 #[test]
 fn the_table_is_readable() {
     let Some(dir) = fixtures() else { return };
-    let out = Command::new(env!("CARGO_BIN_EXE_redline"))
+    let out = common::redline()
         .args([
             "report",
             "daily",

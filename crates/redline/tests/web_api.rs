@@ -3,7 +3,6 @@
 
 mod common;
 
-use std::process::Command;
 
 use common::{Daemon, Home, response};
 use serde_json::Value;
@@ -122,7 +121,7 @@ fn stats_agree_with_the_reports() {
     let d = Daemon::start(&home, &[]);
     let daily = json(&d, "/api/stats/daily?days=7");
     let report: Value = serde_json::from_slice(
-        &Command::new(env!("CARGO_BIN_EXE_redline"))
+        &common::redline()
             .args(["report", "daily", "--json", "--timezone", "UTC"])
             .env("CLAUDE_CONFIG_DIR", home.claude())
             .output()

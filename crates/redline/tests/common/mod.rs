@@ -458,3 +458,14 @@ pub fn succeed(cmd: &mut Command) -> std::process::Output {
     );
     out
 }
+
+/// The redline binary, its scan index kept in a scratch cache rather than the real
+/// `~/.cache` (for commands run without a [`Home`]).
+pub fn redline() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_redline"));
+    cmd.env(
+        "XDG_CACHE_HOME",
+        std::env::temp_dir().join("redline-test-cache"),
+    );
+    cmd
+}

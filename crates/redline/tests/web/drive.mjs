@@ -173,7 +173,7 @@ function startDaemon(port, extra = {}, args = []) {
   return new Promise((resolve, reject) => {
     const child = spawn(REDLINE, ["serve", "--listen", `127.0.0.1:${port}`, ...args], {
       env: { ...process.env, CLAUDE_CONFIG_DIR: claude, XDG_CONFIG_HOME: path.join(WORK, "config"),
-             XDG_STATE_HOME: path.join(WORK, "state"), REDLINE_TIMEZONE: "UTC",
+             XDG_STATE_HOME: path.join(WORK, "state"), XDG_CACHE_HOME: path.join(WORK, "cache"), REDLINE_TIMEZONE: "UTC",
              REDLINE_STALL_AFTER: String(STALL_AFTER_S), ...extra },
       stdio: ["ignore", "ignore", "pipe"],
     });
