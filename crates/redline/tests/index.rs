@@ -12,19 +12,12 @@ use common::{Daemon, Home, response};
 use serde_json::Value;
 
 fn report(home: &Home, args: &[&str], vars: &[(&str, &str)]) -> Output {
-    let out = home
-        .redline()
-        .arg("report")
-        .args(args)
-        .envs(vars.iter().copied())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
+    common::succeed(
+        home.redline()
+            .arg("report")
+            .args(args)
+            .envs(vars.iter().copied()),
+    )
 }
 
 fn stdout(o: &Output) -> String {

@@ -3,7 +3,6 @@
 
 mod common;
 
-
 use common::{Daemon, Home, response};
 use serde_json::Value;
 

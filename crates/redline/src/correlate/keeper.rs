@@ -152,18 +152,7 @@ impl Keeper {
     fn due(&self, s: &Source) -> bool {
         let mut kept = self.lock();
         let now = Instant::now();
-        let i = match kept.iter().position(|k| &k.loaded.source == s) {
-            Some(i) => i,
-            None => {
-                kept.push(Kept {
-                    loaded: Loaded::new(s.clone()),
-                    stamp: None,
-                    next: None,
-                });
-                kept.len() - 1
-            }
-        };
-        let k = &mut kept[i];
+        let k = entry(&mut kept, s);
         if k.next.is_some_and(|n| n > now) {
             return false;
         }
@@ -179,18 +168,7 @@ impl Keeper {
         stamp: Option<(SystemTime, u64)>,
     ) {
         let mut kept = self.lock();
-        let i = match kept.iter().position(|k| &k.loaded.source == s) {
-            Some(i) => i,
-            None => {
-                kept.push(Kept {
-                    loaded: Loaded::new(s.clone()),
-                    stamp: None,
-                    next: None,
-                });
-                kept.len() - 1
-            }
-        };
-        let k = &mut kept[i];
+        let k = entry(&mut kept, s);
         let before = k.loaded.error.clone();
         let had_rows = k.loaded.rows.is_some();
         let ok = read.is_ok();
@@ -219,4 +197,20 @@ impl Keeper {
             _ => {}
         }
     }
+}
+
+/// The kept entry of `s`, made empty when there is none yet.
+fn entry<'a>(kept: &'a mut Vec<Kept>, s: &Source) -> &'a mut Kept {
+    let i = match kept.iter().position(|k| &k.loaded.source == s) {
+        Some(i) => i,
+        None => {
+            kept.push(Kept {
+                loaded: Loaded::new(s.clone()),
+                stamp: None,
+                next: None,
+            });
+            kept.len() - 1
+        }
+    };
+    &mut kept[i]
 }
