@@ -22,6 +22,7 @@ pub mod blocks;
 pub mod calibrate;
 pub mod correlate;
 pub mod cwds;
+pub mod days;
 pub mod feed;
 pub mod follow;
 pub mod git;

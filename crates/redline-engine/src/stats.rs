@@ -94,11 +94,7 @@ impl Window {
             return None;
         }
         let today = self.today();
-        Some(
-            today
-                .checked_sub(jiff::Span::new().days(i64::from(self.days.clamp(1, 366)) - 1))
-                .unwrap_or(today),
-        )
+        Some(crate::days::first_of(today, self.days.clamp(1, 366)).unwrap_or(today))
     }
 
     /// Report options restricted to the window.
@@ -127,11 +123,9 @@ pub fn first_day(data: &Dataset<'_>, w: &Window) -> Date {
     })
 }
 
-/// The instant a local day begins, ms since the epoch.
+/// The instant a local day begins, ms since the epoch (0 where the zone cannot place it).
 fn day_start_ms(day: Date, tz: &TimeZone) -> i64 {
-    tz.to_ambiguous_timestamp(day.to_datetime(jiff::civil::Time::midnight()))
-        .compatible()
-        .map_or(0, |t| t.as_millisecond())
+    crate::days::start_ms(day, tz).unwrap_or(0)
 }
 
 fn tokens_json(t: TokenCounts) -> Value {

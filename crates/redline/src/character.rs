@@ -5,8 +5,9 @@
 
 use std::collections::BTreeMap;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use jiff::tz::TimeZone;
+use redline_engine::days as local_days;
 use redline_engine::roots::{Root, survey};
 use redline_engine::text::{Character, Counts, Side, Spark, Watch};
 use redline_engine::textline::TextCounter;
@@ -32,8 +33,8 @@ pub fn read(roots: &[Root], cfg: &Config, days: Option<u32>, now: jiff::Timestam
     let tz = cfg.settings.tz.clone();
     let (since_ms, spark) = match days {
         Some(days) => {
-            let first = first_day(days, &tz, now)?;
-            (first_ms(days, &tz, now)?, Some(Spark::new(first, days)))
+            let (first, ms) = last_days(days, &tz, now)?;
+            (ms, Some(Spark::new(first, days)))
         }
         None => (i64::MIN, None),
     };
@@ -47,23 +48,18 @@ pub fn read(roots: &[Root], cfg: &Config, days: Option<u32>, now: jiff::Timestam
     })
 }
 
-/// The first day of the `days`-day range that ends today (local days in `tz`).
-pub fn first_day(days: u32, tz: &TimeZone, now: jiff::Timestamp) -> Result<jiff::civil::Date> {
-    let today = tz.to_datetime(now).date();
-    Ok(today.checked_sub(jiff::Span::new().days(i64::from(days.max(1)) - 1))?)
-}
-
-/// The first millisecond of the `days`-day range that ends today (local days in `tz`).
-pub fn first_ms(days: u32, tz: &TimeZone, now: jiff::Timestamp) -> Result<i64> {
-    day_start_ms(first_day(days, tz, now)?, tz)
-}
-
-fn day_start_ms(day: jiff::civil::Date, tz: &TimeZone) -> Result<i64> {
-    let midnight = day.to_datetime(jiff::civil::Time::midnight());
-    Ok(tz
-        .to_ambiguous_timestamp(midnight)
-        .compatible()?
-        .as_millisecond())
+/// The `days`-day range that ends today (local days in `tz`): its first day, and the
+/// millisecond that day begins.
+pub fn last_days(
+    days: u32,
+    tz: &TimeZone,
+    now: jiff::Timestamp,
+) -> Result<(jiff::civil::Date, i64)> {
+    let first = local_days::first_of(tz.to_datetime(now).date(), days)
+        .context("the days reach before the calendar")?;
+    let ms = local_days::start_ms(first, tz)
+        .with_context(|| format!("{first} has no start in the time zone"))?;
+    Ok((first, ms))
 }
 
 fn counts_json(c: &Counts) -> Value {
@@ -191,9 +187,9 @@ mod tests {
     fn the_days_range_starts_at_local_midnight() {
         let tz = TimeZone::UTC;
         let now: jiff::Timestamp = "2026-03-05T15:00:00Z".parse().unwrap();
-        let first = first_day(3, &tz, now).unwrap();
+        let (first, ms) = last_days(3, &tz, now).unwrap();
         assert_eq!(first.to_string(), "2026-03-03");
         let midnight: jiff::Timestamp = "2026-03-03T00:00:00Z".parse().unwrap();
-        assert_eq!(day_start_ms(first, &tz).unwrap(), midnight.as_millisecond());
+        assert_eq!(ms, midnight.as_millisecond());
     }
 }

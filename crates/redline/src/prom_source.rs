@@ -733,9 +733,7 @@ fn local_midnight(now_ms: i64, tz: &TimeZone) -> i64 {
         return now_ms;
     };
     let date = tz.to_datetime(ts).date();
-    tz.to_ambiguous_timestamp(date.to_datetime(jiff::civil::Time::midnight()))
-        .compatible()
-        .map_or(now_ms, |t| t.as_millisecond().min(now_ms))
+    redline_engine::days::start_ms(date, tz).map_or(now_ms, |ms| ms.min(now_ms))
 }
 
 #[cfg(test)]

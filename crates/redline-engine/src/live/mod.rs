@@ -988,11 +988,7 @@ fn block_entry(e: &Entry, cost_usd: f64) -> BlockEntry<'static> {
 fn local_day(now_ms: i64, tz: &TimeZone) -> (i64, i64) {
     let ts = crate::timestamp::instant(now_ms);
     let date = tz.to_datetime(ts).date();
-    let start_of = |d: jiff::civil::Date| {
-        tz.to_ambiguous_timestamp(d.to_datetime(jiff::civil::Time::midnight()))
-            .compatible()
-            .map_or(now_ms, |t| t.as_millisecond())
-    };
+    let start_of = |d: jiff::civil::Date| crate::days::start_ms(d, tz).unwrap_or(now_ms);
     let next = date.tomorrow().unwrap_or(date);
     (start_of(date), start_of(next))
 }

@@ -321,8 +321,7 @@ fn days(args: &Options, today: Date) -> Result<(Date, Date)> {
     let until = args.until.unwrap_or(today);
     let since = match args.since {
         Some(s) => s,
-        None => until
-            .checked_sub(jiff::Span::new().days(i64::from(args.days) - 1))
+        None => redline_engine::days::first_of(until, args.days)
             .context("--days reaches before the calendar")?,
     };
     if since > until {
@@ -337,9 +336,7 @@ fn next_day(d: Date) -> Date {
 
 /// The first millisecond of `d` in `tz`.
 fn start_of(d: Date, tz: &TimeZone) -> i64 {
-    tz.to_ambiguous_timestamp(d.to_datetime(jiff::civil::Time::midnight()))
-        .compatible()
-        .map_or(0, |t| t.as_millisecond())
+    redline_engine::days::start_ms(d, tz).unwrap_or(0)
 }
 
 /// The statusLine readings the daemon kept, of `[from, to)`. No store, none.

@@ -62,9 +62,7 @@ pub fn run(args: &CorrelateArgs, env: &RootEnv) -> Result<()> {
     );
     keep_history(&mut scan, scope, &cfg, &prices, None)?;
     let today = tz.to_datetime(jiff::Timestamp::now()).date();
-    let since = today
-        .checked_sub(jiff::Span::new().days(i64::from(args.days) - 1))
-        .unwrap_or(today);
+    let since = redline_engine::days::first_of(today, args.days).unwrap_or(today);
     let opts = ReportOptions {
         tz: tz.clone(),
         mode: cfg.cost_mode,

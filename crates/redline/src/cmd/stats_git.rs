@@ -82,8 +82,8 @@ pub fn compute(o: &Options, cfg: &Config, env: &RootEnv, now: jiff::Timestamp) -
     let tz = cfg.settings.tz.clone();
     let (since_ms, since) = match o.days {
         Some(days) => {
-            let ms = crate::character::first_ms(days, &tz, now)?;
-            (ms, Some(tz.to_datetime(instant(ms)).date()))
+            let (first, ms) = crate::character::last_days(days, &tz, now)?;
+            (ms, Some(first))
         }
         None => (i64::MIN, None),
     };
