@@ -94,7 +94,7 @@ function characterTable(container, head, rows) {
 
 /** The watch list's counts by day as bars over the window (a bar per day, or per few days
  *  past SPARK_MAX_BARS, as the phrases' sparklines are). */
-function watchBars(c, w, index) {
+function watchBars(c, index) {
   const spark = c.spark;
   if (!spark) return null;
   const bars = new Array(spark.bars).fill(0);
@@ -144,11 +144,10 @@ const characterCharts = {
   /** The watch list, counted exactly, with its days. */
   watch(c) {
     if (!c.watch.length) return empty(this.el, "The watch list is empty ([text] watch in config.toml).");
-    const w = characterWindow(c);
     this.el.textContent = "";
     characterTable(this.el, ["phrase", "count#", c.spark ? "trend" : ""],
       c.watch.map((p, i) => {
-        const bars = watchBars(c, w, i);
+        const bars = watchBars(c, i);
         return [p.phrase, num(p.count), bars ? sparkline(bars, `${p.phrase}: ${bars.join(", ")}`) : ""];
       }));
     this.el.dataset.rendered = "true";
