@@ -180,13 +180,13 @@ pub struct StatQuery {
     limit: Option<usize>,
 }
 
-/// The days a stat covers, as the engine takes them ([`ALL_DAYS`] for `all`); `None`
-/// when out of range or not a number.
-fn days(q: Option<&str>) -> Option<u32> {
+/// `?days=`: 30 when absent, [`ALL_DAYS`] for `all`, else a number from 1 to `max`;
+/// `None` when out of range or not a number.
+pub fn days(q: Option<&str>, max: u32) -> Option<u32> {
     match q {
         None => Some(30),
         Some("all") => Some(ALL_DAYS),
-        Some(n) => n.parse().ok().filter(|d| (1..=366).contains(d)),
+        Some(n) => n.parse().ok().filter(|d| (1..=max).contains(d)),
     }
 }
 
@@ -208,7 +208,7 @@ pub async fn stat(
         )
             .into_response();
     };
-    let Some(days) = days(q.days.as_deref()) else {
+    let Some(days) = days(q.days.as_deref(), 366) else {
         return (StatusCode::BAD_REQUEST, "days must be 1 to 366, or all\n").into_response();
     };
     let limit = q.limit.unwrap_or(10).clamp(1, 1000);
@@ -246,17 +246,10 @@ pub struct CharacterAnswer {
 /// (`--no-text`, `[text] enabled = false`): `{"enabled": false, "reason": ...}`.
 pub async fn character(State(s): State<AppState>, Query(q): Query<CharacterQuery>) -> Response {
     let asked = Instant::now();
-    let days = match q.days.as_deref() {
-        None => Some(30),
-        Some("all") => None,
-        Some(d) => match d.parse::<u32>() {
-            Ok(n) if (1..=3650).contains(&n) => Some(n),
-            _ => {
-                return (StatusCode::BAD_REQUEST, "days must be 1 to 3650, or all\n")
-                    .into_response();
-            }
-        },
+    let Some(days) = days(q.days.as_deref(), 3650) else {
+        return (StatusCode::BAD_REQUEST, "days must be 1 to 3650, or all\n").into_response();
     };
+    let days = (days != ALL_DAYS).then_some(days);
     let top = q.top.unwrap_or(15).clamp(1, 200);
     let cfg = s.page.borrow().cfg.clone();
     if !cfg.text.enabled {

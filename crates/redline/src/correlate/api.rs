@@ -28,17 +28,12 @@ impl DaysQuery {
     /// The days asked for as the hub takes them, and as the answer's `range` says them.
     #[allow(clippy::result_large_err)]
     fn days(&self) -> Result<(u32, Value), Response> {
-        match self.days.as_deref() {
-            None => Ok((30, json!(30))),
-            Some("all") => Ok((ALL_DAYS, json!("all"))),
-            Some(n) => n
-                .parse::<u32>()
-                .ok()
-                .filter(|d| (1..=366).contains(d))
-                .map(|d| (d, json!(d)))
-                .ok_or_else(|| {
-                    (StatusCode::BAD_REQUEST, "days must be 1 to 366, or all\n").into_response()
-                }),
+        match crate::web::days(self.days.as_deref(), 366) {
+            Some(ALL_DAYS) => Ok((ALL_DAYS, json!("all"))),
+            Some(d) => Ok((d, json!(d))),
+            None => {
+                Err((StatusCode::BAD_REQUEST, "days must be 1 to 366, or all\n").into_response())
+            }
         }
     }
 }
