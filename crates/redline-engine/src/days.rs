@@ -21,6 +21,53 @@ pub fn start_ms(day: Date, tz: &TimeZone) -> Option<i64> {
         .map(|t| t.as_millisecond())
 }
 
+/// The local day of instants, in `tz`, remembering the last day's bounds: instants
+/// that come in time order, as a transcript's do, cost a comparison each instead of a
+/// time-zone lookup. Only a day with one offset throughout is remembered, so the answer
+/// is always what `tz.to_datetime(..).date()` gives.
+#[derive(Clone, Debug)]
+pub struct DayOf<'a> {
+    tz: &'a TimeZone,
+    /// The last day worked out, and the instants it covers: `from..until`.
+    from: i64,
+    until: i64,
+    day: Date,
+}
+
+impl<'a> DayOf<'a> {
+    /// Days in `tz`.
+    pub fn new(tz: &'a TimeZone) -> DayOf<'a> {
+        DayOf {
+            tz,
+            from: 0,
+            until: 0,
+            day: Date::default(),
+        }
+    }
+
+    /// The local day of `ms` (milliseconds since the epoch).
+    pub fn of(&mut self, ms: i64) -> Date {
+        if (self.from..self.until).contains(&ms) {
+            return self.day;
+        }
+        let day = self
+            .tz
+            .to_datetime(crate::timestamp::instant(ms))
+            .date();
+        let bounds = start_ms(day, self.tz).zip(day.tomorrow().ok().and_then(|d| start_ms(d, self.tz)));
+        let one_offset = |(from, until): (i64, i64)| {
+            let offset = |t: i64| self.tz.to_offset(crate::timestamp::instant(t));
+            from <= ms && ms < until && offset(from) == offset(until - 1)
+        };
+        match bounds.filter(|&b| one_offset(b)) {
+            Some((from, until)) => (self.from, self.until) = (from, until),
+            None => (self.from, self.until) = (0, 0),
+        }
+        self.day = day;
+        day
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -49,5 +96,37 @@ mod tests {
         let day: Date = "2026-09-06".parse().unwrap();
         let one_am: jiff::Timestamp = "2026-09-06T04:00:00Z".parse().unwrap();
         assert_eq!(start_ms(day, &santiago), Some(one_am.as_millisecond()));
+    }
+
+    /// The remembered day never gives another answer than the time zone itself, in time
+    /// order and out of it, across clock changes (Santiago skips midnight, Lord Howe
+    /// moves by half an hour, Apia skipped a whole day in 2011).
+    #[test]
+    fn the_remembered_day_is_the_time_zones_day() {
+        let zones = ["UTC", "Europe/Berlin", "America/Santiago", "Australia/Lord_Howe", "Pacific/Apia"];
+        let mut seed = 0x2545_F491_4F6C_DD1Du64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let start = 1_293_840_000_000i64; // 2011-01-01
+        for name in zones {
+            let tz = TimeZone::get(name).unwrap();
+            let mut days = DayOf::new(&tz);
+            let direct = |ms: i64| tz.to_datetime(crate::timestamp::instant(ms)).date();
+            // Every 20 minutes across 16 years, in order...
+            let mut ms = start;
+            while ms < start + 16 * 366 * 86_400_000 {
+                assert_eq!(days.of(ms), direct(ms), "{name} at {ms}");
+                ms += 1_200_000;
+            }
+            // ...and at random instants, out of order.
+            for _ in 0..20_000 {
+                let ms = start + (next() % (16 * 366 * 86_400_000)) as i64;
+                assert_eq!(days.of(ms), direct(ms), "{name} at {ms}");
+            }
+        }
     }
 }

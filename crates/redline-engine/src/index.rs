@@ -43,7 +43,7 @@ use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::sync::LazyLock;
 
-use crate::ledger::{FileId, Files, Models};
+use crate::ledger::{FileId, Files, Ledger, Models};
 use crate::roots::{Stamp, Transcript};
 use format::{FileFacts, FileHead, Footer, FormatError, Listed};
 
@@ -153,6 +153,8 @@ pub struct Loaded {
     footer: Footer,
     /// Hash of a relative path to its place in `footer.files`.
     by_rel: HashMap<u64, usize>,
+    /// Where each file's bits start in `footer.alone` (when there are bits).
+    alone_at: Vec<u64>,
 }
 
 impl Loaded {
@@ -189,10 +191,24 @@ impl Loaded {
             .enumerate()
             .map(|(i, l)| (xxhash_rust::xxh3::xxh3_64(&l.rel), i))
             .collect();
+        let alone_at = if footer.alone.is_some() {
+            footer
+                .files
+                .iter()
+                .scan(0u64, |at, l| {
+                    let start = *at;
+                    *at += l.slots;
+                    Some(start)
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
         Ok(Loaded {
             bytes,
             footer,
             by_rel,
+            alone_at,
         })
     }
 
@@ -206,6 +222,30 @@ impl Loaded {
     pub fn record(&self, i: usize) -> &[u8] {
         let l = &self.footer.files[i];
         &self.bytes[l.offset as usize..(l.offset + l.len) as usize]
+    }
+
+    /// Whether response `slot` of the record at place `i` was held in no other file when
+    /// the index was written (`false` when the index cannot tell, or the record holds
+    /// fewer responses than its listing says).
+    pub fn alone(&self, i: usize, slot: usize) -> bool {
+        let (Some(bits), Some(&start), Some(l)) = (
+            self.footer.alone.as_ref(),
+            self.alone_at.get(i),
+            self.footer.files.get(i),
+        ) else {
+            return false;
+        };
+        if slot as u64 >= l.slots {
+            return false;
+        }
+        let bit = start + slot as u64;
+        bits.get((bit / 8) as usize)
+            .is_some_and(|b| b & (1 << (bit % 8)) != 0)
+    }
+
+    /// Whether the index knows which responses were held in one file only.
+    pub fn knows_alone(&self) -> bool {
+        self.footer.alone.is_some()
     }
 
     /// The head of the record at place `i`.
@@ -264,6 +304,9 @@ pub struct IndexStats {
     pub bytes_read: u64,
     /// Bytes of transcripts whose facts came from the index instead.
     pub bytes_skipped: u64,
+    /// Responses of unchanged files kept without looking for copies (the index said no
+    /// other file held one).
+    pub alone: u64,
     /// Index files written, and their bytes.
     pub written: u64,
     /// Bytes written.
@@ -279,6 +322,7 @@ impl IndexStats {
         self.new += o.new;
         self.bytes_read += o.bytes_read;
         self.bytes_skipped += o.bytes_skipped;
+        self.alone += o.alone;
         self.written += o.written;
         self.bytes_written += o.bytes_written;
     }
@@ -454,7 +498,11 @@ impl IndexSet {
                 // Files gone since: the index is compacted.
                 let gone = r.loaded.as_ref().is_some_and(|l| l.len() != seen[i]);
                 let fresh = r.loaded.is_none() && r.root.is_dir();
-                if changed[i] || gone || fresh {
+                // An index written by a scan of some files only cannot say which
+                // responses no other file holds: a whole scan writes it again.
+                let unsure = self.keep.is_empty()
+                    && r.loaded.as_ref().is_some_and(|l| !l.knows_alone());
+                if changed[i] || gone || fresh || unsure {
                     match Writer::start(&self.dir, &r.path) {
                         Ok(w) => r.writer = Some(w),
                         Err(e) => self.problems.push(format!(
@@ -473,13 +521,14 @@ impl IndexSet {
         self.roots.get(root).is_some_and(|r| r.writer.is_some())
     }
 
-    /// Writes file `id`'s record (holding `slots` responses) to its root's new index.
-    pub fn put(&mut self, root: usize, id: FileId, record: &[u8], slots: u64) {
+    /// Writes file `id`'s record to its root's new index; `placed` are the slots its
+    /// responses went to in the ledger of all files, in the record's order.
+    pub fn put(&mut self, root: usize, id: FileId, record: &[u8], placed: &[u32]) {
         let Some(r) = self.roots.get_mut(root) else {
             return;
         };
         if let Some(w) = &mut r.writer
-            && let Err(e) = w.put(id, record, slots)
+            && let Err(e) = w.put(id, record, placed)
         {
             self.problems.push(format!(
                 "{}: cannot write the scan index: {e}",
@@ -491,8 +540,9 @@ impl IndexSet {
 
     /// Finishes the indexes being written: the files listed but not read ([`IndexSet::keep`])
     /// keep their old records; the rest of the old index is dropped (its files are gone).
-    /// Each is synced and renamed into place.
-    pub fn finish(&mut self, files: &Files) {
+    /// `ledger` is the ledger of all the files read, which says which responses were held
+    /// in one file only. Each is synced and renamed into place.
+    pub fn finish(&mut self, files: &Files, ledger: &Ledger) {
         let now_ms = self.now_ms;
         let keep = std::mem::take(&mut self.keep);
         if keep.is_empty() {
@@ -518,7 +568,9 @@ impl IndexSet {
                     }
                 }
                 let models: Vec<String> = r.models.names().map(str::to_owned).collect();
-                w.finish(files, &r.root, models, now_ms)
+                // Only a scan of every file can tell which responses no other file holds.
+                let ledger = keep.is_empty().then_some(ledger);
+                w.finish(files, ledger, &r.root, models, now_ms)
             })();
             match result {
                 Ok(n) => {
@@ -543,10 +595,13 @@ struct Writer {
     path: PathBuf,
     crc: crc32fast::Hasher,
     pos: u64,
-    /// (file, offset, length) of each record written.
-    by_id: Vec<(FileId, u64, u64)>,
-    /// Records written by path (kept from the old index).
-    by_rel: Vec<(Vec<u8>, u64, u64)>,
+    /// (file, offset, length, where its slots start in `placed`, how many) of each record
+    /// written.
+    by_id: Vec<(FileId, u64, u64, usize, usize)>,
+    /// The ledger slots the records' responses went to.
+    placed: Vec<u32>,
+    /// Records written by path (kept from the old index), with their responses.
+    by_rel: Vec<(Vec<u8>, u64, u64, u64)>,
     /// The responses of the records written.
     slots: u64,
 }
@@ -574,6 +629,7 @@ impl Writer {
             crc: crc32fast::Hasher::new(),
             pos: 0,
             by_id: Vec::new(),
+            placed: Vec::new(),
             by_rel: Vec::new(),
             slots: 0,
         };
@@ -588,61 +644,101 @@ impl Writer {
         Ok(())
     }
 
-    fn put(&mut self, id: FileId, record: &[u8], slots: u64) -> io::Result<()> {
-        self.by_id.push((id, self.pos, record.len() as u64));
-        self.slots += slots;
+    fn put(&mut self, id: FileId, record: &[u8], placed: &[u32]) -> io::Result<()> {
+        self.by_id.push((
+            id,
+            self.pos,
+            record.len() as u64,
+            self.placed.len(),
+            placed.len(),
+        ));
+        self.placed.extend_from_slice(placed);
+        self.slots += placed.len() as u64;
         self.write(record)
     }
 
     fn put_rel(&mut self, rel: Vec<u8>, record: &[u8], slots: u64) -> io::Result<()> {
-        self.by_rel.push((rel, self.pos, record.len() as u64));
+        self.by_rel.push((rel, self.pos, record.len() as u64, slots));
         self.slots += slots;
         self.write(record)
     }
 
-    /// Writes the footer and trailer, syncs, renames; returns the index's size.
+    /// Writes the footer and trailer, syncs, renames; returns the index's size. With
+    /// `ledger` (the ledger of a scan of every file), the footer says which responses
+    /// were held in one file only.
     fn finish(
         mut self,
         files: &Files,
+        ledger: Option<&Ledger>,
         root: &Path,
         models: Vec<String>,
         now_ms: i64,
     ) -> io::Result<u64> {
         let tmp = self.tmp.clone();
         let done = (move || {
-            let mut listed: Vec<Listed> = self
+            // (path, offset, length, responses, where their slots are in `placed`)
+            let mut listed: Vec<(Listed, Option<(usize, usize)>)> = self
                 .by_id
                 .iter()
-                .filter_map(|&(id, offset, len)| {
-                    Some(Listed {
-                        rel: rel_bytes(&files.get(id).path, root)?.to_vec(),
-                        offset,
-                        len,
-                    })
+                .filter_map(|&(id, offset, len, from, n)| {
+                    Some((
+                        Listed {
+                            rel: rel_bytes(&files.get(id).path, root)?.to_vec(),
+                            offset,
+                            len,
+                            slots: n as u64,
+                        },
+                        Some((from, n)),
+                    ))
                 })
-                .chain(
-                    self.by_rel
-                        .drain(..)
-                        .map(|(rel, offset, len)| Listed { rel, offset, len }),
-                )
+                .chain(self.by_rel.drain(..).map(|(rel, offset, len, slots)| {
+                    (
+                        Listed {
+                            rel,
+                            offset,
+                            len,
+                            slots,
+                        },
+                        None,
+                    )
+                }))
                 .collect();
             // Path order, as the scan sorts paths (bytes); a path written twice keeps
             // its last record.
-            listed.sort_by(|a, b| a.rel.cmp(&b.rel));
+            listed.sort_by(|a, b| a.0.rel.cmp(&b.0.rel));
             listed.dedup_by(|later, earlier| {
-                if later.rel == earlier.rel {
+                if later.0.rel == earlier.0.rel {
                     *earlier = std::mem::take(later);
                     true
                 } else {
                     false
                 }
             });
+            let alone = ledger.map(|ledger| {
+                let total: u64 = listed.iter().map(|l| l.0.slots).sum();
+                let mut bits = vec![0u8; total.div_ceil(8) as usize];
+                let mut bit = 0usize;
+                for (l, placed) in &listed {
+                    if let Some((from, n)) = *placed {
+                        for (i, &at) in self.placed[from..from + n].iter().enumerate() {
+                            if (at as usize) < ledger.len() && !ledger.get(at).is_shared() {
+                                let b = bit + i;
+                                bits[b / 8] |= 1 << (b % 8);
+                            }
+                        }
+                    }
+                    bit += l.slots as usize;
+                }
+                bits
+            });
+            let listed: Vec<Listed> = listed.into_iter().map(|l| l.0).collect();
             let footer = Footer {
                 models,
                 root: root.as_os_str().as_encoded_bytes().to_vec(),
                 written_at_ms: now_ms,
                 files: listed,
                 slots: self.slots,
+                alone,
             };
             let mut b = Vec::new();
             format::put_footer(&mut b, &footer);

@@ -78,6 +78,9 @@ pub struct Entry {
     pub flags: u8,
     /// The `THINKING_*` flags of [`crate::thinking`].
     content: u8,
+    /// More than one copy of the response was offered to the ledger holding it: in the
+    /// ledger of all files, copies in more than one file (see [`Ledger::push_alone`]).
+    shared: bool,
 }
 
 /// The model id of an entry whose line named no model.
@@ -163,6 +166,7 @@ impl Entry {
             visible: 0,
             flags: 0,
             content: 0,
+            shared: false,
         }
     }
 
@@ -195,6 +199,11 @@ impl Entry {
     /// The reset time of a usage-limit message, seconds since the epoch.
     pub fn limit_reset_s(&self) -> Option<i64> {
         (self.limit_reset_s != 0).then_some(i64::from(self.limit_reset_s))
+    }
+
+    /// Whether more than one copy of the response was offered to the ledger holding it.
+    pub fn is_shared(&self) -> bool {
+        self.shared
     }
 
     /// Whether the flag is set.
@@ -296,6 +305,7 @@ impl Entry {
             visible: p.visible,
             flags: p.flags,
             content: p.content,
+            shared: false,
         }
     }
 
@@ -522,6 +532,7 @@ impl Ledger {
         entry.content &= !CONTINUES;
         let Some(key) = key else {
             entry.flags |= FLAG_UNKEYED;
+            entry.shared = false;
             let at = self.next_slot();
             self.entries.push(entry);
             return Offered::Added(at);
@@ -545,6 +556,7 @@ impl Ledger {
                 self.by_id.entry(Key::new(entry.id_hash)).or_insert(at);
             }
             self.index.insert(Key::new(key), at);
+            entry.shared = false;
             self.entries.push(entry);
             self.keyed += 1;
             return Offered::Added(at);
@@ -579,6 +591,7 @@ impl Ledger {
         };
         (held.first_file, held.first_line) = first;
         held.set_content(content);
+        held.shared = true;
         answer
     }
 
@@ -604,8 +617,9 @@ impl Ledger {
         Some(std::mem::replace(held, entry))
     }
 
-    /// Folds another ledger (for example one file's) into this one.
-    pub fn merge(&mut self, other: Ledger, files: &Files) {
+    /// Folds another ledger (for example one file's) into this one; the slot each of its
+    /// slots went to is pushed to `placed` (in its slot order) when given.
+    pub fn merge(&mut self, other: Ledger, files: &Files, mut placed: Option<&mut Vec<u32>>) {
         self.copies += other.copies - other.keyed;
         let mut keys: Vec<Option<u64>> = vec![None; other.entries.len];
         for (key, &at) in &other.index {
@@ -613,8 +627,44 @@ impl Ledger {
             keys[at as usize] = Some(key);
         }
         for (entry, key) in other.entries.into_entries().zip(keys) {
-            self.offer(key, entry, files);
+            let at = self.offer(key, entry, files).slot();
+            if let Some(p) = placed.as_deref_mut() {
+                p.push(at);
+            }
         }
+    }
+
+    /// Keeps a response of which the ledger holds no copy, as [`Ledger::offer`] would
+    /// keep it, without looking for one: the caller knows (the scan index says which
+    /// responses no other file held, and those files are merged before any other). `index`
+    /// says whether it is entered in the dedup index (a ledger later offered more copies
+    /// needs it; a report's does not). Its slot comes back.
+    pub fn push_alone(&mut self, key: Option<u64>, mut entry: Entry, index: bool) -> u32 {
+        entry.content &= !CONTINUES;
+        entry.shared = false;
+        let at = self.next_slot();
+        match key {
+            None => entry.flags |= FLAG_UNKEYED,
+            Some(key) => {
+                entry.flags &= !FLAG_UNKEYED;
+                self.copies += 1;
+                self.keyed += 1;
+                if index {
+                    if entry.id_hash != 0 {
+                        self.by_id.entry(Key::new(entry.id_hash)).or_insert(at);
+                    }
+                    self.index.insert(Key::new(key), at);
+                }
+            }
+        }
+        self.entries.push(entry);
+        at
+    }
+
+    /// Counts copies of keyed responses that were folded away before they came here (a
+    /// file's own duplicates, as its index record says).
+    pub fn add_dropped(&mut self, dropped: u64) {
+        self.copies += dropped;
     }
 
     /// Makes room for `n` more responses in the dedup index (a reader that knows how many
@@ -622,20 +672,6 @@ impl Ledger {
     pub fn reserve(&mut self, n: usize) {
         self.index.reserve(n);
         self.by_id.reserve(n);
-    }
-
-    /// Folds the slots of another ledger (as [`Ledger::slots`] gave them, with the copies
-    /// it had `dropped`) into this one: [`Ledger::merge`] of a ledger kept elsewhere.
-    pub fn merge_slots(
-        &mut self,
-        slots: impl IntoIterator<Item = (Option<u64>, Entry)>,
-        dropped: u64,
-        files: &Files,
-    ) {
-        self.copies += dropped;
-        for (key, entry) in slots {
-            self.offer(key, entry, files);
-        }
     }
 
     /// Every slot in order, with the key it is held under (`None` for an unkeyed entry):
@@ -838,6 +874,15 @@ pub enum Offered {
     Kept(u32),
 }
 
+impl Offered {
+    /// The slot the response is held in.
+    pub fn slot(&self) -> u32 {
+        match self {
+            Offered::Added(at) | Offered::Replaced(at, _) | Offered::Kept(at) => *at,
+        }
+    }
+}
+
 /// `Greater` when `a` should survive over `b`.
 fn survivor_order(a: &Entry, b: &Entry, files: &Files) -> Ordering {
     let main_chain = |e: &Entry| !e.has(FLAG_SIDECHAIN);
@@ -967,7 +1012,7 @@ mod tests {
                             b.offer(*k, e.clone(), f);
                         }
                     }
-                    a.merge(b, f);
+                    a.merge(b, f, None);
                     let got = summary(&a);
                     match &expected {
                         None => expected = Some(got),

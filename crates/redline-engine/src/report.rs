@@ -131,6 +131,7 @@ pub fn prepare_parts<'a>(
 ) -> Dataset<'a> {
     let prices: Vec<Option<&ModelPrice>> = models.names().map(|m| table.lookup(m)).collect();
     let mut items = Vec::with_capacity(if from_since { 0 } else { ledger.len() });
+    let mut day_of = crate::days::DayOf::new(&opts.tz);
     for e in ledger.entries() {
         if let Some(p) = &opts.project
             && &files.get(e.file).project != p
@@ -140,7 +141,7 @@ pub fn prepare_parts<'a>(
         let price = e.model().and_then(|m| prices[m as usize]);
         let priced = price_entry(opts.mode, price, e);
         let model = e.model().and_then(|m| names.display(m, e.has(FLAG_FAST)));
-        let date = opts.tz.to_datetime(instant(e.ts_ms)).date();
+        let date = day_of.of(e.ts_ms);
         if from_since && opts.since.is_some_and(|since| date < since) {
             continue;
         }

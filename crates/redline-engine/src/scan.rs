@@ -158,6 +158,12 @@ struct Shared {
     models: Models,
     errors: Vec<LineError>,
     index: Option<IndexShared>,
+    /// Whether every response kept is entered in the ledger's dedup index. A response
+    /// the index says no other file held is kept without looking for copies (unchanged
+    /// files are merged before any file is read, and none of them holds one); it is
+    /// entered in the dedup index only when a file read or a live reader may offer a
+    /// copy of it later.
+    enter_all: bool,
 }
 
 /// The index's side of [`Shared`].
@@ -218,12 +224,27 @@ pub fn scan_indexed(
             (work, id, task)
         })
         .collect();
-    queue.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+    // Unchanged files first, all of them merged before any file read: a response the
+    // index says no other file held is then kept without looking for copies (see
+    // `flush_hits`), and only a file read may hold a copy of it, which finds it.
+    queue.sort_by(|a, b| {
+        let read = |t: &Task| !matches!(t, Task::Unchanged { .. });
+        read(&a.2)
+            .cmp(&read(&b.2))
+            .then(b.0.cmp(&a.0))
+            .then(a.1.cmp(&b.1))
+    });
+    let unchanged = queue
+        .iter()
+        .take_while(|(_, _, t)| matches!(t, Task::Unchanged { .. }))
+        .count();
 
     let threads = threads
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
         .clamp(1, queue.len().max(1));
     let next = AtomicUsize::new(0);
+    let next_read = AtomicUsize::new(unchanged);
+    let unchanged_done = std::sync::Barrier::new(threads);
     // The indexes read are only read from here on: outside the lock.
     let loaded_owned: Vec<Option<Loaded>> = index
         .as_mut()
@@ -239,17 +260,26 @@ pub fn scan_indexed(
                 .collect()
         })
         .unwrap_or_default();
-    let mut ledger = Ledger::default();
-    ledger.reserve(
-        loaded
+    // A live reader offers more copies later; a file read (rather than taken from the
+    // index) may hold a copy of anything.
+    let enter_all = options.hold_partial_last
+        || queue
             .iter()
-            .flatten()
-            .map(|l| usize::try_from(l.slots()).unwrap_or(0))
-            .sum(),
-    );
+            .any(|(_, _, t)| !matches!(t, Task::Unchanged { .. }));
+    let mut ledger = Ledger::default();
+    if enter_all {
+        ledger.reserve(
+            loaded
+                .iter()
+                .flatten()
+                .map(|l| usize::try_from(l.slots()).unwrap_or(0))
+                .sum(),
+        );
+    }
     let shared = Mutex::new(Shared {
         index: index.map(|set| IndexShared { set, to_scan }),
         ledger,
+        enter_all,
         ..Shared::default()
     });
     let workers: Vec<Worker> = std::thread::scope(|s| {
@@ -267,14 +297,17 @@ pub fn scan_indexed(
                         index_models: std::collections::HashMap::new(),
                     };
                     let mut buf = Vec::new();
-                    loop {
-                        let i = next.fetch_add(1, Ordering::Relaxed);
-                        let Some(&(_, id, task)) = queue.get(i) else {
-                            break;
-                        };
-                        one_file(&files, id, task, loaded, &shared, &mut w, &mut buf);
+                    for (next, end) in [(&next, unchanged), (&next_read, queue.len())] {
+                        loop {
+                            let i = next.fetch_add(1, Ordering::Relaxed);
+                            let Some(&(_, id, task)) = queue[..end].get(i) else {
+                                break;
+                            };
+                            one_file(&files, id, task, loaded, &shared, &mut w, &mut buf);
+                        }
+                        flush_hits(&files, loaded, &shared, &mut w.hits);
+                        unchanged_done.wait();
                     }
-                    flush_hits(&files, loaded, &shared, &mut w.hits);
                     w
                 })
             })
@@ -287,6 +320,7 @@ pub fn scan_indexed(
         models,
         mut errors,
         index,
+        ..
     } = shared.into_inner().unwrap_or_else(|p| p.into_inner());
     let mut out = Scan {
         ends: vec![FileEnd::default(); files.len()],
@@ -437,19 +471,23 @@ fn one_file(
         models: all_models,
         errors: all_errors,
         index,
+        ..
     } = &mut *guard;
-    if let Some(ix) = index.as_mut() {
-        ix.set.stats.bytes_read += read.read_to.saturating_sub(from);
-        ix.set.stats.bytes_skipped += from;
-        if let Some((root, bytes, slots)) = record {
-            ix.set.put(root, id, &bytes, slots);
-        }
-    }
     keep_errors(all_errors, path, read.errors);
     let map: Vec<ModelId> = read.models.names().map(|n| all_models.intern(n)).collect();
     let mut ledger = read.ledger;
     ledger.remap_models(&map);
-    all.merge(ledger, files);
+    let mut placed = Vec::new();
+    let writing = record.is_some();
+    all.merge(ledger, files, writing.then_some(&mut placed));
+    if let Some(ix) = index.as_mut() {
+        ix.set.stats.bytes_read += read.read_to.saturating_sub(from);
+        ix.set.stats.bytes_skipped += from;
+        if let Some((root, bytes, slots)) = record {
+            debug_assert_eq!(slots, placed.len() as u64);
+            ix.set.put(root, id, &bytes, &placed);
+        }
+    }
 }
 
 /// Adjusts the index's counts (a record that would not read, edges that changed).
@@ -489,7 +527,9 @@ struct Hit {
 #[derive(Default)]
 struct Hits {
     files: Vec<Hit>,
-    entries: Vec<(Option<u64>, Entry)>,
+    /// Each response: its key, its entry, and whether the index says no other file held
+    /// a copy of it.
+    entries: Vec<(Option<u64>, Entry, bool)>,
     /// Room for one record's entries as decoded.
     parts: Vec<(Option<u64>, crate::ledger::EntryParts)>,
 }
@@ -525,7 +565,12 @@ fn take_unchanged(
     }
     let from = w.hits.entries.len();
     let Hits { entries, parts, .. } = &mut w.hits;
-    entries.extend(parts.iter().map(|(k, p)| (*k, Entry::from_parts(p, id))));
+    entries.extend(
+        parts
+            .iter()
+            .enumerate()
+            .map(|(i, (k, p))| (*k, Entry::from_parts(p, id), l.alone(at, i))),
+    );
     w.hits.files.push(Hit {
         id,
         root,
@@ -563,7 +608,8 @@ fn take_unchanged(
 }
 
 /// Merges a worker's batch of unchanged files into the shared ledger, and writes their
-/// records to the new index.
+/// records to the new index. A response the index says no other file held is kept
+/// without looking for its copies (see [`Shared::enter_all`]).
 fn flush_hits(files: &Files, loaded: &[Option<Loaded>], shared: &Mutex<Shared>, hits: &mut Hits) {
     if hits.files.is_empty() {
         return;
@@ -574,6 +620,7 @@ fn flush_hits(files: &Files, loaded: &[Option<Loaded>], shared: &Mutex<Shared>, 
         models: all_models,
         errors: all_errors,
         index,
+        enter_all,
     } = &mut *guard;
     let Some(ix) = index.as_mut() else {
         return;
@@ -586,24 +633,34 @@ fn flush_hits(files: &Files, loaded: &[Option<Loaded>], shared: &Mutex<Shared>, 
         .chain([hits.entries.len()])
         .collect();
     let mut entries = std::mem::take(&mut hits.entries).into_iter();
+    let mut placed = Vec::new();
     for (hit, end) in hits.files.drain(..).zip(ends) {
         let Some(l) = loaded.get(hit.root).and_then(Option::as_ref) else {
             continue;
         };
         let names = l.models();
         let to_scan = &mut ix.to_scan[hit.root];
-        let slots = entries.by_ref().take(end - hit.from).map(|(k, mut e)| {
+        let writing = ix.set.writing(hit.root);
+        placed.clear();
+        all.add_dropped(hit.dropped);
+        for (k, mut e, alone) in entries.by_ref().take(end - hit.from) {
             if let Some(m) = e.model() {
                 let m = m as usize;
                 let mapped = *to_scan[m].get_or_insert_with(|| all_models.intern(&names[m]));
                 e.set_model(mapped);
             }
-            (k, e)
-        });
-        all.merge_slots(slots, hit.dropped, files);
-        if ix.set.writing(hit.root) {
-            let n = (end - hit.from) as u64;
-            ix.set.put(hit.root, hit.id, l.record(hit.at), n);
+            let at = if alone {
+                ix.set.stats.alone += 1;
+                all.push_alone(k, e, *enter_all)
+            } else {
+                all.offer(k, e, files).slot()
+            };
+            if writing {
+                placed.push(at);
+            }
+        }
+        if writing {
+            ix.set.put(hit.root, hit.id, l.record(hit.at), &placed);
         }
         ix.set.stats.bytes_skipped += hit.offset;
         keep_errors(all_errors, &files.get(hit.id).path, hit.errors);

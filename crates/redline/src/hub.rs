@@ -258,7 +258,7 @@ pub fn start(cfg: HubConfig) -> Result<Handle> {
     let (scan, set) = scan_indexed(listing.transcripts, options, set);
     let mut errors_logged = 0;
     if let Some(mut set) = set {
-        set.finish(&scan.files);
+        set.finish(&scan.files, &scan.ledger);
         if log {
             for p in &set.problems {
                 eprintln!("redline: warning: {}", crate::config::printable(p));
@@ -434,7 +434,7 @@ fn keep_index(dir: &Path, roots: &[Root], options: ScanOptions) {
         };
         let (scan, set) = scan_indexed(listing.transcripts, one_core, Some(set));
         if let Some(mut set) = set {
-            set.finish(&scan.files);
+            set.finish(&scan.files, &scan.ledger);
         }
         drop(scan);
         crate::memory::release_free();

@@ -71,7 +71,7 @@ pub fn scan(
     let Some(mut set) = set else {
         return (s, Used::default());
     };
-    set.finish(&s.files);
+    set.finish(&s.files, &s.ledger);
     if log {
         for p in &set.problems {
             eprintln!("redline: warning: {}", crate::config::printable(p));

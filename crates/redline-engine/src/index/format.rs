@@ -5,7 +5,8 @@
 //! ```text
 //! header   "RLINDEX" FORMAT(u8)  facts version (u64 LE)
 //! records  one per file, in the order they were written, each self-contained
-//! footer   models, root, written_at, files (front-coded relative paths, offset, length)
+//! footer   models, root, written_at, files (front-coded relative paths, offset, length,
+//!          responses), and one bit per response: held in no other file
 //! trailer  footer offset (u64 LE)  footer length (u64 LE)  CRC-32 (u32 LE)  "RLIXEND\0"
 //! ```
 //!
@@ -18,9 +19,9 @@
 use crate::ledger::{EntryParts, ModelId, RUN_BLOCKS, RunParts};
 
 /// The layout's version: the last byte of the magic. Bump it with any change of layout.
-pub const FORMAT: u8 = 1;
+pub const FORMAT: u8 = 2;
 /// The first eight bytes of an index.
-pub const MAGIC: [u8; 8] = *b"RLINDEX\x01";
+pub const MAGIC: [u8; 8] = *b"RLINDEX\x02";
 /// The last eight bytes of an index.
 pub const END_MAGIC: [u8; 8] = *b"RLIXEND\0";
 /// The header's length: the magic and the facts version.
@@ -106,6 +107,8 @@ pub struct Listed {
     pub offset: u64,
     /// The record's length.
     pub len: u64,
+    /// Its responses (ledger slots).
+    pub slots: u64,
 }
 
 /// The footer: what the records need to be found and read.
@@ -121,6 +124,12 @@ pub struct Footer {
     pub files: Vec<Listed>,
     /// The responses (ledger slots) of all the records: what a reader reserves room for.
     pub slots: u64,
+    /// One bit per response of every record, in footer order then slot order (bit `i % 8`
+    /// of byte `i / 8`): set when no other file held a copy of it when the index was
+    /// written, so a run that finds every file unchanged keeps it without looking for
+    /// copies. `None` when the writer could not tell (a scan of some of the files): every
+    /// response is then looked for.
+    pub alone: Option<Vec<u8>>,
 }
 
 // ---------------------------------------------------------------------------- writing
@@ -341,9 +350,17 @@ pub fn put_footer(out: &mut Vec<u8>, f: &Footer) {
         put_bytes(out, &l.rel[shared..]);
         put_varint(out, l.offset);
         put_varint(out, l.len);
+        put_varint(out, l.slots);
         last = &l.rel;
     }
     put_varint(out, f.slots);
+    match &f.alone {
+        None => put_varint(out, 0),
+        Some(bits) => {
+            put_varint(out, 1);
+            put_bytes(out, bits);
+        }
+    }
 }
 
 /// The header: the magic and the facts version.
@@ -671,10 +688,27 @@ pub fn get_footer(b: &[u8]) -> Result<Footer, FormatError> {
         rel.extend_from_slice(r.bytes()?);
         let offset = r.varint()?;
         let len = r.varint()?;
+        let slots = r.varint()?;
         last.clone_from(&rel);
-        files.push(Listed { rel, offset, len });
+        files.push(Listed {
+            rel,
+            offset,
+            len,
+            slots,
+        });
     }
     let slots = r.varint()?;
+    let alone = match r.varint()? {
+        0 => None,
+        1 => Some(r.bytes()?.to_vec()),
+        _ => return Err(FormatError("the footer's response bits are of an unknown kind")),
+    };
+    if alone.as_ref().is_some_and(|b| {
+        let listed: u64 = files.iter().map(|l| l.slots).sum();
+        (b.len() as u64) < listed.div_ceil(8)
+    }) {
+        return Err(FormatError("the footer's response bits are fewer than its responses"));
+    }
     if !r.done() {
         return Err(FormatError("the footer has bytes after its files"));
     }
@@ -684,6 +718,7 @@ pub fn get_footer(b: &[u8]) -> Result<Footer, FormatError> {
         written_at_ms,
         files,
         slots,
+        alone,
     })
 }
 
@@ -828,13 +863,16 @@ mod tests {
             files: vec![
                 Listed {
                     rel: b"-p/a.jsonl".to_vec(),
+                    slots: 3,
                     ..Listed::default()
                 },
                 Listed {
                     rel: b"-p/a/subagents/x.jsonl".to_vec(),
+                    slots: 40,
                     ..Listed::default()
                 },
             ],
+            alone: Some(vec![0b1010_0101, 0xff, 0, 0x81, 0x7e, 0x05]),
         };
         let records: Vec<Vec<u8>> = [3, 40]
             .map(|n| {
@@ -850,6 +888,8 @@ mod tests {
         assert_eq!(got.root, footer.root);
         assert_eq!(got.written_at_ms, footer.written_at_ms);
         assert_eq!(got.slots, 43);
+        assert_eq!(got.alone, footer.alone);
+        assert_eq!(got.files[1].slots, 40);
         for (l, r) in got.files.iter().zip(&records) {
             let slice = &bytes[l.offset as usize..(l.offset + l.len) as usize];
             assert_eq!(slice, &r[..]);
@@ -868,8 +908,10 @@ mod tests {
             slots: 5,
             files: vec![Listed {
                 rel: b"-p/s.jsonl".to_vec(),
+                slots: 5,
                 ..Listed::default()
             }],
+            alone: Some(vec![0b10110]),
         };
         let mut rec = Vec::new();
         put_facts(&mut rec, &facts(5));
