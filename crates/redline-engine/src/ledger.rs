@@ -715,6 +715,20 @@ impl Ledger {
         self.by_id = HashMap::default();
     }
 
+    /// The counted responses in slots `range` (as many as there are of them).
+    pub fn entries_in(&self, range: std::ops::Range<usize>) -> impl Iterator<Item = &Entry> {
+        let end = range.end.min(self.entries.len);
+        let start = range.start.min(end);
+        let first = start / CHUNK;
+        self.entries
+            .chunks
+            .iter()
+            .skip(first)
+            .flatten()
+            .skip(start - first * CHUNK)
+            .take(end - start)
+    }
+
     /// Every counted response, in no particular order.
     pub fn entries(&self) -> impl Iterator<Item = &Entry> {
         self.entries.iter()
@@ -931,6 +945,30 @@ mod tests {
             });
         }
         f
+    }
+
+    #[test]
+    fn a_range_of_slots_is_those_slots() {
+        let mut l = Ledger::default();
+        let n = 3 * CHUNK + 17;
+        for i in 0..n {
+            let e = Entry::with_usage(i as i64, TokenCounts::default(), 0, None, None, 0, 0);
+            l.push_alone(None, e, false);
+        }
+        let all: Vec<i64> = l.entries().map(|e| e.ts_ms).collect();
+        for (a, b) in [
+            (0, n),
+            (0, 0),
+            (5, 9),
+            (CHUNK - 1, CHUNK + 1),
+            (2 * CHUNK, n + 40),
+            (n, n + 5),
+            (n / 2, n),
+        ] {
+            let got: Vec<i64> = l.entries_in(a..b).map(|e| e.ts_ms).collect();
+            let end = b.min(n);
+            assert_eq!(got, all[a.min(end)..end], "{a}..{b}");
+        }
     }
 
     #[test]

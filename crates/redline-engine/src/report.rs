@@ -130,33 +130,85 @@ pub fn prepare_parts<'a>(
     from_since: bool,
 ) -> Dataset<'a> {
     let prices: Vec<Option<&ModelPrice>> = models.names().map(|m| table.lookup(m)).collect();
-    let mut items = Vec::with_capacity(if from_since { 0 } else { ledger.len() });
-    let mut day_of = crate::days::DayOf::new(&opts.tz);
-    for e in ledger.entries() {
+    let item = |e: &'a Entry, day_of: &mut crate::days::DayOf<'_>| -> Option<Item<'a>> {
         if let Some(p) = &opts.project
             && &files.get(e.file).project != p
         {
-            continue;
+            return None;
         }
         let price = e.model().and_then(|m| prices[m as usize]);
         let priced = price_entry(opts.mode, price, e);
         let model = e.model().and_then(|m| names.display(m, e.has(FLAG_FAST)));
         let date = day_of.of(e.ts_ms);
         if from_since && opts.since.is_some_and(|since| date < since) {
-            continue;
+            return None;
         }
-        items.push(Item {
+        Some(Item {
             entry: e,
             date,
             cost: priced.usd(),
             model,
             unpriced: priced == Priced::UnknownModel && model.is_some(),
+        })
+    };
+    let items_of = |range: std::ops::Range<usize>| -> Vec<Item<'a>> {
+        let mut day_of = crate::days::DayOf::new(&opts.tz);
+        let mut items = Vec::with_capacity(if from_since { 0 } else { range.len() });
+        items.extend(
+            ledger
+                .entries_in(range)
+                .filter_map(|e| item(e, &mut day_of)),
+        );
+        items
+    };
+    // Two halves on two threads when there is enough to share (each item is priced and
+    // dated on its own).
+    let n = ledger.len();
+    let threads = std::thread::available_parallelism().map_or(1, |t| t.get());
+    let mut items = if n >= 50_000 && threads > 1 {
+        let (mut first, second) = std::thread::scope(|s| {
+            let second = s.spawn(|| items_of(n / 2..n));
+            let first = items_of(0..n / 2);
+            (first, second.join())
         });
-    }
+        match second {
+            Ok(second) => {
+                first.extend(second);
+                first
+            }
+            Err(panic) => std::panic::resume_unwind(panic),
+        }
+    } else {
+        items_of(0..n)
+    };
     // First-copy order (the order ccusage walks responses in), as `first_copy_order`
     // gives it, on keys worked out once rather than per comparison.
     let place = files.places();
-    items.sort_by_cached_key(|it| (place[it.entry.first_file as usize], it.entry.first_line));
+    let first_copy = |it: &Item<'_>| {
+        (u64::from(place[it.entry.first_file as usize]) << 32) | u64::from(it.entry.first_line)
+    };
+    // Mostly in order already (a scan merges files in path order, a batch at a time): a
+    // stable sort of the keys finds the runs.
+    let mut order: Vec<(u64, u32)> = items
+        .iter()
+        .enumerate()
+        .map(|(i, it)| (first_copy(it), i as u32))
+        .collect();
+    order.sort_by_key(|&(k, _)| k);
+    // Place `i` takes the item at `from[i]`, cycle by cycle, in place.
+    let mut from: Vec<u32> = order.into_iter().map(|(_, i)| i).collect();
+    for start in 0..from.len() {
+        let mut at = start;
+        while from[at] != u32::MAX {
+            let src = from[at] as usize;
+            from[at] = u32::MAX;
+            if src == start {
+                break;
+            }
+            items.swap(at, src);
+            at = src;
+        }
+    }
     Dataset { items, files }
 }
 
@@ -242,12 +294,20 @@ impl Row {
         self.cost += cost;
         let Some(model) = model else { return };
         self.note_model(model);
-        self.merge(Breakdown {
-            model: model.to_string(),
-            tokens,
-            cost,
-            missing_pricing: unpriced,
-        });
+        // Found by name without making one: a row meets each model many times.
+        match self.breakdowns.iter_mut().find(|x| x.model == model) {
+            Some(x) => {
+                x.tokens += tokens;
+                x.cost += cost;
+                x.missing_pricing |= unpriced;
+            }
+            None => self.breakdowns.push(Breakdown {
+                model: model.to_string(),
+                tokens,
+                cost,
+                missing_pricing: unpriced,
+            }),
+        }
     }
 
     /// Lists a model if it is not listed yet (first-seen order).
@@ -351,14 +411,20 @@ pub fn daily(p: &Dataset<'_>, opts: &ReportOptions) -> Report {
     let items: Vec<&Item<'_>> = p.items.iter().filter(|i| in_range(i.date, opts)).collect();
     let mut rows: Vec<Row> = Vec::new();
     let mut index: HashMap<Date, usize> = HashMap::new();
+    // Items of one day mostly come together: the last day's row is looked up once.
+    let mut last: Option<(Date, usize)> = None;
     for it in &items {
-        let i = *index.entry(it.date).or_insert_with(|| {
-            rows.push(Row {
-                key: it.date.to_string(),
-                ..Row::default()
-            });
-            rows.len() - 1
-        });
+        let i = match last {
+            Some((d, i)) if d == it.date => i,
+            _ => *index.entry(it.date).or_insert_with(|| {
+                rows.push(Row {
+                    key: it.date.to_string(),
+                    ..Row::default()
+                });
+                rows.len() - 1
+            }),
+        };
+        last = Some((it.date, i));
         rows[i].add_item(it);
     }
     rows.iter_mut().for_each(Row::finish);

@@ -632,7 +632,8 @@ fn flush_hits(files: &Files, loaded: &[Option<Loaded>], shared: &Mutex<Shared>, 
         .map(|h| h.from)
         .chain([hits.entries.len()])
         .collect();
-    let mut entries = std::mem::take(&mut hits.entries).into_iter();
+    // Drained, not taken: the batch's room is used again.
+    let mut entries = hits.entries.drain(..);
     let mut placed = Vec::new();
     for (hit, end) in hits.files.drain(..).zip(ends) {
         let Some(l) = loaded.get(hit.root).and_then(Option::as_ref) else {

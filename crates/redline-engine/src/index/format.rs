@@ -422,35 +422,60 @@ impl<'a> Reader<'a> {
     }
 
     /// A LEB128 varint.
+    #[inline(always)]
     pub fn varint(&mut self) -> Result<u64, FormatError> {
-        let mut v = 0u64;
-        for shift in (0..64).step_by(7) {
-            let byte = *self.b.get(self.at).ok_or(CUT)?;
+        // Most numbers of a record fit in a byte.
+        if let Some(&byte) = self.b.get(self.at)
+            && byte < 0x80
+        {
             self.at += 1;
-            v |= u64::from(byte & 0x7f) << shift;
+            return Ok(u64::from(byte));
+        }
+        self.long_varint()
+    }
+
+    #[inline]
+    fn long_varint(&mut self) -> Result<u64, FormatError> {
+        let rest = self.b.get(self.at..).unwrap_or_default();
+        let mut v = 0u64;
+        for (i, &byte) in rest.iter().take(10).enumerate() {
+            v |= u64::from(byte & 0x7f) << (7 * i);
             if byte & 0x80 == 0 {
+                self.at += i + 1;
                 return Ok(v);
             }
         }
-        Err(FormatError("a number is too long"))
+        Err(if rest.len() < 10 {
+            CUT
+        } else {
+            FormatError("a number is too long")
+        })
     }
 
+    #[inline(always)]
     fn signed(&mut self) -> Result<i64, FormatError> {
         self.varint().map(unzigzag)
     }
 
+    #[inline(always)]
     fn u8(&mut self) -> Result<u8, FormatError> {
         let v = *self.b.get(self.at).ok_or(CUT)?;
         self.at += 1;
         Ok(v)
     }
 
+    #[inline(always)]
     fn u64(&mut self) -> Result<u64, FormatError> {
-        let s = self.b.get(self.at..self.at + 8).ok_or(CUT)?;
+        let s: [u8; 8] = self
+            .b
+            .get(self.at..self.at + 8)
+            .and_then(|s| s.try_into().ok())
+            .ok_or(CUT)?;
         self.at += 8;
-        Ok(u64::from_le_bytes(s.try_into().map_err(|_| CUT)?))
+        Ok(u64::from_le_bytes(s))
     }
 
+    #[inline(always)]
     fn u32_of(&mut self) -> Result<u32, FormatError> {
         u32::try_from(self.varint()?).map_err(|_| FormatError("a count is out of range"))
     }
@@ -478,6 +503,7 @@ impl<'a> Reader<'a> {
     }
 }
 
+#[inline]
 fn get_entry(
     r: &mut Reader<'_>,
     prev: &mut Prev,
@@ -701,13 +727,19 @@ pub fn get_footer(b: &[u8]) -> Result<Footer, FormatError> {
     let alone = match r.varint()? {
         0 => None,
         1 => Some(r.bytes()?.to_vec()),
-        _ => return Err(FormatError("the footer's response bits are of an unknown kind")),
+        _ => {
+            return Err(FormatError(
+                "the footer's response bits are of an unknown kind",
+            ));
+        }
     };
     if alone.as_ref().is_some_and(|b| {
         let listed: u64 = files.iter().map(|l| l.slots).sum();
         (b.len() as u64) < listed.div_ceil(8)
     }) {
-        return Err(FormatError("the footer's response bits are fewer than its responses"));
+        return Err(FormatError(
+            "the footer's response bits are fewer than its responses",
+        ));
     }
     if !r.done() {
         return Err(FormatError("the footer has bytes after its files"));
