@@ -543,6 +543,13 @@ impl IndexSet {
     /// `ledger` is the ledger of all the files read, which says which responses were held
     /// in one file only. Each is synced and renamed into place.
     pub fn finish(&mut self, files: &Files, ledger: &Ledger) {
+        let pending = self.finish_later(files, ledger);
+        pending.write(self);
+    }
+
+    /// [`IndexSet::finish`] up to the writing: what is left ([`PendingWrite::write`])
+    /// needs neither the files nor the ledger, so it may go on while a report is made.
+    pub fn finish_later(&mut self, files: &Files, ledger: &Ledger) -> PendingWrite {
         let now_ms = self.now_ms;
         let keep = std::mem::take(&mut self.keep);
         if keep.is_empty() {
@@ -551,11 +558,12 @@ impl IndexSet {
                 r.loaded = None;
             }
         }
+        let mut sealed = Vec::new();
         for r in &mut self.roots {
             let Some(mut w) = r.writer.take() else {
                 continue;
             };
-            let result = (|| -> io::Result<u64> {
+            let kept = (|| -> io::Result<()> {
                 if let Some(l) = &r.loaded {
                     for p in &keep {
                         let Some(rel) = rel_bytes(p, &r.root) else {
@@ -567,22 +575,58 @@ impl IndexSet {
                         }
                     }
                 }
-                let models: Vec<String> = r.models.names().map(str::to_owned).collect();
-                // Only a scan of every file can tell which responses no other file holds.
-                let ledger = keep.is_empty().then_some(ledger);
-                w.finish(files, ledger, &r.root, models, now_ms)
+                Ok(())
             })();
-            match result {
-                Ok(n) => {
-                    self.stats.written += 1;
-                    self.stats.bytes_written += n;
-                }
-                Err(e) => self.problems.push(format!(
+            if let Err(e) = kept {
+                let _ = std::fs::remove_file(&w.tmp);
+                self.problems.push(format!(
                     "{}: cannot write the scan index: {e}",
                     r.path.display()
+                ));
+                continue;
+            }
+            let models: Vec<String> = r.models.names().map(str::to_owned).collect();
+            // Only a scan of every file can tell which responses no other file holds.
+            let ledger = keep.is_empty().then_some(ledger);
+            sealed.push(w.seal(files, ledger, &r.root, models, now_ms));
+        }
+        PendingWrite { sealed }
+    }
+}
+
+/// The indexes of a scan still to be written (see [`IndexSet::finish_later`]): owned, so
+/// another thread may write them.
+#[derive(Debug)]
+pub struct PendingWrite {
+    sealed: Vec<Sealed>,
+}
+
+impl PendingWrite {
+    /// Writes them, counting what was written (and what went wrong) in `set`.
+    pub fn write(self, set: &mut IndexSet) {
+        let (stats, problems) = self.write_apart();
+        set.stats.add(&stats);
+        set.problems.extend(problems);
+    }
+
+    /// Writes them; what was written and what went wrong come back.
+    pub fn write_apart(self) -> (IndexStats, Vec<String>) {
+        let mut stats = IndexStats::default();
+        let mut problems = Vec::new();
+        for s in self.sealed {
+            let path = s.writer.path.clone();
+            match s.write() {
+                Ok(n) => {
+                    stats.written += 1;
+                    stats.bytes_written += n;
+                }
+                Err(e) => problems.push(format!(
+                    "{}: cannot write the scan index: {e}",
+                    path.display()
                 )),
             }
         }
+        (stats, problems)
     }
 }
 
@@ -664,97 +708,118 @@ impl Writer {
         self.write(record)
     }
 
-    /// Writes the footer and trailer, syncs, renames; returns the index's size. With
-    /// `ledger` (the ledger of a scan of every file), the footer says which responses
-    /// were held in one file only.
-    fn finish(
+    /// What is left to write once every record is written: the footer, worked out here
+    /// (no disk touched, so a caller may write it on another thread). With `ledger` (the
+    /// ledger of a scan of every file), the footer says which responses were held in one
+    /// file only.
+    fn seal(
         mut self,
         files: &Files,
         ledger: Option<&Ledger>,
         root: &Path,
         models: Vec<String>,
         now_ms: i64,
-    ) -> io::Result<u64> {
-        let tmp = self.tmp.clone();
-        let done = (move || {
-            // (path, offset, length, responses, where their slots are in `placed`)
-            let mut listed: Vec<(Listed, Option<(usize, usize)>)> = self
-                .by_id
-                .iter()
-                .filter_map(|&(id, offset, len, from, n)| {
-                    Some((
-                        Listed {
-                            rel: rel_bytes(&files.get(id).path, root)?.to_vec(),
-                            offset,
-                            len,
-                            slots: n as u64,
-                        },
-                        Some((from, n)),
-                    ))
-                })
-                .chain(self.by_rel.drain(..).map(|(rel, offset, len, slots)| {
-                    (
-                        Listed {
-                            rel,
-                            offset,
-                            len,
-                            slots,
-                        },
-                        None,
-                    )
-                }))
-                .collect();
-            // Path order, as the scan sorts paths (bytes); a path written twice keeps
-            // its last record.
-            listed.sort_by(|a, b| a.0.rel.cmp(&b.0.rel));
-            listed.dedup_by(|later, earlier| {
-                if later.0.rel == earlier.0.rel {
-                    *earlier = std::mem::take(later);
-                    true
-                } else {
-                    false
-                }
-            });
-            let alone = ledger.map(|ledger| {
-                let total: u64 = listed.iter().map(|l| l.0.slots).sum();
-                let mut bits = vec![0u8; total.div_ceil(8) as usize];
-                let mut bit = 0usize;
-                for (l, placed) in &listed {
-                    if let Some((from, n)) = *placed {
-                        for (i, &at) in self.placed[from..from + n].iter().enumerate() {
-                            if (at as usize) < ledger.len() && !ledger.get(at).is_shared() {
-                                let b = bit + i;
-                                bits[b / 8] |= 1 << (b % 8);
-                            }
+    ) -> Sealed {
+        // (path, offset, length, responses, where their slots are in `placed`)
+        let mut listed: Vec<(Listed, Option<(usize, usize)>)> = self
+            .by_id
+            .iter()
+            .filter_map(|&(id, offset, len, from, n)| {
+                Some((
+                    Listed {
+                        rel: rel_bytes(&files.get(id).path, root)?.to_vec(),
+                        offset,
+                        len,
+                        slots: n as u64,
+                    },
+                    Some((from, n)),
+                ))
+            })
+            .chain(self.by_rel.drain(..).map(|(rel, offset, len, slots)| {
+                (
+                    Listed {
+                        rel,
+                        offset,
+                        len,
+                        slots,
+                    },
+                    None,
+                )
+            }))
+            .collect();
+        // Path order, as the scan sorts paths (bytes); a path written twice keeps
+        // its last record.
+        listed.sort_by(|a, b| a.0.rel.cmp(&b.0.rel));
+        listed.dedup_by(|later, earlier| {
+            if later.0.rel == earlier.0.rel {
+                *earlier = std::mem::take(later);
+                true
+            } else {
+                false
+            }
+        });
+        let alone = ledger.map(|ledger| {
+            let total: u64 = listed.iter().map(|l| l.0.slots).sum();
+            let mut bits = vec![0u8; total.div_ceil(8) as usize];
+            let mut bit = 0usize;
+            for (l, placed) in &listed {
+                if let Some((from, n)) = *placed {
+                    for (i, &at) in self.placed[from..from + n].iter().enumerate() {
+                        if (at as usize) < ledger.len() && !ledger.get(at).is_shared() {
+                            let b = bit + i;
+                            bits[b / 8] |= 1 << (b % 8);
                         }
                     }
-                    bit += l.slots as usize;
                 }
-                bits
-            });
-            let listed: Vec<Listed> = listed.into_iter().map(|l| l.0).collect();
-            let footer = Footer {
-                models,
-                root: root.as_os_str().as_encoded_bytes().to_vec(),
-                written_at_ms: now_ms,
-                files: listed,
-                slots: self.slots,
-                alone,
-            };
+                bit += l.slots as usize;
+            }
+            bits
+        });
+        let listed: Vec<Listed> = listed.into_iter().map(|l| l.0).collect();
+        let footer = Footer {
+            models,
+            root: root.as_os_str().as_encoded_bytes().to_vec(),
+            written_at_ms: now_ms,
+            files: listed,
+            slots: self.slots,
+            alone,
+        };
+        Sealed {
+            writer: self,
+            footer,
+        }
+    }
+}
+
+/// An index whose records are written and whose footer is worked out: [`Sealed::write`]
+/// writes the footer and trailer, syncs, renames.
+#[derive(Debug)]
+pub struct Sealed {
+    writer: Writer,
+    footer: Footer,
+}
+
+impl Sealed {
+    /// Writes the footer and trailer, syncs and renames the index into place; its size
+    /// comes back. On failure the temporary file is removed.
+    fn write(self) -> io::Result<u64> {
+        let Sealed { mut writer, footer } = self;
+        let tmp = writer.tmp.clone();
+        let done = (move || {
             let mut b = Vec::new();
             format::put_footer(&mut b, &footer);
-            let at = self.pos;
-            self.write(&b)?;
-            let crc = self.crc.clone().finalize();
+            let at = writer.pos;
+            writer.write(&b)?;
+            let crc = writer.crc.clone().finalize();
             let t = format::trailer(at, b.len() as u64, crc);
-            self.out.write_all(&t)?;
-            let size = self.pos + t.len() as u64;
-            let file = self.out.into_inner().map_err(|e| e.into_error())?;
+            writer.out.write_all(&t)?;
+            let size = writer.pos + t.len() as u64;
+            let file = writer.out.into_inner().map_err(|e| e.into_error())?;
             file.sync_all()?;
             drop(file);
-            std::fs::rename(&self.tmp, &self.path)?;
+            std::fs::rename(&writer.tmp, &writer.path)?;
             // The rename itself outlives a crash once the directory is synced.
-            if let Some(dir) = self.path.parent()
+            if let Some(dir) = writer.path.parent()
                 && let Ok(d) = File::open(dir)
             {
                 let _ = d.sync_all();

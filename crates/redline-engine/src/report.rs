@@ -151,9 +151,10 @@ pub fn prepare_parts<'a>(
             unpriced: priced == Priced::UnknownModel && model.is_some(),
         })
     };
-    let items_of = |range: std::ops::Range<usize>| -> Vec<Item<'a>> {
+    // `room`: what the first half's vector holds when the second is added to it.
+    let items_of = |range: std::ops::Range<usize>, room: usize| -> Vec<Item<'a>> {
         let mut day_of = crate::days::DayOf::new(&opts.tz);
-        let mut items = Vec::with_capacity(if from_since { 0 } else { range.len() });
+        let mut items = Vec::with_capacity(if from_since { 0 } else { room });
         items.extend(
             ledger
                 .entries_in(range)
@@ -167,8 +168,8 @@ pub fn prepare_parts<'a>(
     let threads = std::thread::available_parallelism().map_or(1, |t| t.get());
     let mut items = if n >= 50_000 && threads > 1 {
         let (mut first, second) = std::thread::scope(|s| {
-            let second = s.spawn(|| items_of(n / 2..n));
-            let first = items_of(0..n / 2);
+            let second = s.spawn(|| items_of(n / 2..n, n - n / 2));
+            let first = items_of(0..n / 2, n);
             (first, second.join())
         });
         match second {
@@ -179,7 +180,7 @@ pub fn prepare_parts<'a>(
             Err(panic) => std::panic::resume_unwind(panic),
         }
     } else {
-        items_of(0..n)
+        items_of(0..n, n)
     };
     // First-copy order (the order ccusage walks responses in), as `first_copy_order`
     // gives it, on keys worked out once rather than per comparison.

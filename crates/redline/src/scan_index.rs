@@ -36,8 +36,9 @@ pub struct Used {
 /// Scans `transcripts` below `roots`, with the index unless `off`; `keep` are files
 /// listed but left out of this scan (their records stay). Warns (once each) of a damaged
 /// index or one that cannot be written; never fails for the index's sake. The ledger's
-/// dedup index is released (the caller reads no more lines), before the new index is
-/// finished: its footer then takes the room the dedup index had.
+/// dedup index is released (the caller reads no more lines). The new index is written by
+/// a thread of its own while the caller makes its report: [`Writing::wait`] before the
+/// process ends.
 pub fn scan(
     transcripts: Vec<Transcript>,
     options: ScanOptions,
@@ -46,7 +47,7 @@ pub fn scan(
     off: bool,
     keep: Vec<PathBuf>,
     log: bool,
-) -> (Scan, Used) {
+) -> (Scan, Used, Writing) {
     if off {
         let t = Instant::now();
         let (mut s, _) = scan_indexed(transcripts, options, None);
@@ -57,6 +58,7 @@ pub fn scan(
                 scan: t.elapsed(),
                 ..Used::default()
             },
+            Writing::default(),
         );
     }
     let t = Instant::now();
@@ -69,9 +71,9 @@ pub fn scan(
     let scanned = t.elapsed();
     s.ledger.release_index();
     let Some(mut set) = set else {
-        return (s, Used::default());
+        return (s, Used::default(), Writing::default());
     };
-    set.finish(&s.files, &s.ledger);
+    let pending = set.finish_later(&s.files, &s.ledger);
     if log {
         for p in &set.problems {
             eprintln!("redline: warning: {}", crate::config::printable(p));
@@ -81,9 +83,70 @@ pub fn scan(
         stats: Some(set.stats),
         load,
         scan: scanned - load,
-        write: t.elapsed() - scanned,
+        write: Duration::ZERO,
     };
-    (s, used)
+    let began = Instant::now();
+    let thread = std::thread::Builder::new()
+        .name("redline-index-write".into())
+        .spawn(move || (pending.write_apart(), began.elapsed()));
+    let writing = match thread {
+        Ok(handle) => Writing {
+            handle: Some(handle),
+            log,
+        },
+        Err(e) => {
+            if log {
+                eprintln!("redline: warning: cannot write the scan index: {e}");
+            }
+            Writing::default()
+        }
+    };
+    (s, used, writing)
+}
+
+/// What the thread writing the index gives back: what it wrote, what went wrong, and
+/// how long it took.
+type Written = ((IndexStats, Vec<String>), Duration);
+
+/// The new scan index being written by a thread of its own (see [`scan`]).
+#[derive(Debug, Default)]
+pub struct Writing {
+    handle: Option<std::thread::JoinHandle<Written>>,
+    log: bool,
+}
+
+impl Writing {
+    /// Waits for the index to be written, warns of what went wrong, and adds what was
+    /// written to `used`.
+    pub fn wait(mut self, used: &mut Used) {
+        let Some(handle) = self.handle.take() else {
+            return;
+        };
+        let Ok(((stats, problems), took)) = handle.join() else {
+            if self.log {
+                eprintln!("redline: warning: writing the scan index failed");
+            }
+            return;
+        };
+        if self.log {
+            for p in &problems {
+                eprintln!("redline: warning: {}", crate::config::printable(p));
+            }
+        }
+        if let Some(s) = &mut used.stats {
+            s.add(&stats);
+        }
+        used.write = took;
+    }
+}
+
+impl Drop for Writing {
+    /// A caller that stops early (an error after the scan) still leaves a whole index.
+    fn drop(&mut self) {
+        if let Some(handle) = self.handle.take() {
+            let _ = handle.join();
+        }
+    }
 }
 
 /// Whether `REDLINE_TIMINGS` asks for the phases' times on stderr.

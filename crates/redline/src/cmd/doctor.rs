@@ -76,7 +76,7 @@ pub fn run(
         .map(|m| m.len())
         .sum();
     let started = std::time::Instant::now();
-    let (s, used) = crate::scan_index::scan(
+    let (s, mut used, writing) = crate::scan_index::scan(
         list,
         ScanOptions::default(),
         &roots,
@@ -85,6 +85,7 @@ pub fn run(
         Vec::new(),
         false,
     );
+    writing.wait(&mut used);
     let last = s.ledger.entries().map(|e| e.ts_ms).max();
     writeln!(
         out,

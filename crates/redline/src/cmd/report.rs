@@ -72,7 +72,7 @@ pub fn run(
             names.join(", ")
         );
     }
-    let (mut scan, used) = crate::scan_index::scan(
+    let (mut scan, mut used, writing) = crate::scan_index::scan(
         transcripts,
         ScanOptions::default(),
         &roots,
@@ -151,6 +151,8 @@ pub fn run(
         }
     };
     io::stdout().lock().write_all(out.as_bytes())?;
+    // The new index was written while the report was made.
+    writing.wait(&mut used);
     if crate::scan_index::timings_wanted() {
         let total = started.elapsed();
         eprintln!(
