@@ -76,6 +76,11 @@ pub enum LineProblem {
     Encoding(String),
 }
 
+/// What a line that starts with `{` but does not end with `}` is (a write cut short).
+pub const CUT_OFF: &str = "line is cut off (no closing brace)";
+/// What a line that does not start with `{` is.
+pub const NOT_AN_OBJECT: &str = "line does not start with '{'";
+
 impl std::fmt::Display for LineProblem {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
@@ -252,9 +257,9 @@ pub fn parse_line(line: &[u8]) -> Result<Option<Record<'_>>, LineProblem> {
             return Err(e);
         }
         return Err(LineProblem::Malformed(if trimmed[0] == b'{' {
-            "line is cut off (no closing brace)".into()
+            CUT_OFF.into()
         } else {
-            "line does not start with '{'".into()
+            NOT_AN_OBJECT.into()
         }));
     }
     let Some(usage_at) = USAGE_KEY.find(trimmed) else {
@@ -361,7 +366,7 @@ fn finish<'a>(
     let key = id.as_deref().map(|id| dedup_key(id, request_id.as_deref()));
     // Without an id, the whole line stands in: a live reader that re-reads a truncated or
     // replaced file recognises the unkeyed lines it already counted from it.
-    let id_hash = xxhash_rust::xxh3::xxh3_64(id.as_deref().map_or(trimmed, str::as_bytes)) | 1;
+    let id_hash = id_hash(id.as_deref().map_or(trimmed, str::as_bytes));
 
     let model = match message.model {
         Some(m) if m.is_empty() => {
@@ -509,19 +514,43 @@ fn id_field<'a>(
     }
 }
 
-/// The key two copies of one response share: 64 bits of xxh3 over the ids (a chance
-/// collision among 300k responses is about 1 in 400 million).
+/// The key two copies of one response share: the 64-bit hash of `message.id` (as
+/// [`id_hash`] gives it) mixed with 32 bits of the `requestId`'s (see [`key_of`]). A
+/// chance collision needs two responses' id hashes to line up in 64 bits (about 1 in 400
+/// million among 300k responses), or one message's two request ids in 32 bits; and the
+/// scan index stores a key as the request's 4 bytes beside the id hash it holds anyway.
 pub fn dedup_key(message_id: &str, request_id: Option<&str>) -> u64 {
-    let mut h = xxhash_rust::xxh3::Xxh3::new();
-    h.update(message_id.as_bytes());
-    match request_id {
-        Some(r) => {
-            h.update(&[0xff]);
-            h.update(r.as_bytes());
-        }
-        None => h.update(&[0xfe]),
+    key_of(id_hash(message_id.as_bytes()), request_tag(request_id))
+}
+
+/// The hash of a `message.id` (odd, so never 0).
+pub fn id_hash(message_id: &[u8]) -> u64 {
+    xxhash_rust::xxh3::xxh3_64(message_id) | 1
+}
+
+/// 32 bits of a `requestId`'s hash, odd; 0 for none.
+pub fn request_tag(request_id: Option<&str>) -> u32 {
+    request_id.map_or(0, |r| (xxhash_rust::xxh3::xxh3_64(r.as_bytes()) as u32) | 1)
+}
+
+/// The multiplier of [`key_of`]: odd, so [`tag_of`] can undo it.
+const TAG_MIX: u64 = 0x9E37_79B9_7F4A_7C15;
+
+/// The dedup key of a response whose `message.id` hashes to `id_hash` and whose request
+/// tag is `tag` ([`request_tag`]).
+pub fn key_of(id_hash: u64, tag: u32) -> u64 {
+    id_hash ^ u64::from(tag).wrapping_mul(TAG_MIX)
+}
+
+/// The request tag a key was made with from `id_hash` (`None` when it was not made by
+/// [`key_of`] from that id hash).
+pub fn tag_of(key: u64, id_hash: u64) -> Option<u32> {
+    // The inverse of TAG_MIX modulo 2^64, by Newton's iteration.
+    let mut inv = TAG_MIX;
+    for _ in 0..5 {
+        inv = inv.wrapping_mul(2u64.wrapping_sub(TAG_MIX.wrapping_mul(inv)));
     }
-    h.digest()
+    u32::try_from((key ^ id_hash).wrapping_mul(inv)).ok()
 }
 
 const LIMIT_MARKER: &str = "Claude AI usage limit reached";
@@ -552,6 +581,32 @@ fn classify(e: &JsonError) -> LineProblem {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_key_gives_back_its_request_tag() {
+        for (id, req) in [
+            ("msg_01", Some("req_01")),
+            ("msg_01", Some("req_02")),
+            ("msg_01", None),
+            ("", Some("")),
+            (
+                "msg_017pJxqKrv2bSyMDnWxXfzW9",
+                Some("req_011CUMvD4b5Mb3Ya5N7kqgBf"),
+            ),
+        ] {
+            let k = dedup_key(id, req);
+            let tag = request_tag(req);
+            assert_eq!(k, key_of(id_hash(id.as_bytes()), tag));
+            assert_eq!(tag_of(k, id_hash(id.as_bytes())), Some(tag), "{id} {req:?}");
+            assert!(tag == 0 || tag % 2 == 1);
+        }
+        // Copies of one message under two request ids are two keys; one id, one key.
+        assert_ne!(dedup_key("m", Some("r1")), dedup_key("m", Some("r2")));
+        assert_ne!(dedup_key("m", Some("r1")), dedup_key("m", None));
+        assert_ne!(dedup_key("m1", Some("r")), dedup_key("m2", Some("r")));
+        // A key not made from that id hash gives no tag (almost always: 1 in 2^32).
+        assert_eq!(tag_of(0x1234_5678_9ABC_DEF0, id_hash(b"m")), None);
+    }
 
     #[test]
     fn lines_in_another_encoding_say_which() {

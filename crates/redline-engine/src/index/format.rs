@@ -12,7 +12,8 @@
 //!
 //! Numbers are LEB128 varints (signed ones zigzagged); hashes are 8 bytes little-endian.
 //! A record's entries are delta-coded against the entry before them (time, line, model,
-//! flags), so a response costs its two hashes (16 bytes) and some 15-20 more. Nothing here
+//! flags), so a response costs its `message.id` hash (8 bytes), its request's (4) and some
+//! 15-20 more. Nothing here
 //! touches a disk: every function takes and gives bytes, so the format is tested on its
 //! own, damage included (a decoder never panics: it says what is wrong).
 
@@ -164,6 +165,22 @@ fn put_bytes(out: &mut Vec<u8>, b: &[u8]) {
     out.extend_from_slice(b);
 }
 
+/// Line problems most broken lines share, as their messages read (see
+/// [`crate::record::LineProblem`]): a record names them by their place here.
+fn stock_messages() -> &'static [String; 2] {
+    static STOCK: std::sync::LazyLock<[String; 2]> = std::sync::LazyLock::new(|| {
+        use crate::record::{CUT_OFF, LineProblem, NOT_AN_OBJECT};
+        [
+            LineProblem::Malformed(CUT_OFF.into()).to_string(),
+            LineProblem::Malformed(NOT_AN_OBJECT.into()).to_string(),
+        ]
+    });
+    &STOCK
+}
+
+/// The request tag that says the whole key follows (a real tag is 0 or odd).
+const WHOLE_KEY: u32 = 2;
+
 const E_KEYED: u8 = 0x01;
 const E_FLAGS: u8 = 0x02;
 const E_MODEL: u8 = 0x04;
@@ -217,7 +234,15 @@ fn put_entry(out: &mut Vec<u8>, key: Option<u64>, e: &EntryParts, prev: &mut Pre
     }
     out.push(h);
     if let Some(k) = key {
-        put_u64(out, k);
+        // The key as its request tag (4 bytes) beside the id hash written below; a key
+        // not made from that id hash (never, from a transcript) is written whole.
+        match crate::record::tag_of(k, e.id_hash).filter(|&t| t != WHOLE_KEY) {
+            Some(t) => out.extend_from_slice(&t.to_le_bytes()),
+            None => {
+                out.extend_from_slice(&WHOLE_KEY.to_le_bytes());
+                put_u64(out, k);
+            }
+        }
     }
     if h & E_FLAGS != 0 {
         out.push(e.flags);
@@ -276,7 +301,15 @@ pub fn put_record<E>(
     put_varint(out, errors.len() as u64);
     for (line, message) in errors {
         put_varint(out, *line);
-        put_bytes(out, message.as_bytes());
+        // A message most broken lines share is its number in the stock list; any other
+        // is its length (doubled) and its bytes.
+        match stock_messages().iter().position(|m| m == message) {
+            Some(i) => put_varint(out, 2 * i as u64 + 1),
+            None => {
+                put_varint(out, 2 * message.len() as u64);
+                out.extend_from_slice(message.as_bytes());
+            }
+        }
     }
     put_varint(out, entries.len() as u64);
     let mut prev = Prev::default();
@@ -476,6 +509,17 @@ impl<'a> Reader<'a> {
     }
 
     #[inline(always)]
+    fn u32(&mut self) -> Result<u32, FormatError> {
+        let s: [u8; 4] = self
+            .b
+            .get(self.at..self.at + 4)
+            .and_then(|s| s.try_into().ok())
+            .ok_or(CUT)?;
+        self.at += 4;
+        Ok(u32::from_le_bytes(s))
+    }
+
+    #[inline(always)]
     fn u32_of(&mut self) -> Result<u32, FormatError> {
         u32::try_from(self.varint()?).map_err(|_| FormatError("a count is out of range"))
     }
@@ -509,8 +553,12 @@ fn get_entry(
     prev: &mut Prev,
 ) -> Result<(Option<u64>, EntryParts), FormatError> {
     let h = r.u8()?;
+    // The key: its request tag now, made whole once the id hash is read.
     let key = if h & E_KEYED != 0 {
-        Some(r.u64()?)
+        match r.u32()? {
+            WHOLE_KEY => Some(Ok(r.u64()?)),
+            tag => Some(Err(tag)),
+        }
     } else {
         None
     };
@@ -548,6 +596,7 @@ fn get_entry(
         counts[4] = r.u32_of()?;
     }
     let id_hash = r.u64()?;
+    let key = key.map(|k| k.unwrap_or_else(|tag| crate::record::key_of(id_hash, tag)));
     let cost_usd = if h & E_COST != 0 {
         Some(f64::from_bits(r.u64()?))
     } else {
@@ -671,7 +720,20 @@ pub fn get_facts_into(
     let mut errors = Vec::with_capacity(n);
     for _ in 0..n {
         let line = r.varint()?;
-        errors.push((line, String::from_utf8_lossy(r.bytes()?).into_owned()));
+        let code = r.varint()?;
+        let message = if code % 2 == 1 {
+            stock_messages()
+                .get(usize::try_from(code / 2).map_err(|_| CUT)?)
+                .ok_or(FormatError("a line problem is not one of the stock ones"))?
+                .clone()
+        } else {
+            let len = usize::try_from(code / 2).map_err(|_| CUT)?;
+            let end = r.at.checked_add(len).ok_or(CUT)?;
+            let b = r.b.get(r.at..end).ok_or(CUT)?;
+            r.at = end;
+            String::from_utf8_lossy(b).into_owned()
+        };
+        errors.push((line, message));
     }
     // An entry takes at least 11 bytes (header, hash, a byte per number).
     let n = r.count(11)?;
@@ -827,7 +889,16 @@ mod tests {
 
     fn facts(n: u32) -> FileFacts {
         let entries: Vec<(Option<u64>, EntryParts)> = (0..n)
-            .map(|i| ((i % 9 != 4).then_some(u64::from(i) * 31 + 5), entry(i)))
+            .map(|i| {
+                // Keys as transcripts make them (a request tag beside the id hash), and
+                // some that are not (written whole).
+                let key = if i % 3 == 0 {
+                    crate::record::key_of(entry(i).id_hash, 2 * i + 1)
+                } else {
+                    u64::from(i) * 31 + 5
+                };
+                ((i % 9 != 4).then_some(key), entry(i))
+            })
             .collect();
         FileFacts {
             head: FileHead {
@@ -856,7 +927,11 @@ mod tests {
                     dropped: 20,
                 },
             },
-            errors: vec![(5, "malformed JSON: line is cut off".into())],
+            errors: vec![
+                (5, "malformed JSON: line is cut off".into()),
+                (9, stock_messages()[0].clone()),
+                (12, stock_messages()[1].clone()),
+            ],
             entries,
         }
     }
