@@ -50,11 +50,9 @@ impl<'a> DayOf<'a> {
         if (self.from..self.until).contains(&ms) {
             return self.day;
         }
-        let day = self
-            .tz
-            .to_datetime(crate::timestamp::instant(ms))
-            .date();
-        let bounds = start_ms(day, self.tz).zip(day.tomorrow().ok().and_then(|d| start_ms(d, self.tz)));
+        let day = self.tz.to_datetime(crate::timestamp::instant(ms)).date();
+        let bounds =
+            start_ms(day, self.tz).zip(day.tomorrow().ok().and_then(|d| start_ms(d, self.tz)));
         let one_offset = |(from, until): (i64, i64)| {
             let offset = |t: i64| self.tz.to_offset(crate::timestamp::instant(t));
             from <= ms && ms < until && offset(from) == offset(until - 1)
@@ -103,7 +101,13 @@ mod tests {
     /// moves by half an hour, Apia skipped a whole day in 2011).
     #[test]
     fn the_remembered_day_is_the_time_zones_day() {
-        let zones = ["UTC", "Europe/Berlin", "America/Santiago", "Australia/Lord_Howe", "Pacific/Apia"];
+        let zones = [
+            "UTC",
+            "Europe/Berlin",
+            "America/Santiago",
+            "Australia/Lord_Howe",
+            "Pacific/Apia",
+        ];
         let mut seed = 0x2545_F491_4F6C_DD1Du64;
         let mut next = move || {
             seed ^= seed << 13;

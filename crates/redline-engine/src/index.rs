@@ -500,8 +500,8 @@ impl IndexSet {
                 let fresh = r.loaded.is_none() && r.root.is_dir();
                 // An index written by a scan of some files only cannot say which
                 // responses no other file holds: a whole scan writes it again.
-                let unsure = self.keep.is_empty()
-                    && r.loaded.as_ref().is_some_and(|l| !l.knows_alone());
+                let unsure =
+                    self.keep.is_empty() && r.loaded.as_ref().is_some_and(|l| !l.knows_alone());
                 if changed[i] || gone || fresh || unsure {
                     match Writer::start(&self.dir, &r.path) {
                         Ok(w) => r.writer = Some(w),
@@ -658,7 +658,8 @@ impl Writer {
     }
 
     fn put_rel(&mut self, rel: Vec<u8>, record: &[u8], slots: u64) -> io::Result<()> {
-        self.by_rel.push((rel, self.pos, record.len() as u64, slots));
+        self.by_rel
+            .push((rel, self.pos, record.len() as u64, slots));
         self.slots += slots;
         self.write(record)
     }

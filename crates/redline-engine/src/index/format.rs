@@ -701,13 +701,19 @@ pub fn get_footer(b: &[u8]) -> Result<Footer, FormatError> {
     let alone = match r.varint()? {
         0 => None,
         1 => Some(r.bytes()?.to_vec()),
-        _ => return Err(FormatError("the footer's response bits are of an unknown kind")),
+        _ => {
+            return Err(FormatError(
+                "the footer's response bits are of an unknown kind",
+            ));
+        }
     };
     if alone.as_ref().is_some_and(|b| {
         let listed: u64 = files.iter().map(|l| l.slots).sum();
         (b.len() as u64) < listed.div_ceil(8)
     }) {
-        return Err(FormatError("the footer's response bits are fewer than its responses"));
+        return Err(FormatError(
+            "the footer's response bits are fewer than its responses",
+        ));
     }
     if !r.done() {
         return Err(FormatError("the footer has bytes after its files"));
