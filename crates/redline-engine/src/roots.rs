@@ -149,25 +149,63 @@ impl Transcript {
     /// Describes `path`, which lies below the `projects` directory `root`.
     /// Returns `None` for a file directly in `projects/` (it belongs to no project).
     pub fn describe(root: &Path, path: &Path) -> Option<Transcript> {
-        let rel = path.strip_prefix(root).ok()?;
-        let parts: Vec<&std::ffi::OsStr> = rel.iter().collect();
-        if parts.len() < 2 {
-            return None;
-        }
-        // <project>/<session>/subagents/<agent>.jsonl folds into <session>.
-        let session = match parts.iter().rposition(|p| *p == "subagents") {
-            Some(i) if i >= 2 => parts[i - 1],
-            _ => path.file_stem()?,
-        };
-        // Names that are not UTF-8 are read lossily rather than skipped: the file still counts.
+        let (project, session) = project_and_session(root, path)?;
         Some(Transcript {
             path: path.to_path_buf(),
-            project: parts[0].to_string_lossy().into_owned(),
-            session: session.to_string_lossy().into_owned(),
+            project,
+            session,
             len: 0,
             stamp: None,
         })
     }
+}
+
+/// The project and session of `path` below `root` (see [`Transcript::describe`]).
+fn project_and_session(root: &Path, path: &Path) -> Option<(String, String)> {
+    let parts: Vec<&std::ffi::OsStr> = match plain_parts(root, path) {
+        Some(parts) => parts,
+        None => path.strip_prefix(root).ok()?.iter().collect(),
+    };
+    if parts.len() < 2 {
+        return None;
+    }
+    // <project>/<session>/subagents/<agent>.jsonl folds into <session>.
+    let session = match parts.iter().rposition(|p| *p == "subagents") {
+        Some(i) if i >= 2 => parts[i - 1],
+        _ => Path::new(parts[parts.len() - 1]).file_stem()?,
+    };
+    // Names that are not UTF-8 are read lossily rather than skipped: the file still counts.
+    Some((
+        parts[0].to_string_lossy().into_owned(),
+        session.to_string_lossy().into_owned(),
+    ))
+}
+
+/// The components of `path` below `root` when `path` is `root`'s bytes, a slash and plain
+/// names joined by slashes (as a listing builds it): what [`Path::strip_prefix`] and
+/// [`Path::iter`] give, without taking both paths apart. `None` for anything else.
+#[cfg(unix)]
+fn plain_parts<'p>(root: &Path, path: &'p Path) -> Option<Vec<&'p std::ffi::OsStr>> {
+    use std::os::unix::ffi::OsStrExt;
+    let mut r = root.as_os_str().as_bytes();
+    while r.len() > 1 && r.ends_with(b"/") {
+        r = &r[..r.len() - 1];
+    }
+    let rest = path
+        .as_os_str()
+        .as_bytes()
+        .strip_prefix(r)?
+        .strip_prefix(b"/")?;
+    rest.split(|&b| b == b'/')
+        .map(|part| {
+            (!matches!(part, b"" | b"." | b"..")).then(|| std::ffi::OsStr::from_bytes(part))
+        })
+        .collect()
+}
+
+#[cfg(not(unix))]
+fn plain_parts<'p>(_: &Path, _: &'p Path) -> Option<Vec<&'p std::ffi::OsStr>> {
+    None
 }
 
 /// Orders paths as strings, byte by byte: the order ccusage sorts files in, which decides
@@ -265,12 +303,14 @@ pub fn survey(roots: &[Root]) -> Listing {
         let mut found = Found::default();
         walk_root(&root.projects, &mut found);
         skipped.append(&mut found.skipped);
-        out.extend(found.files.iter().filter_map(|(p, stamp)| {
-            let t = Transcript::describe(&root.projects, p)?;
+        out.extend(found.files.into_iter().filter_map(|(path, stamp)| {
+            let (project, session) = project_and_session(&root.projects, &path)?;
             Some(Transcript {
+                path,
+                project,
+                session,
                 len: stamp.map_or(0, |s| s.size),
-                stamp: *stamp,
-                ..t
+                stamp,
             })
         }));
     }
@@ -527,6 +567,64 @@ pub(crate) mod tests {
         let _ = fs::remove_dir_all(&root);
         assert_eq!(found.len(), 1, "{found:?}");
         assert_eq!(found[0].session, "s");
+    }
+
+    #[test]
+    fn plain_paths_are_taken_apart_as_path_does() {
+        let slow = |root: &str, path: &str| -> Option<(String, String)> {
+            let (root, path) = (Path::new(root), Path::new(path));
+            let parts: Vec<&std::ffi::OsStr> = path.strip_prefix(root).ok()?.iter().collect();
+            if parts.len() < 2 {
+                return None;
+            }
+            let session = match parts.iter().rposition(|p| *p == "subagents") {
+                Some(i) if i >= 2 => parts[i - 1],
+                _ => path.file_stem()?,
+            };
+            Some((
+                parts[0].to_string_lossy().into_owned(),
+                session.to_string_lossy().into_owned(),
+            ))
+        };
+        for root in [
+            "/r/projects",
+            "/r/projects/",
+            "/r/projects//",
+            "/r/./projects",
+            "projects/.",
+            "a/..",
+            "/",
+            ".",
+        ] {
+            for rel in [
+                "-p/s.jsonl",
+                "-p/s/subagents/a.jsonl",
+                "-p/subagents/a.jsonl",
+                "-p/x/subagents/y/subagents/z.jsonl",
+                "-p/.jsonl",
+                "-p/a.b.jsonl",
+                "-p//s.jsonl",
+                "-p/./s.jsonl",
+                "./-p/s.jsonl",
+                "-p/../s.jsonl",
+                "-p/..",
+                "s.jsonl",
+                "",
+            ] {
+                let path = format!("{}/{rel}", root.trim_end_matches('/'));
+                for path in [
+                    path.clone(),
+                    format!("{root}{rel}"),
+                    format!("/other{path}"),
+                ] {
+                    assert_eq!(
+                        project_and_session(Path::new(root), Path::new(&path)),
+                        slow(root, &path),
+                        "{root} {path}"
+                    );
+                }
+            }
+        }
     }
 
     #[test]
