@@ -740,6 +740,7 @@ impl Writer {
                 files: listed,
                 slots: self.slots,
                 alone,
+                dirs: Vec::new(),
             };
             let mut b = Vec::new();
             format::put_footer(&mut b, &footer);
