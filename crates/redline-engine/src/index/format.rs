@@ -118,7 +118,8 @@ pub struct Listed {
 ///
 /// The footer names only the directories its files do not imply: every directory above a
 /// listed file (and the root, `""`) is known from the files' paths, so a directory costs
-/// its time alone (some 8 bytes), or a byte when it is not to be trusted.
+/// its time alone (some 7 bytes when times are months apart, less when they are close),
+/// or a byte when it is not to be trusted.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ListedDir {
     /// The path below the root, as bytes (`""`: the root itself).
