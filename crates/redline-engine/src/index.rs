@@ -27,6 +27,11 @@
 //! system's clock keeps its size and time, so facts taken that close to the file's last
 //! change are not trusted without reading (git's "racily clean" entries, the same cure).
 //!
+//! The index also remembers the directories the listing went through, with their
+//! modification times ([`IndexSet::memory`]): the next listing does not read a directory
+//! whose time is the same and was settled when the index was written, it only `stat`s
+//! the files and subdirectories the directory held (see [`crate::roots::survey_with`]).
+//!
 //! An index is written to a temporary file beside it, synced and renamed over it, so a
 //! reader (a report while the daemon writes) sees the old index or the new one, never
 //! half of one; a torn, damaged or foreign file fails its checks and is ignored (the
@@ -44,13 +49,23 @@ use std::path::{Path, PathBuf};
 use std::sync::LazyLock;
 
 use crate::ledger::{FileId, Files, Ledger, Models};
-use crate::roots::{Stamp, Transcript};
-use format::{FileFacts, FileHead, Footer, FormatError, Listed};
+use crate::roots::{Memory, RootDirs, RootMemory, SeenDir, Stamp, Transcript};
+use format::{FileFacts, FileHead, Footer, FormatError, Listed, ListedDir};
 
 /// How long before it was read a file must have been modified last for its facts to be
 /// trusted without opening it (see the module docs). Three seconds: more than the
 /// coarsest common timestamp (FAT's two seconds).
 pub const SETTLE_MS: i64 = 3000;
+
+/// How many directories read that the index could have vouched for make an index that
+/// is otherwise unchanged worth writing again, so the next listing need not read them.
+pub const DIRS_WORTH_WRITING: usize = 64;
+
+/// Whether a directory modified at `mtime_ns` was settled at `at_ms` (by the rule
+/// [`verdict`] applies to files: modified more than [`SETTLE_MS`] before).
+pub fn settled(mtime_ns: i64, at_ms: i64) -> bool {
+    mtime_ns < at_ms.saturating_sub(SETTLE_MS).saturating_mul(1_000_000)
+}
 
 /// How many leading (and trailing) bytes of what was read are hashed to know a file again.
 pub const EDGE_BYTES: u64 = crate::tail::FINGERPRINT_BYTES;
@@ -287,6 +302,25 @@ impl Loaded {
     pub fn size(&self) -> u64 {
         self.bytes.len() as u64
     }
+
+    /// What it remembers of the directories below `root` (its root), for the listing.
+    pub fn memory(&self, root: &Path) -> RootMemory<'_> {
+        RootMemory::new(
+            root,
+            self.footer.written_at_ms,
+            self.footer
+                .dirs
+                .iter()
+                .map(|d| (d.rel.as_slice(), d.mtime_ns)),
+            self.footer.files.iter().map(|l| l.rel.as_slice()),
+        )
+    }
+
+    /// How many directories it remembers, and how many of them it trusts.
+    pub fn dirs(&self) -> (usize, usize) {
+        let d = &self.footer.dirs;
+        (d.len(), d.iter().filter(|d| d.mtime_ns.is_some()).count())
+    }
 }
 
 /// What a scan did with the index: counts for `redline doctor` and `--timings`.
@@ -344,6 +378,8 @@ pub struct RootIndex {
     pub loaded: Option<Loaded>,
     /// The model table of the index being written: the one read, extended.
     pub models: Models,
+    /// The directories the listing went through (see [`IndexSet::listed`]).
+    pub dirs: Option<Vec<SeenDir>>,
     writer: Option<Writer>,
 }
 
@@ -418,6 +454,7 @@ impl IndexSet {
                     path,
                     loaded,
                     models,
+                    dirs: None,
                     writer: None,
                 }
             })
@@ -430,6 +467,32 @@ impl IndexSet {
             problems,
             stats: IndexStats::default(),
             keep: Vec::new(),
+        }
+    }
+
+    /// What the indexes read remember of their roots' directories, for
+    /// [`crate::roots::survey_with`]: nothing of a root whose index was written later than
+    /// this scan's clock says it is now (the clock went back: no time is trusted).
+    pub fn memory(&self) -> Memory<'_> {
+        Memory {
+            roots: self
+                .roots
+                .iter()
+                .filter_map(|r| {
+                    let l = r.loaded.as_ref()?;
+                    (self.now_ms >= l.written_at_ms()).then(|| l.memory(&r.root))
+                })
+                .collect(),
+        }
+    }
+
+    /// Takes the directories the listing went through ([`crate::roots::survey_with`]'s
+    /// second half), for the indexes written after the scan.
+    pub fn listed(&mut self, dirs: Vec<RootDirs>) {
+        for d in dirs {
+            if let Some(r) = self.roots.iter_mut().find(|r| r.root == d.root) {
+                r.dirs = Some(d.dirs);
+            }
         }
     }
 
@@ -502,7 +565,14 @@ impl IndexSet {
                 // responses no other file holds: a whole scan writes it again.
                 let unsure =
                     self.keep.is_empty() && r.loaded.as_ref().is_some_and(|l| !l.knows_alone());
-                if changed[i] || gone || fresh || unsure {
+                // Many directories read that the index could have vouched for: written
+                // again for them alone (a few are not worth writing the whole index).
+                let dirs = r.dirs.as_deref().map_or(0, |d| {
+                    d.iter()
+                        .filter(|d| d.read && d.clean && settled(d.mtime_ns, self.now_ms))
+                        .count()
+                });
+                if changed[i] || gone || fresh || unsure || dirs >= DIRS_WORTH_WRITING {
                     match Writer::start(&self.dir, &r.path) {
                         Ok(w) => r.writer = Some(w),
                         Err(e) => self.problems.push(format!(
@@ -588,7 +658,8 @@ impl IndexSet {
             let models: Vec<String> = r.models.names().map(str::to_owned).collect();
             // Only a scan of every file can tell which responses no other file holds.
             let ledger = keep.is_empty().then_some(ledger);
-            sealed.push(w.seal(files, ledger, &r.root, models, now_ms));
+            let dirs = r.dirs.take().unwrap_or_default();
+            sealed.push(w.seal(files, ledger, &r.root, models, &dirs, now_ms));
         }
         PendingWrite { sealed }
     }
@@ -718,6 +789,7 @@ impl Writer {
         ledger: Option<&Ledger>,
         root: &Path,
         models: Vec<String>,
+        dirs: &[SeenDir],
         now_ms: i64,
     ) -> Sealed {
         // (path, offset, length, responses, where their slots are in `placed`)
@@ -776,6 +848,7 @@ impl Writer {
             bits
         });
         let listed: Vec<Listed> = listed.into_iter().map(|l| l.0).collect();
+        let dirs = listed_dirs(dirs, &listed, now_ms);
         let footer = Footer {
             models,
             root: root.as_os_str().as_encoded_bytes().to_vec(),
@@ -783,6 +856,7 @@ impl Writer {
             files: listed,
             slots: self.slots,
             alone,
+            dirs,
         };
         Sealed {
             writer: self,
@@ -831,6 +905,33 @@ impl Sealed {
         }
         done
     }
+}
+
+/// The directories for the footer: each one the listing went through, trusted (its time
+/// kept) when its listing was clean, its time settled at `now_ms`, and the index holds
+/// every transcript the listing found in it (a file left unread, or unreadable, has no
+/// record: the directory is read again next time, which finds it).
+fn listed_dirs(seen: &[SeenDir], files: &[Listed], now_ms: i64) -> Vec<ListedDir> {
+    let mut held: HashMap<&[u8], u32> = HashMap::new();
+    for l in files {
+        if let Some(i) = memchr::memrchr(b'/', &l.rel) {
+            *held.entry(&l.rel[..i]).or_default() += 1;
+        }
+    }
+    let mut dirs: Vec<ListedDir> = seen
+        .iter()
+        .map(|d| {
+            let all_held = held.get(d.rel.as_slice()).copied().unwrap_or(0) == d.files;
+            ListedDir {
+                rel: d.rel.clone(),
+                mtime_ns: (d.clean && all_held && settled(d.mtime_ns, now_ms))
+                    .then_some(d.mtime_ns),
+            }
+        })
+        .collect();
+    dirs.sort_by(|a, b| a.rel.cmp(&b.rel));
+    dirs.dedup_by(|a, b| a.rel == b.rel);
+    dirs
 }
 
 /// Removes temporary files that runs which died while writing left behind (an hour old:

@@ -4,6 +4,13 @@
 //! whose entries may name the config directory or its `projects/` folder itself; without
 //! it, both `$XDG_CONFIG_HOME/claude` (default `~/.config/claude`) and `~/.claude` are
 //! used. Every `*.jsonl` below `projects/` is read, `subagents/` included.
+//!
+//! Listing them is mostly the kernel's work per directory (open, read its entries,
+//! close). A directory's modification time changes when an entry is added to it, removed
+//! or renamed, not when a file in it grows; so with what the scan index remembers of the
+//! last listing ([`Memory`]), [`survey_with`] does not read a directory whose time is
+//! the one remembered (and was settled then): its remembered files and subdirectories
+//! are looked at with one `stat` each, and the result is [`survey`]'s.
 
 use std::fs;
 use std::io;
@@ -149,25 +156,63 @@ impl Transcript {
     /// Describes `path`, which lies below the `projects` directory `root`.
     /// Returns `None` for a file directly in `projects/` (it belongs to no project).
     pub fn describe(root: &Path, path: &Path) -> Option<Transcript> {
-        let rel = path.strip_prefix(root).ok()?;
-        let parts: Vec<&std::ffi::OsStr> = rel.iter().collect();
-        if parts.len() < 2 {
-            return None;
-        }
-        // <project>/<session>/subagents/<agent>.jsonl folds into <session>.
-        let session = match parts.iter().rposition(|p| *p == "subagents") {
-            Some(i) if i >= 2 => parts[i - 1],
-            _ => path.file_stem()?,
-        };
-        // Names that are not UTF-8 are read lossily rather than skipped: the file still counts.
+        let (project, session) = project_and_session(root, path)?;
         Some(Transcript {
             path: path.to_path_buf(),
-            project: parts[0].to_string_lossy().into_owned(),
-            session: session.to_string_lossy().into_owned(),
+            project,
+            session,
             len: 0,
             stamp: None,
         })
     }
+}
+
+/// The project and session of `path` below `root` (see [`Transcript::describe`]).
+fn project_and_session(root: &Path, path: &Path) -> Option<(String, String)> {
+    let parts: Vec<&std::ffi::OsStr> = match plain_parts(root, path) {
+        Some(parts) => parts,
+        None => path.strip_prefix(root).ok()?.iter().collect(),
+    };
+    if parts.len() < 2 {
+        return None;
+    }
+    // <project>/<session>/subagents/<agent>.jsonl folds into <session>.
+    let session = match parts.iter().rposition(|p| *p == "subagents") {
+        Some(i) if i >= 2 => parts[i - 1],
+        _ => Path::new(parts[parts.len() - 1]).file_stem()?,
+    };
+    // Names that are not UTF-8 are read lossily rather than skipped: the file still counts.
+    Some((
+        parts[0].to_string_lossy().into_owned(),
+        session.to_string_lossy().into_owned(),
+    ))
+}
+
+/// The components of `path` below `root` when `path` is `root`'s bytes, a slash and plain
+/// names joined by slashes (as a listing builds it): what [`Path::strip_prefix`] and
+/// [`Path::iter`] give, without taking both paths apart. `None` for anything else.
+#[cfg(unix)]
+fn plain_parts<'p>(root: &Path, path: &'p Path) -> Option<Vec<&'p std::ffi::OsStr>> {
+    use std::os::unix::ffi::OsStrExt;
+    let mut r = root.as_os_str().as_bytes();
+    while r.len() > 1 && r.ends_with(b"/") {
+        r = &r[..r.len() - 1];
+    }
+    let rest = path
+        .as_os_str()
+        .as_bytes()
+        .strip_prefix(r)?
+        .strip_prefix(b"/")?;
+    rest.split(|&b| b == b'/')
+        .map(|part| {
+            (!matches!(part, b"" | b"." | b"..")).then(|| std::ffi::OsStr::from_bytes(part))
+        })
+        .collect()
+}
+
+#[cfg(not(unix))]
+fn plain_parts<'p>(_: &Path, _: &'p Path) -> Option<Vec<&'p std::ffi::OsStr>> {
+    None
 }
 
 /// Orders paths as strings, byte by byte: the order ccusage sorts files in, which decides
@@ -245,32 +290,256 @@ pub struct Listing {
     pub skipped: Vec<Skipped>,
 }
 
+/// One directory a listing went through: what the scan index keeps of it, for the next
+/// listing (see [`survey_with`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SeenDir {
+    /// Its path below the root, as bytes (empty: the root itself).
+    pub rel: Vec<u8>,
+    /// Its modification time, nanoseconds since the epoch, taken before its entries were
+    /// read.
+    pub mtime_ns: i64,
+    /// Whether what was found in it can stand for its entries while its time stays the
+    /// same: they were all read, none was a symbolic link (whose target can change without
+    /// the directory changing), a `*.jsonl` that is not a regular file, or an entry whose
+    /// kind could not be told, and every subdirectory's time was taken.
+    pub clean: bool,
+    /// The transcripts directly in it (none for the root: its files belong to no project).
+    pub files: u32,
+    /// Whether its entries were read (`false`: it was known unchanged, and not opened).
+    pub read: bool,
+}
+
+/// The directories of one root that a listing went through, in path order (those reached
+/// through a symbolic link left out).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RootDirs {
+    /// The `projects/` directory.
+    pub root: PathBuf,
+    /// Its directories, itself first.
+    pub dirs: Vec<SeenDir>,
+}
+
+impl RootDirs {
+    /// How many directories were read (the rest were known unchanged).
+    pub fn read(&self) -> usize {
+        self.dirs.iter().filter(|d| d.read).count()
+    }
+}
+
+/// What a scan index remembers of one root's directories (see [`survey_with`]): their
+/// paths, the modification times of those that can be trusted, and what each held: the
+/// files the index knows (a directory is trusted only when the index holds every
+/// transcript that was in it) and the directories below.
+#[derive(Debug)]
+pub struct RootMemory<'a> {
+    root: PathBuf,
+    /// Times before this, nanoseconds since the epoch, were settled when the index was
+    /// written.
+    settled_before_ns: i64,
+    /// Paths below the root, in path order (the root, `""`, first).
+    dirs: Vec<&'a [u8]>,
+    /// Each one's time, `None` when it is not to be trusted.
+    mtimes: Vec<Option<i64>>,
+    /// The subdirectories of directory `i` are `subs[sub_at[i]..sub_at[i + 1]]`, by name.
+    sub_at: Vec<u32>,
+    subs: Vec<u32>,
+    /// The file names of directory `i` are `files[file_at[i]..file_at[i + 1]]`.
+    file_at: Vec<u32>,
+    files: Vec<&'a [u8]>,
+}
+
+/// The parent of a path below the root (`""` for a top-level one; `None` for the root).
+fn parent_rel(rel: &[u8]) -> Option<&[u8]> {
+    if rel.is_empty() {
+        return None;
+    }
+    Some(memchr::memrchr(b'/', rel).map_or(&[][..], |i| &rel[..i]))
+}
+
+/// The last component of a path below the root.
+fn name_of(rel: &[u8]) -> &[u8] {
+    memchr::memrchr(b'/', rel).map_or(rel, |i| &rel[i + 1..])
+}
+
+/// Groups `items` (each with its group, in order) into `groups` runs: the runs' starts
+/// (one more than the groups) and the items, each run in the order given.
+fn group_by(groups: usize, items: &[(u32, u32)]) -> (Vec<u32>, Vec<u32>) {
+    let mut at = vec![0u32; groups + 1];
+    for &(g, _) in items {
+        at[g as usize + 1] += 1;
+    }
+    for i in 0..groups {
+        at[i + 1] += at[i];
+    }
+    let mut next = at.clone();
+    let mut out = vec![0u32; items.len()];
+    for &(g, item) in items {
+        out[next[g as usize] as usize] = item;
+        next[g as usize] += 1;
+    }
+    (at, out)
+}
+
+impl<'a> RootMemory<'a> {
+    /// The memory of the index of the `projects/` directory `root`, written at
+    /// `written_at_ms`: its directories (in path order, each with its time, `None` for one
+    /// not to be trusted) and the paths of its files (in path order), all below the root.
+    pub fn new(
+        root: &Path,
+        written_at_ms: i64,
+        dirs: impl IntoIterator<Item = (&'a [u8], Option<i64>)>,
+        files: impl IntoIterator<Item = &'a [u8]>,
+    ) -> RootMemory<'a> {
+        let (dirs, mtimes): (Vec<&[u8]>, Vec<Option<i64>>) = dirs.into_iter().unzip();
+        let find = |rel: &[u8]| {
+            dirs.binary_search(&rel)
+                .ok()
+                .and_then(|i| u32::try_from(i).ok())
+        };
+        let below: Vec<(u32, u32)> = (0..dirs.len())
+            .filter_map(|j| Some((find(parent_rel(dirs[j])?)?, u32::try_from(j).ok()?)))
+            .collect();
+        let (sub_at, subs) = group_by(dirs.len(), &below);
+        // A directory's files are neighbours in path order: one search per directory.
+        let mut last: Option<(&[u8], Option<u32>)> = None;
+        let mut names = Vec::new();
+        let mut held = Vec::new();
+        for rel in files {
+            let Some(parent) = parent_rel(rel) else {
+                continue;
+            };
+            let at = match last {
+                Some((p, at)) if p == parent => at,
+                _ => find(parent),
+            };
+            last = Some((parent, at));
+            if let (Some(at), Ok(i)) = (at, u32::try_from(names.len())) {
+                held.push((at, i));
+                names.push(name_of(rel));
+            }
+        }
+        let (file_at, order) = group_by(dirs.len(), &held);
+        let files = order.iter().map(|&i| names[i as usize]).collect();
+        RootMemory {
+            root: root.to_path_buf(),
+            settled_before_ns: written_at_ms
+                .saturating_sub(crate::index::SETTLE_MS)
+                .saturating_mul(1_000_000),
+            dirs,
+            mtimes,
+            sub_at,
+            subs,
+            file_at,
+            files,
+        }
+    }
+
+    /// The root's own place (`None` when the index knew no directory).
+    fn top(&self) -> Option<u32> {
+        (self.dirs.first() == Some(&&b""[..])).then_some(0)
+    }
+
+    /// Whether directory `i`, whose time is now `mtime_ns`, can be taken as remembered:
+    /// the time is the one remembered, and was settled when the index was written (a
+    /// directory changed within the same tick of the clock as it was read keeps its
+    /// time).
+    fn trusts(&self, i: u32, mtime_ns: i64) -> bool {
+        self.mtimes.get(i as usize) == Some(&Some(mtime_ns)) && mtime_ns < self.settled_before_ns
+    }
+
+    fn subs(&self, i: u32) -> &[u32] {
+        let i = i as usize;
+        &self.subs[self.sub_at[i] as usize..self.sub_at[i + 1] as usize]
+    }
+
+    fn files(&self, i: u32) -> &[&'a [u8]] {
+        let i = i as usize;
+        &self.files[self.file_at[i] as usize..self.file_at[i + 1] as usize]
+    }
+
+    /// The subdirectory `name` of directory `i`.
+    fn child(&self, i: u32, name: &[u8]) -> Option<u32> {
+        let subs = self.subs(i);
+        subs.binary_search_by(|&j| name_of(self.dirs[j as usize]).cmp(name))
+            .ok()
+            .map(|k| subs[k])
+    }
+}
+
+/// What scan indexes remember of their roots' directories, for [`survey_with`].
+#[derive(Debug, Default)]
+pub struct Memory<'a> {
+    /// One per root that has a usable index.
+    pub roots: Vec<RootMemory<'a>>,
+}
+
+impl Memory<'_> {
+    fn of(&self, root: &Path) -> Option<&RootMemory<'_>> {
+        self.roots.iter().find(|m| m.root == root)
+    }
+}
+
 /// Every `*.jsonl` below the given roots, sorted by [`path_order`] (the order ties are
 /// broken in), and what was passed over. A root that does not exist is skipped quietly; a
 /// root or directory below it that cannot be read is passed over and named, and the rest
 /// is listed: one unreadable project never hides the others.
 pub fn survey(roots: &[Root]) -> Listing {
+    survey_roots(roots, None).0
+}
+
+/// [`survey`], with what scan indexes remember of the directories (`memory`), and saying
+/// which directories it went through, for the next index.
+///
+/// A directory whose modification time is the one remembered, and was settled when the
+/// index was written (see [`crate::index::SETTLE_MS`]), is not opened: its remembered
+/// transcripts and subdirectories are looked at with one `stat` each (relative to the
+/// root, without walking the root's path again), the subdirectories in turn the same way.
+/// Any other directory (another time, not remembered, not to be trusted) is read, and so
+/// is one where a remembered entry is gone or is no longer what it was. The result is
+/// [`survey`]'s: the same transcripts with the same stamps, in the same order, and the
+/// same passed over.
+pub fn survey_with(roots: &[Root], memory: &Memory<'_>) -> (Listing, Vec<RootDirs>) {
+    survey_roots(roots, Some(memory))
+}
+
+fn survey_roots(roots: &[Root], memory: Option<&Memory<'_>>) -> (Listing, Vec<RootDirs>) {
     let mut out = Vec::new();
     let mut skipped = Vec::new();
+    let mut seen = Vec::new();
     for root in roots {
-        match fs::metadata(&root.projects) {
-            Ok(m) if m.is_dir() => {}
+        let m = match fs::metadata(&root.projects) {
+            Ok(m) if m.is_dir() => m,
             Ok(_) => continue,
             Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
             Err(e) => {
                 skipped.push(Skipped::io(&root.projects, &e));
                 continue;
             }
-        }
+        };
         let mut found = Found::default();
-        walk_root(&root.projects, &mut found);
+        let ctx = memory.map(|memory| Remember {
+            memory: memory.of(&root.projects),
+            base: Base::open(&root.projects),
+            mtime_ns: Stamp::of(&m).mtime_ns,
+        });
+        walk_root(&root.projects, &mut found, ctx.as_ref());
         skipped.append(&mut found.skipped);
-        out.extend(found.files.iter().filter_map(|(p, stamp)| {
-            let t = Transcript::describe(&root.projects, p)?;
+        if ctx.is_some() {
+            found.dirs.sort_by(|a, b| a.rel.cmp(&b.rel));
+            seen.push(RootDirs {
+                root: root.projects.clone(),
+                dirs: found.dirs,
+            });
+        }
+        out.extend(found.files.into_iter().filter_map(|(path, stamp)| {
+            let (project, session) = project_and_session(&root.projects, &path)?;
             Some(Transcript {
+                path,
+                project,
+                session,
                 len: stamp.map_or(0, |s| s.size),
-                stamp: *stamp,
-                ..t
+                stamp,
             })
         }));
     }
@@ -278,10 +547,11 @@ pub fn survey(roots: &[Root]) -> Listing {
     out.dedup_by(|a, b| a.path == b.path);
     skipped.sort_by(|a, b| path_order(&a.path, &b.path));
     skipped.dedup_by(|a, b| a.path == b.path);
-    Listing {
+    let listing = Listing {
         transcripts: out,
         skipped,
-    }
+    };
+    (listing, seen)
 }
 
 /// Every `*.jsonl` below the given roots, sorted by [`path_order`], all or nothing: a
@@ -303,25 +573,204 @@ pub fn list_transcripts(roots: &[Root]) -> io::Result<Vec<Transcript>> {
 /// live reader looks at when a directory appears; and what was passed over there.
 pub fn transcripts_below(dir: &Path) -> (Vec<PathBuf>, Vec<Skipped>) {
     let mut found = Found::default();
-    walk_root(dir, &mut found);
+    walk_root(dir, &mut found, None);
     let mut files: Vec<PathBuf> = found.files.into_iter().map(|(p, _)| p).collect();
     files.sort_by(|a, b| path_order(a, b));
     found.skipped.sort_by(|a, b| path_order(&a.path, &b.path));
     (files, found.skipped)
 }
 
-/// What a walk found: `*.jsonl` files with their stamps, and what it passed over.
+/// What a walk found: `*.jsonl` files with their stamps, what it passed over, and the
+/// directories it went through (when asked).
 #[derive(Default)]
 struct Found {
     files: Vec<(PathBuf, Option<Stamp>)>,
     skipped: Vec<Skipped>,
+    dirs: Vec<SeenDir>,
+    /// Room for the paths handed to the kernel.
+    scratch: Vec<u8>,
 }
 
-/// Walks `dir` (its real path worked out once) for `*.jsonl` files and their sizes.
+/// A walk that remembers: what the index remembers of the root (if anything), the root
+/// held open, and the root's time.
+struct Remember<'m, 'a> {
+    memory: Option<&'m RootMemory<'a>>,
+    base: Base,
+    mtime_ns: i64,
+}
+
+/// A directory to go into.
+struct Dir {
+    path: PathBuf,
+    /// Its real path: a link's target resolved (the walk never goes into a directory it
+    /// is already inside).
+    real: PathBuf,
+    /// Its path below the root, as bytes.
+    rel: Vec<u8>,
+    /// Its place in the memory.
+    memo: Option<u32>,
+    /// Its time, taken before it is read (`None`: not taken, or not to be noted).
+    mtime_ns: Option<i64>,
+    /// Reached through a symbolic link: never trusted nor noted.
+    linked: bool,
+}
+
+/// `rel` and `name` joined with a slash (just `name` below the root).
+fn join_rel(rel: &[u8], name: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(rel.len() + 1 + name.len());
+    if !rel.is_empty() {
+        out.extend_from_slice(rel);
+        out.push(b'/');
+    }
+    out.extend_from_slice(name);
+    out
+}
+
+/// What one `lstat` says of an entry: its kind and stamp.
+struct Lstat {
+    kind: Kind,
+    stamp: Stamp,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    File,
+    Dir,
+    Other,
+}
+
+/// The root held open, to look at entries below it by their paths relative to it
+/// (`fstatat`): the kernel then walks only the part below the root. Without it (it could
+/// not be opened, or not on this platform), entries are looked at by their whole paths.
+#[derive(Default)]
+struct Base {
+    #[cfg(unix)]
+    dir: Option<fs::File>,
+}
+
+impl Base {
+    fn open(root: &Path) -> Base {
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            let mut o = fs::OpenOptions::new();
+            o.read(true).custom_flags(OPEN_DIR);
+            Base {
+                dir: o.open(root).ok(),
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = root;
+            Base::default()
+        }
+    }
+
+    /// The entry `name` of the directory `rel` below the root (its whole path `path`),
+    /// its last component not followed if it is a link.
+    fn lstat(
+        &self,
+        rel: &[u8],
+        name: &[u8],
+        path: &Path,
+        scratch: &mut Vec<u8>,
+    ) -> io::Result<Lstat> {
+        #[cfg(unix)]
+        if let Some(dir) = &self.dir {
+            let c = c_path(scratch, rel, name)
+                .ok_or_else(|| io::Error::from(io::ErrorKind::InvalidInput))?;
+            return lstat_at(dir, c);
+        }
+        let _ = (rel, name, scratch);
+        let m = fs::symlink_metadata(path)?;
+        let t = m.file_type();
+        Ok(Lstat {
+            kind: if t.is_file() {
+                Kind::File
+            } else if t.is_dir() {
+                Kind::Dir
+            } else {
+                Kind::Other
+            },
+            stamp: Stamp::of(&m),
+        })
+    }
+}
+
+/// How the root is held open: only to look at what is below it (no read permission needed
+/// where the platform allows it).
+#[cfg(any(target_os = "linux", target_os = "android"))]
+const OPEN_DIR: i32 = libc::O_PATH | libc::O_DIRECTORY;
+#[cfg(all(unix, not(any(target_os = "linux", target_os = "android"))))]
+const OPEN_DIR: i32 = libc::O_DIRECTORY;
+
+/// `rel` and `name` joined (`.` for neither) and NUL-terminated, in `scratch`; `None`
+/// for a name with a NUL in it (which no file system gives).
+#[cfg(unix)]
+fn c_path<'s>(scratch: &'s mut Vec<u8>, rel: &[u8], name: &[u8]) -> Option<&'s std::ffi::CStr> {
+    scratch.clear();
+    scratch.extend_from_slice(rel);
+    if !rel.is_empty() && !name.is_empty() {
+        scratch.push(b'/');
+    }
+    scratch.extend_from_slice(name);
+    if scratch.is_empty() {
+        scratch.push(b'.');
+    }
+    scratch.push(0);
+    std::ffi::CStr::from_bytes_with_nul(scratch).ok()
+}
+
+/// `fstatat(dir, path, AT_SYMLINK_NOFOLLOW)`, its stamp the figures [`Stamp::of`] gives.
+#[cfg(unix)]
+#[allow(unsafe_code)]
+fn lstat_at(dir: &fs::File, path: &std::ffi::CStr) -> io::Result<Lstat> {
+    use std::os::fd::AsRawFd;
+    let mut st = std::mem::MaybeUninit::<libc::stat>::uninit();
+    // SAFETY: an open descriptor, a NUL-terminated path, and room for one `stat`, which
+    // the call fills when it returns 0.
+    let st = unsafe {
+        if libc::fstatat(
+            dir.as_raw_fd(),
+            path.as_ptr(),
+            st.as_mut_ptr(),
+            libc::AT_SYMLINK_NOFOLLOW,
+        ) != 0
+        {
+            return Err(io::Error::last_os_error());
+        }
+        st.assume_init()
+    };
+    let kind = match st.st_mode & libc::S_IFMT {
+        libc::S_IFREG => Kind::File,
+        libc::S_IFDIR => Kind::Dir,
+        _ => Kind::Other,
+    };
+    // As `SystemTime` and `Stamp::of` make it of the seconds and nanoseconds.
+    #[allow(clippy::unnecessary_cast)]
+    let ns = i128::from(st.st_mtime as i64) * 1_000_000_000 + i128::from(st.st_mtime_nsec as i64);
+    let mtime_ns = if ns >= 0 {
+        i64::try_from(ns).unwrap_or(i64::MAX)
+    } else {
+        -i64::try_from(-ns).unwrap_or(i64::MAX)
+    };
+    #[allow(clippy::unnecessary_cast)]
+    let stamp = Stamp {
+        dev: st.st_dev as u64,
+        ino: st.st_ino as u64,
+        size: st.st_size as u64,
+        mtime_ns,
+    };
+    Ok(Lstat { kind, stamp })
+}
+
+/// Walks `dir` (its real path worked out once) for `*.jsonl` files and their sizes; with
+/// `remember`, trusting the directories the memory vouches for and noting the ones it
+/// went through.
 ///
 /// Listing is mostly the kernel's work per directory; with a directory per project, the
 /// project directories are shared out among threads (as many as cores, at most four).
-fn walk_root(dir: &Path, out: &mut Found) {
+fn walk_root(dir: &Path, out: &mut Found, remember: Option<&Remember<'_, '_>>) {
     let real = match fs::canonicalize(dir) {
         Ok(r) => r,
         Err(e) => {
@@ -329,16 +778,25 @@ fn walk_root(dir: &Path, out: &mut Found) {
             return;
         }
     };
-    // The root's own entries: its files here, its plain subdirectories for the threads.
-    let mut subdirs = Vec::new();
+    let top = Dir {
+        path: dir.to_path_buf(),
+        real: real.clone(),
+        rel: Vec::new(),
+        memo: remember.and_then(|r| r.memory?.top()),
+        mtime_ns: remember.map(|r| r.mtime_ns),
+        linked: false,
+    };
+    // The root's own entries: its files here, its subdirectories for the threads.
     let mut ancestors = vec![real];
-    visit(dir, out, &ancestors, &mut |entry| subdirs.push(entry));
+    let subdirs = look(&top, out, &ancestors, remember);
     let threads = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .clamp(1, 4)
         .min(subdirs.len());
     if threads <= 1 {
-        descend(&subdirs, out, &mut ancestors);
+        for d in &subdirs {
+            enter(d, out, &mut ancestors, remember);
+        }
         return;
     }
     let next = std::sync::atomic::AtomicUsize::new(0);
@@ -350,10 +808,10 @@ fn walk_root(dir: &Path, out: &mut Found) {
                     let mut ancestors = ancestors.clone();
                     loop {
                         let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                        let Some(one) = subdirs.get(i..=i) else {
+                        let Some(d) = subdirs.get(i) else {
                             return found;
                         };
-                        descend(one, &mut found, &mut ancestors);
+                        enter(d, &mut found, &mut ancestors, remember);
                     }
                 })
             })
@@ -366,51 +824,194 @@ fn walk_root(dir: &Path, out: &mut Found) {
     for mut r in results {
         out.files.append(&mut r.files);
         out.skipped.append(&mut r.skipped);
+        out.dirs.append(&mut r.dirs);
     }
 }
 
-/// Walks `dir`, whose real path is the last of `ancestors`, following symbolic links to
-/// directories but never into a directory it is already inside, so a link loop ends
-/// instead of recursing forever. Only a link can lead back up, so only a link's target
-/// is resolved (a plain subdirectory's real path is its parent's plus its name): one
-/// `stat` per file and no path resolution per directory.
-fn walk(dir: &Path, out: &mut Found, ancestors: &mut Vec<PathBuf>) {
-    let mut subdirs = Vec::new();
-    visit(dir, out, ancestors, &mut |entry| subdirs.push(entry));
-    descend(&subdirs, out, ancestors);
+/// Walks `d`, below `ancestors`, following symbolic links to directories but never into a
+/// directory it is already inside, so a link loop ends instead of recursing forever. Only
+/// a link can lead back up, so only a link's target is resolved (a plain subdirectory's
+/// real path is its parent's plus its name): one `stat` per file and no path resolution
+/// per directory.
+fn enter(
+    d: &Dir,
+    out: &mut Found,
+    ancestors: &mut Vec<PathBuf>,
+    remember: Option<&Remember<'_, '_>>,
+) {
+    ancestors.push(d.real.clone());
+    for sub in look(d, out, ancestors, remember) {
+        enter(&sub, out, ancestors, remember);
+    }
+    ancestors.pop();
 }
 
-/// Walks each of `subdirs` (path and real path), below `ancestors`.
-fn descend(subdirs: &[(PathBuf, PathBuf)], out: &mut Found, ancestors: &mut Vec<PathBuf>) {
-    for (path, real) in subdirs {
-        ancestors.push(real.clone());
-        walk(path, out, ancestors);
-        ancestors.pop();
+/// The entries of `d` (whose real path is the last of `ancestors`): its transcripts into
+/// `out`, its subdirectories back. From the memory when it vouches for `d`, else read.
+fn look(
+    d: &Dir,
+    out: &mut Found,
+    ancestors: &[PathBuf],
+    remember: Option<&Remember<'_, '_>>,
+) -> Vec<Dir> {
+    if let Some(r) = remember
+        && let Some(subs) = confirm(d, out, r)
+    {
+        return subs;
     }
+    let mut subs = Vec::new();
+    let mut seen = visit(&d.path, out, ancestors, &mut |sub: Sub| subs.push(sub));
+    let memory = remember.and_then(|r| r.memory);
+    let subs: Vec<Dir> = subs
+        .into_iter()
+        .map(|sub| {
+            let linked = d.linked || sub.link;
+            let name = sub.name.as_encoded_bytes();
+            let mut dir = Dir {
+                memo: None,
+                rel: Vec::new(),
+                mtime_ns: None,
+                linked,
+                path: sub.path,
+                real: sub.real,
+            };
+            if let Some(r) = remember
+                && !linked
+            {
+                let t = r.base.lstat(&d.rel, name, &dir.path, &mut out.scratch);
+                // A subdirectory unaccounted for: its parent is read again next time.
+                seen.clean &= t.is_ok();
+                dir.mtime_ns = t.ok().map(|l| l.stamp.mtime_ns);
+                dir.memo = memory.zip(d.memo).and_then(|(m, i)| m.child(i, name));
+                dir.rel = join_rel(&d.rel, name);
+            }
+            dir
+        })
+        .collect();
+    if remember.is_some()
+        && !d.linked
+        && let Some(mtime_ns) = d.mtime_ns
+    {
+        out.dirs.push(SeenDir {
+            rel: d.rel.clone(),
+            mtime_ns,
+            clean: seen.clean,
+            files: if d.rel.is_empty() { 0 } else { seen.files },
+            read: true,
+        });
+    }
+    subs
+}
+
+/// The entries of `d` as the memory has them, when it vouches for `d` (its time is the
+/// one remembered, and was settled) and every remembered entry is still there and of its
+/// kind (one `lstat` each); `None` (nothing added to `out`) when `d` is to be read.
+fn confirm(d: &Dir, out: &mut Found, r: &Remember<'_, '_>) -> Option<Vec<Dir>> {
+    let m = r.memory?;
+    let i = d.memo?;
+    let mtime_ns = d.mtime_ns?;
+    if d.linked || !m.trusts(i, mtime_ns) {
+        return None;
+    }
+    let names = m.files(i);
+    let mut files = Vec::with_capacity(names.len());
+    for &name in names {
+        let path = d.path.join(os_str(name));
+        let l = r.base.lstat(&d.rel, name, &path, &mut out.scratch).ok()?;
+        if l.kind != Kind::File {
+            return None;
+        }
+        files.push((path, Some(l.stamp)));
+    }
+    let mut subs = Vec::with_capacity(m.subs(i).len());
+    for &j in m.subs(i) {
+        let name = name_of(m.dirs[j as usize]);
+        let path = d.path.join(os_str(name));
+        let l = r.base.lstat(&d.rel, name, &path, &mut out.scratch).ok()?;
+        if l.kind != Kind::Dir {
+            return None;
+        }
+        subs.push(Dir {
+            real: d.real.join(os_str(name)),
+            path,
+            rel: join_rel(&d.rel, name),
+            memo: Some(j),
+            mtime_ns: Some(l.stamp.mtime_ns),
+            linked: false,
+        });
+    }
+    out.dirs.push(SeenDir {
+        rel: d.rel.clone(),
+        mtime_ns,
+        clean: true,
+        files: if d.rel.is_empty() {
+            0
+        } else {
+            u32::try_from(files.len()).unwrap_or(u32::MAX)
+        },
+        read: false,
+    });
+    out.files.append(&mut files);
+    Some(subs)
+}
+
+/// A name as the platform's string (bytes on Unix; elsewhere only what the memory could
+/// have taken from a path, which was valid there).
+fn os_str(b: &[u8]) -> &std::ffi::OsStr {
+    #[cfg(unix)]
+    {
+        std::os::unix::ffi::OsStrExt::from_bytes(b)
+    }
+    #[cfg(not(unix))]
+    {
+        std::ffi::OsStr::new(std::str::from_utf8(b).unwrap_or_default())
+    }
+}
+
+/// A subdirectory an entry leads to.
+struct Sub {
+    path: PathBuf,
+    real: PathBuf,
+    name: std::ffi::OsString,
+    /// The entry is a symbolic link.
+    link: bool,
+}
+
+/// What reading a directory's entries said of it.
+struct Visited {
+    /// See [`SeenDir::clean`].
+    clean: bool,
+    /// The `*.jsonl` files found in it.
+    files: u32,
 }
 
 /// The entries of `dir`: `*.jsonl` files (and their sizes) into `out`, each directory to
-/// go into (its path and real path) to `subdir`. A directory that cannot be read, or
-/// whose listing breaks off, is named in `out.skipped` with what was listed of it kept.
+/// go into to `subdir`. A directory that cannot be read, or whose listing breaks off, is
+/// named in `out.skipped` with what was listed of it kept.
 fn visit(
     dir: &Path,
     out: &mut Found,
     ancestors: &[PathBuf],
-    subdir: &mut impl FnMut((PathBuf, PathBuf)),
-) {
+    subdir: &mut impl FnMut(Sub),
+) -> Visited {
+    let mut seen = Visited {
+        clean: false,
+        files: 0,
+    };
     let entries = match fs::read_dir(dir) {
         Ok(e) => e,
         Err(e) => {
             out.skipped.push(Skipped::io(dir, &e));
-            return;
+            return seen;
         }
     };
+    let mut clean = true;
     for entry in entries {
         let entry = match entry {
             Ok(e) => e,
             Err(e) => {
                 out.skipped.push(Skipped::io(dir, &e));
-                return;
+                return seen;
             }
         };
         let path = entry.path();
@@ -418,6 +1019,7 @@ fn visit(
         let kind = match entry.file_type() {
             Ok(k) => k,
             Err(e) => {
+                clean = false;
                 if jsonl() {
                     out.skipped.push(Skipped::io(&path, &e));
                 }
@@ -425,16 +1027,23 @@ fn visit(
             }
         };
         if kind.is_symlink() {
+            clean = false;
             // Followed only to learn what it points at; a dangling one is skipped.
             let Ok(m) = fs::metadata(&path) else { continue };
             if m.is_file() && jsonl() {
                 out.files.push((path, Some(Stamp::of(&m))));
+                seen.files += 1;
             } else if m.is_dir() {
                 let Ok(real) = fs::canonicalize(&path) else {
                     continue;
                 };
                 if !ancestors.iter().any(|a| a.as_os_str() == real.as_os_str()) {
-                    subdir((path, real));
+                    subdir(Sub {
+                        path,
+                        real,
+                        name: entry.file_name(),
+                        link: true,
+                    });
                 }
             } else if jsonl() {
                 out.skipped.push(Skipped::not_regular(&path));
@@ -443,16 +1052,25 @@ fn visit(
             let real = ancestors
                 .last()
                 .map_or_else(|| path.clone(), |parent| parent.join(entry.file_name()));
-            subdir((path, real));
+            subdir(Sub {
+                path,
+                real,
+                name: entry.file_name(),
+                link: false,
+            });
         } else if kind.is_file() && jsonl() {
             // A file that goes between listing and stat is still listed; the scan says
             // it cannot be read.
             let stamp = entry.metadata().ok().map(|m| Stamp::of(&m));
             out.files.push((path, stamp));
+            seen.files += 1;
         } else if jsonl() {
+            clean = false;
             out.skipped.push(Skipped::not_regular(&path));
         }
     }
+    seen.clean = clean;
+    seen
 }
 
 fn with_path(e: io::Error, path: &Path) -> io::Error {
@@ -527,6 +1145,64 @@ pub(crate) mod tests {
         let _ = fs::remove_dir_all(&root);
         assert_eq!(found.len(), 1, "{found:?}");
         assert_eq!(found[0].session, "s");
+    }
+
+    #[test]
+    fn plain_paths_are_taken_apart_as_path_does() {
+        let slow = |root: &str, path: &str| -> Option<(String, String)> {
+            let (root, path) = (Path::new(root), Path::new(path));
+            let parts: Vec<&std::ffi::OsStr> = path.strip_prefix(root).ok()?.iter().collect();
+            if parts.len() < 2 {
+                return None;
+            }
+            let session = match parts.iter().rposition(|p| *p == "subagents") {
+                Some(i) if i >= 2 => parts[i - 1],
+                _ => path.file_stem()?,
+            };
+            Some((
+                parts[0].to_string_lossy().into_owned(),
+                session.to_string_lossy().into_owned(),
+            ))
+        };
+        for root in [
+            "/r/projects",
+            "/r/projects/",
+            "/r/projects//",
+            "/r/./projects",
+            "projects/.",
+            "a/..",
+            "/",
+            ".",
+        ] {
+            for rel in [
+                "-p/s.jsonl",
+                "-p/s/subagents/a.jsonl",
+                "-p/subagents/a.jsonl",
+                "-p/x/subagents/y/subagents/z.jsonl",
+                "-p/.jsonl",
+                "-p/a.b.jsonl",
+                "-p//s.jsonl",
+                "-p/./s.jsonl",
+                "./-p/s.jsonl",
+                "-p/../s.jsonl",
+                "-p/..",
+                "s.jsonl",
+                "",
+            ] {
+                let path = format!("{}/{rel}", root.trim_end_matches('/'));
+                for path in [
+                    path.clone(),
+                    format!("{root}{rel}"),
+                    format!("/other{path}"),
+                ] {
+                    assert_eq!(
+                        project_and_session(Path::new(root), Path::new(&path)),
+                        slow(root, &path),
+                        "{root} {path}"
+                    );
+                }
+            }
+        }
     }
 
     #[test]

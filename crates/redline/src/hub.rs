@@ -21,9 +21,7 @@ use redline_engine::live::{
 };
 use redline_engine::otlp::Batch;
 use redline_engine::prices::{CostMode, PriceTable};
-use redline_engine::roots::{
-    NOT_REGULAR, Root, Skipped, out_of_descriptors, survey, transcripts_below,
-};
+use redline_engine::roots::{NOT_REGULAR, Root, Skipped, out_of_descriptors, transcripts_below};
 use redline_engine::scan::{ScanOptions, scan_indexed};
 use redline_engine::stats::{Stat, Window};
 use redline_engine::store::{self, Record};
@@ -241,7 +239,12 @@ pub fn start(cfg: HubConfig) -> Result<Handle> {
         let total: Duration = phases.iter().map(|p| p.1).sum();
         phases.push((name, started.elapsed().saturating_sub(total)));
     };
-    let listing = survey(&roots);
+    // The index first: the listing does not read the directories it knows unchanged.
+    let projects: Vec<PathBuf> = roots.iter().map(|r| r.projects.clone()).collect();
+    let mut set = index
+        .as_ref()
+        .map(|dir| IndexSet::open(dir, &projects, now_ms(), true));
+    let (listing, _) = crate::scan_index::list(&roots, set.as_mut());
     phase("list", &mut phases);
     // The text statistics count from the daemon's start, as Prometheus counters do (and
     // the token counters): a pass over the whole history here would add the time of
@@ -251,10 +254,6 @@ pub fn start(cfg: HubConfig) -> Result<Handle> {
         threads: None,
         hold_partial_last: true,
     };
-    let projects: Vec<PathBuf> = roots.iter().map(|r| r.projects.clone()).collect();
-    let set = index
-        .as_ref()
-        .map(|dir| IndexSet::open(dir, &projects, now_ms(), true));
     let (scan, set) = scan_indexed(listing.transcripts, options, set);
     let mut errors_logged = 0;
     if let Some(mut set) = set {
@@ -426,8 +425,8 @@ fn keep_index(dir: &Path, roots: &[Root], options: ScanOptions) {
     let projects: Vec<PathBuf> = roots.iter().map(|r| r.projects.clone()).collect();
     loop {
         std::thread::sleep(every);
-        let set = IndexSet::open(dir, &projects, now_ms(), true);
-        let listing = survey(roots);
+        let mut set = IndexSet::open(dir, &projects, now_ms(), true);
+        let (listing, _) = crate::scan_index::list(roots, Some(&mut set));
         let one_core = ScanOptions {
             threads: Some(1),
             ..options

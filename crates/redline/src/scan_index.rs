@@ -1,13 +1,14 @@
 //! The scan index as the commands use it (see [`redline_engine::index`] and
 //! docs/index.md): where it lives (`$XDG_CACHE_HOME/redline/`, else `~/.cache/redline/`),
 //! whether it is on (`--no-index`, `REDLINE_NO_INDEX`), and the one warning a damaged
-//! one gets.
+//! one gets. The indexes are read before the listing ([`open`], then [`list`]): what
+//! they remember of the directories spares reading the unchanged ones.
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use redline_engine::index::{IndexSet, IndexStats};
-use redline_engine::roots::{Root, RootEnv, Transcript};
+use redline_engine::roots::{Listing, Root, RootEnv, Transcript, survey, survey_with};
 use redline_engine::scan::{Scan, ScanOptions, scan_indexed};
 
 /// `$XDG_CACHE_HOME/redline`, else `~/.cache/redline`.
@@ -20,11 +21,64 @@ pub fn cache_dir(env: &RootEnv) -> PathBuf {
         .join("redline")
 }
 
+/// The indexes of a scan's roots, read before the listing (see [`open`]).
+#[derive(Debug)]
+pub struct Indexes {
+    /// `None` when the index is off.
+    pub set: Option<IndexSet>,
+    /// Reading them.
+    pub load: Duration,
+    /// Directories the listing read, and all it went through (when it used the indexes).
+    pub dirs: Option<(usize, usize)>,
+}
+
+/// Reads the indexes of `roots` (none when `off`), as of now: before the listing, which
+/// uses them ([`Indexes::list`]).
+pub fn open(roots: &[Root], env: &RootEnv, off: bool) -> Indexes {
+    let t = Instant::now();
+    let set = (!off).then(|| {
+        let now_ms = jiff::Timestamp::now().as_millisecond();
+        let projects: Vec<PathBuf> = roots.iter().map(|r| r.projects.clone()).collect();
+        IndexSet::open(&cache_dir(env), &projects, now_ms, true)
+    });
+    Indexes {
+        set,
+        load: t.elapsed(),
+        dirs: None,
+    }
+}
+
+impl Indexes {
+    /// Lists the transcripts below `roots` (see [`list`]).
+    pub fn list(&mut self, roots: &[Root]) -> Listing {
+        let (listing, dirs) = list(roots, self.set.as_mut());
+        self.dirs = dirs;
+        listing
+    }
+}
+
+/// Lists the transcripts below `roots`: with what `set` remembers of their directories
+/// (those unchanged are not read again), and gives `set` the directories gone through,
+/// for the indexes it writes; without a set, as [`survey`] does. With a set, also the
+/// count of directories read and of all gone through.
+pub fn list(roots: &[Root], set: Option<&mut IndexSet>) -> (Listing, Option<(usize, usize)>) {
+    let Some(set) = set else {
+        return (survey(roots), None);
+    };
+    let (listing, dirs) = survey_with(roots, &set.memory());
+    let read = dirs.iter().map(|d| d.read()).sum();
+    let all = dirs.iter().map(|d| d.dirs.len()).sum();
+    set.listed(dirs);
+    (listing, Some((read, all)))
+}
+
 /// What a scan with the index did, for `--timings` and `redline doctor`.
 #[derive(Clone, Debug, Default)]
 pub struct Used {
     /// The counts, `None` when the index was off.
     pub stats: Option<IndexStats>,
+    /// Directories the listing read, and all it went through.
+    pub dirs: Option<(usize, usize)>,
     /// Reading the indexes.
     pub load: Duration,
     /// The scan itself.
@@ -33,22 +87,21 @@ pub struct Used {
     pub write: Duration,
 }
 
-/// Scans `transcripts` below `roots`, with the index unless `off`; `keep` are files
-/// listed but left out of this scan (their records stay). Warns (once each) of a damaged
-/// index or one that cannot be written; never fails for the index's sake. The ledger's
-/// dedup index is released (the caller reads no more lines). The new index is written by
-/// a thread of its own while the caller makes its report: [`Writing::wait`] before the
-/// process ends.
+/// Scans `transcripts` (listed by [`Indexes::list`]) with `indexes` (none: without the
+/// index); `keep` are files listed but left out of this scan (their records stay). Warns
+/// (once each) of a damaged index or one that cannot be written; never fails for the
+/// index's sake. The ledger's dedup index is released (the caller reads no more lines).
+/// The new index is written by a thread of its own while the caller makes its report:
+/// [`Writing::wait`] before the process ends.
 pub fn scan(
     transcripts: Vec<Transcript>,
     options: ScanOptions,
-    roots: &[Root],
-    env: &RootEnv,
-    off: bool,
+    indexes: Indexes,
     keep: Vec<PathBuf>,
     log: bool,
 ) -> (Scan, Used, Writing) {
-    if off {
+    let Indexes { set, load, dirs } = indexes;
+    let Some(mut set) = set else {
         let t = Instant::now();
         let (mut s, _) = scan_indexed(transcripts, options, None);
         s.ledger.release_index();
@@ -60,13 +113,9 @@ pub fn scan(
             },
             Writing::default(),
         );
-    }
+    };
     let t = Instant::now();
-    let now_ms = jiff::Timestamp::now().as_millisecond();
-    let projects: Vec<PathBuf> = roots.iter().map(|r| r.projects.clone()).collect();
-    let mut set = IndexSet::open(&cache_dir(env), &projects, now_ms, true);
     set.keep = keep;
-    let load = t.elapsed();
     let (mut s, set) = scan_indexed(transcripts, options, Some(set));
     let scanned = t.elapsed();
     s.ledger.release_index();
@@ -81,8 +130,9 @@ pub fn scan(
     }
     let used = Used {
         stats: Some(set.stats),
+        dirs,
         load,
-        scan: scanned - load,
+        scan: scanned,
         write: Duration::ZERO,
     };
     let began = Instant::now();
@@ -172,8 +222,11 @@ pub fn timings_line(list: Duration, used: &Used, report: Duration, total: Durati
             s.bytes_written
         ),
     };
+    let dirs = used.dirs.map_or_else(String::new, |(read, all)| {
+        format!(" ({read} of {all} directories read)")
+    });
     format!(
-        "redline: timings: list {:.1} ms, scan {:.1} ms, {index}, report {:.1} ms, total {:.1} ms",
+        "redline: timings: list {:.1} ms{dirs}, scan {:.1} ms, {index}, report {:.1} ms, total {:.1} ms",
         ms(list),
         ms(used.scan),
         ms(report),

@@ -6,7 +6,8 @@
 //! header   "RLINDEX" FORMAT(u8)  facts version (u64 LE)
 //! records  one per file, in the order they were written, each self-contained
 //! footer   models, root, written_at, files (front-coded relative paths, offset, length,
-//!          responses), and one bit per response: held in no other file
+//!          responses), one bit per response: held in no other file, and the
+//!          directories listed (see [`ListedDir`])
 //! trailer  footer offset (u64 LE)  footer length (u64 LE)  CRC-32 (u32 LE)  "RLIXEND\0"
 //! ```
 //!
@@ -112,6 +113,23 @@ pub struct Listed {
     pub slots: u64,
 }
 
+/// A directory below the root that the listing went through, and whether its entries can
+/// be taken from the index while its modification time stays the same (see
+/// [`crate::roots::survey_with`]).
+///
+/// The footer names only the directories its files do not imply: every directory above a
+/// listed file (and the root, `""`) is known from the files' paths, so a directory costs
+/// its time alone (some 7 bytes when times are months apart, less when they are close),
+/// or a byte when it is not to be trusted.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ListedDir {
+    /// The path below the root, as bytes (`""`: the root itself).
+    pub rel: Vec<u8>,
+    /// Its modification time when it was listed, nanoseconds since the epoch; `None` when
+    /// its entries are to be read again whatever its time says.
+    pub mtime_ns: Option<i64>,
+}
+
 /// The footer: what the records need to be found and read.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Footer {
@@ -131,6 +149,8 @@ pub struct Footer {
     /// copies. `None` when the writer could not tell (a scan of some of the files): every
     /// response is then looked for.
     pub alone: Option<Vec<u8>>,
+    /// The directories the listing went through, in path order, each once.
+    pub dirs: Vec<ListedDir>,
 }
 
 // ---------------------------------------------------------------------------- writing
@@ -394,6 +414,94 @@ pub fn put_footer(out: &mut Vec<u8>, f: &Footer) {
             put_bytes(out, bits);
         }
     }
+    put_dirs(out, f);
+}
+
+/// The directories the files' paths imply: the root (`""`) and every directory above a
+/// file, in path order, each once. Files in path order share their leading directories
+/// with the file before them (a directory's files are neighbours in that order), so only
+/// the directories past the shared part are new.
+pub fn implied_dirs(files: &[Listed]) -> Vec<&[u8]> {
+    let mut dirs: Vec<&[u8]> = vec![b""];
+    let mut last: &[u8] = &[];
+    for l in files {
+        let shared = last.iter().zip(&l.rel).take_while(|(a, b)| a == b).count();
+        // A slash within the shared part was the previous file's too.
+        for i in memchr::memchr_iter(b'/', &l.rel[shared..]) {
+            dirs.push(&l.rel[..shared + i]);
+        }
+        last = &l.rel;
+    }
+    dirs.sort_unstable();
+    dirs.dedup();
+    dirs
+}
+
+/// A directory's code: 0, implied by the files but not listed; 1, listed but not to be
+/// trusted; else 2 + its time, zigzagged against the time of the trusted one before it.
+const DIR_ABSENT: u64 = 0;
+const DIR_UNTRUSTED: u64 = 1;
+const DIR_TIMED: u64 = 2;
+
+/// The directories: those the files do not imply (front-coded, like the files), then a
+/// code for each directory of both kinds, in path order.
+fn put_dirs(out: &mut Vec<u8>, f: &Footer) {
+    let implied = implied_dirs(&f.files);
+    let extra: Vec<&[u8]> = f
+        .dirs
+        .iter()
+        .map(|d| d.rel.as_slice())
+        .filter(|rel| implied.binary_search(rel).is_err())
+        .collect();
+    put_varint(out, extra.len() as u64);
+    let mut last: &[u8] = &[];
+    for rel in &extra {
+        let shared = last.iter().zip(*rel).take_while(|(a, b)| a == b).count();
+        put_varint(out, shared as u64);
+        put_bytes(out, &rel[shared..]);
+        last = rel;
+    }
+    let mut prev = f.written_at_ms.wrapping_mul(1_000_000);
+    let mut listed = f.dirs.iter().peekable();
+    for rel in merged(&implied, &extra) {
+        // `f.dirs` is in path order, and so is the merge: each listed one comes in turn.
+        while listed.next_if(|d| d.rel.as_slice() < rel).is_some() {}
+        let code = match listed.next_if(|d| d.rel == rel) {
+            None => DIR_ABSENT,
+            Some(ListedDir { mtime_ns: None, .. }) => DIR_UNTRUSTED,
+            Some(ListedDir {
+                mtime_ns: Some(t), ..
+            }) => match zigzag(t.wrapping_sub(prev)).checked_add(DIR_TIMED) {
+                Some(code) => {
+                    prev = *t;
+                    code
+                }
+                // Two times that far apart: not worth a code of their own.
+                None => DIR_UNTRUSTED,
+            },
+        };
+        put_varint(out, code);
+    }
+}
+
+/// Two lists in path order, merged into one in path order (each path once).
+fn merged<'a>(a: &[&'a [u8]], b: &[&'a [u8]]) -> Vec<&'a [u8]> {
+    let mut out = Vec::with_capacity(a.len() + b.len());
+    let (mut i, mut j) = (0, 0);
+    while i < a.len() || j < b.len() {
+        let take_a = j == b.len() || (i < a.len() && a[i] <= b[j]);
+        let next = if take_a {
+            i += 1;
+            a[i - 1]
+        } else {
+            j += 1;
+            b[j - 1]
+        };
+        if out.last() != Some(&next) {
+            out.push(next);
+        }
+    }
+    out
 }
 
 /// The header: the magic and the facts version.
@@ -803,8 +911,9 @@ pub fn get_footer(b: &[u8]) -> Result<Footer, FormatError> {
             "the footer's response bits are fewer than its responses",
         ));
     }
+    let dirs = get_dirs(&mut r, &files, written_at_ms)?;
     if !r.done() {
-        return Err(FormatError("the footer has bytes after its files"));
+        return Err(FormatError("the footer has bytes after its directories"));
     }
     Ok(Footer {
         models,
@@ -813,7 +922,50 @@ pub fn get_footer(b: &[u8]) -> Result<Footer, FormatError> {
         files,
         slots,
         alone,
+        dirs,
     })
+}
+
+fn get_dirs(
+    r: &mut Reader<'_>,
+    files: &[Listed],
+    written_at_ms: i64,
+) -> Result<Vec<ListedDir>, FormatError> {
+    let implied = implied_dirs(files);
+    let n = r.count(2)?;
+    let mut extra: Vec<Vec<u8>> = Vec::with_capacity(n);
+    for _ in 0..n {
+        let last = extra.last().map_or(&[][..], Vec::as_slice);
+        let shared = usize::try_from(r.varint()?).map_err(|_| CUT)?;
+        if shared > last.len() {
+            return Err(FormatError("a path shares more than the one before it"));
+        }
+        let mut rel = last[..shared].to_vec();
+        rel.extend_from_slice(r.bytes()?);
+        if extra.last().is_some_and(|l| *l >= rel) || implied.binary_search(&&rel[..]).is_ok() {
+            return Err(FormatError("the footer's directories are out of order"));
+        }
+        extra.push(rel);
+    }
+    let extra: Vec<&[u8]> = extra.iter().map(Vec::as_slice).collect();
+    let all = merged(&implied, &extra);
+    let mut dirs = Vec::with_capacity(all.len());
+    let mut prev = written_at_ms.wrapping_mul(1_000_000);
+    for rel in all {
+        let mtime_ns = match r.varint()? {
+            DIR_ABSENT => continue,
+            DIR_UNTRUSTED => None,
+            code => {
+                prev = prev.wrapping_add(unzigzag(code - DIR_TIMED));
+                Some(prev)
+            }
+        };
+        dirs.push(ListedDir {
+            rel: rel.to_vec(),
+            mtime_ns,
+        });
+    }
+    Ok(dirs)
 }
 
 /// Checks a whole index's frame (magic, trailer, CRC) and reads its facts version and
@@ -980,6 +1132,30 @@ mod tests {
                 },
             ],
             alone: Some(vec![0b1010_0101, 0xff, 0, 0x81, 0x7e, 0x05]),
+            // The root and `-p/a` are implied by the files, `-p/empty` and `-q` are not;
+            // `-p/a/subagents` is implied but was not listed.
+            dirs: vec![
+                ListedDir {
+                    rel: b"".to_vec(),
+                    mtime_ns: Some(1_760_000_100_000_000_001),
+                },
+                ListedDir {
+                    rel: b"-p".to_vec(),
+                    mtime_ns: None,
+                },
+                ListedDir {
+                    rel: b"-p/a".to_vec(),
+                    mtime_ns: Some(1_759_000_000_123_456_789),
+                },
+                ListedDir {
+                    rel: b"-p/empty".to_vec(),
+                    mtime_ns: Some(1_760_000_300_000_000_000),
+                },
+                ListedDir {
+                    rel: b"-q".to_vec(),
+                    mtime_ns: None,
+                },
+            ],
         };
         let records: Vec<Vec<u8>> = [3, 40]
             .map(|n| {
@@ -996,6 +1172,7 @@ mod tests {
         assert_eq!(got.written_at_ms, footer.written_at_ms);
         assert_eq!(got.slots, 43);
         assert_eq!(got.alone, footer.alone);
+        assert_eq!(got.dirs, footer.dirs);
         assert_eq!(got.files[1].slots, 40);
         for (l, r) in got.files.iter().zip(&records) {
             let slice = &bytes[l.offset as usize..(l.offset + l.len) as usize];
@@ -1019,6 +1196,16 @@ mod tests {
                 ..Listed::default()
             }],
             alone: Some(vec![0b10110]),
+            dirs: vec![
+                ListedDir {
+                    rel: b"-p".to_vec(),
+                    mtime_ns: Some(3_000_000_000),
+                },
+                ListedDir {
+                    rel: b"-p/x".to_vec(),
+                    mtime_ns: Some(4_000_000_000),
+                },
+            ],
         };
         let mut rec = Vec::new();
         put_facts(&mut rec, &facts(5));
@@ -1045,5 +1232,72 @@ mod tests {
             b[at] ^= 0xff;
             let _ = get_facts(&b);
         }
+    }
+
+    #[test]
+    fn the_files_imply_their_directories() {
+        let files: Vec<Listed> = [
+            "-a/x.jsonl",
+            "-p/a-b/x.jsonl",
+            "-p/a.jsonl",
+            "-p/a/subagents/x.jsonl",
+            "-p/a/subagents/y.jsonl",
+            "-p/b/c/d/e.jsonl",
+            "top.jsonl",
+        ]
+        .iter()
+        .map(|r| Listed {
+            rel: r.as_bytes().to_vec(),
+            ..Listed::default()
+        })
+        .collect();
+        let dirs: Vec<&str> = implied_dirs(&files)
+            .into_iter()
+            .map(|d| std::str::from_utf8(d).unwrap())
+            .collect();
+        assert_eq!(
+            dirs,
+            [
+                "",
+                "-a",
+                "-p",
+                "-p/a",
+                "-p/a-b",
+                "-p/a/subagents",
+                "-p/b",
+                "-p/b/c",
+                "-p/b/c/d"
+            ]
+        );
+        // Listed directories cost their time, or a byte: the paths are the files'.
+        let footer = Footer {
+            dirs: dirs
+                .iter()
+                .enumerate()
+                .map(|(i, d)| ListedDir {
+                    rel: d.as_bytes().to_vec(),
+                    mtime_ns: (i % 3 != 0).then_some(1_760_000_000_000_000_000 + i as i64),
+                })
+                .collect(),
+            files,
+            ..Footer::default()
+        };
+        let mut with = Vec::new();
+        put_footer(&mut with, &footer);
+        let mut without = Vec::new();
+        put_footer(
+            &mut without,
+            &Footer {
+                dirs: Vec::new(),
+                ..footer.clone()
+            },
+        );
+        assert!(
+            with.len() - without.len() < 9 * 8,
+            "{}",
+            with.len() - without.len()
+        );
+        assert_eq!(get_footer(&with).unwrap(), footer);
+        assert_eq!(get_footer(&without).unwrap().dirs, []);
     }
 }

@@ -14,7 +14,7 @@ use jiff::civil::Date;
 use jiff::tz::TimeZone;
 use redline_engine::archive::Scope;
 use redline_engine::journal::Journal;
-use redline_engine::roots::{RootEnv, resolve_roots, survey};
+use redline_engine::roots::{RootEnv, resolve_roots};
 use redline_engine::scan::ScanOptions;
 use redline_engine::store::{self, Record, Rollup};
 use redline_engine::usage::format_s;
@@ -68,7 +68,8 @@ pub fn run(
         writeln!(out, "  root {}: {state}", r.projects.display())?;
     }
     // What cannot be read is named; the rest is read.
-    let listing = survey(&roots);
+    let mut indexes = crate::scan_index::open(&roots, env, args.no_index);
+    let listing = indexes.list(&roots);
     let list = listing.transcripts;
     let bytes: u64 = list
         .iter()
@@ -76,15 +77,8 @@ pub fn run(
         .map(|m| m.len())
         .sum();
     let started = std::time::Instant::now();
-    let (s, mut used, writing) = crate::scan_index::scan(
-        list,
-        ScanOptions::default(),
-        &roots,
-        env,
-        args.no_index,
-        Vec::new(),
-        false,
-    );
+    let (s, mut used, writing) =
+        crate::scan_index::scan(list, ScanOptions::default(), indexes, Vec::new(), false);
     writing.wait(&mut used);
     let last = s.ledger.entries().map(|e| e.ts_ms).max();
     writeln!(
@@ -166,14 +160,17 @@ fn scan_index(
         match redline_engine::index::Loaded::read(&path, &r.projects) {
             Ok(l) => {
                 size += l.size();
+                let (dirs, trusted) = l.dirs();
                 writeln!(
                     out,
-                    "  {}: {} bytes, {} files, {} responses ({:.1} bytes a response)",
+                    "  {}: {} bytes, {} files, {} responses ({:.1} bytes a response), {} directories ({} known unchanged while their time is)",
                     path.display(),
                     thousands(l.size()),
                     thousands(l.len() as u64),
                     thousands(l.slots()),
-                    l.size() as f64 / l.slots().max(1) as f64
+                    l.size() as f64 / l.slots().max(1) as f64,
+                    thousands(dirs as u64),
+                    thousands(trusted as u64)
                 )?;
             }
             Err(redline_engine::index::Unusable::Missing) => {
@@ -214,6 +211,14 @@ fn scan_index(
             thousands(st.new),
             st.bytes_read / 1_000_000,
             st.bytes_skipped / 1_000_000
+        )?;
+    }
+    if let Some((read, all)) = used.dirs {
+        writeln!(
+            out,
+            "  this listing: {} of {} directories read, the rest known unchanged (not opened)",
+            thousands(read as u64),
+            thousands(all as u64)
         )?;
     }
     Ok(())

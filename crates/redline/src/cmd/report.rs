@@ -15,7 +15,7 @@ use redline_engine::journal::Journal;
 use redline_engine::live::Budget;
 use redline_engine::prices::{PriceTable, price_entry, strip_date};
 use redline_engine::report::{self, BlockFilter, Kind, ModelNames, Order, Report, ReportOptions};
-use redline_engine::roots::{RootEnv, resolve_roots, survey};
+use redline_engine::roots::{RootEnv, resolve_roots};
 use redline_engine::scan::{Scan, ScanOptions};
 use redline_engine::store::{self, Record, Rollup};
 
@@ -42,12 +42,15 @@ pub fn run(
     let started = std::time::Instant::now();
     crate::memory::fixed_mmap_threshold();
     let roots = resolve_roots(env);
+    // The index first: the listing does not read the directories it knows unchanged.
+    let mut indexes = crate::scan_index::open(&roots, env, args.no_index);
+    let listing_started = std::time::Instant::now();
     // A directory that cannot be read is named, and the rest counted.
-    let listing = survey(&roots);
+    let listing = indexes.list(&roots);
     for skipped in &listing.skipped {
         eprintln!("redline: warning: {skipped}");
     }
-    let listed = started.elapsed();
+    let listed = listing_started.elapsed();
     let mut transcripts = listing.transcripts;
     let mut left_out = Vec::new();
     if let Some(p) = &args.project {
@@ -72,15 +75,8 @@ pub fn run(
             names.join(", ")
         );
     }
-    let (mut scan, mut used, writing) = crate::scan_index::scan(
-        transcripts,
-        ScanOptions::default(),
-        &roots,
-        env,
-        args.no_index,
-        left_out,
-        true,
-    );
+    let (mut scan, mut used, writing) =
+        crate::scan_index::scan(transcripts, ScanOptions::default(), indexes, left_out, true);
     let scanned = started.elapsed();
     warn_about_input(&scan);
 
