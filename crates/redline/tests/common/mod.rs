@@ -390,8 +390,9 @@ pub fn shared_fixture(name: &str) -> Option<PathBuf> {
     None
 }
 
-/// SPEC.md's flat fields of `/usage`, in their order on the wire.
-pub const FLAT_FIELDS: [&str; 12] = [
+/// SPEC.md's flat fields of `/usage`, in their order on the wire (redline's `final` last,
+/// after the origin's).
+pub const FLAT_FIELDS: [&str; 13] = [
     "version",
     "rate_1m",
     "window_5h_tokens",
@@ -404,6 +405,7 @@ pub const FLAT_FIELDS: [&str; 12] = [
     "stall",
     "idle",
     "updated_at",
+    "final",
 ];
 
 /// A free port and no gRPC receiver, unless `args` name them: tests run side by side.
