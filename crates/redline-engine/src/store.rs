@@ -191,6 +191,10 @@ pub fn compact(journal: &mut Journal<Record>, now_ms: i64) -> io::Result<()> {
     c.finish(journal, now_ms)
 }
 
+/// [`Compaction::finish_if_worthwhile`] rewrites a store when at least one record in this
+/// many would go.
+const WORTHWHILE_SHARE: usize = 4;
+
 /// A [`compact`] whose first pass rides along another read of the store (the daemon's
 /// replay at start): [`note`] every record read, in order, then [`finish`]. Nothing may be
 /// appended in between.
@@ -221,6 +225,32 @@ impl Compaction {
     /// minutes), the last series positions, and each rollup that is its key's last.
     pub fn finish(mut self, journal: &mut Journal<Record>, now_ms: i64) -> io::Result<()> {
         let folded = fold(std::mem::take(&mut self.small), now_ms);
+        self.rewrite(journal, folded)
+    }
+
+    /// Pass two, only when the rewrite would drop at least a quarter of the records
+    /// (superseded rollups and series positions, old deltas folded into minutes): the
+    /// daemon's start-up, which need not rewrite a store that is nearly all kept
+    /// (the daily [`compact`] rewrites it regardless). `Ok(true)` when it was rewritten.
+    pub fn finish_if_worthwhile(
+        mut self,
+        journal: &mut Journal<Record>,
+        now_ms: i64,
+    ) -> io::Result<bool> {
+        let folded = fold(std::mem::take(&mut self.small), now_ms);
+        let kept = folded.len() + self.last.len();
+        let seen = self.seen as usize;
+        let dropped = seen.saturating_sub(kept);
+        if dropped == 0 || dropped * WORTHWHILE_SHARE < seen {
+            return Ok(false);
+        }
+        self.rewrite(journal, folded)?;
+        Ok(true)
+    }
+
+    /// Writes `folded` (the records that are not rollups, as [`fold`] left them) and
+    /// every rollup that is its key's last.
+    fn rewrite(self, journal: &mut Journal<Record>, folded: Vec<Record>) -> io::Result<()> {
         let Some(records) = Journal::<Record>::iter(journal.path(), KIND)? else {
             return Ok(());
         };
@@ -331,6 +361,68 @@ mod tests {
         let twice = Journal::<Record>::read(&path, KIND).unwrap().records;
         let _ = std::fs::remove_dir_all(&dir);
         (once, twice)
+    }
+
+    /// A journal holding `records`, with pass one of a compaction over it.
+    fn noted(name: &str, records: &[Record]) -> (std::path::PathBuf, Journal<Record>, Compaction) {
+        let dir = std::env::temp_dir().join(format!(
+            "redline-store-worthwhile-{name}-{}",
+            std::process::id()
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        let path = dir.join(FILE);
+        let (mut journal, _) = Journal::<Record>::open(&path, KIND).unwrap();
+        journal.append(records).unwrap();
+        let mut c = Compaction::default();
+        Journal::<Record>::read_with(&path, KIND, |r| c.note(&r)).unwrap();
+        (dir, journal, c)
+    }
+
+    #[test]
+    fn a_start_rewrites_the_store_only_when_a_quarter_of_it_would_go() {
+        let now = 10 * RAW_FOR_MS;
+        let key = |session: &str, tokens: u64| {
+            let Record::Rollup(mut r) = rollup(tokens) else {
+                unreachable!()
+            };
+            r.session = session.into();
+            Record::Rollup(r)
+        };
+        // Eight keys, one written twice: one record in nine would go. Left as it is.
+        let mut records: Vec<Record> = (0..8).map(|i| key(&format!("s{i}"), 10)).collect();
+        records.push(key("s0", 12));
+        let (dir, mut journal, c) = noted("little", &records);
+        let before = std::fs::read(journal.path()).unwrap();
+        assert!(!c.finish_if_worthwhile(&mut journal, now).unwrap());
+        assert_eq!(std::fs::read(journal.path()).unwrap(), before);
+        // Three of them written again, and three old deltas that fold into one minute: six
+        // of fifteen would go. Rewritten, each key's last and the totals kept.
+        records.extend([key("s1", 13), key("s2", 14), key("s3", 15)]);
+        records.extend((0..3).map(|i| usage("a", 1_000 + i, 1_000 + i, 5)));
+        let (dir2, mut journal, c) = noted("much", &records);
+        assert!(c.finish_if_worthwhile(&mut journal, now).unwrap());
+        let out = Journal::<Record>::read(journal.path(), KIND)
+            .unwrap()
+            .records;
+        assert_eq!(out.len(), 8 + 1, "{out:?}");
+        let tokens = |rs: &[Record], session: &str| -> Vec<u64> {
+            rs.iter()
+                .filter_map(|r| match r {
+                    Record::Rollup(x) if x.session == session => Some(x.tokens[0]),
+                    _ => None,
+                })
+                .collect()
+        };
+        assert_eq!(
+            ["s0", "s1", "s2", "s3", "s4"].map(|s| tokens(&out, s)),
+            [[12], [13], [14], [15], [10]].map(Vec::from)
+        );
+        let Some(Record::Usage(folded)) = out.iter().find(|r| matches!(r, Record::Usage(_))) else {
+            panic!("no usage: {out:?}");
+        };
+        assert_eq!(folded.tokens[0], 15);
+        let _ = std::fs::remove_dir_all(&dir);
+        let _ = std::fs::remove_dir_all(&dir2);
     }
 
     #[test]

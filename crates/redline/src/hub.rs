@@ -8,7 +8,8 @@
 //! values (from the scan index and what changed since), and says they are not final
 //! (`/usage`'s `final: false`); the hub's thread then reads back the store (OpenTelemetry
 //! received, cumulative positions, the history of deleted transcripts) before it takes any
-//! input, publishes the final values, and only then compacts the store. Inputs that arrive meanwhile wait in the queue, so each is counted once,
+//! input, publishes the final values, and only then compacts the store, if that is worth
+//! its while. Inputs that arrive meanwhile wait in the queue, so each is counted once,
 //! after the store's records.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -738,10 +739,12 @@ fn open_store(
     Ok((journal, compaction))
 }
 
-/// Finishes a compaction whose first pass rode along [`open_store`]'s replay; a failure
-/// is logged, and the store goes on as it was.
+/// Finishes a compaction whose first pass rode along [`open_store`]'s replay, if it would
+/// drop enough to be worth the rewrite (see [`store::Compaction::finish_if_worthwhile`]:
+/// a restart does not rewrite a store that is nearly all kept); a failure is logged, and
+/// the store goes on as it was.
 fn finish_compaction(journal: &mut Journal<Record>, compaction: store::Compaction, log: bool) {
-    if let Err(e) = compaction.finish(journal, now_ms())
+    if let Err(e) = compaction.finish_if_worthwhile(journal, now_ms())
         && log
     {
         eprintln!(
@@ -754,7 +757,7 @@ fn finish_compaction(journal: &mut Journal<Record>, compaction: store::Compactio
 impl Hub {
     /// The start-up's catch-up, on the hub's thread before it takes any input: reads the
     /// store back into the values, publishes them as final, says so in the log, then
-    /// compacts the store. Without a store the first values
+    /// compacts the store if that is worth its while. Without a store the first values
     /// were final already.
     fn catch_up(&mut self, daemon_started: Instant) {
         let Some(path) = self.store_path.clone() else {
