@@ -691,13 +691,15 @@ fn open_store(
     let mut kept = archive::Kept::new(live.scope().cloned().unwrap_or_default());
     // The compaction's first pass rides along the replay.
     let mut compaction = store::Compaction::default();
-    let opened = Journal::<Record>::open_with(path, store::KIND, |r| {
-        compaction.note(&r);
-        match &r {
-            Record::Rollup(x) => kept.note(x),
-            other => {
-                live.apply_record(other);
-            }
+    // Rollups are read as their lines hold them, without making each one.
+    let opened = store::open(path, |r| match r {
+        store::Read::Rollup(x) => {
+            compaction.note_rollup(x);
+            kept.note(x);
+        }
+        store::Read::Other(other) => {
+            live.apply_record(&other);
+            compaction.note_other(other);
         }
     });
     let (journal, problems) = match opened {
