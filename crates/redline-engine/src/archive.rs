@@ -299,43 +299,41 @@ pub fn rollups(
 }
 
 /// Each rollup key's tokens (see [`key_hash`]) in the ledger's transcript entries. A
-/// file's entries mostly follow one another, so they are summed by file, hour and model
-/// first (a run at a time) and each of those hashed once, not each entry's strings.
+/// file's entries follow one another in the ledger, an hour and model at a time: each
+/// such run is summed and its key hashed once, not each entry's strings.
 pub fn present(
     ledger: &Ledger,
     files: &Files,
     models: &Models,
     transcript: &dyn Fn(FileId) -> bool,
 ) -> HashMap<u64, u64> {
-    type Group = (FileId, i64, Option<ModelId>);
-    let mut groups: HashMap<Group, u64> = HashMap::new();
-    let mut run: Option<(Group, u64)> = None;
+    type Run = (FileId, i64, Option<ModelId>);
+    let mut present: HashMap<u64, u64> = HashMap::new();
+    let mut add = |(file, hour, model): Run, n: u64| {
+        if transcript(file) {
+            let f = files.get(file);
+            let key = key_hash(hour, &f.project, &f.session, model.map(|m| models.name(m)));
+            *present.entry(key).or_default() += n;
+        }
+    };
+    let mut run: Option<(Run, u64)> = None;
     for e in ledger.entries() {
         let n = e.tokens().total();
         if n == 0 {
             continue;
         }
-        let group = (e.file, hour_of(e.ts_ms), e.model());
+        let this = (e.file, hour_of(e.ts_ms), e.model());
         match &mut run {
-            Some((g, sum)) if *g == group => *sum += n,
+            Some((r, sum)) if *r == this => *sum += n,
             _ => {
-                if let Some((g, sum)) = run.replace((group, n)) {
-                    *groups.entry(g).or_default() += sum;
+                if let Some((r, sum)) = run.replace((this, n)) {
+                    add(r, sum);
                 }
             }
         }
     }
-    if let Some((g, sum)) = run {
-        *groups.entry(g).or_default() += sum;
-    }
-    let mut present: HashMap<u64, u64> = HashMap::with_capacity(groups.len());
-    for ((file, hour, model), n) in groups {
-        if !transcript(file) {
-            continue;
-        }
-        let f = files.get(file);
-        let key = key_hash(hour, &f.project, &f.session, model.map(|m| models.name(m)));
-        *present.entry(key).or_default() += n;
+    if let Some((r, sum)) = run {
+        add(r, sum);
     }
     present
 }
