@@ -6,11 +6,12 @@
 //!
 //! Start-up serves first and catches up after: the first snapshot holds the transcripts'
 //! values (from the scan index and what changed since), and says they are not final
-//! (`/usage`'s `final: false`); the hub's thread then reads back the store (OpenTelemetry
+//! (`/usage`'s `final: false`); the hub's thread then replays the store (OpenTelemetry
 //! received, cumulative positions, the history of deleted transcripts) before it takes any
 //! input, publishes the final values, and only then compacts the store, if that is worth
 //! its while. Inputs that arrive meanwhile wait in the queue, so each is counted once,
-//! after the store's records.
+//! after the store's records. The store's file is read (not replayed) on a thread of its
+//! own while the file watches are set up: it needs nothing of the transcripts.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -281,6 +282,20 @@ pub fn start(cfg: HubConfig) -> Result<Handle> {
     let no_store = "the store is not open; see the daemon's log";
     let tach_window_s = settings.tach_window_s;
     let tz = settings.tz.clone();
+    // The store is read while the file watches are set up (it needs nothing of the
+    // transcripts), and replayed by the hub's thread once the first values are out.
+    let scope = archive::Scope::new(&host, roots.iter().map(|r| r.projects.as_path()));
+    let store_read = match &store {
+        Some(path) => {
+            let (path, scope) = (path.clone(), scope.clone());
+            Some(
+                std::thread::Builder::new()
+                    .name("redline-store".into())
+                    .spawn(move || read_store(&path, scope))?,
+            )
+        }
+        None => None,
+    };
     // Watch first, then scan: a line written in between is then both scanned and
     // announced, and the tailer reads it only once.
     let (inputs, queue) = mpsc::channel();
@@ -388,10 +403,7 @@ pub fn start(cfg: HubConfig) -> Result<Handle> {
             .name("redline-prometheus".into())
             .spawn(move || follow_prometheus(&url, &tz, tach_window_s, &sender))?;
     }
-    live.set_scope(archive::Scope::new(
-        &host,
-        roots.iter().map(|r| r.projects.as_path()),
-    ));
+    live.set_scope(scope);
     phases.mark("turns");
     // The store is read back by the hub's thread once the first values are out.
     live.set_catching_up(store.is_some());
@@ -417,6 +429,7 @@ pub fn start(cfg: HubConfig) -> Result<Handle> {
         tx: None,
         journal: None,
         store_path: store,
+        store_read,
         store_error: None,
         store_tried: Instant::now(),
         damage: DamageWatch::default(),
@@ -562,6 +575,8 @@ struct Hub {
     journal: Option<Journal<Record>>,
     /// The store's path, when one is kept: opened again while it cannot be.
     store_path: Option<PathBuf>,
+    /// The store as read at start, until the catch-up replays it.
+    store_read: Option<std::thread::JoinHandle<Result<StoreRead, String>>>,
     /// Why the store cannot be opened or was not written (OpenTelemetry failing, STALL).
     store_error: Option<String>,
     /// When the store was last tried.
@@ -687,35 +702,76 @@ fn open_store(
     log: bool,
     phases: &mut Phases,
 ) -> Result<(Journal<Record>, store::Compaction), String> {
-    // Only the rollups of the roots read here, on this host, are this daemon's history.
-    let mut kept = archive::Kept::new(live.scope().cloned().unwrap_or_default());
-    // The compaction's first pass rides along the replay.
+    let read = read_store(path, live.scope().cloned().unwrap_or_default());
+    phases.mark("store read");
+    replay_store(path, read, live, log, phases)
+}
+
+/// A store as read at start ([`read_store`]), not yet replayed into the values.
+struct StoreRead {
+    journal: Journal<Record>,
+    problems: Vec<String>,
+    /// What the store keeps of `scope`'s rollups.
+    kept: archive::Kept,
+    /// The compaction's first pass, which holds every record that is not a rollup.
+    compaction: store::Compaction,
+    /// How long it took.
+    took: Duration,
+}
+
+/// Opens and reads the store for [`replay_store`]: needs nothing of the live state, so
+/// the daemon does it on a thread of its own while the file watches are set up. Only the
+/// rollups of `scope` (the roots read here, on this host) are this daemon's history.
+fn read_store(path: &Path, scope: archive::Scope) -> Result<StoreRead, String> {
+    let started = Instant::now();
+    let mut kept = archive::Kept::new(scope);
+    // The compaction's first pass rides along the read.
     let mut compaction = store::Compaction::default();
     // Rollups are read as their lines hold them, without making each one.
-    let opened = store::open(path, |r| match r {
+    let (journal, problems) = store::open(path, |r| match r {
         store::Read::Rollup(x) => {
             compaction.note_rollup(x);
             kept.note(x);
         }
-        store::Read::Other(other) => {
-            live.apply_record(&other);
-            compaction.note_other(other);
+        store::Read::Other(other) => compaction.note_other(other),
+    })
+    .map_err(|e| format!("the store cannot be opened: {e}"))?;
+    Ok(StoreRead {
+        journal,
+        problems,
+        kept,
+        compaction,
+        took: started.elapsed(),
+    })
+}
+
+/// Replays a store [`read_store`] read into `live`: its OpenTelemetry records and series
+/// positions in order, then the rollups of transcripts deleted since.
+fn replay_store(
+    path: &Path,
+    read: Result<StoreRead, String>,
+    live: &mut Live,
+    log: bool,
+    phases: &mut Phases,
+) -> Result<(Journal<Record>, store::Compaction), String> {
+    let StoreRead {
+        journal,
+        problems,
+        mut kept,
+        compaction,
+        took: _,
+    } = read.inspect_err(|why| {
+        if log {
+            eprintln!("redline: warning: {}", crate::config::printable(why));
         }
-    });
-    let (journal, problems) = match opened {
-        Ok(j) => j,
-        Err(e) => {
-            let why = format!("the store cannot be opened: {e}");
-            if log {
-                eprintln!("redline: warning: {}", crate::config::printable(&why));
-            }
-            return Err(why);
-        }
-    };
+    })?;
     if log {
         for p in &problems {
             eprintln!("redline: warning: {}", crate::config::printable(p));
         }
+    }
+    for r in compaction.others() {
+        live.apply_record(r);
     }
     phases.mark("store replay");
     let deficit = live.plan_rollups(kept.stored());
@@ -769,7 +825,16 @@ impl Hub {
             std::thread::sleep(wait);
         }
         let mut phases = Phases::new();
-        let compaction = match open_store(&path, &mut self.live, self.log, &mut phases) {
+        let read = match self.store_read.take() {
+            Some(reading) => reading
+                .join()
+                .unwrap_or_else(|_| Err("the store's reader failed".into())),
+            None => read_store(&path, self.live.scope().cloned().unwrap_or_default()),
+        };
+        let read_took = read.as_ref().map_or(Duration::ZERO, |r| r.took);
+        phases.mark("store read wait");
+        let replayed = replay_store(&path, read, &mut self.live, self.log, &mut phases);
+        let compaction = match replayed {
             Ok((journal, compaction)) => {
                 self.journal = Some(journal);
                 Some(compaction)
@@ -799,6 +864,9 @@ impl Hub {
             crate::memory::release_free();
             phases.mark("compaction");
         }
+        phases
+            .said
+            .insert(0, ("store read (alongside the start-up)", read_took));
         phases.say(self.log, "catch-up");
     }
 
