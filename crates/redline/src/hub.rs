@@ -282,6 +282,7 @@ pub fn start(cfg: HubConfig) -> Result<Handle> {
     let no_store = "the store is not open; see the daemon's log";
     let tach_window_s = settings.tach_window_s;
     let tz = settings.tz.clone();
+    let mut phases = Phases::new();
     // The store is read while the file watches are set up (it needs nothing of the
     // transcripts), and replayed by the hub's thread once the first values are out.
     let scope = archive::Scope::new(&host, roots.iter().map(|r| r.projects.as_path()));
@@ -306,8 +307,8 @@ pub fn start(cfg: HubConfig) -> Result<Handle> {
         Ok(f) => (Some(f), None),
         Err(e) => (None, Some(format!("cannot start the file watcher: {e}"))),
     };
+    phases.mark("watch");
     // A directory that cannot be read is named (and lights STALL); the rest is read.
-    let mut phases = Phases::new();
     let listing = survey(&roots);
     phases.mark("list");
     // The text statistics count from the daemon's start, as Prometheus counters do (and
