@@ -25,40 +25,56 @@ use std::path::{Path, PathBuf};
 use crate::ledger::{
     Entry, FLAG_AGGREGATE, FileId, FileMeta, Files, Ledger, ModelId, Models, Offered,
 };
-use crate::store::{Rollup, counts, tokens};
+use crate::store::{Rollup, RollupRef, counts, tokens};
 
 const HOUR_MS: i64 = 3600 * 1000;
 
 /// A rollup's key: hour, project, session, model.
 type Key<'a> = (i64, &'a str, &'a str, Option<ModelId>);
 
-/// A rollup key's hash: what the daemon remembers of a key without its strings.
+/// A rollup key's hash: what the daemon remembers of a key without its strings. The
+/// xxh3 of the hour's bytes, each string followed by 0x1f, and whether there is a model,
+/// in one call (a streaming hasher's set-up costs more than these few bytes).
 pub fn key_hash(hour_ms: i64, project: &str, session: &str, model: Option<&str>) -> u64 {
-    let mut h = xxhash_rust::xxh3::Xxh3::new();
-    h.update(&hour_ms.to_le_bytes());
-    for part in [project, session, model.unwrap_or("")] {
-        h.update(part.as_bytes());
-        h.update(&[0x1f]);
+    let parts = [project, session, model.unwrap_or("")];
+    let len = 8 + parts.iter().map(|p| p.len() + 1).sum::<usize>() + 1;
+    let mut stack = [0u8; 256];
+    let mut heap = Vec::new();
+    let buf: &mut [u8] = if len <= stack.len() {
+        &mut stack[..len]
+    } else {
+        heap.resize(len, 0);
+        &mut heap
+    };
+    buf[..8].copy_from_slice(&hour_ms.to_le_bytes());
+    let mut at = 8;
+    for part in parts {
+        buf[at..at + part.len()].copy_from_slice(part.as_bytes());
+        at += part.len();
+        buf[at] = 0x1f;
+        at += 1;
     }
-    h.update(&[u8::from(model.is_some())]);
-    h.digest()
+    buf[at] = u8::from(model.is_some());
+    xxhash_rust::xxh3::xxh3_64(buf)
 }
 
-/// [`key_hash`] of a rollup.
-pub fn rollup_key(r: &Rollup) -> u64 {
-    key_hash(r.hour_ms, &r.project, &r.session, r.model.as_deref())
+/// [`key_hash`] of a rollup (a [`Rollup`] or a [`RollupRef`]).
+pub fn rollup_key<'a>(r: impl Into<RollupRef<'a>>) -> u64 {
+    let r = r.into();
+    key_hash(r.hour_ms, r.project, r.session, r.model)
 }
 
 /// A rollup's key with its root and host: what the store's compaction keeps one of. A
 /// rollup without a root has its plain key, as it had before roots were recorded.
-pub fn rollup_identity(r: &Rollup) -> u64 {
+pub fn rollup_identity<'a>(r: impl Into<RollupRef<'a>>) -> u64 {
+    let r = r.into();
     let key = rollup_key(r);
-    let (Some(root), host) = (&r.root, &r.host) else {
+    let (Some(root), host) = (r.root, r.host) else {
         return key;
     };
     let mut h = xxhash_rust::xxh3::Xxh3::new();
     h.update(&key.to_le_bytes());
-    for part in [root.as_str(), host.as_deref().unwrap_or("")] {
+    for part in [root, host.unwrap_or("")] {
         h.update(part.as_bytes());
         h.update(&[0x1f]);
     }
@@ -117,12 +133,10 @@ impl Scope {
 
     /// Whether a rollup that names its root is of this scope: its root is read here, on
     /// this host. `None` for a rollup written before roots were recorded.
-    pub fn holds(&self, r: &Rollup) -> Option<bool> {
-        let root = r.root.as_deref()?;
-        Some(
-            r.host.as_deref() == Some(self.host.as_str())
-                && self.roots.iter().any(|(_, name)| name == root),
-        )
+    pub fn holds<'a>(&self, r: impl Into<RollupRef<'a>>) -> Option<bool> {
+        let r = r.into();
+        let root = r.root?;
+        Some(r.host == Some(self.host.as_str()) && self.roots.iter().any(|(_, name)| name == root))
     }
 }
 
@@ -156,11 +170,12 @@ impl Kept {
     }
 
     /// The next rollup of the store.
-    pub fn note(&mut self, r: &Rollup) {
+    pub fn note<'a>(&mut self, r: impl Into<RollupRef<'a>>) {
+        let r = r.into();
         match self.scope.holds(r) {
             Some(true) => {
                 note_stored(&mut self.stored, r);
-                self.claimed.insert(session_hash(&r.project, &r.session));
+                self.claimed.insert(session_hash(r.project, r.session));
             }
             Some(false) => {}
             None => {
@@ -168,7 +183,7 @@ impl Kept {
                 let held = self
                     .rootless
                     .entry(rollup_key(r))
-                    .or_insert((session_hash(&r.project, &r.session), 0));
+                    .or_insert((session_hash(r.project, r.session), 0));
                 held.1 = held.1.max(n);
             }
         }
@@ -187,10 +202,11 @@ impl Kept {
     }
 
     /// Whether a rollup is the scope's (once every rollup was noted).
-    pub fn owns(&self, r: &Rollup) -> bool {
+    pub fn owns<'a>(&self, r: impl Into<RollupRef<'a>>) -> bool {
+        let r = r.into();
         self.scope
             .holds(r)
-            .unwrap_or_else(|| self.claimed.contains(&session_hash(&r.project, &r.session)))
+            .unwrap_or_else(|| self.claimed.contains(&session_hash(r.project, r.session)))
     }
 }
 
@@ -282,19 +298,42 @@ pub fn rollups(
     out
 }
 
-/// Each rollup key's tokens (see [`key_hash`]) in the ledger's transcript entries.
+/// Each rollup key's tokens (see [`key_hash`]) in the ledger's transcript entries. A
+/// file's entries follow one another in the ledger, an hour and model at a time: each
+/// such run is summed and its key hashed once, not each entry's strings.
 pub fn present(
     ledger: &Ledger,
     files: &Files,
     models: &Models,
     transcript: &dyn Fn(FileId) -> bool,
 ) -> HashMap<u64, u64> {
+    type Run = (FileId, i64, Option<ModelId>);
     let mut present: HashMap<u64, u64> = HashMap::new();
+    let mut add = |(file, hour, model): Run, n: u64| {
+        if transcript(file) {
+            let f = files.get(file);
+            let key = key_hash(hour, &f.project, &f.session, model.map(|m| models.name(m)));
+            *present.entry(key).or_default() += n;
+        }
+    };
+    let mut run: Option<(Run, u64)> = None;
     for e in ledger.entries() {
         let n = e.tokens().total();
-        if n > 0 && transcript(e.file) {
-            *present.entry(entry_key(e, files, models)).or_default() += n;
+        if n == 0 {
+            continue;
         }
+        let this = (e.file, hour_of(e.ts_ms), e.model());
+        match &mut run {
+            Some((r, sum)) if *r == this => *sum += n,
+            _ => {
+                if let Some((r, sum)) = run.replace((this, n)) {
+                    add(r, sum);
+                }
+            }
+        }
+    }
+    if let Some((r, sum)) = run {
+        add(r, sum);
     }
     present
 }
@@ -310,7 +349,7 @@ pub fn deficit(more: &HashMap<u64, u64>, less: &HashMap<u64, u64>) -> HashSet<u6
 }
 
 /// Adds a stored rollup's tokens to `stored` (each key's largest figure).
-fn note_stored(stored: &mut HashMap<u64, u64>, r: &Rollup) {
+fn note_stored(stored: &mut HashMap<u64, u64>, r: RollupRef<'_>) {
     let n = tokens(r.tokens).total();
     let held = stored.entry(rollup_key(r)).or_default();
     *held = (*held).max(n);
@@ -568,6 +607,36 @@ mod tests {
             k.note(r);
         }
         k
+    }
+
+    #[test]
+    fn a_keys_hash_is_the_streamed_hash_of_its_parts() {
+        let streamed = |hour_ms: i64, parts: [&str; 3], model: bool| {
+            let mut h = xxhash_rust::xxh3::Xxh3::new();
+            h.update(&hour_ms.to_le_bytes());
+            for part in parts {
+                h.update(part.as_bytes());
+                h.update(&[0x1f]);
+            }
+            h.update(&[u8::from(model)]);
+            h.digest()
+        };
+        let long = "x".repeat(300);
+        for (hour, project, session, model) in [
+            (3_600_000, "-home-me-p", "9f1c-2b", Some("claude-opus-4-6")),
+            (-3_600_000, "", "", None),
+            (7_200_000, long.as_str(), "s", Some(long.as_str())),
+        ] {
+            assert_eq!(
+                key_hash(hour, project, session, model),
+                streamed(
+                    hour,
+                    [project, session, model.unwrap_or("")],
+                    model.is_some()
+                )
+            );
+        }
+        assert_ne!(key_hash(0, "p", "s", None), key_hash(0, "p", "s", Some("")));
     }
 
     #[test]

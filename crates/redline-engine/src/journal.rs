@@ -85,6 +85,21 @@ impl<R: Serialize + DeserializeOwned> Journal<R> {
         kind: &str,
         mut each: impl FnMut(R),
     ) -> io::Result<(Journal<R>, Vec<String>)> {
+        Journal::open_raw(path, kind, |json| {
+            each(serde_json::from_slice(json)?);
+            Ok(())
+        })
+    }
+
+    /// [`open_with`](Self::open_with), handing `each` each record's JSON (its checksum
+    /// checked) to decode as it likes, for a reader that needs less than a whole record
+    /// of most lines. `each` must refuse exactly the lines that do not decode as `R`, and
+    /// do nothing with a line it refuses: that line is damage, as it is to `open_with`.
+    pub fn open_raw(
+        path: &Path,
+        kind: &str,
+        mut each: impl FnMut(&[u8]) -> Result<(), serde_json::Error>,
+    ) -> io::Result<(Journal<R>, Vec<String>)> {
         let mut dir = fs::DirBuilder::new();
         dir.recursive(true);
         #[cfg(unix)]
@@ -102,7 +117,7 @@ impl<R: Serialize + DeserializeOwned> Journal<R> {
         remove_if_there(&tmp_path(path))?;
         let size = file.metadata()?.len();
         let reader = Box::new(BufReader::new(file.try_clone()?));
-        let (mut problems, good_len, damaged) = parse::<R>(path, kind, reader, &mut each)?;
+        let (mut problems, good_len, damaged) = parse(path, kind, reader, &mut each)?;
         let len = match good_len {
             Some(len) => {
                 if len < size {
@@ -156,6 +171,21 @@ impl<R: Serialize + DeserializeOwned> Journal<R> {
         let mut records = Vec::new();
         let problems = Journal::read_with(path, kind, |r| records.push(r))?;
         Ok(Replay { records, problems })
+    }
+
+    /// [`read_with`](Self::read_with), handing `each` each record's JSON (its checksum
+    /// checked), as [`open_raw`](Self::open_raw) does; the lines it refuses are reported.
+    pub fn read_raw(
+        path: &Path,
+        kind: &str,
+        mut each: impl FnMut(&[u8]) -> Result<(), serde_json::Error>,
+    ) -> io::Result<Vec<String>> {
+        let file = match File::open(path) {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+            other => other?,
+        };
+        let reader = Box::new(BufReader::new(file));
+        Ok(parse(path, kind, reader, &mut each)?.0)
     }
 
     /// [`read`](Self::read), handing each record to `each` as it is read.
@@ -489,6 +519,22 @@ impl<R: DeserializeOwned> Iterator for Records<R> {
     type Item = Result<R, String>;
 
     fn next(&mut self) -> Option<Self::Item> {
+        let mut record = None;
+        let read = self.next_with(&mut |json| {
+            record = Some(serde_json::from_slice(json)?);
+            Ok(())
+        })?;
+        Some(read.and_then(|()| record.ok_or_else(|| "no record".to_owned())))
+    }
+}
+
+impl<R> Records<R> {
+    /// The next line: its JSON, checksum checked, handed to `decode`; `Err` with the
+    /// line's problem when it has none or `decode` refuses it; `None` at the end.
+    fn next_with(
+        &mut self,
+        decode: &mut dyn FnMut(&[u8]) -> Result<(), serde_json::Error>,
+    ) -> Option<Result<(), String>> {
         if self.done {
             return None;
         }
@@ -510,7 +556,10 @@ impl<R: DeserializeOwned> Iterator for Records<R> {
             Ok(n) => {
                 self.good_len += n as u64;
                 let body = &self.line[..self.line.len() - 1];
-                Some(decode(body).map_err(|what| at(&what, self.line_no, &self.path)))
+                let decoded = checked(body).and_then(|json| {
+                    decode(json).map_err(|e| format!("record does not decode: {e}"))
+                });
+                Some(decoded.map_err(|what| at(&what, self.line_no, &self.path)))
             }
             Err(e) => {
                 self.done = true;
@@ -535,23 +584,23 @@ struct Damaged {
     why: String,
 }
 
-/// Replays a journal from `reader` into `each`; returns the problems met, where the good
-/// data ends (`None` when it has no complete header yet and should be started afresh),
-/// and the damaged lines.
-fn parse<R: DeserializeOwned>(
+/// Replays a journal from `reader` into `each` (each record's JSON, see
+/// [`Journal::open_raw`]); returns the problems met, where the good data ends (`None` when
+/// it has no complete header yet and should be started afresh), and the damaged lines.
+fn parse(
     path: &Path,
     kind: &str,
     reader: Box<dyn BufRead>,
-    each: &mut dyn FnMut(R),
+    each: &mut dyn FnMut(&[u8]) -> Result<(), serde_json::Error>,
 ) -> io::Result<(Vec<String>, Option<u64>, Vec<Damaged>)> {
-    let Some(mut records) = Records::<R>::start(path, kind, reader)? else {
+    let Some(mut records) = Records::<()>::start(path, kind, reader)? else {
         return Ok((Vec::new(), None, Vec::new()));
     };
     let mut problems = Vec::new();
     let mut damaged = Vec::new();
-    while let Some(r) = records.next() {
+    while let Some(r) = records.next_with(each) {
         match r {
-            Ok(r) => each(r),
+            Ok(()) => {}
             Err(p) => {
                 // A torn last line or a read error ends the stream; a line that does
                 // not check out in the middle is damage.
@@ -577,7 +626,8 @@ fn find_damaged<R: DeserializeOwned>(path: &Path, kind: &str) -> io::Result<Vec<
         other => other?,
     };
     let reader = Box::new(BufReader::new(file));
-    Ok(parse::<R>(path, kind, reader, &mut |_| {})?.2)
+    let mut decodes = |json: &[u8]| serde_json::from_slice::<R>(json).map(drop);
+    Ok(parse(path, kind, reader, &mut decodes)?.2)
 }
 
 /// The side file a journal's damaged lines are moved to: `store.jsonl` keeps them in
@@ -734,7 +784,8 @@ pub fn acknowledge(path: &Path) -> io::Result<Option<Damage>> {
     damage(path)
 }
 
-fn decode<R: DeserializeOwned>(line: &[u8]) -> Result<R, String> {
+/// A line's JSON, once its checksum checks out.
+fn checked(line: &[u8]) -> Result<&[u8], String> {
     let (stored, json) = match line.split_at_checked(8) {
         Some((crc, [b' ', json @ ..])) if crc.iter().all(u8::is_ascii_hexdigit) => {
             let crc = std::str::from_utf8(crc).expect("hex digits are ASCII");
@@ -751,7 +802,7 @@ fn decode<R: DeserializeOwned>(line: &[u8]) -> Result<R, String> {
             "checksum mismatch (line says {stored:08x}, contents {computed:08x})"
         ));
     }
-    serde_json::from_slice(json).map_err(|e| format!("record does not decode: {e}"))
+    Ok(json)
 }
 
 #[cfg(test)]

@@ -135,6 +135,139 @@ pub struct Rollup {
     pub host: Option<String>,
 }
 
+/// A rollup as a store line holds it, its strings borrowed from the line: what a replay
+/// needs of the bulk of a store without making a [`Rollup`] of each (see [`open`]).
+#[derive(Clone, Copy, Debug, PartialEq, Deserialize)]
+pub struct RollupRef<'a> {
+    /// The record's tag: `r`.
+    #[serde(rename = "t")]
+    tag: &'a str,
+    /// See [`Rollup::hour_ms`].
+    #[serde(rename = "hr")]
+    pub hour_ms: i64,
+    /// See [`Rollup::project`].
+    #[serde(rename = "p")]
+    pub project: &'a str,
+    /// See [`Rollup::session`].
+    #[serde(rename = "s")]
+    pub session: &'a str,
+    /// See [`Rollup::model`].
+    #[serde(rename = "m", default, borrow)]
+    pub model: Option<&'a str>,
+    /// See [`Rollup::responses`].
+    #[serde(rename = "n")]
+    pub responses: u64,
+    /// See [`Rollup::first_ms`].
+    #[serde(rename = "f")]
+    pub first_ms: i64,
+    /// See [`Rollup::tokens`].
+    #[serde(rename = "k")]
+    pub tokens: Counts,
+    /// See [`Rollup::cache_write_1h`].
+    #[serde(rename = "h1", default)]
+    pub cache_write_1h: u64,
+    /// See [`Rollup::cost_usd`].
+    #[serde(rename = "usd")]
+    pub cost_usd: f64,
+    /// See [`Rollup::root`].
+    #[serde(rename = "rt", default, borrow)]
+    pub root: Option<&'a str>,
+    /// See [`Rollup::host`].
+    #[serde(rename = "hn", default, borrow)]
+    pub host: Option<&'a str>,
+}
+
+impl<'a> From<&'a Rollup> for RollupRef<'a> {
+    fn from(r: &'a Rollup) -> RollupRef<'a> {
+        RollupRef {
+            tag: "r",
+            hour_ms: r.hour_ms,
+            project: &r.project,
+            session: &r.session,
+            model: r.model.as_deref(),
+            responses: r.responses,
+            first_ms: r.first_ms,
+            tokens: r.tokens,
+            cache_write_1h: r.cache_write_1h,
+            cost_usd: r.cost_usd,
+            root: r.root.as_deref(),
+            host: r.host.as_deref(),
+        }
+    }
+}
+
+impl<'a> From<&RollupRef<'a>> for RollupRef<'a> {
+    fn from(r: &RollupRef<'a>) -> RollupRef<'a> {
+        *r
+    }
+}
+
+impl RollupRef<'_> {
+    /// The rollup, made.
+    pub fn to_rollup(&self) -> Rollup {
+        Rollup {
+            hour_ms: self.hour_ms,
+            project: self.project.to_owned(),
+            session: self.session.to_owned(),
+            model: self.model.map(str::to_owned),
+            responses: self.responses,
+            first_ms: self.first_ms,
+            tokens: self.tokens,
+            cache_write_1h: self.cache_write_1h,
+            cost_usd: self.cost_usd,
+            root: self.root.map(str::to_owned),
+            host: self.host.map(str::to_owned),
+        }
+    }
+}
+
+/// A record as [`open`] and [`read`] hand it over: a rollup as its line holds it, any
+/// other record whole.
+#[derive(Debug)]
+pub enum Read<'a> {
+    /// A rollup.
+    Rollup(RollupRef<'a>),
+    /// Anything else.
+    Other(Record),
+}
+
+/// What every rollup's JSON starts with: the tag comes first as the store writes it.
+const ROLLUP_START: &[u8] = br#"{"t":"r","#;
+
+/// Decodes a record's JSON for `each`: a rollup as a [`RollupRef`] when it can be
+/// (written by the store, with strings that need no unescaping: nearly always), else as a
+/// [`Record`]. Refuses exactly what [`Record`] refuses: the borrowed form takes the same
+/// fields with the same types and defaults, and whatever it does not take is decoded whole.
+fn decode(json: &[u8], each: &mut dyn FnMut(Read<'_>)) -> Result<(), serde_json::Error> {
+    if json.starts_with(ROLLUP_START)
+        && let Ok(r) = serde_json::from_slice::<RollupRef<'_>>(json)
+        && r.tag == "r"
+    {
+        each(Read::Rollup(r));
+        return Ok(());
+    }
+    match serde_json::from_slice::<Record>(json)? {
+        Record::Rollup(x) => each(Read::Rollup(RollupRef::from(&x))),
+        other => each(Read::Other(other)),
+    }
+    Ok(())
+}
+
+/// Opens the store (see [`Journal::open_with`]), handing each record to `each` as [`Read`]:
+/// the daemon's replay at start, which needs only the keys and tokens of most rollups.
+pub fn open(
+    path: &Path,
+    mut each: impl FnMut(Read<'_>),
+) -> io::Result<(Journal<Record>, Vec<String>)> {
+    Journal::open_raw(path, KIND, |json| decode(json, &mut each))
+}
+
+/// Reads the store without locking or changing it (see [`Journal::read_with`]), handing
+/// each record to `each` as [`Read`]; returns the problems met.
+pub fn read(path: &Path, mut each: impl FnMut(Read<'_>)) -> io::Result<Vec<String>> {
+    Journal::<Record>::read_raw(path, KIND, |json| decode(json, &mut each))
+}
+
 /// A statusLine `rate_limits.five_hour` reading: the plan's own figure for its 5-hour
 /// window. The daemon keeps the first reading of each new share in each window (a
 /// reading that repeats the share, or a lower one from a session that had not caught up,
@@ -161,15 +294,15 @@ pub struct Limit {
 pub fn rollups_in(
     path: &Path,
     keys: &HashSet<u64>,
-    owned: &dyn Fn(&Rollup) -> bool,
+    owned: &dyn Fn(RollupRef<'_>) -> bool,
 ) -> io::Result<Vec<Rollup>> {
     let mut kept = Vec::new();
-    Journal::<Record>::read_with(path, KIND, |r| {
-        if let Record::Rollup(x) = r
-            && keys.contains(&crate::archive::rollup_key(&x))
-            && owned(&x)
+    read(path, |r| {
+        if let Read::Rollup(x) = r
+            && keys.contains(&crate::archive::rollup_key(x))
+            && owned(x)
         {
-            kept.push(x);
+            kept.push(x.to_rollup());
         }
     })?;
     Ok(crate::archive::latest(kept))
@@ -191,6 +324,10 @@ pub fn compact(journal: &mut Journal<Record>, now_ms: i64) -> io::Result<()> {
     c.finish(journal, now_ms)
 }
 
+/// [`Compaction::finish_if_worthwhile`] rewrites a store when at least one record in this
+/// many would go.
+const WORTHWHILE_SHARE: usize = 4;
+
 /// A [`compact`] whose first pass rides along another read of the store (the daemon's
 /// replay at start): [`note`] every record read, in order, then [`finish`]. Nothing may be
 /// appended in between.
@@ -208,19 +345,60 @@ impl Compaction {
     /// Pass one: the next record.
     pub fn note(&mut self, r: &Record) {
         match r {
-            Record::Rollup(x) => {
-                self.last
-                    .insert(crate::archive::rollup_identity(x), self.seen);
-            }
-            other => self.small.push(other.clone()),
+            Record::Rollup(x) => self.note_rollup(x),
+            other => self.note_other(other.clone()),
         }
+    }
+
+    /// Pass one: the next record, a rollup.
+    pub fn note_rollup<'a>(&mut self, r: impl Into<RollupRef<'a>>) {
+        self.last
+            .insert(crate::archive::rollup_identity(r), self.seen);
         self.seen += 1;
+    }
+
+    /// Pass one: the next record, not a rollup.
+    pub fn note_other(&mut self, r: Record) {
+        self.small.push(r);
+        self.seen += 1;
+    }
+
+    /// The records noted that are not rollups, in order: what a replay applies besides
+    /// the rollups.
+    pub fn others(&self) -> &[Record] {
+        &self.small
     }
 
     /// Pass two: rewrites the journal with the usage deltas (old ones folded into
     /// minutes), the last series positions, and each rollup that is its key's last.
     pub fn finish(mut self, journal: &mut Journal<Record>, now_ms: i64) -> io::Result<()> {
         let folded = fold(std::mem::take(&mut self.small), now_ms);
+        self.rewrite(journal, folded)
+    }
+
+    /// Pass two, only when the rewrite would drop at least a quarter of the records
+    /// (superseded rollups and series positions, old deltas folded into minutes): the
+    /// daemon's start-up, which need not rewrite a store that is nearly all kept
+    /// (the daily [`compact`] rewrites it regardless). `Ok(true)` when it was rewritten.
+    pub fn finish_if_worthwhile(
+        mut self,
+        journal: &mut Journal<Record>,
+        now_ms: i64,
+    ) -> io::Result<bool> {
+        let folded = fold(std::mem::take(&mut self.small), now_ms);
+        let kept = folded.len() + self.last.len();
+        let seen = self.seen as usize;
+        let dropped = seen.saturating_sub(kept);
+        if dropped == 0 || dropped * WORTHWHILE_SHARE < seen {
+            return Ok(false);
+        }
+        self.rewrite(journal, folded)?;
+        Ok(true)
+    }
+
+    /// Writes `folded` (the records that are not rollups, as [`fold`] left them) and
+    /// every rollup that is its key's last.
+    fn rewrite(self, journal: &mut Journal<Record>, folded: Vec<Record>) -> io::Result<()> {
         let Some(records) = Journal::<Record>::iter(journal.path(), KIND)? else {
             return Ok(());
         };
@@ -333,6 +511,68 @@ mod tests {
         (once, twice)
     }
 
+    /// A journal holding `records`, with pass one of a compaction over it.
+    fn noted(name: &str, records: &[Record]) -> (std::path::PathBuf, Journal<Record>, Compaction) {
+        let dir = std::env::temp_dir().join(format!(
+            "redline-store-worthwhile-{name}-{}",
+            std::process::id()
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        let path = dir.join(FILE);
+        let (mut journal, _) = Journal::<Record>::open(&path, KIND).unwrap();
+        journal.append(records).unwrap();
+        let mut c = Compaction::default();
+        Journal::<Record>::read_with(&path, KIND, |r| c.note(&r)).unwrap();
+        (dir, journal, c)
+    }
+
+    #[test]
+    fn a_start_rewrites_the_store_only_when_a_quarter_of_it_would_go() {
+        let now = 10 * RAW_FOR_MS;
+        let key = |session: &str, tokens: u64| {
+            let Record::Rollup(mut r) = rollup(tokens) else {
+                unreachable!()
+            };
+            r.session = session.into();
+            Record::Rollup(r)
+        };
+        // Eight keys, one written twice: one record in nine would go. Left as it is.
+        let mut records: Vec<Record> = (0..8).map(|i| key(&format!("s{i}"), 10)).collect();
+        records.push(key("s0", 12));
+        let (dir, mut journal, c) = noted("little", &records);
+        let before = std::fs::read(journal.path()).unwrap();
+        assert!(!c.finish_if_worthwhile(&mut journal, now).unwrap());
+        assert_eq!(std::fs::read(journal.path()).unwrap(), before);
+        // Three of them written again, and three old deltas that fold into one minute: six
+        // of fifteen would go. Rewritten, each key's last and the totals kept.
+        records.extend([key("s1", 13), key("s2", 14), key("s3", 15)]);
+        records.extend((0..3).map(|i| usage("a", 1_000 + i, 1_000 + i, 5)));
+        let (dir2, mut journal, c) = noted("much", &records);
+        assert!(c.finish_if_worthwhile(&mut journal, now).unwrap());
+        let out = Journal::<Record>::read(journal.path(), KIND)
+            .unwrap()
+            .records;
+        assert_eq!(out.len(), 8 + 1, "{out:?}");
+        let tokens = |rs: &[Record], session: &str| -> Vec<u64> {
+            rs.iter()
+                .filter_map(|r| match r {
+                    Record::Rollup(x) if x.session == session => Some(x.tokens[0]),
+                    _ => None,
+                })
+                .collect()
+        };
+        assert_eq!(
+            ["s0", "s1", "s2", "s3", "s4"].map(|s| tokens(&out, s)),
+            [[12], [13], [14], [15], [10]].map(Vec::from)
+        );
+        let Some(Record::Usage(folded)) = out.iter().find(|r| matches!(r, Record::Usage(_))) else {
+            panic!("no usage: {out:?}");
+        };
+        assert_eq!(folded.tokens[0], 15);
+        let _ = std::fs::remove_dir_all(&dir);
+        let _ = std::fs::remove_dir_all(&dir2);
+    }
+
     #[test]
     fn compaction_folds_old_deltas_into_minutes_and_keeps_totals() {
         let day = RAW_FOR_MS;
@@ -401,6 +641,103 @@ mod tests {
             .collect();
         assert_eq!(kept, [&records[0], &records[2]]);
         assert_eq!(again, out);
+    }
+
+    /// What [`decode`] makes of `json`: the rollup (made), the other record, or the error.
+    fn decoded(json: &str) -> Result<Record, String> {
+        let mut out = None;
+        decode(json.as_bytes(), &mut |r| {
+            out = Some(match r {
+                Read::Rollup(x) => Record::Rollup(x.to_rollup()),
+                Read::Other(o) => o,
+            });
+        })
+        .map_err(|e| e.to_string())?;
+        Ok(out.expect("a record for each line decoded"))
+    }
+
+    #[test]
+    fn rollups_read_without_being_made_take_and_refuse_what_records_do() {
+        let Record::Rollup(mut named) = rollup(7) else {
+            unreachable!()
+        };
+        named.root = Some("/home/me/.claude/projects".into());
+        named.host = Some("desk".into());
+        let written = serde_json::to_string(&Record::Rollup(named.clone())).unwrap();
+        // As the store writes it, a rollup is read without being made.
+        assert!(written.as_bytes().starts_with(ROLLUP_START), "{written}");
+        assert!(serde_json::from_str::<RollupRef<'_>>(&written).is_ok());
+        let lines = [
+            written.clone(),
+            serde_json::to_string(&rollup(3)).unwrap(),
+            // Strings that need unescaping, fields in another order, no model, extra keys.
+            r#"{"t":"r","hr":0,"p":"a\"b\\c","s":"\u00e9","n":1,"f":0,"k":[1,2,3,4],"usd":0.5}"#
+                .into(),
+            r#"{"hr":0,"p":"p","s":"s","t":"r","n":1,"f":0,"k":[1,2,3,4],"usd":1,"new":[1]}"#
+                .into(),
+            // What a record refuses, the borrowed form must too.
+            r#"{"t":"r","hr":0,"p":"p","s":"s","n":1,"f":0,"k":[1,2,3,4]}"#.into(),
+            r#"{"t":"r","hr":0,"p":"p","s":"s","n":-1,"f":0,"k":[1,2,3,4],"usd":1}"#.into(),
+            r#"{"t":"r","hr":0,"p":"p","s":"s","n":1,"f":0,"k":[1,2,3],"usd":1}"#.into(),
+            r#"{"t":"r","hr":0,"p":"p","p":"q","s":"s","n":1,"f":0,"k":[1,2,3,4],"usd":1}"#.into(),
+            r#"{"t":"r","hr":0,"p":7,"s":"s","n":1,"f":0,"k":[1,2,3,4],"usd":1}"#.into(),
+            r#"{"t":"r","hr":0,"p":"p","s":"s","n":1,"f":0,"k":[1,2,3,4],"usd":1"#.into(),
+            // Not rollups.
+            serde_json::to_string(&usage("a", 1, 2, 3)).unwrap(),
+            r#"{"t":"s","id":1,"st":2,"ti":3,"v":4.5}"#.into(),
+            r#"{"t":"x"}"#.into(),
+        ];
+        for line in &lines {
+            let whole =
+                serde_json::from_slice::<Record>(line.as_bytes()).map_err(|e| e.to_string());
+            assert_eq!(decoded(line).is_ok(), whole.is_ok(), "{line}: {whole:?}");
+            if let Ok(r) = whole {
+                assert_eq!(decoded(line).unwrap(), r, "{line}");
+            }
+        }
+        assert_eq!(decoded(&written).unwrap(), Record::Rollup(named));
+        let Ok(Record::Rollup(escaped)) = decoded(&lines[2]) else {
+            panic!("a rollup");
+        };
+        assert_eq!(
+            (escaped.project.as_str(), escaped.session.as_str()),
+            ("a\"b\\c", "é")
+        );
+    }
+
+    #[test]
+    fn a_rollup_line_that_does_not_decode_is_set_aside_by_the_fast_replay_too() {
+        let dir = std::env::temp_dir().join(format!("redline-store-fast-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let path = dir.join(FILE);
+        let (mut journal, _) = Journal::<Record>::open(&path, KIND).unwrap();
+        journal.append(&[rollup(1), usage("a", 1, 2, 3)]).unwrap();
+        drop(journal);
+        // A line whose checksum is right but whose rollup lacks its dollars.
+        let bad = r#"{"t":"r","hr":0,"p":"p","s":"s","n":1,"f":0,"k":[1,2,3,4]}"#;
+        let mut text = std::fs::read_to_string(&path).unwrap();
+        text.push_str(&format!("{:08x} {bad}\n", crc32fast::hash(bad.as_bytes())));
+        std::fs::write(&path, text).unwrap();
+        let mut seen = (0, 0);
+        let (_journal, problems) = open(&path, |r| match r {
+            Read::Rollup(_) => seen.0 += 1,
+            Read::Other(_) => seen.1 += 1,
+        })
+        .unwrap();
+        assert_eq!(seen, (1, 1));
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.contains(":4: record does not decode")),
+            "{problems:?}"
+        );
+        let aside = std::fs::read_to_string(crate::journal::damaged_path(&path)).unwrap();
+        assert!(aside.contains("\"line\":4"), "{aside}");
+        assert_eq!(
+            Journal::<Record>::read(&path, KIND).unwrap().records.len(),
+            2
+        );
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //!
 //! The origin's documented fields come first, flat (`rate_1m`, `window_5h_tokens`,
 //! `window_5h_pct`, `thinking_ratio`, `cache_hit_rate`, `last_model`, the four lamp
-//! booleans, `updated_at`); the objects after them carry the detail. Every key is always
+//! booleans, `updated_at`, then redline's `final`); the objects after them carry the detail. Every key is always
 //! present: an unknown value is `None`, serialized as `null`, never skipped. Fields may
 //! be added within a version, never renamed; the field order here is the order on the
 //! wire.
@@ -39,6 +39,11 @@ pub struct Usage {
     pub idle: bool,
     /// When this document was computed, to the second.
     pub updated_at: String,
+    /// `final` on the wire: `false` while the daemon is still catching up at start (it
+    /// serves the transcripts' values first, then reads back what its store keeps:
+    /// OpenTelemetry received and the history of deleted transcripts), `true` from then on.
+    #[serde(rename = "final")]
+    pub is_final: bool,
     /// Each source's health.
     pub sources: Sources,
     /// TACH.

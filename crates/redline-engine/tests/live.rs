@@ -160,6 +160,7 @@ fn nothing_read_yet_every_key_is_there_and_unknowns_are_null() {
         "stall",
         "idle",
         "updated_at",
+        "final",
         "sources",
         "tach",
         "fuel",
@@ -177,6 +178,7 @@ fn nothing_read_yet_every_key_is_there_and_unknowns_are_null() {
     }
     assert_eq!(v["version"], 2);
     assert_eq!(v["updated_at"], "2026-11-23T12:00:00Z");
+    assert_eq!(v["final"], true, "nothing to catch up with: final");
     assert_eq!(v["rate_1m"], 0.0);
     assert!(
         v["window_5h_pct"].is_null(),

@@ -162,6 +162,7 @@ async fn healthz(State(s): State<AppState>) -> Response {
     let snap = s.now();
     let body = serde_json::json!({
         "status": "ok",
+        "final": snap.usage.is_final,
         "sources": {"jsonl": snap.usage.sources.jsonl.ok, "otlp": snap.usage.sources.otlp.ok},
         "files_watched": snap.files_watched,
     });

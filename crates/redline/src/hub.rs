@@ -3,6 +3,15 @@
 //! tach decays and the day turns with time alone). Readers (HTTP handlers, `redline
 //! watch`) only ever clone an `Arc` of the newest snapshot, so a burst of requests never
 //! waits for a file to be read, and reading never waits for a request.
+//!
+//! Start-up serves first and catches up after: the first snapshot holds the transcripts'
+//! values (from the scan index and what changed since), and says they are not final
+//! (`/usage`'s `final: false`); the hub's thread then replays the store (OpenTelemetry
+//! received, cumulative positions, the history of deleted transcripts) before it takes any
+//! input, publishes the final values, and only then compacts the store, if that is worth
+//! its while. Inputs that arrive meanwhile wait in the queue, so each is counted once,
+//! after the store's records. The store's file is read (not replayed) on a thread of its
+//! own while the file watches are set up: it needs nothing of the transcripts.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -48,6 +57,15 @@ fn rollups_every() -> Duration {
         .and_then(|s| s.trim().parse::<u64>().ok())
         .filter(|&s| s > 0)
         .map_or(ROLLUPS_EVERY, Duration::from_secs)
+}
+/// `REDLINE_CATCH_UP_WAIT_MS`: how long the hub waits before it reads the store back at
+/// start, for the tests that look at the values while they are not final yet.
+fn catch_up_wait() -> Option<Duration> {
+    std::env::var("REDLINE_CATCH_UP_WAIT_MS")
+        .ok()
+        .and_then(|s| s.trim().parse::<u64>().ok())
+        .filter(|&ms| ms > 0)
+        .map(Duration::from_millis)
 }
 /// At most this many rollups are written at once (a first start writes every hour of
 /// history, a chunk a second, so memory stays small).
@@ -118,6 +136,8 @@ pub struct HubConfig {
     /// The scan index's directory; `None` reads every transcript at start and keeps no
     /// index (`--no-index`).
     pub index: Option<PathBuf>,
+    /// When the daemon started: the log's `final values after N ms` counts from here.
+    pub started: Instant,
 }
 
 /// Milliseconds since the epoch, now.
@@ -200,8 +220,45 @@ pub struct Handle {
     pub inputs: mpsc::Sender<Input>,
 }
 
+/// Start-up phases and their times, for `REDLINE_TIMINGS`.
+struct Phases {
+    at: Instant,
+    said: Vec<(&'static str, Duration)>,
+}
+
+impl Phases {
+    fn new() -> Phases {
+        Phases {
+            at: Instant::now(),
+            said: Vec::new(),
+        }
+    }
+
+    /// The phase `name` ends now.
+    fn mark(&mut self, name: &'static str) {
+        let now = Instant::now();
+        self.said
+            .push((name, now.saturating_duration_since(self.at)));
+        self.at = now;
+    }
+
+    /// `redline: timings: <what>: list 80.1 ms, ...`, when logging and `REDLINE_TIMINGS`
+    /// asks for it.
+    fn say(&self, log: bool, what: &str) {
+        if log && crate::scan_index::timings_wanted() {
+            let said: Vec<String> = self
+                .said
+                .iter()
+                .map(|(n, d)| format!("{n} {:.1} ms", d.as_secs_f64() * 1000.0))
+                .collect();
+            eprintln!("redline: timings: {what}: {}", said.join(", "));
+        }
+    }
+}
+
 /// Scans history, then follows it on a thread of its own. Returns once the first snapshot
-/// is published.
+/// is published: the transcripts' values, not final while the store is still to be read
+/// back (the hub's thread does that first, see the module docs).
 pub fn start(cfg: HubConfig) -> Result<Handle> {
     let HubConfig {
         roots,
@@ -216,12 +273,28 @@ pub fn start(cfg: HubConfig) -> Result<Handle> {
         sweep,
         git,
         index,
+        started: daemon_started,
     } = cfg;
     // With Prometheus configured the transcripts are still read: each value takes its
     // source by `[sources]` (thinking, cache and context have no other).
     let no_store = "the store is not open; see the daemon's log";
     let tach_window_s = settings.tach_window_s;
     let tz = settings.tz.clone();
+    let mut phases = Phases::new();
+    // The store is read while the file watches are set up (it needs nothing of the
+    // transcripts), and replayed by the hub's thread once the first values are out.
+    let scope = archive::Scope::new(&host, roots.iter().map(|r| r.projects.as_path()));
+    let store_read = match &store {
+        Some(path) => {
+            let (path, scope) = (path.clone(), scope.clone());
+            Some(
+                std::thread::Builder::new()
+                    .name("redline-store".into())
+                    .spawn(move || read_store(&path, scope))?,
+            )
+        }
+        None => None,
+    };
     // Watch first, then scan: a line written in between is then both scanned and
     // announced, and the tailer reads it only once.
     let (inputs, queue) = mpsc::channel();
@@ -232,20 +305,15 @@ pub fn start(cfg: HubConfig) -> Result<Handle> {
         Ok(f) => (Some(f), None),
         Err(e) => (None, Some(format!("cannot start the file watcher: {e}"))),
     };
+    phases.mark("watch");
     // A directory that cannot be read is named (and lights STALL); the rest is read.
-    let started = Instant::now();
-    let mut phases: Vec<(&str, Duration)> = Vec::new();
-    let phase = |name: &'static str, phases: &mut Vec<(&str, Duration)>| {
-        let total: Duration = phases.iter().map(|p| p.1).sum();
-        phases.push((name, started.elapsed().saturating_sub(total)));
-    };
     // The index first: the listing does not read the directories it knows unchanged.
     let projects: Vec<PathBuf> = roots.iter().map(|r| r.projects.clone()).collect();
     let mut set = index
         .as_ref()
         .map(|dir| IndexSet::open(dir, &projects, now_ms(), true));
     let (listing, _) = crate::scan_index::list(&roots, set.as_mut());
-    phase("list", &mut phases);
+    phases.mark("list");
     // The text statistics count from the daemon's start, as Prometheus counters do (and
     // the token counters): a pass over the whole history here would add the time of
     // `redline stats character` to every start-up.
@@ -318,9 +386,9 @@ pub fn start(cfg: HubConfig) -> Result<Handle> {
         tailer.adopt(id, *end);
     }
     let newest: Vec<Option<i64>> = scan.ends.iter().map(|e| e.newest_ms).collect();
-    phase("scan", &mut phases);
+    phases.mark("scan");
     let mut live = Live::from_scan(scan, prices, cost_mode);
-    phase("live state", &mut phases);
+    phases.mark("live state");
     prime_turns(
         &mut live,
         &newest,
@@ -335,18 +403,10 @@ pub fn start(cfg: HubConfig) -> Result<Handle> {
             .name("redline-prometheus".into())
             .spawn(move || follow_prometheus(&url, &tz, tach_window_s, &sender))?;
     }
-    live.set_scope(archive::Scope::new(
-        &host,
-        roots.iter().map(|r| r.projects.as_path()),
-    ));
-    phase("turns", &mut phases);
-    let (journal, store_error) = match &store {
-        Some(path) => match open_store(path, &mut live, log) {
-            Ok(j) => (Some(j), None),
-            Err(why) => (None, Some(why)),
-        },
-        None => (None, None),
-    };
+    live.set_scope(scope);
+    phases.mark("turns");
+    // The store is read back by the hub's thread once the first values are out.
+    live.set_catching_up(store.is_some());
     let git_counters = crate::gitwatch::Counters::new(now_ms());
     if let Some(slack) = git {
         crate::gitwatch::start(inputs.clone(), git_counters.clone(), slack)?;
@@ -367,9 +427,10 @@ pub fn start(cfg: HubConfig) -> Result<Handle> {
         seq: 0,
         last_values: None,
         tx: None,
-        journal,
+        journal: None,
         store_path: store,
-        store_error,
+        store_read,
+        store_error: None,
         store_tried: Instant::now(),
         damage: DamageWatch::default(),
         no_store,
@@ -382,26 +443,18 @@ pub fn start(cfg: HubConfig) -> Result<Handle> {
         sweep,
         sweep_held: None,
     };
-    if let Some(path) = &hub.store_path {
-        hub.damage.check(path);
-    }
-    // The first rollups go out a chunk per tick from here (`backlog`).
-    phase("store", &mut phases);
     crate::memory::release_free();
     let first = hub.snapshot(now_ms());
-    phase("first values", &mut phases);
-    if log && crate::scan_index::timings_wanted() {
-        let said: Vec<String> = phases
-            .iter()
-            .map(|(n, d)| format!("{n} {:.1} ms", d.as_secs_f64() * 1000.0))
-            .collect();
-        eprintln!("redline: timings: start-up: {}", said.join(", "));
-    }
+    phases.mark("first values");
+    phases.say(log, "start-up");
     let (tx, rx) = watch::channel(Arc::new(first));
     hub.tx = Some(tx);
     std::thread::Builder::new()
         .name("redline-hub".into())
-        .spawn(move || hub.run(queue))?;
+        .spawn(move || {
+            hub.catch_up(daemon_started);
+            hub.run(queue);
+        })?;
     Ok(Handle {
         snapshots: rx,
         inputs,
@@ -522,6 +575,8 @@ struct Hub {
     journal: Option<Journal<Record>>,
     /// The store's path, when one is kept: opened again while it cannot be.
     store_path: Option<PathBuf>,
+    /// The store as read at start, until the catch-up replays it.
+    store_read: Option<std::thread::JoinHandle<Result<StoreRead, String>>>,
     /// Why the store cannot be opened or was not written (OpenTelemetry failing, STALL).
     store_error: Option<String>,
     /// When the store was last tried.
@@ -632,43 +687,93 @@ fn follow_prometheus(
     }
 }
 
-/// Opens the store, replays it into `live` (OpenTelemetry received, cumulative series'
-/// positions, rollups of transcripts since deleted), and compacts it. A store that cannot
-/// be opened leaves OpenTelemetry failing (STALL blinking, exports answered 503) and
-/// history unkept, but the daemon serves on and tries it again every
-/// [`STORE_RETRY_EVERY`]; the error says why. The store is read a line at a time: once to replay
-/// (the compaction's first pass with it), once more for the rollups of deleted hours if
-/// there are any, and once as the compaction rewrites it. What is held of a rollup between
-/// the passes is its key's hash and tokens.
-fn open_store(path: &Path, live: &mut Live, log: bool) -> Result<Journal<Record>, String> {
-    // Only the rollups of the roots read here, on this host, are this daemon's history.
-    let mut kept = archive::Kept::new(live.scope().cloned().unwrap_or_default());
-    // The compaction's first pass rides along the replay.
+/// Opens the store and replays it into `live` (OpenTelemetry received, cumulative series'
+/// positions, rollups of transcripts since deleted); returns it with the compaction's
+/// first pass, to be finished (see [`finish_compaction`]) before anything is
+/// appended. A store that cannot be opened leaves OpenTelemetry failing (STALL blinking,
+/// exports answered 503) and history unkept, but the daemon serves on and tries it again
+/// every [`STORE_RETRY_EVERY`]; the error says why. The store is read a line at a time:
+/// once to replay (the compaction's first pass with it), once more for the rollups of
+/// deleted hours if there are any, and once more if the compaction rewrites it. What is
+/// held of a rollup between the passes is its key's hash and tokens.
+fn open_store(
+    path: &Path,
+    live: &mut Live,
+    log: bool,
+    phases: &mut Phases,
+) -> Result<(Journal<Record>, store::Compaction), String> {
+    let read = read_store(path, live.scope().cloned().unwrap_or_default());
+    phases.mark("store read");
+    replay_store(path, read, live, log, phases)
+}
+
+/// A store as read at start ([`read_store`]), not yet replayed into the values.
+struct StoreRead {
+    journal: Journal<Record>,
+    problems: Vec<String>,
+    /// What the store keeps of `scope`'s rollups.
+    kept: archive::Kept,
+    /// The compaction's first pass, which holds every record that is not a rollup.
+    compaction: store::Compaction,
+    /// How long it took.
+    took: Duration,
+}
+
+/// Opens and reads the store for [`replay_store`]: needs nothing of the live state, so
+/// the daemon does it on a thread of its own while the file watches are set up. Only the
+/// rollups of `scope` (the roots read here, on this host) are this daemon's history.
+fn read_store(path: &Path, scope: archive::Scope) -> Result<StoreRead, String> {
+    let started = Instant::now();
+    let mut kept = archive::Kept::new(scope);
+    // The compaction's first pass rides along the read.
     let mut compaction = store::Compaction::default();
-    let opened = Journal::<Record>::open_with(path, store::KIND, |r| {
-        compaction.note(&r);
-        match &r {
-            Record::Rollup(x) => kept.note(x),
-            other => {
-                live.apply_record(other);
-            }
+    // Rollups are read as their lines hold them, without making each one.
+    let (journal, problems) = store::open(path, |r| match r {
+        store::Read::Rollup(x) => {
+            compaction.note_rollup(x);
+            kept.note(x);
         }
-    });
-    let (mut journal, problems) = match opened {
-        Ok(j) => j,
-        Err(e) => {
-            let why = format!("the store cannot be opened: {e}");
-            if log {
-                eprintln!("redline: warning: {}", crate::config::printable(&why));
-            }
-            return Err(why);
+        store::Read::Other(other) => compaction.note_other(other),
+    })
+    .map_err(|e| format!("the store cannot be opened: {e}"))?;
+    Ok(StoreRead {
+        journal,
+        problems,
+        kept,
+        compaction,
+        took: started.elapsed(),
+    })
+}
+
+/// Replays a store [`read_store`] read into `live`: its OpenTelemetry records and series
+/// positions in order, then the rollups of transcripts deleted since.
+fn replay_store(
+    path: &Path,
+    read: Result<StoreRead, String>,
+    live: &mut Live,
+    log: bool,
+    phases: &mut Phases,
+) -> Result<(Journal<Record>, store::Compaction), String> {
+    let StoreRead {
+        journal,
+        problems,
+        mut kept,
+        compaction,
+        took: _,
+    } = read.inspect_err(|why| {
+        if log {
+            eprintln!("redline: warning: {}", crate::config::printable(why));
         }
-    };
+    })?;
     if log {
         for p in &problems {
             eprintln!("redline: warning: {}", crate::config::printable(p));
         }
     }
+    for r in compaction.others() {
+        live.apply_record(r);
+    }
+    phases.mark("store replay");
     let deficit = live.plan_rollups(kept.stored());
     if !deficit.is_empty() {
         match store::rollups_in(path, &deficit, &|r| kept.owns(r)) {
@@ -688,7 +793,16 @@ fn open_store(path: &Path, live: &mut Live, log: bool) -> Result<Journal<Record>
             Err(_) => {}
         }
     }
-    if let Err(e) = compaction.finish(&mut journal, now_ms())
+    phases.mark("kept history");
+    Ok((journal, compaction))
+}
+
+/// Finishes a compaction whose first pass rode along [`open_store`]'s replay, if it would
+/// drop enough to be worth the rewrite (see [`store::Compaction::finish_if_worthwhile`]:
+/// a restart does not rewrite a store that is nearly all kept); a failure is logged, and
+/// the store goes on as it was.
+fn finish_compaction(journal: &mut Journal<Record>, compaction: store::Compaction, log: bool) {
+    if let Err(e) = compaction.finish_if_worthwhile(journal, now_ms())
         && log
     {
         eprintln!(
@@ -696,10 +810,66 @@ fn open_store(path: &Path, live: &mut Live, log: bool) -> Result<Journal<Record>
             crate::config::printable(&e.to_string())
         );
     }
-    Ok(journal)
 }
 
 impl Hub {
+    /// The start-up's catch-up, on the hub's thread before it takes any input: reads the
+    /// store back into the values, publishes them as final, says so in the log, then
+    /// compacts the store if that is worth its while. Without a store the first values
+    /// were final already.
+    fn catch_up(&mut self, daemon_started: Instant) {
+        let Some(path) = self.store_path.clone() else {
+            return;
+        };
+        if let Some(wait) = catch_up_wait() {
+            std::thread::sleep(wait);
+        }
+        let mut phases = Phases::new();
+        let read = match self.store_read.take() {
+            Some(reading) => reading
+                .join()
+                .unwrap_or_else(|_| Err("the store's reader failed".into())),
+            None => read_store(&path, self.live.scope().cloned().unwrap_or_default()),
+        };
+        let read_took = read.as_ref().map_or(Duration::ZERO, |r| r.took);
+        phases.mark("store read wait");
+        let replayed = replay_store(&path, read, &mut self.live, self.log, &mut phases);
+        let compaction = match replayed {
+            Ok((journal, compaction)) => {
+                self.journal = Some(journal);
+                Some(compaction)
+            }
+            Err(why) => {
+                self.store_error = Some(why);
+                None
+            }
+        };
+        self.store_tried = Instant::now();
+        self.damage.check(&path);
+        self.live.set_catching_up(false);
+        let snapshot = self.snapshot(now_ms());
+        if let Some(tx) = &self.tx {
+            // Nobody reading: the daemon is stopping, and `run` finds that out.
+            let _ = tx.send(Arc::new(snapshot));
+        }
+        phases.mark("final values");
+        if self.log {
+            eprintln!(
+                "redline: final values after {} ms (the store is read back)",
+                daemon_started.elapsed().as_millis()
+            );
+        }
+        if let (Some(journal), Some(compaction)) = (&mut self.journal, compaction) {
+            finish_compaction(journal, compaction, self.log);
+            crate::memory::release_free();
+            phases.mark("compaction");
+        }
+        phases
+            .said
+            .insert(0, ("store read (alongside the start-up)", read_took));
+        phases.say(self.log, "catch-up");
+    }
+
     fn run(mut self, queue: mpsc::Receiver<Input>) {
         loop {
             let now = now_ms();
@@ -978,8 +1148,9 @@ impl Hub {
             return;
         };
         self.store_tried = Instant::now();
-        match open_store(&path, &mut self.live, false) {
-            Ok(j) => {
+        match open_store(&path, &mut self.live, false, &mut Phases::new()) {
+            Ok((mut j, compaction)) => {
+                finish_compaction(&mut j, compaction, self.log);
                 if self.log {
                     eprintln!(
                         "redline: the store is open now: {}",

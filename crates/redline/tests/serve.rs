@@ -245,6 +245,8 @@ fn every_endpoint_and_bad_requests() {
 
     let r = d.get("/healthz");
     assert_eq!((r.status, r.body.contains("\"ok\"")), (200, true));
+    let health: Value = serde_json::from_str(&r.body).unwrap();
+    assert_eq!(health["final"], true, "{}", r.body);
 
     // /events: the values at once, then again when they change.
     let mut s = TcpStream::connect(&d.addr).unwrap();

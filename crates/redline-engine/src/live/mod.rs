@@ -241,6 +241,9 @@ pub struct Live {
     restored: HashMap<u64, rollups::Restoring>,
     /// The source chosen for each value at the last [`Live::usage`], and why.
     choices: Vec<Choice>,
+    /// Whether what the store keeps is still to be read back (see
+    /// [`Live::set_catching_up`]): `/usage` says its values are not final yet.
+    catching_up: bool,
 }
 
 impl Live {
@@ -307,6 +310,7 @@ impl Live {
             scope: None,
             restored: HashMap::new(),
             choices: Vec::new(),
+            catching_up: false,
         };
         for i in 0..live.files.len() {
             let id = FileId::try_from(i).unwrap_or(FileId::MAX);
@@ -547,6 +551,13 @@ impl Live {
         self.last_event_ms
     }
 
+    /// Says that the values are not final yet (`true`: the daemon serves before it has
+    /// read back what its store keeps) or are now (`false`, the default): `/usage`'s
+    /// `final` is its opposite.
+    pub fn set_catching_up(&mut self, catching_up: bool) {
+        self.catching_up = catching_up;
+    }
+
     /// The whole `/usage` document at `now_ms`.
     pub fn usage(&mut self, now_ms: i64, s: &Settings) -> Usage {
         if self.needs_rebuild
@@ -769,6 +780,7 @@ impl Live {
             stall: l.stall.is_lit(),
             idle: l.idle == redline_core::LampState::Pulse,
             updated_at: usage::format_s(now_ms),
+            is_final: !self.catching_up,
             sources: usage::Sources {
                 jsonl: usage::Source::new(true, self.last_event_ms, self.health.error.clone()),
                 otlp: usage::Source::new(true, self.otlp.last_event_ms, self.otlp.error.clone()),

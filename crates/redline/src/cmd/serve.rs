@@ -47,6 +47,7 @@ pub fn run(
     crate::serving::raise_fd_limit();
     let started = std::time::Instant::now();
     let mut hub_cfg = hub_config(&cfg, env, true, args.daemon.no_index)?;
+    hub_cfg.started = started;
     hub_cfg.store = Some(cfg.state_dir.join(redline_engine::store::FILE));
     let demo_dir = if args.demo {
         // The demo reads nothing of yours: a directory of its own, a budget it will not
@@ -269,6 +270,7 @@ pub fn hub_config(cfg: &Config, env: &RootEnv, log: bool, no_index: bool) -> Res
         // Only the daemon reads repositories (for /metrics), and only with `[git] enabled`.
         git: (log && cfg.git.enabled).then_some(cfg.git.slack_minutes),
         index: (!no_index).then(|| crate::scan_index::cache_dir(env)),
+        started: std::time::Instant::now(),
     })
 }
 

@@ -129,8 +129,27 @@ impl Daemon {
         Daemon::spawn(cmd)
     }
 
-    /// Starts `cmd` (a `serve`) and waits for its address on stderr.
-    pub fn spawn(mut cmd: Command) -> Daemon {
+    /// The binary with exactly these arguments and extra variables, as soon as it serves:
+    /// its values may not be final yet (see [`Daemon::spawn_serving`]).
+    pub fn run_serving(home: &Home, args: &[&str], vars: &[(&str, &str)]) -> Daemon {
+        let mut cmd = home.redline();
+        cmd.args(args).envs(vars.iter().copied());
+        Daemon::spawn_serving(cmd)
+    }
+
+    /// Starts `cmd` (a `serve`) and waits for its address on stderr, then for its values
+    /// to be final (it serves before it has read its store back, and says when it has).
+    pub fn spawn(cmd: Command) -> Daemon {
+        Daemon::spawn_with(cmd, true)
+    }
+
+    /// Starts `cmd` (a `serve`) and waits for its address on stderr only: `/usage` may
+    /// still say `"final": false`.
+    pub fn spawn_serving(cmd: Command) -> Daemon {
+        Daemon::spawn_with(cmd, false)
+    }
+
+    fn spawn_with(mut cmd: Command, wait_final: bool) -> Daemon {
         cmd.stdout(Stdio::null()).stderr(Stdio::piped());
         let mut child = cmd.spawn().unwrap();
         let stderr = Arc::new(Mutex::new(Vec::new()));
@@ -140,14 +159,28 @@ impl Daemon {
         std::thread::spawn(move || {
             for line in lines.lines().map_while(Result::ok) {
                 if let Some(rest) = line.split("serving http://").nth(1) {
-                    let _ = tx.send(rest.split('/').next().unwrap_or("").to_owned());
+                    let _ = tx.send(Some(rest.split('/').next().unwrap_or("").to_owned()));
+                }
+                if line.starts_with("redline: final values after ") {
+                    let _ = tx.send(None);
                 }
                 keep.lock().unwrap().push(line);
             }
         });
-        let addr = rx
-            .recv_timeout(Duration::from_secs(20))
-            .unwrap_or_else(|_| panic!("daemon did not start: {:?}", stderr.lock().unwrap()));
+        let started = |what: &str| -> Option<String> {
+            rx.recv_timeout(Duration::from_secs(20))
+                .unwrap_or_else(|_| panic!("daemon did not {what}: {:?}", stderr.lock().unwrap()))
+        };
+        // The final line may come first: the hub catches up while the server starts.
+        let mut addr = None;
+        let mut caught_up = false;
+        while addr.is_none() || (wait_final && !caught_up) {
+            match started(if addr.is_none() { "start" } else { "catch up" }) {
+                Some(a) => addr = Some(a),
+                None => caught_up = true,
+            }
+        }
+        let addr = addr.unwrap_or_default();
         // A daemon bound to every address is reached through loopback.
         let addr = addr.replace("0.0.0.0", "127.0.0.1");
         Daemon {
@@ -390,8 +423,9 @@ pub fn shared_fixture(name: &str) -> Option<PathBuf> {
     None
 }
 
-/// SPEC.md's flat fields of `/usage`, in their order on the wire.
-pub const FLAT_FIELDS: [&str; 12] = [
+/// SPEC.md's flat fields of `/usage`, in their order on the wire (redline's `final` last,
+/// after the origin's).
+pub const FLAT_FIELDS: [&str; 13] = [
     "version",
     "rate_1m",
     "window_5h_tokens",
@@ -404,6 +438,7 @@ pub const FLAT_FIELDS: [&str; 12] = [
     "stall",
     "idle",
     "updated_at",
+    "final",
 ];
 
 /// A free port and no gRPC receiver, unless `args` name them: tests run side by side.

@@ -180,8 +180,9 @@ function startDaemon(port, extra = {}, args = []) {
     let err = "";
     child.stderr.on("data", d => {
       err += d;
+      // Once it serves and its values are final (the store read back).
       const m = err.match(/serving http:\/\/[^:]+:(\d+)\//);
-      if (m) resolve({ child, port: Number(m[1]) });
+      if (m && err.includes("redline: final values after ")) resolve({ child, port: Number(m[1]) });
     });
     child.on("exit", code => reject(new Error(`daemon exited (${code}): ${err}`)));
   });
