@@ -313,7 +313,10 @@ fn deleted_transcripts_keep_their_days_in_reports_stats_and_the_budget() {
     let home = Home::new();
     let now = jiff::Timestamp::now();
     let day = jiff::SignedDuration::from_hours(24);
-    let old = now - day * 40;
+    // Noon (UTC) 40 days ago: the old session's 90 minutes stay within one day whatever
+    // the hour the test runs at.
+    let forty = (now - day * 40).as_second();
+    let old = jiff::Timestamp::from_second(forty - forty.rem_euclid(86_400) + 12 * 3600).unwrap();
     // Two old sessions (one with a subagent file) and a recent one.
     let mut a = String::new();
     for i in 0..30 {
