@@ -363,10 +363,13 @@ fn finish<'a>(
     let id = id_field(message.id, "message.id", &mut canonical)?;
     let request_id = id_field(parsed.request_id, "requestId", &mut canonical)?;
     id_field(parsed.session_id, "sessionId", &mut canonical)?;
-    let key = id.as_deref().map(|id| dedup_key(id, request_id.as_deref()));
     // Without an id, the whole line stands in: a live reader that re-reads a truncated or
     // replaced file recognises the unkeyed lines it already counted from it.
     let id_hash = id_hash(id.as_deref().map_or(trimmed, str::as_bytes));
+    // The dedup key (as `dedup_key` makes it), from the id hash already worked out.
+    let key = id
+        .is_some()
+        .then(|| key_of(id_hash, request_tag(request_id.as_deref())));
 
     let model = match message.model {
         Some(m) if m.is_empty() => {
