@@ -868,7 +868,7 @@ impl Writer {
 /// An index whose records are written and whose footer is worked out: [`Sealed::write`]
 /// writes the footer and trailer, syncs, renames.
 #[derive(Debug)]
-pub struct Sealed {
+struct Sealed {
     writer: Writer,
     footer: Footer,
 }
