@@ -438,6 +438,84 @@ fn indexed_scans_equal_plain_ones_through_random_changes() {
     assert!(totals.bytes_skipped > 0, "{totals:?}");
 }
 
+/// A file ending in a whole response without its newline: a report counts it, the index
+/// does not hold it, and the bits that say which responses no other file holds still sit
+/// on the right responses (of this file and of the files after it, one of which shares
+/// a response with it), so the next runs, warm or not, count every response once.
+#[test]
+fn a_last_line_without_its_newline_leaves_the_index_right() {
+    let mut rng = Rng::new(11);
+    let mut w = World::new(2000, &mut rng);
+    let response = |id: &str, out: u32| {
+        format!(
+            "{{\"type\":\"assistant\",\"timestamp\":\"2026-05-27T10:00:00.000Z\",\"requestId\":\"r{id}\",\"message\":{{\"id\":\"{id}\",\"model\":\"claude-opus-4-6\",\"role\":\"assistant\",\"content\":[],\"usage\":{{\"input_tokens\":3,\"output_tokens\":{out}}}}}}}"
+        )
+    };
+    let a = w.projects().join("-p/a.jsonl");
+    let b = w.projects().join("-p/b.jsonl");
+    fs::create_dir_all(a.parent().unwrap()).unwrap();
+    // a: two responses, then a third with no newline; b: a copy of a's first, then two
+    // of its own.
+    fs::write(
+        &a,
+        format!(
+            "{}\n{}\n{}",
+            response("m1", 10),
+            response("m2", 20),
+            response("m3", 30)
+        ),
+    )
+    .unwrap();
+    fs::write(
+        &b,
+        format!(
+            "{}\n{}\n{}\n",
+            response("m1", 10),
+            response("m4", 40),
+            response("m5", 50)
+        ),
+    )
+    .unwrap();
+    for p in [&a, &b] {
+        w.touch(p, &mut rng);
+        w.files.push(p.clone());
+    }
+    let roots = [Root {
+        projects: w.projects(),
+        explicit: true,
+    }];
+    for round in 0..4 {
+        w.clock_ms += 10_000;
+        let options = ScanOptions {
+            threads: Some(1 + round % 2),
+            hold_partial_last: false,
+        };
+        let listing = survey(&roots);
+        let set = IndexSet::open(&w.cache(), &[w.projects()], w.clock_ms, true);
+        let (indexed, set) = scan_indexed(listing.transcripts.clone(), options, Some(set));
+        let mut set = set.unwrap();
+        set.finish(&indexed.files, &indexed.ledger);
+        assert_eq!(
+            indexed.ledger.len(),
+            5,
+            "round {round}: every response once"
+        );
+        let plain = scan_with(listing.transcripts, options);
+        assert_eq!(
+            summary(plain, w.clock_ms),
+            summary(indexed, w.clock_ms),
+            "round {round}"
+        );
+        if round == 2 {
+            // The last line gets its newline.
+            let mut f = fs::OpenOptions::new().append(true).open(&a).unwrap();
+            std::io::Write::write_all(&mut f, b"\n").unwrap();
+            drop(f);
+            w.touch(&a, &mut rng);
+        }
+    }
+}
+
 /// A transcript far larger than a read (several chunks), ending in half a line, then
 /// grown: its edges are the hashes of its first and last bytes read, and it is read on
 /// from where the index stopped, to the numbers of a plain scan.
