@@ -17,29 +17,9 @@ use redline_engine::report::{self, BlockFilter, Kind, ModelNames, ReportOptions}
 use redline_engine::roots::{Root, survey};
 use redline_engine::scan::{Scan, ScanOptions, scan_indexed, scan_with};
 
-/// xorshift64*: small, seeded, good enough to pick operations.
-struct Rng(u64);
-
-impl Rng {
-    fn new(seed: u64) -> Rng {
-        Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
-    }
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
-    }
-    fn chance(&mut self, percent: u64) -> bool {
-        self.below(100) < percent
-    }
-    fn pick<'a, T>(&mut self, v: &'a [T]) -> &'a T {
-        &v[self.below(v.len() as u64) as usize]
-    }
-}
+#[path = "support/rng.rs"]
+mod rng;
+use rng::Rng;
 
 /// A corpus, its cache directory, and a clock of its own (file times follow it).
 struct World {
@@ -83,7 +63,7 @@ impl World {
 
     /// The clock moves on; the file just written gets the time.
     fn touch(&mut self, path: &Path, rng: &mut Rng) {
-        self.clock_ms += 1 + rng.below(1500) as i64;
+        self.clock_ms += 1 + rng.below_u64(1500) as i64;
         let t = self.clock_ms - self.clock_ms.rem_euclid(self.granule_ms);
         let f = fs::OpenOptions::new().write(true).open(path).unwrap();
         f.set_modified(UNIX_EPOCH + Duration::from_millis(t as u64))
@@ -92,10 +72,10 @@ impl World {
 
     fn new_path(&mut self, rng: &mut Rng) -> PathBuf {
         self.made += 1;
-        let project = format!("-p{}", rng.below(3));
+        let project = format!("-p{}", rng.below_u64(3));
         let rel = if rng.chance(25) && !self.files.is_empty() {
             // A subagent of an existing session.
-            let parent = rng.pick(&self.files).clone();
+            let parent = rng.choose(&self.files).cloned().unwrap();
             let stem = parent.file_stem().unwrap().to_string_lossy().into_owned();
             let project = parent.parent().unwrap().file_name().unwrap().to_owned();
             PathBuf::from(project)
@@ -112,21 +92,22 @@ impl World {
 
     /// One random transcript line (with its newline).
     fn line(&mut self, rng: &mut Rng) -> String {
-        let ts_ms = self.clock_ms - 3_600_000 * rng.below(60) as i64 - rng.below(60_000) as i64;
+        let ts_ms =
+            self.clock_ms - 3_600_000 * rng.below_u64(60) as i64 - rng.below_u64(60_000) as i64;
         let ts = jiff::Timestamp::from_millisecond(ts_ms).unwrap();
         let ts = format!("{}", ts.strftime("%Y-%m-%dT%H:%M:%S%.3fZ"));
-        match rng.below(20) {
+        match rng.below_u64(20) {
             0 => "{\"type\":\"user\",\"message\":{\"role\":\"user\",\"content\":\"hi\"}}\n".into(),
             1 => "{not json at all\n".into(),
             2 => format!(
                 "{{\"type\":\"assistant\",\"timestamp\":\"{ts}\",\"isApiErrorMessage\":true,\"message\":{{\"id\":\"err{}\",\"model\":\"<synthetic>\",\"content\":[{{\"type\":\"text\",\"text\":\"Claude AI usage limit reached|{}\"}}],\"usage\":{{\"input_tokens\":0,\"output_tokens\":0}}}},\"requestId\":\"rq{}\"}}\n",
-                rng.below(5),
+                rng.below_u64(5),
                 ts_ms / 1000 + 3600,
-                rng.below(5)
+                rng.below_u64(5)
             ),
             n => {
                 // A response line: ids from small pools, so copies meet across files.
-                let id = rng.below(40);
+                let id = rng.below_u64(40);
                 let keyed = n != 3;
                 // One request id (or none, for every seventh) per message id; ids from 30 up are a subagent's own,
                 // whose replays may carry another request id. (A replay under another
@@ -141,16 +122,16 @@ impl World {
                 } else {
                     String::new()
                 };
-                let model = *rng.pick(&MODELS);
+                let model = rng.pick(&MODELS);
                 let cost = if rng.chance(10) {
-                    format!(",\"costUSD\":{}.{}", rng.below(3), rng.below(1000))
+                    format!(",\"costUSD\":{}.{}", rng.below_u64(3), rng.below_u64(1000))
                 } else {
                     String::new()
                 };
                 let thinking = if rng.chance(40) {
                     format!(
                         "{{\"type\":\"thinking\",\"thinking\":\"{}\",\"signature\":\"\"}},",
-                        "hmm ".repeat(rng.below(30) as usize)
+                        "hmm ".repeat(rng.below_u64(30) as usize)
                     )
                 } else {
                     String::new()
@@ -167,11 +148,11 @@ impl World {
                     } else {
                         String::new()
                     },
-                    "word ".repeat(rng.below(20) as usize),
-                    rng.below(50),
-                    rng.below(5000),
-                    rng.below(200_000),
-                    rng.below(3000)
+                    "word ".repeat(rng.below_u64(20) as usize),
+                    rng.below_u64(50),
+                    rng.below_u64(5000),
+                    rng.below_u64(200_000),
+                    rng.below_u64(3000)
                 )
             }
         }
@@ -186,27 +167,27 @@ impl World {
         let op = if self.files.is_empty() {
             0
         } else {
-            rng.below(10)
+            rng.below_u64(10)
         };
         if op == 0 || op == 1 {
             let p = self.new_path(rng);
-            let n = 1 + rng.below(12);
+            let n = 1 + rng.below_u64(12);
             let text = self.lines(rng, n);
             fs::write(&p, text).unwrap();
             self.touch(&p, rng);
             self.files.push(p);
             return "create";
         }
-        let i = rng.below(self.files.len() as u64) as usize;
+        let i = rng.below_u64(self.files.len() as u64) as usize;
         let p = self.files[i].clone();
         let mut bytes = fs::read(&p).unwrap();
         let what = match op {
             2..=4 => {
                 // Append whole lines, perhaps ending in half of one (a writer mid-line).
-                let n = 1 + rng.below(6);
+                let n = 1 + rng.below_u64(6);
                 let mut add = self.lines(rng, n).into_bytes();
                 if rng.chance(30) {
-                    let cut = rng.below(add.len() as u64 - 1) as usize + 1;
+                    let cut = rng.below_u64(add.len() as u64 - 1) as usize + 1;
                     add.truncate(cut);
                 }
                 bytes.extend_from_slice(&add);
@@ -222,10 +203,10 @@ impl World {
                 "finish"
             }
             6 => {
-                let keep = rng.below(bytes.len() as u64 + 1) as usize;
+                let keep = rng.below_u64(bytes.len() as u64 + 1) as usize;
                 bytes.truncate(keep);
                 if rng.chance(50) {
-                    let n = 1 + rng.below(8);
+                    let n = 1 + rng.below_u64(8);
                     bytes.extend_from_slice(self.lines(rng, n).as_bytes());
                     "truncate and grow"
                 } else {
@@ -237,7 +218,7 @@ impl World {
                 let digits: Vec<usize> = (0..bytes.len())
                     .filter(|&j| bytes[j].is_ascii_digit())
                     .collect();
-                if let Some(&j) = digits.get(rng.below(digits.len() as u64) as usize) {
+                if let Some(&j) = digits.get(rng.below_u64(digits.len() as u64) as usize) {
                     bytes[j] = if bytes[j] == b'9' { b'1' } else { bytes[j] + 1 };
                 }
                 "same-length rewrite"
@@ -330,7 +311,7 @@ fn summary(s: Scan, now_ms: i64) -> Vec<String> {
 fn run_seed(seed: u64, steps: u64, totals: &mut IndexStats, quiet_runs: &mut u64) {
     let mut rng = Rng::new(seed);
     let mut w = World::new(seed, &mut rng);
-    for _ in 0..1 + rng.below(8) {
+    for _ in 0..1 + rng.below_u64(8) {
         w.change(&mut rng);
     }
     let roots = [Root {
@@ -341,7 +322,7 @@ fn run_seed(seed: u64, steps: u64, totals: &mut IndexStats, quiet_runs: &mut u64
     for step in 0..steps {
         let now_ms = w.clock_ms;
         let options = ScanOptions {
-            threads: Some(1 + rng.below(3) as usize),
+            threads: Some(1 + rng.below_u64(3) as usize),
             hold_partial_last: rng.chance(40),
         };
         let listing = survey(&roots);
@@ -405,11 +386,11 @@ fn run_seed(seed: u64, steps: u64, totals: &mut IndexStats, quiet_runs: &mut u64
             );
         }
         history.clear();
-        w.clock_ms += rng.below(6000) as i64;
-        for _ in 0..rng.below(4) {
+        w.clock_ms += rng.below_u64(6000) as i64;
+        for _ in 0..rng.below_u64(4) {
             history.push(w.change(&mut rng));
         }
-        w.clock_ms += rng.below(6000) as i64;
+        w.clock_ms += rng.below_u64(6000) as i64;
     }
 }
 

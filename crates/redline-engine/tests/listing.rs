@@ -18,29 +18,9 @@ use redline_engine::index::IndexSet;
 use redline_engine::roots::{Root, survey, survey_with};
 use redline_engine::scan::{ScanOptions, scan_indexed};
 
-/// xorshift64*: small, seeded, good enough to pick operations.
-struct Rng(u64);
-
-impl Rng {
-    fn new(seed: u64) -> Rng {
-        Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
-    }
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
-    }
-    fn chance(&mut self, percent: u64) -> bool {
-        self.below(100) < percent
-    }
-    fn pick<'a, T>(&mut self, v: &'a [T]) -> Option<&'a T> {
-        (!v.is_empty()).then(|| &v[self.below(v.len() as u64) as usize])
-    }
-}
+#[path = "support/rng.rs"]
+mod rng;
+use rng::Rng;
 
 /// A tree, its cache directory, and a clock of its own that the tree's times follow.
 struct World {
@@ -79,7 +59,7 @@ impl World {
         World {
             dir,
             clock_ms: 1_780_000_000_000,
-            granule_ms: *rng.pick(&[1, 4, 1000]).unwrap(),
+            granule_ms: rng.pick(&[1, 4, 1000]),
             made: 0,
             can_hide,
             last_dir: None,
@@ -103,7 +83,7 @@ impl World {
     /// Gives `path` (a file or directory just changed) the world's time, as the file
     /// system would have (its own clock is the real one, far from the world's).
     fn stamp(&mut self, path: &Path, rng: &mut Rng) {
-        self.clock_ms += rng.below(700) as i64;
+        self.clock_ms += rng.below_u64(700) as i64;
         if let Ok(f) = fs::File::open(path) {
             let _ = f.set_modified(self.now());
         }
@@ -186,9 +166,9 @@ impl World {
 
     /// One random change to the tree; what it was.
     fn change(&mut self, rng: &mut Rng) -> String {
-        let op = rng.below(16);
+        let op = rng.below_u64(16);
         if op != 15 {
-            self.clock_ms += rng.below(400) as i64;
+            self.clock_ms += rng.below_u64(400) as i64;
         }
         let files = self.files();
         let dirs = self.dirs();
@@ -197,14 +177,14 @@ impl World {
                 self.made += 1;
                 let p = self
                     .projects()
-                    .join(format!("-p{}", rng.below(3)))
+                    .join(format!("-p{}", rng.below_u64(3)))
                     .join(format!("s{}.jsonl", self.made));
                 self.write_new(&p, rng);
                 format!("create {}", p.display())
             }
             2 => {
                 // A subagent of a session.
-                let Some(s) = rng.pick(&files).cloned() else {
+                let Some(s) = rng.choose(&files).cloned() else {
                     return "nothing".into();
                 };
                 self.made += 1;
@@ -217,7 +197,7 @@ impl World {
             }
             3 | 4 => {
                 // Appended to: the directory's time stays.
-                let Some(p) = rng.pick(&files).cloned() else {
+                let Some(p) = rng.choose(&files).cloned() else {
                     return "nothing".into();
                 };
                 let text = self.line();
@@ -228,7 +208,7 @@ impl World {
                 format!("append {}", p.display())
             }
             5 => {
-                let Some(p) = rng.pick(&files).cloned() else {
+                let Some(p) = rng.choose(&files).cloned() else {
                     return "nothing".into();
                 };
                 fs::remove_file(&p).unwrap();
@@ -237,18 +217,18 @@ impl World {
             }
             6 => {
                 // Renamed, in its directory or into another (over a file there, perhaps).
-                let Some(p) = rng.pick(&files).cloned() else {
+                let Some(p) = rng.choose(&files).cloned() else {
                     return "nothing".into();
                 };
                 self.made += 1;
                 let to = if rng.chance(50) {
                     p.with_file_name(format!("r{}.jsonl", self.made))
                 } else if rng.chance(30)
-                    && let Some(q) = rng.pick(&files)
+                    && let Some(q) = rng.choose(&files)
                 {
                     q.clone()
                 } else {
-                    let Some(d) = rng.pick(&dirs) else {
+                    let Some(d) = rng.choose(&dirs) else {
                         return "nothing".into();
                     };
                     d.join(format!("m{}.jsonl", self.made))
@@ -262,7 +242,7 @@ impl World {
             }
             7 => {
                 // A directory with no transcript: tool results, or nothing.
-                let Some(d) = rng.pick(&dirs).cloned() else {
+                let Some(d) = rng.choose(&dirs).cloned() else {
                     return "nothing".into();
                 };
                 self.made += 1;
@@ -275,7 +255,7 @@ impl World {
                 format!("mkdir {}", n.display())
             }
             8 => {
-                let Some(d) = rng.pick(&dirs).cloned() else {
+                let Some(d) = rng.choose(&dirs).cloned() else {
                     return "nothing".into();
                 };
                 reveal(&d);
@@ -284,7 +264,7 @@ impl World {
                 format!("rmdir {}", d.display())
             }
             9 => {
-                let Some(d) = rng.pick(&dirs).cloned() else {
+                let Some(d) = rng.choose(&dirs).cloned() else {
                     return "nothing".into();
                 };
                 self.made += 1;
@@ -296,7 +276,7 @@ impl World {
             10 => {
                 // A link: to a directory elsewhere (with a transcript), to a file there, to
                 // a directory above (a loop), or dangling.
-                let Some(d) = rng.pick(&dirs).cloned() else {
+                let Some(d) = rng.choose(&dirs).cloned() else {
                     return "nothing".into();
                 };
                 self.made += 1;
@@ -304,7 +284,7 @@ impl World {
                 let away = self.dir.join("elsewhere").join(format!("d{n}"));
                 fs::create_dir_all(&away).unwrap();
                 fs::write(away.join(format!("far{n}.jsonl")), self.line()).unwrap();
-                let (target, name) = match rng.below(4) {
+                let (target, name) = match rng.below_u64(4) {
                     0 => (away.clone(), format!("link{n}")),
                     1 => (away.join(format!("far{n}.jsonl")), format!("link{n}.jsonl")),
                     2 => (self.projects(), format!("loop{n}")),
@@ -322,7 +302,7 @@ impl World {
                     .filter(|e| e.2)
                     .map(|e| e.0)
                     .collect();
-                let Some(l) = rng.pick(&links).cloned() else {
+                let Some(l) = rng.choose(&links).cloned() else {
                     return "nothing".into();
                 };
                 let target = fs::read_link(&l).unwrap();
@@ -342,7 +322,7 @@ impl World {
             }
             12 => {
                 // A socket named like a transcript.
-                let Some(d) = rng.pick(&dirs).cloned() else {
+                let Some(d) = rng.choose(&dirs).cloned() else {
                     return "nothing".into();
                 };
                 self.made += 1;
@@ -353,7 +333,7 @@ impl World {
             }
             13 => {
                 // A directory hidden (or shown again), where permissions stop this process.
-                let Some(d) = rng.pick(&dirs).cloned() else {
+                let Some(d) = rng.choose(&dirs).cloned() else {
                     return "nothing".into();
                 };
                 if !self.can_hide {
@@ -371,7 +351,7 @@ impl World {
                     .last_dir
                     .clone()
                     .filter(|d| d.is_dir() && rng.chance(70));
-                let Some(d) = last.or_else(|| rng.pick(&dirs).cloned()) else {
+                let Some(d) = last.or_else(|| rng.choose(&dirs).cloned()) else {
                     return "nothing".into();
                 };
                 self.quick(&d)
@@ -435,7 +415,7 @@ struct Counts {
 fn run_seed(seed: u64, steps: u64, counts: &mut Counts) {
     let mut rng = Rng::new(seed);
     let mut w = World::new(seed, &mut rng);
-    for _ in 0..3 + rng.below(10) {
+    for _ in 0..3 + rng.below_u64(10) {
         w.change(&mut rng);
     }
     let roots = [Root {
@@ -485,7 +465,7 @@ fn run_seed(seed: u64, steps: u64, counts: &mut Counts) {
         // trusted.
         let mut transcripts = listing.transcripts;
         if rng.chance(20) {
-            let one = format!("-p{}", rng.below(3));
+            let one = format!("-p{}", rng.below_u64(3));
             let (these, others): (Vec<_>, Vec<_>) =
                 transcripts.into_iter().partition(|t| t.project == one);
             transcripts = these;
@@ -507,13 +487,13 @@ fn run_seed(seed: u64, steps: u64, counts: &mut Counts) {
             history.push(w.quick(&d));
         }
         if rng.chance(50) {
-            w.clock_ms += rng.below(5000) as i64;
+            w.clock_ms += rng.below_u64(5000) as i64;
         }
-        for _ in 0..rng.below(5) {
+        for _ in 0..rng.below_u64(5) {
             let what = w.change(&mut rng);
             history.push(what);
         }
-        w.clock_ms += rng.below(5000) as i64;
+        w.clock_ms += rng.below_u64(5000) as i64;
     }
 }
 

@@ -44,6 +44,18 @@ impl Rng {
     pub fn pick<T: Copy>(&mut self, xs: &[T]) -> T {
         xs[self.below(xs.len())]
     }
+    /// Uniform in `0..n` for counts kept as `u64` (0 when `n` is 0).
+    pub fn below_u64(&mut self, n: u64) -> u64 {
+        self.next() % n.max(1)
+    }
+    /// True `percent` times in a hundred.
+    pub fn chance(&mut self, percent: u64) -> bool {
+        self.below_u64(100) < percent
+    }
+    /// One of `xs`, by reference (`None` when there is none).
+    pub fn choose<'a, T>(&mut self, xs: &'a [T]) -> Option<&'a T> {
+        (!xs.is_empty()).then(|| &xs[self.below(xs.len())])
+    }
     /// Random bytes, fewer than `n`.
     pub fn bytes_below(&mut self, n: usize) -> Vec<u8> {
         let len = self.below(n);
