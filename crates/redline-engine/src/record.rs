@@ -548,13 +548,20 @@ pub fn key_of(id_hash: u64, tag: u32) -> u64 {
 /// The request tag a key was made with from `id_hash` (`None` when it was not made by
 /// [`key_of`] from that id hash).
 pub fn tag_of(key: u64, id_hash: u64) -> Option<u32> {
-    // The inverse of TAG_MIX modulo 2^64, by Newton's iteration.
-    let mut inv = TAG_MIX;
-    for _ in 0..5 {
-        inv = inv.wrapping_mul(2u64.wrapping_sub(TAG_MIX.wrapping_mul(inv)));
-    }
-    u32::try_from((key ^ id_hash).wrapping_mul(inv)).ok()
+    u32::try_from((key ^ id_hash).wrapping_mul(TAG_MIX_INVERSE)).ok()
 }
+
+/// The inverse of [`TAG_MIX`] modulo 2^64, worked out once by Newton's iteration (each
+/// step doubles the bits that are right; an odd number is its own inverse to 3 bits).
+const TAG_MIX_INVERSE: u64 = {
+    let mut inv = TAG_MIX;
+    let mut i = 0;
+    while i < 5 {
+        inv = inv.wrapping_mul(2u64.wrapping_sub(TAG_MIX.wrapping_mul(inv)));
+        i += 1;
+    }
+    inv
+};
 
 const LIMIT_MARKER: &str = "Claude AI usage limit reached";
 
@@ -607,6 +614,7 @@ mod tests {
         assert_ne!(dedup_key("m", Some("r1")), dedup_key("m", Some("r2")));
         assert_ne!(dedup_key("m", Some("r1")), dedup_key("m", None));
         assert_ne!(dedup_key("m1", Some("r")), dedup_key("m2", Some("r")));
+        assert_eq!(TAG_MIX.wrapping_mul(TAG_MIX_INVERSE), 1);
         // A key not made from that id hash gives no tag (almost always: 1 in 2^32).
         assert_eq!(tag_of(0x1234_5678_9ABC_DEF0, id_hash(b"m")), None);
     }
