@@ -68,20 +68,52 @@ impl Default for ReportOptions {
     }
 }
 
-/// One response with what reports need of it.
-#[derive(Clone, Debug)]
+/// One response with what reports need of it: 24 bytes, since a report holds one per
+/// response of the whole history.
+#[derive(Clone, Copy, Debug)]
 pub struct Item<'a> {
     /// The response.
     pub entry: &'a Entry,
-    /// Its local date.
-    pub date: Date,
     /// Its cost in dollars (0 when unpriced).
     pub cost: f64,
-    /// The model as listed (`-fast` appended for fast-mode requests), `None` for none or
-    /// `<synthetic>`.
-    pub model: Option<&'a str>,
+    /// Its local date.
+    pub date: Date,
+    /// The model as listed, in [`ModelNames`] (see [`Dataset::model`]), and whether it
+    /// had no price.
+    shown: Shown,
+}
+
+impl Item<'_> {
     /// The model has no price and the cost had to be computed.
-    pub unpriced: bool,
+    pub fn unpriced(&self) -> bool {
+        self.shown.unpriced()
+    }
+}
+
+/// A model as a report lists it, packed: `NONE`, or the model id times two plus one for
+/// fast mode, with [`Shown::UNPRICED`] set when it had no price. Model ids stay far below
+/// 2^30 (each is a distinct name held in memory).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Shown(u32);
+
+impl Shown {
+    const NONE: u32 = u32::MAX >> 1;
+    const UNPRICED: u32 = 1 << 31;
+
+    fn new(id: Option<ModelId>, fast: bool, unpriced: bool) -> Shown {
+        let name = id.map_or(Shown::NONE, |m| (m << 1) | u32::from(fast));
+        Shown(name | if unpriced { Shown::UNPRICED } else { 0 })
+    }
+
+    /// The model and fast mode as one number, `None` for none.
+    fn name(self) -> Option<u32> {
+        let n = self.0 & !Shown::UNPRICED;
+        (n != Shown::NONE).then_some(n)
+    }
+
+    fn unpriced(self) -> bool {
+        self.0 & Shown::UNPRICED != 0
+    }
 }
 
 /// The responses of a scan, priced and dated, in first-copy order.
@@ -90,6 +122,17 @@ pub struct Dataset<'a> {
     pub items: Vec<Item<'a>>,
     /// The files they came from.
     pub files: &'a Files,
+    /// The models' names as listed.
+    pub names: &'a ModelNames,
+}
+
+impl<'a> Dataset<'a> {
+    /// The model of `it` as listed (`-fast` appended for fast-mode requests), `None` for
+    /// none or `<synthetic>`.
+    pub fn model(&self, it: &Item<'_>) -> Option<&'a str> {
+        let n = it.shown.name()?;
+        self.names.display((n >> 1) as usize, n & 1 == 1)
+    }
 }
 
 /// A model's display names, worked out once per model id, not per response.
@@ -138,7 +181,10 @@ pub fn prepare_parts<'a>(
         }
         let price = e.model().and_then(|m| prices[m as usize]);
         let priced = price_entry(opts.mode, price, e);
-        let model = e.model().and_then(|m| names.display(m, e.has(FLAG_FAST)));
+        let fast = e.has(FLAG_FAST);
+        let listed = e
+            .model()
+            .filter(|&m| names.display(m as usize, fast).is_some());
         let date = day_of.of(e.ts_ms);
         if from_since && opts.since.is_some_and(|since| date < since) {
             return None;
@@ -147,8 +193,11 @@ pub fn prepare_parts<'a>(
             entry: e,
             date,
             cost: priced.usd(),
-            model,
-            unpriced: priced == Priced::UnknownModel && model.is_some(),
+            shown: Shown::new(
+                listed,
+                fast,
+                priced == Priced::UnknownModel && listed.is_some(),
+            ),
         })
     };
     // `room`: what the first half's vector holds when the second is added to it.
@@ -182,35 +231,59 @@ pub fn prepare_parts<'a>(
     } else {
         items_of(0..n, n)
     };
-    // First-copy order (the order ccusage walks responses in), as `first_copy_order`
-    // gives it, on keys worked out once rather than per comparison.
+    first_copy_order(&mut items, files);
+    Dataset {
+        items,
+        files,
+        names,
+    }
+}
+
+/// Puts `items` in first-copy order (the order ccusage walks responses in, as
+/// [`Files::first_copy_order`] gives it): by the place of the first copy's file in path
+/// order, then by its line, equal keys keeping their order.
+///
+/// A counting sort on the file's place, then each file's items by line (they mostly come
+/// in order already: a check, not a sort), then the moves made in place, cycle by
+/// cycle: linear in the items, with two `u32` per item besides.
+fn first_copy_order(items: &mut [Item<'_>], files: &Files) {
     let place = files.places();
-    let first_copy = |it: &Item<'_>| {
-        (u64::from(place[it.entry.first_file as usize]) << 32) | u64::from(it.entry.first_line)
-    };
-    // Mostly in order already (a scan merges files in path order, a batch at a time): a
-    // stable sort of the keys finds the runs.
-    let mut order: Vec<(u64, u32)> = items
-        .iter()
-        .enumerate()
-        .map(|(i, it)| (first_copy(it), i as u32))
-        .collect();
-    order.sort_by_key(|&(k, _)| k);
-    // Place `i` takes the item at `from[i]`, cycle by cycle, in place.
-    let mut from: Vec<u32> = order.into_iter().map(|(_, i)| i).collect();
+    // Where each file's items start, then (as they are placed) where the next one goes.
+    let mut at = vec![0u32; place.len() + 1];
+    for it in items.iter() {
+        at[place[it.entry.first_file as usize] as usize + 1] += 1;
+    }
+    for p in 1..at.len() {
+        at[p] += at[p - 1];
+    }
+    let starts = at.clone();
+    // `from[i]`: the item that goes to place `i`.
+    let mut from = vec![0u32; items.len()];
+    for (i, it) in items.iter().enumerate() {
+        let p = place[it.entry.first_file as usize] as usize;
+        from[at[p] as usize] = i as u32;
+        at[p] += 1;
+    }
+    for w in starts.windows(2) {
+        let run = &mut from[w[0] as usize..w[1] as usize];
+        let line = |i: &u32| items[*i as usize].entry.first_line;
+        if !run.is_sorted_by_key(line) {
+            run.sort_by_key(line);
+        }
+    }
+    drop((starts, at));
     for start in 0..from.len() {
-        let mut at = start;
-        while from[at] != u32::MAX {
-            let src = from[at] as usize;
-            from[at] = u32::MAX;
+        let mut to = start;
+        while from[to] != u32::MAX {
+            let src = from[to] as usize;
+            from[to] = u32::MAX;
             if src == start {
                 break;
             }
-            items.swap(at, src);
-            at = src;
+            items.swap(to, src);
+            to = src;
         }
     }
-    Dataset { items, files }
 }
 
 /// Display names of the models of a scan.
@@ -234,8 +307,8 @@ impl ModelNames {
         ModelNames { info }
     }
 
-    fn display(&self, id: ModelId, fast: bool) -> Option<&str> {
-        let i = &self.info[id as usize];
+    fn display(&self, id: usize, fast: bool) -> Option<&str> {
+        let i = self.info.get(id)?;
         if fast {
             i.fast_name.as_deref()
         } else {
@@ -290,27 +363,6 @@ pub struct Row {
 }
 
 impl Row {
-    fn add(&mut self, tokens: TokenCounts, cost: f64, model: Option<&str>, unpriced: bool) {
-        self.tokens += tokens;
-        self.cost += cost;
-        let Some(model) = model else { return };
-        self.note_model(model);
-        // Found by name without making one: a row meets each model many times.
-        match self.breakdowns.iter_mut().find(|x| x.model == model) {
-            Some(x) => {
-                x.tokens += tokens;
-                x.cost += cost;
-                x.missing_pricing |= unpriced;
-            }
-            None => self.breakdowns.push(Breakdown {
-                model: model.to_string(),
-                tokens,
-                cost,
-                missing_pricing: unpriced,
-            }),
-        }
-    }
-
     /// Lists a model if it is not listed yet (first-seen order).
     fn note_model(&mut self, model: &str) {
         if !self.models_used.iter().any(|m| m == model) {
@@ -330,10 +382,41 @@ impl Row {
         }
     }
 
-    fn add_item(&mut self, it: &Item<'_>) {
-        self.add(it.entry.tokens(), it.cost, it.model, it.unpriced);
-        self.thinking
-            .add(it.entry.thinking_tokens(), it.entry.tokens().output);
+    /// Adds a response. `seen` pairs each model met in this row (as [`Shown`] packs it,
+    /// without the price flag) with its breakdown: a row meets each model many times, and
+    /// finds it by number rather than by name.
+    fn add_item(&mut self, it: &Item<'_>, p: &Dataset<'_>, seen: &mut Vec<(u32, usize)>) {
+        let tokens = it.entry.tokens();
+        let unpriced = it.unpriced();
+        self.tokens += tokens;
+        self.cost += it.cost;
+        self.thinking.add(it.entry.thinking_tokens(), tokens.output);
+        let Some(model) = it.shown.name() else { return };
+        let b = match seen.iter().find(|(m, _)| *m == model) {
+            Some(&(_, b)) => b,
+            None => {
+                let Some(name) = p.model(it) else { return };
+                self.note_model(name);
+                // Two ids may be listed alike (`x` in fast mode and a model named
+                // `x-fast`): they share the breakdown, as by name.
+                let Some(b) = self.breakdowns.iter().position(|x| x.model == name) else {
+                    seen.push((model, self.breakdowns.len()));
+                    self.breakdowns.push(Breakdown {
+                        model: name.to_string(),
+                        tokens,
+                        cost: it.cost,
+                        missing_pricing: unpriced,
+                    });
+                    return;
+                };
+                seen.push((model, b));
+                b
+            }
+        };
+        let x = &mut self.breakdowns[b];
+        x.tokens += tokens;
+        x.cost += it.cost;
+        x.missing_pricing |= unpriced;
     }
 
     fn finish(&mut self) {
@@ -364,11 +447,11 @@ pub struct Report {
     pub totals: Totals,
 }
 
-fn totals(rows: &[Row], items: &[&Item<'_>]) -> Totals {
+fn totals(rows: &[Row], items: &[&Item<'_>], p: &Dataset<'_>) -> Totals {
     let mut unpriced: Vec<String> = items
         .iter()
-        .filter(|i| i.unpriced && i.entry.tokens().total() > 0)
-        .filter_map(|i| i.model.map(String::from))
+        .filter(|i| i.unpriced() && i.entry.tokens().total() > 0)
+        .filter_map(|i| p.model(i).map(String::from))
         .collect();
     unpriced.sort();
     unpriced.dedup();
@@ -411,6 +494,7 @@ fn ordered(mut rows: Vec<Row>, order: Order) -> Vec<Row> {
 pub fn daily(p: &Dataset<'_>, opts: &ReportOptions) -> Report {
     let items: Vec<&Item<'_>> = p.items.iter().filter(|i| in_range(i.date, opts)).collect();
     let mut rows: Vec<Row> = Vec::new();
+    let mut seen = Vec::new();
     let mut index: HashMap<Date, usize> = HashMap::new();
     // Items of one day mostly come together: the last day's row is looked up once.
     let mut last: Option<(Date, usize)> = None;
@@ -422,16 +506,17 @@ pub fn daily(p: &Dataset<'_>, opts: &ReportOptions) -> Report {
                     key: it.date.to_string(),
                     ..Row::default()
                 });
+                seen.push(Vec::new());
                 rows.len() - 1
             }),
         };
         last = Some((it.date, i));
-        rows[i].add_item(it);
+        rows[i].add_item(it, p, &mut seen[i]);
     }
     rows.iter_mut().for_each(Row::finish);
     let rows = ordered(rows, opts.order);
     Report {
-        totals: totals(&rows, &items),
+        totals: totals(&rows, &items, p),
         rows,
     }
 }
@@ -499,6 +584,7 @@ pub fn monthly(p: &Dataset<'_>, opts: &ReportOptions) -> Report {
 pub fn session(p: &Dataset<'_>, opts: &ReportOptions) -> Report {
     let items: Vec<&Item<'_>> = p.items.iter().filter(|i| in_range(i.date, opts)).collect();
     let mut rows: Vec<Row> = Vec::new();
+    let mut seen = Vec::new();
     let mut index: HashMap<(&str, &str), usize> = HashMap::new();
     for it in &items {
         let f = p.files.get(it.entry.file);
@@ -515,10 +601,11 @@ pub fn session(p: &Dataset<'_>, opts: &ReportOptions) -> Report {
                     }),
                     ..Row::default()
                 });
+                seen.push(Vec::new());
                 rows.len() - 1
             });
         let row = &mut rows[i];
-        row.add_item(it);
+        row.add_item(it, p, &mut seen[i]);
         if let Some(s) = &mut row.session {
             s.first_ms = s.first_ms.min(it.entry.ts_ms);
             s.last_ms = s.last_ms.max(it.entry.ts_ms);
@@ -528,7 +615,7 @@ pub fn session(p: &Dataset<'_>, opts: &ReportOptions) -> Report {
     rows.iter_mut().for_each(Row::finish);
     rows.sort_by(|a, b| b.cost.total_cmp(&a.cost));
     Report {
-        totals: totals(&rows, &items),
+        totals: totals(&rows, &items, p),
         rows,
     }
 }
@@ -558,7 +645,7 @@ pub fn blocks(
             ts_ms: i.entry.ts_ms,
             tokens: i.entry.tokens(),
             cost_usd: i.cost,
-            model: i.model,
+            model: p.model(i),
             limit_reset_s: i.entry.limit_reset_s(),
         })
         .collect();
@@ -727,5 +814,63 @@ fn csv_field(s: &str) -> std::borrow::Cow<'_, str> {
         std::borrow::Cow::Owned(format!("\"{}\"", s.replace('"', "\"\"")))
     } else {
         std::borrow::Cow::Borrowed(s)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ledger::{EntryParts, FileId, FileMeta};
+
+    /// The counting sort gives what a stable sort on (file place, line) gives: files whose
+    /// ids are not in path order, lines out of order within a file, and many equal keys
+    /// (which must keep their order).
+    #[test]
+    fn first_copy_order_is_a_stable_sort_by_place_then_line() {
+        let mut files = Files::default();
+        for name in ["z", "a/subagents/x", "m", "a", "b/c", "0", "y"] {
+            files.add(FileMeta {
+                path: format!("/p/{name}.jsonl").into(),
+                project: "p".into(),
+                session: name.into(),
+            });
+        }
+        let entries: Vec<Entry> = (0..500u32)
+            .map(|i| {
+                let parts = EntryParts {
+                    ts_ms: i64::from(i),
+                    counts: [0; 5],
+                    cost_usd: None,
+                    model: None,
+                    line: 0,
+                    first_line: (i * 7_919) % 23,
+                    id_hash: 0,
+                    limit_reset_s: 0,
+                    thinking: 0,
+                    visible: 0,
+                    flags: 0,
+                    content: 0,
+                };
+                let mut e = Entry::from_parts(&parts, 0);
+                e.first_file = (i * 104_729 % 7) as FileId;
+                e
+            })
+            .collect();
+        let item = |e| Item {
+            entry: e,
+            cost: 0.0,
+            date: Date::constant(2026, 1, 1),
+            shown: Shown::new(None, false, false),
+        };
+        let mut items: Vec<Item<'_>> = entries.iter().map(item).collect();
+        let mut want = items.clone();
+        let place = files.places();
+        want.sort_by_key(|it| (place[it.entry.first_file as usize], it.entry.first_line));
+        first_copy_order(&mut items, &files);
+        let order = |v: &[Item<'_>]| v.iter().map(|it| it.entry.ts_ms).collect::<Vec<_>>();
+        assert_eq!(order(&items), order(&want));
+        // And the order it makes is kept as it is.
+        first_copy_order(&mut items, &files);
+        assert_eq!(order(&items), order(&want));
     }
 }

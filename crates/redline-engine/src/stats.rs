@@ -281,7 +281,7 @@ fn thinking(data: &Dataset<'_>, since: Date) -> Value {
         let t = i.entry.thinking_tokens();
         let output = i.entry.tokens().output;
         by.entry(i.date).or_default().add(t, output);
-        if let Some(m) = i.model {
+        if let Some(m) = data.model(i) {
             models.entry(m).or_default().add(t, output);
         }
         all.add(t, output);
@@ -344,8 +344,9 @@ fn hours(data: &Dataset<'_>, since: Date, tz: &TimeZone) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ledger::Files;
+    use crate::ledger::{Files, Models};
     use crate::prices::CostMode;
+    use crate::report::ModelNames;
 
     fn window(days: u32) -> Window {
         Window {
@@ -376,9 +377,11 @@ mod tests {
     #[test]
     fn every_answer_says_the_days_it_covers() {
         let files = Files::default();
+        let names = ModelNames::new(&Models::default());
         let data = Dataset {
             items: Vec::new(),
             files: &files,
+            names: &names,
         };
         for (w, since, days, range) in [
             (window(7), "2026-03-04", 7, json!(7)),

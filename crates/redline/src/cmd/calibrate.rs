@@ -193,6 +193,7 @@ pub fn compute(o: &Options, cfg: &Config, env: &RootEnv) -> Result<Computed> {
                 .cloned()
                 .collect(),
             files: data.files,
+            names: data.names,
         };
         report::blocks(&on_disk, &opts, BlockFilter::default(), now_ms)
     });
