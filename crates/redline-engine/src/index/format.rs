@@ -578,6 +578,22 @@ impl<'a> Reader<'a> {
     #[inline]
     fn long_varint(&mut self) -> Result<u64, FormatError> {
         let rest = self.b.get(self.at..).unwrap_or_default();
+        // Two and three bytes are most of the rest (times, output tokens, cache writes).
+        if let [b0, b1, more @ ..] = rest
+            && *b0 >= 0x80
+        {
+            let low = u64::from(b0 & 0x7f);
+            if *b1 < 0x80 {
+                self.at += 2;
+                return Ok(low | u64::from(*b1) << 7);
+            }
+            if let [b2, ..] = more
+                && *b2 < 0x80
+            {
+                self.at += 3;
+                return Ok(low | u64::from(b1 & 0x7f) << 7 | u64::from(*b2) << 14);
+            }
+        }
         let mut v = 0u64;
         for (i, &byte) in rest.iter().take(10).enumerate() {
             v |= u64::from(byte & 0x7f) << (7 * i);
@@ -1086,6 +1102,36 @@ mod tests {
             ],
             entries,
         }
+    }
+
+    /// Every length a number can take, each cut one byte short, and one byte too many.
+    #[test]
+    fn numbers_of_every_length_read_back_and_cut_ones_are_named() {
+        let mut values = vec![0, 1, 127, 128, 300, 16_383, 16_384, 2_097_151, 2_097_152];
+        values.extend((3..64).map(|bits| (1u64 << bits) - 1));
+        values.extend((3..64).map(|bits| 1u64 << bits));
+        values.push(u64::MAX);
+        for v in values {
+            let mut b = Vec::new();
+            put_varint(&mut b, v);
+            let mut r = Reader::new(&b);
+            assert_eq!(r.varint(), Ok(v), "{v}");
+            assert!(r.done(), "{v}");
+            // Followed by more: only its own bytes are taken.
+            b.push(0x55);
+            let mut r = Reader::new(&b);
+            assert_eq!(r.varint(), Ok(v), "{v} followed");
+            assert_eq!(r.u8(), Ok(0x55));
+            b.pop();
+            b.pop();
+            if !b.is_empty() {
+                assert_eq!(Reader::new(&b).varint(), Err(CUT), "{v} cut");
+            }
+        }
+        assert_eq!(
+            Reader::new(&[0xff; 11]).varint(),
+            Err(FormatError("a number is too long"))
+        );
     }
 
     #[test]
