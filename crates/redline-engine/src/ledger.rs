@@ -341,6 +341,14 @@ pub struct Files {
 }
 
 impl Files {
+    /// No files yet, with room for `n`.
+    pub fn with_capacity(n: usize) -> Files {
+        Files {
+            files: Vec::with_capacity(n),
+            ..Files::default()
+        }
+    }
+
     /// Adds a file and returns its id.
     pub fn add(&mut self, meta: FileMeta) -> FileId {
         self.ids_in_path_order = self
@@ -479,7 +487,7 @@ struct Chunks {
 }
 
 /// Entries per chunk (about 290 KB).
-const CHUNK: usize = 4096;
+const CHUNK: usize = 2048;
 
 impl Chunks {
     fn push(&mut self, e: Entry) {

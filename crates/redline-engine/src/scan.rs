@@ -156,6 +156,9 @@ struct Worker {
 struct Shared {
     ledger: Ledger,
     models: Models,
+    /// Where each file's reading ended, by file id: the workers put theirs here as they
+    /// merge (one copy of them at a time, not the workers' and the scan's).
+    ends: Vec<FileEnd>,
     errors: Vec<LineError>,
     index: Option<IndexShared>,
     /// Whether every response kept is entered in the ledger's dedup index. A response
@@ -204,26 +207,26 @@ pub fn scan_indexed(
         Some(set) => set.plan(&transcripts),
         None => vec![Task::Read; transcripts.len()],
     };
-    let mut files = Files::default();
+    let mut files = Files::with_capacity(transcripts.len());
     // Files to read, largest first (sizes as listed: a file that grew since is only read
     // later than it might be); equal sizes in path order, so the queue itself is
     // deterministic. Indexed files, which cost little, come last.
-    let mut queue: Vec<(u64, FileId, Task)> = transcripts
-        .into_iter()
-        .zip(tasks)
-        .map(|(t, task)| {
-            let id = files.add(FileMeta {
-                path: t.path,
-                project: t.project,
-                session: t.session,
-            });
-            let work = match task {
-                Task::Unchanged { .. } => 0,
-                _ => t.len.saturating_add(1),
-            };
-            (work, id, task)
-        })
-        .collect();
+    //
+    // Made afresh rather than collected in place: the listing's room (five times the
+    // queue's) would otherwise stay taken until the scan ends.
+    let mut queue: Vec<(u64, FileId, Task)> = Vec::with_capacity(transcripts.len());
+    queue.extend(transcripts.into_iter().zip(tasks).map(|(t, task)| {
+        let id = files.add(FileMeta {
+            path: t.path,
+            project: t.project,
+            session: t.session,
+        });
+        let work = match task {
+            Task::Unchanged { .. } => 0,
+            _ => t.len.saturating_add(1),
+        };
+        (work, id, task)
+    }));
     // Unchanged files first, all of them merged before any file read: a response the
     // index says no other file held is then kept without looking for copies (see
     // `flush_hits`), and only a file read may hold a copy of it, which finds it.
@@ -278,6 +281,7 @@ pub fn scan_indexed(
     }
     let shared = Mutex::new(Shared {
         index: index.map(|set| IndexShared { set, to_scan }),
+        ends: vec![FileEnd::default(); files.len()],
         ledger,
         enter_all,
         ..Shared::default()
@@ -305,7 +309,7 @@ pub fn scan_indexed(
                             };
                             one_file(&files, id, task, loaded, &shared, &mut w, &mut buf);
                         }
-                        flush_hits(&files, loaded, &shared, &mut w.hits);
+                        flush_hits(&files, loaded, &shared, &mut w.hits, &mut w.ends);
                         unchanged_done.wait();
                     }
                     w
@@ -318,12 +322,13 @@ pub fn scan_indexed(
     let Shared {
         ledger,
         models,
+        ends,
         mut errors,
         index,
         ..
     } = shared.into_inner().unwrap_or_else(|p| p.into_inner());
     let mut out = Scan {
-        ends: vec![FileEnd::default(); files.len()],
+        ends,
         files,
         models,
         ledger,
@@ -383,7 +388,7 @@ fn one_file(
     if let Task::Unchanged { root, at } = task {
         if take_unchanged(id, root, at, loaded, w) {
             if w.hits.entries.len() >= HITS_AT_ONCE {
-                flush_hits(files, loaded, shared, &mut w.hits);
+                flush_hits(files, loaded, shared, &mut w.hits, &mut w.ends);
             }
             return;
         }
@@ -469,10 +474,12 @@ fn one_file(
     let Shared {
         ledger: all,
         models: all_models,
+        ends: all_ends,
         errors: all_errors,
         index,
         ..
     } = &mut *guard;
+    put_ends(all_ends, &mut w.ends);
     keep_errors(all_errors, path, read.errors);
     let map: Vec<ModelId> = read.models.names().map(|n| all_models.intern(n)).collect();
     let mut ledger = read.ledger;
@@ -488,6 +495,15 @@ fn one_file(
             // response at the end: the record's are the first.
             let held = usize::try_from(slots).map_or(placed.len(), |n| n.min(placed.len()));
             ix.set.put(root, id, &bytes, &placed[..held]);
+        }
+    }
+}
+
+/// Moves a worker's file ends to their places among all the files'.
+fn put_ends(all: &mut [FileEnd], ends: &mut Vec<(FileId, FileEnd)>) {
+    for (id, end) in ends.drain(..) {
+        if let Some(at) = all.get_mut(id as usize) {
+            *at = end;
         }
     }
 }
@@ -537,7 +553,7 @@ struct Hits {
 }
 
 /// Entries in a batch before it is merged.
-const HITS_AT_ONCE: usize = 8192;
+const HITS_AT_ONCE: usize = 2048;
 
 /// Takes an unchanged file's facts from the index into the worker's batch; `false` when
 /// its record would not read (the file is then read).
@@ -612,18 +628,26 @@ fn take_unchanged(
 /// Merges a worker's batch of unchanged files into the shared ledger, and writes their
 /// records to the new index. A response the index says no other file held is kept
 /// without looking for its copies (see [`Shared::enter_all`]).
-fn flush_hits(files: &Files, loaded: &[Option<Loaded>], shared: &Mutex<Shared>, hits: &mut Hits) {
-    if hits.files.is_empty() {
+fn flush_hits(
+    files: &Files,
+    loaded: &[Option<Loaded>],
+    shared: &Mutex<Shared>,
+    hits: &mut Hits,
+    ends: &mut Vec<(FileId, FileEnd)>,
+) {
+    if hits.files.is_empty() && ends.is_empty() {
         return;
     }
     let mut guard = shared.lock().unwrap_or_else(|p| p.into_inner());
     let Shared {
         ledger: all,
         models: all_models,
+        ends: all_ends,
         errors: all_errors,
         index,
         enter_all,
     } = &mut *guard;
+    put_ends(all_ends, ends);
     let Some(ix) = index.as_mut() else {
         return;
     };
