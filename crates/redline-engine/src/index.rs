@@ -233,6 +233,17 @@ impl Loaded {
         (self.footer.files.get(i)?.rel == rel).then_some(i)
     }
 
+    /// Lets the files' paths go (they were needed to find each file's record, and that is
+    /// done): [`Loaded::find`] finds nothing after, and [`Loaded::memory`] knows no file.
+    /// A large history's paths are some megabytes, needed no more while its responses
+    /// fill the ledger.
+    pub fn forget_paths(&mut self) {
+        for l in &mut self.footer.files {
+            l.rel = Vec::new();
+        }
+        self.by_rel = HashMap::new();
+    }
+
     /// The record of the file at place `i`.
     pub fn record(&self, i: usize) -> &[u8] {
         let l = &self.footer.files[i];
@@ -554,6 +565,13 @@ impl IndexSet {
                     rel_bytes(p, &r.root).is_some_and(|rel| l.find(rel).is_some())
                 });
                 seen[root] += usize::from(known);
+            }
+        }
+        if self.keep.is_empty() {
+            // Each file's record is found: the paths are not looked up again (the files
+            // kept would be, when writing).
+            for l in self.roots.iter_mut().filter_map(|r| r.loaded.as_mut()) {
+                l.forget_paths();
             }
         }
         if self.write {
