@@ -15,8 +15,8 @@ pub fn release_free() {
     }
 }
 
-/// Keeps large allocations (the ledger's chunks, the dedup index's tables, the scan
-/// index's bytes) in their own mappings, returned to the system when freed. glibc raises
+/// Keeps large allocations (the dedup index's tables, the scan index's bytes) in their
+/// own mappings, returned to the system when freed. glibc raises
 /// this threshold each time such a mapping is freed, after which blocks of that size come
 /// from the heap and stay with the process: a one-shot report's peak then grows by what
 /// one pass freed and the next could not reuse.
