@@ -169,10 +169,11 @@ impl Transcript {
 
 /// The project and session of `path` below `root` (see [`Transcript::describe`]).
 fn project_and_session(root: &Path, path: &Path) -> Option<(String, String)> {
-    let parts: Vec<&std::ffi::OsStr> = match plain_parts(root, path) {
-        Some(parts) => parts,
-        None => path.strip_prefix(root).ok()?.iter().collect(),
-    };
+    #[cfg(unix)]
+    if let Some(found) = plain_project_and_session(root, path) {
+        return found;
+    }
+    let parts: Vec<&std::ffi::OsStr> = path.strip_prefix(root).ok()?.iter().collect();
     if parts.len() < 2 {
         return None;
     }
@@ -188,11 +189,11 @@ fn project_and_session(root: &Path, path: &Path) -> Option<(String, String)> {
     ))
 }
 
-/// The components of `path` below `root` when `path` is `root`'s bytes, a slash and plain
-/// names joined by slashes (as a listing builds it): what [`Path::strip_prefix`] and
-/// [`Path::iter`] give, without taking both paths apart. `None` for anything else.
+/// [`project_and_session`] when `path` is `root`'s bytes, a slash and plain names joined
+/// by slashes (as a listing builds it), read off the bytes in one pass: what taking both
+/// paths apart would give. `None` for anything else (taken apart then).
 #[cfg(unix)]
-fn plain_parts<'p>(root: &Path, path: &'p Path) -> Option<Vec<&'p std::ffi::OsStr>> {
+fn plain_project_and_session(root: &Path, path: &Path) -> Option<Option<(String, String)>> {
     use std::os::unix::ffi::OsStrExt;
     let mut r = root.as_os_str().as_bytes();
     while r.len() > 1 && r.ends_with(b"/") {
@@ -203,16 +204,35 @@ fn plain_parts<'p>(root: &Path, path: &'p Path) -> Option<Vec<&'p std::ffi::OsSt
         .as_bytes()
         .strip_prefix(r)?
         .strip_prefix(b"/")?;
-    rest.split(|&b| b == b'/')
-        .map(|part| {
-            (!matches!(part, b"" | b"." | b"..")).then(|| std::ffi::OsStr::from_bytes(part))
-        })
-        .collect()
-}
-
-#[cfg(not(unix))]
-fn plain_parts<'p>(_: &Path, _: &'p Path) -> Option<Vec<&'p std::ffi::OsStr>> {
-    None
+    let (mut project, mut last): (&[u8], &[u8]) = (b"", b"");
+    let mut folded = None;
+    let mut n = 0usize;
+    for part in rest.split(|&b| b == b'/') {
+        if matches!(part, b"" | b"." | b"..") {
+            return None;
+        }
+        if n == 0 {
+            project = part;
+        }
+        // <project>/<session>/subagents/<agent>.jsonl folds into <session>.
+        if part == b"subagents" && n >= 2 {
+            folded = Some(last);
+        }
+        last = part;
+        n += 1;
+    }
+    if n < 2 {
+        return Some(None);
+    }
+    // The stem as `Path::file_stem` has it: up to the last dot, unless that is the first
+    // byte.
+    let session = folded.unwrap_or(match memchr::memrchr(b'.', last) {
+        Some(i) if i > 0 => &last[..i],
+        _ => last,
+    });
+    // Names that are not UTF-8 are read lossily rather than skipped: the file still counts.
+    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    Some(Some((text(project), text(session))))
 }
 
 /// Orders paths as strings, byte by byte: the order ccusage sorts files in, which decides
@@ -1202,6 +1222,16 @@ pub(crate) mod tests {
                     );
                 }
             }
+        }
+        // Names that are not UTF-8 are read lossily, as `to_string_lossy` reads them.
+        #[cfg(unix)]
+        {
+            use std::os::unix::ffi::OsStrExt;
+            let path = std::ffi::OsStr::from_bytes(b"/r/projects/-p\xff/s\xfe/subagents/a.jsonl");
+            assert_eq!(
+                project_and_session(Path::new("/r/projects"), Path::new(path)),
+                Some(("-p\u{fffd}".into(), "s\u{fffd}".into()))
+            );
         }
     }
 
