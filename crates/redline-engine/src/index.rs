@@ -50,7 +50,7 @@ use std::sync::LazyLock;
 
 use crate::ledger::{FileId, Files, Ledger, Models};
 use crate::roots::{Memory, RootDirs, RootMemory, SeenDir, Stamp, Transcript};
-use format::{FileFacts, FileHead, Footer, FormatError, Listed, ListedDir};
+use format::{FileFacts, Footer, FormatError, Identity, Listed, ListedDir};
 
 /// How long before it was read a file must have been modified last for its facts to be
 /// trusted without opening it (see the module docs). Three seconds: more than the
@@ -115,7 +115,7 @@ pub enum Verdict {
 /// Decides what to do with a file whose record says `head`, which the listing now finds
 /// as `now` (`None`: it could not say), at `now_ms` by the clock; the index was written
 /// at `written_at_ms`. No disk, no clock: everything comes in as arguments.
-pub fn verdict(head: &FileHead, now: Option<&Stamp>, now_ms: i64, written_at_ms: i64) -> Verdict {
+pub fn verdict(head: &Identity, now: Option<&Stamp>, now_ms: i64, written_at_ms: i64) -> Verdict {
     let Some(now) = now else {
         return Verdict::Reread;
     };
@@ -274,9 +274,9 @@ impl Loaded {
         self.footer.alone.is_some()
     }
 
-    /// The head of the record at place `i`.
-    pub fn head(&self, i: usize) -> Result<FileHead, FormatError> {
-        format::get_head(self.record(i))
+    /// The identity of the file of the record at place `i` (its head's first numbers).
+    pub fn identity(&self, i: usize) -> Result<Identity, FormatError> {
+        format::get_identity(self.record(i))
     }
 
     /// The whole record at place `i`.
@@ -536,7 +536,7 @@ impl IndexSet {
                     return Task::Read;
                 };
                 seen[root] += 1;
-                let v = match l.head(at) {
+                let v = match l.identity(at) {
                     Ok(h) => verdict(&h, t.stamp.as_ref(), self.now_ms, l.written_at_ms()),
                     Err(_) => Verdict::Reread,
                 };
@@ -997,6 +997,7 @@ pub fn edge_hash(bytes: &[u8]) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use format::FileHead;
 
     const NOW: i64 = 1_800_000_000_000;
 
@@ -1026,7 +1027,7 @@ mod tests {
         let old = NOW - 600_000;
         let seen = NOW - 60_000;
         let h = head(1000, 1000, old, seen);
-        let v = |h: &FileHead, s: Option<Stamp>| verdict(h, s.as_ref(), NOW, seen);
+        let v = |h: &FileHead, s: Option<Stamp>| verdict(&h.identity(), s.as_ref(), NOW, seen);
         assert_eq!(v(&h, Some(stamp(1000, old))), Verdict::Unchanged);
         // Not opened when unchanged; opened and read on when it grew.
         assert_eq!(v(&h, Some(stamp(1500, NOW - 1000))), Verdict::Grown);
@@ -1056,7 +1057,7 @@ mod tests {
         // The clock went back since the index was written, or the file is from the
         // future: doubt, so read again.
         assert_eq!(
-            verdict(&h, Some(&stamp(1000, old)), seen - 1, seen),
+            verdict(&h.identity(), Some(&stamp(1000, old)), seen - 1, seen),
             Verdict::Reread
         );
         assert_eq!(

@@ -88,6 +88,38 @@ pub struct FileHead {
     pub counts: FileCounts,
 }
 
+/// What of a [`FileHead`] says whether the file is still the one read (see
+/// [`super::verdict`]): the first numbers of a record, read without the rest.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Identity {
+    /// Device.
+    pub dev: u64,
+    /// Inode.
+    pub ino: u64,
+    /// Size when it was opened.
+    pub size: u64,
+    /// Modification time when it was opened, nanoseconds since the epoch.
+    pub mtime_ns: i64,
+    /// When it was opened, milliseconds since the epoch.
+    pub seen_ms: i64,
+    /// Bytes read.
+    pub offset: u64,
+}
+
+impl FileHead {
+    /// Its [`Identity`].
+    pub fn identity(&self) -> Identity {
+        Identity {
+            dev: self.dev,
+            ino: self.ino,
+            size: self.size,
+            mtime_ns: self.mtime_ns,
+            seen_ms: self.seen_ms,
+            offset: self.offset,
+        }
+    }
+}
+
 /// Everything reading one file gave: its [`FileHead`], the first line errors, and its
 /// own ledger's slots (each response of the file once, with the key it is held under).
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -757,13 +789,38 @@ pub fn get_head(b: &[u8]) -> Result<FileHead, FormatError> {
 }
 
 /// The head, and the slot whose key is the run's (`None` when the key was written out).
-fn read_head(r: &mut Reader<'_>) -> Result<(FileHead, Option<usize>), FormatError> {
+/// Reads a record's [`Identity`] only: what deciding whether the file is still good
+/// needs, and the cheapest part to read.
+pub fn get_identity(b: &[u8]) -> Result<Identity, FormatError> {
+    read_identity(&mut Reader::new(b))
+}
+
+fn read_identity(r: &mut Reader<'_>) -> Result<Identity, FormatError> {
     let dev = r.varint()?;
     let ino = r.varint()?;
     let offset = r.varint()?;
     let size = (offset as i64).wrapping_add(r.signed()?) as u64;
     let seen_ms = r.signed()?;
     let mtime_ns = seen_ms.wrapping_mul(1_000_000).wrapping_sub(r.signed()?);
+    Ok(Identity {
+        dev,
+        ino,
+        size,
+        mtime_ns,
+        seen_ms,
+        offset,
+    })
+}
+
+fn read_head(r: &mut Reader<'_>) -> Result<(FileHead, Option<usize>), FormatError> {
+    let Identity {
+        dev,
+        ino,
+        size,
+        mtime_ns,
+        seen_ms,
+        offset,
+    } = read_identity(r)?;
     let lines = r.varint()?;
     let skipping = r.varint()?.checked_sub(1);
     let head = r.u64()?;
@@ -1151,6 +1208,7 @@ mod tests {
                 head.run.key = 0;
             }
             assert_eq!(get_head(&b).unwrap(), head);
+            assert_eq!(get_identity(&b).unwrap(), head.identity());
         }
     }
 
@@ -1272,6 +1330,7 @@ mod tests {
         for cut in 0..rec.len() {
             let _ = get_facts(&rec[..cut]);
             let _ = get_head(&rec[..cut]);
+            let _ = get_identity(&rec[..cut]);
         }
         for at in 0..rec.len() {
             let mut b = rec.clone();
