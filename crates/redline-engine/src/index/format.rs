@@ -947,18 +947,19 @@ pub fn get_footer(b: &[u8]) -> Result<Footer, FormatError> {
     let written_at_ms = r.signed()?;
     let n = r.count(4)?;
     let mut files: Vec<Listed> = Vec::with_capacity(n);
-    let mut last: Vec<u8> = Vec::new();
     for _ in 0..n {
         let shared = usize::try_from(r.varint()?).map_err(|_| CUT)?;
+        let last = files.last().map_or(&[][..], |l| l.rel.as_slice());
         if shared > last.len() {
             return Err(FormatError("a path shares more than the one before it"));
         }
-        let mut rel = last[..shared].to_vec();
-        rel.extend_from_slice(r.bytes()?);
+        let rest = r.bytes()?;
+        let mut rel = Vec::with_capacity(shared + rest.len());
+        rel.extend_from_slice(&last[..shared]);
+        rel.extend_from_slice(rest);
         let offset = r.varint()?;
         let len = r.varint()?;
         let slots = r.varint()?;
-        last.clone_from(&rel);
         files.push(Listed {
             rel,
             offset,
