@@ -6,7 +6,8 @@ small directory of its own to append to, then measures:
 
   start-up   seconds until it serves without the scan index (reading everything, then
              writing the index) and with it (a restart), and until /usage says its
-             values are final (the store read back), and resident memory (RSS, peak)
+             values are final (the store read back, the watches in place), and resident
+             memory (RSS, peak)
   latency    write() of a response line to its arrival in a /events message, 200 appends
   load       /usage requests per second and p99 latency under wrk (2 threads, 50 conns)
   statusline `redline statusline` wall time, 50 runs with the daemon up and 50 down
@@ -88,7 +89,8 @@ def main():
     def start():
         """Starts the daemon: it, its port, the seconds until it serves and until /usage
         says its values are final (it serves the transcripts' values first, then reads its
-        store back), and its serving line."""
+        store back and what changed while its file watches were set up), and its serving
+        line."""
         port = free_port()
         t0 = time.monotonic()
         daemon = subprocess.Popen([REDLINE, "serve", "--listen", f"127.0.0.1:{port}"], env=env,

@@ -49,6 +49,9 @@ pub enum RootState {
     Waiting(PathBuf),
     /// Could not be watched.
     Failed(String),
+    /// Not watched yet: its watch is being set up (a caller that does that alongside its
+    /// start says so meanwhile; a [`Follower`] never is in this state).
+    Starting,
 }
 
 /// The watcher over every root.

@@ -15,7 +15,8 @@
 //! transcript for it in a pass of its own, which reports never run. [`git`] attributes
 //! commits to the sessions active when they were made, from the working directories
 //! [`cwds`] reads in a light pass of its own. [`correlate`] lays another system's events
-//! (a budget app's, deploys, hours) beside cost and tokens.
+//! (a budget app's, deploys, hours) beside cost and tokens. [`relist`] finds what changed
+//! in the transcripts before the file watches were in place.
 
 pub mod archive;
 pub mod blocks;
@@ -36,6 +37,7 @@ pub mod otlp;
 pub mod prices;
 pub mod reader;
 pub mod record;
+pub mod relist;
 pub mod report;
 pub mod roots;
 pub mod scan;

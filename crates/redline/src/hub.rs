@@ -11,7 +11,16 @@
 //! input, publishes the final values, and only then compacts the store, if that is worth
 //! its while. Inputs that arrive meanwhile wait in the queue, so each is counted once,
 //! after the store's records. The store's file is read (not replayed) on a thread of its
-//! own while the file watches are set up: it needs nothing of the transcripts.
+//! own: it needs nothing of the transcripts.
+//!
+//! The file watches are set up on a thread of their own too, alongside the listing and
+//! the scan; once they are all in place, that thread lists the transcripts again
+//! ([`redline_engine::relist`]), and the catch-up reads what changed since the first
+//! listing before the values are final. The ordering argument: a change made after its
+//! directory's watch took hold is announced, and its notification waits in the queue; a
+//! change made before that was made before the second listing began, which finds it by
+//! its stamp. Either way the file is read by the tailer from where the scan (or the last
+//! look) stopped, so a line both announced and found again is read once.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -30,7 +39,10 @@ use redline_engine::live::{
 };
 use redline_engine::otlp::Batch;
 use redline_engine::prices::{CostMode, PriceTable};
-use redline_engine::roots::{NOT_REGULAR, Root, Skipped, out_of_descriptors, transcripts_below};
+use redline_engine::relist::{Changes, Listed};
+use redline_engine::roots::{
+    NOT_REGULAR, Root, Skipped, out_of_descriptors, survey_with, transcripts_below,
+};
 use redline_engine::scan::{ScanOptions, scan_indexed};
 use redline_engine::stats::{Stat, Window};
 use redline_engine::store::{self, Record};
@@ -62,6 +74,15 @@ fn rollups_every() -> Duration {
 /// start, for the tests that look at the values while they are not final yet.
 fn catch_up_wait() -> Option<Duration> {
     std::env::var("REDLINE_CATCH_UP_WAIT_MS")
+        .ok()
+        .and_then(|s| s.trim().parse::<u64>().ok())
+        .filter(|&ms| ms > 0)
+        .map(Duration::from_millis)
+}
+/// `REDLINE_WATCH_WAIT_MS`: how long the thread that sets up the file watches waits
+/// before it starts, for the tests that write while nothing is watched yet.
+fn watch_wait() -> Option<Duration> {
+    std::env::var("REDLINE_WATCH_WAIT_MS")
         .ok()
         .and_then(|s| s.trim().parse::<u64>().ok())
         .filter(|&ms| ms > 0)
@@ -281,8 +302,8 @@ pub fn start(cfg: HubConfig) -> Result<Handle> {
     let tach_window_s = settings.tach_window_s;
     let tz = settings.tz.clone();
     let mut phases = Phases::new();
-    // The store is read while the file watches are set up (it needs nothing of the
-    // transcripts), and replayed by the hub's thread once the first values are out.
+    // The store is read alongside the start-up (it needs nothing of the transcripts),
+    // and replayed by the hub's thread once the first values are out.
     let scope = archive::Scope::new(&host, roots.iter().map(|r| r.projects.as_path()));
     let store_read = match &store {
         Some(path) => {
@@ -295,24 +316,55 @@ pub fn start(cfg: HubConfig) -> Result<Handle> {
         }
         None => None,
     };
-    // Watch first, then scan: a line written in between is then both scanned and
-    // announced, and the tailer reads it only once.
+    // The file watches are set up alongside the listing and the scan; once they are in
+    // place, the same thread lists again, to find what changed before (see the module
+    // docs).
     let (inputs, queue) = mpsc::channel();
     let fs_inputs = inputs.clone();
-    let (follower, watch_error) = match Follower::start(roots.clone(), move |ev| {
-        let _ = fs_inputs.send(Input::Fs(ev));
-    }) {
-        Ok(f) => (Some(f), None),
-        Err(e) => (None, Some(format!("cannot start the file watcher: {e}"))),
-    };
-    phases.mark("watch");
+    let watch_roots = roots.clone();
+    let (listed_tx, listed_rx) = mpsc::channel::<Listed>();
+    let watching = std::thread::Builder::new()
+        .name("redline-watch".into())
+        .spawn(move || {
+            if let Some(wait) = watch_wait() {
+                std::thread::sleep(wait);
+            }
+            let started = Instant::now();
+            let follower = Follower::start(watch_roots.clone(), move |ev| {
+                let _ = fs_inputs.send(Input::Fs(ev));
+            })
+            .map_err(|e| format!("cannot start the file watcher: {e}"));
+            let took = started.elapsed();
+            let started = Instant::now();
+            let changes = listed_rx
+                .recv()
+                .map(|listed| listed.changes(&watch_roots))
+                .unwrap_or_default();
+            Watched {
+                follower,
+                took,
+                changes,
+                listed_again: started.elapsed(),
+            }
+        })?;
     // A directory that cannot be read is named (and lights STALL); the rest is read.
     // The index first: the listing does not read the directories it knows unchanged.
+    // What it saw is kept, to list again cheaply once the watches are in place.
     let projects: Vec<PathBuf> = roots.iter().map(|r| r.projects.clone()).collect();
     let mut set = index
         .as_ref()
         .map(|dir| IndexSet::open(dir, &projects, now_ms(), true));
-    let (listing, _) = crate::scan_index::list(&roots, set.as_mut());
+    let listed_at = now_ms();
+    let (listing, dirs) = survey_with(
+        &roots,
+        &set.as_ref().map(IndexSet::memory).unwrap_or_default(),
+    );
+    // Handed to the thread setting up the watches, which lists again once they are in
+    // place; should it be gone, the catch-up finds that out.
+    let _ = listed_tx.send(Listed::new(listed_at, &listing, &dirs));
+    if let Some(set) = set.as_mut() {
+        set.listed(dirs);
+    }
     phases.mark("list");
     // The text statistics count from the daemon's start, as Prometheus counters do (and
     // the token counters): a pass over the whole history here would add the time of
@@ -350,14 +402,13 @@ pub fn start(cfg: HubConfig) -> Result<Handle> {
         }
     }
     // Files whose open failed for want of descriptors are read again once there are some.
-    let root_of = |path: &Path| roots.iter().position(|r| path.starts_with(&r.projects));
     let mut retry: BTreeSet<Happening> = scan
         .retry
         .iter()
         .filter_map(|&id| {
             let path = scan.files.get(id).path.clone();
             Some(Happening::File {
-                root: root_of(&path)?,
+                root: root_of(&roots, &path)?,
                 path,
             })
         })
@@ -374,7 +425,7 @@ pub fn start(cfg: HubConfig) -> Result<Handle> {
         }
         note_skipped(
             s,
-            root_of(&s.path),
+            root_of(&roots, &s.path),
             &mut failing_files,
             &mut not_regular,
             &mut retry,
@@ -405,8 +456,9 @@ pub fn start(cfg: HubConfig) -> Result<Handle> {
     }
     live.set_scope(scope);
     phases.mark("turns");
-    // The store is read back by the hub's thread once the first values are out.
-    live.set_catching_up(store.is_some());
+    // The store is read back, and the transcripts listed again once the watches are in
+    // place, by the hub's thread once the first values are out.
+    live.set_catching_up(true);
     let git_counters = crate::gitwatch::Counters::new(now_ms());
     if let Some(slack) = git {
         crate::gitwatch::start(inputs.clone(), git_counters.clone(), slack)?;
@@ -415,10 +467,11 @@ pub fn start(cfg: HubConfig) -> Result<Handle> {
         git: git_counters,
         live,
         tailer,
-        follower,
+        follower: None,
+        watching: Some(watching),
         roots,
         settings,
-        sticky_error: watch_error,
+        sticky_error: None,
         failing_files,
         not_regular,
         retry,
@@ -554,6 +607,8 @@ struct Hub {
     live: Live,
     tailer: Tailer,
     follower: Option<Follower>,
+    /// The thread setting up the file watches, until the catch-up joins it.
+    watching: Option<std::thread::JoinHandle<Watched>>,
     roots: Vec<Root>,
     settings: Settings,
     /// A failure that stays until the daemon restarts (the watcher broke: events may be lost).
@@ -599,6 +654,24 @@ struct Hub {
     sweep_held: Option<Option<f32>>,
     /// The git counters.
     git: Arc<crate::gitwatch::Counters>,
+}
+
+/// The place of the root `path` lies in.
+fn root_of(roots: &[Root], path: &Path) -> Option<usize> {
+    roots.iter().position(|r| path.starts_with(&r.projects))
+}
+
+/// What the thread setting up the file watches hands back.
+struct Watched {
+    /// The follower, or why there is none.
+    follower: Result<Follower, String>,
+    /// How long the watches took to set up.
+    took: Duration,
+    /// What changed since the start-up's listing, as listed again once the watches were
+    /// all in place.
+    changes: Changes,
+    /// How long that listing took.
+    listed_again: Duration,
 }
 
 /// How often a store that cannot be opened is tried again.
@@ -814,38 +887,37 @@ fn finish_compaction(journal: &mut Journal<Record>, compaction: store::Compactio
 
 impl Hub {
     /// The start-up's catch-up, on the hub's thread before it takes any input: reads the
-    /// store back into the values, publishes them as final, says so in the log, then
-    /// compacts the store if that is worth its while. Without a store the first values
-    /// were final already.
+    /// store back into the values (when there is one), waits for the file watches and
+    /// reads what changed before they were in place ([`Hub::watches_in_place`]),
+    /// publishes the values as final, says so in the log, then compacts the store if
+    /// that is worth its while.
     fn catch_up(&mut self, daemon_started: Instant) {
-        let Some(path) = self.store_path.clone() else {
-            return;
-        };
         if let Some(wait) = catch_up_wait() {
             std::thread::sleep(wait);
         }
         let mut phases = Phases::new();
-        let read = match self.store_read.take() {
-            Some(reading) => reading
-                .join()
-                .unwrap_or_else(|_| Err("the store's reader failed".into())),
-            None => read_store(&path, self.live.scope().cloned().unwrap_or_default()),
-        };
-        let read_took = read.as_ref().map_or(Duration::ZERO, |r| r.took);
-        phases.mark("store read wait");
-        let replayed = replay_store(&path, read, &mut self.live, self.log, &mut phases);
-        let compaction = match replayed {
-            Ok((journal, compaction)) => {
-                self.journal = Some(journal);
-                Some(compaction)
+        let mut read_took = None;
+        let mut compaction = None;
+        if let Some(path) = self.store_path.clone() {
+            let read = match self.store_read.take() {
+                Some(reading) => reading
+                    .join()
+                    .unwrap_or_else(|_| Err("the store's reader failed".into())),
+                None => read_store(&path, self.live.scope().cloned().unwrap_or_default()),
+            };
+            read_took = Some(read.as_ref().map_or(Duration::ZERO, |r| r.took));
+            phases.mark("store read wait");
+            match replay_store(&path, read, &mut self.live, self.log, &mut phases) {
+                Ok((journal, c)) => {
+                    self.journal = Some(journal);
+                    compaction = Some(c);
+                }
+                Err(why) => self.store_error = Some(why),
             }
-            Err(why) => {
-                self.store_error = Some(why);
-                None
-            }
-        };
-        self.store_tried = Instant::now();
-        self.damage.check(&path);
+            self.store_tried = Instant::now();
+            self.damage.check(&path);
+        }
+        let (watch_took, listed_again) = self.watches_in_place(&mut phases);
         self.live.set_catching_up(false);
         let snapshot = self.snapshot(now_ms());
         if let Some(tx) = &self.tx {
@@ -855,8 +927,13 @@ impl Hub {
         phases.mark("final values");
         if self.log {
             eprintln!(
-                "redline: final values after {} ms (the store is read back)",
-                daemon_started.elapsed().as_millis()
+                "redline: final values after {} ms ({}the file watches in place)",
+                daemon_started.elapsed().as_millis(),
+                if read_took.is_some() {
+                    "the store read back, "
+                } else {
+                    ""
+                }
             );
         }
         if let (Some(journal), Some(compaction)) = (&mut self.journal, compaction) {
@@ -864,10 +941,61 @@ impl Hub {
             crate::memory::release_free();
             phases.mark("compaction");
         }
-        phases
-            .said
-            .insert(0, ("store read (alongside the start-up)", read_took));
+        let alongside = [
+            ("watch (alongside the start-up)", watch_took),
+            ("listed again (after it)", listed_again),
+        ];
+        phases.said.splice(0..0, alongside);
+        if let Some(took) = read_took {
+            phases
+                .said
+                .insert(0, ("store read (alongside the start-up)", took));
+        }
         phases.say(self.log, "catch-up");
+    }
+
+    /// Waits for the thread setting up the file watches, takes its follower (or why there
+    /// is none), then reads each transcript that appeared or changed between the
+    /// start-up's listing and the one that thread made once the watches were in place:
+    /// whatever was written before its directory was watched, which no notification
+    /// announces. What was written after is announced as well, and read once all the same
+    /// (see the module docs). Returns how long the watches and that listing took.
+    fn watches_in_place(&mut self, phases: &mut Phases) -> (Duration, Duration) {
+        let watched = match self.watching.take().map(std::thread::JoinHandle::join) {
+            Some(Ok(watched)) => watched,
+            Some(Err(_)) => Watched {
+                follower: Err("the file watcher failed".into()),
+                took: Duration::ZERO,
+                changes: Changes::default(),
+                listed_again: Duration::ZERO,
+            },
+            None => return (Duration::ZERO, Duration::ZERO),
+        };
+        match watched.follower {
+            Ok(f) => self.follower = Some(f),
+            Err(why) => self.sticky_error = Some(why),
+        }
+        phases.mark("watch wait");
+        for s in &watched.changes.skipped {
+            // Said already when the start-up's listing passed it over.
+            if !self.not_regular.contains(&s.path) && !self.failing_files.contains_key(&s.path) {
+                self.warn(&s.to_string());
+            }
+            note_skipped(
+                s,
+                root_of(&self.roots, &s.path),
+                &mut self.failing_files,
+                &mut self.not_regular,
+                &mut self.retry,
+            );
+        }
+        for path in &watched.changes.files {
+            if let Some(root) = root_of(&self.roots, path) {
+                self.look(root, path);
+            }
+        }
+        phases.mark("changed files read");
+        (watched.took, watched.listed_again)
     }
 
     fn run(mut self, queue: mpsc::Receiver<Input>) {
@@ -1283,6 +1411,12 @@ impl Hub {
             self.last_values = Some(values);
         }
         let roots = match &self.follower {
+            // Being set up: said as such until the catch-up takes the follower.
+            None if self.watching.is_some() => self
+                .roots
+                .iter()
+                .map(|r| (r.projects.clone(), RootState::Starting))
+                .collect(),
             Some(f) => f
                 .roots()
                 .iter()

@@ -1,7 +1,9 @@
 //! Start-up serves first and catches up after: the first `/usage` holds the transcripts'
 //! values and says `"final": false`; once the store is read back (OpenTelemetry received,
 //! the history of transcripts deleted since) it says `"final": true`, and what arrived
-//! meanwhile (an export, an appended line) counts once, after the store's records.
+//! meanwhile (an export, an appended line) counts once, after the store's records. The
+//! file watches are set up alongside the start-up: what is written before they are in
+//! place is found by listing again, and counts once too.
 
 mod common;
 
@@ -149,4 +151,49 @@ fn values_are_not_final_until_the_store_is_read_back_and_then_count_everything_o
     let u = final_usage(&again);
     assert_eq!(block_tokens(&u), 3_850, "{u}");
     assert_eq!(laptop_output(&again), 50);
+}
+
+#[test]
+fn what_is_written_while_the_file_watches_are_set_up_counts_once() {
+    let home = Home::new();
+    home.append("p/old.jsonl", &response("a", 1_000));
+    // Nothing is watched for the first 1.5 s; the catch-up (and with it the second
+    // listing) waits 3 s.
+    let d = serve(
+        &home,
+        &[
+            ("REDLINE_WATCH_WAIT_MS", "1500"),
+            ("REDLINE_CATCH_UP_WAIT_MS", "3000"),
+        ],
+    );
+    let served = Instant::now();
+    let u = d.usage();
+    assert_eq!(u["final"], false, "{u}");
+    assert_eq!(block_tokens(&u), 1_100, "{u}");
+    assert_eq!(status(&d)["roots"][0]["state"], "Starting");
+    // Before any watch: a line appended, a session in a new directory. No notification
+    // says so; only the second listing can find them.
+    home.append("p/old.jsonl", &response("b", 2_000));
+    home.append("q/s/new.jsonl", &response("c", 3_000));
+    // Once the watches are in place (most likely) but before the second listing: both
+    // announced and found again, and read once.
+    std::thread::sleep(Duration::from_millis(2_300).saturating_sub(served.elapsed()));
+    home.append("q/s/new.jsonl", &response("d", 4_000));
+    let u = final_usage(&d);
+    let before_watches = 1_100 + 2_100 + 3_100;
+    assert!(
+        [before_watches, before_watches + 4_100].contains(&block_tokens(&u)),
+        "{u}"
+    );
+    assert_eq!(status(&d)["roots"][0]["state"], "Watching");
+    d.until("the line written meanwhile counted", |d| {
+        block_tokens(&d.usage()) == before_watches + 4_100
+    });
+    // And the new directory is watched like the rest.
+    home.append("q/s/new.jsonl", &response("e", 5_000));
+    d.until("a line written after the start counted", |d| {
+        block_tokens(&d.usage()) == before_watches + 4_100 + 5_100
+    });
+    d.settle();
+    assert_eq!(block_tokens(&d.usage()), before_watches + 4_100 + 5_100);
 }
