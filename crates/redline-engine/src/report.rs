@@ -820,7 +820,7 @@ fn csv_field(s: &str) -> std::borrow::Cow<'_, str> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ledger::{EntryParts, FileId, FileMeta};
+    use crate::ledger::{FileId, FileMeta};
 
     /// The counting sort gives what a stable sort on (file place, line) gives: files whose
     /// ids are not in path order, lines out of order within a file, and many equal keys
@@ -837,21 +837,9 @@ mod tests {
         }
         let entries: Vec<Entry> = (0..500u32)
             .map(|i| {
-                let parts = EntryParts {
-                    ts_ms: i64::from(i),
-                    counts: [0; 5],
-                    cost_usd: None,
-                    model: None,
-                    line: 0,
-                    first_line: (i * 7_919) % 23,
-                    id_hash: 0,
-                    limit_reset_s: 0,
-                    thinking: 0,
-                    visible: 0,
-                    flags: 0,
-                    content: 0,
-                };
-                let mut e = Entry::from_parts(&parts, 0);
+                let mut e =
+                    Entry::with_usage(i64::from(i), TokenCounts::default(), 0, None, None, 0, 0);
+                e.first_line = (i * 7_919) % 23;
                 e.first_file = (i * 104_729 % 7) as FileId;
                 e
             })

@@ -73,16 +73,16 @@ fn rollups_every() -> Duration {
 /// `REDLINE_CATCH_UP_WAIT_MS`: how long the hub waits before it reads the store back at
 /// start, for the tests that look at the values while they are not final yet.
 fn catch_up_wait() -> Option<Duration> {
-    std::env::var("REDLINE_CATCH_UP_WAIT_MS")
-        .ok()
-        .and_then(|s| s.trim().parse::<u64>().ok())
-        .filter(|&ms| ms > 0)
-        .map(Duration::from_millis)
+    wait_ms("REDLINE_CATCH_UP_WAIT_MS")
 }
 /// `REDLINE_WATCH_WAIT_MS`: how long the thread that sets up the file watches waits
 /// before it starts, for the tests that write while nothing is watched yet.
 fn watch_wait() -> Option<Duration> {
-    std::env::var("REDLINE_WATCH_WAIT_MS")
+    wait_ms("REDLINE_WATCH_WAIT_MS")
+}
+/// A wait in milliseconds from the variable `name`; none when unset, unreadable or 0.
+fn wait_ms(name: &str) -> Option<Duration> {
+    std::env::var(name)
         .ok()
         .and_then(|s| s.trim().parse::<u64>().ok())
         .filter(|&ms| ms > 0)
