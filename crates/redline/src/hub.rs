@@ -938,9 +938,12 @@ impl Hub {
         }
         if let (Some(journal), Some(compaction)) = (&mut self.journal, compaction) {
             finish_compaction(journal, compaction, self.log);
-            crate::memory::release_free();
             phases.mark("compaction");
         }
+        // What the catch-up freed (the store's records, the second listing, a compaction)
+        // goes back to the system, once the values are out.
+        crate::memory::release_free();
+        phases.mark("memory given back");
         let alongside = [
             ("watch (alongside the start-up)", watch_took),
             ("listed again (after it)", listed_again),
