@@ -653,26 +653,26 @@ impl<'a> Reader<'a> {
         Ok(v)
     }
 
+    /// The next `N` bytes, as they are.
     #[inline(always)]
-    fn u64(&mut self) -> Result<u64, FormatError> {
-        let s: [u8; 8] = self
+    fn array<const N: usize>(&mut self) -> Result<[u8; N], FormatError> {
+        let s: [u8; N] = self
             .b
-            .get(self.at..self.at + 8)
+            .get(self.at..self.at + N)
             .and_then(|s| s.try_into().ok())
             .ok_or(CUT)?;
-        self.at += 8;
-        Ok(u64::from_le_bytes(s))
+        self.at += N;
+        Ok(s)
+    }
+
+    #[inline(always)]
+    fn u64(&mut self) -> Result<u64, FormatError> {
+        self.array().map(u64::from_le_bytes)
     }
 
     #[inline(always)]
     fn u32(&mut self) -> Result<u32, FormatError> {
-        let s: [u8; 4] = self
-            .b
-            .get(self.at..self.at + 4)
-            .and_then(|s| s.try_into().ok())
-            .ok_or(CUT)?;
-        self.at += 4;
-        Ok(u32::from_le_bytes(s))
+        self.array().map(u32::from_le_bytes)
     }
 
     #[inline(always)]
