@@ -397,10 +397,7 @@ fn run_seed(seed: u64, steps: u64, totals: &mut IndexStats, quiet_runs: &mut u64
 #[test]
 fn indexed_scans_equal_plain_ones_through_random_changes() {
     let mut totals = IndexStats::default();
-    if let Some(seed) = std::env::var("REDLINE_INDEX_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-    {
+    if let Some(seed) = rng::seed_from_env("REDLINE_INDEX_SEED") {
         run_seed(seed, 12, &mut totals, &mut 0);
         return;
     }

@@ -500,10 +500,7 @@ fn run_seed(seed: u64, steps: u64, counts: &mut Counts) {
 #[test]
 fn a_listing_with_the_index_memory_equals_a_plain_one() {
     let mut counts = Counts::default();
-    if let Some(seed) = std::env::var("REDLINE_LISTING_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-    {
+    if let Some(seed) = rng::seed_from_env("REDLINE_LISTING_SEED") {
         run_seed(seed, 20, &mut counts);
         eprintln!("{counts:?}");
         return;

@@ -63,9 +63,7 @@ fn base_seed() -> u64 {
 }
 
 fn only_case() -> Option<u64> {
-    std::env::var("REDLINE_PROPS_CASE")
-        .ok()
-        .and_then(|s| s.trim().parse().ok())
+    rng::seed_from_env("REDLINE_PROPS_CASE")
 }
 
 /// Runs `n` cases of a property. Each case gets its own generator (from the base seed, the

@@ -65,3 +65,9 @@ impl Rng {
         (0..n).map(|_| self.next() as u8).collect()
     }
 }
+
+/// A seed (or case number) the variable `name` asks for, to run that one alone; `None`
+/// when it is unset or not a number.
+pub fn seed_from_env(name: &str) -> Option<u64> {
+    std::env::var(name).ok().and_then(|s| s.trim().parse().ok())
+}
