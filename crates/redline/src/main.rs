@@ -12,6 +12,7 @@ mod faces;
 mod git;
 mod gitwatch;
 mod grpc;
+mod history;
 mod http;
 mod hub;
 mod mdns;

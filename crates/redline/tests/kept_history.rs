@@ -346,3 +346,38 @@ fn a_stopped_daemon_keeps_the_hours_read_since_its_last_rollup() {
     assert_eq!(totals["outputTokens"], 170, "{err}");
     assert_eq!(kept_lines(&err).len(), 1, "{err}");
 }
+
+/// The store is read beside the scan: a store that cannot be read still stops the report
+/// with its path named (rather than a report that silently lacks history), and
+/// `--transcripts-only` does not read it at all.
+#[test]
+fn a_store_that_cannot_be_read_stops_the_report_unless_transcripts_only() {
+    let home = Home::new();
+    let claude = home.dir.join("claude");
+    write(
+        &claude,
+        "p/s.jsonl",
+        &line("2026-01-10T10:00:00Z", Some("1"), 100, 10),
+    );
+    // A directory where the store's file should be: opened, but not readable as one.
+    std::fs::create_dir_all(store_path(&home)).unwrap();
+    let out = home
+        .redline()
+        .args(["report", "daily", "--json"])
+        .env("CLAUDE_CONFIG_DIR", &claude)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success(),
+        "a report without its history: {stderr}"
+    );
+    assert!(
+        stderr.contains("cannot read the kept history in")
+            && stderr.contains(&store_path(&home).display().to_string()),
+        "{stderr}"
+    );
+    let (totals, _) = daily(&home, &claude, &["--transcripts-only"]);
+    assert_eq!(totals["inputTokens"], 100);
+    assert_eq!(totals["outputTokens"], 10);
+}

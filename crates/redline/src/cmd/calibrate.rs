@@ -25,7 +25,6 @@ use redline_engine::archive;
 use redline_engine::calibrate::{
     self, BudgetValue, Calibration, Current, History, Mark, Reading, Response,
 };
-use redline_engine::journal::Journal;
 use redline_engine::ledger::FLAG_AGGREGATE;
 use redline_engine::live::Budget;
 use redline_engine::prices::PriceTable;
@@ -110,6 +109,16 @@ pub fn compute(o: &Options, cfg: &Config, env: &RootEnv) -> Result<Computed> {
     let (from_ms, to_ms) = (start_of(since, &tz), start_of(next_day(until), &tz));
 
     let roots = resolve_roots(env);
+    let history = (!o.transcripts_only).then(|| {
+        crate::history::History::start(
+            archive::Scope::new(
+                &config::this_host(),
+                roots.iter().map(|r| r.projects.as_path()),
+            ),
+            cfg,
+            None,
+        )
+    });
     let listing = survey(&roots);
     if !o.quiet {
         for skipped in &listing.skipped {
@@ -122,12 +131,8 @@ pub fn compute(o: &Options, cfg: &Config, env: &RootEnv) -> Result<Computed> {
         crate::cmd::report::warn_about_input(&scan);
     }
     let prices = PriceTable::bundled_with(cfg.prices.as_deref())?;
-    if !o.transcripts_only {
-        let scope = archive::Scope::new(
-            &config::this_host(),
-            roots.iter().map(|r| r.projects.as_path()),
-        );
-        crate::cmd::report::keep_history(&mut scan, scope, cfg, &prices, None)?;
+    if let Some(history) = history {
+        history.keep(&mut scan, cfg, &prices)?;
     }
     let opts = ReportOptions {
         tz: tz.clone(),
@@ -343,8 +348,8 @@ fn start_of(d: Date, tz: &TimeZone) -> i64 {
 /// The statusLine readings the daemon kept, of `[from, to)`. No store, none.
 fn plan_readings(path: &Path, from_ms: i64, to_ms: i64) -> Result<Vec<Reading>> {
     let mut readings = Vec::new();
-    let problems = Journal::<Record>::read_with(path, store::KIND, |r| {
-        if let Record::Limit(l) = r
+    let problems = store::read(path, |r| {
+        if let store::Read::Other(Record::Limit(l)) = r
             && (from_ms..to_ms).contains(&l.at_ms)
         {
             readings.push(Reading {

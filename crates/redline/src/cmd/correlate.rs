@@ -16,10 +16,11 @@ use redline_engine::scan::scan;
 use serde_json::json;
 
 use crate::cli::CorrelateArgs;
-use crate::cmd::report::{keep_history, warn_about_input};
+use crate::cmd::report::warn_about_input;
 use crate::config::{self, DaemonArgs, printable};
 use crate::correlate::document::{Analysis, analyse, document};
 use crate::correlate::load::{Loaded, read_all};
+use crate::history::History;
 use crate::table::{Align, Fit, Table, thousands, usd};
 
 /// Runs `redline stats correlate`.
@@ -48,6 +49,14 @@ pub fn run(args: &CorrelateArgs, env: &RootEnv) -> Result<()> {
 
     let tz = cfg.settings.tz.clone();
     let roots = resolve_roots(env);
+    let history = History::start(
+        archive::Scope::new(
+            &config::this_host(),
+            roots.iter().map(|r| r.projects.as_path()),
+        ),
+        &cfg,
+        None,
+    );
     let listing = survey(&roots);
     for skipped in &listing.skipped {
         eprintln!("redline: warning: {skipped}");
@@ -56,11 +65,7 @@ pub fn run(args: &CorrelateArgs, env: &RootEnv) -> Result<()> {
     scan.ledger.release_index();
     warn_about_input(&scan);
     let prices = PriceTable::bundled_with(cfg.prices.as_deref())?;
-    let scope = archive::Scope::new(
-        &config::this_host(),
-        roots.iter().map(|r| r.projects.as_path()),
-    );
-    keep_history(&mut scan, scope, &cfg, &prices, None)?;
+    history.keep(&mut scan, &cfg, &prices)?;
     let today = tz.to_datetime(jiff::Timestamp::now()).date();
     let since = redline_engine::days::first_of(today, args.days).unwrap_or(today);
     let opts = ReportOptions {

@@ -2,25 +2,23 @@
 //! the same transcripts, as JSON in ccusage's shapes or as a table.
 
 use std::io::{self, Write};
-use std::path::Path;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
 use clap::ValueEnum;
 use clap::parser::ValueSource;
 use jiff::civil::Weekday;
 use jiff::tz::TimeZone;
 use redline_engine::archive;
 use redline_engine::blocks::{self, Block};
-use redline_engine::journal::Journal;
 use redline_engine::live::Budget;
-use redline_engine::prices::{PriceTable, price_entry, strip_date};
+use redline_engine::prices::{PriceTable, strip_date};
 use redline_engine::report::{self, BlockFilter, Kind, ModelNames, Order, Report, ReportOptions};
 use redline_engine::roots::{RootEnv, resolve_roots};
 use redline_engine::scan::{Scan, ScanOptions};
-use redline_engine::store::{self, Record, Rollup};
 
 use crate::cli::{OrderArg, ReportArgs, ReportKind, TokenLimit, WeekStart};
 use crate::config::{self, Config, DaemonArgs, Origin};
+use crate::history::History;
 use crate::table::{Align, Fit, Table, thousands, usd};
 
 /// How many line errors are printed before the rest are only counted.
@@ -42,6 +40,16 @@ pub fn run(
     let started = std::time::Instant::now();
     crate::memory::fixed_mmap_threshold();
     let roots = resolve_roots(env);
+    let history = (!args.transcripts_only).then(|| {
+        History::start(
+            archive::Scope::new(
+                &config::this_host(),
+                roots.iter().map(|r| r.projects.as_path()),
+            ),
+            &cfg,
+            args.project.as_deref(),
+        )
+    });
     // The index first: the listing does not read the directories it knows unchanged.
     let mut indexes = crate::scan_index::open(&roots, env, args.no_index);
     let listing_started = std::time::Instant::now();
@@ -81,12 +89,8 @@ pub fn run(
     warn_about_input(&scan);
 
     let prices = PriceTable::bundled_with(cfg.prices.as_deref())?;
-    if !args.transcripts_only {
-        let scope = archive::Scope::new(
-            &config::this_host(),
-            roots.iter().map(|r| r.projects.as_path()),
-        );
-        keep_history(&mut scan, scope, &cfg, &prices, args.project.as_deref())?;
+    if let Some(history) = history {
+        history.keep(&mut scan, &cfg, &prices)?;
     }
     let opts = ReportOptions {
         tz: cfg.settings.tz.clone(),
@@ -228,92 +232,6 @@ fn unknown_project(wanted: &str, names: &[String]) -> String {
         "no project is named {wanted:?} ({} projects in the transcripts); {hint} {}",
         names.len(),
         listed.join(", ")
-    )
-}
-
-/// Adds the hours the daemon's store kept of transcripts deleted since (see
-/// [`redline_engine::archive`]): only the rollups of the roots read here, on this host
-/// (`scope`), and says so on stderr in one line when it added any. No store, nothing
-/// added; a store that cannot be read is an error rather than a report that silently
-/// lacks history. The store is read a line at a time: once for each key's tokens, again
-/// for the keys the transcripts lack. `project` keeps only that project's rollups.
-pub(crate) fn keep_history(
-    scan: &mut Scan,
-    scope: archive::Scope,
-    cfg: &Config,
-    prices: &PriceTable,
-    project: Option<&str>,
-) -> Result<()> {
-    let path = cfg.state_dir.join(store::FILE);
-    let context = || format!("cannot read the kept history in {}", path.display());
-    let wanted = |r: &Rollup| project.is_none_or(|p| r.project == p);
-    let mut kept = archive::Kept::new(scope);
-    let problems = Journal::<Record>::read_with(&path, store::KIND, |r| {
-        if let Record::Rollup(x) = &r
-            && wanted(x)
-        {
-            kept.note(x);
-        }
-    })
-    .with_context(context)?;
-    for p in problems.iter().take(SHOWN_ERRORS) {
-        eprintln!("redline: warning: {p}");
-    }
-    let stored = kept.stored();
-    if stored.is_empty() {
-        // Nothing kept for these roots (no store, or no rollups yet): nothing to add back.
-        return Ok(());
-    }
-    let present = archive::present(&scan.ledger, &scan.files, &scan.models, &|_| true);
-    let deficit = archive::deficit(stored, &present);
-    if deficit.is_empty() {
-        return Ok(());
-    }
-    // Only keys of wanted rollups are in the deficit: the second pass needs no filter
-    // beyond whose they are.
-    let rollups = store::rollups_in(&path, &deficit, &|r| kept.owns(r)).with_context(context)?;
-    let mode = cfg.cost_mode;
-    let (slots, done) = archive::restore(
-        &mut scan.ledger,
-        &mut scan.files,
-        &mut scan.models,
-        &rollups,
-        &|_| true,
-        &|e, models| {
-            let price = e.model().and_then(|m| prices.lookup(models.name(m)));
-            price_entry(mode, price, e).usd()
-        },
-    );
-    if !slots.is_empty() {
-        let tz = &cfg.settings.tz;
-        let mut days = std::collections::HashSet::new();
-        let mut sessions = std::collections::HashSet::new();
-        for &slot in &slots {
-            let e = scan.ledger.get(slot);
-            let f = scan.files.get(e.file);
-            sessions.insert((f.project.as_str(), f.session.as_str()));
-            days.insert(
-                tz.to_datetime(redline_engine::timestamp::instant(e.ts_ms))
-                    .date(),
-            );
-        }
-        eprintln!(
-            "{}",
-            added_line(days.len(), sessions.len(), done.sessions_gone, &path)
-        );
-    }
-    Ok(())
-}
-
-/// The line a report prints when it added kept history.
-fn added_line(days: usize, sessions: usize, gone: usize, store: &Path) -> String {
-    let n = |k: usize, one: &str, many: &str| format!("{k} {}", if k == 1 { one } else { many });
-    format!(
-        "redline: kept history: added {} of {} ({} no longer on disk) from {}; --transcripts-only leaves it out",
-        n(days, "day", "days"),
-        n(sessions, "session", "sessions"),
-        gone,
-        store.display()
     )
 }
 
