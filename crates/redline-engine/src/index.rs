@@ -414,6 +414,17 @@ pub struct IndexSet {
     pub keep: Vec<PathBuf>,
 }
 
+/// Below this many transcripts, [`IndexSet::plan`] looks them up on one thread.
+const LOOKED_UP_APART: usize = 4096;
+
+/// What [`IndexSet::plan`] found of one transcript: the root it lies in, and the place of
+/// its record in that root's index with the verdict on it.
+#[derive(Clone, Copy, Default)]
+struct Found {
+    root: Option<usize>,
+    record: Option<(usize, Verdict)>,
+}
+
 /// What the scan does with one file.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Task {
@@ -519,27 +530,19 @@ impl IndexSet {
     pub fn plan(&mut self, transcripts: &[Transcript]) -> Vec<Task> {
         let mut seen = vec![0usize; self.roots.len()];
         let mut changed = vec![false; self.roots.len()];
-        let tasks: Vec<Task> = transcripts
-            .iter()
-            .map(|t| {
-                let Some(root) = self.root_of(&t.path) else {
+        let found = self.look_up(transcripts);
+        let tasks: Vec<Task> = found
+            .into_iter()
+            .map(|f| {
+                let Some(root) = f.root else {
                     return Task::Read;
                 };
-                let r = &self.roots[root];
-                let found = r.loaded.as_ref().and_then(|l| {
-                    let at = l.find(rel_bytes(&t.path, &r.root)?)?;
-                    Some((l, at))
-                });
-                let Some((l, at)) = found else {
+                let Some((at, v)) = f.record else {
                     changed[root] = true;
                     self.stats.new += 1;
                     return Task::Read;
                 };
                 seen[root] += 1;
-                let v = match l.identity(at) {
-                    Ok(h) => verdict(&h, t.stamp.as_ref(), self.now_ms, l.written_at_ms()),
-                    Err(_) => Verdict::Reread,
-                };
                 match v {
                     Verdict::Unchanged => {
                         self.stats.unchanged += 1;
@@ -602,6 +605,50 @@ impl IndexSet {
             }
         }
         tasks
+    }
+
+    /// Each transcript's root, record and verdict ([`IndexSet::plan`]'s first half). The
+    /// records are looked up by path and their identities read, scattered over the
+    /// indexes: on a large history a few milliseconds, shared among threads (as many as
+    /// cores, at most four).
+    fn look_up(&self, transcripts: &[Transcript]) -> Vec<Found> {
+        let one = |t: &Transcript| {
+            let Some(root) = self.root_of(&t.path) else {
+                return Found::default();
+            };
+            let r = &self.roots[root];
+            let record = r.loaded.as_ref().and_then(|l| {
+                let at = l.find(rel_bytes(&t.path, &r.root)?)?;
+                let v = match l.identity(at) {
+                    Ok(h) => verdict(&h, t.stamp.as_ref(), self.now_ms, l.written_at_ms()),
+                    Err(_) => Verdict::Reread,
+                };
+                Some((at, v))
+            });
+            Found {
+                root: Some(root),
+                record,
+            }
+        };
+        let threads = std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .clamp(1, 4)
+            .min(transcripts.len() / LOOKED_UP_APART);
+        if threads <= 1 {
+            return transcripts.iter().map(one).collect();
+        }
+        let share = transcripts.len().div_ceil(threads);
+        std::thread::scope(|s| {
+            let parts: Vec<_> = transcripts
+                .chunks(share)
+                .map(|part| s.spawn(move || part.iter().map(one).collect::<Vec<_>>()))
+                .collect();
+            let mut all = Vec::with_capacity(transcripts.len());
+            for p in parts {
+                all.extend(p.join().unwrap_or_else(|p| std::panic::resume_unwind(p)));
+            }
+            all
+        })
     }
 
     /// Whether root `root`'s index is being written.

@@ -564,7 +564,8 @@ fn survey_roots(roots: &[Root], memory: Option<&Memory<'_>>) -> (Listing, Vec<Ro
         }));
     }
     out.sort_by(|a, b| path_order(&a.path, &b.path));
-    out.dedup_by(|a, b| a.path == b.path);
+    // Sorted by their bytes: a path listed twice (roots that overlap) is next to itself.
+    out.dedup_by(|a, b| a.path.as_os_str() == b.path.as_os_str());
     skipped.sort_by(|a, b| path_order(&a.path, &b.path));
     skipped.dedup_by(|a, b| a.path == b.path);
     let listing = Listing {

@@ -557,3 +557,75 @@ fn a_large_file_keeps_its_edges_and_is_read_on() {
         w.touch(&p, &mut rng);
     }
 }
+
+/// A history of many files (enough that the plan looks their records up on several
+/// threads): each file gets its own verdict, in the listing's order. Unchanged files are
+/// taken from the index, the one that grew is read on, the one rewritten and the new one
+/// are read, the one deleted is gone, and the numbers are a plain scan's.
+#[test]
+fn a_large_history_is_planned_file_by_file() {
+    let mut rng = Rng::new(5);
+    let mut w = World::new(3000, &mut rng);
+    w.granule_ms = 1;
+    let response = |id: usize, out: usize| {
+        format!(
+            "{{\"type\":\"assistant\",\"timestamp\":\"2026-05-27T10:00:00.000Z\",\"requestId\":\"r{id}\",\"message\":{{\"id\":\"m{id}\",\"model\":\"claude-opus-4-6\",\"role\":\"assistant\",\"content\":[],\"usage\":{{\"input_tokens\":3,\"output_tokens\":{out}}}}}}}\n"
+        )
+    };
+    let n = 9_000;
+    for i in 0..n {
+        let p = w.projects().join(format!("-p{}/s{i:05}.jsonl", i % 7));
+        fs::create_dir_all(p.parent().unwrap()).unwrap();
+        fs::write(&p, response(i, 10)).unwrap();
+        w.files.push(p);
+    }
+    let when = UNIX_EPOCH + Duration::from_millis(w.clock_ms as u64);
+    for p in &w.files {
+        let f = fs::OpenOptions::new().write(true).open(p).unwrap();
+        f.set_modified(when).unwrap();
+    }
+    let roots = [Root {
+        projects: w.projects(),
+        explicit: true,
+    }];
+    let options = ScanOptions {
+        threads: Some(2),
+        hold_partial_last: false,
+    };
+    let run = |w: &World| {
+        let listing = survey(&roots);
+        let set = IndexSet::open(&w.cache(), &[w.projects()], w.clock_ms, true);
+        let (indexed, set) = scan_indexed(listing.transcripts.clone(), options, Some(set));
+        let mut set = set.unwrap();
+        set.finish(&indexed.files, &indexed.ledger);
+        let plain = scan_with(listing.transcripts, options);
+        assert_eq!(summary(plain, w.clock_ms), summary(indexed, w.clock_ms));
+        set.stats
+    };
+    w.clock_ms += 60_000;
+    let first = run(&w);
+    assert_eq!(first.new, n as u64);
+
+    w.clock_ms += 60_000;
+    // Grown: a line appended to the 17th file; rewritten with as many bytes: the 4,600th;
+    // deleted: the 8,000th; new: one more.
+    let grown = w.files[17].clone();
+    let mut f = fs::OpenOptions::new().append(true).open(&grown).unwrap();
+    std::io::Write::write_all(&mut f, response(n + 1, 20).as_bytes()).unwrap();
+    drop(f);
+    w.touch(&grown, &mut rng);
+    let rewritten = w.files[4_600].clone();
+    fs::write(&rewritten, response(n + 2, 10)).unwrap();
+    w.touch(&rewritten, &mut rng);
+    fs::remove_file(&w.files[8_000]).unwrap();
+    let new = w.projects().join("-p0/t.jsonl");
+    fs::write(&new, response(n + 3, 30)).unwrap();
+    w.touch(&new, &mut rng);
+    w.clock_ms += 60_000;
+    let second = run(&w);
+    assert_eq!(
+        (second.unchanged, second.grown, second.reread, second.new),
+        (n as u64 - 3, 1, 1, 1),
+        "{second:?}"
+    );
+}

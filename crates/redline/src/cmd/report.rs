@@ -160,6 +160,10 @@ pub fn run(
             crate::scan_index::timings_line(listed, &used, total - scanned, total)
         );
     }
+    // The process ends here: the system takes back the responses' memory at once, which
+    // freeing it piece by piece would take milliseconds to do first.
+    std::mem::forget(data);
+    std::mem::forget(scan);
     Ok(())
 }
 
