@@ -161,6 +161,19 @@ fn a_report_adds_only_the_kept_history_of_the_roots_it_reads() {
         store_path(&home).display()
     );
     assert_eq!(kept_lines(&err), [said.as_str()]);
+    // A report of that project keeps them too; one of a project never kept, none.
+    let (pa, err) = daily(&home, &a, &["--project", "pa"]);
+    assert_eq!(pa["totalTokens"], a_alone["totalTokens"], "{err}");
+    assert_eq!(kept_lines(&err), [said.as_str()]);
+    write(
+        &a,
+        "pc/sc.jsonl",
+        &line("2026-01-13T10:00:00Z", Some("7"), 40, 4),
+    );
+    let (pc, err) = daily(&home, &a, &["--project", "pc"]);
+    assert_eq!(pc["totalTokens"], 44, "{err}");
+    assert_eq!(kept_lines(&err), Vec::<&str>::new());
+    std::fs::remove_dir_all(a.join("projects/pc")).unwrap();
     // The table says it too, once.
     let (_, err) = redline(&home, &a, &["report", "session"]);
     assert_eq!(kept_lines(&err).len(), 1, "{err}");
