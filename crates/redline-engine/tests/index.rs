@@ -308,6 +308,29 @@ fn summary(s: Scan, now_ms: i64) -> Vec<String> {
     out
 }
 
+/// Scans `w`'s corpus with its index (writing the next one) and without, as of `w`'s
+/// clock: the two must say the same (`what` names the round when they do not). Gives the
+/// indexed scan's response count and what it did with each file.
+fn indexed_against_plain(w: &World, options: ScanOptions, what: &str) -> (usize, IndexStats) {
+    let roots = [Root {
+        projects: w.projects(),
+        explicit: true,
+    }];
+    let listing = survey(&roots);
+    let set = IndexSet::open(&w.cache(), &[w.projects()], w.clock_ms, true);
+    let (indexed, set) = scan_indexed(listing.transcripts.clone(), options, Some(set));
+    let mut set = set.unwrap();
+    set.finish(&indexed.files, &indexed.ledger);
+    let responses = indexed.ledger.len();
+    let plain = scan_with(listing.transcripts, options);
+    assert_eq!(
+        summary(plain, w.clock_ms),
+        summary(indexed, w.clock_ms),
+        "{what}"
+    );
+    (responses, set.stats)
+}
+
 fn run_seed(seed: u64, steps: u64, totals: &mut IndexStats, quiet_runs: &mut u64) {
     let mut rng = Rng::new(seed);
     let mut w = World::new(seed, &mut rng);
@@ -458,32 +481,14 @@ fn a_last_line_without_its_newline_leaves_the_index_right() {
         w.touch(p, &mut rng);
         w.files.push(p.clone());
     }
-    let roots = [Root {
-        projects: w.projects(),
-        explicit: true,
-    }];
     for round in 0..4 {
         w.clock_ms += 10_000;
         let options = ScanOptions {
             threads: Some(1 + round % 2),
             hold_partial_last: false,
         };
-        let listing = survey(&roots);
-        let set = IndexSet::open(&w.cache(), &[w.projects()], w.clock_ms, true);
-        let (indexed, set) = scan_indexed(listing.transcripts.clone(), options, Some(set));
-        let mut set = set.unwrap();
-        set.finish(&indexed.files, &indexed.ledger);
-        assert_eq!(
-            indexed.ledger.len(),
-            5,
-            "round {round}: every response once"
-        );
-        let plain = scan_with(listing.transcripts, options);
-        assert_eq!(
-            summary(plain, w.clock_ms),
-            summary(indexed, w.clock_ms),
-            "round {round}"
-        );
+        let (responses, _) = indexed_against_plain(&w, options, &format!("round {round}"));
+        assert_eq!(responses, 5, "round {round}: every response once");
         if round == 2 {
             // The last line gets its newline.
             let mut f = fs::OpenOptions::new().append(true).open(&a).unwrap();
@@ -511,29 +516,15 @@ fn a_large_file_keeps_its_edges_and_is_read_on() {
     fs::write(&p, &text).unwrap();
     w.touch(&p, &mut rng);
     w.files.push(p.clone());
-    let roots = [Root {
-        projects: w.projects(),
-        explicit: true,
-    }];
     for round in 0..3 {
         w.clock_ms += 10_000;
         let options = ScanOptions {
             threads: Some(2),
             hold_partial_last: round == 1,
         };
-        let listing = survey(&roots);
-        let set = IndexSet::open(&w.cache(), &[w.projects()], w.clock_ms, true);
-        let (indexed, set) = scan_indexed(listing.transcripts.clone(), options, Some(set));
-        let mut set = set.unwrap();
-        set.finish(&indexed.files, &indexed.ledger);
-        let plain = scan_with(listing.transcripts, options);
-        assert_eq!(
-            summary(plain, w.clock_ms),
-            summary(indexed, w.clock_ms),
-            "round {round}"
-        );
+        let (_, stats) = indexed_against_plain(&w, options, &format!("round {round}"));
         if round > 0 {
-            assert_eq!(set.stats.grown, 1, "round {round}: {:?}", set.stats);
+            assert_eq!(stats.grown, 1, "round {round}: {stats:?}");
         }
         let l = Loaded::read(
             &redline_engine::index::path_for(&w.cache(), &w.projects()),
@@ -584,24 +575,11 @@ fn a_large_history_is_planned_file_by_file() {
         let f = fs::OpenOptions::new().write(true).open(p).unwrap();
         f.set_modified(when).unwrap();
     }
-    let roots = [Root {
-        projects: w.projects(),
-        explicit: true,
-    }];
     let options = ScanOptions {
         threads: Some(2),
         hold_partial_last: false,
     };
-    let run = |w: &World| {
-        let listing = survey(&roots);
-        let set = IndexSet::open(&w.cache(), &[w.projects()], w.clock_ms, true);
-        let (indexed, set) = scan_indexed(listing.transcripts.clone(), options, Some(set));
-        let mut set = set.unwrap();
-        set.finish(&indexed.files, &indexed.ledger);
-        let plain = scan_with(listing.transcripts, options);
-        assert_eq!(summary(plain, w.clock_ms), summary(indexed, w.clock_ms));
-        set.stats
-    };
+    let run = |w: &World| indexed_against_plain(w, options, "").1;
     w.clock_ms += 60_000;
     let first = run(&w);
     assert_eq!(first.new, n as u64);
