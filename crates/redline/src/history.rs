@@ -13,6 +13,7 @@ use std::thread::JoinHandle;
 use anyhow::{Context, Result};
 use redline_engine::archive::{self, Kept};
 use redline_engine::prices::{PriceTable, price_entry};
+use redline_engine::roots::Root;
 use redline_engine::scan::Scan;
 use redline_engine::store;
 
@@ -28,9 +29,13 @@ pub struct History {
 }
 
 impl History {
-    /// Starts reading the rollups the store at `state_dir` kept of `scope`'s roots on this
-    /// host; `project` keeps only that project's.
-    pub fn start(scope: archive::Scope, cfg: &Config, project: Option<&str>) -> History {
+    /// Starts reading the rollups `cfg`'s store kept of `roots` on this host; `project`
+    /// keeps only that project's.
+    pub fn start(roots: &[Root], cfg: &Config, project: Option<&str>) -> History {
+        let scope = archive::Scope::new(
+            &crate::config::this_host(),
+            roots.iter().map(|r| r.projects.as_path()),
+        );
         let path = cfg.state_dir.join(store::FILE);
         let project = project.map(str::to_owned);
         let at = path.clone();

@@ -21,7 +21,6 @@ use anyhow::{Context, Result, bail};
 use clap::parser::ValueSource;
 use jiff::civil::Date;
 use jiff::tz::TimeZone;
-use redline_engine::archive;
 use redline_engine::calibrate::{
     self, BudgetValue, Calibration, Current, History, Mark, Reading, Response,
 };
@@ -109,16 +108,7 @@ pub fn compute(o: &Options, cfg: &Config, env: &RootEnv) -> Result<Computed> {
     let (from_ms, to_ms) = (start_of(since, &tz), start_of(next_day(until), &tz));
 
     let roots = resolve_roots(env);
-    let history = (!o.transcripts_only).then(|| {
-        crate::history::History::start(
-            archive::Scope::new(
-                &config::this_host(),
-                roots.iter().map(|r| r.projects.as_path()),
-            ),
-            cfg,
-            None,
-        )
-    });
+    let history = (!o.transcripts_only).then(|| crate::history::History::start(&roots, cfg, None));
     let listing = survey(&roots);
     if !o.quiet {
         for skipped in &listing.skipped {

@@ -7,7 +7,6 @@ use std::io::{self, Write};
 
 use anyhow::Result;
 use jiff::tz::TimeZone;
-use redline_engine::archive;
 use redline_engine::correlate::{self, Usage};
 use redline_engine::prices::PriceTable;
 use redline_engine::report::{self, ModelNames, ReportOptions};
@@ -49,14 +48,7 @@ pub fn run(args: &CorrelateArgs, env: &RootEnv) -> Result<()> {
 
     let tz = cfg.settings.tz.clone();
     let roots = resolve_roots(env);
-    let history = History::start(
-        archive::Scope::new(
-            &config::this_host(),
-            roots.iter().map(|r| r.projects.as_path()),
-        ),
-        &cfg,
-        None,
-    );
+    let history = History::start(&roots, &cfg, None);
     let listing = survey(&roots);
     for skipped in &listing.skipped {
         eprintln!("redline: warning: {skipped}");

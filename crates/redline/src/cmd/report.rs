@@ -8,7 +8,6 @@ use clap::ValueEnum;
 use clap::parser::ValueSource;
 use jiff::civil::Weekday;
 use jiff::tz::TimeZone;
-use redline_engine::archive;
 use redline_engine::blocks::{self, Block};
 use redline_engine::live::Budget;
 use redline_engine::prices::{PriceTable, strip_date};
@@ -40,16 +39,8 @@ pub fn run(
     let started = std::time::Instant::now();
     crate::memory::fixed_mmap_threshold();
     let roots = resolve_roots(env);
-    let history = (!args.transcripts_only).then(|| {
-        History::start(
-            archive::Scope::new(
-                &config::this_host(),
-                roots.iter().map(|r| r.projects.as_path()),
-            ),
-            &cfg,
-            args.project.as_deref(),
-        )
-    });
+    let history =
+        (!args.transcripts_only).then(|| History::start(&roots, &cfg, args.project.as_deref()));
     // The index first: the listing does not read the directories it knows unchanged.
     let mut indexes = crate::scan_index::open(&roots, env, args.no_index);
     let listing_started = std::time::Instant::now();
