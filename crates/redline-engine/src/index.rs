@@ -175,7 +175,7 @@ pub struct Loaded {
 impl Loaded {
     /// Reads and checks the index at `path` of the `projects/` directory `root`.
     pub fn read(path: &Path, root: &Path) -> Result<Loaded, Unusable> {
-        let bytes = match std::fs::read(path) {
+        let bytes = match crate::bulk::read(path) {
             Ok(b) => b,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(Unusable::Missing),
             Err(e) => return Err(Unusable::Damaged(format!("cannot read it: {e}"))),

@@ -20,6 +20,7 @@
 
 pub mod archive;
 pub mod blocks;
+pub mod bulk;
 pub mod calibrate;
 pub mod correlate;
 pub mod cwds;

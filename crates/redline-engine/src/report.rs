@@ -203,7 +203,7 @@ pub fn prepare_parts<'a>(
     // `room`: what the first half's vector holds when the second is added to it.
     let items_of = |range: std::ops::Range<usize>, room: usize| -> Vec<Item<'a>> {
         let mut day_of = crate::days::DayOf::new(&opts.tz);
-        let mut items = Vec::with_capacity(if from_since { 0 } else { room });
+        let mut items = crate::bulk::vec_with_capacity(if from_since { 0 } else { room });
         items.extend(
             ledger
                 .entries_in(range)
