@@ -1050,12 +1050,14 @@ mod tests {
 
     fn head(size: u64, offset: u64, mtime_ms: i64, seen_ms: i64) -> FileHead {
         FileHead {
-            dev: 1,
-            ino: 2,
-            size,
-            mtime_ns: mtime_ms * 1_000_000,
-            seen_ms,
-            offset,
+            identity: Identity {
+                dev: 1,
+                ino: 2,
+                size,
+                mtime_ns: mtime_ms * 1_000_000,
+                seen_ms,
+                offset,
+            },
             ..FileHead::default()
         }
     }
@@ -1074,7 +1076,7 @@ mod tests {
         let old = NOW - 600_000;
         let seen = NOW - 60_000;
         let h = head(1000, 1000, old, seen);
-        let v = |h: &FileHead, s: Option<Stamp>| verdict(&h.identity(), s.as_ref(), NOW, seen);
+        let v = |h: &FileHead, s: Option<Stamp>| verdict(&h.identity, s.as_ref(), NOW, seen);
         assert_eq!(v(&h, Some(stamp(1000, old))), Verdict::Unchanged);
         // Not opened when unchanged; opened and read on when it grew.
         assert_eq!(v(&h, Some(stamp(1500, NOW - 1000))), Verdict::Grown);
@@ -1104,7 +1106,7 @@ mod tests {
         // The clock went back since the index was written, or the file is from the
         // future: doubt, so read again.
         assert_eq!(
-            verdict(&h.identity(), Some(&stamp(1000, old)), seen - 1, seen),
+            verdict(&h.identity, Some(&stamp(1000, old)), seen - 1, seen),
             Verdict::Reread
         );
         assert_eq!(

@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use crate::index::format::{self, FileCounts, FileFacts, FileHead};
+use crate::index::format::{self, FileCounts, FileFacts, FileHead, Identity};
 use crate::index::{self, EDGE_BYTES, IndexSet, IndexStats, Loaded, Task};
 use crate::ledger::{Entry, FileId, FileMeta, Files, Ledger, ModelId, Models, Run};
 use crate::reader::{MAX_LINE_BYTES, Piece, Start, open_regular, read_lines};
@@ -411,7 +411,7 @@ fn one_file(
         }
         _ => None,
     };
-    let from = resume.as_ref().map_or(0, |r| r.facts.head.offset);
+    let from = resume.as_ref().map_or(0, |r| r.facts.head.identity.offset);
     let read = read_file(files, id, w, buf, resume);
     // The record is encoded outside the lock: only the new index's model ids are looked
     // up under it, and rarely (each worker remembers them).
@@ -446,7 +446,7 @@ fn one_file(
                 })
                 .collect();
             let mut head = facts.head;
-            head.seen_ms = now_ms;
+            head.identity.seen_ms = now_ms;
             let remap = |mut p: crate::ledger::EntryParts| {
                 p.model = p.model.map(|m| map[m as usize]);
                 p
@@ -595,14 +595,14 @@ fn take_unchanged(
         at,
         from,
         dropped: h.counts.dropped,
-        offset: h.offset,
+        offset: h.identity.offset,
         errors,
     });
     let c = &h.counts;
     w.stats.add(&ScanStats {
         files: 1,
         unreadable_files: 0,
-        bytes: h.offset,
+        bytes: h.identity.offset,
         lines: h.lines,
         usage_lines: c.usage_lines,
         lenient_lines: c.lenient_lines,
@@ -613,9 +613,9 @@ fn take_unchanged(
     w.ends.push((
         id,
         FileEnd {
-            offset: h.offset,
+            offset: h.identity.offset,
             lines: h.lines,
-            identity: (h.dev, h.ino),
+            identity: (h.identity.dev, h.identity.ino),
             fingerprint: w.hold_partial_last.then_some(h.head),
             run,
             newest_ms: h.newest_ms,
@@ -718,10 +718,10 @@ fn resume_from(
     let h = &facts.head;
     let file = open_regular(path).ok()?;
     let meta = file.metadata().ok()?;
-    if file_identity(&meta) != (h.dev, h.ino) || meta.len() < h.offset {
+    if file_identity(&meta) != (h.identity.dev, h.identity.ino) || meta.len() < h.identity.offset {
         return None;
     }
-    if edges(&file, h.offset).ok()? != (h.head, h.tail) {
+    if edges(&file, h.identity.offset).ok()? != (h.head, h.tail) {
         return None;
     }
     let run = Run::from_parts(&h.run)?;
@@ -873,7 +873,7 @@ fn read_file(
                     long_lines: h.counts.long_lines,
                 },
                 old_head: Some(h.head),
-                from: h.offset,
+                from: h.identity.offset,
                 skipping: h.skipping,
             }
         }
@@ -941,13 +941,15 @@ fn read_file(
     let facts = match (head, tail) {
         (Some(head), Some(tail)) => Some(Facts {
             head: FileHead {
-                dev: stamp.dev,
-                ino: stamp.ino,
-                size: stamp.size,
-                mtime_ns: stamp.mtime_ns,
-                // Set as the record is written, from the scan's clock.
-                seen_ms: 0,
-                offset,
+                identity: Identity {
+                    dev: stamp.dev,
+                    ino: stamp.ino,
+                    size: stamp.size,
+                    mtime_ns: stamp.mtime_ns,
+                    // Set as the record is written, from the scan's clock.
+                    seen_ms: 0,
+                    offset,
+                },
                 lines: st.counts.lines,
                 skipping: end.skipping,
                 head,

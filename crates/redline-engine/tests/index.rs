@@ -533,7 +533,7 @@ fn a_large_file_keeps_its_edges_and_is_read_on() {
         .unwrap();
         let h = l.facts(0).unwrap().head;
         let bytes = fs::read(&p).unwrap();
-        let end = h.offset as usize;
+        let end = h.identity.offset as usize;
         assert!(end < bytes.len(), "the partial line is not indexed");
         assert_eq!(h.head, redline_engine::index::edge_hash(&bytes[..4096]));
         assert_eq!(

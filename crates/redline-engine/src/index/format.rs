@@ -60,18 +60,8 @@ pub struct FileCounts {
 /// entries, enough to decide whether it is still good (see [`super::verdict`]).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct FileHead {
-    /// Device.
-    pub dev: u64,
-    /// Inode.
-    pub ino: u64,
-    /// Size when it was opened (before it was read).
-    pub size: u64,
-    /// Modification time when it was opened, nanoseconds since the epoch.
-    pub mtime_ns: i64,
-    /// When it was opened (the run's clock), milliseconds since the epoch.
-    pub seen_ms: i64,
-    /// Bytes read: just past the last whole line (a partial last line is not indexed).
-    pub offset: u64,
+    /// Which file it was, as it stood when it was opened, and how far it was read.
+    pub identity: Identity,
     /// Lines read (outsize ones included).
     pub lines: u64,
     /// `offset` is inside an unfinished outsize line, this many bytes of it passed over.
@@ -96,28 +86,14 @@ pub struct Identity {
     pub dev: u64,
     /// Inode.
     pub ino: u64,
-    /// Size when it was opened.
+    /// Size when it was opened (before it was read).
     pub size: u64,
     /// Modification time when it was opened, nanoseconds since the epoch.
     pub mtime_ns: i64,
-    /// When it was opened, milliseconds since the epoch.
+    /// When it was opened (the run's clock), milliseconds since the epoch.
     pub seen_ms: i64,
-    /// Bytes read.
+    /// Bytes read: just past the last whole line (a partial last line is not indexed).
     pub offset: u64,
-}
-
-impl FileHead {
-    /// Its [`Identity`].
-    pub fn identity(&self) -> Identity {
-        Identity {
-            dev: self.dev,
-            ino: self.ino,
-            size: self.size,
-            mtime_ns: self.mtime_ns,
-            seen_ms: self.seen_ms,
-            offset: self.offset,
-        }
-    }
 }
 
 /// Everything reading one file gave: its [`FileHead`], the first line errors, and its
@@ -370,18 +346,23 @@ pub fn put_record<E>(
     }
 }
 
-fn put_head(out: &mut Vec<u8>, h: &FileHead, run_slot: Option<usize>) {
-    put_varint(out, h.dev);
-    put_varint(out, h.ino);
-    put_varint(out, h.offset);
-    put_signed(out, (h.size as i64).wrapping_sub(h.offset as i64));
+/// The first numbers of a record, as [`read_identity`] reads them.
+fn put_identity(out: &mut Vec<u8>, i: &Identity) {
+    put_varint(out, i.dev);
+    put_varint(out, i.ino);
+    put_varint(out, i.offset);
+    put_signed(out, (i.size as i64).wrapping_sub(i.offset as i64));
     // When it was read, and its modification time as its age then: a few bytes less
     // than the time itself.
-    put_signed(out, h.seen_ms);
+    put_signed(out, i.seen_ms);
     put_signed(
         out,
-        h.seen_ms.wrapping_mul(1_000_000).wrapping_sub(h.mtime_ns),
+        i.seen_ms.wrapping_mul(1_000_000).wrapping_sub(i.mtime_ns),
     );
+}
+
+fn put_head(out: &mut Vec<u8>, h: &FileHead, run_slot: Option<usize>) {
+    put_identity(out, &h.identity);
     put_varint(out, h.lines);
     put_varint(out, h.skipping.map_or(0, |s| s.saturating_add(1)));
     put_u64(out, h.head);
@@ -404,7 +385,7 @@ fn put_head(out: &mut Vec<u8>, h: &FileHead, run_slot: Option<usize>) {
     put_varint(
         out,
         h.newest_ms.map_or(0, |n| {
-            zigzag(n.wrapping_sub(h.mtime_ns.div_euclid(1_000_000))).saturating_add(1)
+            zigzag(n.wrapping_sub(h.identity.mtime_ns.div_euclid(1_000_000))).saturating_add(1)
         }),
     );
     let c = &h.counts;
@@ -813,14 +794,7 @@ fn read_identity(r: &mut Reader<'_>) -> Result<Identity, FormatError> {
 }
 
 fn read_head(r: &mut Reader<'_>) -> Result<(FileHead, Option<usize>), FormatError> {
-    let Identity {
-        dev,
-        ino,
-        size,
-        mtime_ns,
-        seen_ms,
-        offset,
-    } = read_identity(r)?;
+    let identity = read_identity(r)?;
     let lines = r.varint()?;
     let skipping = r.varint()?.checked_sub(1);
     let head = r.u64()?;
@@ -846,10 +820,12 @@ fn read_head(r: &mut Reader<'_>) -> Result<(FileHead, Option<usize>), FormatErro
     for i in 0..usize::from(seen) {
         run.blocks[i] = u16::from_le_bytes([r.u8()?, r.u8()?]);
     }
-    let newest_ms = r
-        .varint()?
-        .checked_sub(1)
-        .map(|d| mtime_ns.div_euclid(1_000_000).wrapping_add(unzigzag(d)));
+    let newest_ms = r.varint()?.checked_sub(1).map(|d| {
+        identity
+            .mtime_ns
+            .div_euclid(1_000_000)
+            .wrapping_add(unzigzag(d))
+    });
     let counts = FileCounts {
         usage_lines: r.varint()?,
         lenient_lines: r.varint()?,
@@ -859,12 +835,7 @@ fn read_head(r: &mut Reader<'_>) -> Result<(FileHead, Option<usize>), FormatErro
     };
     Ok((
         FileHead {
-            dev,
-            ino,
-            size,
-            mtime_ns,
-            seen_ms,
-            offset,
+            identity,
             lines,
             skipping,
             head,
@@ -1128,12 +1099,14 @@ mod tests {
             .collect();
         FileFacts {
             head: FileHead {
-                dev: 2049,
-                ino: 1_234_567,
-                size: 90_001,
-                mtime_ns: 1_760_000_000_123_456_789,
-                seen_ms: 1_760_000_100_000,
-                offset: 90_000,
+                identity: Identity {
+                    dev: 2049,
+                    ino: 1_234_567,
+                    size: 90_001,
+                    mtime_ns: 1_760_000_000_123_456_789,
+                    seen_ms: 1_760_000_100_000,
+                    offset: 90_000,
+                },
                 lines: 321,
                 skipping: None,
                 head: 0xDEAD_BEEF,
@@ -1209,7 +1182,7 @@ mod tests {
                 head.run.key = 0;
             }
             assert_eq!(get_head(&b).unwrap(), head);
-            assert_eq!(get_identity(&b).unwrap(), head.identity());
+            assert_eq!(get_identity(&b).unwrap(), head.identity);
         }
     }
 
