@@ -763,13 +763,6 @@ fn get_entry(
     Ok((key, e))
 }
 
-/// Reads a record's head only: what deciding whether the file is still good needs. The
-/// run's key is left 0 when it is a slot's ([`get_facts`] fills it in).
-pub fn get_head(b: &[u8]) -> Result<FileHead, FormatError> {
-    Ok(read_head(&mut Reader::new(b))?.0)
-}
-
-/// The head, and the slot whose key is the run's (`None` when the key was written out).
 /// Reads a record's [`Identity`] only: what deciding whether the file is still good
 /// needs, and the cheapest part to read.
 pub fn get_identity(b: &[u8]) -> Result<Identity, FormatError> {
@@ -793,6 +786,8 @@ fn read_identity(r: &mut Reader<'_>) -> Result<Identity, FormatError> {
     })
 }
 
+/// The head, and the slot whose key is the run's (`None` when the key was written out;
+/// the run's key is left 0 when it is a slot's, which [`get_facts`] fills in).
 fn read_head(r: &mut Reader<'_>) -> Result<(FileHead, Option<usize>), FormatError> {
     let identity = read_identity(r)?;
     let lines = r.varint()?;
@@ -1177,12 +1172,7 @@ mod tests {
                 want.head.run.key = 99;
             }
             assert_eq!(get_facts(&b).unwrap(), want, "{n} entries");
-            let mut head = want.head;
-            if n > 0 {
-                head.run.key = 0;
-            }
-            assert_eq!(get_head(&b).unwrap(), head);
-            assert_eq!(get_identity(&b).unwrap(), head.identity);
+            assert_eq!(get_identity(&b).unwrap(), want.head.identity);
         }
     }
 
@@ -1303,7 +1293,6 @@ mod tests {
         put_facts(&mut rec, &facts(5));
         for cut in 0..rec.len() {
             let _ = get_facts(&rec[..cut]);
-            let _ = get_head(&rec[..cut]);
             let _ = get_identity(&rec[..cut]);
         }
         for at in 0..rec.len() {
