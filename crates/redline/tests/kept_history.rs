@@ -40,16 +40,19 @@ fn write(claude: &Path, rel: &str, text: &str) -> PathBuf {
     p
 }
 
-/// `redline ARGS` with the Claude directory `claude` and the home's state: its stdout and
-/// stderr.
-fn redline(home: &Home, claude: &Path, args: &[&str]) -> (String, String) {
-    let out = home
-        .redline()
+/// `redline ARGS` with the Claude directory `claude` and the home's state, as it ended.
+fn run(home: &Home, claude: &Path, args: &[&str]) -> std::process::Output {
+    home.redline()
         .args(args)
         .env("CLAUDE_CONFIG_DIR", claude)
         .env("COLUMNS", "200")
         .output()
-        .unwrap();
+        .unwrap()
+}
+
+/// `redline ARGS` (see [`run`]), which must succeed: its stdout and stderr.
+fn redline(home: &Home, claude: &Path, args: &[&str]) -> (String, String) {
+    let out = run(home, claude, args);
     let (stdout, stderr) = (
         String::from_utf8_lossy(&out.stdout).into_owned(),
         String::from_utf8_lossy(&out.stderr).into_owned(),
@@ -374,12 +377,7 @@ fn a_store_that_cannot_be_read_stops_the_report_unless_transcripts_only() {
     );
     // A directory where the store's file should be: opened, but not readable as one.
     std::fs::create_dir_all(store_path(&home)).unwrap();
-    let out = home
-        .redline()
-        .args(["report", "daily", "--json"])
-        .env("CLAUDE_CONFIG_DIR", &claude)
-        .output()
-        .unwrap();
+    let out = run(&home, &claude, &["report", "daily", "--json"]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
         !out.status.success(),
