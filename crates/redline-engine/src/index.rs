@@ -279,6 +279,11 @@ impl Loaded {
         format::get_identity(self.record(i))
     }
 
+    /// The responses (ledger slots) of the record at place `i`.
+    pub fn slots_of(&self, i: usize) -> u64 {
+        self.footer.files.get(i).map_or(0, |l| l.slots)
+    }
+
     /// The whole record at place `i`.
     pub fn facts(&self, i: usize) -> Result<FileFacts, FormatError> {
         format::get_facts(self.record(i))

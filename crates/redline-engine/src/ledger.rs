@@ -484,6 +484,8 @@ type SlotMap = HashMap<Key, u32, BuildHasherDefault<KeyHasher>>;
 struct Chunks {
     chunks: Vec<Vec<Entry>>,
     len: usize,
+    /// Empty chunks given to the ledger ahead of need (see [`Ledger::give_room`]).
+    room: Vec<Vec<Entry>>,
 }
 
 /// Entries per chunk (160 KB): below the size glibc gives mappings of their own (256 KB,
@@ -494,7 +496,8 @@ const CHUNK: usize = 2048;
 impl Chunks {
     fn push(&mut self, e: Entry) {
         if self.chunks.last().is_none_or(|c| c.len() == CHUNK) {
-            self.chunks.push(Vec::with_capacity(CHUNK));
+            let c = self.room.pop().unwrap_or_else(|| Vec::with_capacity(CHUNK));
+            self.chunks.push(c);
         }
         if let Some(c) = self.chunks.last_mut() {
             c.push(e);
@@ -517,6 +520,9 @@ impl Chunks {
         self.chunks.into_iter().flatten()
     }
 }
+
+/// An empty chunk of entries, its pages already in place: see [`Ledger::fresh_room`].
+pub struct Room(Vec<Entry>);
 
 /// Distinct responses: keyed ones deduplicated, unkeyed ones (no `message.id`) as they
 /// come. Entries live in chunks; the maps hold only 16-byte slots pointing into them.
@@ -675,6 +681,27 @@ impl Ledger {
     /// file's own duplicates, as its index record says).
     pub fn add_dropped(&mut self, dropped: u64) {
         self.copies += dropped;
+    }
+
+    /// Entries a [`Ledger::fresh_room`] holds.
+    pub const ROOM: usize = CHUNK;
+
+    /// An empty chunk whose pages are put in place now (see
+    /// [`crate::bulk::vec_in_place`]), made away from the ledger, for
+    /// [`Ledger::give_room`].
+    pub fn fresh_room() -> Room {
+        Room(crate::bulk::vec_in_place(CHUNK))
+    }
+
+    /// Room for entries to come, made by [`Ledger::fresh_room`] on another thread: a
+    /// shared ledger then does not wait for pages to be found while it is held.
+    pub fn give_room(&mut self, room: Room) {
+        self.entries.room.push(room.0);
+    }
+
+    /// Lets go of room given and not used.
+    pub fn drop_room(&mut self) {
+        self.entries.room = Vec::new();
     }
 
     /// Makes room for `n` more responses in the dedup index (a reader that knows how many

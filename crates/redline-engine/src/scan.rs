@@ -6,6 +6,11 @@
 //! merge, once per file. Memory is the shared ledger plus one file's responses per
 //! worker. The survivor rule is a total order on copies, so the result is the same for any
 //! number of threads and any scheduling.
+//!
+//! With the scan index, files it knows unchanged come first: workers decode them in runs
+//! of neighbours (in path order), and the runs are merged in their order (see
+//! [`hand_over`]), so a history taken from the index lies in the ledger in the order
+//! reports walk it.
 
 use std::io::{Read, Seek, SeekFrom};
 use std::path::PathBuf;
@@ -144,8 +149,8 @@ struct Worker {
     first: Vec<u8>,
     /// The last bytes of the file being read, as they went by.
     last: Vec<u8>,
-    /// Unchanged files not merged yet.
-    hits: Hits,
+    /// Room for one index record's entries as decoded.
+    parts: Vec<(Option<u64>, crate::ledger::EntryParts)>,
     /// The new indexes' model ids (by root and name) this worker has looked up.
     index_models: std::collections::HashMap<(usize, String), ModelId>,
 }
@@ -245,8 +250,9 @@ pub fn scan_indexed(
     let threads = threads
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
         .clamp(1, queue.len().max(1));
-    let next = AtomicUsize::new(0);
-    let next_read = AtomicUsize::new(unchanged);
+    let next_run = AtomicUsize::new(0);
+    let next_read = AtomicUsize::new(0);
+    let waiting = (Mutex::new(Waiting::default()), std::sync::Condvar::new());
     let unchanged_done = std::sync::Barrier::new(threads);
     // The indexes read are only read from here on: outside the lock.
     let loaded_owned: Vec<Option<Loaded>> = index
@@ -254,6 +260,7 @@ pub fn scan_indexed(
         .map(|set| set.roots.iter_mut().map(|r| r.loaded.take()).collect())
         .unwrap_or_default();
     let loaded = &loaded_owned;
+    let runs = runs_of(&queue[..unchanged], loaded);
     let to_scan = index
         .as_ref()
         .map(|set| {
@@ -297,20 +304,51 @@ pub fn scan_indexed(
                         hold_partial_last: options.hold_partial_last,
                         first: Vec::new(),
                         last: Vec::new(),
-                        hits: Hits::default(),
+                        parts: Vec::new(),
                         index_models: std::collections::HashMap::new(),
                     };
                     let mut buf = Vec::new();
-                    for (next, end) in [(&next, unchanged), (&next_read, queue.len())] {
-                        loop {
-                            let i = next.fetch_add(1, Ordering::Relaxed);
-                            let Some(&(_, id, task)) = queue[..end].get(i) else {
-                                break;
-                            };
-                            one_file(&files, id, task, loaded, &shared, &mut w, &mut buf);
+                    let _leaving = Leaving(&waiting);
+                    let mut owed = 0;
+                    // Unchanged files in runs of neighbours, merged in the runs' order.
+                    loop {
+                        let run = next_run.fetch_add(1, Ordering::Relaxed);
+                        let Some(bounds) = runs.get(run..run + 2) else {
+                            break;
+                        };
+                        let mut hits = lock(&waiting.0).spare.pop().unwrap_or_default();
+                        for &(_, id, task) in &queue[bounds[0]..bounds[1]] {
+                            if let Task::Unchanged { root, at } = task
+                                && take_unchanged(id, root, at, loaded, &mut w, &mut hits)
+                            {
+                                continue;
+                            }
+                            // The record would not read: the file is read instead.
+                            recount(&shared, |s| {
+                                s.unchanged -= 1;
+                                s.reread += 1;
+                            });
+                            one_file(&files, id, Task::Read, loaded, &shared, &mut w, &mut buf);
                         }
-                        flush_hits(&files, loaded, &shared, &mut w.hits, &mut w.ends);
-                        unchanged_done.wait();
+                        // The ledger's room for these responses, made here rather than
+                        // while the ledger is held: a new page costs a fault when first
+                        // written, some 40 of them a chunk. Responses no other file held
+                        // each take a slot; a copy may not.
+                        owed += hits.entries.iter().filter(|(_, _, alone)| *alone).count();
+                        while owed >= Ledger::ROOM {
+                            hits.room.push(Ledger::fresh_room());
+                            owed -= Ledger::ROOM;
+                        }
+                        hand_over(Some((run, hits)), &waiting, &shared, &files, loaded);
+                    }
+                    hand_over(None, &waiting, &shared, &files, loaded);
+                    unchanged_done.wait();
+                    loop {
+                        let i = next_read.fetch_add(1, Ordering::Relaxed);
+                        let Some(&(_, id, task)) = queue.get(unchanged + i) else {
+                            break;
+                        };
+                        one_file(&files, id, task, loaded, &shared, &mut w, &mut buf);
                     }
                     w
                 })
@@ -320,13 +358,15 @@ pub fn scan_indexed(
     });
 
     let Shared {
-        ledger,
+        mut ledger,
         models,
         ends,
         mut errors,
         index,
         ..
     } = shared.into_inner().unwrap_or_else(|p| p.into_inner());
+    // Room made for responses that proved copies of ones held.
+    ledger.drop_room();
     let mut out = Scan {
         ends,
         files,
@@ -373,8 +413,8 @@ struct FileRead {
     read_to: u64,
 }
 
-/// Reads one file (or takes its facts from the index) and merges it into the shared
-/// ledger, writing its record to the new index.
+/// Reads one file (from where the index says it grew, when it did) and merges it into the
+/// shared ledger, writing its record to the new index.
 fn one_file(
     files: &Files,
     id: FileId,
@@ -385,19 +425,6 @@ fn one_file(
     buf: &mut Vec<u8>,
 ) {
     let path = &files.get(id).path;
-    if let Task::Unchanged { root, at } = task {
-        if take_unchanged(id, root, at, loaded, w) {
-            if w.hits.entries.len() >= HITS_AT_ONCE {
-                flush_hits(files, loaded, shared, &mut w.hits, &mut w.ends);
-            }
-            return;
-        }
-        // The record would not read: the file is read instead.
-        recount(shared, |s| {
-            s.unchanged -= 1;
-            s.reread += 1;
-        });
-    }
     let resume = match task {
         Task::Grown { root, at } => {
             let r = resume_from(loaded, root, at, path, id);
@@ -540,56 +567,159 @@ struct Hit {
     errors: Vec<(u64, String)>,
 }
 
-/// Unchanged files decoded by one worker, merged into the shared ledger together (one
-/// lock for many files).
+/// A run of unchanged files as decoded, merged into the shared ledger together (one lock
+/// for many files).
 #[derive(Default)]
 struct Hits {
     files: Vec<Hit>,
     /// Each response: its key, its entry, and whether the index says no other file held
     /// a copy of it.
     entries: Vec<(Option<u64>, Entry, bool)>,
-    /// Room for one record's entries as decoded.
-    parts: Vec<(Option<u64>, crate::ledger::EntryParts)>,
+    /// Where each file's reading ended.
+    ends: Vec<(FileId, FileEnd)>,
+    /// Room for the shared ledger, made by the worker that decoded the run.
+    room: Vec<crate::ledger::Room>,
 }
 
-/// Entries in a batch before it is merged.
-const HITS_AT_ONCE: usize = 2048;
+/// Responses a worker takes at once: a run of unchanged files, neighbours in path order,
+/// holding about this many (or one file, when it alone holds more).
+const SLOTS_AT_ONCE: u64 = 1024;
 
-/// Takes an unchanged file's facts from the index into the worker's batch; `false` when
-/// its record would not read (the file is then read).
+/// Where the runs of unchanged files (`queue`, in path order) start, and where the last
+/// ends: each run holds about [`SLOTS_AT_ONCE`] responses, as the index counts them.
+fn runs_of(queue: &[(u64, FileId, Task)], loaded: &[Option<Loaded>]) -> Vec<usize> {
+    let mut starts = vec![0];
+    let mut slots = 0;
+    for (i, (_, _, task)) in queue.iter().enumerate() {
+        if let Task::Unchanged { root, at } = task {
+            slots += loaded
+                .get(*root)
+                .and_then(Option::as_ref)
+                .map_or(0, |l| l.slots_of(*at));
+        }
+        if slots >= SLOTS_AT_ONCE {
+            starts.push(i + 1);
+            slots = 0;
+        }
+    }
+    if starts.last() != Some(&queue.len()) {
+        starts.push(queue.len());
+    }
+    starts
+}
+
+/// Runs of unchanged files decoded ahead of their turn. The runs are merged in their
+/// order, so the shared ledger holds the unchanged files' responses in path order, the
+/// order reports walk them in (see [`crate::report`]), whichever worker decoded which
+/// run. A run is left here, and merged by the worker that holds the ledger when its turn
+/// comes.
+#[derive(Default)]
+struct Waiting {
+    /// The run to merge next.
+    next: usize,
+    /// Runs decoded, by number.
+    ready: std::collections::BTreeMap<usize, Hits>,
+    /// Runs merged, kept for their room.
+    spare: Vec<Hits>,
+    /// A worker stopped (it panicked): no one waits for a turn any more.
+    abandoned: bool,
+}
+
+/// Tells workers waiting for a turn that the worker holding this is gone, when it stops
+/// by panicking (its run would never come, and the scope would never end).
+struct Leaving<'w>(&'w (Mutex<Waiting>, std::sync::Condvar));
+
+impl Drop for Leaving<'_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            lock(&self.0.0).abandoned = true;
+            self.0.1.notify_all();
+        }
+    }
+}
+
+/// Runs left waiting (behind one still being decoded) before the worker that leaves one
+/// waits for their turn: the batches' memory stays bounded when one run takes long.
+const AHEAD_AT_MOST: usize = 2;
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Leaves a run (its number, decoded) to be merged, and merges every run whose turn has
+/// come. A worker that has no run left hands over `None`: the last worker to do so finds
+/// every run left and merges them all. When too many runs wait behind one still being
+/// decoded, waits until their turn has come (the worker decoding that one never waits
+/// before leaving it).
+fn hand_over(
+    run: Option<(usize, Hits)>,
+    waiting: &(Mutex<Waiting>, std::sync::Condvar),
+    shared: &Mutex<Shared>,
+    files: &Files,
+    loaded: &[Option<Loaded>],
+) {
+    if let Some((run, hits)) = run {
+        lock(&waiting.0).ready.insert(run, hits);
+    }
+    {
+        let mut guard = lock(shared);
+        loop {
+            let mut hits = {
+                let mut w = lock(&waiting.0);
+                let next = w.next;
+                let Some(hits) = w.ready.remove(&next) else {
+                    break;
+                };
+                w.next += 1;
+                hits
+            };
+            merge_hits(&mut guard, files, loaded, &mut hits);
+            // A run with a large file in it does not keep its room.
+            hits.entries.shrink_to(2 * SLOTS_AT_ONCE as usize);
+            lock(&waiting.0).spare.push(hits);
+            waiting.1.notify_all();
+        }
+    }
+    let mut w = lock(&waiting.0);
+    while w.ready.len() > AHEAD_AT_MOST && !w.abandoned {
+        w = waiting.1.wait(w).unwrap_or_else(|p| p.into_inner());
+    }
+}
+
+/// Takes an unchanged file's facts from the index into a run's batch; `false` when its
+/// record would not read (the file is then read).
 fn take_unchanged(
     id: FileId,
     root: usize,
     at: usize,
     loaded: &[Option<Loaded>],
     w: &mut Worker,
+    hits: &mut Hits,
 ) -> bool {
     let Some(l) = loaded.get(root).and_then(Option::as_ref) else {
         return false;
     };
-    let Ok((h, errors)) = format::get_facts_into(l.record(at), &mut w.hits.parts) else {
+    let Ok((h, errors)) = format::get_facts_into(l.record(at), &mut w.parts) else {
         return false;
     };
     let Some(run) = Run::from_parts(&h.run) else {
         return false;
     };
     let models = l.models().len();
-    if w.hits
-        .parts
+    if w.parts
         .iter()
         .any(|(_, p)| p.model.is_some_and(|m| m as usize >= models))
     {
         return false;
     }
-    let from = w.hits.entries.len();
-    let Hits { entries, parts, .. } = &mut w.hits;
-    entries.extend(
-        parts
+    let from = hits.entries.len();
+    hits.entries.extend(
+        w.parts
             .iter()
             .enumerate()
             .map(|(i, (k, p))| (*k, Entry::from_parts(p, id), l.alone(at, i))),
     );
-    w.hits.files.push(Hit {
+    hits.files.push(Hit {
         id,
         root,
         at,
@@ -610,7 +740,7 @@ fn take_unchanged(
         long_lines: c.long_lines,
         newest_ms: h.newest_ms,
     });
-    w.ends.push((
+    hits.ends.push((
         id,
         FileEnd {
             offset: h.identity.offset,
@@ -625,20 +755,11 @@ fn take_unchanged(
     true
 }
 
-/// Merges a worker's batch of unchanged files into the shared ledger, and writes their
-/// records to the new index. A response the index says no other file held is kept
-/// without looking for its copies (see [`Shared::enter_all`]).
-fn flush_hits(
-    files: &Files,
-    loaded: &[Option<Loaded>],
-    shared: &Mutex<Shared>,
-    hits: &mut Hits,
-    ends: &mut Vec<(FileId, FileEnd)>,
-) {
-    if hits.files.is_empty() && ends.is_empty() {
-        return;
-    }
-    let mut guard = shared.lock().unwrap_or_else(|p| p.into_inner());
+/// Merges a run of unchanged files into the shared ledger, and writes their records to
+/// the new index; the batch comes back empty, its room kept. A response the index says
+/// no other file held is kept without looking for its copies (see
+/// [`Shared::enter_all`]).
+fn merge_hits(shared: &mut Shared, files: &Files, loaded: &[Option<Loaded>], hits: &mut Hits) {
     let Shared {
         ledger: all,
         models: all_models,
@@ -646,8 +767,11 @@ fn flush_hits(
         errors: all_errors,
         index,
         enter_all,
-    } = &mut *guard;
-    put_ends(all_ends, ends);
+    } = shared;
+    put_ends(all_ends, &mut hits.ends);
+    for room in hits.room.drain(..) {
+        all.give_room(room);
+    }
     let Some(ix) = index.as_mut() else {
         return;
     };
@@ -658,7 +782,6 @@ fn flush_hits(
         .map(|h| h.from)
         .chain([hits.entries.len()])
         .collect();
-    // Drained, not taken: the batch's room is used again.
     let mut entries = hits.entries.drain(..);
     let mut placed = Vec::new();
     for (hit, end) in hits.files.drain(..).zip(ends) {

@@ -607,3 +607,60 @@ fn a_large_history_is_planned_file_by_file() {
         "{second:?}"
     );
 }
+
+/// Unchanged files are decoded by two workers at once but merged in path order: the
+/// responses of a history taken whole from its index come out in the order reports walk
+/// them in (the first copy's file in path order, then its line), which spares a report
+/// moving them. Files of very different sizes make the workers' runs take unequal times.
+#[test]
+fn an_unchanged_history_comes_back_in_path_order() {
+    let mut rng = Rng::new(6);
+    let mut w = World::new(3001, &mut rng);
+    w.granule_ms = 1;
+    let line = |id: usize| {
+        format!(
+            "{{\"type\":\"assistant\",\"timestamp\":\"2026-05-27T10:00:00.000Z\",\"requestId\":\"r{id}\",\"message\":{{\"id\":\"m{id}\",\"model\":\"claude-opus-4-6\",\"role\":\"assistant\",\"content\":[],\"usage\":{{\"input_tokens\":3,\"output_tokens\":{id}}}}}}}\n"
+        )
+    };
+    let mut id = 0;
+    for i in 0..4_000 {
+        let p = w.projects().join(format!("-p{}/s{i:05}.jsonl", i % 5));
+        fs::create_dir_all(p.parent().unwrap()).unwrap();
+        let lines = if i % 97 == 0 { 3_000 } else { 1 + i % 4 };
+        let text: String = (0..lines)
+            .map(|_| {
+                id += 1;
+                line(id)
+            })
+            .collect();
+        fs::write(&p, text).unwrap();
+        w.files.push(p);
+    }
+    let when = UNIX_EPOCH + Duration::from_millis(w.clock_ms as u64);
+    for p in &w.files {
+        let f = fs::OpenOptions::new().write(true).open(p).unwrap();
+        f.set_modified(when).unwrap();
+    }
+    let options = ScanOptions {
+        threads: Some(2),
+        hold_partial_last: false,
+    };
+    w.clock_ms += 60_000;
+    indexed_against_plain(&w, options, "first");
+    w.clock_ms += 60_000;
+    let listing = survey(&[Root {
+        projects: w.projects(),
+        explicit: true,
+    }]);
+    let set = IndexSet::open(&w.cache(), &[w.projects()], w.clock_ms, true);
+    let (scan, set) = scan_indexed(listing.transcripts, options, Some(set));
+    assert_eq!(set.unwrap().stats.unchanged, 4_000);
+    assert_eq!(scan.ledger.len(), id);
+    let place = scan.files.places();
+    let keys: Vec<(u32, u32)> = scan
+        .ledger
+        .entries()
+        .map(|e| (place[e.first_file as usize], e.first_line))
+        .collect();
+    assert!(keys.is_sorted(), "responses out of path order");
+}
