@@ -200,42 +200,91 @@ pub fn prepare_parts<'a>(
             ),
         })
     };
+    // Each file's place in path order: an item's place in first-copy order is its first
+    // copy's file's place, then that copy's line.
+    let place = files.places();
+    let key = |e: &Entry| (place[e.first_file as usize], e.first_line);
     // `room`: what the first half's vector holds when the second is added to it.
-    let items_of = |range: std::ops::Range<usize>, room: usize| -> Vec<Item<'a>> {
+    let items_of = |range: std::ops::Range<usize>, room: usize| -> (Vec<Item<'a>>, Keys) {
         let mut day_of = crate::days::DayOf::new(&opts.tz);
         let mut items = crate::bulk::vec_with_capacity(if from_since { 0 } else { room });
-        items.extend(
-            ledger
-                .entries_in(range)
-                .filter_map(|e| item(e, &mut day_of)),
-        );
-        items
+        let mut keys = Keys::default();
+        items.extend(ledger.entries_in(range).filter_map(|e| {
+            let it = item(e, &mut day_of)?;
+            keys.add(key(e));
+            Some(it)
+        }));
+        (items, keys)
     };
     // Two halves on two threads when there is enough to share (each item is priced and
     // dated on its own).
     let n = ledger.len();
     let threads = std::thread::available_parallelism().map_or(1, |t| t.get());
-    let mut items = if n >= 50_000 && threads > 1 {
-        let (mut first, second) = std::thread::scope(|s| {
+    let (mut items, keys) = if n >= 50_000 && threads > 1 {
+        let ((mut first, keys), second) = std::thread::scope(|s| {
             let second = s.spawn(|| items_of(n / 2..n, n - n / 2));
-            let first = items_of(0..n / 2, n);
-            (first, second.join())
+            (items_of(0..n / 2, n), second.join())
         });
         match second {
-            Ok(second) => {
+            Ok((second, then)) => {
                 first.extend(second);
-                first
+                (first, keys.then(then))
             }
             Err(panic) => std::panic::resume_unwind(panic),
         }
     } else {
         items_of(0..n, n)
     };
-    first_copy_order(&mut items, files);
+    // A scan of unchanged files gives its responses in this order already: then there
+    // is nothing to move.
+    if !keys.sorted {
+        first_copy_order(&mut items, &place);
+    }
     Dataset {
         items,
         files,
         names,
+    }
+}
+
+/// Whether items came in first-copy order: their first and last keys (place of the first
+/// copy's file, its line), and whether each key was at least the one before.
+#[derive(Clone, Copy, Debug)]
+struct Keys {
+    ends: Option<((u32, u32), (u32, u32))>,
+    sorted: bool,
+}
+
+impl Default for Keys {
+    fn default() -> Keys {
+        Keys {
+            ends: None,
+            sorted: true,
+        }
+    }
+}
+
+impl Keys {
+    fn add(&mut self, key: (u32, u32)) {
+        self.ends = match self.ends {
+            None => Some((key, key)),
+            Some((first, last)) => {
+                self.sorted &= last <= key;
+                Some((first, key))
+            }
+        };
+    }
+
+    /// This run followed by `next`.
+    fn then(self, next: Keys) -> Keys {
+        match (self.ends, next.ends) {
+            (Some((first, last)), Some((next_first, next_last))) => Keys {
+                ends: Some((first, next_last)),
+                sorted: self.sorted && next.sorted && last <= next_first,
+            },
+            (None, _) => next,
+            (_, None) => self,
+        }
     }
 }
 
@@ -246,8 +295,7 @@ pub fn prepare_parts<'a>(
 /// A counting sort on the file's place, then each file's items by line (they mostly come
 /// in order already: a check, not a sort), then the moves made in place, cycle by
 /// cycle: linear in the items, with two `u32` per item besides.
-fn first_copy_order(items: &mut [Item<'_>], files: &Files) {
-    let place = files.places();
+fn first_copy_order(items: &mut [Item<'_>], place: &[u32]) {
     // Where each file's items start, then (as they are placed) where the next one goes.
     let mut at = vec![0u32; place.len() + 1];
     for it in items.iter() {
@@ -491,34 +539,76 @@ fn ordered(mut rows: Vec<Row>, order: Order) -> Vec<Row> {
 }
 
 /// One row per local date.
+///
+/// With many responses, the days are shared between two threads, cut at a date near the
+/// middle: each thread walks every response and adds those of its own days, in the order
+/// they come, so every day's sums are made in the same order as on one thread.
 pub fn daily(p: &Dataset<'_>, opts: &ReportOptions) -> Report {
+    let threads = std::thread::available_parallelism().map_or(1, |t| t.get());
+    let mut rows = match middle_date(&p.items) {
+        Some(cut) if threads > 1 && p.items.len() >= 50_000 => {
+            let (mut early, late) = std::thread::scope(|s| {
+                let late = s.spawn(|| day_rows(p, opts, |d| d >= cut));
+                (day_rows(p, opts, |d| d < cut), late.join())
+            });
+            match late {
+                Ok(late) => {
+                    early.extend(late);
+                    early
+                }
+                Err(panic) => std::panic::resume_unwind(panic),
+            }
+        }
+        _ => day_rows(p, opts, |_| true),
+    };
+    rows.iter_mut().for_each(Row::finish);
+    let rows = ordered(rows, opts.order);
     let items: Vec<&Item<'_>> = p.items.iter().filter(|i| in_range(i.date, opts)).collect();
+    Report {
+        totals: totals(&rows, &items, p),
+        rows,
+    }
+}
+
+/// A date near the middle of the items' dates (from a sample of them), `None` for none.
+fn middle_date(items: &[Item<'_>]) -> Option<Date> {
+    let mut dates: Vec<Date> = items.iter().step_by(64).map(|i| i.date).collect();
+    if dates.is_empty() {
+        return None;
+    }
+    let half = dates.len() / 2;
+    Some(*dates.select_nth_unstable(half).1)
+}
+
+/// The rows of the days in range that `mine` takes, in the order their first responses
+/// come.
+fn day_rows(p: &Dataset<'_>, opts: &ReportOptions, mine: impl Fn(Date) -> bool) -> Vec<Row> {
     let mut rows: Vec<Row> = Vec::new();
     let mut seen = Vec::new();
     let mut index: HashMap<Date, usize> = HashMap::new();
     // Items of one day mostly come together: the last day's row is looked up once.
     let mut last: Option<(Date, usize)> = None;
-    for it in &items {
+    for it in &p.items {
         let i = match last {
             Some((d, i)) if d == it.date => i,
-            _ => *index.entry(it.date).or_insert_with(|| {
-                rows.push(Row {
-                    key: it.date.to_string(),
-                    ..Row::default()
-                });
-                seen.push(Vec::new());
-                rows.len() - 1
-            }),
+            _ => {
+                if !mine(it.date) || !in_range(it.date, opts) {
+                    continue;
+                }
+                *index.entry(it.date).or_insert_with(|| {
+                    rows.push(Row {
+                        key: it.date.to_string(),
+                        ..Row::default()
+                    });
+                    seen.push(Vec::new());
+                    rows.len() - 1
+                })
+            }
         };
         last = Some((it.date, i));
         rows[i].add_item(it, p, &mut seen[i]);
     }
-    rows.iter_mut().for_each(Row::finish);
-    let rows = ordered(rows, opts.order);
-    Report {
-        totals: totals(&rows, &items, p),
-        rows,
-    }
+    rows
 }
 
 /// Daily rows folded into periods: weeks (keyed by their first day) or months.
@@ -854,11 +944,46 @@ mod tests {
         let mut want = items.clone();
         let place = files.places();
         want.sort_by_key(|it| (place[it.entry.first_file as usize], it.entry.first_line));
-        first_copy_order(&mut items, &files);
+        first_copy_order(&mut items, &place);
         let order = |v: &[Item<'_>]| v.iter().map(|it| it.entry.ts_ms).collect::<Vec<_>>();
         assert_eq!(order(&items), order(&want));
         // And the order it makes is kept as it is.
-        first_copy_order(&mut items, &files);
+        first_copy_order(&mut items, &place);
         assert_eq!(order(&items), order(&want));
+    }
+
+    /// Keys say they are sorted exactly when they are, however it is cut in two (the
+    /// halves the threads make) and wherever the keys tie.
+    #[test]
+    fn keys_know_whether_they_came_in_order() {
+        let mut seed = 0x2545_f491_u64;
+        let mut next = |m: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % m
+        };
+        for case in 0..2_000 {
+            let len = next(12) as usize;
+            let mut keys: Vec<(u32, u32)> =
+                (0..len).map(|_| (next(4) as u32, next(3) as u32)).collect();
+            if case % 2 == 0 {
+                keys.sort();
+            }
+            let cut = if len == 0 {
+                0
+            } else {
+                next(len as u64 + 1) as usize
+            };
+            let run_of = |ks: &[(u32, u32)]| {
+                let mut r = Keys::default();
+                ks.iter().for_each(|&k| r.add(k));
+                r
+            };
+            let whole = run_of(&keys);
+            let halves = run_of(&keys[..cut]).then(run_of(&keys[cut..]));
+            assert_eq!(whole.sorted, keys.is_sorted(), "{keys:?}");
+            assert_eq!(halves.sorted, keys.is_sorted(), "{keys:?} cut at {cut}");
+        }
     }
 }
