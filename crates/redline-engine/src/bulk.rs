@@ -48,7 +48,7 @@ fn whole_pages(at: *const u8, len: usize) -> Option<(usize, usize)> {
     const PAGE: usize = 4096;
     let start = (at as usize).next_multiple_of(PAGE);
     let end = (at as usize).saturating_add(len) / PAGE * PAGE;
-    (end > start).then_some((start, end - start))
+    (end > start).then(|| (start, end - start))
 }
 
 /// Asks for the whole pages of `[at, at + len)` to be put in place for writing. Advice
