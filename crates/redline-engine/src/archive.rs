@@ -484,7 +484,7 @@ pub fn restore(
         transcript,
         &|e| {
             let f = files.get(e.file);
-            wanted.contains(&(hour_of(e.ts_ms), f.project.as_str(), f.session.as_str()))
+            wanted.contains(&(hour_of(e.ts_ms), &*f.project, &*f.session))
         },
         cost,
     );
@@ -510,7 +510,7 @@ pub fn restore(
         if transcript(id) {
             let f = files.get(id);
             session_file
-                .entry((f.project.clone(), f.session.clone()))
+                .entry((f.project.to_string(), f.session.to_string()))
                 .or_insert(id);
         }
     }
@@ -545,8 +545,8 @@ pub fn restore(
                 done.sessions_gone += 1;
                 let id = files.add(FileMeta {
                     path: format!("(archived)/{}/{}.jsonl", r.project, r.session).into(),
-                    project: r.project.clone(),
-                    session: r.session.clone(),
+                    project: r.project.as_str().into(),
+                    session: r.session.as_str().into(),
                 });
                 session_file.insert(key, id);
                 id
@@ -705,7 +705,7 @@ mod tests {
             let id = files.add(FileMeta {
                 path: PathBuf::from(path),
                 project: "p".into(),
-                session: format!("s{}", i + 1),
+                session: format!("s{}", i + 1).into(),
             });
             let e = Entry::with_usage(
                 3_600_500,

@@ -94,11 +94,11 @@ pub fn sessions<'a>(
     let mut index: HashMap<&'a str, usize> = HashMap::new();
     let mut out: Vec<(Session, Vec<&'a Path>)> = Vec::new();
     for (meta, spend) in responses {
-        let i = *index.entry(meta.session.as_str()).or_insert_with(|| {
+        let i = *index.entry(&*meta.session).or_insert_with(|| {
             out.push((
                 Session {
-                    id: meta.session.clone(),
-                    project: meta.project.clone(),
+                    id: meta.session.to_string(),
+                    project: meta.project.to_string(),
                     ..Session::default()
                 },
                 Vec::new(),

@@ -32,6 +32,7 @@ use std::cmp::Ordering;
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use redline_core::TokenCounts;
 
@@ -327,9 +328,9 @@ pub struct FileMeta {
     /// Full path.
     pub path: PathBuf,
     /// Project name (first component under `projects/`).
-    pub project: String,
+    pub project: Arc<str>,
     /// Session id (file stem, or the parent session for subagent files).
-    pub session: String,
+    pub session: Arc<str>,
 }
 
 /// The files entries point into.
@@ -349,8 +350,18 @@ impl Files {
         }
     }
 
-    /// Adds a file and returns its id.
-    pub fn add(&mut self, meta: FileMeta) -> FileId {
+    /// Adds a file and returns its id. Its project and session share their text with the
+    /// file added before when they are the same (files come in path order: a project's
+    /// files are neighbours, and so are a session's and its subagents').
+    pub fn add(&mut self, mut meta: FileMeta) -> FileId {
+        if let Some(last) = self.files.last() {
+            if last.project == meta.project {
+                meta.project = Arc::clone(&last.project);
+            }
+            if last.session == meta.session {
+                meta.session = Arc::clone(&last.session);
+            }
+        }
         self.ids_in_path_order = self
             .files
             .last()
@@ -964,6 +975,29 @@ impl Ledger {
 mod tests {
     use super::*;
     use crate::record::dedup_key;
+
+    /// A project's files and a session's (its subagents' too) come together in path
+    /// order: they hold one copy of the project's and the session's name between them.
+    #[test]
+    fn neighbours_share_their_project_and_session_names() {
+        let mut files = Files::default();
+        let meta = |path: &str, project: &str, session: &str| FileMeta {
+            path: path.into(),
+            project: project.into(),
+            session: session.into(),
+        };
+        let a = files.add(meta("/p/-a/s.jsonl", "-a", "s"));
+        let b = files.add(meta("/p/-a/s/subagents/x.jsonl", "-a", "s"));
+        let c = files.add(meta("/p/-a/t.jsonl", "-a", "t"));
+        let d = files.add(meta("/p/-b/t.jsonl", "-b", "t"));
+        let (a, b, c, d) = (files.get(a), files.get(b), files.get(c), files.get(d));
+        assert!(Arc::ptr_eq(&a.session, &b.session));
+        assert!(Arc::ptr_eq(&a.project, &c.project));
+        assert!(!Arc::ptr_eq(&a.session, &c.session));
+        assert_eq!(&*c.session, "t");
+        assert_eq!(&*d.project, "-b");
+        assert!(Arc::ptr_eq(&c.session, &d.session));
+    }
 
     /// The responses as reports walk them (see `report::prepare`).
     fn in_file_order<'a>(l: &'a Ledger, files: &Files) -> Vec<&'a Entry> {

@@ -175,7 +175,7 @@ pub fn prepare_parts<'a>(
     let prices: Vec<Option<&ModelPrice>> = models.names().map(|m| table.lookup(m)).collect();
     let item = |e: &'a Entry, day_of: &mut crate::days::DayOf<'_>| -> Option<Item<'a>> {
         if let Some(p) = &opts.project
-            && &files.get(e.file).project != p
+            && *files.get(e.file).project != **p
         {
             return None;
         }
@@ -678,22 +678,20 @@ pub fn session(p: &Dataset<'_>, opts: &ReportOptions) -> Report {
     let mut index: HashMap<(&str, &str), usize> = HashMap::new();
     for it in &items {
         let f = p.files.get(it.entry.file);
-        let i = *index
-            .entry((f.project.as_str(), f.session.as_str()))
-            .or_insert_with(|| {
-                rows.push(Row {
-                    key: f.session.clone(),
-                    session: Some(SessionInfo {
-                        session_id: f.session.clone(),
-                        project: f.project.clone(),
-                        first_ms: it.entry.ts_ms,
-                        last_ms: it.entry.ts_ms,
-                    }),
-                    ..Row::default()
-                });
-                seen.push(Vec::new());
-                rows.len() - 1
+        let i = *index.entry((&*f.project, &*f.session)).or_insert_with(|| {
+            rows.push(Row {
+                key: f.session.to_string(),
+                session: Some(SessionInfo {
+                    session_id: f.session.to_string(),
+                    project: f.project.to_string(),
+                    first_ms: it.entry.ts_ms,
+                    last_ms: it.entry.ts_ms,
+                }),
+                ..Row::default()
             });
+            seen.push(Vec::new());
+            rows.len() - 1
+        });
         let row = &mut rows[i];
         row.add_item(it, p, &mut seen[i]);
         if let Some(s) = &mut row.session {

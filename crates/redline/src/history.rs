@@ -101,7 +101,7 @@ impl History {
             for &slot in &slots {
                 let e = scan.ledger.get(slot);
                 let f = scan.files.get(e.file);
-                sessions.insert((f.project.as_str(), f.session.as_str()));
+                sessions.insert((&*f.project, &*f.session));
                 days.insert(
                     tz.to_datetime(redline_engine::timestamp::instant(e.ts_ms))
                         .date(),

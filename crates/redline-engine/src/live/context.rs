@@ -30,7 +30,7 @@ impl Live {
             return None;
         }
         let e = self.ledger.get(slot);
-        let session = self.files.get(e.file).session.clone();
+        let session = self.files.get(e.file).session.to_string();
         if self
             .claude
             .ended

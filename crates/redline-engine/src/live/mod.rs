@@ -333,7 +333,7 @@ impl Live {
         if meta.path.components().any(|c| c.as_os_str() == "subagents") {
             self.subagent_files.insert(id);
         }
-        let session = meta.session.clone();
+        let session = meta.session.to_string();
         if self.transcript_sessions.insert(session.clone()) {
             self.void_otlp_session(&session);
         }
@@ -361,8 +361,8 @@ impl Live {
         let t = Transcript::describe(root, path)?;
         let id = self.files.add(FileMeta {
             path: t.path,
-            project: t.project,
-            session: t.session,
+            project: t.project.into(),
+            session: t.session.into(),
         });
         self.paths.entry(hash).or_insert(id);
         self.note_file(id);
@@ -927,10 +927,10 @@ impl Live {
         }
         let session = &self.files.get(e.file).session;
         let prompt = e.tokens().prompt();
-        match self.session_prompt_max.get_mut(session) {
+        match self.session_prompt_max.get_mut(&**session) {
             Some(m) => *m = (*m).max(prompt),
             None => {
-                self.session_prompt_max.insert(session.clone(), prompt);
+                self.session_prompt_max.insert(session.to_string(), prompt);
             }
         }
         if self.last_main.is_none_or(|(ts, _)| e.ts_ms >= ts) {

@@ -143,8 +143,8 @@ impl Live {
         let session_name = session.unwrap_or("(no session)").to_owned();
         let id = self.files.add(FileMeta {
             path: format!("otlp://{host}/{session_name}").into(),
-            project: format!("otlp/{host}"),
-            session: session_name,
+            project: format!("otlp/{host}").into(),
+            session: session_name.into(),
         });
         self.otlp.files.insert(
             id,
