@@ -44,6 +44,7 @@ pub fn vec_in_place<T>(n: usize) -> Vec<T> {
 }
 
 /// The whole pages of `[at, at + len)`, start and end rounded inwards.
+#[cfg(target_os = "linux")]
 fn whole_pages(at: *const u8, len: usize) -> Option<(usize, usize)> {
     const PAGE: usize = 4096;
     let start = (at as usize).next_multiple_of(PAGE);
@@ -51,41 +52,36 @@ fn whole_pages(at: *const u8, len: usize) -> Option<(usize, usize)> {
     (end > start).then(|| (start, end - start))
 }
 
-/// Asks for the whole pages of `[at, at + len)` to be put in place for writing. Advice
-/// only: a refusal (an older kernel) changes nothing.
-#[cfg(target_os = "linux")]
-#[allow(unsafe_code)]
+/// Asks for the whole pages of `[at, at + len)` to be put in place for writing.
 fn populate(at: *const u8, len: usize) {
-    let Some((start, len)) = whole_pages(at, len) else {
-        return;
-    };
-    // SAFETY: the range lies within an allocation this process owns and holds, not yet
-    // holding any value; populating pages changes where they are, never what they hold.
-    unsafe {
-        libc::madvise(start as *mut libc::c_void, len, libc::MADV_POPULATE_WRITE);
-    }
+    #[cfg(target_os = "linux")]
+    advise(at, len, libc::MADV_POPULATE_WRITE);
+    #[cfg(not(target_os = "linux"))]
+    let _ = (at, len);
 }
 
-#[cfg(not(target_os = "linux"))]
-fn populate(_at: *const u8, _len: usize) {}
+/// Asks for huge pages for the whole pages of `[at, at + len)`.
+fn advise_huge(at: *const u8, len: usize) {
+    #[cfg(target_os = "linux")]
+    advise(at, len, libc::MADV_HUGEPAGE);
+    #[cfg(not(target_os = "linux"))]
+    let _ = (at, len);
+}
 
-/// Asks for huge pages for the whole pages of `[at, at + len)`. Advice only: a refusal
-/// (no such setting, an old kernel) changes nothing.
+/// `madvise` on the whole pages of `[at, at + len)`. Advice only: a refusal (no such
+/// setting, an older kernel) changes nothing.
 #[cfg(target_os = "linux")]
 #[allow(unsafe_code)]
-fn advise_huge(at: *const u8, len: usize) {
+fn advise(at: *const u8, len: usize, advice: libc::c_int) {
     let Some((start, len)) = whole_pages(at, len) else {
         return;
     };
     // SAFETY: the range lies within an allocation this process owns and holds; the
-    // advice changes how its pages are backed, never what they hold.
+    // advice changes how and when its pages are backed, never what they hold.
     unsafe {
-        libc::madvise(start as *mut libc::c_void, len, libc::MADV_HUGEPAGE);
+        libc::madvise(start as *mut libc::c_void, len, advice);
     }
 }
-
-#[cfg(not(target_os = "linux"))]
-fn advise_huge(_at: *const u8, _len: usize) {}
 
 #[cfg(test)]
 mod tests {

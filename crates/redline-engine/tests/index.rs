@@ -70,6 +70,15 @@ impl World {
             .unwrap();
     }
 
+    /// Every file gets the clock's time.
+    fn date_all(&self) {
+        let when = UNIX_EPOCH + Duration::from_millis(self.clock_ms as u64);
+        for p in &self.files {
+            let f = fs::OpenOptions::new().write(true).open(p).unwrap();
+            f.set_modified(when).unwrap();
+        }
+    }
+
     fn new_path(&mut self, rng: &mut Rng) -> PathBuf {
         self.made += 1;
         let project = format!("-p{}", rng.below_u64(3));
@@ -553,16 +562,24 @@ fn a_large_file_keeps_its_edges_and_is_read_on() {
 /// threads): each file gets its own verdict, in the listing's order. Unchanged files are
 /// taken from the index, the one that grew is read on, the one rewritten and the new one
 /// are read, the one deleted is gone, and the numbers are a plain scan's.
+/// A response of its own (`r<id>`, `m<id>`) with `out` output tokens, as a line.
+fn response(id: usize, out: usize) -> String {
+    format!(
+        "{{\"type\":\"assistant\",\"timestamp\":\"2026-05-27T10:00:00.000Z\",\"requestId\":\"r{id}\",\"message\":{{\"id\":\"m{id}\",\"model\":\"claude-opus-4-6\",\"role\":\"assistant\",\"content\":[],\"usage\":{{\"input_tokens\":3,\"output_tokens\":{out}}}}}}}\n"
+    )
+}
+
+/// Two workers, reading every line (a report's scan).
+const TWO_THREADS: ScanOptions = ScanOptions {
+    threads: Some(2),
+    hold_partial_last: false,
+};
+
 #[test]
 fn a_large_history_is_planned_file_by_file() {
     let mut rng = Rng::new(5);
     let mut w = World::new(3000, &mut rng);
     w.granule_ms = 1;
-    let response = |id: usize, out: usize| {
-        format!(
-            "{{\"type\":\"assistant\",\"timestamp\":\"2026-05-27T10:00:00.000Z\",\"requestId\":\"r{id}\",\"message\":{{\"id\":\"m{id}\",\"model\":\"claude-opus-4-6\",\"role\":\"assistant\",\"content\":[],\"usage\":{{\"input_tokens\":3,\"output_tokens\":{out}}}}}}}\n"
-        )
-    };
     let n = 9_000;
     for i in 0..n {
         let p = w.projects().join(format!("-p{}/s{i:05}.jsonl", i % 7));
@@ -570,15 +587,8 @@ fn a_large_history_is_planned_file_by_file() {
         fs::write(&p, response(i, 10)).unwrap();
         w.files.push(p);
     }
-    let when = UNIX_EPOCH + Duration::from_millis(w.clock_ms as u64);
-    for p in &w.files {
-        let f = fs::OpenOptions::new().write(true).open(p).unwrap();
-        f.set_modified(when).unwrap();
-    }
-    let options = ScanOptions {
-        threads: Some(2),
-        hold_partial_last: false,
-    };
+    w.date_all();
+    let options = TWO_THREADS;
     let run = |w: &World| indexed_against_plain(w, options, "").1;
     w.clock_ms += 60_000;
     let first = run(&w);
@@ -617,11 +627,6 @@ fn an_unchanged_history_comes_back_in_path_order() {
     let mut rng = Rng::new(6);
     let mut w = World::new(3001, &mut rng);
     w.granule_ms = 1;
-    let line = |id: usize| {
-        format!(
-            "{{\"type\":\"assistant\",\"timestamp\":\"2026-05-27T10:00:00.000Z\",\"requestId\":\"r{id}\",\"message\":{{\"id\":\"m{id}\",\"model\":\"claude-opus-4-6\",\"role\":\"assistant\",\"content\":[],\"usage\":{{\"input_tokens\":3,\"output_tokens\":{id}}}}}}}\n"
-        )
-    };
     let mut id = 0;
     for i in 0..4_000 {
         let p = w.projects().join(format!("-p{}/s{i:05}.jsonl", i % 5));
@@ -630,21 +635,14 @@ fn an_unchanged_history_comes_back_in_path_order() {
         let text: String = (0..lines)
             .map(|_| {
                 id += 1;
-                line(id)
+                response(id, id)
             })
             .collect();
         fs::write(&p, text).unwrap();
         w.files.push(p);
     }
-    let when = UNIX_EPOCH + Duration::from_millis(w.clock_ms as u64);
-    for p in &w.files {
-        let f = fs::OpenOptions::new().write(true).open(p).unwrap();
-        f.set_modified(when).unwrap();
-    }
-    let options = ScanOptions {
-        threads: Some(2),
-        hold_partial_last: false,
-    };
+    w.date_all();
+    let options = TWO_THREADS;
     w.clock_ms += 60_000;
     indexed_against_plain(&w, options, "first");
     w.clock_ms += 60_000;
