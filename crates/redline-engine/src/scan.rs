@@ -9,7 +9,7 @@
 //!
 //! With the scan index, files it knows unchanged come first: workers decode them in runs
 //! of neighbours (in path order), and the runs are merged in their order (see
-//! [`hand_over`]), so a history taken from the index lies in the ledger in the order
+//! `hand_over`), so a history taken from the index lies in the ledger in the order
 //! reports walk it.
 
 use std::io::{Read, Seek, SeekFrom};
