@@ -950,6 +950,59 @@ mod tests {
         assert_eq!(order(&items), order(&want));
     }
 
+    /// Daily rows made on two threads (enough responses for that) are the rows one thread
+    /// makes, to the last digit of every sum: days mixed through the responses, two
+    /// models, costs whose sums depend on the order they are added in.
+    #[test]
+    fn daily_rows_on_two_threads_are_the_rows_of_one() {
+        let mut files = Files::default();
+        files.add(FileMeta {
+            path: "/p/-a/s.jsonl".into(),
+            project: "-a".into(),
+            session: "s".into(),
+        });
+        let mut models = Models::default();
+        let ids = [
+            models.intern("claude-opus-4-6"),
+            models.intern("claude-haiku-4-5"),
+        ];
+        let names = ModelNames::new(&models);
+        let n = 60_000u32;
+        let entries: Vec<Entry> = (0..n)
+            .map(|i| {
+                let tokens = TokenCounts::new(u64::from(i % 97), u64::from(i % 13), 0, 0);
+                Entry::with_usage(0, tokens, 0, None, Some(ids[(i % 2) as usize]), 0, i + 1)
+            })
+            .collect();
+        let items: Vec<Item<'_>> = entries
+            .iter()
+            .zip(0u32..)
+            .map(|(e, i)| Item {
+                entry: e,
+                // Tenths and thirds of a cent: sums whose last digits follow the order.
+                cost: f64::from(i % 7) / 10.0 + f64::from(i % 3) / 300.0,
+                date: Date::constant(2026, 1, 1)
+                    .checked_add(jiff::Span::new().days(i64::from(i * 7 % 31)))
+                    .unwrap(),
+                shown: Shown::new(e.model(), false, false),
+            })
+            .collect();
+        let data = Dataset {
+            items,
+            files: &files,
+            names: &names,
+        };
+        let opts = ReportOptions::default();
+        assert!(middle_date(&data.items).is_some());
+        let mut one = day_rows(&data, &opts, |_| true);
+        one.iter_mut().for_each(Row::finish);
+        let one = ordered(one, opts.order);
+        let two = daily(&data, &opts);
+        assert_eq!(two.rows.len(), 31);
+        assert_eq!(two.rows, one);
+        assert_eq!(two.totals.cost.to_bits(), sum_rows(&one).cost.to_bits());
+    }
+
     /// Keys say they are sorted exactly when they are, however it is cut in two (the
     /// halves the threads make) and wherever the keys tie.
     #[test]
