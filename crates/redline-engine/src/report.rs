@@ -219,19 +219,11 @@ pub fn prepare_parts<'a>(
     // Two halves on two threads when there is enough to share (each item is priced and
     // dated on its own).
     let n = ledger.len();
-    let threads = std::thread::available_parallelism().map_or(1, |t| t.get());
-    let (mut items, keys) = if n >= 50_000 && threads > 1 {
-        let ((mut first, keys), second) = std::thread::scope(|s| {
-            let second = s.spawn(|| items_of(n / 2..n, n - n / 2));
-            (items_of(0..n / 2, n), second.join())
-        });
-        match second {
-            Ok((second, then)) => {
-                first.extend(second);
-                (first, keys.then(then))
-            }
-            Err(panic) => std::panic::resume_unwind(panic),
-        }
+    let (mut items, keys) = if worth_sharing(n) {
+        let ((mut first, keys), (second, then)) =
+            beside(|| items_of(0..n / 2, n), || items_of(n / 2..n, n - n / 2));
+        first.extend(second);
+        (first, keys.then(then))
     } else {
         items_of(0..n, n)
     };
@@ -245,6 +237,26 @@ pub fn prepare_parts<'a>(
         files,
         names,
     }
+}
+
+/// Whether `n` responses are enough to share a report's work between two threads, and
+/// there are two cores to share it.
+fn worth_sharing(n: usize) -> bool {
+    n >= 50_000 && std::thread::available_parallelism().is_ok_and(|t| t.get() > 1)
+}
+
+/// `first()` on this thread and `second()` on one of its own, both done when it returns.
+fn beside<A, B: Send>(first: impl FnOnce() -> A, second: impl FnOnce() -> B + Send) -> (A, B) {
+    std::thread::scope(|s| {
+        let second = s.spawn(second);
+        let a = first();
+        (
+            a,
+            second
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+        )
+    })
 }
 
 /// Whether items came in first-copy order: their first and last keys (place of the first
@@ -544,20 +556,14 @@ fn ordered(mut rows: Vec<Row>, order: Order) -> Vec<Row> {
 /// middle: each thread walks every response and adds those of its own days, in the order
 /// they come, so every day's sums are made in the same order as on one thread.
 pub fn daily(p: &Dataset<'_>, opts: &ReportOptions) -> Report {
-    let threads = std::thread::available_parallelism().map_or(1, |t| t.get());
     let mut rows = match middle_date(&p.items) {
-        Some(cut) if threads > 1 && p.items.len() >= 50_000 => {
-            let (mut early, late) = std::thread::scope(|s| {
-                let late = s.spawn(|| day_rows(p, opts, |d| d >= cut));
-                (day_rows(p, opts, |d| d < cut), late.join())
-            });
-            match late {
-                Ok(late) => {
-                    early.extend(late);
-                    early
-                }
-                Err(panic) => std::panic::resume_unwind(panic),
-            }
+        Some(cut) if worth_sharing(p.items.len()) => {
+            let (mut early, late) = beside(
+                || day_rows(p, opts, |d| d < cut),
+                || day_rows(p, opts, |d| d >= cut),
+            );
+            early.extend(late);
+            early
         }
         _ => day_rows(p, opts, |_| true),
     };
