@@ -164,7 +164,7 @@ pub enum Unusable {
 /// An index read from disk: its bytes, checked, and its footer.
 #[derive(Debug)]
 pub struct Loaded {
-    bytes: Vec<u8>,
+    bytes: crate::bulk::FileBytes,
     footer: Footer,
     /// Hash of a relative path to its place in `footer.files`.
     by_rel: HashMap<u64, usize>,
@@ -175,7 +175,7 @@ pub struct Loaded {
 impl Loaded {
     /// Reads and checks the index at `path` of the `projects/` directory `root`.
     pub fn read(path: &Path, root: &Path) -> Result<Loaded, Unusable> {
-        let bytes = match crate::bulk::read(path) {
+        let bytes = match crate::bulk::FileBytes::of(path) {
             Ok(b) => b,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(Unusable::Missing),
             Err(e) => return Err(Unusable::Damaged(format!("cannot read it: {e}"))),
@@ -184,7 +184,11 @@ impl Loaded {
     }
 
     /// Checks the bytes of an index of `root`.
-    pub fn from_bytes(bytes: Vec<u8>, root: &Path) -> Result<Loaded, Unusable> {
+    pub fn from_bytes(
+        bytes: impl Into<crate::bulk::FileBytes>,
+        root: &Path,
+    ) -> Result<Loaded, Unusable> {
+        let bytes = bytes.into();
         if bytes.len() >= 8 && bytes[..7] == format::MAGIC[..7] && bytes[7] != format::FORMAT {
             return Err(Unusable::OtherVersion);
         }
