@@ -611,8 +611,7 @@ fn runs_of(queue: &[(u64, FileId, Task)], loaded: &[Option<Loaded>]) -> Vec<usiz
 /// Runs of unchanged files decoded ahead of their turn. The runs are merged in their
 /// order, so the shared ledger holds the unchanged files' responses in path order, the
 /// order reports walk them in (see [`crate::report`]), whichever worker decoded which
-/// run. A run is left here, and merged by the worker that holds the ledger when its turn
-/// comes.
+/// run. A run is left here, and merged in its turn by whichever worker is merging then.
 #[derive(Default)]
 struct Waiting {
     /// The run to merge next.
@@ -621,6 +620,10 @@ struct Waiting {
     ready: std::collections::BTreeMap<usize, Hits>,
     /// Runs merged, kept for their room.
     spare: Vec<Hits>,
+    /// A worker is merging: it takes every run whose turn comes before it stops, so a
+    /// worker leaving a run then goes back to decoding rather than waiting for the
+    /// ledger.
+    merging: bool,
     /// A worker stopped (it panicked): no one waits for a turn any more.
     abandoned: bool,
 }
@@ -646,11 +649,12 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-/// Leaves a run (its number, decoded) to be merged, and merges every run whose turn has
-/// come. A worker that has no run left hands over `None`: the last worker to do so finds
-/// every run left and merges them all. When too many runs wait behind one still being
-/// decoded, waits until their turn has come (the worker decoding that one never waits
-/// before leaving it).
+/// Leaves a run (its number, decoded) to be merged. When no worker is merging, this one
+/// merges every run whose turn has come; otherwise the worker merging takes it in its
+/// turn, and this one goes on. A worker that has no run left hands over `None`: the last
+/// worker to do so finds every run left and merges them all. When too many runs wait
+/// behind one still being decoded, waits until their turn has come (the worker decoding
+/// that one never waits before leaving it).
 fn hand_over(
     run: Option<(usize, Hits)>,
     waiting: &(Mutex<Waiting>, std::sync::Condvar),
@@ -658,16 +662,23 @@ fn hand_over(
     files: &Files,
     loaded: &[Option<Loaded>],
 ) {
-    if let Some((run, hits)) = run {
-        lock(&waiting.0).ready.insert(run, hits);
-    }
-    {
+    let merge = {
+        let mut w = lock(&waiting.0);
+        if let Some((run, hits)) = run {
+            w.ready.insert(run, hits);
+        }
+        // The worker merging looks for the next run under this same lock before it
+        // stops, so a run left while it merges is never left behind.
+        !std::mem::replace(&mut w.merging, true)
+    };
+    if merge {
         let mut guard = lock(shared);
         loop {
             let mut hits = {
                 let mut w = lock(&waiting.0);
                 let next = w.next;
                 let Some(hits) = w.ready.remove(&next) else {
+                    w.merging = false;
                     break;
                 };
                 w.next += 1;

@@ -646,19 +646,30 @@ fn an_unchanged_history_comes_back_in_path_order() {
     w.clock_ms += 60_000;
     indexed_against_plain(&w, options, "first");
     w.clock_ms += 60_000;
-    let listing = survey(&[Root {
-        projects: w.projects(),
-        explicit: true,
-    }]);
-    let set = IndexSet::open(&w.cache(), &[w.projects()], w.clock_ms, true);
-    let (scan, set) = scan_indexed(listing.transcripts, options, Some(set));
-    assert_eq!(set.unwrap().stats.unchanged, 4_000);
-    assert_eq!(scan.ledger.len(), id);
-    let place = scan.files.places();
-    let keys: Vec<(u32, u32)> = scan
-        .ledger
-        .entries()
-        .map(|e| (place[e.first_file as usize], e.first_line))
-        .collect();
-    assert!(keys.is_sorted(), "responses out of path order");
+    // Two workers, and more than there are cores: a run left while another worker
+    // merges must still be merged, in its turn.
+    for threads in [2, 3, 8] {
+        let listing = survey(&[Root {
+            projects: w.projects(),
+            explicit: true,
+        }]);
+        let set = IndexSet::open(&w.cache(), &[w.projects()], w.clock_ms, true);
+        let options = ScanOptions {
+            threads: Some(threads),
+            ..options
+        };
+        let (scan, set) = scan_indexed(listing.transcripts, options, Some(set));
+        assert_eq!(set.unwrap().stats.unchanged, 4_000);
+        assert_eq!(scan.ledger.len(), id, "{threads} threads");
+        let place = scan.files.places();
+        let keys: Vec<(u32, u32)> = scan
+            .ledger
+            .entries()
+            .map(|e| (place[e.first_file as usize], e.first_line))
+            .collect();
+        assert!(
+            keys.is_sorted(),
+            "{threads} threads: responses out of path order"
+        );
+    }
 }
