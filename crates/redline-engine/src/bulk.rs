@@ -23,6 +23,89 @@ pub fn vec_with_capacity<T>(n: usize) -> Vec<T> {
     v
 }
 
+/// Room for items written one after another, which knows how many it holds: the writer
+/// [`in_two`] hands each thread.
+pub struct Slots<'a, T> {
+    room: &'a mut [std::mem::MaybeUninit<T>],
+    len: usize,
+}
+
+impl<T> Slots<'_, T> {
+    /// Puts `x` after the items already here.
+    ///
+    /// # Panics
+    /// When the room is full: a caller is given room for every item it may make.
+    pub fn push(&mut self, x: T) {
+        self.room[self.len].write(x);
+        self.len += 1;
+    }
+
+    /// How many items it holds.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether it holds none.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+}
+
+/// At most `n` items made by `fill` into a buffer from [`vec_with_capacity`], and what
+/// `fill` gave back.
+pub fn made<T: Copy, A>(n: usize, fill: impl FnOnce(&mut Slots<'_, T>) -> A) -> (Vec<T>, A) {
+    let mut v: Vec<T> = vec_with_capacity(n);
+    let mut slots = Slots {
+        room: &mut v.spare_capacity_mut()[..n],
+        len: 0,
+    };
+    let a = fill(&mut slots);
+    let made = slots.len;
+    #[allow(unsafe_code)]
+    // SAFETY: `Slots::push` writes each item before counting it: the first `made`
+    // places hold items.
+    unsafe {
+        v.set_len(made);
+    }
+    (v, a)
+}
+
+/// At most `n` items made in two parts at once, straight into one buffer (from
+/// [`vec_with_capacity`]): `first` on this thread, given room for `cut` items, and
+/// `second` on a thread of its own, given room for the rest. The second part's items
+/// follow the first's (moved down when the first made fewer than `cut`).
+///
+/// Made apart and then joined, the second part would take fresh memory twice (its own
+/// buffer, then its place in the whole), and be copied by one thread while the other
+/// waits.
+pub fn in_two<T: Copy + Send, A, B: Send>(
+    n: usize,
+    cut: usize,
+    first: impl FnOnce(&mut Slots<'_, T>) -> A,
+    second: impl FnOnce(&mut Slots<'_, T>) -> B + Send,
+) -> (Vec<T>, A, B) {
+    let cut = cut.min(n);
+    let mut v: Vec<T> = vec_with_capacity(n);
+    let (head, tail) = v.spare_capacity_mut()[..n].split_at_mut(cut);
+    let (mut head, mut tail) = (Slots { room: head, len: 0 }, Slots { room: tail, len: 0 });
+    let (a, b) = std::thread::scope(|s| {
+        let b = s.spawn(|| second(&mut tail));
+        let a = first(&mut head);
+        (a, b.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+    });
+    let (made_first, made_second) = (head.len, tail.len);
+    let room = v.spare_capacity_mut();
+    room.copy_within(cut..cut + made_second, made_first);
+    #[allow(unsafe_code)]
+    // SAFETY: `Slots::push` writes each item before counting it, so the first
+    // `made_first` places hold the first part's items and, once moved, the next
+    // `made_second` the second's; `T: Copy`, so the moved-from places need no dropping.
+    unsafe {
+        v.set_len(made_first + made_second);
+    }
+    (v, a, b)
+}
+
 /// The rest of `f` (`len` bytes long when it was looked at), in a buffer from
 /// [`vec_with_capacity`]. A file that grows while it is read is read to its end (as
 /// [`std::fs::read`] does).
@@ -231,6 +314,52 @@ mod tests {
         assert_eq!(v.iter().sum::<u64>(), ((1u64 << 20) - 1) * (1 << 20) / 2);
         let small: Vec<u8> = vec_with_capacity(10);
         assert!(small.capacity() >= 10);
+    }
+
+    #[test]
+    fn two_parts_made_at_once_follow_each_other() {
+        // Parts that use all their room, leave some, or make nothing.
+        for (n, cut, keep_first, keep_second) in [
+            (10_000, 5_000, 5_000, 5_000),
+            (10_000, 5_000, 1_234, 4_999),
+            (10_000, 4_000, 0, 6_000),
+            (7, 3, 3, 0),
+            (0, 0, 0, 0),
+        ] {
+            let (v, a, b) = in_two(
+                n,
+                cut,
+                |s: &mut Slots<'_, u32>| {
+                    (0..keep_first as u32).for_each(|i| s.push(i));
+                    s.len()
+                },
+                |s: &mut Slots<'_, u32>| {
+                    (0..keep_second as u32).for_each(|i| s.push(1_000_000 + i));
+                    s.len()
+                },
+            );
+            assert_eq!((a, b), (keep_first, keep_second));
+            let want: Vec<u32> = (0..keep_first as u32)
+                .chain((0..keep_second as u32).map(|i| 1_000_000 + i))
+                .collect();
+            assert_eq!(v, want, "{n} {cut}");
+        }
+        let (v, made_) = made(10, |s: &mut Slots<'_, u8>| {
+            (0..4).for_each(|i| s.push(i));
+            s.len()
+        });
+        assert_eq!((v, made_), (vec![0, 1, 2, 3], 4));
+    }
+
+    #[test]
+    #[should_panic]
+    fn a_part_cannot_make_more_than_its_room() {
+        in_two(
+            4,
+            2,
+            |s: &mut Slots<'_, u8>| (0..3).for_each(|i| s.push(i)),
+            |_| {},
+        );
     }
 
     #[test]

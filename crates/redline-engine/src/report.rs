@@ -15,6 +15,7 @@ use redline_core::TokenCounts;
 use serde_json::{Map, Value, json};
 
 use crate::blocks::{self, Block, BlockEntry};
+use crate::bulk::Slots;
 use crate::ledger::{Entry, FLAG_FAST, Files, Ledger, ModelId, Models};
 use crate::prices::{CostMode, ModelPrice, PriceTable, Priced, price_entry};
 use crate::scan::Scan;
@@ -204,28 +205,53 @@ pub fn prepare_parts<'a>(
     // copy's file's place, then that copy's line.
     let place = files.places();
     let key = |e: &Entry| (place[e.first_file as usize], e.first_line);
-    // `room`: what the first half's vector holds when the second is added to it.
-    let items_of = |range: std::ops::Range<usize>, room: usize| -> (Vec<Item<'a>>, Keys) {
+    // The items of `range` into `slots`, and whether they came in order.
+    let items_into = |range: std::ops::Range<usize>, slots: &mut Slots<'_, Item<'a>>| -> Keys {
         let mut day_of = crate::days::DayOf::new(&opts.tz);
-        let mut items = crate::bulk::vec_with_capacity(if from_since { 0 } else { room });
         let mut keys = Keys::default();
-        items.extend(ledger.entries_in(range).filter_map(|e| {
-            let it = item(e, &mut day_of)?;
-            keys.add(key(e));
-            Some(it)
-        }));
+        for e in ledger.entries_in(range) {
+            if let Some(it) = item(e, &mut day_of) {
+                keys.add(key(e));
+                slots.push(it);
+            }
+        }
+        keys
+    };
+    // The same in a vector that grows: when few are kept (a short window).
+    let items_of = |range: std::ops::Range<usize>| -> (Vec<Item<'a>>, Keys) {
+        let mut day_of = crate::days::DayOf::new(&opts.tz);
+        let mut keys = Keys::default();
+        let items = ledger
+            .entries_in(range)
+            .filter_map(|e| {
+                let it = item(e, &mut day_of)?;
+                keys.add(key(e));
+                Some(it)
+            })
+            .collect();
         (items, keys)
     };
     // Two halves on two threads when there is enough to share (each item is priced and
-    // dated on its own).
+    // dated on its own), each made straight into its place.
     let n = ledger.len();
-    let (mut items, keys) = if worth_sharing(n) {
-        let ((mut first, keys), (second, then)) =
-            beside(|| items_of(0..n / 2, n), || items_of(n / 2..n, n - n / 2));
-        first.extend(second);
-        (first, keys.then(then))
-    } else {
-        items_of(0..n, n)
+    let (mut items, keys) = match (worth_sharing(n), from_since) {
+        (true, false) => {
+            let (items, keys, then) = crate::bulk::in_two(
+                n,
+                n / 2,
+                |s| items_into(0..n / 2, s),
+                |s| items_into(n / 2..n, s),
+            );
+            (items, keys.then(then))
+        }
+        (false, false) => crate::bulk::made(n, |s| items_into(0..n, s)),
+        (true, true) => {
+            let ((mut first, keys), (second, then)) =
+                beside(|| items_of(0..n / 2), || items_of(n / 2..n));
+            first.extend(second);
+            (first, keys.then(then))
+        }
+        (false, true) => items_of(0..n),
     };
     // A scan of unchanged files gives its responses in this order already: then there
     // is nothing to move.
