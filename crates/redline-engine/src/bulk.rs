@@ -117,7 +117,7 @@ fn read_rest(mut f: std::fs::File, len: u64) -> std::io::Result<Vec<u8>> {
 }
 
 /// A whole file's bytes, for reading only: mapped from the system's page cache where it
-/// can (Linux), else read into a buffer ([`read`]). A mapped file costs no copy and no
+/// can (Linux), else read into a buffer. A mapped file costs no copy and no
 /// fresh memory: its pages are the cache's own, already in memory for a file read often.
 ///
 /// Only for files that are replaced whole (written aside, then renamed over), never
