@@ -15,6 +15,7 @@
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// The environment the roots are resolved from, passed in so the rule is testable.
 #[derive(Clone, Debug, Default)]
@@ -104,11 +105,12 @@ fn expand_home(entry: &str, home: Option<&Path>) -> PathBuf {
 pub struct Transcript {
     /// Full path of the file.
     pub path: PathBuf,
-    /// The first component under `projects/`: Claude Code's encoded working directory.
-    pub project: String,
+    /// The first component under `projects/`: Claude Code's encoded working directory
+    /// (shared with the file listed before it when it is the same).
+    pub project: Arc<str>,
     /// The session the file belongs to: its stem, or for a file under
-    /// `<session>/subagents/` the parent session's id.
-    pub session: String,
+    /// `<session>/subagents/` the parent session's id (shared like `project`).
+    pub session: Arc<str>,
     /// Its size in bytes when it was listed (0 when not known): the scan reads the
     /// largest files first.
     pub len: u64,
@@ -156,7 +158,7 @@ impl Transcript {
     /// Describes `path`, which lies below the `projects` directory `root`.
     /// Returns `None` for a file directly in `projects/` (it belongs to no project).
     pub fn describe(root: &Path, path: &Path) -> Option<Transcript> {
-        let (project, session) = project_and_session(root, path)?;
+        let (project, session) = Names::default().of(root, path)?;
         Some(Transcript {
             path: path.to_path_buf(),
             project,
@@ -167,33 +169,68 @@ impl Transcript {
     }
 }
 
-/// The project and session of `path` below `root` (see [`Transcript::describe`]).
-fn project_and_session(root: &Path, path: &Path) -> Option<(String, String)> {
-    #[cfg(unix)]
-    if let Some(found) = plain_project_and_session(root, path) {
-        return found;
-    }
-    let parts: Vec<&std::ffi::OsStr> = path.strip_prefix(root).ok()?.iter().collect();
-    if parts.len() < 2 {
-        return None;
-    }
-    // <project>/<session>/subagents/<agent>.jsonl folds into <session>.
-    let session = match parts.iter().rposition(|p| *p == "subagents") {
-        Some(i) if i >= 2 => parts[i - 1],
-        _ => Path::new(parts[parts.len() - 1]).file_stem()?,
-    };
-    // Names that are not UTF-8 are read lossily rather than skipped: the file still counts.
-    Some((
-        parts[0].to_string_lossy().into_owned(),
-        session.to_string_lossy().into_owned(),
-    ))
+/// Names files' projects and sessions, each name shared with the file named before when
+/// it is the same: files come in path order, so a project's files and a session's
+/// subagents are neighbours, and 21,752 files hold 5 projects and some 8,000 sessions
+/// rather than 43,504 names made one by one.
+#[derive(Default)]
+struct Names {
+    project: Option<Arc<str>>,
+    session: Option<Arc<str>>,
 }
 
-/// [`project_and_session`] when `path` is `root`'s bytes, a slash and plain names joined
+impl Names {
+    /// The project and session of `path` below `root` (see [`Transcript::describe`]).
+    fn of(&mut self, root: &Path, path: &Path) -> Option<(Arc<str>, Arc<str>)> {
+        #[cfg(unix)]
+        if let Some(found) = plain_project_and_session(root, path) {
+            let (project, session) = found?;
+            return Some((
+                shared(&mut self.project, project),
+                shared(&mut self.session, session),
+            ));
+        }
+        let parts: Vec<&std::ffi::OsStr> = path.strip_prefix(root).ok()?.iter().collect();
+        if parts.len() < 2 {
+            return None;
+        }
+        // <project>/<session>/subagents/<agent>.jsonl folds into <session>.
+        let session = match parts.iter().rposition(|p| *p == "subagents") {
+            Some(i) if i >= 2 => parts[i - 1],
+            _ => Path::new(parts[parts.len() - 1]).file_stem()?,
+        };
+        Some((
+            shared(&mut self.project, parts[0].as_encoded_bytes()),
+            shared(&mut self.session, session.as_encoded_bytes()),
+        ))
+    }
+}
+
+/// The name `bytes` read as text: `last` when it reads the same, else made (and kept as
+/// `last`). Names that are not UTF-8 are read lossily rather than skipped: the file still
+/// counts.
+fn shared(last: &mut Option<Arc<str>>, bytes: &[u8]) -> Arc<str> {
+    if let Some(l) = last
+        && l.as_bytes() == bytes
+    {
+        return Arc::clone(l);
+    }
+    let name: Arc<str> = match String::from_utf8_lossy(bytes) {
+        std::borrow::Cow::Borrowed(s) => s.into(),
+        std::borrow::Cow::Owned(s) => s.into(),
+    };
+    *last = Some(Arc::clone(&name));
+    name
+}
+
+/// [`Names::of`] when `path` is `root`'s bytes, a slash and plain names joined
 /// by slashes (as a listing builds it), read off the bytes in one pass: what taking both
 /// paths apart would give. `None` for anything else (taken apart then).
 #[cfg(unix)]
-fn plain_project_and_session(root: &Path, path: &Path) -> Option<Option<(String, String)>> {
+fn plain_project_and_session<'p>(
+    root: &Path,
+    path: &'p Path,
+) -> Option<Option<(&'p [u8], &'p [u8])>> {
     use std::os::unix::ffi::OsStrExt;
     let mut r = root.as_os_str().as_bytes();
     while r.len() > 1 && r.ends_with(b"/") {
@@ -230,9 +267,7 @@ fn plain_project_and_session(root: &Path, path: &Path) -> Option<Option<(String,
         Some(i) if i > 0 => &last[..i],
         _ => last,
     });
-    // Names that are not UTF-8 are read lossily rather than skipped: the file still counts.
-    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
-    Some(Some((text(project), text(session))))
+    Some(Some((project, session)))
 }
 
 /// Orders paths as strings, byte by byte: the order ccusage sorts files in, which decides
@@ -552,8 +587,9 @@ fn survey_roots(roots: &[Root], memory: Option<&Memory<'_>>) -> (Listing, Vec<Ro
                 dirs: found.dirs,
             });
         }
+        let mut names = Names::default();
         out.extend(found.files.into_iter().filter_map(|(path, stamp)| {
-            let (project, session) = project_and_session(&root.projects, &path)?;
+            let (project, session) = names.of(&root.projects, &path)?;
             Some(Transcript {
                 path,
                 project,
@@ -1153,10 +1189,10 @@ pub(crate) mod tests {
     fn subagent_files_fold_into_their_session() {
         let root = Path::new("/r/projects");
         let t = Transcript::describe(root, Path::new("/r/projects/-p/s1.jsonl")).unwrap();
-        assert_eq!((t.project.as_str(), t.session.as_str()), ("-p", "s1"));
+        assert_eq!((&*t.project, &*t.session), ("-p", "s1"));
         let t = Transcript::describe(root, Path::new("/r/projects/-p/s1/subagents/agent-a.jsonl"))
             .unwrap();
-        assert_eq!((t.project.as_str(), t.session.as_str()), ("-p", "s1"));
+        assert_eq!((&*t.project, &*t.session), ("-p", "s1"));
         assert!(Transcript::describe(root, Path::new("/r/projects/x.jsonl")).is_none());
     }
 
@@ -1175,11 +1211,19 @@ pub(crate) mod tests {
         .unwrap();
         let _ = fs::remove_dir_all(&root);
         assert_eq!(found.len(), 1, "{found:?}");
-        assert_eq!(found[0].session, "s");
+        assert_eq!(&*found[0].session, "s");
     }
 
     #[test]
     fn plain_paths_are_taken_apart_as_path_does() {
+        // One namer for all, as a listing has: a name shared with the path before must
+        // still be this path's name.
+        let mut names = Names::default();
+        let mut project_and_session = |root: &Path, path: &Path| {
+            names
+                .of(root, path)
+                .map(|(p, s)| (p.to_string(), s.to_string()))
+        };
         let slow = |root: &str, path: &str| -> Option<(String, String)> {
             let (root, path) = (Path::new(root), Path::new(path));
             let parts: Vec<&std::ffi::OsStr> = path.strip_prefix(root).ok()?.iter().collect();
@@ -1357,11 +1401,7 @@ pub(crate) mod tests {
             explicit: true,
         }];
         let listing = survey(&roots);
-        let sessions: Vec<&str> = listing
-            .transcripts
-            .iter()
-            .map(|t| t.session.as_str())
-            .collect();
+        let sessions: Vec<&str> = listing.transcripts.iter().map(|t| &*t.session).collect();
         // Root or not, `-b`'s own transcript is listed only when its directory is readable.
         assert!(
             sessions.contains(&"s1") && sessions.contains(&"s3"),

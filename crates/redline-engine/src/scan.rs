@@ -223,8 +223,8 @@ pub fn scan_indexed(
     queue.extend(transcripts.into_iter().zip(tasks).map(|(t, task)| {
         let id = files.add(FileMeta {
             path: t.path,
-            project: t.project.into(),
-            session: t.session.into(),
+            project: t.project,
+            session: t.session,
         });
         let work = match task {
             Task::Unchanged { .. } => 0,

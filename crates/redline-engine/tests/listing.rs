@@ -467,7 +467,7 @@ fn run_seed(seed: u64, steps: u64, counts: &mut Counts) {
         if rng.chance(20) {
             let one = format!("-p{}", rng.below_u64(3));
             let (these, others): (Vec<_>, Vec<_>) =
-                transcripts.into_iter().partition(|t| t.project == one);
+                transcripts.into_iter().partition(|t| *t.project == *one);
             transcripts = these;
             set.keep = others.into_iter().map(|t| t.path).collect();
         }

@@ -54,11 +54,12 @@ pub fn run(
     let mut left_out = Vec::new();
     if let Some(p) = &args.project {
         let others: Vec<redline_engine::roots::Transcript>;
-        (transcripts, others) = transcripts.into_iter().partition(|t| &t.project == p);
+        (transcripts, others) = transcripts.into_iter().partition(|t| *t.project == **p);
         left_out = others.iter().map(|t| t.path.clone()).collect();
         if transcripts.is_empty() && !others.is_empty() {
             // Only when nothing matched: the names there are, to say which was meant.
-            let mut names: Vec<String> = others.into_iter().map(|t| t.project).collect();
+            let mut names: Vec<String> =
+                others.into_iter().map(|t| t.project.to_string()).collect();
             names.sort();
             names.dedup();
             eprintln!("redline: {}", unknown_project(p, &names));
