@@ -361,8 +361,8 @@ impl Live {
         let t = Transcript::describe(root, path)?;
         let id = self.files.add(FileMeta {
             path: t.path,
-            project: t.project.into(),
-            session: t.session.into(),
+            project: t.project,
+            session: t.session,
         });
         self.paths.entry(hash).or_insert(id);
         self.note_file(id);
