@@ -330,10 +330,36 @@ impl Keys {
 /// [`Files::first_copy_order`] gives it): by the place of the first copy's file in path
 /// order, then by its line, equal keys keeping their order.
 ///
-/// A counting sort on the file's place, then each file's items by line (they mostly come
-/// in order already: a check, not a sort), then the moves made in place, cycle by
-/// cycle: linear in the items, with two `u32` per item besides.
+/// When all but a few come in order already (a scan that took most files from the index
+/// and read a few that grew: their new responses come last), the few are sorted and
+/// merged in from the end, in place. Otherwise a counting sort on the file's place, then
+/// each file's items by line (they mostly come in order already: a check, not a sort),
+/// then the moves made in place, cycle by cycle: linear in the items, with two `u32` per
+/// item besides.
 fn first_copy_order(items: &mut [Item<'_>], place: &[u32]) {
+    let key = |it: &Item<'_>| (place[it.entry.first_file as usize], it.entry.first_line);
+    let in_order = 1 + items
+        .windows(2)
+        .take_while(|w| key(&w[0]) <= key(&w[1]))
+        .count();
+    if in_order < items.len() && items.len() - in_order <= items.len() / 8 {
+        let mut rest = items[in_order..].to_vec();
+        rest.sort_by_key(key);
+        // From the end: the larger of the two lasts goes last; on equal keys the one
+        // from the rest, so the head's keeps its place before it.
+        let (mut head, mut w) = (in_order, items.len());
+        while let Some(last) = rest.last() {
+            w -= 1;
+            if head > 0 && key(&items[head - 1]) > key(last) {
+                items[w] = items[head - 1];
+                head -= 1;
+            } else {
+                items[w] = *last;
+                rest.pop();
+            }
+        }
+        return;
+    }
     // Where each file's items start, then (as they are placed) where the next one goes.
     let mut at = vec![0u32; place.len() + 1];
     for it in items.iter() {
@@ -980,6 +1006,18 @@ mod tests {
         // And the order it makes is kept as it is.
         first_copy_order(&mut items, &place);
         assert_eq!(order(&items), order(&want));
+        // All in order but a few at the end (files read after the rest came from the
+        // index), some of them with keys the head holds too: still a stable sort.
+        for tail in [1, 7, 40, 62, 63, 200] {
+            let mut items: Vec<Item<'_>> = want.clone();
+            let mut extra: Vec<Item<'_>> = entries[..tail].iter().map(item).collect();
+            extra.reverse();
+            items.extend(extra);
+            let mut sorted = items.clone();
+            sorted.sort_by_key(|it| (place[it.entry.first_file as usize], it.entry.first_line));
+            first_copy_order(&mut items, &place);
+            assert_eq!(order(&items), order(&sorted), "{tail} at the end");
+        }
     }
 
     /// Daily rows made on two threads (enough responses for that) are the rows one thread
