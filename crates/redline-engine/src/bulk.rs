@@ -88,11 +88,7 @@ pub fn in_two<T: Copy + Send, A, B: Send>(
     let mut v: Vec<T> = vec_with_capacity(n);
     let (head, tail) = v.spare_capacity_mut()[..n].split_at_mut(cut);
     let (mut head, mut tail) = (Slots { room: head, len: 0 }, Slots { room: tail, len: 0 });
-    let (a, b) = std::thread::scope(|s| {
-        let b = s.spawn(|| second(&mut tail));
-        let a = first(&mut head);
-        (a, b.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
-    });
+    let (a, b) = beside(|| first(&mut head), || second(&mut tail));
     let (made_first, made_second) = (head.len, tail.len);
     let room = v.spare_capacity_mut();
     room.copy_within(cut..cut + made_second, made_first);
@@ -104,6 +100,19 @@ pub fn in_two<T: Copy + Send, A, B: Send>(
         v.set_len(made_first + made_second);
     }
     (v, a, b)
+}
+
+/// `first()` on this thread and `second()` on one of its own, both done when it returns
+/// (a panic in either goes on in the caller).
+pub fn beside<A, B: Send>(first: impl FnOnce() -> A, second: impl FnOnce() -> B + Send) -> (A, B) {
+    std::thread::scope(|s| {
+        let second = s.spawn(second);
+        let a = first();
+        let b = second
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        (a, b)
+    })
 }
 
 /// The rest of `f` (`len` bytes long when it was looked at), in a buffer from

@@ -205,13 +205,17 @@ pub fn prepare_parts<'a>(
     // copy's file's place, then that copy's line.
     let place = files.places();
     let key = |e: &Entry| (place[e.first_file as usize], e.first_line);
-    // The items of `range` into `slots`, and whether they came in order.
+    // An entry's item, its key noted in `keys` (whether items came in order).
+    let noted = |e: &'a Entry, day_of: &mut crate::days::DayOf<'_>, keys: &mut Keys| {
+        let it = item(e, day_of)?;
+        keys.add(key(e));
+        Some(it)
+    };
+    // The items of `range` into `slots` (each half of one buffer: see `bulk::in_two`).
     let items_into = |range: std::ops::Range<usize>, slots: &mut Slots<'_, Item<'a>>| -> Keys {
-        let mut day_of = crate::days::DayOf::new(&opts.tz);
-        let mut keys = Keys::default();
+        let (mut day_of, mut keys) = (crate::days::DayOf::new(&opts.tz), Keys::default());
         for e in ledger.entries_in(range) {
-            if let Some(it) = item(e, &mut day_of) {
-                keys.add(key(e));
+            if let Some(it) = noted(e, &mut day_of, &mut keys) {
                 slots.push(it);
             }
         }
@@ -219,15 +223,10 @@ pub fn prepare_parts<'a>(
     };
     // The same in a vector that grows: when few are kept (a short window).
     let items_of = |range: std::ops::Range<usize>| -> (Vec<Item<'a>>, Keys) {
-        let mut day_of = crate::days::DayOf::new(&opts.tz);
-        let mut keys = Keys::default();
+        let (mut day_of, mut keys) = (crate::days::DayOf::new(&opts.tz), Keys::default());
         let items = ledger
             .entries_in(range)
-            .filter_map(|e| {
-                let it = item(e, &mut day_of)?;
-                keys.add(key(e));
-                Some(it)
-            })
+            .filter_map(|e| noted(e, &mut day_of, &mut keys))
             .collect();
         (items, keys)
     };
@@ -247,7 +246,7 @@ pub fn prepare_parts<'a>(
         (false, false) => crate::bulk::made(n, |s| items_into(0..n, s)),
         (true, true) => {
             let ((mut first, keys), (second, then)) =
-                beside(|| items_of(0..n / 2), || items_of(n / 2..n));
+                crate::bulk::beside(|| items_of(0..n / 2), || items_of(n / 2..n));
             first.extend(second);
             (first, keys.then(then))
         }
@@ -269,20 +268,6 @@ pub fn prepare_parts<'a>(
 /// there are two cores to share it.
 fn worth_sharing(n: usize) -> bool {
     n >= 50_000 && std::thread::available_parallelism().is_ok_and(|t| t.get() > 1)
-}
-
-/// `first()` on this thread and `second()` on one of its own, both done when it returns.
-fn beside<A, B: Send>(first: impl FnOnce() -> A, second: impl FnOnce() -> B + Send) -> (A, B) {
-    std::thread::scope(|s| {
-        let second = s.spawn(second);
-        let a = first();
-        (
-            a,
-            second
-                .join()
-                .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
-        )
-    })
 }
 
 /// Whether items came in first-copy order: their first and last keys (place of the first
@@ -610,7 +595,7 @@ fn ordered(mut rows: Vec<Row>, order: Order) -> Vec<Row> {
 pub fn daily(p: &Dataset<'_>, opts: &ReportOptions) -> Report {
     let mut rows = match middle_date(&p.items) {
         Some(cut) if worth_sharing(p.items.len()) => {
-            let (mut early, late) = beside(
+            let (mut early, late) = crate::bulk::beside(
                 || day_rows(p, opts, |d| d < cut),
                 || day_rows(p, opts, |d| d >= cut),
             );
