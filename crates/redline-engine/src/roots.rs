@@ -10,12 +10,17 @@
 //! or renamed, not when a file in it grows; so with what the scan index remembers of the
 //! last listing ([`Memory`]), [`survey_with`] does not read a directory whose time is
 //! the one remembered (and was settled then): its remembered files and subdirectories
-//! are looked at with one `stat` each, and the result is [`survey`]'s.
+//! are looked at with one `stat` each, and the result is [`survey`]'s. Those `stat`s are
+//! all taken before the walk, shared out evenly among threads, and what the memory
+//! vouches for is then taken without walking it (`roots/ahead.rs`).
 
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+
+mod ahead;
+use ahead::Ahead;
 
 /// The environment the roots are resolved from, passed in so the rule is testable.
 #[derive(Clone, Debug, Default)]
@@ -383,9 +388,10 @@ impl RootDirs {
 }
 
 /// What a scan index remembers of one root's directories (see [`survey_with`]): their
-/// paths, the modification times of those that can be trusted, and what each held: the
-/// files the index knows (a directory is trusted only when the index holds every
-/// transcript that was in it) and the directories below.
+/// paths, the modification times of those that can be trusted, and the files the index
+/// knows (a directory is trusted only when the index holds every transcript that was in
+/// it). How they hang together is worked out by the listing, while the kernel is asked
+/// about them.
 #[derive(Debug)]
 pub struct RootMemory<'a> {
     root: PathBuf,
@@ -396,12 +402,21 @@ pub struct RootMemory<'a> {
     dirs: Vec<&'a [u8]>,
     /// Each one's time, `None` when it is not to be trusted.
     mtimes: Vec<Option<i64>>,
+    /// The files' paths below the root, in path order.
+    files: Vec<&'a [u8]>,
+}
+
+/// How a root's remembered directories and files hang together: by their places in the
+/// [`RootMemory`].
+struct Tree {
     /// The subdirectories of directory `i` are `subs[sub_at[i]..sub_at[i + 1]]`, by name.
     sub_at: Vec<u32>,
     subs: Vec<u32>,
-    /// The file names of directory `i` are `files[file_at[i]..file_at[i + 1]]`.
+    /// The files of directory `i` are `files[file_at[i]..file_at[i + 1]]`, in path order.
     file_at: Vec<u32>,
-    files: Vec<&'a [u8]>,
+    files: Vec<u32>,
+    /// The files whose directory is remembered, in path order: (directory, file).
+    held: Vec<(u32, u32)>,
 }
 
 /// The parent of a path below the root (`""` for a top-level one; `None` for the root).
@@ -446,7 +461,21 @@ impl<'a> RootMemory<'a> {
         dirs: impl IntoIterator<Item = (&'a [u8], Option<i64>)>,
         files: impl IntoIterator<Item = &'a [u8]>,
     ) -> RootMemory<'a> {
-        let (dirs, mtimes): (Vec<&[u8]>, Vec<Option<i64>>) = dirs.into_iter().unzip();
+        let (dirs, mtimes) = dirs.into_iter().unzip();
+        RootMemory {
+            root: root.to_path_buf(),
+            settled_before_ns: written_at_ms
+                .saturating_sub(crate::index::SETTLE_MS)
+                .saturating_mul(1_000_000),
+            dirs,
+            mtimes,
+            files: files.into_iter().collect(),
+        }
+    }
+
+    /// How its directories and files hang together.
+    fn tree(&self) -> Tree {
+        let dirs = &self.dirs;
         let find = |rel: &[u8]| {
             dirs.binary_search(&rel)
                 .ok()
@@ -458,9 +487,8 @@ impl<'a> RootMemory<'a> {
         let (sub_at, subs) = group_by(dirs.len(), &below);
         // A directory's files are neighbours in path order: one search per directory.
         let mut last: Option<(&[u8], Option<u32>)> = None;
-        let mut names = Vec::new();
-        let mut held = Vec::new();
-        for rel in files {
+        let mut held = Vec::with_capacity(self.files.len());
+        for (rel, i) in self.files.iter().zip(0u32..) {
             let Some(parent) = parent_rel(rel) else {
                 continue;
             };
@@ -469,24 +497,17 @@ impl<'a> RootMemory<'a> {
                 _ => find(parent),
             };
             last = Some((parent, at));
-            if let (Some(at), Ok(i)) = (at, u32::try_from(names.len())) {
+            if let Some(at) = at {
                 held.push((at, i));
-                names.push(name_of(rel));
             }
         }
-        let (file_at, order) = group_by(dirs.len(), &held);
-        let files = order.iter().map(|&i| names[i as usize]).collect();
-        RootMemory {
-            root: root.to_path_buf(),
-            settled_before_ns: written_at_ms
-                .saturating_sub(crate::index::SETTLE_MS)
-                .saturating_mul(1_000_000),
-            dirs,
-            mtimes,
+        let (file_at, files) = group_by(dirs.len(), &held);
+        Tree {
             sub_at,
             subs,
             file_at,
             files,
+            held,
         }
     }
 
@@ -502,21 +523,24 @@ impl<'a> RootMemory<'a> {
     fn trusts(&self, i: u32, mtime_ns: i64) -> bool {
         self.mtimes.get(i as usize) == Some(&Some(mtime_ns)) && mtime_ns < self.settled_before_ns
     }
+}
 
+impl Tree {
     fn subs(&self, i: u32) -> &[u32] {
         let i = i as usize;
         &self.subs[self.sub_at[i] as usize..self.sub_at[i + 1] as usize]
     }
 
-    fn files(&self, i: u32) -> &[&'a [u8]] {
+    /// The places of the files of directory `i`.
+    fn files(&self, i: u32) -> &[u32] {
         let i = i as usize;
         &self.files[self.file_at[i] as usize..self.file_at[i + 1] as usize]
     }
 
-    /// The subdirectory `name` of directory `i`.
-    fn child(&self, i: u32, name: &[u8]) -> Option<u32> {
+    /// The subdirectory `name` of directory `i` of `m`.
+    fn child(&self, m: &RootMemory<'_>, i: u32, name: &[u8]) -> Option<u32> {
         let subs = self.subs(i);
-        subs.binary_search_by(|&j| name_of(self.dirs[j as usize]).cmp(name))
+        subs.binary_search_by(|&j| name_of(m.dirs[j as usize]).cmp(name))
             .ok()
             .map(|k| subs[k])
     }
@@ -573,10 +597,23 @@ fn survey_roots(roots: &[Root], memory: Option<&Memory<'_>>) -> (Listing, Vec<Ro
             }
         };
         let mut found = Found::default();
-        let ctx = memory.map(|memory| Remember {
-            memory: memory.of(&root.projects),
-            base: Base::open(&root.projects),
-            mtime_ns: Stamp::of(&m).mtime_ns,
+        let ctx = memory.map(|memory| {
+            let memory = memory.of(&root.projects);
+            let base = Base::open(&root.projects);
+            // The remembered entries are looked at while their tree is worked out.
+            let (ahead, tree) = match memory {
+                Some(m) => {
+                    let (ahead, tree) = ahead::take_while(m, &base, || m.tree());
+                    (ahead, Some(tree))
+                }
+                None => (None, None),
+            };
+            Remember {
+                memory: memory.zip(tree),
+                ahead,
+                base,
+                mtime_ns: Stamp::of(&m).mtime_ns,
+            }
         });
         walk_root(&root.projects, &mut found, ctx.as_ref());
         skipped.append(&mut found.skipped);
@@ -588,6 +625,7 @@ fn survey_roots(roots: &[Root], memory: Option<&Memory<'_>>) -> (Listing, Vec<Ro
             });
         }
         let mut names = Names::default();
+        out.reserve(found.files.len());
         out.extend(found.files.into_iter().filter_map(|(path, stamp)| {
             let (project, session) = names.of(&root.projects, &path)?;
             Some(Transcript {
@@ -649,11 +687,43 @@ struct Found {
 }
 
 /// A walk that remembers: what the index remembers of the root (if anything), the root
-/// held open, and the root's time.
+/// held open, the root's time, and what its remembered entries were found to be.
 struct Remember<'m, 'a> {
-    memory: Option<&'m RootMemory<'a>>,
+    memory: Option<(&'m RootMemory<'a>, Tree)>,
     base: Base,
     mtime_ns: i64,
+    /// The `stat`s of the remembered entries, taken before the walk (see [`Ahead`]).
+    ahead: Option<Ahead>,
+}
+
+impl Remember<'_, '_> {
+    /// The remembered file at place `at` of the memory (`name`, in the directory `rel`,
+    /// whose whole path is `path`), as found ahead of the walk or else now; `None` when
+    /// it could not be looked at.
+    fn file(
+        &self,
+        at: usize,
+        (rel, name, path): (&[u8], &[u8], &Path),
+        scratch: &mut Vec<u8>,
+    ) -> Option<Lstat> {
+        match &self.ahead {
+            Some(a) => a.file(at),
+            None => self.base.lstat(rel, name, path, scratch).ok(),
+        }
+    }
+
+    /// [`Remember::file`] for the remembered directory at place `at`.
+    fn dir(
+        &self,
+        at: usize,
+        (rel, name, path): (&[u8], &[u8], &Path),
+        scratch: &mut Vec<u8>,
+    ) -> Option<Lstat> {
+        match &self.ahead {
+            Some(a) => a.dir(at),
+            None => self.base.lstat(rel, name, path, scratch).ok(),
+        }
+    }
 }
 
 /// A directory to go into.
@@ -684,6 +754,7 @@ fn join_rel(rel: &[u8], name: &[u8]) -> Vec<u8> {
 }
 
 /// What one `lstat` says of an entry: its kind and stamp.
+#[derive(Clone, Copy)]
 struct Lstat {
     kind: Kind,
     stamp: Stamp,
@@ -723,6 +794,33 @@ impl Base {
         }
     }
 
+    /// Whether the root is held open ([`Base::at`] answers).
+    fn is_open(&self) -> bool {
+        #[cfg(unix)]
+        {
+            self.dir.is_some()
+        }
+        #[cfg(not(unix))]
+        {
+            false
+        }
+    }
+
+    /// The entry `name` of the directory `rel` below the root (`rel` itself when `name`
+    /// is empty), its last component not followed if it is a link; `None` when the root
+    /// is not held open.
+    fn at(&self, rel: &[u8], name: &[u8], scratch: &mut Vec<u8>) -> Option<io::Result<Lstat>> {
+        #[cfg(unix)]
+        if let Some(dir) = &self.dir {
+            return Some(match c_path(scratch, rel, name) {
+                Some(c) => lstat_at(dir, c),
+                None => Err(io::Error::from(io::ErrorKind::InvalidInput)),
+            });
+        }
+        let _ = (rel, name, scratch);
+        None
+    }
+
     /// The entry `name` of the directory `rel` below the root (its whole path `path`),
     /// its last component not followed if it is a link.
     fn lstat(
@@ -732,13 +830,9 @@ impl Base {
         path: &Path,
         scratch: &mut Vec<u8>,
     ) -> io::Result<Lstat> {
-        #[cfg(unix)]
-        if let Some(dir) = &self.dir {
-            let c = c_path(scratch, rel, name)
-                .ok_or_else(|| io::Error::from(io::ErrorKind::InvalidInput))?;
-            return lstat_at(dir, c);
+        if let Some(l) = self.at(rel, name, scratch) {
+            return l;
         }
-        let _ = (rel, name, scratch);
         let m = fs::symlink_metadata(path)?;
         let t = m.file_type();
         Ok(Lstat {
@@ -826,7 +920,8 @@ fn lstat_at(dir: &fs::File, path: &std::ffi::CStr) -> io::Result<Lstat> {
 /// went through.
 ///
 /// Listing is mostly the kernel's work per directory; with a directory per project, the
-/// project directories are shared out among threads (as many as cores, at most four).
+/// project directories (or, with a memory, the directories it does not vouch for) are
+/// shared out among threads (as many as cores, at most four).
 fn walk_root(dir: &Path, out: &mut Found, remember: Option<&Remember<'_, '_>>) {
     let real = match fs::canonicalize(dir) {
         Ok(r) => r,
@@ -839,36 +934,55 @@ fn walk_root(dir: &Path, out: &mut Found, remember: Option<&Remember<'_, '_>>) {
         path: dir.to_path_buf(),
         real: real.clone(),
         rel: Vec::new(),
-        memo: remember.and_then(|r| r.memory?.top()),
+        memo: remember.and_then(|r| r.memory.as_ref()?.0.top()),
         mtime_ns: remember.map(|r| r.mtime_ns),
         linked: false,
     };
+    // Where the memory vouches for the root, what it vouches for is taken from it and
+    // from the `stat`s taken ahead, and only the directories it does not vouch for are
+    // walked.
+    if let Some(r) = remember
+        && let Some(rest) = ahead::known(r, &top, out)
+    {
+        walk_each(rest, out, remember);
+        return;
+    }
     // The root's own entries: its files here, its subdirectories for the threads.
-    let mut ancestors = vec![real];
+    let ancestors = vec![real];
     let subdirs = look(&top, out, &ancestors, remember);
+    let subdirs = subdirs
+        .into_iter()
+        .map(|d| (d, ancestors.clone()))
+        .collect();
+    walk_each(subdirs, out, remember);
+}
+
+/// Walks each directory of `dirs` (below the real paths it comes with), shared out among
+/// threads (as many as cores, at most four) when there are several.
+fn walk_each(dirs: Vec<(Dir, Vec<PathBuf>)>, out: &mut Found, remember: Option<&Remember<'_, '_>>) {
     let threads = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .clamp(1, 4)
-        .min(subdirs.len());
+        .min(dirs.len());
     if threads <= 1 {
-        for d in &subdirs {
-            enter(d, out, &mut ancestors, remember);
+        for (d, mut ancestors) in dirs {
+            enter(&d, out, &mut ancestors, remember);
         }
         return;
     }
     let next = std::sync::atomic::AtomicUsize::new(0);
+    let dirs = &dirs;
     let results: Vec<Found> = std::thread::scope(|s| {
         let workers: Vec<_> = (0..threads)
             .map(|_| {
                 s.spawn(|| {
                     let mut found = Found::default();
-                    let mut ancestors = ancestors.clone();
                     loop {
                         let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                        let Some(d) = subdirs.get(i) else {
+                        let Some((d, ancestors)) = dirs.get(i) else {
                             return found;
                         };
-                        enter(d, &mut found, &mut ancestors, remember);
+                        enter(d, &mut found, &mut ancestors.clone(), remember);
                     }
                 })
             })
@@ -918,7 +1032,7 @@ fn look(
     }
     let mut subs = Vec::new();
     let mut seen = visit(&d.path, out, ancestors, &mut |sub: Sub| subs.push(sub));
-    let memory = remember.and_then(|r| r.memory);
+    let memory = remember.and_then(|r| r.memory.as_ref());
     let subs: Vec<Dir> = subs
         .into_iter()
         .map(|sub| {
@@ -939,7 +1053,9 @@ fn look(
                 // A subdirectory unaccounted for: its parent is read again next time.
                 seen.clean &= t.is_ok();
                 dir.mtime_ns = t.ok().map(|l| l.stamp.mtime_ns);
-                dir.memo = memory.zip(d.memo).and_then(|(m, i)| m.child(i, name));
+                dir.memo = memory
+                    .zip(d.memo)
+                    .and_then(|((m, tree), i)| tree.child(m, i, name));
                 dir.rel = join_rel(&d.rel, name);
             }
             dir
@@ -964,27 +1080,28 @@ fn look(
 /// one remembered, and was settled) and every remembered entry is still there and of its
 /// kind (one `lstat` each); `None` (nothing added to `out`) when `d` is to be read.
 fn confirm(d: &Dir, out: &mut Found, r: &Remember<'_, '_>) -> Option<Vec<Dir>> {
-    let m = r.memory?;
+    let (m, tree) = r.memory.as_ref()?;
     let i = d.memo?;
     let mtime_ns = d.mtime_ns?;
     if d.linked || !m.trusts(i, mtime_ns) {
         return None;
     }
-    let names = m.files(i);
-    let mut files = Vec::with_capacity(names.len());
-    for &name in names {
+    let places = tree.files(i);
+    let mut files = Vec::with_capacity(places.len());
+    for &place in places {
+        let name = name_of(m.files[place as usize]);
         let path = child(&d.path, os_str(name));
-        let l = r.base.lstat(&d.rel, name, &path, &mut out.scratch).ok()?;
+        let l = r.file(place as usize, (&d.rel, name, &path), &mut out.scratch)?;
         if l.kind != Kind::File {
             return None;
         }
         files.push((path, Some(l.stamp)));
     }
-    let mut subs = Vec::with_capacity(m.subs(i).len());
-    for &j in m.subs(i) {
+    let mut subs = Vec::with_capacity(tree.subs(i).len());
+    for &j in tree.subs(i) {
         let name = name_of(m.dirs[j as usize]);
         let path = child(&d.path, os_str(name));
-        let l = r.base.lstat(&d.rel, name, &path, &mut out.scratch).ok()?;
+        let l = r.dir(j as usize, (&d.rel, name, &path), &mut out.scratch)?;
         if l.kind != Kind::Dir {
             return None;
         }
