@@ -133,24 +133,36 @@ fn a_busy_hub_does_not_apply_an_export_it_answered_503() {
     // A history for heavy stats: the hub answers them one after another, so a heap of
     // them keeps it busy past the export's wait.
     let home = Home::new();
-    let mut text = String::new();
-    for i in 0..30_000 {
-        text.push_str(&response(&format!("r{i}"), 10));
-    }
-    home.append("p/s.jsonl", &text);
-    let d = Daemon::start(&home, &[]);
+    let batch = |from: usize| {
+        let mut text = String::new();
+        for i in from..from + 30_000 {
+            text.push_str(&response(&format!("r{i}"), 10));
+        }
+        text
+    };
     let stat = "GET /api/stats/sessions?days=all&limit=1000 HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n";
-    let mut each = Duration::MAX;
-    for _ in 0..3 {
-        let one = Instant::now();
-        assert_eq!(d.request(stat).status, 200);
-        each = each.min(one.elapsed()).max(Duration::from_millis(2));
-    }
     // Enough to keep it busy far longer than the export's 5 s wait (the first answers
     // are the slow ones; the rest of a heap goes faster), but fewer than the daemon's
     // 512 connections (serving.rs): when every one of those has a request in progress a
     // newcomer is closed at once, and the export would find no connection, not a busy hub.
     const HELD_AT_MOST: usize = 480;
+    // Each stat must then take long enough: on a fast machine the history grows (a stat's
+    // work grows with it, and the daemon starts again on it) until one does.
+    let mut responses = 0;
+    let (d, each) = loop {
+        home.append(&format!("p/s{responses}.jsonl"), &batch(responses));
+        responses += 30_000;
+        let d = Daemon::start(&home, &[]);
+        let mut each = Duration::MAX;
+        for _ in 0..3 {
+            let one = Instant::now();
+            assert_eq!(d.request(stat).status, 200);
+            each = each.min(one.elapsed()).max(Duration::from_millis(2));
+        }
+        if each * HELD_AT_MOST as u32 >= Duration::from_secs(12) || responses >= 480_000 {
+            break (d, each);
+        }
+    };
     let heap = (40.0 / each.as_secs_f64()).ceil() as usize;
     eprintln!("each stat {each:?}: {heap} of them");
     let heap = heap.clamp(10, HELD_AT_MOST);
