@@ -1,5 +1,6 @@
 //! Change notifications for the transcript roots, by the operating system's file watcher
-//! (inotify on Linux), never by polling files on a timer.
+//! (inotify on Linux, used directly: `follow/inotify.rs`; elsewhere the `notify` crate's
+//! watcher: `follow/portable.rs`), never by polling files on a timer.
 //!
 //! Each `projects/` root is watched recursively once it exists. A root that does not exist
 //! yet is not an error: its nearest existing ancestor is watched instead (not recursively),
@@ -14,9 +15,27 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use notify::{Event, EventKind, RecommendedWatcher, RecursiveMode, Watcher};
-
 use crate::roots::Root;
+
+#[cfg(target_os = "linux")]
+mod inotify;
+#[cfg(target_os = "linux")]
+use inotify as backend;
+#[cfg(not(target_os = "linux"))]
+mod portable;
+#[cfg(not(target_os = "linux"))]
+use portable as backend;
+
+/// What the watcher said happened, by path (see each backend's `said`).
+enum Seen {
+    /// Something happened at the path; `true` when it was made or changed (rather than
+    /// gone).
+    Path(PathBuf, bool),
+    /// Notifications were lost: everything should be looked at.
+    Rescan,
+    /// The watcher failed.
+    Failed(String),
+}
 
 /// Something to look at.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -60,13 +79,13 @@ pub struct Follower {
     states: Vec<RootState>,
     /// Ancestors watched (not recursively) on behalf of waiting roots.
     ancestors: BTreeSet<PathBuf>,
-    watcher: RecommendedWatcher,
+    watcher: backend::Watcher,
 }
 
 /// One notification from the operating system, opaque: hand it back to
 /// [`Follower::happenings`] on the thread that owns the follower.
 #[derive(Debug)]
-pub struct FsEvent(notify::Result<Event>);
+pub struct FsEvent(backend::Raw);
 
 impl Follower {
     /// Starts watching `roots`. Each notification goes to `send`, on the watcher's own
@@ -76,18 +95,8 @@ impl Follower {
     pub fn start(
         roots: Vec<Root>,
         send: impl Fn(FsEvent) + Send + 'static,
-    ) -> notify::Result<Follower> {
-        let watcher = notify::recommended_watcher(move |ev: notify::Result<Event>| {
-            // inotify reports every open of a watched file, our own reads included: a cold
-            // scan would queue one event per file. Only changes matter here.
-            if ev
-                .as_ref()
-                .is_ok_and(|e| matches!(e.kind, EventKind::Access(_)))
-            {
-                return;
-            }
-            send(FsEvent(ev));
-        })?;
+    ) -> std::io::Result<Follower> {
+        let watcher = backend::Watcher::new(move |raw| send(FsEvent(raw)))?;
         let states = vec![RootState::Waiting(PathBuf::new()); roots.len()];
         let mut f = Follower {
             roots,
@@ -112,8 +121,8 @@ impl Follower {
     /// What a batch of notifications means: what to look at, each once.
     pub fn happenings(&mut self, events: impl IntoIterator<Item = FsEvent>) -> Vec<Happening> {
         let mut out = Vec::new();
-        for FsEvent(ev) in events {
-            self.take(ev, &mut out);
+        for FsEvent(raw) in events {
+            self.take(raw, &mut out);
         }
         self.refresh(&mut out, true);
         out.sort();
@@ -121,37 +130,36 @@ impl Follower {
         out
     }
 
-    fn take(&mut self, ev: notify::Result<Event>, out: &mut Vec<Happening>) {
-        let ev = match ev {
-            Ok(ev) => ev,
-            Err(e) => {
-                out.push(Happening::Error(format!("file watcher: {e}")));
-                return;
-            }
-        };
-        if ev.need_rescan() {
-            for (root, r) in self.roots.iter().enumerate() {
-                if self.states[root] == RootState::Watching {
-                    out.push(Happening::Dir {
-                        root,
-                        path: r.projects.clone(),
-                    });
+    fn take(&mut self, raw: backend::Raw, out: &mut Vec<Happening>) {
+        for seen in self.watcher.said(raw) {
+            let (path, made_or_changed) = match seen {
+                Seen::Path(path, made_or_changed) => (path, made_or_changed),
+                Seen::Rescan => {
+                    for (root, r) in self.roots.iter().enumerate() {
+                        if self.states[root] == RootState::Watching {
+                            out.push(Happening::Dir {
+                                root,
+                                path: r.projects.clone(),
+                            });
+                        }
+                    }
+                    continue;
                 }
-            }
-        }
-        for path in ev.paths {
+                Seen::Failed(e) => {
+                    out.push(Happening::Error(format!("file watcher: {e}")));
+                    continue;
+                }
+            };
             let Some(root) = self.root_of(&path) else {
                 continue;
             };
             if path.extension().is_some_and(|e| e == "jsonl") {
                 out.push(Happening::File { root, path });
-            } else if matches!(ev.kind, EventKind::Create(_) | EventKind::Modify(_))
-                && path.is_dir()
-            {
+            } else if made_or_changed && path.is_dir() {
                 // Directories made inside it before the watcher's own watch on it took hold
                 // would go unwatched: watching it again covers whatever is there now, and
                 // the caller lists it after this.
-                let _ = watch_tree(&mut self.watcher, &path);
+                let _ = self.watcher.watch_tree(&path);
                 out.push(Happening::Dir { root, path });
             }
         }
@@ -193,9 +201,9 @@ impl Follower {
             match (&self.states[i], exists) {
                 (RootState::Watching, true) => continue,
                 (RootState::Watching, false) => {
-                    let _ = self.watcher.unwatch(&projects);
+                    self.watcher.unwatch(&projects);
                 }
-                (_, true) => match watch_tree(&mut self.watcher, &projects) {
+                (_, true) => match self.watcher.watch_tree(&projects) {
                     Ok(()) => {
                         self.states[i] = RootState::Watching;
                         if report {
@@ -228,10 +236,10 @@ impl Follower {
             }
         }
         for gone in self.ancestors.difference(&wanted) {
-            let _ = self.watcher.unwatch(gone);
+            self.watcher.unwatch(gone);
         }
         for new in wanted.difference(&self.ancestors) {
-            if let Err(e) = self.watcher.watch(new, RecursiveMode::NonRecursive) {
+            if let Err(e) = self.watcher.watch_alone(new) {
                 for (i, s) in self.states.iter_mut().enumerate() {
                     if *s == RootState::Waiting(new.clone()) {
                         *s = RootState::Failed(format!(
@@ -252,46 +260,6 @@ fn nearest_existing_ancestor(path: &Path) -> Option<PathBuf> {
         .skip(1)
         .find(|a| a.is_dir())
         .map(Path::to_path_buf)
-}
-
-/// Watches `dir` and every directory below it. The watcher gives up on the whole tree at
-/// the first directory it cannot watch (one that cannot be read): then `dir` is watched
-/// alone and each subdirectory the same way, so one unreadable project leaves the others
-/// followed (the listing names it). Fails only when `dir` itself cannot be watched.
-fn watch_tree(watcher: &mut RecommendedWatcher, dir: &Path) -> notify::Result<()> {
-    if watcher.watch(dir, RecursiveMode::Recursive).is_ok() {
-        return Ok(());
-    }
-    watcher.watch(dir, RecursiveMode::NonRecursive)?;
-    let mut seen: BTreeSet<PathBuf> = std::fs::canonicalize(dir).into_iter().collect();
-    watch_below(watcher, dir, &mut seen);
-    Ok(())
-}
-
-/// Watches each directory below `dir` as [`watch_tree`] does, entering none twice (a link
-/// loop ends).
-fn watch_below(watcher: &mut RecommendedWatcher, dir: &Path, seen: &mut BTreeSet<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for entry in entries.flatten() {
-        let path = entry.path();
-        // Links to directories are followed, as the watcher does.
-        if !std::fs::metadata(&path).is_ok_and(|m| m.is_dir()) {
-            continue;
-        }
-        let Ok(real) = std::fs::canonicalize(&path) else {
-            continue;
-        };
-        if !seen.insert(real) {
-            continue;
-        }
-        if watcher.watch(&path, RecursiveMode::Recursive).is_err()
-            && watcher.watch(&path, RecursiveMode::NonRecursive).is_ok()
-        {
-            watch_below(watcher, &path, seen);
-        }
-    }
 }
 
 #[cfg(test)]
@@ -342,5 +310,86 @@ mod tests {
             }
             assert!(seen, "{} was not followed", file.display());
         }
+    }
+
+    /// Collects what `f` says of the notifications that come within `wait`, until one
+    /// batch holds a happening `done` accepts (`true`) or the time is up (`false`).
+    fn watch_for(
+        f: &mut Follower,
+        rx: &mpsc::Receiver<FsEvent>,
+        wait: Duration,
+        done: impl Fn(&Happening) -> bool,
+    ) -> (bool, Vec<Happening>) {
+        let until = std::time::Instant::now() + wait;
+        let mut all = Vec::new();
+        while let Some(left) = until.checked_duration_since(std::time::Instant::now()) {
+            let Ok(ev) = rx.recv_timeout(left) else { break };
+            let got = f.happenings(vec![ev]);
+            let hit = got.iter().any(&done);
+            all.extend(got);
+            if hit {
+                return (true, all);
+            }
+        }
+        (false, all)
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_directory_moved_within_is_followed_where_it_went_and_not_once_it_leaves() {
+        let s = crate::roots::tests::Scratch::new("follow-moved");
+        let projects = s.0.join("projects");
+        let old = projects.join("-a").join("s");
+        std::fs::create_dir_all(old.join("subagents")).unwrap();
+        std::fs::create_dir_all(projects.join("-b")).unwrap();
+        let (tx, rx) = mpsc::channel();
+        let mut f = Follower::start(
+            vec![Root {
+                projects: projects.clone(),
+                explicit: true,
+            }],
+            move |ev| {
+                let _ = tx.send(ev);
+            },
+        )
+        .unwrap();
+        let wait = Duration::from_secs(5);
+        // Moved to another project: reported as a directory to list, and followed there.
+        let new = projects.join("-b").join("s2");
+        std::fs::rename(&old, &new).unwrap();
+        let (seen, got) = watch_for(
+            &mut f,
+            &rx,
+            wait,
+            |h| matches!(h, Happening::Dir { path, .. } if *path == new),
+        );
+        assert!(seen, "the moved directory was not reported: {got:?}");
+        let file = new.join("subagents").join("agent-1.jsonl");
+        std::fs::write(&file, "{}\n").unwrap();
+        let (seen, got) = watch_for(
+            &mut f,
+            &rx,
+            wait,
+            |h| matches!(h, Happening::File { path, .. } if *path == file),
+        );
+        assert!(
+            seen,
+            "a file below the moved directory was not followed: {got:?}"
+        );
+        assert!(
+            !got.iter()
+                .any(|h| matches!(h, Happening::File { path, .. } if path.starts_with(&old))),
+            "a change was put at the directory's old place: {got:?}"
+        );
+        // Moved out of the root: nothing below it is reported any more, under any path.
+        let outside = s.0.join("elsewhere");
+        std::fs::rename(&new, &outside).unwrap();
+        std::fs::write(outside.join("subagents").join("agent-2.jsonl"), "{}\n").unwrap();
+        let (_, got) = watch_for(&mut f, &rx, Duration::from_millis(500), |_| false);
+        assert!(
+            !got.iter().any(|h| matches!(h, Happening::File { path, .. }
+                if path.ends_with("agent-2.jsonl"))),
+            "a directory moved away is still followed: {got:?}"
+        );
     }
 }
