@@ -268,6 +268,21 @@ mod tests {
     use std::sync::mpsc;
     use std::time::Duration;
 
+    /// A follower of the root `projects`, and where its notifications go.
+    #[cfg(unix)]
+    fn started(projects: &Path) -> (Follower, mpsc::Receiver<FsEvent>) {
+        let (tx, rx) = mpsc::channel();
+        let root = Root {
+            projects: projects.to_path_buf(),
+            explicit: true,
+        };
+        let f = Follower::start(vec![root], move |ev| {
+            let _ = tx.send(ev);
+        })
+        .unwrap();
+        (f, rx)
+    }
+
     #[cfg(unix)]
     #[test]
     fn an_unreadable_directory_leaves_the_others_followed() {
@@ -283,17 +298,7 @@ mod tests {
             eprintln!("skipped: permissions do not stop this user (root): nothing to test");
             return;
         }
-        let (tx, rx) = mpsc::channel();
-        let mut f = Follower::start(
-            vec![Root {
-                projects: projects.clone(),
-                explicit: true,
-            }],
-            move |ev| {
-                let _ = tx.send(ev);
-            },
-        )
-        .unwrap();
+        let (mut f, rx) = started(&projects);
         assert_eq!(f.states(), [RootState::Watching]);
         for p in ["-a", "-c"] {
             let file = projects.join(p).join("s.jsonl");
@@ -314,6 +319,7 @@ mod tests {
 
     /// Collects what `f` says of the notifications that come within `wait`, until one
     /// batch holds a happening `done` accepts (`true`) or the time is up (`false`).
+    #[cfg(target_os = "linux")]
     fn watch_for(
         f: &mut Follower,
         rx: &mpsc::Receiver<FsEvent>,
@@ -342,17 +348,7 @@ mod tests {
         let old = projects.join("-a").join("s");
         std::fs::create_dir_all(old.join("subagents")).unwrap();
         std::fs::create_dir_all(projects.join("-b")).unwrap();
-        let (tx, rx) = mpsc::channel();
-        let mut f = Follower::start(
-            vec![Root {
-                projects: projects.clone(),
-                explicit: true,
-            }],
-            move |ev| {
-                let _ = tx.send(ev);
-            },
-        )
-        .unwrap();
+        let (mut f, rx) = started(&projects);
         let wait = Duration::from_secs(5);
         // Moved to another project: reported as a directory to list, and followed there.
         let new = projects.join("-b").join("s2");

@@ -697,30 +697,17 @@ struct Remember<'m, 'a> {
 }
 
 impl Remember<'_, '_> {
-    /// The remembered file at place `at` of the memory (`name`, in the directory `rel`,
-    /// whose whole path is `path`), as found ahead of the walk or else now; `None` when
-    /// it could not be looked at.
-    fn file(
+    /// A remembered entry (`name`, in the directory `rel`, its whole path `path`) as the
+    /// `stat`s taken ahead of the walk found it (`ahead` picks its answer), or else as it
+    /// is now; `None` when it could not be looked at.
+    fn looked(
         &self,
-        at: usize,
+        ahead: impl FnOnce(&Ahead) -> Option<Lstat>,
         (rel, name, path): (&[u8], &[u8], &Path),
         scratch: &mut Vec<u8>,
     ) -> Option<Lstat> {
         match &self.ahead {
-            Some(a) => a.file(at),
-            None => self.base.lstat(rel, name, path, scratch).ok(),
-        }
-    }
-
-    /// [`Remember::file`] for the remembered directory at place `at`.
-    fn dir(
-        &self,
-        at: usize,
-        (rel, name, path): (&[u8], &[u8], &Path),
-        scratch: &mut Vec<u8>,
-    ) -> Option<Lstat> {
-        match &self.ahead {
-            Some(a) => a.dir(at),
+            Some(a) => ahead(a),
             None => self.base.lstat(rel, name, path, scratch).ok(),
         }
     }
@@ -1091,7 +1078,11 @@ fn confirm(d: &Dir, out: &mut Found, r: &Remember<'_, '_>) -> Option<Vec<Dir>> {
     for &place in places {
         let name = name_of(m.files[place as usize]);
         let path = child(&d.path, os_str(name));
-        let l = r.file(place as usize, (&d.rel, name, &path), &mut out.scratch)?;
+        let l = r.looked(
+            |a| a.file(place as usize),
+            (&d.rel, name, &path),
+            &mut out.scratch,
+        )?;
         if l.kind != Kind::File {
             return None;
         }
@@ -1101,7 +1092,11 @@ fn confirm(d: &Dir, out: &mut Found, r: &Remember<'_, '_>) -> Option<Vec<Dir>> {
     for &j in tree.subs(i) {
         let name = name_of(m.dirs[j as usize]);
         let path = child(&d.path, os_str(name));
-        let l = r.dir(j as usize, (&d.rel, name, &path), &mut out.scratch)?;
+        let l = r.looked(
+            |a| a.dir(j as usize),
+            (&d.rel, name, &path),
+            &mut out.scratch,
+        )?;
         if l.kind != Kind::Dir {
             return None;
         }
