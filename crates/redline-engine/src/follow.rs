@@ -26,6 +26,13 @@ mod portable;
 #[cfg(not(target_os = "linux"))]
 use portable as backend;
 
+/// Whether `path` leads to a directory (a link followed) that a watch of a tree has not
+/// gone into yet, noting its real path in `seen`: a link loop ends there.
+fn new_dir(path: &Path, seen: &mut std::collections::HashSet<PathBuf>) -> bool {
+    std::fs::metadata(path).is_ok_and(|m| m.is_dir())
+        && std::fs::canonicalize(path).is_ok_and(|real| seen.insert(real))
+}
+
 /// What the watcher said happened, by path (see each backend's `said`).
 enum Seen {
     /// Something happened at the path; `true` when it was made or changed (rather than

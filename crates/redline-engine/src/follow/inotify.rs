@@ -21,7 +21,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use super::Seen;
+use super::{Seen, new_dir};
 
 /// What a directory is watched for: entries made, changed, gone or moved, and the
 /// directory itself going. Only directories are watched (a path that is no longer one by
@@ -159,13 +159,7 @@ impl Watcher {
                 };
                 let path = entry.path();
                 if kind.is_symlink() {
-                    if !std::fs::metadata(&path).is_ok_and(|m| m.is_dir()) {
-                        continue;
-                    }
-                    let Ok(real) = std::fs::canonicalize(&path) else {
-                        continue;
-                    };
-                    if !linked.insert(real) {
+                    if !new_dir(&path, &mut linked) {
                         continue;
                     }
                 } else if !kind.is_dir() {

@@ -1,13 +1,13 @@
 //! The file watcher where there is no inotify (macOS, Windows, the BSDs): the `notify`
 //! crate's recommended watcher, behind the same calls as [`super`]'s Linux one.
 
-use std::collections::BTreeSet;
+use std::collections::HashSet;
 use std::io;
 use std::path::{Path, PathBuf};
 
 use notify::{Event, EventKind, RecommendedWatcher, RecursiveMode, Watcher as _};
 
-use super::Seen;
+use super::{Seen, new_dir};
 
 /// What the watcher said, as it said it.
 #[derive(Debug)]
@@ -61,27 +61,21 @@ impl Watcher {
             return Ok(());
         }
         self.watch_alone(dir)?;
-        let mut seen: BTreeSet<PathBuf> = std::fs::canonicalize(dir).into_iter().collect();
+        let mut seen: HashSet<PathBuf> = std::fs::canonicalize(dir).into_iter().collect();
         self.watch_below(dir, &mut seen);
         Ok(())
     }
 
     /// Watches each directory below `dir` as [`Watcher::watch_tree`] does, entering none
     /// twice (a link loop ends).
-    fn watch_below(&mut self, dir: &Path, seen: &mut BTreeSet<PathBuf>) {
+    fn watch_below(&mut self, dir: &Path, seen: &mut HashSet<PathBuf>) {
         let Ok(entries) = std::fs::read_dir(dir) else {
             return;
         };
         for entry in entries.flatten() {
             let path = entry.path();
             // Links to directories are followed, as the watcher does.
-            if !std::fs::metadata(&path).is_ok_and(|m| m.is_dir()) {
-                continue;
-            }
-            let Ok(real) = std::fs::canonicalize(&path) else {
-                continue;
-            };
-            if !seen.insert(real) {
+            if !new_dir(&path, seen) {
                 continue;
             }
             if self.0.watch(&path, RecursiveMode::Recursive).is_err()
