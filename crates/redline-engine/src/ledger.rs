@@ -14,9 +14,16 @@
 //!
 //! Copies share the key `message.id` + `requestId`; a sidechain copy (a subagent's replay)
 //! also matches a response with the same `message.id` under another `requestId`, as
-//! ccusage matches them. Besides the survivor, each response remembers where its first
-//! copy stands (file, line): reports walk responses in that order, as ccusage does, so
-//! first-seen lists such as `modelsUsed` come out the same.
+//! ccusage matches them. Main-chain copies under two `requestId`s (a retry) stay two
+//! responses, and a sidechain copy never makes them one. So a message id counts once per
+//! `requestId` its main-chain copies carry, or once if all its copies are sidechain ones,
+//! whatever order the copies come in. (Of a message id with two main-chain `requestId`s,
+//! a sidechain copy may add its first-copy place, and the content counted from there, to
+//! either response, by the order copies come in; no count, token or response's cost
+//! depends on it.) Besides the survivor,
+//! each response remembers where its first copy stands (file, line): reports walk
+//! responses in that order, as ccusage does, so first-seen lists such as `modelsUsed`
+//! come out the same.
 //!
 //! A response's content (its thinking, text and tool input, for [`crate::thinking`]) is
 //! spread over its lines, one block a line, and a resumed session writes the same lines
@@ -489,6 +496,25 @@ impl std::hash::Hash for Key {
 /// Dedup keys to entry slots.
 type SlotMap = HashMap<Key, u32, BuildHasherDefault<KeyHasher>>;
 
+/// Marks a slot in the dedup index that a key reached by sidechain copies only: a
+/// main-chain copy under that key then joins the slot only while the slot is still all
+/// sidechain copies (see [`Ledger::offer`]).
+const SIDE_KEY: u32 = 1 << 31;
+
+/// The slot a dedup index value names.
+fn slot_of(v: u32) -> u32 {
+    v & !SIDE_KEY
+}
+
+/// The dedup index value for slot `at`, reached under a key by `entry`.
+fn keyed_slot(at: u32, entry: &Entry) -> u32 {
+    if entry.has(FLAG_SIDECHAIN) {
+        at | SIDE_KEY
+    } else {
+        at
+    }
+}
+
 /// Entries in fixed-size chunks: growing never copies or doubles the whole store, so
 /// memory follows the number of responses instead of the next power of two.
 #[derive(Clone, Debug, Default)]
@@ -566,23 +592,12 @@ impl Ledger {
         };
         entry.flags &= !FLAG_UNKEYED;
         self.copies += 1;
-        let mut held = self.index.get(&Key::new(key)).copied();
-        if held.is_none()
-            && entry.id_hash != 0
-            && let Some(&same_id) = self.by_id.get(&Key::new(entry.id_hash))
-        {
-            let sidechain_replay =
-                entry.has(FLAG_SIDECHAIN) || self.entries.get(same_id).has(FLAG_SIDECHAIN);
-            if sidechain_replay {
-                held = Some(same_id);
-            }
-        }
-        let Some(at) = held else {
+        let Some(at) = self.held_for(key, &entry) else {
             let at = self.next_slot();
             if entry.id_hash != 0 {
                 self.by_id.entry(Key::new(entry.id_hash)).or_insert(at);
             }
-            self.index.insert(Key::new(key), at);
+            self.index.insert(Key::new(key), keyed_slot(at, &entry));
             entry.shared = false;
             self.entries.push(entry);
             self.keyed += 1;
@@ -622,6 +637,35 @@ impl Ledger {
         answer
     }
 
+    /// The slot holding the response a copy under `key` belongs to, if one does; the key
+    /// is entered for it. A key's main-chain copies all go to one slot, a response of its
+    /// own; a sidechain copy goes to its key's slot, else to the first slot of its message
+    /// id, and a main-chain copy under a new key takes that first slot while sidechain
+    /// copies alone are in it. So each message id ends with one slot per key of its
+    /// main-chain copies (one slot if there are none), in any order of offers.
+    fn held_for(&mut self, key: u64, entry: &Entry) -> Option<u32> {
+        let side = entry.has(FLAG_SIDECHAIN);
+        let k = Key::new(key);
+        let side_only = |l: &Ledger, at: u32| l.entries.get(at).has(FLAG_SIDECHAIN);
+        let at = match self.index.get(&k).copied() {
+            Some(v) if v & SIDE_KEY == 0 => return Some(v),
+            // Reached by sidechain copies only so far.
+            Some(v) => slot_of(v),
+            None if entry.id_hash == 0 => return None,
+            None => *self.by_id.get(&Key::new(entry.id_hash))?,
+        };
+        if side {
+            self.index.entry(k).or_insert(at | SIDE_KEY);
+            Some(at)
+        } else if side_only(self, at) {
+            self.index.insert(k, at);
+            Some(at)
+        } else {
+            // Another key's main-chain copies hold it: a response of its own.
+            None
+        }
+    }
+
     fn next_slot(&self) -> u32 {
         u32::try_from(self.entries.len).unwrap_or(u32::MAX)
     }
@@ -648,11 +692,7 @@ impl Ledger {
     /// slots went to is pushed to `placed` (in its slot order) when given.
     pub fn merge(&mut self, other: Ledger, files: &Files, mut placed: Option<&mut Vec<u32>>) {
         self.copies += other.copies - other.keyed;
-        let mut keys: Vec<Option<u64>> = vec![None; other.entries.len];
-        for (key, &at) in &other.index {
-            let key = key.get();
-            keys[at as usize] = Some(key);
-        }
+        let keys = other.slot_keys();
         for (entry, key) in other.entries.into_entries().zip(keys) {
             let at = self.offer(key, entry, files).slot();
             if let Some(p) = placed.as_deref_mut() {
@@ -680,7 +720,7 @@ impl Ledger {
                     if entry.id_hash != 0 {
                         self.by_id.entry(Key::new(entry.id_hash)).or_insert(at);
                     }
-                    self.index.insert(Key::new(key), at);
+                    self.index.insert(Key::new(key), keyed_slot(at, &entry));
                 }
             }
         }
@@ -725,11 +765,25 @@ impl Ledger {
     /// Every slot in order, with the key it is held under (`None` for an unkeyed entry):
     /// with [`Ledger::duplicates_dropped`], all a ledger is (see [`Ledger::from_slots`]).
     pub fn slots(&self) -> Vec<(Option<u64>, &Entry)> {
-        let mut keys: Vec<Option<u64>> = vec![None; self.entries.len];
-        for (key, &at) in &self.index {
-            keys[at as usize] = Some(key.get());
+        self.slot_keys()
+            .into_iter()
+            .zip(self.entries.iter())
+            .collect()
+    }
+
+    /// The key each slot is offered under when it moves to another ledger: the key of
+    /// its main-chain copies, or (all of its copies sidechain ones) the least of their
+    /// keys. The slot's entry is its best copy, so it stands for all of them there.
+    fn slot_keys(&self) -> Vec<Option<u64>> {
+        let mut keys: Vec<Option<(bool, u64)>> = vec![None; self.entries.len];
+        for (key, &v) in &self.index {
+            let this = (v & SIDE_KEY != 0, key.get());
+            let held = &mut keys[slot_of(v) as usize];
+            if held.is_none_or(|h| this < h) {
+                *held = Some(this);
+            }
         }
-        keys.into_iter().zip(self.entries.iter()).collect()
+        keys.into_iter().map(|k| k.map(|(_, key)| key)).collect()
     }
 
     /// The ledger whose [`Ledger::slots`] and [`Ledger::duplicates_dropped`] these were,
@@ -746,7 +800,7 @@ impl Ledger {
                 if entry.id_hash != 0 {
                     l.by_id.entry(Key::new(entry.id_hash)).or_insert(at);
                 }
-                l.index.insert(Key::new(key), at);
+                l.index.insert(Key::new(key), keyed_slot(at, &entry));
                 l.keyed += 1;
             }
             l.entries.push(entry);
@@ -1235,6 +1289,118 @@ mod tests {
         l.offer(main, copy(0, 1, 5, 0), &f);
         l.offer(replay, copy(0, 2, 5, 0), &f);
         assert_eq!((l.len(), l.duplicates_dropped()), (2, 0));
+    }
+
+    /// Every order of `items`.
+    fn permutations<T: Clone>(items: &[T]) -> Vec<Vec<T>> {
+        if items.len() <= 1 {
+            return vec![items.to_vec()];
+        }
+        let mut all = Vec::new();
+        for i in 0..items.len() {
+            let mut rest = items.to_vec();
+            let first = rest.remove(i);
+            for mut p in permutations(&rest) {
+                p.insert(0, first.clone());
+                all.push(p);
+            }
+        }
+        all
+    }
+
+    /// Offers copies in every order, split at every point between two ledgers merged
+    /// after (as two files' ledgers join the scan's), and checks they always give the
+    /// same responses: survivors with their tokens, and (when `places`) the first-copy
+    /// places too.
+    fn same_in_every_order(
+        f: &Files,
+        copies: &[(Option<u64>, Entry)],
+        places: bool,
+    ) -> Vec<(FileId, u32, u64, FileId, u32)> {
+        let mut expected = None;
+        for order in permutations(copies) {
+            for split in 0..=order.len() {
+                let (mut a, mut b) = (Ledger::default(), Ledger::default());
+                for (i, (k, e)) in order.iter().enumerate() {
+                    let l = if i < split { &mut a } else { &mut b };
+                    l.offer(*k, e.clone(), f);
+                }
+                a.merge(b, f, None);
+                let mut got: Vec<_> = a
+                    .entries()
+                    .map(|e| {
+                        let (ff, fl) = if places {
+                            (e.first_file, e.first_line)
+                        } else {
+                            (0, 0)
+                        };
+                        (e.file, e.line, e.tokens().output, ff, fl)
+                    })
+                    .collect();
+                got.sort();
+                match &expected {
+                    None => expected = Some(got),
+                    Some(want) => assert_eq!(&got, want, "{order:?} split at {split}"),
+                }
+            }
+        }
+        expected.unwrap_or_default()
+    }
+
+    /// A response with main-chain copies in two files (a resumed session) and a
+    /// subagent's replay under another request id is one response, whichever comes
+    /// first: once the replay came first, the second main-chain copy used to be counted
+    /// again.
+    #[test]
+    fn a_replay_under_another_request_id_joins_main_copies_in_any_order() {
+        let f = files(&["/a.jsonl", "/b.jsonl", "/s/agent.jsonl"]);
+        let main = Some(dedup_key("m", Some("r1")));
+        let replay = Some(dedup_key("m", Some("r2")));
+        let got = same_in_every_order(
+            &f,
+            &[
+                (main, copy(0, 4, 5, 0)),
+                (main, copy(1, 2, 5, 0)),
+                (replay, copy(2, 1, 9, FLAG_SIDECHAIN)),
+                (replay, copy(2, 2, 9, FLAG_SIDECHAIN)),
+            ],
+            true,
+        );
+        assert_eq!(got, [(0, 4, 5, 0, 4)]);
+        // Sidechain copies alone, under two request ids: one response.
+        let got = same_in_every_order(
+            &f,
+            &[
+                (main, copy(2, 1, 5, FLAG_SIDECHAIN)),
+                (replay, copy(2, 2, 9, FLAG_SIDECHAIN)),
+                (main, copy(1, 3, 5, FLAG_SIDECHAIN)),
+            ],
+            true,
+        );
+        assert_eq!(got, [(2, 2, 9, 1, 3)]);
+    }
+
+    /// A retry (main-chain copies under a second request id) is a response of its own,
+    /// and a sidechain copy under either key, or a third, does not make the two one, in
+    /// any order. Which of them a sidechain copy adds its place to may follow the order
+    /// (the module docs), so places are not compared here.
+    #[test]
+    fn a_retry_stays_two_responses_beside_sidechain_copies_in_any_order() {
+        let f = files(&["/a.jsonl", "/b.jsonl", "/s/agent.jsonl"]);
+        let [r1, r2, r3] = ["r1", "r2", "r3"].map(|r| Some(dedup_key("m", Some(r))));
+        for side in [r1, r2, r3] {
+            let got = same_in_every_order(
+                &f,
+                &[
+                    (r1, copy(0, 1, 5, 0)),
+                    (r2, copy(0, 2, 7, 0)),
+                    (r1, copy(1, 1, 5, 0)),
+                    (side, copy(2, 1, 9, FLAG_SIDECHAIN)),
+                ],
+                false,
+            );
+            assert_eq!(got, [(0, 1, 5, 0, 0), (0, 2, 7, 0, 0)]);
+        }
     }
 
     #[test]

@@ -29,6 +29,10 @@ struct World {
     granule_ms: i64,
     files: Vec<PathBuf>,
     made: u64,
+    /// Files rewritten in place since the last scan: they are not grown before the next
+    /// one (a file changed in the middle and then grown is read on from its old end, as
+    /// docs/index.md says under "What it does not catch"; Claude Code only appends).
+    rewritten: Vec<PathBuf>,
 }
 
 const MODELS: [&str; 4] = [
@@ -50,6 +54,7 @@ impl World {
             granule_ms: if rng.chance(30) { 1000 } else { 1 },
             files: Vec::new(),
             made: 0,
+            rewritten: Vec::new(),
         }
     }
 
@@ -118,15 +123,23 @@ impl World {
                 // A response line: ids from small pools, so copies meet across files.
                 let id = rng.below_u64(40);
                 let keyed = n != 3;
-                // One request id (or none, for every seventh) per message id; ids from 30 up are a subagent's own,
-                // whose replays may carry another request id. (A replay under another
-                // request id of a response whose main-chain copies stand in two files
-                // makes the survivor depend on the order files are merged in, with or
-                // without the index, and on the number of threads: a ledger matter,
-                // not what this test is of.)
-                let sidechain = id >= 30 || rng.chance(20);
+                // One request id (or none, for every seventh) per message id; ids from 30
+                // up are a subagent's own. Copies of ids from 10 up may be on a sidechain,
+                // and such a replay may carry another request id: one response with
+                // main-chain copies in several files and a replay under another key.
+                // Copies of ids below 10 may carry a second request id on the main chain
+                // (a retry: two responses). (A sidechain copy of an id with two main-chain
+                // keys counts the same in any order, but may add its place to either
+                // response, see the ledger; the id pools keep that apart.)
+                let sidechain = id >= 30 || (id >= 10 && rng.chance(20));
                 let req = if !id.is_multiple_of(7) {
-                    let other = if id >= 30 && rng.chance(50) { 100 } else { 0 };
+                    let other = if sidechain && rng.chance(50) {
+                        100
+                    } else if id < 10 && rng.chance(15) {
+                        200
+                    } else {
+                        0
+                    };
                     format!(",\"requestId\":\"req{}\"", id + other)
                 } else {
                     String::new()
@@ -189,6 +202,11 @@ impl World {
         }
         let i = rng.below_u64(self.files.len() as u64) as usize;
         let p = self.files[i].clone();
+        let op = if self.rewritten.contains(&p) && (2..=5).contains(&op) {
+            7
+        } else {
+            op
+        };
         let mut bytes = fs::read(&p).unwrap();
         let what = match op {
             2..=4 => {
@@ -223,13 +241,20 @@ impl World {
                 }
             }
             7 => {
-                // The same length, other content: a digit changed somewhere.
+                // The same length, other content: a digit changed somewhere, not in an
+                // id (`msg12`, `req3`), which would mix the id pools kept apart above.
+                let in_id = |j: usize| {
+                    let run = bytes[..j].iter().rev().take_while(|b| b.is_ascii_digit());
+                    let before = j - run.count();
+                    before > 0 && bytes[before - 1].is_ascii_alphabetic()
+                };
                 let digits: Vec<usize> = (0..bytes.len())
-                    .filter(|&j| bytes[j].is_ascii_digit())
+                    .filter(|&j| bytes[j].is_ascii_digit() && !in_id(j))
                     .collect();
                 if let Some(&j) = digits.get(rng.below_u64(digits.len() as u64) as usize) {
                     bytes[j] = if bytes[j] == b'9' { b'1' } else { bytes[j] + 1 };
                 }
+                self.rewritten.push(p.clone());
                 "same-length rewrite"
             }
             8 => {
@@ -418,6 +443,7 @@ fn run_seed(seed: u64, steps: u64, totals: &mut IndexStats, quiet_runs: &mut u64
             );
         }
         history.clear();
+        w.rewritten.clear();
         w.clock_ms += rng.below_u64(6000) as i64;
         for _ in 0..rng.below_u64(4) {
             history.push(w.change(&mut rng));
