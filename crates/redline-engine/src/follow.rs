@@ -12,10 +12,10 @@
 //! queued up as one batch: there is no debounce delay. This module only says where to look; reading
 //! is [`crate::tail`]'s and counting [`crate::live`]'s.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 
-use crate::roots::Root;
+use crate::roots::{Root, RootDirs};
 
 #[cfg(target_os = "linux")]
 mod inotify;
@@ -86,6 +86,10 @@ pub struct Follower {
     states: Vec<RootState>,
     /// Ancestors watched (not recursively) on behalf of waiting roots.
     ancestors: BTreeSet<PathBuf>,
+    /// The directories a listing found below each root, and those of them it could not
+    /// fully account for, by root, taken by the first watch of that root
+    /// ([`Follower::start_listed`]).
+    listed: HashMap<PathBuf, (Vec<PathBuf>, Vec<PathBuf>)>,
     watcher: backend::Watcher,
 }
 
@@ -103,16 +107,44 @@ impl Follower {
         roots: Vec<Root>,
         send: impl Fn(FsEvent) + Send + 'static,
     ) -> std::io::Result<Follower> {
+        Follower::start_listed(roots, &[], send)
+    }
+
+    /// Starts watching `roots` as [`Follower::start`] does, taking the directories below
+    /// each root from a listing just made (`listed`, as [`crate::roots::survey_with`] gives
+    /// them) instead of reading every directory for them: on Linux each is then watched
+    /// without being opened. A directory made since that listing is not watched: the
+    /// caller lists again once this returns and watches what that listing found new with
+    /// [`Follower::watch_dir`], before it lists what is in there.
+    pub fn start_listed(
+        roots: Vec<Root>,
+        listed: &[RootDirs],
+        send: impl Fn(FsEvent) + Send + 'static,
+    ) -> std::io::Result<Follower> {
         let watcher = backend::Watcher::new(move |raw| send(FsEvent(raw)))?;
         let states = vec![RootState::Waiting(PathBuf::new()); roots.len()];
+        let listed = listed
+            .iter()
+            .map(|d| (d.root.clone(), (d.below().collect(), d.unclean().collect())))
+            .collect();
         let mut f = Follower {
             roots,
             states,
             ancestors: BTreeSet::new(),
+            listed,
             watcher,
         };
         f.refresh(&mut Vec::new(), false);
+        f.listed = HashMap::new();
         Ok(f)
+    }
+
+    /// Watches `dir`, a directory in a watched root, with every directory below it (one
+    /// made before its parent's watch took hold, found by listing again).
+    pub fn watch_dir(&mut self, dir: &Path) {
+        if self.root_of(dir).is_some() {
+            let _ = self.watcher.watch_tree(dir);
+        }
     }
 
     /// The roots, in the order given.
@@ -210,7 +242,7 @@ impl Follower {
                 (RootState::Watching, false) => {
                     self.watcher.unwatch(&projects);
                 }
-                (_, true) => match self.watcher.watch_tree(&projects) {
+                (_, true) => match self.watch_root(&projects) {
                     Ok(()) => {
                         self.states[i] = RootState::Watching;
                         if report {
@@ -259,6 +291,25 @@ impl Follower {
             }
         }
         self.ancestors = wanted;
+    }
+
+    /// Watches the root `projects` and everything below it: the directories a listing
+    /// found there when it was given ([`Follower::start_listed`]), and below those it
+    /// could not fully account for, what reading them finds; else what reading each
+    /// directory finds.
+    fn watch_root(&mut self, projects: &Path) -> std::io::Result<()> {
+        match self.listed.remove(projects) {
+            Some((below, unclean)) => {
+                self.watcher.watch_listed(projects, &below)?;
+                // A link the listing followed is not among its directories: what is
+                // below such a directory is found by reading it, as without a listing.
+                for dir in unclean {
+                    let _ = self.watcher.watch_tree(&dir);
+                }
+                Ok(())
+            }
+            None => self.watcher.watch_tree(projects),
+        }
     }
 }
 
@@ -345,6 +396,58 @@ mod tests {
             }
         }
         (false, all)
+    }
+
+    /// Started from a listing, the follower watches the directories the listing went
+    /// through and no other: one made after the listing is not read for, until the caller
+    /// (having listed again) watches it.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_follower_started_from_a_listing_watches_what_it_listed() {
+        let s = crate::roots::tests::Scratch::new("follow-listed");
+        let projects = s.0.join("projects");
+        let deep = projects.join("-a").join("s").join("subagents");
+        std::fs::create_dir_all(&deep).unwrap();
+        // A session that is a link to a tree elsewhere: the listing follows it, and
+        // does not list its directories among its own.
+        let elsewhere = s.0.join("elsewhere");
+        std::fs::create_dir_all(elsewhere.join("subagents")).unwrap();
+        std::os::unix::fs::symlink(&elsewhere, projects.join("-a").join("l")).unwrap();
+        let root = Root {
+            projects: projects.clone(),
+            explicit: true,
+        };
+        let (_, dirs) = crate::roots::survey_with(std::slice::from_ref(&root), &Default::default());
+        let late = projects.join("-b");
+        std::fs::create_dir_all(&late).unwrap();
+        let (tx, rx) = mpsc::channel();
+        let mut f = Follower::start_listed(vec![root], &dirs, move |ev| {
+            let _ = tx.send(ev);
+        })
+        .unwrap();
+        assert_eq!(f.states(), [RootState::Watching]);
+        let file = |p: &Path| {
+            let p = p.to_path_buf();
+            move |h: &Happening| matches!(h, Happening::File { path, .. } if *path == p)
+        };
+        let listed = deep.join("agent-1.jsonl");
+        std::fs::write(&listed, "{}\n").unwrap();
+        let wait = Duration::from_secs(5);
+        assert!(watch_for(&mut f, &rx, wait, file(&listed)).0);
+        std::fs::write(elsewhere.join("subagents").join("t.jsonl"), "{}\n").unwrap();
+        let through_link = projects
+            .join("-a")
+            .join("l")
+            .join("subagents")
+            .join("t.jsonl");
+        assert!(watch_for(&mut f, &rx, wait, file(&through_link)).0);
+        let unlisted = late.join("s.jsonl");
+        std::fs::write(&unlisted, "{}\n").unwrap();
+        let short = Duration::from_millis(300);
+        assert!(!watch_for(&mut f, &rx, short, file(&unlisted)).0);
+        f.watch_dir(&late);
+        std::fs::write(&unlisted, "{}\n{}\n").unwrap();
+        assert!(watch_for(&mut f, &rx, wait, file(&unlisted)).0);
     }
 
     #[cfg(target_os = "linux")]

@@ -9,6 +9,7 @@
 //! directory costs one `stat`. A transcript is changed when it is new or its stamp
 //! (identity, size, time) is not the one the first listing took.
 
+use std::collections::HashSet;
 use std::path::PathBuf;
 
 use crate::index::rel_bytes;
@@ -33,6 +34,9 @@ pub struct Changes {
     /// What the second listing passed over (directories that cannot be read, `*.jsonl`
     /// that are not regular files).
     pub skipped: Vec<Skipped>,
+    /// The directories the second listing went through and the first did not, the
+    /// highest of each new tree only (those below are in its tree).
+    pub new_dirs: Vec<PathBuf>,
 }
 
 impl Listed {
@@ -48,6 +52,11 @@ impl Listed {
                 .map(|t| (t.path.clone(), t.stamp))
                 .collect(),
         }
+    }
+
+    /// The directories the first listing went through, by root.
+    pub fn dirs(&self) -> &[RootDirs] {
+        &self.dirs
     }
 
     /// The memory [`crate::roots::survey_with`] trusts: each directory's time where its
@@ -71,7 +80,7 @@ impl Listed {
     /// Lists `roots` again, now: the transcripts that appeared or changed since the first
     /// listing, and what was passed over.
     pub fn changes(&self, roots: &[Root]) -> Changes {
-        let (listing, _) = crate::roots::survey_with(roots, &self.memory());
+        let (listing, dirs) = crate::roots::survey_with(roots, &self.memory());
         let mut before = self.files.iter().peekable();
         let mut files = Vec::new();
         for t in listing.transcripts {
@@ -91,7 +100,41 @@ impl Listed {
         Changes {
             files,
             skipped: listing.skipped,
+            new_dirs: self.new_dirs(&dirs),
         }
+    }
+
+    /// The directories of `now` (a second listing's) that the first listing did not go
+    /// through, the highest of each new tree only.
+    fn new_dirs(&self, now: &[RootDirs]) -> Vec<PathBuf> {
+        let mut out = Vec::new();
+        for d in now {
+            let before: HashSet<&[u8]> = self
+                .dirs
+                .iter()
+                .filter(|b| b.root == d.root)
+                .flat_map(|b| b.dirs.iter().map(|s| s.rel.as_slice()))
+                .collect();
+            let fresh: HashSet<&[u8]> = d
+                .dirs
+                .iter()
+                .map(|s| s.rel.as_slice())
+                .filter(|rel| !before.contains(rel))
+                .collect();
+            let mut top: Vec<&[u8]> = fresh
+                .iter()
+                .copied()
+                .filter(|rel| {
+                    let parents = memchr::memchr_iter(b'/', rel).map(|i| &rel[..i]);
+                    !parents
+                        .chain((!rel.is_empty()).then_some(&b""[..]))
+                        .any(|p| fresh.contains(p))
+                })
+                .collect();
+            top.sort_unstable();
+            out.extend(top.into_iter().map(|rel| d.path_of(rel)));
+        }
+        out
     }
 }
 
@@ -139,6 +182,14 @@ mod tests {
         std::fs::write(&beside, "{}\n").unwrap();
         let mut want = vec![old, beside, new_dir];
         want.sort_by(|a, b| path_order(a, b));
-        assert_eq!(first.changes(&roots).files, want);
+        let changes = first.changes(&roots);
+        assert_eq!(changes.files, want);
+        // The directories made since are named, each new tree once, by its top.
+        assert_eq!(changes.new_dirs, [projects.join("-c")]);
+        std::fs::create_dir_all(projects.join("-a").join("t").join("subagents")).unwrap();
+        assert_eq!(
+            first.changes(&roots).new_dirs,
+            [projects.join("-a").join("t"), projects.join("-c")]
+        );
     }
 }

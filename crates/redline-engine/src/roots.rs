@@ -381,6 +381,33 @@ pub struct RootDirs {
 }
 
 impl RootDirs {
+    /// Each directory below the root (the root itself left out), as a path.
+    pub fn below(&self) -> impl Iterator<Item = PathBuf> + '_ {
+        self.dirs
+            .iter()
+            .filter(|d| !d.rel.is_empty())
+            .map(|d| self.path_of(&d.rel))
+    }
+
+    /// Each directory whose entries the listing could not fully account for (the root
+    /// too), as a path: one holding a symbolic link, whose target it followed but does
+    /// not list here, or an entry of a kind it could not tell.
+    pub fn unclean(&self) -> impl Iterator<Item = PathBuf> + '_ {
+        self.dirs
+            .iter()
+            .filter(|d| !d.clean)
+            .map(|d| self.path_of(&d.rel))
+    }
+
+    /// The path of the directory `rel` below the root (the root itself for none).
+    pub fn path_of(&self, rel: &[u8]) -> PathBuf {
+        if rel.is_empty() {
+            self.root.clone()
+        } else {
+            self.root.join(os_str(rel))
+        }
+    }
+
     /// How many directories were read (the rest were known unchanged).
     pub fn read(&self) -> usize {
         self.dirs.iter().filter(|d| d.read).count()

@@ -13,13 +13,15 @@
 //! after the store's records. The store's file is read (not replayed) on a thread of its
 //! own: it needs nothing of the transcripts.
 //!
-//! The file watches are set up on a thread of their own too, alongside the listing and
-//! the scan; once they are all in place, that thread lists the transcripts again
-//! ([`redline_engine::relist`]), and the catch-up reads what changed since the first
-//! listing before the values are final. The ordering argument: a change made after its
-//! directory's watch took hold is announced, and its notification waits in the queue; a
-//! change made before that was made before the second listing began, which finds it by
-//! its stamp. Either way the file is read by the tailer from where the scan (or the last
+//! The file watches are set up on a thread of their own too, alongside the scan, on the
+//! directories the listing went through (none is read again for them); once they are all
+//! in place, that thread lists the transcripts again ([`redline_engine::relist`]), and the
+//! catch-up reads what changed since the first listing before the values are final. The
+//! ordering argument: a change made after its directory's watch took hold is announced,
+//! and its notification waits in the queue; a change made before that was made before the
+//! second listing began, which finds it by its stamp. A directory the first listing did
+//! not see is found by the second, then watched, then listed once more, so the same holds
+//! for it. Either way the file is read by the tailer from where the scan (or the last
 //! look) stopped, so a line both announced and found again is read once.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -41,7 +43,7 @@ use redline_engine::otlp::Batch;
 use redline_engine::prices::{CostMode, PriceTable};
 use redline_engine::relist::{Changes, Listed};
 use redline_engine::roots::{
-    NOT_REGULAR, Root, Skipped, out_of_descriptors, survey_with, transcripts_below,
+    NOT_REGULAR, Root, Skipped, out_of_descriptors, path_order, survey_with, transcripts_below,
 };
 use redline_engine::scan::{ScanOptions, scan_indexed};
 use redline_engine::stats::{Stat, Window};
@@ -316,9 +318,9 @@ pub fn start(cfg: HubConfig) -> Result<Handle> {
         }
         None => None,
     };
-    // The file watches are set up alongside the listing and the scan; once they are in
-    // place, the same thread lists again, to find what changed before (see the module
-    // docs).
+    // The file watches are set up alongside the scan, from the listing's directories;
+    // once they are in place, the same thread lists again, to find what changed before
+    // (see the module docs).
     let (inputs, queue) = mpsc::channel();
     let fs_inputs = inputs.clone();
     let watch_roots = roots.clone();
@@ -329,17 +331,23 @@ pub fn start(cfg: HubConfig) -> Result<Handle> {
             if let Some(wait) = watch_wait() {
                 std::thread::sleep(wait);
             }
+            // The directories to watch are the start-up listing's: waiting for it costs
+            // less than reading every directory again (without it, they are read).
+            let listed = listed_rx.recv().ok();
             let started = Instant::now();
-            let follower = Follower::start(watch_roots.clone(), move |ev| {
+            let dirs = listed.as_ref().map_or(&[][..], Listed::dirs);
+            let mut follower = Follower::start_listed(watch_roots.clone(), dirs, move |ev| {
                 let _ = fs_inputs.send(Input::Fs(ev));
             })
             .map_err(|e| format!("cannot start the file watcher: {e}"));
             let took = started.elapsed();
             let started = Instant::now();
-            let changes = listed_rx
-                .recv()
+            let mut changes = listed
                 .map(|listed| listed.changes(&watch_roots))
                 .unwrap_or_default();
+            if let Ok(f) = &mut follower {
+                watch_new_dirs(f, &mut changes);
+            }
             Watched {
                 follower,
                 took,
@@ -512,6 +520,25 @@ pub fn start(cfg: HubConfig) -> Result<Handle> {
         snapshots: rx,
         inputs,
     })
+}
+
+/// Watches the directories made since the start-up's listing (which the second listing
+/// found, and no watch covered), then lists what is in them now: what was written there
+/// before their watches took hold is read, what came after is announced.
+fn watch_new_dirs(follower: &mut Follower, changes: &mut Changes) {
+    if changes.new_dirs.is_empty() {
+        return;
+    }
+    for dir in &changes.new_dirs {
+        follower.watch_dir(dir);
+        let (files, skipped) = transcripts_below(dir);
+        changes.files.extend(files);
+        changes.skipped.extend(skipped);
+    }
+    changes.files.sort_by(|a, b| path_order(a, b));
+    changes.files.dedup();
+    changes.skipped.sort_by(|a, b| path_order(&a.path, &b.path));
+    changes.skipped.dedup_by(|a, b| a.path == b.path);
 }
 
 /// How often the scan index is brought up to date while serving, unless

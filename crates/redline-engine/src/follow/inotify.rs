@@ -173,6 +173,18 @@ impl Watcher {
         Ok(())
     }
 
+    /// Watches the tree `root` as [`Watcher::watch_tree`] does, taking the directories
+    /// below it from `below` (a listing's) instead of reading each directory for them: a
+    /// directory is only watched, never opened. One that is gone (or no longer a
+    /// directory) is left out; fails only when `root` itself cannot be watched.
+    pub(super) fn watch_listed(&mut self, root: &Path, below: &[PathBuf]) -> io::Result<()> {
+        self.add(root, true)?;
+        for dir in below {
+            let _ = self.add(dir, true);
+        }
+        Ok(())
+    }
+
     /// Stops watching `dir`, and every directory below it when it was watched with them
     /// ([`Watcher::watch_tree`]).
     #[allow(unsafe_code)]

@@ -66,6 +66,12 @@ impl Watcher {
         Ok(())
     }
 
+    /// Watches the tree `root`: the watcher's own recursive watch finds the directories
+    /// below, so a listing's are not needed here.
+    pub(super) fn watch_listed(&mut self, root: &Path, _below: &[PathBuf]) -> io::Result<()> {
+        self.watch_tree(root)
+    }
+
     /// Watches each directory below `dir` as [`Watcher::watch_tree`] does, entering none
     /// twice (a link loop ends).
     fn watch_below(&mut self, dir: &Path, seen: &mut HashSet<PathBuf>) {
