@@ -404,7 +404,7 @@ impl RootDirs {
         if rel.is_empty() {
             self.root.clone()
         } else {
-            self.root.join(os_str(rel))
+            ahead::below(&self.root, rel)
         }
     }
 

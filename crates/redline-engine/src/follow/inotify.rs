@@ -5,8 +5,9 @@
 //! directories and 21,752 files that was some 90,000 system calls and 300 ms of one core,
 //! taken from the daemon's start-up while it scans. Here only directories are looked at:
 //! each is read once (the entries' kinds come with their names) and watched, and nothing
-//! else is asked of the kernel. The watch leaves out opens, which a general watcher
-//! reports and the scan's own reads would fill the queue with.
+//! else is asked of the kernel; given the directories a listing went through
+//! ([`Watcher::watch_listed`]), none is even read. The watch leaves out opens, which a
+//! general watcher reports and the scan's own reads would fill the queue with.
 //!
 //! The kernel's events are read on a thread of this module's own and handed over raw
 //! ([`Raw`]); they are turned into paths ([`Watcher::said`]) on the thread that owns the

@@ -204,7 +204,7 @@ fn unvouched(top: &Dir, rel: &[u8], d: u32, mtime_ns: Option<i64>) -> (Dir, Vec<
 
 /// `base` joined with `rel` (a path below it), with room for no more: the path the walk
 /// builds one component at a time.
-fn below(base: &Path, rel: &[u8]) -> PathBuf {
+pub(super) fn below(base: &Path, rel: &[u8]) -> PathBuf {
     let mut p = PathBuf::with_capacity(base.as_os_str().len() + 1 + rel.len());
     p.push(base);
     p.push(os_str(rel));
