@@ -22,6 +22,7 @@
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
+use crate::hashed::{KeyMap, KeySet};
 use crate::ledger::{
     Entry, FLAG_AGGREGATE, FileId, FileMeta, Files, Ledger, ModelId, Models, Offered,
 };
@@ -148,11 +149,11 @@ impl Scope {
 #[derive(Debug, Default)]
 pub struct Kept {
     scope: Scope,
-    stored: HashMap<u64, u64>,
+    stored: KeyMap<u64>,
     /// Rootless rollups by key: their session's hash and their tokens.
-    rootless: HashMap<u64, (u64, u64)>,
+    rootless: KeyMap<(u64, u64)>,
     /// Sessions that rollups of the scope name.
-    claimed: HashSet<u64>,
+    claimed: KeySet,
 }
 
 impl Kept {
@@ -191,7 +192,7 @@ impl Kept {
 
     /// Once every rollup was noted: each key's largest figure among the scope's rollups
     /// (see `note_stored`), the rootless ones its sessions claim included.
-    pub fn stored(&mut self) -> &HashMap<u64, u64> {
+    pub fn stored(&mut self) -> &KeyMap<u64> {
         for (key, (session, n)) in std::mem::take(&mut self.rootless) {
             if self.claimed.contains(&session) {
                 let held = self.stored.entry(key).or_default();
@@ -306,9 +307,9 @@ pub fn present(
     files: &Files,
     models: &Models,
     transcript: &dyn Fn(FileId) -> bool,
-) -> HashMap<u64, u64> {
+) -> KeyMap<u64> {
     type Run = (FileId, i64, Option<ModelId>);
-    let mut present: HashMap<u64, u64> = HashMap::new();
+    let mut present = KeyMap::<u64>::default();
     let mut add = |(file, hour, model): Run, n: u64| {
         if transcript(file) {
             let f = files.get(file);
@@ -341,7 +342,7 @@ pub fn present(
 /// The keys `more` holds more tokens of than `less` (each a rollup key's tokens): with the
 /// store's figures against the transcripts', hours of transcripts deleted since they were
 /// rolled up; the other way round, hours the store has yet to be told.
-pub fn deficit(more: &HashMap<u64, u64>, less: &HashMap<u64, u64>) -> HashSet<u64> {
+pub fn deficit(more: &KeyMap<u64>, less: &KeyMap<u64>) -> KeySet {
     more.iter()
         .filter(|(k, n)| less.get(k).is_none_or(|l| l < n))
         .map(|(&k, _)| k)
@@ -349,7 +350,7 @@ pub fn deficit(more: &HashMap<u64, u64>, less: &HashMap<u64, u64>) -> HashSet<u6
 }
 
 /// Adds a stored rollup's tokens to `stored` (each key's largest figure).
-fn note_stored(stored: &mut HashMap<u64, u64>, r: RollupRef<'_>) {
+fn note_stored(stored: &mut KeyMap<u64>, r: RollupRef<'_>) {
     let n = tokens(r.tokens).total();
     let held = stored.entry(rollup_key(r)).or_default();
     *held = (*held).max(n);
@@ -646,7 +647,10 @@ mod tests {
         let elsewhere = rollup("sc", Some("/a/projects"), Some("laptop"), 30);
         let all = [a.clone(), b.clone(), elsewhere.clone()];
         let mut on_b = kept(scope(&["/b/projects"]), &all);
-        assert_eq!(on_b.stored().clone(), HashMap::from([(rollup_key(&b), 20)]));
+        assert_eq!(
+            on_b.stored().clone(),
+            KeyMap::from_iter([(rollup_key(&b), 20)])
+        );
         assert!(on_b.owns(&b) && !on_b.owns(&a) && !on_b.owns(&elsewhere));
         let mut on_both = kept(scope(&["/a/projects", "/b/projects"]), &all);
         assert_eq!(on_both.stored().len(), 2);
@@ -668,7 +672,7 @@ mod tests {
         // One key: the larger figure, never the two added.
         assert_eq!(
             on_a.stored().clone(),
-            HashMap::from([(rollup_key(&new_a), 50)])
+            KeyMap::from_iter([(rollup_key(&new_a), 50)])
         );
         assert!(on_a.owns(&old_a) && on_a.owns(&new_a) && !on_a.owns(&gone));
         let mut on_b = kept(scope(&["/b/projects"]), &all);

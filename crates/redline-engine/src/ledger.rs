@@ -37,12 +37,13 @@
 
 use std::cmp::Ordering;
 use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
+use std::hash::Hasher;
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use redline_core::TokenCounts;
 
+use crate::hashed::KeyBuild;
 use crate::record::Record;
 use crate::roots::path_order;
 use crate::thinking::{CONTINUES, Content};
@@ -453,26 +454,6 @@ impl Models {
     }
 }
 
-/// Keys are already hashes: hashing them again would only cost time.
-#[derive(Default)]
-pub(crate) struct KeyHasher(u64);
-
-impl Hasher for KeyHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for chunk in bytes.chunks(8) {
-            let mut b = [0u8; 8];
-            b[..chunk.len()].copy_from_slice(chunk);
-            self.0 ^= u64::from_le_bytes(b);
-        }
-    }
-    fn write_u64(&mut self, v: u64) {
-        self.0 = v;
-    }
-}
-
 /// A 64-bit hash kept as two halves: a map slot (key and entry index) then takes 12 bytes
 /// instead of 16, which on 300k responses is 4 MB less for the two maps together.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -494,7 +475,7 @@ impl std::hash::Hash for Key {
 }
 
 /// Dedup keys to entry slots.
-type SlotMap = HashMap<Key, u32, BuildHasherDefault<KeyHasher>>;
+type SlotMap = HashMap<Key, u32, KeyBuild>;
 
 /// Marks a slot in the dedup index that a key reached by sidechain copies only: a
 /// main-chain copy under that key then joins the slot only while the slot is still all

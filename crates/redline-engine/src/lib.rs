@@ -28,6 +28,7 @@ pub mod days;
 pub mod feed;
 pub mod follow;
 pub mod git;
+pub mod hashed;
 pub mod hosts;
 pub mod index;
 pub mod journal;

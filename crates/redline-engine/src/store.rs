@@ -7,7 +7,6 @@
 //! Replaying every record in order rebuilds the same state, so a rollup is a whole figure
 //! (the larger of two figures for one key wins) and a usage record is a delta (they add).
 
-use std::collections::HashSet;
 use std::io;
 use std::path::Path;
 
@@ -293,7 +292,7 @@ pub struct Limit {
 /// (the larger figures), read a line at a time. A missing store has none.
 pub fn rollups_in(
     path: &Path,
-    keys: &HashSet<u64>,
+    keys: &crate::hashed::KeySet,
     owned: &dyn Fn(RollupRef<'_>) -> bool,
 ) -> io::Result<Vec<Rollup>> {
     let mut kept = Vec::new();

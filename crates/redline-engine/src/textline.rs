@@ -14,7 +14,6 @@
 //! Pure: no I/O and no clock; [`crate::textscan`] reads the files.
 
 use std::borrow::Cow;
-use std::collections::HashSet;
 use std::fmt;
 use std::sync::LazyLock;
 
@@ -287,7 +286,7 @@ pub struct TextCounter {
     /// What was seen.
     pub stats: TextStats,
     /// The pieces counted, by their hash (already a hash: not hashed again).
-    seen: HashSet<u64, std::hash::BuildHasherDefault<crate::ledger::KeyHasher>>,
+    seen: crate::hashed::KeySet,
     preparer: Preparer,
     since_ms: i64,
 }
@@ -322,7 +321,7 @@ impl TextCounter {
         TextCounter {
             character: Character::with_spark(watch.clone(), spark),
             stats: TextStats::default(),
-            seen: HashSet::default(),
+            seen: crate::hashed::KeySet::default(),
             preparer: Preparer { watch, tz },
             since_ms,
         }

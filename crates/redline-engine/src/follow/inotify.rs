@@ -136,9 +136,11 @@ impl Watcher {
             // The same directory by another path (a link): its events go by this one.
             self.by_path.remove(&old);
         }
-        let was_tree = self.by_path.get(dir).is_some_and(|&(_, t)| t);
+        // One lookup: a path hashes slowly, and the daemon's start watches thousands.
         self.by_path
-            .insert(dir.to_path_buf(), (wd, tree || was_tree));
+            .entry(dir.to_path_buf())
+            .and_modify(|held| *held = (wd, tree || held.1))
+            .or_insert((wd, tree));
         Ok(())
     }
 

@@ -233,7 +233,7 @@ pub struct Live {
     /// Rollup keys (see [`crate::archive::key_hash`]) whose transcript figures changed
     /// since they were stored: all that [`Live::plan_rollups`] found, then each one a line
     /// moves.
-    rollups_due: HashSet<u64>,
+    rollups_due: crate::hashed::KeySet,
     /// Whose the rollups are: the roots read, on this host (see [`Live::set_scope`]).
     scope: Option<crate::archive::Scope>,
     /// Restored hours by rollup key, kept at what the store holds beyond the transcripts
@@ -306,7 +306,7 @@ impl Live {
             otlp: OtlpState::default(),
             transcript_sessions: HashSet::new(),
             external: ExternalState::default(),
-            rollups_due: HashSet::new(),
+            rollups_due: crate::hashed::KeySet::default(),
             scope: None,
             restored: HashMap::new(),
             choices: Vec::new(),

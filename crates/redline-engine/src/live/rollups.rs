@@ -1,9 +1,10 @@
 //! Transcript rollups kept in the store (see [`crate::archive`]): which hours are due to
 //! be written, and what the store holds beyond the transcripts still on disk.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use crate::archive::{self, Restored, Scope};
+use crate::hashed::{KeyMap, KeySet};
 use crate::ledger::{Entry, FLAG_AGGREGATE};
 use crate::prices::price_entry;
 use crate::store::Rollup;
@@ -115,7 +116,7 @@ impl Live {
     /// key the transcripts hold more of becomes due to be written,
     /// and the keys the store holds more of (transcripts deleted since) are returned, to
     /// be read back in full and [restored](Live::restore_rollups).
-    pub fn plan_rollups(&mut self, stored: &HashMap<u64, u64>) -> HashSet<u64> {
+    pub fn plan_rollups(&mut self, stored: &KeyMap<u64>) -> KeySet {
         let present = archive::present(&self.ledger, &self.files, &self.models, &|f| {
             self.is_transcript(f)
         });
@@ -129,7 +130,7 @@ impl Live {
         if self.rollups_due.is_empty() {
             return Vec::new();
         }
-        let chosen: HashSet<u64> = if self.rollups_due.len() <= max {
+        let chosen: KeySet = if self.rollups_due.len() <= max {
             std::mem::take(&mut self.rollups_due)
         } else {
             let some: Vec<u64> = self.rollups_due.iter().take(max).copied().collect();
