@@ -1,6 +1,7 @@
 //! Maps and sets keyed by hashes already made (`xxh3` of a dedup key, a rollup key, a
 //! session): hashing such a key again, as the standard library's SipHash does, only
-//! costs time. On a store of 45,000 rollups that is a fifth of reading it back.
+//! costs time: SipHash was a seventh of the time the daemon's start spent reading back a
+//! store of 45,000 rollups.
 //!
 //! Nothing here is fed by anyone but the user's own files, so there is no flooding to
 //! guard against.
