@@ -98,6 +98,32 @@ pub struct Follower {
 #[derive(Debug)]
 pub struct FsEvent(backend::Raw);
 
+/// Watches a listing sets on a [`Follower`]'s watcher as it goes (see
+/// [`crate::roots::survey_watching`]), from any of its threads, for the follower to
+/// [adopt](Follower::adopt). Only where the watcher can be told from another thread
+/// (Linux): see [`Follower::start_early`].
+#[cfg(target_os = "linux")]
+pub struct EarlyWatches(backend::Early);
+
+/// Watches a listing sets as it goes: never made on this platform ([`Follower::start_early`]
+/// says `None`).
+#[cfg(not(target_os = "linux"))]
+pub enum EarlyWatches {}
+
+impl EarlyWatches {
+    /// Watches the directory `dir`, with what happens to its entries; a directory that
+    /// cannot be watched (gone, unreadable) is left out, as a tree's watch leaves it out.
+    pub fn watch(&self, dir: &Path) {
+        #[cfg(target_os = "linux")]
+        self.0.watch(dir);
+        #[cfg(not(target_os = "linux"))]
+        {
+            let _ = dir;
+            match *self {}
+        }
+    }
+}
+
 impl Follower {
     /// Starts watching `roots`. Each notification goes to `send`, on the watcher's own
     /// thread: the caller queues it wherever it waits (with its other inputs), then turns
@@ -137,6 +163,59 @@ impl Follower {
         f.refresh(&mut Vec::new(), false);
         f.listed = HashMap::new();
         Ok(f)
+    }
+
+    /// A follower with no watch yet, and the handle a listing sets its watches with as it
+    /// goes, from any thread ([`crate::roots::survey_watching`]); [`Follower::adopt`]
+    /// takes what it set. Notifications go to `send` from the first watch on. `None`
+    /// where the platform's watcher cannot be told from another thread (then the caller
+    /// watches what the listing went through, [`Follower::start_listed`], and lists
+    /// again).
+    pub fn start_early(
+        roots: Vec<Root>,
+        send: impl Fn(FsEvent) + Send + 'static,
+    ) -> std::io::Result<Option<(Follower, EarlyWatches)>> {
+        #[cfg(target_os = "linux")]
+        {
+            let watcher = backend::Watcher::new(move |raw| send(FsEvent(raw)))?;
+            let early = EarlyWatches(watcher.early());
+            let states = vec![RootState::Waiting(PathBuf::new()); roots.len()];
+            let f = Follower {
+                roots,
+                states,
+                ancestors: BTreeSet::new(),
+                listed: HashMap::new(),
+                watcher,
+            };
+            Ok(Some((f, early)))
+        }
+        #[cfg(not(target_os = "linux"))]
+        {
+            let _ = (roots, send);
+            Ok(None)
+        }
+    }
+
+    /// Takes the watches a listing set with `early` as watches of whole trees, then
+    /// watches each root they do not cover (made after the listing looked for it, or not
+    /// there at all) as [`Follower::start`] does. Back comes what to look at: each root
+    /// watched only now, whole, since what it holds may have been written before its watch
+    /// took hold.
+    pub fn adopt(&mut self, early: EarlyWatches) -> Vec<Happening> {
+        #[cfg(target_os = "linux")]
+        {
+            self.watcher.adopt(early.0);
+            for (state, root) in self.states.iter_mut().zip(&self.roots) {
+                if self.watcher.watches(&root.projects) {
+                    *state = RootState::Watching;
+                }
+            }
+            let mut out = Vec::new();
+            self.refresh(&mut out, true);
+            out
+        }
+        #[cfg(not(target_os = "linux"))]
+        match early {}
     }
 
     /// Watches `dir`, a directory in a watched root, with every directory below it (one
@@ -396,6 +475,85 @@ mod tests {
             }
         }
         (false, all)
+    }
+
+    /// Watches a listing set as it went are adopted as the follower's own: what was
+    /// written after the listing, before the adoption, is announced once they are taken
+    /// (a session's directory, one through a link, a subagent's); a root the listing did
+    /// not find is watched when it is taken, and said to be looked at whole.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn watches_a_listing_set_are_adopted_with_what_they_saw_meanwhile() {
+        let s = crate::roots::tests::Scratch::new("follow-early");
+        let projects = s.0.join("projects");
+        let deep = projects.join("-a").join("s").join("subagents");
+        std::fs::create_dir_all(&deep).unwrap();
+        let elsewhere = s.0.join("elsewhere");
+        std::fs::create_dir_all(&elsewhere).unwrap();
+        std::os::unix::fs::symlink(&elsewhere, projects.join("-a").join("l")).unwrap();
+        let late = s.0.join("late");
+        let roots = vec![
+            Root {
+                projects: projects.clone(),
+                explicit: true,
+            },
+            Root {
+                projects: late.clone(),
+                explicit: true,
+            },
+        ];
+        let (tx, rx) = mpsc::channel();
+        let (mut f, early) = Follower::start_early(roots.clone(), move |ev| {
+            let _ = tx.send(ev);
+        })
+        .unwrap()
+        .expect("inotify is told from any thread");
+        crate::roots::survey_watching(&roots, &Default::default(), &|d: &Path| early.watch(d));
+        // After the listing, before the watches are taken.
+        let written = [
+            projects.join("-a").join("s.jsonl"),
+            deep.join("agent-1.jsonl"),
+            projects.join("-a").join("l").join("t.jsonl"),
+        ];
+        for w in &written {
+            std::fs::write(w, "{}\n").unwrap();
+        }
+        std::fs::create_dir_all(&late).unwrap();
+        let taken = f.adopt(early);
+        assert_eq!(f.states(), [RootState::Watching, RootState::Watching]);
+        assert_eq!(
+            taken,
+            [Happening::Dir {
+                root: 1,
+                path: late.clone()
+            }]
+        );
+        let mut missing: Vec<&PathBuf> = written.iter().collect();
+        let (_, said) = watch_for(
+            &mut f,
+            &rx,
+            Duration::from_secs(5),
+            |h| matches!(h, Happening::File { path, .. } if *path == written[2]),
+        );
+        missing.retain(|w| {
+            !said
+                .iter()
+                .any(|h| matches!(h, Happening::File { path, .. } if path == *w))
+        });
+        assert!(
+            missing.is_empty(),
+            "not announced: {missing:?} (said {said:?})"
+        );
+        // And the late root is followed from here on.
+        let file = late.join("-p").join("x.jsonl");
+        std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+        let (seen, said) = watch_for(
+            &mut f,
+            &rx,
+            Duration::from_secs(5),
+            |h| matches!(h, Happening::Dir { path, .. } if path.ends_with("-p")),
+        );
+        assert!(seen, "{said:?}");
     }
 
     /// Started from a listing, the follower watches the directories the listing went

@@ -1,7 +1,9 @@
 //! Listing the transcripts a second time, cheaply, to find what changed since a first
-//! listing: the daemon lists and scans while its file watches are still being set up, and
-//! once they are all in place lists again, so that whatever was written before its
-//! directory was watched (and so was announced by no notification) is still read.
+//! listing: where the file watcher cannot be told from the listing's threads (elsewhere
+//! than Linux, see [`crate::roots::survey_watching`]), the daemon lists and scans while its
+//! file watches are still being set up, and once they are all in place lists again, so
+//! that whatever was written before its directory was watched (and so was announced by no
+//! notification) is still read.
 //!
 //! What the first listing saw of the directories stands in for the scan index's memory
 //! (see [`crate::roots::survey_with`]): a directory whose time has not moved, and had

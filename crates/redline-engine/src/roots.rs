@@ -591,7 +591,7 @@ impl Memory<'_> {
 /// root or directory below it that cannot be read is passed over and named, and the rest
 /// is listed: one unreadable project never hides the others.
 pub fn survey(roots: &[Root]) -> Listing {
-    survey_roots(roots, None).0
+    survey_roots(roots, None, None).0
 }
 
 /// [`survey`], with what scan indexes remember of the directories (`memory`), and saying
@@ -606,14 +606,40 @@ pub fn survey(roots: &[Root]) -> Listing {
 /// [`survey`]'s: the same transcripts with the same stamps, in the same order, and the
 /// same passed over.
 pub fn survey_with(roots: &[Root], memory: &Memory<'_>) -> (Listing, Vec<RootDirs>) {
-    survey_roots(roots, Some(memory))
+    survey_roots(roots, Some(memory), None)
 }
 
-fn survey_roots(roots: &[Root], memory: Option<&Memory<'_>>) -> (Listing, Vec<RootDirs>) {
+/// What a file watcher is told of each directory before a listing looks at it
+/// ([`survey_watching`]).
+pub type Watch<'w> = &'w (dyn Fn(&Path) + Sync);
+
+/// [`survey_with`], handing each directory to `watch` before it is looked at: each root
+/// before anything else, each other directory before its time is taken (or, when it has
+/// none to take, before it is read), and no transcript's `stat` before its directory's
+/// `watch`. A daemon that sets up its file watches here needs no second listing: a
+/// change made after a directory's watch took hold is announced, and one made before
+/// was made before the listing looked, so the listing saw it. `watch` may be called
+/// from several threads at once, and for a directory more than once.
+pub fn survey_watching(
+    roots: &[Root],
+    memory: &Memory<'_>,
+    watch: Watch<'_>,
+) -> (Listing, Vec<RootDirs>) {
+    survey_roots(roots, Some(memory), Some(watch))
+}
+
+fn survey_roots(
+    roots: &[Root],
+    memory: Option<&Memory<'_>>,
+    watch: Option<Watch<'_>>,
+) -> (Listing, Vec<RootDirs>) {
     let mut out = Vec::new();
     let mut skipped = Vec::new();
     let mut seen = Vec::new();
     for root in roots {
+        if let Some(watch) = watch {
+            watch(&root.projects);
+        }
         let m = match fs::metadata(&root.projects) {
             Ok(m) if m.is_dir() => m,
             Ok(_) => continue,
@@ -630,7 +656,7 @@ fn survey_roots(roots: &[Root], memory: Option<&Memory<'_>>) -> (Listing, Vec<Ro
             // The remembered entries are looked at while their tree is worked out.
             let (ahead, tree) = match memory {
                 Some(m) => {
-                    let (ahead, tree) = ahead::take_while(m, &base, || m.tree());
+                    let (ahead, tree) = ahead::take_while(m, &base, watch, || m.tree());
                     (ahead, Some(tree))
                 }
                 None => (None, None),
@@ -640,6 +666,7 @@ fn survey_roots(roots: &[Root], memory: Option<&Memory<'_>>) -> (Listing, Vec<Ro
                 ahead,
                 base,
                 mtime_ns: Stamp::of(&m).mtime_ns,
+                watch,
             }
         });
         walk_root(&root.projects, &mut found, ctx.as_ref());
@@ -721,9 +748,18 @@ struct Remember<'m, 'a> {
     mtime_ns: i64,
     /// The `stat`s of the remembered entries, taken before the walk (see [`Ahead`]).
     ahead: Option<Ahead>,
+    /// Told of each directory before it is looked at (see [`survey_watching`]).
+    watch: Option<Watch<'m>>,
 }
 
 impl Remember<'_, '_> {
+    /// Tells the watcher, if any, of the directory `dir`.
+    fn watch(&self, dir: &Path) {
+        if let Some(watch) = self.watch {
+            watch(dir);
+        }
+    }
+
     /// A remembered entry (`name`, in the directory `rel`, its whole path `path`) as the
     /// `stat`s taken ahead of the walk found it (`ahead` picks its answer), or else as it
     /// is now; `None` when it could not be looked at.
@@ -754,6 +790,8 @@ struct Dir {
     mtime_ns: Option<i64>,
     /// Reached through a symbolic link: never trusted nor noted.
     linked: bool,
+    /// Handed to the watcher before its time was taken (see [`survey_watching`]).
+    watched: bool,
 }
 
 /// `rel` and `name` joined with a slash (just `name` below the root).
@@ -951,6 +989,8 @@ fn walk_root(dir: &Path, out: &mut Found, remember: Option<&Remember<'_, '_>>) {
         memo: remember.and_then(|r| r.memory.as_ref()?.0.top()),
         mtime_ns: remember.map(|r| r.mtime_ns),
         linked: false,
+        // A root is watched before anything else is looked at.
+        watched: true,
     };
     // Where the memory vouches for the root, what it vouches for is taken from it and
     // from the `stat`s taken ahead, and only the directories it does not vouch for are
@@ -1039,10 +1079,15 @@ fn look(
     ancestors: &[PathBuf],
     remember: Option<&Remember<'_, '_>>,
 ) -> Vec<Dir> {
-    if let Some(r) = remember
-        && let Some(subs) = confirm(d, out, r)
-    {
-        return subs;
+    if let Some(r) = remember {
+        // A directory whose time was not taken (one reached through a link): watched
+        // before it is read.
+        if !d.watched {
+            r.watch(&d.path);
+        }
+        if let Some(subs) = confirm(d, out, r) {
+            return subs;
+        }
     }
     let mut subs = Vec::new();
     let mut seen = visit(&d.path, out, ancestors, &mut |sub: Sub| subs.push(sub));
@@ -1059,10 +1104,13 @@ fn look(
                 linked,
                 path: sub.path,
                 real: sub.real,
+                watched: false,
             };
             if let Some(r) = remember
                 && !linked
             {
+                r.watch(&dir.path);
+                dir.watched = true;
                 let t = r.base.lstat(&d.rel, name, &dir.path, &mut out.scratch);
                 // A subdirectory unaccounted for: its parent is read again next time.
                 seen.clean &= t.is_ok();
@@ -1119,6 +1167,10 @@ fn confirm(d: &Dir, out: &mut Found, r: &Remember<'_, '_>) -> Option<Vec<Dir>> {
     for &j in tree.subs(i) {
         let name = name_of(m.dirs[j as usize]);
         let path = child(&d.path, os_str(name));
+        // Taken ahead, it was watched then; else it is now, before its time is taken.
+        if r.ahead.is_none() {
+            r.watch(&path);
+        }
         let l = r.looked(
             |a| a.dir(j as usize),
             (&d.rel, name, &path),
@@ -1134,6 +1186,7 @@ fn confirm(d: &Dir, out: &mut Found, r: &Remember<'_, '_>) -> Option<Vec<Dir>> {
             memo: Some(j),
             mtime_ns: Some(l.stamp.mtime_ns),
             linked: false,
+            watched: true,
         });
     }
     out.dirs.push(SeenDir {

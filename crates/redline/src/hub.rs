@@ -13,16 +13,22 @@
 //! after the store's records. The store's file is read (not replayed) on a thread of its
 //! own: it needs nothing of the transcripts.
 //!
-//! The file watches are set up on a thread of their own too, alongside the scan, on the
+//! On Linux the listing sets the file watches as it goes, each directory's before it
+//! looks at the directory ([`redline_engine::roots::survey_watching`]), and a thread of
+//! its own takes them in hand alongside the scan; the catch-up reads what they announced
+//! meanwhile before the values are final. The ordering argument: a change made after its
+//! directory's watch took hold is announced, and its notification waits in the queue; a
+//! change made before was made before the listing looked, and the listing saw it.
+//!
+//! Elsewhere the watches are set up on that thread, alongside the scan, on the
 //! directories the listing went through (none is read again for them); once they are all
 //! in place, that thread lists the transcripts again ([`redline_engine::relist`]), and the
-//! catch-up reads what changed since the first listing before the values are final. The
-//! ordering argument: a change made after its directory's watch took hold is announced,
-//! and its notification waits in the queue; a change made before that was made before the
-//! second listing began, which finds it by its stamp. A directory the first listing did
-//! not see is found by the second, then watched, then listed once more, so the same holds
-//! for it. Either way the file is read by the tailer from where the scan (or the last
-//! look) stopped, so a line both announced and found again is read once.
+//! catch-up reads what changed since the first listing before the values are final: a
+//! change made before its directory's watch took hold was made before the second listing
+//! began, which finds it by its stamp. A directory the first listing did not see is found
+//! by the second, then watched, then listed once more, so the same holds for it. Either
+//! way the file is read by the tailer from where the scan (or the last look) stopped, so
+//! a line both announced and found again is read once.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -32,7 +38,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use anyhow::Result;
 use redline_engine::archive;
 use redline_engine::feed::{HookEvent, StatusFeed};
-use redline_engine::follow::{Follower, FsEvent, Happening, RootState};
+use redline_engine::follow::{EarlyWatches, Follower, FsEvent, Happening, RootState};
 use redline_engine::index::IndexSet;
 use redline_engine::journal::{self, Journal};
 use redline_engine::ledger::FileId;
@@ -43,7 +49,8 @@ use redline_engine::otlp::Batch;
 use redline_engine::prices::{CostMode, PriceTable};
 use redline_engine::relist::{Changes, Listed};
 use redline_engine::roots::{
-    NOT_REGULAR, Root, Skipped, out_of_descriptors, path_order, survey_with, transcripts_below,
+    NOT_REGULAR, Root, Skipped, out_of_descriptors, path_order, survey_watching, survey_with,
+    transcripts_below,
 };
 use redline_engine::scan::{ScanOptions, scan_indexed};
 use redline_engine::stats::{Stat, Window};
@@ -78,7 +85,8 @@ fn catch_up_wait() -> Option<Duration> {
     wait_ms("REDLINE_CATCH_UP_WAIT_MS")
 }
 /// `REDLINE_WATCH_WAIT_MS`: how long the thread that sets up the file watches waits
-/// before it starts, for the tests that write while nothing is watched yet.
+/// before it takes the watches the listing set in hand (on Linux) or sets them
+/// (elsewhere), for the tests that write meanwhile.
 fn watch_wait() -> Option<Duration> {
     wait_ms("REDLINE_WATCH_WAIT_MS")
 }
@@ -304,9 +312,58 @@ pub fn start(cfg: HubConfig) -> Result<Handle> {
     let tach_window_s = settings.tach_window_s;
     let tz = settings.tz.clone();
     let mut phases = Phases::new();
-    // The store is read alongside the start-up (it needs nothing of the transcripts),
-    // and replayed by the hub's thread once the first values are out.
     let scope = archive::Scope::new(&host, roots.iter().map(|r| r.projects.as_path()));
+    // The file watches: where the watcher can be told from any thread (Linux), the
+    // listing sets them as it goes, each directory's before it looks at the directory,
+    // and the watching thread only adopts them. Elsewhere that thread watches the
+    // directories the listing went through, then lists again, to find what changed
+    // before (see the module docs).
+    let (inputs, queue) = mpsc::channel();
+    let fs_inputs = inputs.clone();
+    let send = move |ev| {
+        let _ = fs_inputs.send(Input::Fs(ev));
+    };
+    let (unwatched, early) = match Follower::start_early(roots.clone(), send.clone()) {
+        Ok(Some((follower, early))) => (Some(follower), Some(early)),
+        // Elsewhere, or when it cannot start (the thread then says why).
+        _ => (None, None),
+    };
+    let watch_roots = roots.clone();
+    let (listed_tx, listed_rx) = mpsc::channel::<AfterListing>();
+    let watching = std::thread::Builder::new()
+        .name("redline-watch".into())
+        .spawn(move || match unwatched {
+            Some(follower) => adopt_watches(follower, listed_rx),
+            None => watch_listed(&watch_roots, listed_rx, send),
+        })?;
+    // A directory that cannot be read is named (and lights STALL); the rest is read.
+    // The index first: the listing does not read the directories it knows unchanged.
+    // What it saw is kept, to list again cheaply once the watches are in place.
+    let projects: Vec<PathBuf> = roots.iter().map(|r| r.projects.clone()).collect();
+    let mut set = index
+        .as_ref()
+        .map(|dir| IndexSet::open(dir, &projects, now_ms(), true));
+    let listed_at = now_ms();
+    let memory = set.as_ref().map(IndexSet::memory).unwrap_or_default();
+    let (listing, dirs) = match &early {
+        Some(early) => survey_watching(&roots, &memory, &|dir: &Path| early.watch(dir)),
+        None => survey_with(&roots, &memory),
+    };
+    drop(memory);
+    // Handed to the thread setting up the watches; should it be gone, the catch-up finds
+    // that out.
+    let _ = listed_tx.send(match early {
+        Some(early) => AfterListing::Watches(early),
+        None => AfterListing::Listed(Listed::new(listed_at, &listing, &dirs)),
+    });
+    if let Some(set) = set.as_mut() {
+        set.listed(dirs);
+    }
+    phases.mark("list");
+    // The store is read alongside the rest of the start-up (it needs nothing of the
+    // transcripts), and replayed by the hub's thread once the first values are out. Not
+    // alongside the listing: that keeps both cores busy with the kernel's work, and the
+    // scan and first values leave the store's read time enough.
     let store_read = match &store {
         Some(path) => {
             let (path, scope) = (path.clone(), scope.clone());
@@ -318,62 +375,6 @@ pub fn start(cfg: HubConfig) -> Result<Handle> {
         }
         None => None,
     };
-    // The file watches are set up alongside the scan, from the listing's directories;
-    // once they are in place, the same thread lists again, to find what changed before
-    // (see the module docs).
-    let (inputs, queue) = mpsc::channel();
-    let fs_inputs = inputs.clone();
-    let watch_roots = roots.clone();
-    let (listed_tx, listed_rx) = mpsc::channel::<Listed>();
-    let watching = std::thread::Builder::new()
-        .name("redline-watch".into())
-        .spawn(move || {
-            if let Some(wait) = watch_wait() {
-                std::thread::sleep(wait);
-            }
-            // The directories to watch are the start-up listing's: waiting for it costs
-            // less than reading every directory again (without it, they are read).
-            let listed = listed_rx.recv().ok();
-            let started = Instant::now();
-            let dirs = listed.as_ref().map_or(&[][..], Listed::dirs);
-            let mut follower = Follower::start_listed(watch_roots.clone(), dirs, move |ev| {
-                let _ = fs_inputs.send(Input::Fs(ev));
-            })
-            .map_err(|e| format!("cannot start the file watcher: {e}"));
-            let took = started.elapsed();
-            let started = Instant::now();
-            let mut changes = listed
-                .map(|listed| listed.changes(&watch_roots))
-                .unwrap_or_default();
-            if let Ok(f) = &mut follower {
-                watch_new_dirs(f, &mut changes);
-            }
-            Watched {
-                follower,
-                took,
-                changes,
-                listed_again: started.elapsed(),
-            }
-        })?;
-    // A directory that cannot be read is named (and lights STALL); the rest is read.
-    // The index first: the listing does not read the directories it knows unchanged.
-    // What it saw is kept, to list again cheaply once the watches are in place.
-    let projects: Vec<PathBuf> = roots.iter().map(|r| r.projects.clone()).collect();
-    let mut set = index
-        .as_ref()
-        .map(|dir| IndexSet::open(dir, &projects, now_ms(), true));
-    let listed_at = now_ms();
-    let (listing, dirs) = survey_with(
-        &roots,
-        &set.as_ref().map(IndexSet::memory).unwrap_or_default(),
-    );
-    // Handed to the thread setting up the watches, which lists again once they are in
-    // place; should it be gone, the catch-up finds that out.
-    let _ = listed_tx.send(Listed::new(listed_at, &listing, &dirs));
-    if let Some(set) = set.as_mut() {
-        set.listed(dirs);
-    }
-    phases.mark("list");
     // The text statistics count from the daemon's start, as Prometheus counters do (and
     // the token counters): a pass over the whole history here would add the time of
     // `redline stats character` to every start-up.
@@ -477,6 +478,7 @@ pub fn start(cfg: HubConfig) -> Result<Handle> {
         tailer,
         follower: None,
         watching: Some(watching),
+        held: Vec::new(),
         roots,
         settings,
         sticky_error: None,
@@ -513,13 +515,82 @@ pub fn start(cfg: HubConfig) -> Result<Handle> {
     std::thread::Builder::new()
         .name("redline-hub".into())
         .spawn(move || {
-            hub.catch_up(daemon_started);
+            hub.catch_up(daemon_started, &queue);
             hub.run(queue);
         })?;
     Ok(Handle {
         snapshots: rx,
         inputs,
     })
+}
+
+/// The watching thread where the listing set the watches: once it is done, `follower`
+/// takes them, and watches each root they did not cover; what is in such a root is read
+/// (it may have been written before its watch took hold). Nothing is listed again: a
+/// change made after a directory's watch took hold is announced, one made before was
+/// seen by the listing.
+fn adopt_watches(mut follower: Follower, listed: mpsc::Receiver<AfterListing>) -> Watched {
+    let early = match listed.recv() {
+        Ok(AfterListing::Watches(early)) => Some(early),
+        _ => None,
+    };
+    if let Some(wait) = watch_wait() {
+        std::thread::sleep(wait);
+    }
+    let started = Instant::now();
+    let mut changes = Changes::default();
+    if let Some(early) = early {
+        for h in follower.adopt(early) {
+            if let Happening::Dir { path, .. } = h {
+                changes.new_dirs.push(path);
+            }
+        }
+    }
+    let took = started.elapsed();
+    let started = Instant::now();
+    list_new_dirs(&mut changes);
+    Watched {
+        follower: Ok(follower),
+        took,
+        changes,
+        listed_again: started.elapsed(),
+    }
+}
+
+/// The watching thread elsewhere: once the listing is done, watches the directories it
+/// went through, then lists again (see the module docs).
+fn watch_listed(
+    roots: &[Root],
+    listed: mpsc::Receiver<AfterListing>,
+    send: impl Fn(FsEvent) + Send + 'static,
+) -> Watched {
+    if let Some(wait) = watch_wait() {
+        std::thread::sleep(wait);
+    }
+    // The directories to watch are the start-up listing's: waiting for it costs less
+    // than reading every directory again (without it, they are read).
+    let listed = match listed.recv() {
+        Ok(AfterListing::Listed(listed)) => Some(listed),
+        _ => None,
+    };
+    let started = Instant::now();
+    let dirs = listed.as_ref().map_or(&[][..], Listed::dirs);
+    let mut follower = Follower::start_listed(roots.to_vec(), dirs, send)
+        .map_err(|e| format!("cannot start the file watcher: {e}"));
+    let took = started.elapsed();
+    let started = Instant::now();
+    let mut changes = listed
+        .map(|listed| listed.changes(roots))
+        .unwrap_or_default();
+    if let Ok(f) = &mut follower {
+        watch_new_dirs(f, &mut changes);
+    }
+    Watched {
+        follower,
+        took,
+        changes,
+        listed_again: started.elapsed(),
+    }
 }
 
 /// Watches the directories made since the start-up's listing (which the second listing
@@ -531,6 +602,17 @@ fn watch_new_dirs(follower: &mut Follower, changes: &mut Changes) {
     }
     for dir in &changes.new_dirs {
         follower.watch_dir(dir);
+    }
+    list_new_dirs(changes);
+}
+
+/// Lists what is in the directories of `changes.new_dirs` now, into its files and what
+/// it passed over.
+fn list_new_dirs(changes: &mut Changes) {
+    if changes.new_dirs.is_empty() {
+        return;
+    }
+    for dir in &changes.new_dirs {
         let (files, skipped) = transcripts_below(dir);
         changes.files.extend(files);
         changes.skipped.extend(skipped);
@@ -636,6 +718,9 @@ struct Hub {
     follower: Option<Follower>,
     /// The thread setting up the file watches, until the catch-up joins it.
     watching: Option<std::thread::JoinHandle<Watched>>,
+    /// Inputs the catch-up took from the queue and did not handle (all but the file
+    /// watches' notifications): the first batch of `run`.
+    held: Vec<Input>,
     roots: Vec<Root>,
     settings: Settings,
     /// A failure that stays until the daemon restarts (the watcher broke: events may be lost).
@@ -686,6 +771,14 @@ struct Hub {
 /// The place of the root `path` lies in.
 fn root_of(roots: &[Root], path: &Path) -> Option<usize> {
     roots.iter().position(|r| path.starts_with(&r.projects))
+}
+
+/// What the start-up's listing hands the thread setting up the file watches, once done.
+enum AfterListing {
+    /// What it went through: to watch, then list again.
+    Listed(Listed),
+    /// The watches it set as it went: to adopt.
+    Watches(EarlyWatches),
 }
 
 /// What the thread setting up the file watches hands back.
@@ -918,7 +1011,7 @@ impl Hub {
     /// reads what changed before they were in place ([`Hub::watches_in_place`]),
     /// publishes the values as final, says so in the log, then compacts the store if
     /// that is worth its while.
-    fn catch_up(&mut self, daemon_started: Instant) {
+    fn catch_up(&mut self, daemon_started: Instant, queue: &mpsc::Receiver<Input>) {
         if let Some(wait) = catch_up_wait() {
             std::thread::sleep(wait);
         }
@@ -945,6 +1038,21 @@ impl Hub {
             self.damage.check(&path);
         }
         let (watch_took, listed_again) = self.watches_in_place(&mut phases);
+        // What the file watches announced meanwhile is read before the values are final:
+        // with watches the listing set, that is every change it did not see. The other
+        // inputs wait for the first turn of `run`, in their order.
+        let mut fs = Vec::new();
+        for input in queue.try_iter() {
+            match input {
+                Input::Fs(ev) => fs.push(ev),
+                other => self.held.push(other),
+            }
+        }
+        if let (Some(f), false) = (&mut self.follower, fs.is_empty()) {
+            let happenings = f.happenings(fs);
+            self.happened(happenings);
+        }
+        phases.mark("announced read");
         self.live.set_catching_up(false);
         let snapshot = self.snapshot(now_ms());
         if let Some(tx) = &self.tx {
@@ -985,11 +1093,13 @@ impl Hub {
     }
 
     /// Waits for the thread setting up the file watches, takes its follower (or why there
-    /// is none), then reads each transcript that appeared or changed between the
-    /// start-up's listing and the one that thread made once the watches were in place:
-    /// whatever was written before its directory was watched, which no notification
-    /// announces. What was written after is announced as well, and read once all the same
-    /// (see the module docs). Returns how long the watches and that listing took.
+    /// is none), then reads each transcript that thread found new or changed: where the
+    /// listing set the watches, what is below a root made since; elsewhere, what appeared
+    /// or changed between the start-up's listing and the one that thread made once the
+    /// watches were in place, whatever was written before its directory was watched,
+    /// which no notification announces. What was written after is announced as well, and
+    /// read once all the same (see the module docs). Returns how long the watches and
+    /// that listing took.
     fn watches_in_place(&mut self, phases: &mut Phases) -> (Duration, Duration) {
         let watched = match self.watching.take().map(std::thread::JoinHandle::join) {
             Some(Ok(watched)) => watched,
@@ -1028,6 +1138,20 @@ impl Hub {
         (watched.took, watched.listed_again)
     }
 
+    /// Looks at what the file watches said happened.
+    fn happened(&mut self, happenings: Vec<Happening>) {
+        for h in happenings {
+            match h {
+                Happening::File { root, path } => self.look(root, &path),
+                Happening::Dir { root, path } => self.look_below(root, &path),
+                Happening::Error(e) => {
+                    self.warn(&e);
+                    self.sticky_error = Some(e);
+                }
+            }
+        }
+    }
+
     fn run(mut self, queue: mpsc::Receiver<Input>) {
         loop {
             let now = now_ms();
@@ -1036,15 +1160,21 @@ impl Hub {
             if self.sweep.as_ref().is_some_and(|s| s.on()) {
                 to_tick = to_tick.min(crate::sweep::EVERY);
             }
-            let mut batch: Vec<Input> = Vec::new();
-            match queue.recv_timeout(to_tick) {
-                Ok(first) => {
-                    batch.push(first);
-                    batch.extend(queue.try_iter());
+            // First what the catch-up held back, without waiting.
+            let mut batch: Vec<Input> = std::mem::take(&mut self.held);
+            if !batch.is_empty() {
+                batch.extend(queue.try_iter());
+            } else {
+                match queue.recv_timeout(to_tick) {
+                    Ok(first) => {
+                        batch.push(first);
+                        batch.extend(queue.try_iter());
+                    }
+                    Err(mpsc::RecvTimeoutError::Timeout) => {}
+                    // Nobody can send any more (no watcher, no server): only the clock is
+                    // left.
+                    Err(mpsc::RecvTimeoutError::Disconnected) => std::thread::sleep(to_tick),
                 }
-                Err(mpsc::RecvTimeoutError::Timeout) => {}
-                // Nobody can send any more (no watcher, no server): only the clock is left.
-                Err(mpsc::RecvTimeoutError::Disconnected) => std::thread::sleep(to_tick),
             }
             let mut fs = Vec::new();
             let mut replies = Vec::new();
@@ -1119,16 +1249,7 @@ impl Hub {
                 _ => Vec::new(),
             };
             happenings.extend(std::mem::take(&mut self.retry));
-            for h in happenings {
-                match h {
-                    Happening::File { root, path } => self.look(root, &path),
-                    Happening::Dir { root, path } => self.look_below(root, &path),
-                    Happening::Error(e) => {
-                        self.warn(&e);
-                        self.sticky_error = Some(e);
-                    }
-                }
-            }
+            self.happened(happenings);
             self.retry_store();
             if let Some(path) = &self.store_path {
                 self.damage.check(path);

@@ -6,7 +6,9 @@
 //! taken from the daemon's start-up while it scans. Here only directories are looked at:
 //! each is read once (the entries' kinds come with their names) and watched, and nothing
 //! else is asked of the kernel; given the directories a listing went through
-//! ([`Watcher::watch_listed`]), none is even read. The watch leaves out opens, which a
+//! ([`Watcher::watch_listed`]), none is even read, and a listing can set the watches
+//! itself as it goes, from its own threads ([`Watcher::early`]), for the watcher to adopt
+//! once it is done: then the daemon need not list again. The watch leaves out opens, which a
 //! general watcher reports and the scan's own reads would fill the queue with.
 //!
 //! The kernel's events are read on a thread of this module's own and handed over raw
@@ -88,6 +90,39 @@ fn owned(fd: RawFd) -> io::Result<OwnedFd> {
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
+/// Watches `dir` on the inotify descriptor `fd`: its watch.
+#[allow(unsafe_code)]
+fn add_watch(fd: &OwnedFd, dir: &Path) -> io::Result<i32> {
+    let c = CString::new(dir.as_os_str().as_bytes())
+        .map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+    // SAFETY: an open inotify descriptor and a NUL-terminated path.
+    let wd = unsafe { libc::inotify_add_watch(fd.as_raw_fd(), c.as_ptr(), MASK) };
+    if wd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(wd)
+}
+
+/// Watches set from any thread before the [`Watcher`] knows of them (see
+/// [`Watcher::early`]): the kernel takes them at once, and the watcher adopts them later.
+pub(super) struct Early {
+    fd: Arc<OwnedFd>,
+    taken: std::sync::Mutex<Vec<(i32, PathBuf)>>,
+}
+
+impl Early {
+    /// Watches `dir`; one that cannot be watched (gone, not a directory) is left out, as
+    /// a tree's watch leaves it out.
+    pub(super) fn watch(&self, dir: &Path) {
+        if let Ok(wd) = add_watch(&self.fd, dir) {
+            self.taken
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push((wd, dir.to_path_buf()));
+        }
+    }
+}
+
 impl Watcher {
     /// An inotify instance with no watches yet, its events going to `send` (on a thread
     /// of its own) as they are read.
@@ -121,15 +156,37 @@ impl Watcher {
     }
 
     /// Watches `dir`, as part of a tree when `tree` is set.
-    #[allow(unsafe_code)]
     fn add(&mut self, dir: &Path, tree: bool) -> io::Result<()> {
-        let c = CString::new(dir.as_os_str().as_bytes())
-            .map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
-        // SAFETY: an open inotify descriptor and a NUL-terminated path.
-        let wd = unsafe { libc::inotify_add_watch(self.fd.as_raw_fd(), c.as_ptr(), MASK) };
-        if wd < 0 {
-            return Err(io::Error::last_os_error());
+        let wd = add_watch(&self.fd, dir)?;
+        self.note(wd, dir, tree);
+        Ok(())
+    }
+
+    /// A handle that sets watches on this watcher's descriptor from any thread, as a
+    /// listing goes ([`crate::roots::survey_watching`]), for [`Watcher::adopt`] to take.
+    pub(super) fn early(&self) -> Early {
+        Early {
+            fd: Arc::clone(&self.fd),
+            taken: std::sync::Mutex::default(),
         }
+    }
+
+    /// Takes the watches `early` set as watches of trees (see [`Watcher::watch_tree`]).
+    /// Their events waited with the rest, and are read after this ([`Watcher::said`]).
+    pub(super) fn adopt(&mut self, early: Early) {
+        let taken = early.taken.into_inner().unwrap_or_else(|p| p.into_inner());
+        for (wd, dir) in taken {
+            self.note(wd, &dir, true);
+        }
+    }
+
+    /// Whether `dir` is watched.
+    pub(super) fn watches(&self, dir: &Path) -> bool {
+        self.by_path.contains_key(dir)
+    }
+
+    /// Notes the watch `wd` of `dir`, as part of a tree when `tree` is set.
+    fn note(&mut self, wd: i32, dir: &Path, tree: bool) {
         if let Some(old) = self.dirs.insert(wd, dir.to_path_buf())
             && old != dir
         {
@@ -141,7 +198,6 @@ impl Watcher {
             .entry(dir.to_path_buf())
             .and_modify(|held| *held = (wd, tree || held.1))
             .or_insert((wd, tree));
-        Ok(())
     }
 
     /// Watches `dir` and every directory below it, following links to directories but

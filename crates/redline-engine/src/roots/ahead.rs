@@ -21,7 +21,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::{Base, Dir, Found, Kind, Lstat, Remember, RootMemory, SeenDir, child, os_str};
+use super::{Base, Dir, Found, Kind, Lstat, Remember, RootMemory, SeenDir, Watch, child, os_str};
 
 /// Below this many `stat`s the calling thread takes them all: starting threads would
 /// cost more than it saves.
@@ -56,9 +56,14 @@ impl Ahead {
 /// `meanwhile`. No answers
 /// (`None`) when `base` is not open: the walk then looks at entries by their whole paths,
 /// as it goes.
+///
+/// With `watch`, each directory is handed to it before it is looked at, and no file is
+/// looked at before every directory was: whatever changes in a directory after its look
+/// is then something `watch` can have been told of.
 pub(super) fn take_while<T>(
     m: &RootMemory<'_>,
     base: &Base,
+    watch: Option<Watch<'_>>,
     meanwhile: impl FnOnce() -> T,
 ) -> (Option<Ahead>, T) {
     if !base.is_open() {
@@ -71,12 +76,40 @@ pub(super) fn take_while<T>(
     } else {
         std::thread::available_parallelism().map_or(1, |t| t.get().clamp(1, 4)) - 1
     };
-    // Parts taken in turn: the calling thread joins in when it is done with `meanwhile`.
-    let parts = std::sync::Mutex::new(all.chunks_mut(PART).enumerate());
+    // Parts taken in turn, the directories' first: the calling thread joins in when it is
+    // done with `meanwhile`. A part never holds both, so with `watch` a part of files
+    // waits only for the parts of directories still being looked at.
+    let (dir_answers, file_answers) = all.split_at_mut(dirs);
+    let dir_parts = dir_answers
+        .chunks_mut(PART)
+        .enumerate()
+        .map(|(k, p)| (k * PART, p));
+    let file_parts = file_answers
+        .chunks_mut(PART)
+        .enumerate()
+        .map(|(k, p)| (dirs + k * PART, p));
+    let outstanding = dirs.div_ceil(PART);
+    let parts = std::sync::Mutex::new(dir_parts.chain(file_parts));
+    let dirs_left = (
+        std::sync::Mutex::new(outstanding),
+        std::sync::Condvar::new(),
+    );
     let take = || loop {
         let next = parts.lock().unwrap_or_else(|p| p.into_inner()).next();
-        let Some((k, part)) = next else { return };
-        look_at(m, base, k * PART, part);
+        let Some((from, part)) = next else { return };
+        if from < dirs {
+            look_at(m, base, watch, from, part);
+            *dirs_left.0.lock().unwrap_or_else(|p| p.into_inner()) -= 1;
+            dirs_left.1.notify_all();
+            continue;
+        }
+        if watch.is_some() {
+            let mut left = dirs_left.0.lock().unwrap_or_else(|p| p.into_inner());
+            while *left > 0 {
+                left = dirs_left.1.wait(left).unwrap_or_else(|p| p.into_inner());
+            }
+        }
+        look_at(m, base, None, from, part);
     };
     let done = std::thread::scope(|s| {
         for _ in 0..helpers {
@@ -90,14 +123,25 @@ pub(super) fn take_while<T>(
 }
 
 /// Looks at the entries of `m` from place `from` on (directories first, then files) into
-/// `out`.
-fn look_at(m: &RootMemory<'_>, base: &Base, from: usize, out: &mut [Option<Lstat>]) {
+/// `out`, each directory handed to `watch` first.
+fn look_at(
+    m: &RootMemory<'_>,
+    base: &Base,
+    watch: Option<Watch<'_>>,
+    from: usize,
+    out: &mut [Option<Lstat>],
+) {
     let mut scratch = Vec::new();
     for (slot, i) in out.iter_mut().zip(from..) {
         let rel = match m.dirs.get(i) {
-            // The root's time is the walk's to take.
+            // The root's time is the walk's to take (and it was watched before).
             Some(&[]) => continue,
-            Some(rel) => rel,
+            Some(rel) => {
+                if let Some(watch) = watch {
+                    watch(&below(&m.root, rel));
+                }
+                rel
+            }
             None => m.files[i - m.dirs.len()],
         };
         *slot = base.at(rel, b"", &mut scratch).and_then(Result::ok);
@@ -198,6 +242,8 @@ fn unvouched(top: &Dir, rel: &[u8], d: u32, mtime_ns: Option<i64>) -> (Dir, Vec<
         memo: Some(d),
         mtime_ns,
         linked: false,
+        // Its time came from the looks taken ahead, which watched it first (if watching).
+        watched: true,
     };
     (dir, ancestors)
 }
@@ -214,8 +260,156 @@ pub(super) fn below(base: &Path, rel: &[u8]) -> PathBuf {
 #[cfg(test)]
 mod tests {
     use super::super::tests::Scratch;
-    use super::super::{Memory, Root, RootMemory, path_order, survey, survey_with};
+    use super::super::{
+        Memory, Root, RootMemory, path_order, survey, survey_watching, survey_with,
+    };
+    use std::collections::HashSet;
     use std::fs;
+    use std::path::{Path, PathBuf};
+    use std::sync::Mutex;
+
+    /// What a first listing of `projects` found, and went through, to remember.
+    struct Listed {
+        listing: super::super::Listing,
+        dirs: Vec<super::super::RootDirs>,
+        rels: Vec<Vec<u8>>,
+    }
+
+    impl Listed {
+        fn of(roots: &[Root]) -> Listed {
+            let (listing, dirs) = survey_with(roots, &Memory::default());
+            let rels = listing
+                .transcripts
+                .iter()
+                .map(|t| {
+                    crate::index::rel_bytes(&t.path, &roots[0].projects)
+                        .unwrap()
+                        .to_vec()
+                })
+                .collect();
+            Listed {
+                listing,
+                dirs,
+                rels,
+            }
+        }
+
+        /// Remembered as if the index was written well after everything settled (so
+        /// every directory's time is trusted).
+        fn memory(&self) -> Memory<'_> {
+            let later = jiff::Timestamp::now().as_millisecond() + 10_000;
+            Memory {
+                roots: vec![RootMemory::new(
+                    &self.dirs[0].root,
+                    later,
+                    self.dirs[0]
+                        .dirs
+                        .iter()
+                        .map(|d| (d.rel.as_slice(), d.clean.then_some(d.mtime_ns))),
+                    self.rels.iter().map(Vec::as_slice),
+                )],
+            }
+        }
+    }
+
+    /// A listing that watches tells the watcher of each directory before it looks at it:
+    /// whatever the watcher does to a directory when told (here: a line appended to each
+    /// transcript in it, and a new one made there) the listing sees. A look taken before
+    /// the directory's watch would miss it, since the memory vouches for every directory
+    /// as it was. Taken with a memory large enough for the looks ahead to be shared out
+    /// among threads, with none (every directory read), and through a link.
+    #[test]
+    #[cfg(unix)]
+    fn a_listing_that_watches_looks_at_each_directory_only_after_its_watch() {
+        let s = Scratch::new("watching");
+        let projects = s.0.join("projects");
+        for p in 0..3 {
+            for k in 0..700 {
+                let dir = projects.join(format!("-p{p}"));
+                fs::create_dir_all(&dir).unwrap();
+                fs::write(dir.join(format!("s{k:04}.jsonl")), "{}\n").unwrap();
+                if k % 3 == 0 {
+                    let sub = dir.join(format!("s{k:04}")).join("subagents");
+                    fs::create_dir_all(&sub).unwrap();
+                    fs::write(sub.join("agent-a.jsonl"), "{}\n").unwrap();
+                }
+            }
+        }
+        // A session kept elsewhere, linked into a project (not into the root: a root
+        // holding a link is read whole, and the looks ahead would go unchecked).
+        let elsewhere = s.0.join("elsewhere");
+        fs::create_dir_all(elsewhere.join("deep")).unwrap();
+        fs::write(elsewhere.join("deep/linked.jsonl"), "{}\n").unwrap();
+        std::os::unix::fs::symlink(&elsewhere, projects.join("-p0/linked")).unwrap();
+        let roots = vec![Root {
+            projects: projects.clone(),
+            explicit: true,
+        }];
+        let first = Listed::of(&roots);
+        assert!(first.rels.len() + first.dirs[0].dirs.len() > super::SHARE_FROM);
+        let full = first.memory();
+        for (name, memory) in [
+            ("remembered", &full),
+            ("nothing remembered", &Memory::default()),
+        ] {
+            let told: Mutex<HashSet<PathBuf>> = Mutex::default();
+            let watch = |dir: &Path| {
+                if !told.lock().unwrap().insert(dir.to_path_buf()) {
+                    return;
+                }
+                let Ok(entries) = fs::read_dir(dir) else {
+                    return;
+                };
+                for e in entries.flatten() {
+                    let path = e.path();
+                    if e.file_type().unwrap().is_file()
+                        && path.extension().is_some_and(|x| x == "jsonl")
+                    {
+                        let mut f = fs::OpenOptions::new().append(true).open(&path).unwrap();
+                        std::io::Write::write_all(&mut f, b"{}\n").unwrap();
+                    }
+                }
+                // In every other directory (never the root: a root whose time moved is
+                // read whole, and the looks ahead would go unchecked), a new transcript:
+                // the directory's time moves, and it must be read. The others keep their
+                // time, and are vouched for: their transcripts' looks ahead must come
+                // after this.
+                let n = told.lock().unwrap().len();
+                if dir != projects && n.is_multiple_of(2) {
+                    fs::write(dir.join(format!("told-{n}.jsonl")), "{}\n").unwrap();
+                }
+                // Slow enough that directories are still being watched when the first
+                // part of the files' looks is taken.
+                std::thread::sleep(std::time::Duration::from_micros(300));
+            };
+            let (listing, seen) = survey_watching(&roots, memory, &watch);
+            // Everything the watcher did, the listing saw.
+            assert_eq!(listing, survey(&roots), "{name}");
+            let told = told.into_inner().unwrap();
+            for d in &seen[0].dirs {
+                let path = super::below(&projects, &d.rel);
+                assert!(
+                    told.contains(&path),
+                    "{name}: {} not watched",
+                    path.display()
+                );
+            }
+            assert!(told.contains(&projects.join("-p0/linked")), "{name}");
+            assert!(told.contains(&projects.join("-p0/linked/deep")), "{name}");
+            assert!(
+                listing.transcripts.iter().any(|t| t
+                    .path
+                    .starts_with(projects.join("-p0/linked/deep"))
+                    && t.path
+                        .file_name()
+                        .unwrap()
+                        .to_str()
+                        .unwrap()
+                        .starts_with("told-")),
+                "{name}"
+            );
+        }
+    }
 
     /// A tree large enough for the `stat`s to be shared out among threads, remembered as
     /// a first listing saw it, then changed in the ways that make the walk read a
@@ -242,32 +436,12 @@ mod tests {
             projects: projects.clone(),
             explicit: true,
         }];
-        let (first, dirs) = survey_with(&roots, &Memory::default());
+        let listed = Listed::of(&roots);
+        let (first, dirs) = (&listed.listing, &listed.dirs);
         assert!(first.transcripts.len() + dirs[0].dirs.len() > super::SHARE_FROM);
-        // As if the index was written well after everything settled.
-        let later = jiff::Timestamp::now().as_millisecond() + 10_000;
-        let rels: Vec<Vec<u8>> = first
-            .transcripts
-            .iter()
-            .map(|t| {
-                crate::index::rel_bytes(&t.path, &projects)
-                    .unwrap()
-                    .to_vec()
-            })
-            .collect();
-        let memory = Memory {
-            roots: vec![RootMemory::new(
-                &projects,
-                later,
-                dirs[0]
-                    .dirs
-                    .iter()
-                    .map(|d| (d.rel.as_slice(), d.clean.then_some(d.mtime_ns))),
-                rels.iter().map(Vec::as_slice),
-            )],
-        };
+        let memory = listed.memory();
         let (again, seen) = survey_with(&roots, &memory);
-        assert_eq!(again, first);
+        assert_eq!(&again, first);
         assert_eq!(seen[0].read(), 0, "every directory is vouched for");
         assert!(
             again
@@ -286,7 +460,7 @@ mod tests {
         fs::write(projects.join("-p3/s0008"), "").unwrap();
         let (changed, seen) = survey_with(&roots, &memory);
         assert_eq!(changed, survey(&roots));
-        assert_ne!(changed, first);
+        assert_ne!(&changed, first);
         let read: Vec<&[u8]> = seen[0]
             .dirs
             .iter()
