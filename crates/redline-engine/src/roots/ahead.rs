@@ -98,9 +98,8 @@ pub(super) fn take_while<T>(
         let next = parts.lock().unwrap_or_else(|p| p.into_inner()).next();
         let Some((from, part)) = next else { return };
         if from < dirs {
+            let _done = PartDone(&dirs_left);
             look_at(m, base, watch, from, part);
-            *dirs_left.0.lock().unwrap_or_else(|p| p.into_inner()) -= 1;
-            dirs_left.1.notify_all();
             continue;
         }
         if watch.is_some() {
@@ -120,6 +119,17 @@ pub(super) fn take_while<T>(
         done
     });
     (Some(Ahead { all, dirs }), done)
+}
+
+/// Counts a part of directories done when dropped, even by a thread that panicked, so a
+/// thread waiting for the directories is never left waiting.
+struct PartDone<'a>(&'a (std::sync::Mutex<usize>, std::sync::Condvar));
+
+impl Drop for PartDone<'_> {
+    fn drop(&mut self) {
+        *self.0.0.lock().unwrap_or_else(|p| p.into_inner()) -= 1;
+        self.0.1.notify_all();
+    }
 }
 
 /// Looks at the entries of `m` from place `from` on (directories first, then files) into
