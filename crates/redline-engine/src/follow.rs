@@ -147,22 +147,29 @@ impl Follower {
         listed: &[RootDirs],
         send: impl Fn(FsEvent) + Send + 'static,
     ) -> std::io::Result<Follower> {
-        let watcher = backend::Watcher::new(move |raw| send(FsEvent(raw)))?;
-        let states = vec![RootState::Waiting(PathBuf::new()); roots.len()];
-        let listed = listed
+        let mut f = Follower::unwatched(roots, send)?;
+        f.listed = listed
             .iter()
             .map(|d| (d.root.clone(), (d.below().collect(), d.unclean().collect())))
             .collect();
-        let mut f = Follower {
-            roots,
-            states,
-            ancestors: BTreeSet::new(),
-            listed,
-            watcher,
-        };
         f.refresh(&mut Vec::new(), false);
         f.listed = HashMap::new();
         Ok(f)
+    }
+
+    /// A follower of `roots` with no watch yet (each root waiting to be looked for).
+    fn unwatched(
+        roots: Vec<Root>,
+        send: impl Fn(FsEvent) + Send + 'static,
+    ) -> std::io::Result<Follower> {
+        let watcher = backend::Watcher::new(move |raw| send(FsEvent(raw)))?;
+        Ok(Follower {
+            states: vec![RootState::Waiting(PathBuf::new()); roots.len()],
+            roots,
+            ancestors: BTreeSet::new(),
+            listed: HashMap::new(),
+            watcher,
+        })
     }
 
     /// A follower with no watch yet, and the handle a listing sets its watches with as it
@@ -177,16 +184,8 @@ impl Follower {
     ) -> std::io::Result<Option<(Follower, EarlyWatches)>> {
         #[cfg(target_os = "linux")]
         {
-            let watcher = backend::Watcher::new(move |raw| send(FsEvent(raw)))?;
-            let early = EarlyWatches(watcher.early());
-            let states = vec![RootState::Waiting(PathBuf::new()); roots.len()];
-            let f = Follower {
-                roots,
-                states,
-                ancestors: BTreeSet::new(),
-                listed: HashMap::new(),
-                watcher,
-            };
+            let f = Follower::unwatched(roots, send)?;
+            let early = EarlyWatches(f.watcher.early());
             Ok(Some((f, early)))
         }
         #[cfg(not(target_os = "linux"))]

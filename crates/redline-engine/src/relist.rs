@@ -63,7 +63,7 @@ impl Listed {
 
     /// The memory [`crate::roots::survey_with`] trusts: each directory's time where its
     /// listing was clean, and the transcripts found in it.
-    fn memory(&self) -> Memory<'_> {
+    pub(crate) fn memory(&self) -> Memory<'_> {
         let roots = self
             .dirs
             .iter()

@@ -786,12 +786,11 @@ struct Dir {
     rel: Vec<u8>,
     /// Its place in the memory.
     memo: Option<u32>,
-    /// Its time, taken before it is read (`None`: not taken, or not to be noted).
+    /// Its time, taken before it is read, and after its watch when the listing watches
+    /// (`None`: not taken, or not to be noted).
     mtime_ns: Option<i64>,
     /// Reached through a symbolic link: never trusted nor noted.
     linked: bool,
-    /// Handed to the watcher before its time was taken (see [`survey_watching`]).
-    watched: bool,
 }
 
 /// `rel` and `name` joined with a slash (just `name` below the root).
@@ -989,8 +988,6 @@ fn walk_root(dir: &Path, out: &mut Found, remember: Option<&Remember<'_, '_>>) {
         memo: remember.and_then(|r| r.memory.as_ref()?.0.top()),
         mtime_ns: remember.map(|r| r.mtime_ns),
         linked: false,
-        // A root is watched before anything else is looked at.
-        watched: true,
     };
     // Where the memory vouches for the root, what it vouches for is taken from it and
     // from the `stat`s taken ahead, and only the directories it does not vouch for are
@@ -1080,9 +1077,10 @@ fn look(
     remember: Option<&Remember<'_, '_>>,
 ) -> Vec<Dir> {
     if let Some(r) = remember {
-        // A directory whose time was not taken (one reached through a link): watched
-        // before it is read.
-        if !d.watched {
+        // A directory whose time was taken was watched before that (see
+        // `survey_watching`); one whose time was not (reached through a link, or whose
+        // `lstat` failed) is watched before it is read.
+        if d.mtime_ns.is_none() {
             r.watch(&d.path);
         }
         if let Some(subs) = confirm(d, out, r) {
@@ -1104,13 +1102,11 @@ fn look(
                 linked,
                 path: sub.path,
                 real: sub.real,
-                watched: false,
             };
             if let Some(r) = remember
                 && !linked
             {
                 r.watch(&dir.path);
-                dir.watched = true;
                 let t = r.base.lstat(&d.rel, name, &dir.path, &mut out.scratch);
                 // A subdirectory unaccounted for: its parent is read again next time.
                 seen.clean &= t.is_ok();
@@ -1186,7 +1182,6 @@ fn confirm(d: &Dir, out: &mut Found, r: &Remember<'_, '_>) -> Option<Vec<Dir>> {
             memo: Some(j),
             mtime_ns: Some(l.stamp.mtime_ns),
             linked: false,
-            watched: true,
         });
     }
     out.dirs.push(SeenDir {

@@ -252,8 +252,6 @@ fn unvouched(top: &Dir, rel: &[u8], d: u32, mtime_ns: Option<i64>) -> (Dir, Vec<
         memo: Some(d),
         mtime_ns,
         linked: false,
-        // Its time came from the looks taken ahead, which watched it first (if watching).
-        watched: true,
     };
     (dir, ancestors)
 }
@@ -270,56 +268,19 @@ pub(super) fn below(base: &Path, rel: &[u8]) -> PathBuf {
 #[cfg(test)]
 mod tests {
     use super::super::tests::Scratch;
-    use super::super::{
-        Memory, Root, RootMemory, path_order, survey, survey_watching, survey_with,
-    };
+    use super::super::{Memory, Root, path_order, survey, survey_watching, survey_with};
     use std::collections::HashSet;
     use std::fs;
     use std::path::{Path, PathBuf};
     use std::sync::Mutex;
 
-    /// What a first listing of `projects` found, and went through, to remember.
-    struct Listed {
-        listing: super::super::Listing,
-        dirs: Vec<super::super::RootDirs>,
-        rels: Vec<Vec<u8>>,
-    }
-
-    impl Listed {
-        fn of(roots: &[Root]) -> Listed {
-            let (listing, dirs) = survey_with(roots, &Memory::default());
-            let rels = listing
-                .transcripts
-                .iter()
-                .map(|t| {
-                    crate::index::rel_bytes(&t.path, &roots[0].projects)
-                        .unwrap()
-                        .to_vec()
-                })
-                .collect();
-            Listed {
-                listing,
-                dirs,
-                rels,
-            }
-        }
-
-        /// Remembered as if the index was written well after everything settled (so
-        /// every directory's time is trusted).
-        fn memory(&self) -> Memory<'_> {
-            let later = jiff::Timestamp::now().as_millisecond() + 10_000;
-            Memory {
-                roots: vec![RootMemory::new(
-                    &self.dirs[0].root,
-                    later,
-                    self.dirs[0]
-                        .dirs
-                        .iter()
-                        .map(|d| (d.rel.as_slice(), d.clean.then_some(d.mtime_ns))),
-                    self.rels.iter().map(Vec::as_slice),
-                )],
-            }
-        }
+    /// What a first listing of `roots` found, remembered as if the index was written well
+    /// after everything settled (so every directory's time is trusted).
+    fn listed(roots: &[Root]) -> (super::super::Listing, crate::relist::Listed) {
+        let (listing, dirs) = survey_with(roots, &Memory::default());
+        let later = jiff::Timestamp::now().as_millisecond() + 10_000;
+        let listed = crate::relist::Listed::new(later, &listing, &dirs);
+        (listing, listed)
     }
 
     /// A listing that watches tells the watcher of each directory before it looks at it:
@@ -355,9 +316,9 @@ mod tests {
             projects: projects.clone(),
             explicit: true,
         }];
-        let first = Listed::of(&roots);
-        assert!(first.rels.len() + first.dirs[0].dirs.len() > super::SHARE_FROM);
-        let full = first.memory();
+        let (first, listed) = listed(&roots);
+        assert!(first.transcripts.len() + listed.dirs()[0].dirs.len() > super::SHARE_FROM);
+        let full = listed.memory();
         for (name, memory) in [
             ("remembered", &full),
             ("nothing remembered", &Memory::default()),
@@ -446,12 +407,11 @@ mod tests {
             projects: projects.clone(),
             explicit: true,
         }];
-        let listed = Listed::of(&roots);
-        let (first, dirs) = (&listed.listing, &listed.dirs);
-        assert!(first.transcripts.len() + dirs[0].dirs.len() > super::SHARE_FROM);
+        let (first, listed) = listed(&roots);
+        assert!(first.transcripts.len() + listed.dirs()[0].dirs.len() > super::SHARE_FROM);
         let memory = listed.memory();
         let (again, seen) = survey_with(&roots, &memory);
-        assert_eq!(&again, first);
+        assert_eq!(again, first);
         assert_eq!(seen[0].read(), 0, "every directory is vouched for");
         assert!(
             again
@@ -470,7 +430,7 @@ mod tests {
         fs::write(projects.join("-p3/s0008"), "").unwrap();
         let (changed, seen) = survey_with(&roots, &memory);
         assert_eq!(changed, survey(&roots));
-        assert_ne!(&changed, first);
+        assert_ne!(changed, first);
         let read: Vec<&[u8]> = seen[0]
             .dirs
             .iter()
